@@ -1,0 +1,40 @@
+# The single entry point: `make demo` and `make test` set everything up from nothing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test lint types imports unit bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install --quiet -e . --group dev
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/python examples/demo/run.py
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+
+types: setup
+	$(BIN)/mypy
+
+imports: setup
+	$(BIN)/lint-imports
+
+unit: setup
+	$(BIN)/pytest -n 2 -q
+
+test: lint types imports unit
+
+bench: setup
+	bash benchmarks/setup.sh
+	$(BIN)/python benchmarks/contracts/bench_contracts.py
+
+clean:
+	rm -rf $(VENV) .venv-bench .venv-bench-ge .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,51 @@
+"""Keel: engineering discipline for ML systems.
+
+The everyday API lives here; each capability has its own subpackage (``keel.contracts``,
+``keel.config``...). Errors are in ``keel.errors``.
+"""
+
+from keel._version import __version__ as __version__
+from keel.contracts import Categorical as Categorical
+from keel.contracts import Check as Check
+from keel.contracts import Column as Column
+from keel.contracts import Contract as Contract
+from keel.contracts import Field as Field
+from keel.contracts import Frame as Frame
+from keel.contracts import Report as Report
+from keel.contracts import Schema as Schema
+from keel.contracts import aggregate as aggregate
+from keel.contracts import close as close
+from keel.contracts import col as col
+from keel.contracts import correlated as correlated
+from keel.contracts import expression as expression
+from keel.contracts import fresh as fresh
+from keel.contracts import functional_dependency as functional_dependency
+from keel.contracts import null_fraction as null_fraction
+from keel.contracts import ordered as ordered
+from keel.contracts import rows as rows
+from keel.contracts import rule as rule
+from keel.contracts import unique as unique
+
+__all__ = [
+    "Categorical",
+    "Check",
+    "Column",
+    "Contract",
+    "Field",
+    "Frame",
+    "Report",
+    "Schema",
+    "__version__",
+    "aggregate",
+    "close",
+    "col",
+    "correlated",
+    "expression",
+    "fresh",
+    "functional_dependency",
+    "null_fraction",
+    "ordered",
+    "rows",
+    "rule",
+    "unique",
+]

@@ -1,0 +1,58 @@
+"""The root ``keel`` command, ``--version`` and ``keel init``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from keel._version import __version__
+from keel.cli import _contract, _validate
+from keel.cli._output import out, reporting
+from keel.config import init_project
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="keel",
+    help="Keel: engineering discipline for ML systems.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("validate")(_validate.validate)
+app.add_typer(_contract.app, name="contract")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"keel {__version__}", highlight=False)
+        raise typer.Exit
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Keel: typed data contracts, versioning, pipelines, registry, serving and monitoring."""
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Project folder.")] = Path(),
+    name: Annotated[str | None, typer.Option(help="Project name (default: folder name).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing keel.toml.")] = False,
+) -> None:
+    """Write keel.toml and create the .keel/ state folder."""
+    with reporting():
+        written = init_project(path, name=name, force=force)
+    out.print(f"Wrote {written} and created {written.parent / '.keel'}/", highlight=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

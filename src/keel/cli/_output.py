@@ -1,0 +1,61 @@
+"""Shared CLI plumbing: consoles, output formats, and mapping errors to exit codes.
+
+Exit codes (documented in docs/cli.md): 0 ok; 1 a check failed (contract violated, breaking
+change); 2 unusable input (missing or corrupt data, malformed contract, bad arguments).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import json
+from collections.abc import Iterator
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from keel.errors import ContractError, KeelError
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_UNUSABLE", "Format", "err", "fail", "out", "reporting"]
+
+EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
+
+out = Console(soft_wrap=False)
+err = Console(stderr=True)
+
+
+class Format(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+def print_json(data: Any) -> None:
+    """JSON to stdout, unstyled, so scripts can parse it."""
+    typer.echo(json.dumps(data, indent=2, allow_nan=False))
+
+
+def fail(error: KeelError) -> NoReturn:
+    err.print(f"[bold red]error:[/] {error.message}", highlight=False, markup=True)
+    if error.hint:
+        err.print(f"[bold]Hint:[/] {error.hint}", highlight=False)
+    raise typer.Exit(EXIT_FAILED if isinstance(error, ContractError) else EXIT_UNUSABLE)
+
+
+@contextlib.contextmanager
+def reporting() -> Iterator[None]:
+    """Turn Keel errors into a message and exit code instead of a traceback."""
+    try:
+        yield
+    except KeelError as error:
+        fail(error)
+
+
+@contextlib.contextmanager
+def progress(message: str) -> Iterator[None]:
+    """A spinner on stderr while long work runs (only on a terminal)."""
+    if err.is_terminal:
+        with err.status(message):
+            yield
+    else:
+        yield

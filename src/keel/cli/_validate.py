@@ -1,0 +1,45 @@
+"""``keel validate CONTRACT DATA``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from keel.cli._output import EXIT_FAILED, Format, out, print_json, progress, reporting
+from keel.config import load_config
+from keel.contracts import check_data, load_contract
+
+__all__ = ["validate"]
+
+
+def validate(
+    contract: Annotated[str, typer.Argument(help="contract.yaml, or module:Class.")],
+    data: Annotated[str, typer.Argument(help="Parquet file/folder/glob, CSV or NDJSON.")],
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,  # noqa: A002  # the documented option name
+    examples: Annotated[
+        int | None, typer.Option(min=0, help="Failing rows shown per check (keel.toml default).")
+    ] = None,
+    coerce: Annotated[bool, typer.Option(help="Cast columns to the declared types.")] = False,
+    strict: Annotated[
+        bool | None, typer.Option("--strict/--no-strict", help="Reject undeclared columns.")
+    ] = None,
+) -> None:
+    """Validate DATA against CONTRACT. Exit 0: passed; 1: an error check failed; 2: unusable."""
+    with reporting():
+        config = load_config()
+        spec = load_contract(contract)
+        with progress(f"Validating {data} against {spec.name}"):
+            report = check_data(
+                spec,
+                data,
+                coerce=coerce,
+                strict=config.contract_strict if strict is None else strict,
+                examples=config.contract_examples if examples is None else examples,
+            )
+    if format is Format.json:
+        print_json(report.to_dict())
+    else:
+        out.print(report)
+    if not report.passed:
+        raise typer.Exit(EXIT_FAILED)

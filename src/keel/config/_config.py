@@ -1,0 +1,170 @@
+"""Reading ``keel.toml`` and ``KEEL_*`` overrides into a frozen :class:`Config`.
+
+Every setting has a section, a key, a type and a default. ``KEEL_<SECTION>_<KEY>`` (upper case)
+overrides the file, so ``KEEL_STORE_URL`` overrides ``[store] url``. Unknown sections or keys
+are errors that name the closest known one, because a silently ignored typo is a setting that
+never took effect.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from keel.errors import ConfigError, did_you_mean
+
+__all__ = ["Config", "find_root", "init_project", "load_config"]
+
+CONFIG_FILE = "keel.toml"
+STATE_DIR = ".keel"
+
+Value = str | int | bool
+
+# (section, key) -> (type, default). Defaults that depend on the root are filled in later.
+_SETTINGS: dict[tuple[str, str], tuple[type, Value]] = {
+    ("project", "name"): (str, ""),
+    ("store", "url"): (str, ""),
+    ("artifacts", "url"): (str, ""),
+    ("contracts", "examples"): (int, 5),
+    ("contracts", "strict"): (bool, False),
+}
+
+_TEMPLATE = """\
+# Keel project configuration. Every setting can be overridden by an environment variable
+# KEEL_<SECTION>_<KEY>, for example KEEL_STORE_URL.
+
+[project]
+name = "{name}"
+
+[store]
+# Metadata store. Default: a SQLite file under .keel/. Teams: postgresql+psycopg://user@host/db
+# url = "sqlite:///.keel/keel.db"
+
+[artifacts]
+# Artifact store. Default: a local folder under .keel/. Teams: any fsspec URL (s3://bucket/keel)
+# url = ".keel/artifacts"
+
+[contracts]
+# Failing-row examples kept per failed check.
+examples = 5
+# Reject columns that the contract does not declare.
+strict = false
+"""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Resolved configuration of one Keel project."""
+
+    root: Path
+    project_name: str
+    store_url: str
+    artifacts_url: str
+    contract_examples: int
+    contract_strict: bool
+    source: Path | None = None
+    """The ``keel.toml`` read, or ``None`` when there is none (all defaults)."""
+
+    @property
+    def state_dir(self) -> Path:
+        """The ``.keel/`` folder that holds the embedded store and artifacts."""
+        return self.root / STATE_DIR
+
+
+def find_root(start: Path | None = None) -> Path:
+    """Return the nearest folder at or above ``start`` holding ``keel.toml`` (else ``start``)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    return here
+
+
+def load_config(start: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read the project's ``keel.toml`` (if any) and apply ``KEEL_*`` overrides from ``env``."""
+    root = find_root(start)
+    path = root / CONFIG_FILE
+    values = _read_file(path) if path.is_file() else {}
+    values.update(_read_env(os.environ if env is None else env))
+
+    def get(section: str, key: str) -> Value:
+        return values.get((section, key), _SETTINGS[(section, key)][1])
+
+    state = root / STATE_DIR
+    return Config(
+        root=root,
+        project_name=str(get("project", "name")) or root.name,
+        store_url=str(get("store", "url")) or f"sqlite:///{state / 'keel.db'}",
+        artifacts_url=str(get("artifacts", "url")) or str(state / "artifacts"),
+        contract_examples=int(get("contracts", "examples")),
+        contract_strict=bool(get("contracts", "strict")),
+        source=path if path.is_file() else None,
+    )
+
+
+def init_project(root: Path, *, name: str | None = None, force: bool = False) -> Path:
+    """Write ``keel.toml`` and create ``.keel/`` in ``root``; return the config file's path."""
+    root = root.resolve()
+    path = root / CONFIG_FILE
+    if path.exists() and not force:
+        raise ConfigError(
+            f"{path} already exists; keel init does not overwrite a configuration.",
+            hint="Edit it by hand, or pass --force to replace it with the defaults.",
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    (root / STATE_DIR).mkdir(exist_ok=True)
+    (root / STATE_DIR / ".gitignore").write_text("*\n", encoding="utf-8")
+    path.write_text(_TEMPLATE.format(name=name or root.name), encoding="utf-8")
+    return path
+
+
+def _read_file(path: Path) -> dict[tuple[str, str], Value]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{path} is not valid TOML: {exc}", hint="Fix the syntax, or run keel init --force."
+        ) from exc
+    known_sections = sorted({section for section, _ in _SETTINGS})
+    values: dict[tuple[str, str], Value] = {}
+    for section, table in data.items():
+        if section not in known_sections or not isinstance(table, dict):
+            raise ConfigError(
+                f"{path}: unknown section [{section}].", hint=did_you_mean(section, known_sections)
+            )
+        keys = sorted(k for s, k in _SETTINGS if s == section)
+        for key, raw in table.items():
+            if key not in keys:
+                raise ConfigError(
+                    f"{path}: unknown key {key!r} in [{section}].", hint=did_you_mean(key, keys)
+                )
+            values[(section, key)] = _typed(raw, section, key, f"{path} [{section}] {key}")
+    return values
+
+
+def _read_env(env: Mapping[str, str]) -> dict[tuple[str, str], Value]:
+    values: dict[tuple[str, str], Value] = {}
+    for section, key in _SETTINGS:
+        name = f"KEEL_{section}_{key}".upper()
+        if name in env:
+            values[(section, key)] = _typed(env[name], section, key, f"environment variable {name}")
+    return values
+
+
+def _typed(raw: object, section: str, key: str, where: str) -> Value:
+    kind = _SETTINGS[(section, key)][0]
+    if isinstance(raw, str) and kind is not str:
+        text = raw.strip().lower()
+        if kind is bool and text in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            return text in {"1", "true", "yes", "on"}
+        if kind is int and text.lstrip("-").isdigit():
+            return int(text)
+    elif isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        return raw  # type: ignore[return-value]  # isinstance against a runtime type object
+    raise ConfigError(
+        f"{where} must be {kind.__name__}, got {raw!r}.",
+        hint=f"Set it to a {kind.__name__} value, e.g. {_SETTINGS[(section, key)][1]!r}.",
+    )

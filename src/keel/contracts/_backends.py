@@ -1,0 +1,115 @@
+"""What the engine needs from each dataframe library, behind one small interface.
+
+Polars is the native engine (lazy frames are collected with the streaming engine, so files
+larger than memory are validated in bounded memory). pandas, PyArrow, DuckDB and Dask go
+through narwhals; only row numbering differs per library, because lazy SQL-like engines
+have no row order of their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import narwhals.stable.v2 as nw
+
+from keel.errors import InputError, UsageError
+
+__all__ = ["ROW", "Backend", "open_frame"]
+
+ROW = "__keel_row__"
+
+
+class Backend:
+    """A narwhals frame plus the few library-specific operations the engine needs."""
+
+    def __init__(self, frame: Any, native: Any) -> None:
+        self.frame = frame
+        self.native = native
+        self.lazy = isinstance(frame, nw.LazyFrame)
+        self.library = type(native).__module__.split(".")[0]
+
+    def schema(self) -> dict[str, Any]:
+        return dict(self.frame.collect_schema())
+
+    def collect(self, frame: Any) -> Any:
+        """Run a query to an eager narwhals DataFrame."""
+        if not isinstance(frame, nw.LazyFrame):
+            return frame
+        if self.library == "polars":
+            return frame.collect(engine="streaming")
+        return frame.collect()
+
+    def collect_all(self, frames: list[Any]) -> list[Any]:
+        """Run several queries over the same data, sharing the scan where the library can."""
+        if self.lazy and self.library == "polars":
+            import polars as pl
+
+            natives = pl.collect_all([nw.to_native(f) for f in frames], engine="streaming")
+            return [nw.from_native(n) for n in natives]
+        return [self.collect(f) for f in frames]
+
+    def head(self, frame: Any, n: int) -> Any:
+        """The first ``n`` rows, lazily where the library allows it."""
+        if self.library == "dask":  # dask's head misreads partitions after a shuffle
+            return frame
+        return frame.head(n)
+
+    def with_row_index(self, frame: Any) -> Any:
+        """Number rows 0, 1, ... in the data's own order."""
+        if not self.lazy:
+            return frame.with_row_index(ROW)
+        native = nw.to_native(frame)
+        if self.library == "polars":
+            return nw.from_native(native.with_row_index(ROW))
+        if self.library == "duckdb":
+            numbered = native.project(f'*, (row_number() OVER () - 1) AS "{ROW}"')
+            return nw.from_native(numbered)
+        if self.library == "dask":
+            return nw.from_native(_number_dask(native))
+        return frame.with_row_index(ROW, order_by=frame.collect_schema().names()[0])
+
+    def to_native(self, frame: Any) -> Any:
+        return nw.to_native(frame)
+
+
+def _number_dask(native: Any) -> Any:
+    """Global row numbers for a Dask frame, from partition lengths (one cheap extra pass)."""
+    import numpy as np
+
+    lengths = native.map_partitions(len).compute().tolist()
+    offsets = np.cumsum([0, *lengths[:-1]]).tolist()
+
+    def number(part: Any, partition_info: dict[str, Any] | None = None) -> Any:
+        start = offsets[partition_info["number"]] if partition_info else 0
+        return part.assign(**{ROW: np.arange(start, start + len(part), dtype="int64")})
+
+    meta = native._meta.assign(**{ROW: np.array([], dtype="int64")})
+    return native.map_partitions(number, meta=meta)
+
+
+def open_frame(data: Any) -> Backend:
+    """Wrap any supported dataframe; raise a clear error for anything else."""
+    if isinstance(data, nw.DataFrame | nw.LazyFrame):
+        return Backend(data, nw.to_native(data))
+    try:
+        frame = nw.from_native(data)
+    except TypeError:
+        frame = None
+    if frame is None or isinstance(frame, nw.Series):
+        raise UsageError(
+            f"cannot validate an object of type {type(data).__module__}.{type(data).__name__}.",
+            hint="Pass a Polars DataFrame/LazyFrame, a pandas DataFrame, a PyArrow Table, "
+            "a DuckDB relation or a Dask DataFrame (or a file path to keel.read).",
+        )
+    return Backend(frame, data)
+
+
+def engine_error(exc: Exception, source: str | None) -> InputError:
+    """An engine failure while reading data (corrupt file, bad encoding) as an InputError."""
+    text = str(exc).strip().splitlines()
+    first = next((line for line in text if line.strip()), type(exc).__name__)
+    where = f" {source}" if source else ""
+    return InputError(
+        f"could not read the data{where}: {first}",
+        hint="Check that the file is complete and in the format its extension says.",
+    )

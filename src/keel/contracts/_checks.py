@@ -1,0 +1,718 @@
+"""The checks a contract compiles to.
+
+Each check contributes aggregate expressions to the one summary query (``summary``), turns
+the resulting values into an :class:`Outcome`, and may offer a row predicate (``failing``)
+that the engine uses, only when the check failed, to fetch example rows.
+
+*Row checks* define ``valid``: a per-row boolean that is null where the check does not apply
+(a null input); their failure count is the number of rows where it is false. *Dataset checks*
+compute statistics (row count, correlation, freshness) and judge them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import narwhals.stable.v2 as nw
+
+from keel.contracts._expr import Expr
+from keel.contracts._field import Severity
+from keel.contracts._types import DType
+
+__all__ = ["Check", "Outcome", "RowCheck", "Scope"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the compiler knows about the data: the dtype of every column present."""
+
+    dtypes: Mapping[str, Any]
+
+    @property
+    def floats(self) -> dict[str, bool]:
+        return {name: bool(dtype.is_float()) for name, dtype in self.dtypes.items()}
+
+    def is_float(self, column: str) -> bool:
+        dtype = self.dtypes.get(column)
+        return dtype is not None and bool(dtype.is_float())
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The verdict of one check on one dataset."""
+
+    failures: int
+    observed: Any = None
+    passed: bool | None = None  # None: decided from failures, rows and mostly
+    message: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    """Base of every check. Subclasses are frozen, plain data: they serialize and diff."""
+
+    name: str | None = None
+    severity: Severity = "error"
+    mostly: float | None = None
+    kind: ClassVar[str] = "check"
+    row_level: ClassVar[bool] = False
+    static: ClassVar[bool] = False  # decided from the schema alone, without scanning
+    recount: ClassVar[bool] = False  # exact failing rows are counted only when it failed
+    counts_rows: ClassVar[bool] = False  # failures are rows (so fraction = failures / rows)
+
+    @property
+    def windowed(self) -> bool:
+        """Whether the failure count needs a window (group) expression per row."""
+        return False
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    @property
+    def label(self) -> str:
+        return self.name or self.default_name()
+
+    def default_name(self) -> str:
+        return f"{self.kind}({', '.join(self.columns)})"
+
+    def describe(self) -> str:
+        return self.default_name()
+
+    def params(self) -> dict[str, Any]:
+        """The check's own arguments, as plain data (the YAML form of a rule)."""
+        return {}
+
+    def summary(self, scope: Scope) -> list[Any]:
+        """Aggregate narwhals expressions for the single summary query."""
+        return []
+
+    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
+        raise NotImplementedError
+
+    def failing(self, scope: Scope) -> Any | None:
+        """A row predicate true on failing rows, used to fetch examples; ``None`` if none."""
+        return None
+
+    def marks(self, scope: Scope, ref: Callable[[int], Any]) -> list[Any]:
+        """The failing-row predicate as steps, each added as a column (``ref(j)`` reads step j).
+
+        The last step is the predicate. Steps let window results be combined only after they
+        are columns, which distributed engines (Dask) require.
+        """
+        return [self.failing(scope)]
+
+    def example_columns(self, scope: Scope) -> list[tuple[str, Any]]:
+        """What an example shows: (label, expression) pairs, by default the columns read."""
+        return [(name, nw.col(name)) for name in self.columns]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RowCheck(Check):
+    """A check that holds or fails row by row."""
+
+    row_level: ClassVar[bool] = True
+    counts_rows: ClassVar[bool] = True
+
+    def valid(self, scope: Scope) -> Any:
+        raise NotImplementedError
+
+    def summary(self, scope: Scope) -> list[Any]:
+        return [(~self.valid(scope)).sum()]
+
+    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
+        return Outcome(failures=int(values[0] or 0))
+
+    def failing(self, scope: Scope) -> Any:
+        return ~self.valid(scope)
+
+
+def _not_nan(expr: Any, column: str, scope: Scope) -> Any:
+    """NaN fails bounds and comparisons on every engine (Polars orders NaN above all)."""
+    return expr & ~nw.col(column).is_nan() if scope.is_float(column) else expr
+
+
+def _text(column: str, scope: Scope) -> Any:
+    """A string view of a text column (categoricals are cast, as not every engine matches them)."""
+    dtype = scope.dtypes.get(column)
+    expr = nw.col(column)
+    return expr if dtype is None or dtype == nw.String else expr.cast(nw.String)
+
+
+# -- checks generated from column declarations -------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class ColumnsPresent(Check):
+    """Every declared column is present; with ``strict``, no other column is."""
+
+    expected: tuple[str, ...]
+    strict: bool = False
+    kind: ClassVar[str] = "columns"
+    static: ClassVar[bool] = True
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.expected
+
+    def default_name(self) -> str:
+        return "columns present" + (" (strict)" if self.strict else "")
+
+    def describe(self) -> str:
+        extra = "; no other columns" if self.strict else ""
+        return f"columns {', '.join(self.expected)} exist{extra}"
+
+    def evaluate(self, scope: Scope) -> Outcome:
+        missing = [c for c in self.expected if c not in scope.dtypes]
+        unexpected = [c for c in scope.dtypes if c not in self.expected] if self.strict else []
+        parts = []
+        if missing:
+            parts.append(f"missing: {', '.join(missing)}")
+        if unexpected:
+            parts.append(f"unexpected: {', '.join(unexpected)}")
+        return Outcome(
+            failures=len(missing) + len(unexpected),
+            observed={"missing": missing, "unexpected": unexpected},
+            passed=not parts,
+            message="; ".join(parts),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DTypeCheck(Check):
+    column: str
+    dtype: DType
+    kind: ClassVar[str] = "dtype"
+    static: ClassVar[bool] = True
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def default_name(self) -> str:
+        return f"{self.column}: type {self.dtype.value}"
+
+    def evaluate(self, scope: Scope) -> Outcome:
+        actual = scope.dtypes.get(self.column)
+        if actual is None:
+            return Outcome(failures=0, passed=False, message="column missing")
+        ok = self.dtype.accepts(actual)
+        message = "" if ok else f"expected {self.dtype.value}, found {actual}"
+        return Outcome(failures=0 if ok else 1, observed=str(actual), passed=ok, message=message)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Coerced(RowCheck):
+    """Replaces the type check of a column cast to its declared type: no value was lost."""
+
+    column: str
+    dtype: DType
+    raw: str
+    kind: ClassVar[str] = "dtype"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def default_name(self) -> str:
+        return f"{self.column}: type {self.dtype.value}"
+
+    def valid(self, scope: Scope) -> Any:
+        return ~(~nw.col(self.raw).is_null() & nw.col(self.column).is_null())
+
+    def example_columns(self, scope: Scope) -> list[tuple[str, Any]]:
+        return [(self.column, nw.col(self.raw))]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotNull(Check):
+    column: str
+    kind: ClassVar[str] = "not_null"
+    counts_rows: ClassVar[bool] = True
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def default_name(self) -> str:
+        return f"{self.column}: not null"
+
+    def summary(self, scope: Scope) -> list[Any]:
+        return [nw.col(self.column).null_count()]
+
+    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
+        return Outcome(failures=int(values[0] or 0))
+
+    def failing(self, scope: Scope) -> Any:
+        return nw.col(self.column).is_null()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Range(RowCheck):
+    column: str
+    ge: Any = None
+    gt: Any = None
+    le: Any = None
+    lt: Any = None
+    kind: ClassVar[str] = "range"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def bounds(self) -> list[tuple[str, Any]]:
+        ops = (">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt)
+        return [(op, value) for op, value in ops if value is not None]
+
+    def default_name(self) -> str:
+        return f"{self.column}: " + " and ".join(f"{op} {v}" for op, v in self.bounds())
+
+    def valid(self, scope: Scope) -> Any:
+        x = nw.col(self.column)
+        compare = {">=": x.__ge__, ">": x.__gt__, "<=": x.__le__, "<": x.__lt__}
+        tests = [compare[op](value) for op, value in self.bounds()]
+        result = tests[0]
+        for test in tests[1:]:
+            result = result & test
+        return _not_nan(result, self.column, scope)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IsIn(RowCheck):
+    column: str
+    values: tuple[Any, ...]
+    negate: bool = False
+    kind: ClassVar[str] = "isin"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def default_name(self) -> str:
+        shown = ", ".join(map(repr, self.values[:5])) + (", ..." if len(self.values) > 5 else "")
+        return f"{self.column}: {'not ' if self.negate else ''}in {{{shown}}}"
+
+    def valid(self, scope: Scope) -> Any:
+        test = nw.col(self.column).is_in(list(self.values))
+        return ~test if self.negate else test
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pattern(RowCheck):
+    column: str
+    pattern: str
+    kind: ClassVar[str] = "pattern"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def default_name(self) -> str:
+        return f"{self.column}: matches {self.pattern}"
+
+    def valid(self, scope: Scope) -> Any:
+        return _text(self.column, scope).str.contains(self.pattern)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Length(RowCheck):
+    column: str
+    min: int | None = None
+    max: int | None = None
+    kind: ClassVar[str] = "length"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def default_name(self) -> str:
+        low = "" if self.min is None else f"{self.min} <= "
+        high = "" if self.max is None else f" <= {self.max}"
+        return f"{self.column}: {low}length{high}"
+
+    def valid(self, scope: Scope) -> Any:
+        length = _text(self.column, scope).str.len_chars()
+        tests = []
+        if self.min is not None:
+            tests.append(length >= self.min)
+        if self.max is not None:
+            tests.append(length <= self.max)
+        return tests[0] & tests[1] if len(tests) == 2 else tests[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finite(RowCheck):
+    column: str
+    kind: ClassVar[str] = "finite"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def default_name(self) -> str:
+        return f"{self.column}: finite"
+
+    def valid(self, scope: Scope) -> Any:
+        if not scope.is_float(self.column):
+            return nw.col(self.column).is_null() | ~nw.col(self.column).is_null()
+        return nw.col(self.column).is_finite()
+
+
+# -- rules: checks across columns and over the whole dataset -----------------------------
+@dataclass(frozen=True, kw_only=True)
+class Unique(Check):
+    """No value (or combination of values over ``keys``) appears twice."""
+
+    keys: tuple[str, ...]
+    kind: ClassVar[str] = "unique"
+    counts_rows: ClassVar[bool] = True
+    recount: ClassVar[bool] = True
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.keys
+
+    def default_name(self) -> str:
+        return f"{', '.join(self.keys)}: unique"
+
+    def params(self) -> dict[str, Any]:
+        return {"columns": list(self.keys)}
+
+    def summary(self, scope: Scope) -> list[Any]:
+        if len(self.keys) == 1:  # a distinct count is ~5x cheaper than marking duplicates
+            key = nw.col(self.keys[0])
+            return [nw.len(), key.n_unique(), key.null_count()]
+        return [self.failing(scope).sum()]
+
+    @property
+    def windowed(self) -> bool:
+        return len(self.keys) > 1
+
+    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
+        if len(self.keys) > 1:
+            return Outcome(failures=int(values[0] or 0))
+        count, distinct, nulls = (int(v or 0) for v in values)
+        # n_unique counts null as one value; nulls never count as duplicates
+        excess = (count - nulls) - (distinct - (1 if nulls else 0))
+        return Outcome(failures=excess)  # the engine recounts failing rows when excess > 0
+
+    def failing(self, scope: Scope) -> Any:
+        return nw.len().over(*self.keys) > 1
+
+    def marks(self, scope: Scope, ref: Callable[[int], Any]) -> list[Any]:
+        if len(self.keys) == 1:  # nulls are missing values, never duplicates of each other
+            key = nw.col(self.keys[0])
+            return [key.is_duplicated(), ref(0) & ~key.is_null()]
+        return [self.failing(scope)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpressionRule(RowCheck):
+    """A custom row-level rule: ``keel.expression(Sale.total <= Sale.limit)``."""
+
+    expr: Expr
+    kind: ClassVar[str] = "expression"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.expr.columns()
+
+    def default_name(self) -> str:
+        return self.expr.render()
+
+    def params(self) -> dict[str, Any]:
+        return {"expr": self.expr.render()}
+
+    def valid(self, scope: Scope) -> Any:
+        return self.expr.compile(scope.floats)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ordered(RowCheck):
+    """``a <= b <= c`` on every row (``strict``: ``<``)."""
+
+    chain: tuple[str, ...]
+    strict: bool = False
+    kind: ClassVar[str] = "ordered"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.chain
+
+    def default_name(self) -> str:
+        return f" {'<' if self.strict else '<='} ".join(self.chain)
+
+    def params(self) -> dict[str, Any]:
+        return {"columns": list(self.chain), **({"strict": True} if self.strict else {})}
+
+    def valid(self, scope: Scope) -> Any:
+        tests = []
+        for low, high in zip(self.chain, self.chain[1:], strict=False):
+            a, b = nw.col(low), nw.col(high)
+            tests.append(
+                _not_nan(_not_nan(a < b if self.strict else a <= b, low, scope), high, scope)
+            )
+        result = tests[0]
+        for test in tests[1:]:
+            result = result & test
+        return result
+
+
+@dataclass(frozen=True, kw_only=True)
+class Close(RowCheck):
+    """``left`` equals ``right`` within ``abs_tol + rel_tol * |right|`` (e.g. total = price*qty)."""
+
+    left: Expr
+    right: Expr
+    abs_tol: float = 1e-9
+    rel_tol: float = 0.0
+    kind: ClassVar[str] = "close"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.left.columns(), *self.right.columns())))
+
+    def default_name(self) -> str:
+        return f"{self.left.render()} == {self.right.render()}"
+
+    def params(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"left": self.left.render(), "right": self.right.render()}
+        out["abs_tol"] = self.abs_tol
+        if self.rel_tol:
+            out["rel_tol"] = self.rel_tol
+        return out
+
+    def valid(self, scope: Scope) -> Any:
+        left, right = self.left.compile(scope.floats), self.right.compile(scope.floats)
+        return (left - right).abs() <= self.abs_tol + self.rel_tol * right.abs()
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionalDependency(RowCheck):
+    """Each value of ``key`` maps to one value of ``value`` (e.g. zip code → state)."""
+
+    key: tuple[str, ...]
+    value: str
+    kind: ClassVar[str] = "functional_dependency"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*self.key, self.value)
+
+    def default_name(self) -> str:
+        return f"{', '.join(self.key)} -> {self.value}"
+
+    def params(self) -> dict[str, Any]:
+        return {"key": list(self.key), "value": self.value}
+
+    @property
+    def windowed(self) -> bool:
+        return True
+
+    def valid(self, scope: Scope) -> Any:
+        return nw.len().over(*self.key) == nw.len().over(*self.key, self.value)
+
+    def marks(self, scope: Scope, ref: Callable[[int], Any]) -> list[Any]:
+        # a key maps to several values iff its group is larger than its (key, value) group
+        return [nw.len().over(*self.key), nw.len().over(*self.key, self.value), ref(0) != ref(1)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Correlated(Check):
+    """Pearson correlation of two columns lies in ``[min, max]`` (rows where both are set)."""
+
+    x: str
+    y: str
+    min: float | None = None
+    max: float | None = None
+    kind: ClassVar[str] = "correlated"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.x, self.y)
+
+    def default_name(self) -> str:
+        low = "" if self.min is None else f"{self.min} <= "
+        high = "" if self.max is None else f" <= {self.max}"
+        return f"{low}corr({self.x}, {self.y}){high}"
+
+    def params(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"columns": [self.x, self.y]}
+        out.update({k: v for k, v in (("min", self.min), ("max", self.max)) if v is not None})
+        return out
+
+    def summary(self, scope: Scope) -> list[Any]:
+        both = ~nw.col(self.x).is_null() & ~nw.col(self.y).is_null()
+        for name in (self.x, self.y):
+            both = both & ~nw.col(name).is_nan() if scope.is_float(name) else both
+        x = nw.when(both).then(nw.col(self.x).cast(nw.Float64))
+        y = nw.when(both).then(nw.col(self.y).cast(nw.Float64))
+        return [x.count(), x.sum(), y.sum(), (x * y).sum(), (x * x).sum(), (y * y).sum()]
+
+    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
+        r = pearson([float(v or 0) for v in values])
+        if r is None:
+            return Outcome(
+                1, None, False, "correlation undefined: < 2 complete rows or no variance"
+            )
+        low = -1.0 if self.min is None else self.min
+        high = 1.0 if self.max is None else self.max
+        ok = low <= r <= high
+        return Outcome(0 if ok else 1, round(r, 6), ok, "" if ok else f"correlation is {r:.4f}")
+
+
+def pearson(sums: Sequence[float]) -> float | None:
+    """Pearson's r from ``(n, Σx, Σy, Σxy, Σx², Σy²)`` (one pass); ``None`` when undefined."""
+    n, sx, sy, sxy, sxx, syy = sums
+    if n < 2:
+        return None
+    cov = sxy - sx * sy / n
+    vx, vy = sxx - sx * sx / n, syy - sy * sy / n
+    if vx <= 0 or vy <= 0:
+        return None
+    return max(-1.0, min(1.0, cov / math.sqrt(vx * vy)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Aggregate(Check):
+    """A custom dataset-level rule: ``keel.aggregate(Loan.amount.mean() < 50_000)``."""
+
+    expr: Expr
+    kind: ClassVar[str] = "aggregate"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.expr.columns()
+
+    def default_name(self) -> str:
+        return self.expr.render()
+
+    def params(self) -> dict[str, Any]:
+        return {"expr": self.expr.render()}
+
+    def summary(self, scope: Scope) -> list[Any]:
+        return [self.expr.compile(scope.floats)]
+
+    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
+        ok = bool(values[0]) if values[0] is not None else False
+        return Outcome(0 if ok else 1, ok, ok, "" if ok else "the expression is false")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rows(Check):
+    min: int | None = None
+    max: int | None = None
+    kind: ClassVar[str] = "rows"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return ()
+
+    def default_name(self) -> str:
+        low = "" if self.min is None else f"{self.min:,} <= "
+        high = "" if self.max is None else f" <= {self.max:,}"
+        return f"{low}rows{high}"
+
+    def params(self) -> dict[str, Any]:
+        return {k: v for k, v in (("min", self.min), ("max", self.max)) if v is not None}
+
+    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
+        ok = (self.min is None or rows >= self.min) and (self.max is None or rows <= self.max)
+        return Outcome(0 if ok else 1, rows, ok, "" if ok else f"{rows:,} rows")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NullFraction(Check):
+    column: str
+    max: float
+    kind: ClassVar[str] = "null_fraction"
+    counts_rows: ClassVar[bool] = True
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def default_name(self) -> str:
+        return f"{self.column}: null fraction <= {self.max}"
+
+    def params(self) -> dict[str, Any]:
+        return {"column": self.column, "max": self.max}
+
+    def summary(self, scope: Scope) -> list[Any]:
+        return [nw.col(self.column).null_count()]
+
+    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
+        nulls = int(values[0] or 0)
+        fraction = nulls / rows if rows else 0.0
+        ok = fraction <= self.max
+        return Outcome(nulls, round(fraction, 6), ok, "" if ok else f"{fraction:.2%} null")
+
+    def failing(self, scope: Scope) -> Any:
+        return nw.col(self.column).is_null()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fresh(Check):
+    """The newest timestamp in ``column`` is at most ``max_age`` old (naive times are UTC)."""
+
+    column: str
+    max_age: dt.timedelta
+    now: dt.datetime | None = field(default=None, compare=False)
+    kind: ClassVar[str] = "fresh"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def default_name(self) -> str:
+        return f"{self.column}: newest within {format_duration(self.max_age)}"
+
+    def params(self) -> dict[str, Any]:
+        return {"column": self.column, "max_age": format_duration(self.max_age)}
+
+    def summary(self, scope: Scope) -> list[Any]:
+        return [nw.col(self.column).max()]
+
+    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
+        newest = values[0]
+        if newest is None:
+            return Outcome(1, None, False, "no timestamps")
+        now = self.now or dt.datetime.now(dt.UTC)
+        if not isinstance(newest, dt.datetime):
+            newest = dt.datetime.combine(newest, dt.time.max)
+        if newest.tzinfo is None:
+            newest = newest.replace(tzinfo=dt.UTC)
+        age = now - newest
+        ok = age <= self.max_age
+        shown = newest.isoformat()
+        return Outcome(
+            0 if ok else 1, shown, ok, "" if ok else f"newest is {format_duration(age)} old"
+        )
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> dt.timedelta | None:
+    """``"90m"``, ``"36h"``, ``"7d"``, ``"2w"`` → timedelta; ``None`` when malformed."""
+    text = text.strip().lower()
+    if len(text) < 2 or text[-1] not in _UNITS:
+        return None
+    try:
+        amount = float(text[:-1])
+    except ValueError:
+        return None
+    return dt.timedelta(seconds=amount * _UNITS[text[-1]]) if amount >= 0 else None
+
+
+def format_duration(value: dt.timedelta) -> str:
+    seconds = value.total_seconds()
+    for unit in ("w", "d", "h", "m"):
+        size = _UNITS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f}d"
+    return f"{int(seconds)}s"

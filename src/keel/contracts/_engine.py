@@ -1,0 +1,327 @@
+"""The one-pass engine: every check of a contract in a single query over the data.
+
+1. Static checks (column presence, types) are decided from the schema alone.
+2. Every other check contributes aggregate expressions to **one** ``select``; the data is
+   scanned once (streamed, for Polars lazy frames).
+3. Only checks that failed are looked at again: one more query per failed check fetches up
+   to ``examples`` failing rows with their row numbers (sharing one scan where the library
+   can), and checks whose cheap summary is not a row count (``unique``) count rows exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import narwhals.stable.v2 as nw
+
+from keel.contracts._backends import ROW, Backend, engine_error, open_frame
+from keel.contracts._checks import Check, Coerced, ColumnsPresent, DTypeCheck, Outcome, Scope
+from keel.contracts._contract import Contract
+from keel.contracts._io import read_data
+from keel.contracts._report import CheckResult, Report
+from keel.contracts._types import DType
+
+__all__ = ["check_data", "run"]
+
+_ROWS = "__keel_rows__"
+_RAW = "__keel_raw__"
+_FAIL = "__keel_fail__"
+
+
+@dataclass
+class _Planned:
+    check: Check
+    aliases: list[str]
+    outcome: Outcome | None = None
+    skipped: str = ""
+
+
+def check_data(
+    contract: Contract,
+    data: Any,
+    *,
+    coerce: bool = False,
+    strict: bool | None = None,
+    examples: int = 5,
+) -> Report:
+    """Check ``data`` (a dataframe or a file path) against ``contract``; return the report."""
+    return run(contract, data, coerce=coerce, strict=strict, examples=examples)[0]
+
+
+def run(
+    contract: Contract,
+    data: Any,
+    *,
+    coerce: bool = False,
+    strict: bool | None = None,
+    examples: int = 5,
+    source: str | None = None,
+) -> tuple[Report, Any]:
+    """Check ``data`` against ``contract``; return the report and the (coerced) native data."""
+    with warnings.catch_warnings():
+        # narwhals announces that Dask support moves to a separate package; nothing to do yet
+        warnings.filterwarnings("ignore", message="Dask support is moving", category=FutureWarning)
+        return _run(contract, data, coerce=coerce, strict=strict, examples=examples, source=source)
+
+
+def _run(
+    contract: Contract,
+    data: Any,
+    *,
+    coerce: bool,
+    strict: bool | None,
+    examples: int,
+    source: str | None,
+) -> tuple[Report, Any]:
+    started = time.perf_counter()
+    if isinstance(data, str | os.PathLike):
+        source = source or str(data)
+        data = read_data(data)
+    if strict is not None:
+        contract = contract.with_strict(strict)
+    backend = open_frame(data)
+    try:
+        dtypes = backend.schema()
+        frame, coerced = _coerce(backend, contract, dtypes) if coerce else (backend.frame, {})
+        scope = Scope(dict(frame.collect_schema()))
+        plan = _plan(contract, scope, coerced)
+        rows = _summarize(backend, frame, plan)
+        results = [_result(p, rows, scope) for p in plan]
+        results = _add_examples(backend, frame, plan, results, scope, examples, rows)
+    except _ENGINE_ERRORS as exc:
+        raise engine_error(exc, source) from exc
+    native = backend.to_native(frame.drop([_RAW + c for c in coerced]) if coerced else frame)
+    report = Report(
+        contract=contract.name,
+        rows=rows,
+        checks=tuple(results),
+        elapsed_seconds=time.perf_counter() - started,
+        source=source,
+    )
+    return report, native
+
+
+def _engine_errors() -> tuple[type[Exception], ...]:
+    import polars as pl
+
+    return (pl.exceptions.PolarsError, OSError)
+
+
+_ENGINE_ERRORS = _engine_errors()
+
+
+def _coerce(
+    backend: Backend, contract: Contract, dtypes: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """Cast columns whose type differs from the declaration, keeping the raw values aside."""
+    wrong = {
+        spec.name: spec.dtype
+        for spec in contract.columns
+        if spec.name in dtypes and not spec.dtype.accepts(dtypes[spec.name])
+    }
+    if not wrong:
+        return backend.frame, {}
+    if backend.library == "polars":  # non-strict casts: failures become null and are counted
+        import polars as pl
+
+        native = nw.to_native(backend.frame)
+        casts = [pl.col(c).alias(_RAW + c) for c in wrong]
+        schema = native.collect_schema()
+        casts += [_polars_cast(c, schema[c], d) for c, d in wrong.items()]
+        return nw.from_native(native.with_columns(casts)), wrong
+    frame = backend.frame.with_columns(
+        *(nw.col(c).alias(_RAW + c) for c in wrong),
+        *(nw.col(c).cast(d.target()) for c, d in wrong.items()),
+    )
+    return frame, wrong
+
+
+def _polars_cast(column: str, source: Any, target: DType) -> Any:
+    """A non-strict Polars cast; text is parsed (ISO dates, true/false) rather than cast."""
+    import polars as pl
+
+    expr = pl.col(column)
+    if source == pl.String:
+        if target is DType.DATE:
+            return expr.str.to_date(strict=False)
+        if target is DType.DATETIME:
+            return expr.str.to_datetime(strict=False, time_unit="us")
+        if target is DType.BOOL:
+            words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+            lowered = expr.str.strip_chars().str.to_lowercase()
+            return lowered.replace_strict(words, default=None, return_dtype=pl.Boolean)
+    return expr.cast(_polars_dtype(target), strict=False)
+
+
+def _polars_dtype(dtype: Any) -> Any:
+    import polars as pl
+
+    return {
+        DType.INT: pl.Int64,
+        DType.FLOAT: pl.Float64,
+        DType.BOOL: pl.Boolean,
+        DType.STR: pl.String,
+        DType.CATEGORICAL: pl.Categorical,
+        DType.DATE: pl.Date,
+        DType.DATETIME: pl.Datetime("us"),
+        DType.DECIMAL: pl.Decimal(38, 9),
+    }[dtype]
+
+
+def _plan(contract: Contract, scope: Scope, coerced: dict[str, Any]) -> list[_Planned]:
+    usable = {
+        spec.name
+        for spec in contract.columns
+        if spec.name in scope.dtypes and spec.dtype.accepts(scope.dtypes[spec.name])
+    }
+    plan: list[_Planned] = []
+    for declared in contract.checks():
+        check = declared
+        if isinstance(declared, DTypeCheck) and declared.column in coerced:
+            check = Coerced(
+                column=declared.column,
+                dtype=declared.dtype,
+                raw=_RAW + declared.column,
+                severity=declared.severity,
+                name=declared.name,
+            )
+        if isinstance(check, ColumnsPresent | DTypeCheck):
+            plan.append(_Planned(check, [], outcome=check.evaluate(scope)))
+            continue
+        unusable = [c for c in check.columns if c not in usable]
+        if unusable:
+            reason = "missing" if unusable[0] not in scope.dtypes else "of the wrong type"
+            plan.append(_Planned(check, [], skipped=f"skipped: column {unusable[0]!r} is {reason}"))
+            continue
+        width = 1 if check.windowed else len(check.summary(scope))
+        plan.append(_Planned(check, [f"__keel_{len(plan)}_{j}" for j in range(width)]))
+    return plan
+
+
+def _step_reader(name: str) -> Callable[[int], Any]:
+    return lambda j: nw.col(f"{name}{j}")
+
+
+def _mark(frame: Any, marked: Sequence[tuple[str, Check]], scope: Scope) -> Any:
+    """Add each check's failing-row predicate as the column named with it, step by step."""
+    steps = {name: check.marks(scope, _step_reader(name)) for name, check in marked}
+    depth = max((len(s) for s in steps.values()), default=0)
+    for j in range(depth):
+        exprs = [
+            (s[j] if j < len(s) else nw.col(f"{name}{len(s) - 1}")).alias(f"{name}{j}")
+            for name, s in steps.items()
+        ]
+        frame = frame.with_columns(exprs)
+    return frame.with_columns(nw.col(f"{name}{depth - 1}").alias(name) for name in steps)
+
+
+def _summarize(backend: Backend, frame: Any, plan: Sequence[_Planned]) -> int:
+    scope = Scope(dict(frame.collect_schema()))
+    exprs = [nw.len().alias(_ROWS)]
+    windowed = []  # window predicates become columns first: SQL and Dask engines need that
+    for i, planned in enumerate(plan):
+        if not planned.aliases:
+            continue
+        if planned.check.windowed:
+            windowed.append((f"__keel_w{i}_", planned.check))
+            exprs.append(nw.col(f"__keel_w{i}_").sum().alias(planned.aliases[0]))
+        else:
+            summary = planned.check.summary(scope)
+            exprs += [e.alias(a) for e, a in zip(summary, planned.aliases, strict=True)]
+    source = _mark(frame, windowed, scope) if windowed else frame
+    row = backend.collect(source.select(exprs)).row(0)
+    values = dict(zip([_ROWS, *(a for p in plan for a in p.aliases)], row, strict=True))
+    rows = int(values[_ROWS])
+    for planned in plan:
+        if planned.outcome is None and not planned.skipped:
+            values_of = [values[a] for a in planned.aliases]
+            planned.outcome = planned.check.outcome(values_of, rows, scope)
+    return rows
+
+
+def _result(planned: _Planned, rows: int, scope: Scope) -> CheckResult:
+    check = planned.check
+    base: dict[str, Any] = {
+        "name": check.label,
+        "kind": check.kind,
+        "columns": check.columns,
+        "severity": check.severity,
+    }
+    if planned.outcome is None:
+        return CheckResult(**base, status="skipped", message=planned.skipped)
+    outcome = planned.outcome
+    if check.counts_rows:
+        fraction = outcome.failures / rows if rows else 0.0
+    else:
+        fraction = 0.0 if outcome.failures == 0 else 1.0
+    passed = outcome.passed
+    if passed is None:
+        passed = outcome.failures == 0 or (
+            check.mostly is not None and fraction <= 1 - check.mostly + 1e-12
+        )
+    return CheckResult(
+        **base,
+        status="passed" if passed else "failed",
+        failures=outcome.failures,
+        fraction=round(fraction, 8),
+        observed=outcome.observed,
+        message=outcome.message,
+    )
+
+
+def _add_examples(  # noqa: PLR0917  # private helper of run(), called once
+    backend: Backend,
+    frame: Any,
+    plan: Sequence[_Planned],
+    results: list[CheckResult],
+    scope: Scope,
+    examples: int,
+    rows: int,
+) -> list[CheckResult]:
+    """Fetch failing rows (and exact counts where needed) for the checks that failed."""
+    wanted = [
+        i
+        for i, (p, r) in enumerate(zip(plan, results, strict=True))
+        if r.failures and p.outcome is not None and p.check.failing(scope) is not None
+    ]
+    if not wanted:
+        return results
+    indexed = backend.with_row_index(frame)
+    queries = []
+    for i in wanted:
+        check = plan[i].check
+        shown = [e.alias(label) for label, e in check.example_columns(scope)]
+        marked = _mark(indexed, [(_FAIL, check)], scope)
+        query = marked.filter(nw.col(_FAIL)).select(nw.col(ROW), *shown)
+        queries.append(backend.head(query, max(examples, 0)))
+    recount = [i for i in wanted if plan[i].check.recount]
+    if recount:
+        marked = _mark(frame, [(f"n{i}_", plan[i].check) for i in recount], scope)
+        queries.append(marked.select(nw.col(f"n{i}_").sum() for i in recount))
+    collected = backend.collect_all(queries)
+    counts = dict(zip(recount, collected[-1].row(0), strict=True)) if recount else {}
+    updated = list(results)
+    for i, got in zip(wanted, collected, strict=False):
+        rows_out = []
+        for record in got.sort(ROW).head(max(examples, 0)).rows(named=True):
+            row = record.pop(ROW)
+            rows_out.append({"row": None if row is None else int(row), "values": record})
+        rows_out.sort(key=lambda e: (e["row"] is None, e["row"] or 0))
+        result = updated[i]
+        if i in counts:
+            failures = int(counts[i] or 0)
+            fraction = failures / rows if rows else 0.0
+            result = _with(result, failures=failures, fraction=round(fraction, 8))
+        updated[i] = _with(result, examples=tuple(rows_out))
+    return updated
+
+
+def _with(result: CheckResult, **changes: Any) -> CheckResult:
+    from dataclasses import replace
+
+    return replace(result, **changes)

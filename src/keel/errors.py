@@ -1,0 +1,91 @@
+"""Errors raised by Keel.
+
+Every error derives from :class:`KeelError` and its message says what failed, where,
+and (after ``Hint:``) what to do about it. The hierarchy::
+
+    KeelError
+    ├── UsageError                  the caller or a definition is wrong; fix the code or config
+    │   ├── ConfigError             keel.toml or a KEEL_* variable is invalid
+    │   ├── ContractDefinitionError a contract (class, YAML, JSON) is malformed
+    │   └── MissingDependencyError  an optional extra is not installed
+    ├── InputError                  the data cannot be read (missing, corrupt, wrong format)
+    └── ContractError               the data was read and violates its contract (has ``.report``)
+
+The CLI maps ``ContractError`` to exit code 1 and every other ``KeelError`` to exit code 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from keel.contracts import Report
+
+__all__ = [
+    "ConfigError",
+    "ContractDefinitionError",
+    "ContractError",
+    "InputError",
+    "KeelError",
+    "MissingDependencyError",
+    "UsageError",
+    "did_you_mean",
+]
+
+
+class KeelError(Exception):
+    """Root of every error Keel raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(f"{message}\nHint: {hint}" if hint else message)
+
+
+class UsageError(KeelError):
+    """The caller, a definition or a configuration is wrong; the data is not at fault."""
+
+
+class ConfigError(UsageError):
+    """``keel.toml`` or a ``KEEL_*`` environment variable is invalid."""
+
+
+class ContractDefinitionError(UsageError):
+    """A contract is malformed: unknown column, bad regex, unknown YAML key, wrong type."""
+
+
+class MissingDependencyError(UsageError):
+    """An optional dependency is needed for what was asked and is not installed."""
+
+    def __init__(self, package: str, *, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs the package {package!r}, which is not installed.",
+            hint=f"pip install 'mlkeel[{extra}]'",
+        )
+        self.package = package
+        self.extra = extra
+
+
+class InputError(KeelError):
+    """Data could not be read: a missing or corrupt file, an unsupported format or encoding."""
+
+
+class ContractError(KeelError):
+    """Data violates its contract. ``report`` holds every failure, not just the first."""
+
+    def __init__(self, report: Report, *, where: str = "") -> None:
+        self.report = report
+        self.where = where
+        prefix = f"{where}: " if where else ""
+        super().__init__(prefix + report.summary())
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """A hint naming the closest of ``known`` to ``word`` (if any), then listing them all."""
+    names = sorted(known)
+    close = difflib.get_close_matches(word, names, n=1)
+    prefix = f"Did you mean {close[0]!r}? " if close else ""
+    shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+    return f"{prefix}Known: {shown or '(none)'}."
