@@ -14,6 +14,7 @@ from keel.contracts import Frame as Frame
 from keel.contracts import Report as Report
 from keel.contracts import Schema as Schema
 from keel.contracts import aggregate as aggregate
+from keel.contracts import check_types as check_types
 from keel.contracts import close as close
 from keel.contracts import col as col
 from keel.contracts import correlated as correlated
@@ -37,6 +38,7 @@ __all__ = [
     "Schema",
     "__version__",
     "aggregate",
+    "check_types",
     "close",
     "col",
     "correlated",

@@ -73,8 +73,13 @@ def test_every_failure_is_reported_with_counts_and_examples() -> None:
         Loan.validate(df)
     report = caught.value.report
     failed = {c.name: c for c in report.errors}
-    assert set(failed) == {"age: >= 18 and <= 100", "id: unique", "email: matches "
-                           r"^[^@\s]+@[^@\s]+$", "quantiles"}
+    assert set(failed) == {
+        "age: >= 18 and <= 100",
+        "id: unique",
+        "email: matches "
+        r"^[^@\s]+@[^@\s]+$",
+        "quantiles",
+    }
     age = failed["age: >= 18 and <= 100"]
     assert (age.failures, age.fraction) == (2, 0.5)
     assert [e["row"] for e in age.examples] == [1, 3]
@@ -175,7 +180,7 @@ def test_cross_column_rules() -> None:
         }
     )
     report = Sale.check(df)
-    by_kind = {c.kind: c for c in report.checks if c.kind != "dtype" and c.kind != "not_null"}
+    by_kind = {c.kind: c for c in report.checks if c.kind not in {"dtype", "not_null"}}
     assert by_kind["close"].failures == 1
     assert by_kind["close"].examples[0]["row"] == 1
     assert by_kind["functional_dependency"].failures == 2

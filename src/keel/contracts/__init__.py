@@ -2,6 +2,9 @@
 
 from keel.contracts._checks import Check as Check
 from keel.contracts._contract import ColumnSpec as ColumnSpec
+from keel.contracts._decorator import check_types as check_types
+from keel.contracts._engine import check_data as check_data
+from keel.contracts._io import read_data as read_data
 from keel.contracts._contract import Contract as Contract
 from keel.contracts._expr import Column as Column
 from keel.contracts._expr import Expr as Expr
@@ -43,6 +46,8 @@ __all__ = [
     "Report",
     "Schema",
     "aggregate",
+    "check_data",
+    "check_types",
     "close",
     "col",
     "correlated",
@@ -53,6 +58,7 @@ __all__ = [
     "null_fraction",
     "ordered",
     "parse_expr",
+    "read_data",
     "rows",
     "rule",
     "unique",

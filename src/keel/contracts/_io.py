@@ -40,7 +40,7 @@ def read_data(path: str | Path) -> pl.LazyFrame:
         return _checked(pl.scan_parquet(file), file)
     if suffix in _CSV:
         _check_utf8(file)
-        return _checked(pl.scan_csv(file, infer_schema_length=None), file)
+        return _checked(pl.scan_csv(file, infer_schema_length=None, try_parse_dates=True), file)
     if suffix in _NDJSON:
         _check_utf8(file)
         return _checked(pl.scan_ndjson(file, infer_schema_length=None), file)
@@ -68,8 +68,7 @@ def _checked(frame: pl.LazyFrame, file: Path) -> pl.LazyFrame:
         detail = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
         raise InputError(
             f"cannot read {file}: {detail}",
-            hint="The file may be truncated or not in the format its extension says; "
-            "re-export it.",
+            hint="The file may be truncated or not in the format its extension says; re-export it.",
         ) from exc
     return frame
 
