@@ -8,9 +8,8 @@ class Loan(keel.Schema):
 
     @keel.rule
     def positive(cls) -> keel.Check:
-        return keel.expression(
-            cls.incme >= 0
-        )  # E: "Loan" has no attribute "incme"; maybe "income"?
+        wrong = cls.incme  # E: "Loan" has no attribute "incme"; maybe "income"?
+        return keel.expression(wrong >= 0)
 
 
 Loan.incme  # E: "type[Loan]" has no attribute "incme"

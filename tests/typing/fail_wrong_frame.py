@@ -16,6 +16,4 @@ class Features(keel.Schema):
 def train(data: keel.Frame[Features]) -> None: ...
 
 
-train(
-    Loan.validate(pl.DataFrame())
-)  # E: Argument 1 to "train" has incompatible type "Frame[Loan]"; expected "Frame[Features]"
+train(Loan.validate(pl.DataFrame()))  # E: Argument 1 to "train" has incompatible type "Frame[Loan]"; expected "Frame[Features]"

@@ -62,12 +62,12 @@ def _default_name(data: str) -> str:
 def diff(
     old: Annotated[str, typer.Argument(help="The contract as it was.")],
     new: Annotated[str, typer.Argument(help="The contract as proposed.")],
-    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,  # noqa: A002  # documented option name
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """List changes and classify each as breaking or compatible. Exit 1 on a breaking change."""
     with reporting():
         result = diff_contracts(load_contract(old), load_contract(new))
-    if format is Format.json:
+    if fmt is Format.json:
         print_json(result.to_dict())
     else:
         out.print(result)

@@ -16,7 +16,7 @@ __all__ = ["validate"]
 def validate(
     contract: Annotated[str, typer.Argument(help="contract.yaml, or module:Class.")],
     data: Annotated[str, typer.Argument(help="Parquet file/folder/glob, CSV or NDJSON.")],
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,  # noqa: A002  # the documented option name
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     examples: Annotated[
         int | None, typer.Option(min=0, help="Failing rows shown per check (keel.toml default).")
     ] = None,
@@ -37,7 +37,7 @@ def validate(
                 strict=config.contract_strict if strict is None else strict,
                 examples=config.contract_examples if examples is None else examples,
             )
-    if format is Format.json:
+    if fmt is Format.json:
         print_json(report.to_dict())
     else:
         out.print(report)

@@ -1,11 +1,14 @@
 """Typed data contracts: declared once, checked statically and at runtime in one pass."""
 
 from keel.contracts._checks import Check as Check
+from keel.contracts._codegen import codegen as codegen
 from keel.contracts._contract import ColumnSpec as ColumnSpec
-from keel.contracts._decorator import check_types as check_types
-from keel.contracts._engine import check_data as check_data
-from keel.contracts._io import read_data as read_data
 from keel.contracts._contract import Contract as Contract
+from keel.contracts._decorator import check_types as check_types
+from keel.contracts._diff import Change as Change
+from keel.contracts._diff import ContractDiff as ContractDiff
+from keel.contracts._diff import diff_contracts as diff_contracts
+from keel.contracts._engine import check_data as check_data
 from keel.contracts._expr import Column as Column
 from keel.contracts._expr import Expr as Expr
 from keel.contracts._expr import col as col
@@ -13,6 +16,10 @@ from keel.contracts._expr import lit as lit
 from keel.contracts._expr import parse_expr as parse_expr
 from keel.contracts._field import Field as Field
 from keel.contracts._field import FieldInfo as FieldInfo
+from keel.contracts._infer import infer_contract as infer_contract
+from keel.contracts._io import read_data as read_data
+from keel.contracts._jsonschema import to_json_schema as to_json_schema
+from keel.contracts._load import load_contract as load_contract
 from keel.contracts._report import CheckResult as CheckResult
 from keel.contracts._report import Report as Report
 from keel.contracts._rules import aggregate as aggregate
@@ -30,14 +37,21 @@ from keel.contracts._schema import Frame as Frame
 from keel.contracts._schema import Schema as Schema
 from keel.contracts._types import Categorical as Categorical
 from keel.contracts._types import DType as DType
+from keel.contracts._yaml import contract_from_dict as contract_from_dict
+from keel.contracts._yaml import contract_to_dict as contract_to_dict
+from keel.contracts._yaml import dump_yaml as dump_yaml
+from keel.contracts._yaml import load_yaml as load_yaml
+from keel.contracts._yaml import read_contract as read_contract
 
 __all__ = [
     "Categorical",
+    "Change",
     "Check",
     "CheckResult",
     "Column",
     "ColumnSpec",
     "Contract",
+    "ContractDiff",
     "DType",
     "Expr",
     "Field",
@@ -49,17 +63,27 @@ __all__ = [
     "check_data",
     "check_types",
     "close",
+    "codegen",
     "col",
+    "contract_from_dict",
+    "contract_to_dict",
     "correlated",
+    "diff_contracts",
+    "dump_yaml",
     "expression",
     "fresh",
     "functional_dependency",
+    "infer_contract",
     "lit",
+    "load_contract",
+    "load_yaml",
     "null_fraction",
     "ordered",
     "parse_expr",
+    "read_contract",
     "read_data",
     "rows",
     "rule",
+    "to_json_schema",
     "unique",
 ]

@@ -28,6 +28,11 @@ class Backend:
         self.lazy = isinstance(frame, nw.LazyFrame)
         self.library = type(native).__module__.split(".")[0]
 
+    @property
+    def guards_nulls(self) -> bool:
+        """pandas-like engines answer False, not null, for tests on missing values."""
+        return self.library in {"pandas", "dask", "modin"}
+
     def schema(self) -> dict[str, Any]:
         return dict(self.frame.collect_schema())
 

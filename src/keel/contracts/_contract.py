@@ -116,7 +116,8 @@ class ColumnSpec:
                     hint="Use isin=[...] or pattern= for strings and categories.",
                 )
             for key, value in bounds.items():
-                if isinstance(value, bool) or not isinstance(value, allowed):
+                wrong_date = self.dtype is DType.DATE and isinstance(value, dt.datetime)
+                if isinstance(value, bool) or not isinstance(value, allowed) or wrong_date:
                     raise ContractDefinitionError(
                         f"{where}: {key}={value!r} is not a {self.dtype.value} bound.",
                         hint=f"Give a {' or '.join(t.__name__ for t in allowed)} value.",
@@ -193,6 +194,11 @@ class Contract:
     def __post_init__(self) -> None:
         where = f"contract {self.name!r}"
         names = [c.name for c in self.columns]
+        whole_rows = tuple(
+            replace(r, keys=tuple(names)) if isinstance(r, Unique) and not r.keys else r
+            for r in self.rules
+        )
+        object.__setattr__(self, "rules", whole_rows)  # unique() without columns: whole rows
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ContractDefinitionError(

@@ -80,17 +80,17 @@ def _run(
 ) -> tuple[Report, Any]:
     started = time.perf_counter()
     if isinstance(data, str | os.PathLike):
-        source = source or str(data)
-        data = read_data(data)
+        source = source or os.fspath(data)
+        data = read_data(os.fspath(data))
     if strict is not None:
         contract = contract.with_strict(strict)
     backend = open_frame(data)
     try:
         dtypes = backend.schema()
         frame, coerced = _coerce(backend, contract, dtypes) if coerce else (backend.frame, {})
-        scope = Scope(dict(frame.collect_schema()))
+        scope = Scope(dict(frame.collect_schema()), guard_nulls=backend.guards_nulls)
         plan = _plan(contract, scope, coerced)
-        rows = _summarize(backend, frame, plan)
+        rows = _summarize(backend, frame, plan, scope)
         results = [_result(p, rows, scope) for p in plan]
         results = _add_examples(backend, frame, plan, results, scope, examples, rows)
     except _ENGINE_ERRORS as exc:
@@ -220,8 +220,7 @@ def _mark(frame: Any, marked: Sequence[tuple[str, Check]], scope: Scope) -> Any:
     return frame.with_columns(nw.col(f"{name}{depth - 1}").alias(name) for name in steps)
 
 
-def _summarize(backend: Backend, frame: Any, plan: Sequence[_Planned]) -> int:
-    scope = Scope(dict(frame.collect_schema()))
+def _summarize(backend: Backend, frame: Any, plan: Sequence[_Planned], scope: Scope) -> int:
     exprs = [nw.len().alias(_ROWS)]
     windowed = []  # window predicates become columns first: SQL and Dask engines need that
     for i, planned in enumerate(plan):

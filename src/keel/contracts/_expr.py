@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import decimal
+import keyword
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ _AGG_FUNCS: dict[str, Callable[..., Any]] = {
     "null_count": lambda x: x.null_count(),
 }
 _FLOAT_RESULT = {"mean", "std", "var"}
+_FUNCTION_NAMES = {*_ROW_FUNCS, *_AGG_FUNCS, "not", "col", "True", "False", "None"}
 
 
 class Expr:
@@ -256,7 +258,8 @@ class Column(Expr, Generic[T]):
         return False
 
     def render(self, *, top: bool = True) -> str:
-        return self.name if self.name.isidentifier() else f"col({self.name!r})"
+        plain = self.name.isidentifier() and not keyword.iskeyword(self.name)
+        return self.name if plain and self.name not in _FUNCTION_NAMES else f"col({self.name!r})"
 
     def compile(self, floats: Mapping[str, bool]) -> Any:
         return nw.col(self.name)
@@ -331,6 +334,8 @@ class Call(Expr):
         return self.fn in _AGG_FUNCS or all(a.is_aggregate() for a in self.args)
 
     def render(self, *, top: bool = True) -> str:
+        if self.fn == "not":
+            return f"~({self.args[0].render()})"
         return f"{self.fn}({', '.join(a.render() for a in self.args)})"
 
     def compile(self, floats: Mapping[str, bool]) -> Any:

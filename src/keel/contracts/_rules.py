@@ -187,7 +187,9 @@ def rows(
     if min is None and max is None:
         raise ContractDefinitionError("rows() needs min= or max=.", hint="keel.rows(min=1_000)")
     if min is not None and max is not None and min > max:
-        raise ContractDefinitionError(f"rows(min={min}, max={max}) can never pass.", hint="")
+        raise ContractDefinitionError(
+            f"rows(min={min}, max={max}) can never pass.", hint="Use min <= max."
+        )
     return Rows(min=min, max=max, name=name, severity=severity)
 
 

@@ -9,6 +9,7 @@ definition mistakes surface at import time.
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
@@ -142,19 +143,10 @@ def _build_contract(
     return Contract(
         name=contract_name or cls.__name__,
         columns=tuple(columns.values()),
-        rules=tuple(_resolve_all_columns(rules, tuple(columns))),
+        rules=tuple(rules),
         strict=strict if strict is not None else (parent.strict if parent else False),
         description=doc,
     )
-
-
-def _resolve_all_columns(rules: list[Check], names: tuple[str, ...]) -> Iterator[Check]:
-    from dataclasses import replace
-
-    from keel.contracts._checks import Unique
-
-    for check in rules:
-        yield replace(check, keys=names) if isinstance(check, Unique) and not check.keys else check
 
 
 class Schema(metaclass=_SchemaMeta):
@@ -225,7 +217,8 @@ class Schema(metaclass=_SchemaMeta):
     def from_contract(cls, contract: Contract) -> type[Schema]:
         """A schema class for a contract built elsewhere (e.g. read from YAML)."""
         name = contract.name if contract.name.isidentifier() else "Contract"
-        return _SchemaMeta(name, (Schema,), {"__contract__": contract, "__module__": "keel"})
+        built = _SchemaMeta(name, (Schema,), {"__contract__": contract, "__module__": "keel"})
+        return typing.cast(type[Schema], built)
 
     @classmethod
     def column_names(cls) -> tuple[str, ...]:

@@ -1,0 +1,89 @@
+"""Keel's end-to-end demo (``make demo``). Grows with each capability.
+
+Data contracts: infer a contract from the shipped sample, validate today's clean batch
+(passes) and a corrupted batch (a report of every failure), validate against the reviewed
+class-based contract, and classify the changes between the two contracts.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+from rich.console import Console
+from rich.rule import Rule
+
+HERE = Path(__file__).parent
+OUT = Path.cwd() / "demo-output"
+console = Console()
+
+
+def keel(*args: str, expect: int = 0) -> str:
+    """Run one ``keel`` command as a user would, show it, and check its exit code."""
+    console.print(f"\n[bold cyan]$ keel {' '.join(args)}[/]")
+    done = subprocess.run(
+        [sys.executable, "-m", "keel", *args], capture_output=True, text=True, cwd=OUT, check=False
+    )
+    sys.stdout.write(done.stdout)
+    sys.stderr.write(done.stderr)
+    if done.returncode != expect:
+        console.print(f"[bold red]expected exit {expect}, got {done.returncode}[/]")
+        sys.exit(1)
+    console.print(f"[dim](exit {done.returncode}, as expected)[/]")
+    return done.stdout
+
+
+def batches(sample: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Today's batch (drawn from the sample's population) and a corrupted copy of it."""
+    clean = sample.sample(500, seed=1, shuffle=True)
+    bad = clean.with_row_index("_i").with_columns(
+        age=pl.when(pl.col("_i") == 3).then(7).otherwise(pl.col("age")),
+        income=pl.when(pl.col("_i") == 5).then(-100.0).otherwise(pl.col("income")),
+        state=pl.when(pl.col("_i").is_in([8, 9])).then(pl.lit("ZZ")).otherwise(pl.col("state")),
+        email=pl.when(pl.col("_i") == 11).then(pl.lit("not-an-email")).otherwise(pl.col("email")),
+        q10=pl.when(pl.col("_i") == 12).then(pl.col("q90")).otherwise(pl.col("q10")),
+        loan_id=pl.when(pl.col("_i") == 20)
+        .then(pl.col("loan_id").first())
+        .otherwise(pl.col("loan_id")),
+        amount=pl.when(pl.col("_i") == 30).then(None).otherwise(pl.col("amount")),
+    )
+    return clean, bad.drop("_i")
+
+
+def main() -> None:
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir()
+    shutil.copy(HERE / "schemas.py", OUT / "schemas.py")
+    sample_path = HERE / "data" / "loans_sample.csv"
+    clean, bad = batches(pl.read_csv(sample_path, try_parse_dates=True))
+    clean.write_parquet(OUT / "batch_clean.parquet")
+    bad.write_parquet(OUT / "batch_corrupted.parquet")
+
+    console.print(Rule("Keel demo · data contracts"))
+    keel("--version")
+    keel("init", ".", "--name", "loans-demo")
+
+    console.print(Rule("1. Infer a contract from the shipped sample (2,000 rows)"))
+    keel("contract", "infer", str(sample_path), "-o", "contract.yaml", "--name", "loans")
+    console.print((OUT / "contract.yaml").read_text())
+
+    console.print(Rule("2. Today's batch passes"))
+    keel("validate", "contract.yaml", "batch_clean.parquet")
+
+    console.print(Rule("3. A corrupted batch: every failure, with failing rows"))
+    keel("validate", "contract.yaml", "batch_corrupted.parquet", expect=1)
+
+    console.print(Rule("4. The reviewed contract (Python class with cross-column rules)"))
+    keel("validate", "schemas.py:Loan", "batch_corrupted.parquet", "--examples", "2", expect=1)
+
+    console.print(Rule("5. What changed between the inferred and the reviewed contract?"))
+    keel("contract", "export", "schemas.py:Loan", "--to", "yaml", "-o", "reviewed.yaml")
+    keel("contract", "diff", "contract.yaml", "reviewed.yaml", expect=1)
+    console.print(Rule("Demo finished: outputs in demo-output/"))
+
+
+if __name__ == "__main__":
+    main()

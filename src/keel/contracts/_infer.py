@@ -1,0 +1,223 @@
+"""Suggest a contract from data, in the spirit of Deequ's constraint suggestion.
+
+What is inferred, per column:
+
+* the type, from the dtype (all-null columns become nullable ``str``, with a note);
+* ``nullable`` when any value is null;
+* ``ge``/``le`` from the observed minimum and maximum of numbers, dates and datetimes;
+* ``finite`` for floats without NaN or infinity (a float column holding either gets no
+  range either: NaN fails every bound);
+* ``categorical`` with ``isin`` for text with few distinct values (at most
+  ``max_categories``, and each value seen twice on average);
+* ``unique`` for int and str columns whose non-null values are all distinct (over 2+ values);
+* a ``pattern`` for text whose every value is a UUID, an ISO date, an e-mail address, a URL
+  or digits only.
+
+Every statistic comes from one ``select`` over the data; a second query, only when some
+column looks categorical, fetches the distinct values of those columns. The result is a
+starting point to review (the observed range is only what this sample held), not a verdict.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import narwhals.stable.v2 as nw
+
+from keel.contracts._backends import Backend, engine_error, open_frame
+from keel.contracts._contract import ColumnSpec, Contract
+from keel.contracts._types import DType
+from keel.errors import InputError, UsageError
+
+__all__ = ["infer_contract"]
+
+PATTERNS: dict[str, str] = {  # tried in this order; each runs on Python re and Polars alike
+    "uuid": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+    "iso_date": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    "email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+    "url": r"^https?://[^\s/]+\S*$",
+    "digits": r"^[0-9]+$",
+}
+_ORDERED = (DType.INT, DType.FLOAT, DType.DECIMAL, DType.DATE, DType.DATETIME)
+_NOT_NULL = "every value was null when the contract was inferred; the type is a guess"
+
+
+@dataclass
+class _Profile:
+    """What one query learned about one column."""
+
+    name: str
+    dtype: DType | None  # None: all null, type unknown
+    native: Any
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def stat(self, key: str) -> Any:
+        return self.stats.get(key)
+
+
+def infer_contract(data: Any, *, name: str = "Inferred", max_categories: int = 20) -> Contract:
+    """A contract that ``data`` satisfies, with types, nullability, ranges and formats.
+
+    ``data`` is any frame narwhals accepts (Polars DataFrame or LazyFrame, pandas, PyArrow,
+    DuckDB...). Raises :class:`~keel.errors.InputError` for data without rows.
+    """
+    with warnings.catch_warnings():
+        # narwhals announces that Dask support moves to a separate package; nothing to do yet
+        warnings.filterwarnings("ignore", message="Dask support is moving", category=FutureWarning)
+        backend = _open(data)
+        profiles, skipped = _profiles(backend.schema())
+        rows = _measure(backend, profiles)
+        if rows == 0:
+            raise InputError(
+                "cannot infer a contract from 0 rows.",
+                hint="Pass a sample of the data that has rows.",
+            )
+        candidates = [p for p in profiles if _is_categorical(p, max_categories)]
+        categories = _categories(backend, candidates)
+    columns = tuple(_column(p, categories.get(p.name)) for p in profiles)
+    notes = [f"Inferred from {rows:,} rows by keel.infer_contract; review before use."]
+    notes += [f"Column {c!r} ({t}) was skipped: no contract type holds it." for c, t in skipped]
+    return Contract(name=name, columns=columns, description="\n".join(notes))
+
+
+def _open(data: Any) -> Backend:
+    try:
+        return open_frame(data)
+    except UsageError as exc:
+        kind = f"{type(data).__module__}.{type(data).__name__}"
+        raise UsageError(
+            f"cannot infer a contract from an object of type {kind}.", hint=exc.hint
+        ) from exc
+
+
+def _collect(backend: Backend, frame: Any) -> Any:
+    """Run one query; an engine failure (a corrupt file...) is an :class:`InputError`."""
+    import polars as pl
+
+    try:
+        return backend.collect(frame)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise engine_error(exc, None) from exc
+
+
+def _dtype(native: Any) -> DType | None:
+    for dtype in (DType.BOOL, *_ORDERED):
+        if dtype.accepts(native):
+            return dtype
+    if native == nw.String:
+        return DType.STR
+    return DType.CATEGORICAL if DType.CATEGORICAL.accepts(native) else None
+
+
+def _profiles(schema: dict[str, Any]) -> tuple[list[_Profile], list[tuple[str, str]]]:
+    profiles, skipped = [], []
+    for name, native in schema.items():
+        if native == nw.Unknown:
+            profiles.append(_Profile(name, None, native))
+        elif (dtype := _dtype(native)) is not None:
+            profiles.append(_Profile(name, dtype, native))
+        else:
+            skipped.append((name, str(native)))
+    return profiles, skipped
+
+
+def _stats(profile: _Profile) -> Iterator[tuple[str, Any]]:
+    """The aggregate expressions that profile one column, by statistic name."""
+    x = nw.col(profile.name)
+    yield "nulls", x.null_count()
+    dtype = profile.dtype
+    if dtype in {DType.INT, DType.STR, DType.CATEGORICAL}:
+        yield "distinct", x.n_unique()  # counts null as one value
+    if dtype in _ORDERED:
+        yield "min", x.min()
+        yield "max", x.max()
+    if dtype is DType.FLOAT:
+        yield "non_finite", (~x.is_finite() & ~x.is_null()).sum()  # engines differ on null
+    if dtype is DType.STR:
+        for key, pattern in PATTERNS.items():
+            yield key, x.str.contains(pattern).sum()
+
+
+def _measure(backend: Backend, profiles: list[_Profile]) -> int:
+    """Run the one summary query; fill each profile's stats; return the row count."""
+    exprs: list[Any] = [nw.len().alias("rows")]
+    keys: dict[str, tuple[_Profile, str]] = {}
+    for i, profile in enumerate(profiles):
+        for stat, expr in _stats(profile):
+            alias = f"{i}:{stat}"
+            keys[alias] = (profile, stat)
+            exprs.append(expr.alias(alias))
+    (row,) = _collect(backend, backend.frame.select(*exprs)).rows(named=True)
+    for alias, (profile, stat) in keys.items():
+        profile.stats[stat] = row[alias]
+    rows = int(row["rows"])
+    for profile in profiles:
+        profile.stats["non_null"] = rows - int(profile.stat("nulls") or 0)
+    return rows
+
+
+def _distinct(profile: _Profile) -> int:
+    """Distinct non-null values (``n_unique`` counts null as a value)."""
+    distinct = int(profile.stat("distinct") or 0)
+    return distinct - 1 if profile.stat("nulls") else distinct
+
+
+def _is_categorical(profile: _Profile, max_categories: int) -> bool:
+    if profile.dtype not in {DType.STR, DType.CATEGORICAL}:
+        return False
+    distinct = _distinct(profile)
+    if not 0 < distinct <= max_categories:
+        return False
+    return profile.dtype is DType.CATEGORICAL or 2 * distinct <= profile.stat("non_null")
+
+
+def _categories(backend: Backend, profiles: list[_Profile]) -> dict[str, tuple[str, ...]]:
+    """The distinct values of low-cardinality text columns, in one query."""
+    if not profiles:
+        return {}
+    aliases = [f"{i}" for i in range(len(profiles))]
+    frame = backend.frame.select(
+        *(nw.col(p.name).cast(nw.String).alias(a) for p, a in zip(profiles, aliases, strict=True))
+    )
+    pairs = frame.unpivot(on=aliases, variable_name="column", value_name="value").unique()
+    values: dict[str, set[str]] = {}
+    for alias, value in _collect(backend, pairs).iter_rows():
+        if value is not None:
+            values.setdefault(alias, set()).add(value)
+    return {
+        p.name: tuple(sorted(values.get(a, ()))) for p, a in zip(profiles, aliases, strict=True)
+    }
+
+
+def _column(profile: _Profile, categories: tuple[str, ...] | None) -> ColumnSpec:
+    nullable = bool(profile.stat("nulls"))
+    if profile.dtype is None:
+        return ColumnSpec(name=profile.name, dtype=DType.STR, nullable=True, description=_NOT_NULL)
+    if categories is not None:
+        return ColumnSpec(
+            name=profile.name, dtype=DType.CATEGORICAL, nullable=nullable, isin=categories
+        )
+    return ColumnSpec(
+        name=profile.name, dtype=profile.dtype, nullable=nullable, **_constraints(profile)
+    )
+
+
+def _constraints(profile: _Profile) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    non_null = profile.stat("non_null")
+    if profile.stat("non_finite"):  # NaN fails every bound, and infinities pass none
+        return out
+    if profile.stat("min") is not None:
+        out["ge"], out["le"] = profile.stat("min"), profile.stat("max")
+    if profile.dtype is DType.FLOAT and non_null:
+        out["finite"] = True
+    if profile.dtype in {DType.INT, DType.STR} and non_null > 1:
+        out["unique"] = _distinct(profile) == non_null
+    if profile.dtype is DType.STR and non_null:
+        pattern = next((p for k, p in PATTERNS.items() if profile.stat(k) == non_null), None)
+        if pattern is not None:
+            out["pattern"] = pattern
+    return out

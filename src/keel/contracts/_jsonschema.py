@@ -1,0 +1,118 @@
+"""A contract as a JSON Schema (draft 2020-12) for one record, e.g. an HTTP request body.
+
+The record is an object with one property per declared column, all required; with
+``strict`` no other property is allowed. Types map as ``int`` → integer, ``float`` → number,
+``bool`` → boolean, ``str`` and ``categorical`` → string, ``date`` → string (format date),
+``datetime`` → string (format date-time), ``decimal`` → string or number; a nullable column
+also allows ``null``.
+
+Per-value checks carry over: bounds (numbers and decimals only: JSON Schema cannot bound
+dates), ``isin`` → ``enum``, ``notin`` → ``not: {enum}``, ``pattern``, and lengths. A
+column whose checks are soft (``severity: warn`` or ``mostly`` below 1) keeps its type but
+allows null and states no value checks: one record cannot fail a check that tolerates some
+failing rows. Dataset-level checks (``unique``, rules) have no per-record form and are left
+out; ``finite`` holds anyway, as JSON has no NaN or infinity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+from typing import Any
+
+from keel.contracts._contract import ColumnSpec, Contract
+from keel.contracts._types import DType
+
+__all__ = ["to_json_schema"]
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+_TYPES: dict[DType, list[str]] = {
+    DType.INT: ["integer"],
+    DType.FLOAT: ["number"],
+    DType.BOOL: ["boolean"],
+    DType.STR: ["string"],
+    DType.CATEGORICAL: ["string"],
+    DType.DATE: ["string"],
+    DType.DATETIME: ["string"],
+    DType.DECIMAL: ["string", "number"],
+}
+_FORMATS = {DType.DATE: "date", DType.DATETIME: "date-time"}
+_DECIMAL_TEXT = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_BOUNDS = (
+    ("ge", "minimum"),
+    ("gt", "exclusiveMinimum"),
+    ("le", "maximum"),
+    ("lt", "exclusiveMaximum"),
+)
+
+
+def to_json_schema(contract: Contract) -> dict[str, Any]:
+    """A JSON Schema (draft 2020-12) that one record of ``contract`` satisfies."""
+    schema: dict[str, Any] = {"$schema": DRAFT, "title": contract.name}
+    if contract.description:
+        schema["description"] = contract.description
+    schema["type"] = "object"
+    schema["properties"] = {spec.name: _property(spec) for spec in contract.columns}
+    schema["required"] = list(contract.column_names)
+    if contract.strict:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _property(spec: ColumnSpec) -> dict[str, Any]:
+    soft = spec.severity == "warn" or spec.mostly is not None
+    nullable = spec.nullable or soft
+    types = _TYPES[spec.dtype] + (["null"] if nullable else [])
+    out: dict[str, Any] = {"type": types[0] if len(types) == 1 else types}
+    if spec.dtype in _FORMATS:
+        out["format"] = _FORMATS[spec.dtype]
+    if spec.dtype is DType.DECIMAL:
+        out["pattern"] = _DECIMAL_TEXT  # applies to the text form only
+    if spec.description:
+        out["description"] = spec.description
+    if not soft:
+        out.update(_value_checks(spec, nullable))
+    return out
+
+
+def _value_checks(spec: ColumnSpec, nullable: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if spec.dtype.is_numeric:
+        for key, keyword in _BOUNDS:
+            value = getattr(spec, key)
+            if value is not None and (isinstance(value, int) or math.isfinite(value)):
+                out[keyword] = _number(value)
+    if spec.isin is not None:
+        values = _enum(spec.isin, spec.dtype)
+        out["enum"] = [*values, None] if nullable and None not in values else values
+    if spec.notin is not None:
+        out["not"] = {"enum": _enum(spec.notin, spec.dtype)}
+    if spec.pattern is not None:
+        out["pattern"] = spec.pattern
+    if spec.min_length is not None:
+        out["minLength"] = spec.min_length
+    if spec.max_length is not None:
+        out["maxLength"] = spec.max_length
+    return out
+
+
+def _number(value: Any) -> int | float:
+    """A bound as a JSON number (decimals become the nearest float unless integral)."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value if isinstance(value, int) else float(value)
+
+
+def _enum(values: tuple[Any, ...], dtype: DType) -> list[Any]:
+    """Enum members as JSON values: dates as ISO text, decimals as both number and text."""
+    out: list[Any] = []
+    for value in values:
+        if isinstance(value, dt.date):  # datetimes too
+            out.append(value.isoformat())
+        elif dtype is DType.DECIMAL and value is not None:
+            out.extend([_number(value), str(value)])
+        else:
+            out.append(value)
+    return out

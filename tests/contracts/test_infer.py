@@ -1,0 +1,213 @@
+"""Suggesting a contract from data: types, nulls, ranges, categories, keys and formats."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from keel.contracts import DType
+from keel.contracts._backends import Backend
+from keel.contracts._engine import run
+from keel.contracts._infer import PATTERNS, infer_contract
+from keel.errors import InputError, UsageError
+from tests.conftest import Constructor
+
+N = 40
+
+
+def loans() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "id": list(range(N)),
+            "income": [float(i) if i % 5 else None for i in range(N)],
+            "state": ["CA", "NY", "CA", "TX"] * (N // 4),
+            "name": [f"person {i % 30}" for i in range(N)],
+            "opened": [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(N)],
+            "ts": [dt.datetime(2024, 5, 1, i % 24, tzinfo=dt.UTC) for i in range(N)],
+            "amount": pl.Series([decimal.Decimal(f"{i}.50") for i in range(N)]),
+            "approved": [i % 2 == 0 for i in range(N)],
+            "kind": pl.Series(["a", "b"] * (N // 2), dtype=pl.Categorical),
+        }
+    )
+
+
+def test_types_nulls_and_ranges() -> None:
+    contract = infer_contract(loans(), name="Loan")
+    assert contract.name == "Loan"
+    assert contract.column_names == tuple(loans().columns)
+    types = {c.name: c.dtype for c in contract.columns}
+    assert types == {
+        "id": DType.INT,
+        "income": DType.FLOAT,
+        "state": DType.CATEGORICAL,
+        "name": DType.STR,
+        "opened": DType.DATE,
+        "ts": DType.DATETIME,
+        "amount": DType.DECIMAL,
+        "approved": DType.BOOL,
+        "kind": DType.CATEGORICAL,
+    }
+    nullable = {c.name for c in contract.columns if c.nullable}
+    assert nullable == {"income"}
+    income = contract.column("income")
+    assert (income.ge, income.le, income.finite) == (1.0, 39.0, True)
+    assert (contract.column("id").ge, contract.column("id").le) == (0, N - 1)
+    assert contract.column("opened").le == dt.date(2020, 2, 9)
+    assert contract.column("ts").ge == dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+    assert contract.column("amount").ge == decimal.Decimal("0.50")
+    assert "Inferred from 40 rows" in contract.description
+
+
+def test_categories_keys_and_plain_text() -> None:
+    contract = infer_contract(loans())
+    assert contract.column("state").isin == ("CA", "NY", "TX")
+    assert contract.column("kind").isin == ("a", "b")
+    assert contract.column("id").unique
+    name = contract.column("name")  # 30 distinct values: too many to be categories
+    assert (name.dtype, name.isin, name.unique, name.pattern) == (DType.STR, None, False, None)
+
+
+def test_the_inferred_contract_accepts_its_data() -> None:
+    data = loans()
+    report, _ = run(infer_contract(data), data)
+    assert report.passed, report.summary()
+
+
+def test_max_categories() -> None:
+    assert infer_contract(loans(), max_categories=2).column("state").dtype is DType.STR
+    frame = pl.DataFrame({"grade": [chr(65 + i % 25) for i in range(100)]})
+    assert infer_contract(frame, max_categories=25).column("grade").dtype is DType.CATEGORICAL
+    assert infer_contract(frame, max_categories=24).column("grade").dtype is DType.STR
+
+
+def test_distinct_text_is_not_categorical() -> None:
+    frame = pl.DataFrame({"code": ["a", "b", "c"]})
+    code = infer_contract(frame).column("code")
+    assert (code.dtype, code.unique) == (DType.STR, True)
+
+
+@pytest.mark.parametrize(
+    ("values", "pattern"),
+    [
+        (["a@x.com", "b.c@y.org", None], "email"),
+        (["123e4567-e89b-12d3-a456-426614174000", "00000000-0000-0000-0000-00000000000A"], "uuid"),
+        (["2020-01-01", "1999-12-31"], "iso_date"),
+        (["https://example.com/a?b=1", "http://x.org"], "url"),
+        (["00123", "987"], "digits"),
+    ],
+)
+def test_formats_when_every_value_matches(values: list[str | None], pattern: str) -> None:
+    frame = pl.DataFrame({"v": values})
+    contract = infer_contract(frame)
+    assert contract.column("v").pattern == PATTERNS[pattern]
+    assert run(contract, frame)[0].passed
+
+
+def test_no_format_when_one_value_differs() -> None:
+    frame = pl.DataFrame({"v": ["a@x.com", "b@y.org", "not an email"]})
+    assert infer_contract(frame).column("v").pattern is None
+
+
+def test_all_null_column_is_nullable_text_with_a_note() -> None:
+    frame = pl.DataFrame({"id": [1, 2], "empty": [None, None]})
+    empty = infer_contract(frame).column("empty")
+    assert (empty.dtype, empty.nullable) == (DType.STR, True)
+    assert "every value was null" in empty.description
+
+
+def test_floats_with_nan_or_infinity_get_no_range_and_no_finite() -> None:
+    frame = pl.DataFrame({"x": [1.0, float("nan"), 3.0], "y": [1.0, float("inf"), 2.0]})
+    contract = infer_contract(frame)
+    for name in ("x", "y"):
+        spec = contract.column(name)
+        assert (spec.finite, spec.ge, spec.le) == (False, None, None)
+    assert run(contract, frame)[0].passed
+
+
+def test_single_row_is_not_called_unique() -> None:
+    assert not infer_contract(pl.DataFrame({"id": [1]})).column("id").unique
+
+
+def test_unique_ignores_nulls() -> None:
+    spec = infer_contract(pl.DataFrame({"id": [1, None, 2, None]})).column("id")
+    assert (spec.unique, spec.nullable) == (True, True)
+
+
+def test_unsupported_columns_are_skipped_with_a_note() -> None:
+    frame = pl.DataFrame({"id": [1, 2], "wait": [dt.timedelta(1), dt.timedelta(2)]})
+    contract = infer_contract(frame)
+    assert contract.column_names == ("id",)
+    assert "Column 'wait' (Duration" in contract.description
+
+
+def test_every_engine_gives_the_same_contract(constructor: Constructor) -> None:
+    # no date column: Dask cannot take the minimum of dates (a Dask limitation)
+    frame = pl.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "s": ["a", "b", "a", "b"],
+            "f": [0.5, 1, 2, None],
+            "e": ["a@b.co", "c@d.io", None, "x@y.z"],
+        }
+    )
+    assert infer_contract(constructor(frame)) == infer_contract(frame)
+
+
+def test_statistics_take_one_query_and_categories_one_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    queries: list[Any] = []
+    collect = Backend.collect
+
+    def counting(self: Backend, frame: Any) -> Any:
+        queries.append(frame)
+        return collect(self, frame)
+
+    monkeypatch.setattr(Backend, "collect", counting)
+    infer_contract(pl.LazyFrame({"id": [1, 2, 3], "f": [0.1, 0.2, 0.3]}))
+    assert len(queries) == 1
+    infer_contract(pl.LazyFrame({"s": ["a", "b", "a", "b"], "t": ["x", "x", "y", "y"]}))
+    assert len(queries) == 3
+
+
+def test_zero_rows_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="cannot infer a contract from 0 rows") as info:
+        infer_contract(pl.DataFrame({"id": []}, schema={"id": pl.Int64}))
+    assert info.value.hint
+
+
+def test_not_a_frame_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="cannot infer a contract from an object of type"):
+        infer_contract([1, 2, 3])
+
+
+_CELLS = {
+    "i": st.none() | st.integers(-(2**40), 2**40),
+    "f": st.none() | st.floats(allow_nan=True, allow_infinity=True),
+    "s": st.none() | st.sampled_from(["a", "b", "c@d.io", "12", ""]) | st.text(max_size=5),
+    "d": st.none() | st.dates(),
+    "b": st.none() | st.booleans(),
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(1, 12).flatmap(
+        lambda n: st.fixed_dictionaries(
+            {k: st.lists(v, min_size=n, max_size=n) for k, v in _CELLS.items()}
+        )
+    )
+)
+def test_any_inferred_contract_accepts_the_data_it_came_from(columns: dict[str, list[Any]]) -> None:
+    frame = pl.DataFrame(
+        columns,
+        schema={"i": pl.Int64, "f": pl.Float64, "s": pl.String, "d": pl.Date, "b": pl.Boolean},
+    )
+    report, _ = run(infer_contract(frame), frame)
+    assert report.passed, report.summary()
