@@ -27,7 +27,7 @@ def loans(rows: int, seed: int) -> pl.DataFrame:
             "amount": amount,
             "state": rng.choice(STATES, rows),
             "email": [f"customer{i}@example.com" for i in range(rows)],
-            "q10": np.round(q50 - spread, 4),
+            "q10": np.round(np.maximum(q50 - spread, 0.0), 4),
             "q50": q50,
             "q90": np.round(q50 + spread, 4),
             "opened": opened,

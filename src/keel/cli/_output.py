@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
@@ -21,7 +22,8 @@ __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_UNUSABLE", "Format", "err", "fail", "
 
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
-out = Console(soft_wrap=False)
+# a pipe or file gets 120 columns: reports are tables, and 80 columns fold them badly
+out = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
 
 

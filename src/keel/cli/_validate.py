@@ -21,6 +21,9 @@ def validate(
         int | None, typer.Option(min=0, help="Failing rows shown per check (keel.toml default).")
     ] = None,
     coerce: Annotated[bool, typer.Option(help="Cast columns to the declared types.")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List passed checks too (table format).")
+    ] = False,
     strict: Annotated[
         bool | None, typer.Option("--strict/--no-strict", help="Reject undeclared columns.")
     ] = None,
@@ -40,6 +43,6 @@ def validate(
     if fmt is Format.json:
         print_json(report.to_dict())
     else:
-        out.print(report)
+        out.print(report.table(show_passed=show_all))
     if not report.passed:
         raise typer.Exit(EXIT_FAILED)

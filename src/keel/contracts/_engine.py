@@ -286,7 +286,7 @@ def _add_examples(  # noqa: PLR0917  # private helper of run(), called once
     wanted = [
         i
         for i, (p, r) in enumerate(zip(plan, results, strict=True))
-        if r.failures and p.outcome is not None and p.check.failing(scope) is not None
+        if r.failures and not r.passed and p.check.failing(scope) is not None
     ]
     if not wanted:
         return results

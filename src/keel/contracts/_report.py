@@ -16,11 +16,10 @@ import datetime as dt
 import decimal
 import json
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -125,8 +124,13 @@ class Report:
     def __str__(self) -> str:
         return self.summary()
 
+    def table(self, *, show_passed: bool = False) -> RenderableType:
+        """The report as a rich table: failed, warned and skipped checks (all with
+        ``show_passed``), titled with the verdict and closed by a count of passed checks."""
+        return _render(self, show_passed=show_passed)
+
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield from _render(self)
+        yield self.table()
 
 
 def _one_line(check: CheckResult) -> str:
@@ -146,14 +150,20 @@ def _example_text(example: dict[str, Any]) -> str:
 _STYLE = {"passed": "green", "failed": "red", "skipped": "yellow"}
 
 
-def _render(report: Report) -> Iterator[Any]:
+def _render(report: Report, *, show_passed: bool) -> RenderableType:
     verdict = Text("PASSED", style="bold green") if report.passed else Text("FAILED", "bold red")
     title = Text.assemble(
         f"Contract {report.contract} on {report.rows:,} rows ",
         verdict,
         f" ({report.elapsed_seconds:.2f}s)",
     )
-    table = Table(title=title, title_justify="left", expand=False)
+    passed = sum(c.passed for c in report.checks)
+    caption = f"{passed} of {len(report.checks)} checks passed"
+    if passed == len(report.checks) and not show_passed:
+        return Text.assemble(title, f"\n{caption} (--all lists them)")
+    if not show_passed and passed:
+        caption += " (not listed; --all lists them)"
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     table.add_column("check")
     table.add_column("severity")
     table.add_column("status")
@@ -161,6 +171,8 @@ def _render(report: Report) -> Iterator[Any]:
     table.add_column("fraction", justify="right")
     table.add_column("detail", overflow="fold")
     for check in report.checks:
+        if check.passed and not show_passed:
+            continue
         style = _STYLE[check.status] if check.severity == "error" or check.passed else "yellow"
         detail = check.message
         if check.examples:
@@ -174,7 +186,7 @@ def _render(report: Report) -> Iterator[Any]:
             f"{check.fraction:.2%}" if check.fraction else "",
             detail,
         )
-    yield table
+    return table
 
 
 def _plain(value: Any) -> Any:  # noqa: PLR0911  # one return per JSON-unsafe type
