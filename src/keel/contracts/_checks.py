@@ -115,6 +115,33 @@ class Check:
 
 
 @dataclass(frozen=True, kw_only=True)
+class _OnColumn(Check):
+    """A check of one column."""
+
+    column: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+
+class _OnExpression:
+    """What rules written as an expression share: columns, name and YAML form."""
+
+    expr: Expr
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.expr.columns()
+
+    def default_name(self) -> str:
+        return self.expr.render()
+
+    def params(self) -> dict[str, Any]:
+        return {"expr": self.expr.render()}
+
+
+@dataclass(frozen=True, kw_only=True)
 class RowCheck(Check):
     """A check that holds or fails row by row."""
 
@@ -192,15 +219,10 @@ class ColumnsPresent(Check):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DTypeCheck(Check):
-    column: str
+class DTypeCheck(_OnColumn):
     dtype: DType
     kind: ClassVar[str] = "dtype"
     static: ClassVar[bool] = True
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
 
     def default_name(self) -> str:
         return f"{self.column}: type {self.dtype.value}"
@@ -215,17 +237,12 @@ class DTypeCheck(Check):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Coerced(RowCheck):
+class Coerced(RowCheck, _OnColumn):
     """Replaces the type check of a column cast to its declared type: no value was lost."""
 
-    column: str
     dtype: DType
     raw: str
     kind: ClassVar[str] = "dtype"
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
 
     def default_name(self) -> str:
         return f"{self.column}: type {self.dtype.value}"
@@ -238,14 +255,9 @@ class Coerced(RowCheck):
 
 
 @dataclass(frozen=True, kw_only=True)
-class NotNull(Check):
-    column: str
+class NotNull(_OnColumn):
     kind: ClassVar[str] = "not_null"
     counts_rows: ClassVar[bool] = True
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
 
     def default_name(self) -> str:
         return f"{self.column}: not null"
@@ -261,17 +273,12 @@ class NotNull(Check):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Range(RowCheck):
-    column: str
+class Range(RowCheck, _OnColumn):
     ge: Any = None
     gt: Any = None
     le: Any = None
     lt: Any = None
     kind: ClassVar[str] = "range"
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
 
     def bounds(self) -> list[tuple[str, Any]]:
         ops = (">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt)
@@ -291,15 +298,10 @@ class Range(RowCheck):
 
 
 @dataclass(frozen=True, kw_only=True)
-class IsIn(RowCheck):
-    column: str
+class IsIn(RowCheck, _OnColumn):
     values: tuple[Any, ...]
     negate: bool = False
     kind: ClassVar[str] = "isin"
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
 
     def default_name(self) -> str:
         shown = ", ".join(map(repr, self.values[:5])) + (", ..." if len(self.values) > 5 else "")
@@ -311,14 +313,9 @@ class IsIn(RowCheck):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Pattern(RowCheck):
-    column: str
+class Pattern(RowCheck, _OnColumn):
     pattern: str
     kind: ClassVar[str] = "pattern"
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
 
     def default_name(self) -> str:
         return f"{self.column}: matches {self.pattern}"
@@ -328,15 +325,10 @@ class Pattern(RowCheck):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Length(RowCheck):
-    column: str
+class Length(RowCheck, _OnColumn):
     min: int | None = None
     max: int | None = None
     kind: ClassVar[str] = "length"
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
 
     def default_name(self) -> str:
         low = "" if self.min is None else f"{self.min} <= "
@@ -354,13 +346,8 @@ class Length(RowCheck):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Finite(RowCheck):
-    column: str
+class Finite(RowCheck, _OnColumn):
     kind: ClassVar[str] = "finite"
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
 
     def default_name(self) -> str:
         return f"{self.column}: finite"
@@ -420,21 +407,11 @@ class Unique(Check):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ExpressionRule(RowCheck):
+class ExpressionRule(_OnExpression, RowCheck):
     """A custom row-level rule: ``keel.expression(Sale.total <= Sale.limit)``."""
 
     expr: Expr
     kind: ClassVar[str] = "expression"
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return self.expr.columns()
-
-    def default_name(self) -> str:
-        return self.expr.render()
-
-    def params(self) -> dict[str, Any]:
-        return {"expr": self.expr.render()}
 
     def valid(self, scope: Scope) -> Any:
         return self.expr.compile(scope.floats)
@@ -587,21 +564,11 @@ def pearson(sums: Sequence[float]) -> float | None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Aggregate(Check):
+class Aggregate(_OnExpression, Check):
     """A custom dataset-level rule: ``keel.aggregate(Loan.amount.mean() < 50_000)``."""
 
     expr: Expr
     kind: ClassVar[str] = "aggregate"
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return self.expr.columns()
-
-    def default_name(self) -> str:
-        return self.expr.render()
-
-    def params(self) -> dict[str, Any]:
-        return {"expr": self.expr.render()}
 
     def summary(self, scope: Scope) -> list[Any]:
         return [self.expr.compile(scope.floats)]
@@ -635,15 +602,10 @@ class Rows(Check):
 
 
 @dataclass(frozen=True, kw_only=True)
-class NullFraction(Check):
-    column: str
+class NullFraction(_OnColumn):
     max: float
     kind: ClassVar[str] = "null_fraction"
     counts_rows: ClassVar[bool] = True
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
 
     def default_name(self) -> str:
         return f"{self.column}: null fraction <= {self.max}"
@@ -665,17 +627,12 @@ class NullFraction(Check):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Fresh(Check):
+class Fresh(_OnColumn):
     """The newest timestamp in ``column`` is at most ``max_age`` old (naive times are UTC)."""
 
-    column: str
     max_age: dt.timedelta
     now: dt.datetime | None = field(default=None, compare=False)
     kind: ClassVar[str] = "fresh"
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
 
     def default_name(self) -> str:
         return f"{self.column}: newest within {format_duration(self.max_age)}"
