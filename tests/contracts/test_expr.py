@@ -103,3 +103,18 @@ def test_correlation_matches_numpy(pairs: list[tuple[float, float]]) -> None:
         return  # near-constant columns: the correlation is numerically meaningless
     assert observed is not None
     assert math.isclose(observed, float(np.corrcoef(x, y)[0, 1]), abs_tol=1e-6)
+
+
+def test_date_and_decimal_literals_round_trip_and_evaluate() -> None:
+    import datetime as dt
+
+    class S(keel.Schema):
+        d: dt.date
+        rules = (keel.expression(keel.col("d") >= dt.date(2024, 1, 1)),)
+
+    rule = S.__contract__.rules[0]
+    assert rule.label == "d >= date('2024-01-01')"
+    assert parse_expr(rule.label).render() == rule.label
+    report = S.check(pl.DataFrame({"d": [dt.date(2023, 12, 31), dt.date(2024, 1, 1)]}))
+    assert report[rule.label].failures == 1
+    assert parse_expr("x == decimal('1.50')").render() == "x == decimal('1.50')"

@@ -69,7 +69,21 @@ _AGG_FUNCS: dict[str, Callable[..., Any]] = {
     "null_count": lambda x: x.null_count(),
 }
 _FLOAT_RESULT = {"mean", "std", "var"}
-_FUNCTION_NAMES = {*_ROW_FUNCS, *_AGG_FUNCS, "not", "col", "True", "False", "None"}
+_TYPED_LITERALS: dict[str, type] = {
+    "datetime": dt.datetime,
+    "date": dt.date,
+    "decimal": decimal.Decimal,
+}
+_FUNCTION_NAMES = {
+    *_TYPED_LITERALS,
+    *_ROW_FUNCS,
+    *_AGG_FUNCS,
+    "not",
+    "col",
+    "True",
+    "False",
+    "None",
+}
 
 
 class Expr:
@@ -281,6 +295,10 @@ class Literal(Expr):
     def render(self, *, top: bool = True) -> str:
         if isinstance(self.value, tuple):
             return repr(list(self.value))
+        for name, kind in _TYPED_LITERALS.items():  # datetime before date: it is a subclass
+            if isinstance(self.value, kind):
+                text = self.value.isoformat() if name != "decimal" else str(self.value)
+                return f"{name}({text!r})"
         return repr(self.value)
 
     def compile(self, floats: Mapping[str, bool]) -> Any:
@@ -497,6 +515,20 @@ class _Parser:
             result = Binary("&", result, part)
         return result
 
+    def typed_literal(self, name: str, args: list[ast.expr]) -> Expr:
+        text = args[0].value if len(args) == 1 and isinstance(args[0], ast.Constant) else None
+        try:
+            if not isinstance(text, str):
+                raise ValueError(text)
+            if name == "decimal":
+                return Literal(decimal.Decimal(text))
+            kind = dt.datetime if name == "datetime" else dt.date
+            return Literal(kind.fromisoformat(text))
+        except (ValueError, decimal.InvalidOperation):
+            raise self.fail(
+                f"{name}() takes one ISO text argument", f"Write {name}('2024-01-31')."
+            ) from None
+
     def visit_Call(self, node: ast.Call) -> Expr:
         if node.keywords:
             raise self.fail("keyword arguments are not allowed", "Pass arguments by position.")
@@ -508,6 +540,8 @@ class _Parser:
             raise self.fail("only named functions can be called", "Write abs(x) or x.mean().")
         if name == "col" and len(args) == 1 and isinstance(args[0], ast.Constant):
             return self.column(str(args[0].value))
+        if name in _TYPED_LITERALS:
+            return self.typed_literal(name, args)
         known = {*_ROW_FUNCS, *_AGG_FUNCS, "not"}
         if name not in known:
             raise self.fail(f"unknown function {name!r}", did_you_mean(name, known))
