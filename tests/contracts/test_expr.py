@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import polars as pl
@@ -106,8 +107,6 @@ def test_correlation_matches_numpy(pairs: list[tuple[float, float]]) -> None:
 
 
 def test_date_and_decimal_literals_round_trip_and_evaluate() -> None:
-    import datetime as dt
-
     class S(keel.Schema):
         d: dt.date
         rules = (keel.expression(keel.col("d") >= dt.date(2024, 1, 1)),)
