@@ -295,10 +295,12 @@ class Literal(Expr):
     def render(self, *, top: bool = True) -> str:
         if isinstance(self.value, tuple):
             return repr(list(self.value))
-        for name, kind in _TYPED_LITERALS.items():  # datetime before date: it is a subclass
-            if isinstance(self.value, kind):
-                text = self.value.isoformat() if name != "decimal" else str(self.value)
-                return f"{name}({text!r})"
+        value = self.value
+        if isinstance(value, dt.date):  # covers datetime, a subclass
+            name = "datetime" if isinstance(value, dt.datetime) else "date"
+            return f"{name}({value.isoformat()!r})"
+        if isinstance(value, decimal.Decimal):
+            return f"decimal({str(value)!r})"
         return repr(self.value)
 
     def compile(self, floats: Mapping[str, bool]) -> Any:
