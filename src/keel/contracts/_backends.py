@@ -44,12 +44,28 @@ class Backend:
             return frame.collect(engine="streaming")
         return frame.collect()
 
-    def collect_all(self, frames: list[Any]) -> list[Any]:
-        """Run several queries over the same data, sharing the scan where the library can."""
-        if self.lazy and self.library == "polars":
+    def deferred(self, frame: Any) -> Any:
+        """A lazy view of in-memory Polars data, so follow-up queries can share work."""
+        if self.library == "polars" and not isinstance(frame, nw.LazyFrame):
+            return frame.lazy()
+        return frame
+
+    def collect_all(self, frames: list[Any], *, early_stop: bool = False) -> list[Any]:
+        """Run several queries over the same data, sharing common work where the library can.
+
+        Polars streams data read from disk (bounded memory) and queries that may stop early
+        (``early_stop``: the first N failing rows); queries over data already in memory that
+        share a costly subplan run on the in-memory engine, which computes it once.
+        """
+        if not frames:
+            return []
+        if self.library == "polars":
             import polars as pl
 
-            natives = pl.collect_all([nw.to_native(f) for f in frames], engine="streaming")
+            natives = pl.collect_all(
+                [nw.to_native(f) for f in frames],
+                engine="streaming" if self.lazy or early_stop else "in-memory",
+            )
             return [nw.from_native(n) for n in natives]
         return [self.collect(f) for f in frames]
 
@@ -61,7 +77,7 @@ class Backend:
 
     def with_row_index(self, frame: Any) -> Any:
         """Number rows 0, 1, ... in the data's own order."""
-        if not self.lazy:
+        if not isinstance(frame, nw.LazyFrame):
             return frame.with_row_index(ROW)
         native = nw.to_native(frame)
         if self.library == "polars":

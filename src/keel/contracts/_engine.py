@@ -290,34 +290,58 @@ def _add_examples(  # noqa: PLR0917  # private helper of run(), called once
     ]
     if not wanted:
         return results
-    indexed = backend.with_row_index(frame)
-    queries = []
-    for i in wanted:
-        check = plan[i].check
-        shown = [e.alias(label) for label, e in check.example_columns(scope)]
-        marked = _mark(indexed, [(_FAIL, check)], scope)
-        query = marked.filter(nw.col(_FAIL)).select(nw.col(ROW), *shown)
-        queries.append(backend.head(query, max(examples, 0)))
-    recount = [i for i in wanted if plan[i].check.recount]
-    if recount:
-        marked = _mark(frame, [(f"n{i}_", plan[i].check) for i in recount], scope)
-        queries.append(marked.select(nw.col(f"n{i}_").sum() for i in recount))
-    collected = backend.collect_all(queries)
-    counts = dict(zip(recount, collected[-1].row(0), strict=True)) if recount else {}
+    found, counts = _fetch(backend, frame, [(i, plan[i].check) for i in wanted], scope, examples)
     updated = list(results)
-    for i, got in zip(wanted, collected, strict=False):
-        rows_out = []
-        for record in got.sort(ROW).head(max(examples, 0)).rows(named=True):
-            row = record.pop(ROW)
-            rows_out.append({"row": None if row is None else int(row), "values": record})
-        rows_out.sort(key=lambda e: (e["row"] is None, e["row"] or 0))
+    for i, got in found.items():
         result = updated[i]
         if i in counts:
             failures = int(counts[i] or 0)
-            fraction = failures / rows if rows else 0.0
-            result = _with(result, failures=failures, fraction=round(fraction, 8))
-        updated[i] = _with(result, examples=tuple(rows_out))
+            fraction = round(failures / rows, 8) if rows else 0.0
+            result = _with(result, failures=failures, fraction=fraction)
+        updated[i] = _with(result, examples=_examples(got, examples))
     return updated
+
+
+def _fetch(
+    backend: Backend, frame: Any, failed: list[tuple[int, Check]], scope: Scope, examples: int
+) -> tuple[dict[int, Any], dict[int, Any]]:
+    """Failing rows per failed check, and exact failure counts for ``recount`` checks.
+
+    Predicates over whole columns (duplicates, dependencies) are computed once, in a marked
+    frame that their example queries and counts share. Row-local predicates get a query
+    each, which Polars stops after N matching rows instead of scanning everything.
+    """
+    indexed = backend.with_row_index(backend.deferred(frame))
+    shared_checks = [(f"{_FAIL}{i}_", c) for i, c in failed if _is_global(c)]
+    shared = _mark(indexed, shared_checks, scope)
+    local: dict[int, Any] = {}
+    joint: dict[int, Any] = {}
+    for i, check in failed:
+        name = f"{_FAIL}{i}_"
+        source = shared if _is_global(check) else _mark(indexed, [(name, check)], scope)
+        shown = [e.alias(label) for label, e in check.example_columns(scope)]
+        query = source.filter(nw.col(name)).select(nw.col(ROW), *shown)
+        (joint if _is_global(check) else local)[i] = backend.head(query, max(examples, 0))
+    recount = [i for i, c in failed if c.recount]
+    counting = [shared.select(nw.col(f"{_FAIL}{i}_").sum() for i in recount)] if recount else []
+    got_local = backend.collect_all(list(local.values()), early_stop=True)
+    got_joint = backend.collect_all([*joint.values(), *counting])
+    counts = dict(zip(recount, got_joint[-1].row(0), strict=True)) if recount else {}
+    found = dict(zip([*local, *joint], [*got_local, *got_joint], strict=False))
+    return found, counts
+
+
+def _examples(got: Any, examples: int) -> tuple[dict[str, Any], ...]:
+    rows_out = []
+    for record in got.sort(ROW).head(max(examples, 0)).rows(named=True):
+        row = record.pop(ROW)
+        rows_out.append({"row": None if row is None else int(row), "values": record})
+    return tuple(rows_out)
+
+
+def _is_global(check: Check) -> bool:
+    """Whether a row's verdict depends on other rows (duplicates, dependencies)."""
+    return check.windowed or check.recount
 
 
 def _with(result: CheckResult, **changes: Any) -> CheckResult:
