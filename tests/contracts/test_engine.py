@@ -278,16 +278,47 @@ def test_empty_data_and_all_null_columns() -> None:
 
 
 def test_the_data_is_scanned_once_when_everything_passes(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[object] = []
-    original = _backends.Backend.collect
+    calls: list[str] = []
+    collect, collect_all = _backends.Backend.collect, _backends.Backend.collect_all
 
     def counting(self: _backends.Backend, frame: object) -> object:
-        calls.append(frame)
-        return original(self, frame)
+        calls.append("collect")
+        return collect(self, frame)
+
+    def counting_all(self: _backends.Backend, frames: list[object], **kw: bool) -> object:
+        calls.append("collect_all")
+        return collect_all(self, frames, **kw)
 
     monkeypatch.setattr(_backends.Backend, "collect", counting)
-    assert Loan.check(clean().lazy()).passed
-    assert len(calls) == 1
+    monkeypatch.setattr(_backends.Backend, "collect_all", counting_all)
+
+    class Quantiles(keel.Schema):
+        q10: float = keel.Field(ge=0)
+        q50: float
+        q90: float
+        rules = (keel.ordered("q10", "q50", "q90"), keel.correlated("q10", "q90", min=0.0))
+
+    assert Quantiles.check(clean().lazy()).passed
+    assert calls == ["collect"]  # every check in one query
+    calls.clear()
+    bad = clean().with_columns(q10=pl.Series([9.0, 2.0, 3.0, -1.0]))
+    assert not Quantiles.check(bad.lazy()).passed
+    assert calls == ["collect", "collect_all"]  # one more round for failing-row examples
+
+
+def test_streamed_uniqueness_counts_rows_and_shows_examples(tmp_path: object) -> None:
+    from pathlib import Path
+
+    class Key(keel.Schema):
+        id: int | None = keel.Field(unique=True)
+
+    path = Path(str(tmp_path)) / "ids.parquet"
+    pl.DataFrame({"id": [5, 1, None, 5, 2, None, 1, 5]}).write_parquet(path)
+    check = Key.check(pl.scan_parquet(path), examples=2)["id: unique"]
+    in_memory = Key.check(pl.read_parquet(path), examples=2)["id: unique"]
+    assert check == in_memory
+    assert check.failures == 5  # three 5s and two 1s; nulls are never duplicates
+    assert [e["row"] for e in check.examples] == [0, 1]
 
 
 def test_files_are_validated_by_path(tmp_path: object) -> None:

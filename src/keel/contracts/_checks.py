@@ -532,35 +532,22 @@ class Correlated(Check):
         return out
 
     def summary(self, scope: Scope) -> list[Any]:
-        both = ~nw.col(self.x).is_null() & ~nw.col(self.y).is_null()
-        for name in (self.x, self.y):
-            both = both & ~nw.col(name).is_nan() if scope.is_float(name) else both
-        x = nw.when(both).then(nw.col(self.x).cast(nw.Float64))
-        y = nw.when(both).then(nw.col(self.y).cast(nw.Float64))
-        return [x.count(), x.sum(), y.sum(), (x * y).sum(), (x * x).sum(), (y * y).sum()]
+        # NaN is not a number to correlate: treat it as missing, as nulls are
+        x, y = (nw.col(c).fill_nan(None) if scope.is_float(c) else nw.col(c) for c in self.columns)
+        pairs = (~x.is_null() & ~y.is_null()).sum()
+        return [nw.corr(x, y), pairs]
 
     def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
-        r = pearson([float(v or 0) for v in values])
-        if r is None:
+        r, pairs = values
+        if r is None or not math.isfinite(float(r)) or int(pairs or 0) < 2:
             return Outcome(
                 1, None, False, "correlation undefined: < 2 complete rows or no variance"
             )
+        r = max(-1.0, min(1.0, float(r)))
         low = -1.0 if self.min is None else self.min
         high = 1.0 if self.max is None else self.max
         ok = low <= r <= high
         return Outcome(0 if ok else 1, round(r, 6), ok, "" if ok else f"correlation is {r:.4f}")
-
-
-def pearson(sums: Sequence[float]) -> float | None:
-    """Pearson's r from ``(n, Σx, Σy, Σxy, Σx², Σy²)`` (one pass); ``None`` when undefined."""
-    n, sx, sy, sxy, sxx, syy = sums
-    if n < 2:
-        return None
-    cov = sxy - sx * sy / n
-    vx, vy = sxx - sx * sx / n, syy - sy * sy / n
-    if vx <= 0 or vy <= 0:
-        return None
-    return max(-1.0, min(1.0, cov / math.sqrt(vx * vy)))
 
 
 @dataclass(frozen=True, kw_only=True)
