@@ -34,7 +34,7 @@ test: lint types imports unit
 
 bench: setup
 	bash benchmarks/setup.sh
-	$(BIN)/python benchmarks/contracts/bench_contracts.py
+	$(BIN)/python benchmarks/contracts/bench_contracts.py --streaming --streaming-variants clean,dirty
 
 clean:
 	rm -rf $(VENV) .venv-bench .venv-bench-ge .mypy_cache .ruff_cache .pytest_cache

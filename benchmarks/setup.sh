@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Create the benchmark virtualenvs (idempotent: a stamp file records what was installed).
+#
+#   .venv-bench     pandera (Polars and pandas backends), dataframely, and Keel itself
+#                   (editable), on the same Polars version as Keel's own .venv
+#   .venv-bench-ge  Great Expectations 1.x (kept apart: it brings many dependencies of its own)
+#
+# Keel's own virtualenv (.venv, made by the project's install step) runs Keel and the
+# hand-written query; without it the benchmark uses .venv-bench for them.
+#
+# Usage: bash benchmarks/setup.sh [--force]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+FORCE="${1:-}"
+
+# Pinned peers: the versions the figures in benchmarks/README.md were measured with.
+PANDERA="pandera[polars,pandas]==0.35.0"
+DATAFRAMELY="dataframely==3.1.2"
+GREAT_EXPECTATIONS="great-expectations==1.24.1"
+
+polars_pin() {
+    # the Polars of Keel's venv, so that every Polars tool runs the same engine
+    if [ -x "$ROOT/.venv/bin/python" ]; then
+        local v
+        v="$("$ROOT/.venv/bin/python" -c 'import polars; print(polars.__version__)' 2>/dev/null || true)"
+        [ -n "$v" ] && { echo "polars==$v"; return; }
+    fi
+    echo "polars"
+}
+
+make_venv() {  # make_venv DIR STAMP_TEXT PACKAGE...
+    local dir="$1" stamp_text="$2"
+    shift 2
+    local stamp="$dir/.keel-bench-stamp"
+    if [ "$FORCE" != "--force" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_text" ]; then
+        echo "$dir is up to date"
+        return
+    fi
+    echo "creating $dir"
+    rm -rf "$dir"
+    "$PYTHON" -m venv "$dir"
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
+    echo "$stamp_text" > "$stamp"
+}
+
+POLARS="$(polars_pin)"
+PYPROJECT_HASH="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+
+make_venv "$ROOT/.venv-bench" "v1 $POLARS $PANDERA $DATAFRAMELY pyproject:$PYPROJECT_HASH" \
+    "$POLARS" "$PANDERA" "$DATAFRAMELY" pandas pyarrow numpy -e "$ROOT"
+make_venv "$ROOT/.venv-bench-ge" "v1 $GREAT_EXPECTATIONS" \
+    "$GREAT_EXPECTATIONS" pandas pyarrow
+
+for dir in .venv-bench .venv-bench-ge; do
+    "$ROOT/$dir/bin/python" - "$dir" <<'EOF'
+import sys
+from importlib.metadata import version, PackageNotFoundError
+names = ["polars", "pandera", "dataframely", "mlkeel", "great_expectations", "pandas", "pyarrow"]
+found = []
+for name in names:
+    try:
+        found.append(f"{name} {version(name)}")
+    except PackageNotFoundError:
+        pass
+print(f"{sys.argv[1]}: " + ", ".join(found))
+EOF
+done
