@@ -139,3 +139,44 @@ def test_from_contract_builds_a_schema_class() -> None:
     copy = keel.Schema.from_contract(Row.__contract__)
     assert copy.__contract__ == Row.__contract__
     assert not copy.check(pl.DataFrame({"x": [-1]})).passed
+
+
+def test_rules_may_pick_columns_from_the_class_with_a_lambda() -> None:
+    class Loan(keel.Schema):
+        income: float
+        amount: float
+        q10: float
+        q50: float
+        q90: float
+        rules = (
+            keel.ordered(lambda s: (s.q10, s.q50, s.q90)),
+            keel.correlated(lambda s: (s.income, s.amount), min=0.0),
+        )
+
+    assert [r.label for r in Loan.__contract__.rules] == [
+        "q10 <= q50 <= q90",
+        "0.0 <= corr(income, amount)",
+    ]
+    df = pl.DataFrame(
+        {
+            "income": [1.0, 2.0],
+            "amount": [2.0, 1.0],
+            "q10": [1.0, 2.0],
+            "q50": [2.0, 1.0],
+            "q90": [3.0, 3.0],
+        }
+    )
+    assert {c.name for c in Loan.check(df).errors} == {
+        "q10 <= q50 <= q90",
+        "0.0 <= corr(income, amount)",
+    }
+
+
+def test_a_lambda_rule_outside_a_schema_is_refused() -> None:
+    with pytest.raises(ContractDefinitionError, match="can only be used in one"):
+        keel.Contract(name="x", columns=(), rules=(keel.ordered(lambda s: (s.a, s.b)),))
+    with pytest.raises(ContractDefinitionError, match=r"reads .typo., which is not a column"):
+
+        class Typo(keel.Schema):
+            a: int
+            rules = (keel.ordered(lambda s: (s.a, s.typo)),)

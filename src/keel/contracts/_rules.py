@@ -8,8 +8,10 @@ tuple or return them from a method decorated with :func:`rule`.
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from keel.contracts._checks import (
     Aggregate,
@@ -48,6 +50,33 @@ F = TypeVar("F", bound=Callable[..., Any])
 ALL_COLUMNS: tuple[str, ...] = ()
 
 
+ColumnsOf = Callable[[Any], Sequence[ColumnRef]]
+"""``lambda s: (s.q10, s.q50)``: columns picked from the schema class being defined."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deferred(Check):
+    """A rule whose columns are picked by a function of the schema class (``lambda s: ...``).
+
+    The schema class resolves it when it is created; anywhere else it is an error.
+    """
+
+    build: Callable[[Any], Check]
+    kind: ClassVar[str] = "deferred"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        raise ContractDefinitionError(
+            "a rule written with a lambda picks its columns from a keel.Schema class, "
+            "and can only be used in one.",
+            hint="Put it in a Schema's rules, or name the columns: keel.ordered('a', 'b').",
+        )
+
+
+def _picked(value: object) -> bool:
+    return callable(value) and not isinstance(value, Column | str)
+
+
 def _name(ref: ColumnRef) -> str:
     if isinstance(ref, Column):
         return ref.name
@@ -64,18 +93,26 @@ def _expr(value: Expr | str) -> Expr:
 
 
 def ordered(
-    *columns: ColumnRef,
+    *columns: ColumnRef | ColumnsOf,
     strict: bool = False,
     name: str | None = None,
     severity: Severity = "error",
     mostly: float | None = None,
 ) -> Check:
-    """``columns[0] <= columns[1] <= ...`` on every row (``<`` with ``strict=True``)."""
+    """``columns[0] <= columns[1] <= ...`` on every row (``<`` with ``strict=True``).
+
+    Columns are references (``S.q10``), names, or in a schema body one function that picks
+    them from the class: ``keel.ordered(lambda s: (s.q10, s.q50, s.q90))``.
+    """
+    options: dict[str, Any] = {"strict": strict, "name": name, "severity": severity}
+    if len(columns) == 1 and _picked(columns[0]):
+        pick = typing.cast(ColumnsOf, columns[0])
+        return Deferred(build=lambda cls: ordered(*pick(cls), **options, mostly=mostly))
     if len(columns) < 2:
         raise ContractDefinitionError(
             "ordered() needs at least two columns.", hint="keel.ordered(S.q10, S.q50, S.q90)"
         )
-    chain = tuple(_name(c) for c in columns)
+    chain = tuple(_name(typing.cast(ColumnRef, c)) for c in columns)
     return Ordered(chain=chain, strict=strict, name=name, severity=severity, mostly=mostly)
 
 
@@ -124,15 +161,28 @@ def close(
 
 
 def correlated(
-    x: ColumnRef,
-    y: ColumnRef,
+    x: ColumnRef | ColumnsOf,
+    y: ColumnRef | None = None,
     *,
     min: float | None = None,  # mirrors the YAML keys min/max
     max: float | None = None,
     name: str | None = None,
     severity: Severity = "error",
 ) -> Check:
-    """Pearson correlation of ``x`` and ``y`` lies within ``[min, max]``."""
+    """Pearson correlation of ``x`` and ``y`` lies within ``[min, max]``.
+
+    In a schema body the pair may be picked from the class:
+    ``keel.correlated(lambda s: (s.income, s.amount), min=0.0)``.
+    """
+    if _picked(x) and y is None:
+        pick = typing.cast(ColumnsOf, x)
+        return Deferred(
+            build=lambda cls: correlated(*pick(cls), min=min, max=max, name=name, severity=severity)
+        )
+    if y is None:
+        raise ContractDefinitionError(
+            "correlated() needs two columns.", hint="keel.correlated(S.income, S.amount, min=0)"
+        )
     for bound in (min, max):
         if bound is not None and not -1 <= bound <= 1:
             raise ContractDefinitionError(
@@ -143,7 +193,8 @@ def correlated(
         raise ContractDefinitionError(
             "correlated() needs min= or max=.", hint="correlated(S.income, S.amount, min=0.0)"
         )
-    return Correlated(x=_name(x), y=_name(y), min=min, max=max, name=name, severity=severity)
+    first = _name(typing.cast(ColumnRef, x))
+    return Correlated(x=first, y=_name(y), min=min, max=max, name=name, severity=severity)
 
 
 def functional_dependency(

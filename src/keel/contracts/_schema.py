@@ -17,9 +17,9 @@ from keel.contracts._checks import Check
 from keel.contracts._contract import ColumnSpec, Contract
 from keel.contracts._expr import Column, Expr
 from keel.contracts._field import FieldInfo
-from keel.contracts._rules import expression
+from keel.contracts._rules import Deferred, expression
 from keel.contracts._types import parse_annotation
-from keel.errors import ContractDefinitionError
+from keel.errors import ContractDefinitionError, did_you_mean
 
 if TYPE_CHECKING:
     import polars as pl
@@ -100,11 +100,13 @@ def _own_columns(cls: type, namespace: dict[str, Any]) -> Iterator[ColumnSpec]:
         )
 
 
-def _as_checks(value: object, where: str, default_name: str | None) -> list[Check]:
+def _as_checks(cls: type, value: object, where: str, default_name: str | None) -> list[Check]:
     items = value if isinstance(value, tuple | list) else [value]
     checks: list[Check] = []
     for entry in items:
         item = expression(entry) if isinstance(entry, Expr) else entry
+        if isinstance(item, Deferred):  # lambda s: (s.a, s.b): pick the columns now
+            item = _build(item, cls, where)
         if not isinstance(item, Check):
             raise ContractDefinitionError(
                 f"{where}: {item!r} is not a rule.",
@@ -113,6 +115,18 @@ def _as_checks(value: object, where: str, default_name: str | None) -> list[Chec
         named = default_name and item.name is None and len(items) == 1
         checks.append(_renamed(item, default_name) if named and default_name else item)
     return checks
+
+
+def _build(deferred: Deferred, cls: type, where: str) -> Check:
+    try:
+        return deferred.build(cls)
+    except AttributeError as exc:
+        known = [n for n in vars(cls) if isinstance(getattr(cls, n, None), Column)]
+        raise ContractDefinitionError(
+            f"{where}: a rule's lambda reads {exc.name!r}, which is not a column of "
+            f"{cls.__qualname__}.",
+            hint=did_you_mean(str(exc.name), known),
+        ) from None
 
 
 def _renamed(check: Check, name: str) -> Check:
@@ -135,10 +149,10 @@ def _build_contract(
         setattr(cls, spec.attribute or spec.name, Column(spec.name))
     where = f"schema {cls.__qualname__}"
     rules = list(parent.rules if parent else ())
-    rules += _as_checks(namespace.get("rules", ()), f"{where}.rules", None)
+    rules += _as_checks(cls, namespace.get("rules", ()), f"{where}.rules", None)
     for attribute, member in namespace.items():
         if callable(member) and getattr(member, "__keel_rule__", False):
-            rules += _as_checks(member(cls), f"{where}.{attribute}", attribute)
+            rules += _as_checks(cls, member(cls), f"{where}.{attribute}", attribute)
     doc = inspect.cleandoc(cls.__doc__) if cls.__doc__ else ""
     return Contract(
         name=contract_name or cls.__name__,
