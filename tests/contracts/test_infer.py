@@ -211,3 +211,15 @@ def test_any_inferred_contract_accepts_the_data_it_came_from(columns: dict[str, 
     )
     report, _ = run(infer_contract(frame), frame)
     assert report.passed, report.summary()
+
+
+def test_dask_date_columns_get_a_clear_error_and_a_way_out() -> None:
+    from tests.conftest import CONSTRUCTORS
+
+    frame = pl.DataFrame({"d": [dt.date(2024, 1, 1), dt.date(2024, 2, 1)], "x": [1, 2]})
+    ddf = CONSTRUCTORS["dask"](frame)
+    with pytest.raises(UsageError, match="Dask could not profile the data") as caught:
+        infer_contract(ddf)
+    assert "ddf.head(" in str(caught.value)
+    sample = ddf.head(2, npartitions=-1)  # the hint's way out: a pandas sample
+    assert infer_contract(sample) == infer_contract(frame)

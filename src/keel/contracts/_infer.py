@@ -69,7 +69,15 @@ def infer_contract(data: Any, *, name: str = "Inferred", max_categories: int = 2
         warnings.filterwarnings("ignore", message="Dask support is moving", category=FutureWarning)
         backend = _open(data)
         profiles, skipped = _profiles(backend.schema())
-        rows = _measure(backend, profiles)
+        try:
+            rows = _measure(backend, profiles)
+        except TypeError as exc:
+            if backend.library != "dask":
+                raise
+            raise UsageError(  # Dask cannot build metadata for min/max of date columns
+                f"Dask could not profile the data: {exc}.",
+                hint="Infer from a sample instead: infer_contract(ddf.head(100_000)).",
+            ) from exc
         if rows == 0:
             raise InputError(
                 "cannot infer a contract from 0 rows.",
