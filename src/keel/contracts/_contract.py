@@ -26,7 +26,7 @@ from keel.contracts._checks import (
     Range,
     Unique,
 )
-from keel.contracts._field import FieldInfo, Severity
+from keel.contracts._field import Constraints, FieldInfo
 from keel.contracts._types import DType
 from keel.errors import ContractDefinitionError, did_you_mean
 
@@ -42,26 +42,12 @@ _BOUND_TYPES: dict[DType, tuple[type, ...]] = {
 
 
 @dataclass(frozen=True, kw_only=True)
-class ColumnSpec:
+class ColumnSpec(Constraints):
     """One declared column: its name in the data, logical type, nullability and constraints."""
 
     name: str
     dtype: DType
     nullable: bool = False
-    ge: Any = None
-    gt: Any = None
-    le: Any = None
-    lt: Any = None
-    isin: tuple[Any, ...] | None = None
-    notin: tuple[Any, ...] | None = None
-    pattern: str | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-    unique: bool = False
-    finite: bool = False
-    mostly: float | None = None
-    severity: Severity = "error"
-    description: str = ""
     attribute: str | None = None
     """The Python attribute name, when it differs from ``name``."""
 
@@ -69,7 +55,7 @@ class ColumnSpec:
     def from_field(
         cls, name: str, dtype: DType, nullable: bool, info: FieldInfo, attribute: str | None
     ) -> ColumnSpec:
-        values = {f.name: getattr(info, f.name) for f in fields(info) if f.name != "alias"}
+        values = {f.name: getattr(info, f.name) for f in fields(Constraints)}
         return cls(name=name, dtype=dtype, nullable=nullable, attribute=attribute, **values)
 
     def constraints(self) -> dict[str, Any]:

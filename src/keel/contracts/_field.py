@@ -12,8 +12,8 @@ Severity = Literal["error", "warn"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class FieldInfo:
-    """The constraints of one column, before its name and type are known."""
+class Constraints:
+    """What ``keel.Field`` can say about a column's values (shared by the column spec)."""
 
     ge: Any = None
     gt: Any = None
@@ -29,6 +29,12 @@ class FieldInfo:
     mostly: float | None = None
     severity: Severity = "error"
     description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldInfo(Constraints):
+    """The constraints of one column, before its name and type are known."""
+
     alias: str | None = None
 
 
