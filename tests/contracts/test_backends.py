@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from typing import Any
 
 import polars as pl
@@ -88,3 +89,29 @@ def test_clean_data_passes_on_every_engine(constructor: Constructor) -> None:
     )
     report = Order.check(constructor(clean))
     assert report.passed, report.summary()
+
+
+class Typed(keel.Schema):
+    price: keel.Column[decimal.Decimal] = keel.Field(ge=0, le=decimal.Decimal("100.5"))
+    state: keel.Column[keel.Categorical] = keel.Field(isin=["CA", "NY"], pattern="^[A-Z]{2}$")
+    ts: keel.Column[dt.datetime] = keel.Field(ge=dt.datetime(2024, 1, 1))
+    flag: keel.Column[bool]
+
+
+def test_decimal_categorical_datetime_and_bool_columns(constructor: Constructor) -> None:
+    df = pl.DataFrame(
+        {
+            "price": [decimal.Decimal("1.50"), decimal.Decimal("200.00")],
+            "state": ["CA", "Tx"],
+            "ts": [dt.datetime(2024, 5, 1), dt.datetime(2023, 1, 1)],
+            "flag": [True, False],
+        },
+        schema_overrides={"state": pl.Categorical, "price": pl.Decimal(10, 2)},
+    )
+    report = Typed.check(constructor(df))
+    assert {c.name: [e["row"] for e in c.examples] for c in report.errors} == {
+        "price: >= 0 and <= 100.5": [1],
+        "state: in {'CA', 'NY'}": [1],
+        "state: matches ^[A-Z]{2}$": [1],
+        "ts: >= 2024-01-01 00:00:00": [1],
+    }

@@ -12,6 +12,7 @@ compute statistics (row count, correlation, freshness) and judge them.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class Scope:
     """What the compiler knows about the data: the dtype of every column present."""
 
     dtypes: Mapping[str, Any]
+    library: str = "polars"
     guard_nulls: bool = False
     """True for engines (pandas/Dask with NumPy dtypes) where a test on a missing value gives
     False instead of null: row checks then pass missing values explicitly."""
@@ -289,8 +291,13 @@ class Range(RowCheck, _OnColumn):
 
     def valid(self, scope: Scope) -> Any:
         x = nw.col(self.column)
+        bounds = self.bounds()
+        if scope.library == "dask" and any(isinstance(v, decimal.Decimal) for _, v in bounds):
+            # Dask cannot compare decimals with a literal: compare as float64 (15 digits)
+            x = x.cast(nw.Float64)
+            bounds = [(op, float(v)) for op, v in bounds]
         compare = {">=": x.__ge__, ">": x.__gt__, "<=": x.__le__, "<": x.__lt__}
-        tests = [compare[op](value) for op, value in self.bounds()]
+        tests = [compare[op](value) for op, value in bounds]
         result = tests[0]
         for test in tests[1:]:
             result = result & test
@@ -308,7 +315,10 @@ class IsIn(RowCheck, _OnColumn):
         return f"{self.column}: {'not ' if self.negate else ''}in {{{shown}}}"
 
     def valid(self, scope: Scope) -> Any:
-        test = nw.col(self.column).is_in(list(self.values))
+        column = nw.col(self.column)
+        if scope.library != "polars" and all(isinstance(v, str) for v in self.values):
+            column = _text(self.column, scope)  # Arrow dictionaries match only as text
+        test = column.is_in(list(self.values))
         return ~test if self.negate else test
 
 

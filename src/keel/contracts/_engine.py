@@ -101,7 +101,9 @@ def _run(
     try:
         dtypes = backend.schema()
         frame, coerced = _coerce(backend, contract, dtypes) if coerce else (backend.frame, {})
-        scope = Scope(dict(frame.collect_schema()), guard_nulls=backend.guards_nulls)
+        scope = Scope(
+            dict(frame.collect_schema()), library=backend.library, guard_nulls=backend.guards_nulls
+        )
         plan = _plan(
             contract, scope, coerced, sort_unique=backend.lazy and backend.library == "polars"
         )
