@@ -1,0 +1,32 @@
+"""Fingerprints of what a run used: its code, its environment and its data.
+
+``code_fingerprint`` records the git commit, branch and uncommitted diff (or, outside git, a
+hash of the source files); ``environment_fingerprint`` the interpreter, platform and
+installed packages; ``hash_path`` the content of a data file or directory, in parallel and
+with a persistent :class:`HashCache` so unchanged files are not read again. Each fingerprint
+is a frozen dataclass with ``to_dict()`` / ``from_dict()`` for JSON.
+"""
+
+from keel.versioning._cache import HashCache as HashCache
+from keel.versioning._code import CodeFingerprint as CodeFingerprint
+from keel.versioning._code import code_fingerprint as code_fingerprint
+from keel.versioning._data import DataDiff as DataDiff
+from keel.versioning._data import DataFingerprint as DataFingerprint
+from keel.versioning._data import FileDigest as FileDigest
+from keel.versioning._data import diff_fingerprints as diff_fingerprints
+from keel.versioning._data import hash_path as hash_path
+from keel.versioning._environment import EnvironmentFingerprint as EnvironmentFingerprint
+from keel.versioning._environment import environment_fingerprint as environment_fingerprint
+
+__all__ = [
+    "CodeFingerprint",
+    "DataDiff",
+    "DataFingerprint",
+    "EnvironmentFingerprint",
+    "FileDigest",
+    "HashCache",
+    "code_fingerprint",
+    "diff_fingerprints",
+    "environment_fingerprint",
+    "hash_path",
+]
