@@ -1,0 +1,555 @@
+"""The metadata store: runs, params, metrics, tags, artifacts and dataset versions.
+
+One SQL database holds what Keel knows about a project: a SQLite file (``.keel/keel.db``) by
+default, PostgreSQL (``postgresql+psycopg://...``) for teams. Opening a store applies any
+pending schema migration; a database created by a newer Keel is refused, untouched.
+Every write is one transaction, retried on transient lock and serialization errors, so
+concurrent processes can log into the same store.
+
+Metric values are floats and keep NaN and +/-inf on both backends. Param values are
+anything JSON can encode, stored as JSON text and read back as the decoded value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Literal, NamedTuple, Self
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.exc import OperationalError
+
+from keel.errors import UsageError
+from keel.store import _migrations
+from keel.store._metadata_engine import create_engine, parse_url, public_url, transaction
+from keel.store._metadata_errors import StoreUnavailableError
+from keel.store._metadata_schema import (
+    RUN_STATUSES,
+    artifacts,
+    dataset_versions,
+    datasets,
+    experiments,
+    metrics,
+    params,
+    run_tags,
+    runs,
+)
+
+__all__ = ["ArtifactRecord", "DatasetVersion", "MetadataStore", "Metric", "Run", "RunStatus"]
+
+RunStatus = Literal["running", "finished", "failed"]
+
+
+class Metric(NamedTuple):
+    """One logged metric value. ``timestamp`` is Unix seconds."""
+
+    key: str
+    value: float
+    step: int = 0
+    timestamp: float | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run as stored, with its tags, params and the latest value of each metric."""
+
+    id: str
+    name: str
+    status: RunStatus
+    started_at: datetime
+    experiment: str | None = None
+    parent_id: str | None = None
+    ended_at: datetime | None = None
+    error: str | None = None
+    fingerprint: Mapping[str, Any] | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    """An artifact logged by a run: its name in the run and its bytes' BLAKE3 digest."""
+
+    run_id: str
+    name: str
+    digest: str
+    size: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """One immutable version of a named dataset."""
+
+    name: str
+    version: int
+    digest: str
+    stored: bool
+    created_at: datetime
+    rows: int | None = None
+    schema: Mapping[str, Any] | None = None
+    contract: Mapping[str, Any] | None = None
+    uri: str | None = None
+    run_id: str | None = None
+
+
+class MetadataStore:
+    """Tracking metadata in SQLite or PostgreSQL, migrated to this Keel's schema on open."""
+
+    def __init__(self, url: str) -> None:
+        parsed = parse_url(url)
+        self.url = public_url(parsed)
+        """The store's URL with any password masked."""
+        self._read, self._write = create_engine(parsed)
+        try:
+            _migrations.upgrade(self._write, where=self.url)
+        except OperationalError as exc:
+            self._read.dispose()
+            raise _unavailable(self.url, parsed.password, exc) from None
+        except BaseException:
+            self._read.dispose()
+            raise
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._read.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for reads and for tools; Keel writes through the API)."""
+        return self._read
+
+    # -- runs -----------------------------------------------------------------------------
+    def create_run(
+        self,
+        name: str | None = None,
+        *,
+        experiment: str | None = None,
+        parent_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        fingerprint: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Start a run (status ``running``) and return its id (32 hex characters)."""
+        run_id = uuid.uuid4().hex
+        row: dict[str, Any] = {
+            "id": run_id,
+            "name": name or run_id[:8],
+            "status": "running",
+            "parent_id": parent_id,
+            "started_at": datetime.now(UTC),
+            "fingerprint": dict(fingerprint) if fingerprint is not None else None,
+        }
+
+        def work(conn: Connection) -> None:
+            if parent_id is not None:
+                self._require_run(conn, parent_id)
+            row["experiment_id"] = _experiment_id(conn, experiment) if experiment else None
+            conn.execute(runs.insert().values(row))
+            _upsert_tags(conn, run_id, tags or {})
+
+        transaction(self._write, work)
+        return run_id
+
+    def finish_run(
+        self, run_id: str, status: RunStatus = "finished", error: str | None = None
+    ) -> None:
+        """End a run as ``finished`` or ``failed`` (with the error text, e.g. a traceback)."""
+        if status not in RUN_STATUSES or status == "running":
+            raise UsageError(
+                f"cannot finish run {run_id} with status {status!r}.",
+                hint="Use 'finished' or 'failed'.",
+            )
+        values = {"status": status, "error": error, "ended_at": datetime.now(UTC)}
+
+        def work(conn: Connection) -> None:
+            done = conn.execute(runs.update().where(runs.c.id == run_id).values(values))
+            if done.rowcount == 0:
+                raise _no_run(run_id)
+
+        transaction(self._write, work)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Set (or overwrite) tags of a run."""
+
+        def work(conn: Connection) -> None:
+            self._require_run(conn, run_id)
+            _upsert_tags(conn, run_id, tags)
+
+        transaction(self._write, work)
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with its tags, params and latest metric values."""
+        found = self._select_runs(runs.c.id == run_id, limit=None)
+        if not found:
+            raise _no_run(run_id)
+        return found[0]
+
+    def list_runs(
+        self,
+        *,
+        experiment: str | None = None,
+        status: RunStatus | None = None,
+        parent_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        """Runs, newest first, with their tags, params and latest metric values."""
+        where: list[sa.ColumnElement[bool]] = []
+        if experiment is not None:
+            where.append(experiments.c.name == experiment)
+        if status is not None:
+            where.append(runs.c.status == status)
+        if parent_id is not None:
+            where.append(runs.c.parent_id == parent_id)
+        return self._select_runs(sa.and_(sa.true(), *where), limit=limit)
+
+    # -- params and metrics ---------------------------------------------------------------
+    def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
+        """Record params; a param, once logged, keeps its value (same value again is fine)."""
+        encoded = {key: _encode_param(key, value) for key, value in values.items()}
+
+        def work(conn: Connection) -> None:
+            self._require_run(conn, run_id)
+            query = sa.select(params.c.key, params.c.value).where(
+                params.c.run_id == run_id, params.c.key.in_(list(encoded))
+            )
+            existing = {row.key: row.value for row in conn.execute(query)}
+            _check_unchanged(run_id, existing, encoded)
+            fresh = [
+                {"run_id": run_id, "key": key, "value": value}
+                for key, value in encoded.items()
+                if key not in existing
+            ]
+            if fresh:
+                conn.execute(params.insert(), fresh)
+
+        if encoded:
+            transaction(self._write, work)
+
+    def log_metrics(self, run_id: str, values: Iterable[Metric | tuple[Any, ...]]) -> None:
+        """Record metric values in one batched insert. NaN and +/-inf are kept as such."""
+        now = time.time()
+        rows = [_metric_row(run_id, Metric(*item), now) for item in values]
+
+        def work(conn: Connection) -> None:
+            self._require_run(conn, run_id)
+            conn.execute(metrics.insert(), rows)
+
+        if rows:
+            transaction(self._write, work)
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every value of one metric of a run, by step then time."""
+        query = (
+            sa.select(metrics.c.key, metrics.c.value, metrics.c.step, metrics.c.timestamp)
+            .where(metrics.c.run_id == run_id, metrics.c.key == key)
+            .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+        )
+        with self._read.connect() as conn:
+            return [Metric(*row) for row in conn.execute(query)]
+
+    # -- artifacts ------------------------------------------------------------------------
+    def add_artifact(self, run_id: str, name: str, digest: str, size: int) -> ArtifactRecord:
+        """Record that a run produced the artifact ``name`` (bytes in the artifact store)."""
+        _check_digest(digest)
+        record = ArtifactRecord(run_id, name, digest, size, datetime.now(UTC))
+
+        def work(conn: Connection) -> None:
+            self._require_run(conn, run_id)
+            conn.execute(
+                artifacts.delete().where(artifacts.c.run_id == run_id, artifacts.c.name == name)
+            )
+            conn.execute(artifacts.insert().values(record.__dict__))
+
+        transaction(self._write, work)
+        return record
+
+    def list_artifacts(self, run_id: str) -> list[ArtifactRecord]:
+        """The artifacts of a run, by name."""
+        query = sa.select(artifacts).where(artifacts.c.run_id == run_id).order_by(artifacts.c.name)
+        with self._read.connect() as conn:
+            return [ArtifactRecord(**row._asdict()) for row in conn.execute(query)]
+
+    # -- datasets -------------------------------------------------------------------------
+    def add_dataset_version(
+        self,
+        name: str,
+        digest: str,
+        *,
+        stored: bool,
+        rows: int | None = None,
+        schema: Mapping[str, Any] | None = None,
+        contract: Mapping[str, Any] | None = None,
+        uri: str | None = None,
+        run_id: str | None = None,
+    ) -> DatasetVersion:
+        """Record a new version of dataset ``name`` (1, 2, ...) and return it."""
+        _check_digest(digest)
+        values: dict[str, Any] = {
+            "digest": digest,
+            "stored": stored,
+            "rows": rows,
+            "uri": uri,
+            "run_id": run_id,
+            "schema": _json_object("schema", schema),
+            "contract": _json_object("contract", contract),
+            "created_at": datetime.now(UTC),
+        }
+
+        def work(conn: Connection) -> int:
+            dataset_id = _locked_dataset_id(conn, name)
+            last = conn.execute(
+                sa.select(sa.func.max(dataset_versions.c.version)).where(
+                    dataset_versions.c.dataset_id == dataset_id
+                )
+            ).scalar_one()
+            version = int(last or 0) + 1
+            conn.execute(
+                dataset_versions.insert().values(dataset_id=dataset_id, version=version, **values)
+            )
+            return version
+
+        version = transaction(self._write, work)
+        return self.get_dataset_version(name, version)
+
+    def get_dataset_version(self, name: str, version: int | None = None) -> DatasetVersion:
+        """One version of a dataset (the latest when ``version`` is ``None``)."""
+        found = self.list_dataset_versions(name)
+        if version is not None:
+            found = [item for item in found if item.version == version]
+        if not found:
+            which = f"version {version} of " if version is not None else ""
+            raise UsageError(
+                f"{which}dataset {name!r} is not in the metadata store at {self.url}.",
+                hint="List what exists with MetadataStore.list_dataset_versions(name).",
+            )
+        return found[-1]
+
+    def list_dataset_versions(self, name: str) -> list[DatasetVersion]:
+        """Every version of a dataset, oldest first."""
+        query = (
+            sa.select(datasets.c.name, dataset_versions)
+            .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
+            .where(datasets.c.name == name)
+            .order_by(dataset_versions.c.version)
+        )
+        with self._read.connect() as conn:
+            return [_dataset_version(row) for row in conn.execute(query)]
+
+    # -- internals ------------------------------------------------------------------------
+    def _require_run(self, conn: Connection, run_id: str) -> None:
+        if conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+            raise _no_run(run_id)
+
+    def _select_runs(self, where: sa.ColumnElement[bool], limit: int | None) -> list[Run]:
+        chosen = (
+            sa.select(runs.c.id)
+            .select_from(runs.outerjoin(experiments))
+            .where(where)
+            .order_by(runs.c.started_at.desc(), runs.c.id)
+            .limit(limit)
+        )
+        query = (
+            sa.select(runs, experiments.c.name.label("experiment"))
+            .select_from(runs.outerjoin(experiments))
+            .where(runs.c.id.in_(chosen.scalar_subquery()))
+            .order_by(runs.c.started_at.desc(), runs.c.id)
+        )
+        with self._read.connect() as conn:
+            rows = list(conn.execute(query))
+            ids = chosen.scalar_subquery()
+            tags = _grouped(conn, sa.select(run_tags).where(run_tags.c.run_id.in_(ids)))
+            logged = _grouped(conn, sa.select(params).where(params.c.run_id.in_(ids)), decode=True)
+            latest = _grouped(conn, _latest_metrics(ids))
+        return [
+            _run(row, tags.get(row.id, {}), logged.get(row.id, {}), latest.get(row.id, {}))
+            for row in rows
+        ]
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _unavailable(url: str, password: str | None, exc: OperationalError) -> StoreUnavailableError:
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    if password:
+        reason = reason.replace(password, "***")
+    return StoreUnavailableError(
+        f"cannot connect to the metadata store at {url}: {reason}",
+        hint="Check that the database server is running and reachable, and the user, password "
+        "and database name; or set [store] url in keel.toml (KEEL_STORE_URL).",
+    )
+
+
+def _no_run(run_id: str) -> UsageError:
+    return UsageError(
+        f"run {run_id!r} is not in the metadata store.",
+        hint="Use the id returned by create_run (list them with MetadataStore.list_runs()).",
+    )
+
+
+def _encode_param(key: str, value: Any) -> str:
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(
+            f"param {key!r} has a value of type {type(value).__name__}, which is not "
+            f"JSON-serializable: {exc}.",
+            hint="Log str, int, float, bool, None, or lists and dicts of those "
+            "(e.g. str(value), or value.tolist() for an array).",
+        ) from None
+
+
+def _json_object(what: str, value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    _encode_param(what, dict(value))
+    return dict(value)
+
+
+def _check_unchanged(run_id: str, existing: Mapping[str, str], new: Mapping[str, str]) -> None:
+    changed = sorted(key for key, value in existing.items() if new[key] != value)
+    if changed:
+        key = changed[0]
+        raise UsageError(
+            f"param {key!r} of run {run_id} is already {existing[key]} and cannot become "
+            f"{new[key]} (changed: {', '.join(changed)}).",
+            hint="Params describe a run's inputs and are fixed once logged; "
+            "log a metric or start a new run instead.",
+        )
+
+
+def _metric_row(run_id: str, metric: Metric, now: float) -> dict[str, Any]:
+    if isinstance(metric.value, bool) or not isinstance(metric.value, int | float):
+        raise UsageError(
+            f"metric {metric.key!r} has a value of type {type(metric.value).__name__}.",
+            hint="Metric values are numbers (float(value)); log other things as params or tags.",
+        )
+    return {
+        "run_id": run_id,
+        "key": metric.key,
+        "value": float(metric.value),
+        "step": int(metric.step),
+        "timestamp": now if metric.timestamp is None else float(metric.timestamp),
+    }
+
+
+def _check_digest(digest: str) -> None:
+    if len(digest) != 64 or not set(digest) <= set("0123456789abcdef"):
+        raise UsageError(
+            f"{digest!r} is not a content digest.",
+            hint="Digests are 64 lower-case hex characters (BLAKE3), as ArtifactStore returns.",
+        )
+
+
+def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
+    """An INSERT with ``on_conflict_do_*`` (same API on both dialects, different classes)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _upsert_tags(conn: Connection, run_id: str, tags: Mapping[str, str]) -> None:
+    if not tags:
+        return
+    statement = _dialect_insert(conn, run_tags)
+    statement = statement.on_conflict_do_update(
+        index_elements=[run_tags.c.run_id, run_tags.c.key],
+        set_={"value": statement.excluded.value},
+    )
+    conn.execute(
+        statement, [{"run_id": run_id, "key": k, "value": str(v)} for k, v in tags.items()]
+    )
+
+
+def _get_or_create(conn: Connection, table: sa.Table, name: str) -> None:
+    statement = _dialect_insert(conn, table).values(name=name, created_at=datetime.now(UTC))
+    conn.execute(statement.on_conflict_do_nothing(index_elements=[table.c.name]))
+
+
+def _experiment_id(conn: Connection, name: str) -> int:
+    _get_or_create(conn, experiments, name)
+    query = sa.select(experiments.c.id).where(experiments.c.name == name)
+    return int(conn.execute(query).scalar_one())
+
+
+def _locked_dataset_id(conn: Connection, name: str) -> int:
+    """The dataset's id, its row locked (PostgreSQL) so versions are numbered one at a time."""
+    _get_or_create(conn, datasets, name)
+    query = sa.select(datasets.c.id).where(datasets.c.name == name).with_for_update()
+    return int(conn.execute(query).scalar_one())
+
+
+def _latest_metrics(run_ids: sa.ScalarSelect[Any]) -> sa.Select[Any]:
+    order = sa.func.row_number().over(
+        partition_by=(metrics.c.run_id, metrics.c.key),
+        order_by=(metrics.c.step.desc(), metrics.c.timestamp.desc(), metrics.c.id.desc()),
+    )
+    ranked = (
+        sa.select(metrics.c.run_id, metrics.c.key, metrics.c.value, order.label("rank"))
+        .where(metrics.c.run_id.in_(run_ids))
+        .subquery()
+    )
+    return sa.select(ranked.c.run_id, ranked.c.key, ranked.c.value).where(ranked.c.rank == 1)
+
+
+def _grouped(
+    conn: Connection, query: sa.Select[Any], *, decode: bool = False
+) -> dict[str, dict[str, Any]]:
+    """``{run_id: {key: value}}`` from a query of ``(run_id, key, value)`` rows."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for run_id, key, value in conn.execute(query):
+        grouped.setdefault(run_id, {})[key] = json.loads(value) if decode else value
+    return grouped
+
+
+def _run(
+    row: Row[Any], tags: dict[str, Any], logged: dict[str, Any], latest: dict[str, Any]
+) -> Run:
+    return Run(
+        id=row.id,
+        name=row.name,
+        status=row.status,
+        started_at=row.started_at,
+        experiment=row.experiment,
+        parent_id=row.parent_id,
+        ended_at=row.ended_at,
+        error=row.error,
+        fingerprint=row.fingerprint,
+        tags=tags,
+        params=logged,
+        metrics={key: math.nan if value is None else float(value) for key, value in latest.items()},
+    )
+
+
+def _dataset_version(row: Row[Any]) -> DatasetVersion:
+    return DatasetVersion(
+        name=row.name,
+        version=row.version,
+        digest=row.digest,
+        stored=bool(row.stored),
+        created_at=row.created_at,
+        rows=row.rows,
+        schema=row.schema,
+        contract=row.contract,
+        uri=row.uri,
+        run_id=row.run_id,
+    )

@@ -1,0 +1,182 @@
+"""The tables of the metadata store, as SQLAlchemy Core objects used by every query.
+
+The schema is created and changed only by the Alembic migrations in ``_migrations/versions``;
+``tests/store/test_metadata_migrations.py`` proves that the migrations build exactly these
+tables. Types that the two backends disagree on are normalized here:
+
+- ``UtcDateTime``: timezone-aware UTC in and out (SQLite keeps no time zone).
+- ``FloatValue``: a double that keeps NaN. PostgreSQL stores NaN natively; SQLite turns NaN
+  into NULL, so on SQLite a NULL metric value *is* NaN (a metric value is never absent).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "RUN_STATUSES",
+    "FloatValue",
+    "UtcDateTime",
+    "artifacts",
+    "dataset_versions",
+    "datasets",
+    "experiments",
+    "metadata",
+    "metrics",
+    "params",
+    "run_tags",
+    "runs",
+]
+
+RUN_STATUSES = ("running", "finished", "failed")
+
+KEY_LENGTH = 250
+DIGEST_LENGTH = 64
+
+metadata = sa.MetaData()
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A datetime stored in UTC and always read back timezone-aware."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class FloatValue(sa.TypeDecorator[float]):
+    """A double precision float that round-trips NaN and +/-inf on SQLite and PostgreSQL."""
+
+    impl = sa.Double()
+    cache_ok = True
+
+    def process_bind_param(self, value: float | None, dialect: Dialect) -> float | None:
+        if value is not None and dialect.name == "sqlite" and math.isnan(value):
+            return None
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> float:
+        return math.nan if value is None else float(value)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(KEY_LENGTH), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_now),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("experiment_id", BigId, sa.ForeignKey("experiments.id", ondelete="SET NULL")),
+    sa.Column("name", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("parent_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE")),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("ended_at", UtcDateTime()),
+    sa.Column("error", sa.Text()),
+    sa.Column("fingerprint", JSONType),
+    sa.CheckConstraint("status IN ('running', 'finished', 'failed')", name="ck_runs_status"),
+    sa.Index("ix_runs_experiment_started", "experiment_id", "started_at"),
+    sa.Index("ix_runs_parent", "parent_id"),
+)
+
+run_tags = sa.Table(
+    "run_tags",
+    metadata,
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+)
+
+params = sa.Table(
+    "params",
+    metadata,
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),  # JSON text: exactly what was logged
+)
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("key", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("value", FloatValue()),  # NULL only on SQLite, meaning NaN
+    sa.Column("step", sa.BigInteger(), nullable=False),
+    sa.Column("timestamp", sa.Double(), nullable=False),  # Unix seconds
+    sa.Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("name", sa.String(1024), primary_key=True),
+    sa.Column("digest", sa.String(DIGEST_LENGTH), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_artifacts_digest", "digest"),
+)
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(KEY_LENGTH), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+dataset_versions = sa.Table(
+    "dataset_versions",
+    metadata,
+    sa.Column(
+        "dataset_id", BigId, sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("digest", sa.String(DIGEST_LENGTH), nullable=False),
+    sa.Column("rows", sa.BigInteger()),
+    sa.Column("schema", JSONType),
+    sa.Column("contract", JSONType),  # the contract check's result, if one ran
+    sa.Column("stored", sa.Boolean(), nullable=False),  # bytes in the artifact store?
+    sa.Column("uri", sa.Text()),  # where the data lives when only referenced
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="SET NULL")),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_dataset_versions_digest", "digest"),
+)

@@ -1,0 +1,1 @@
+"""Alembic revision scripts of the metadata store, applied by ``keel.store._migrations``."""
