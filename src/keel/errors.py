@@ -5,10 +5,12 @@ and (after ``Hint:``) what to do about it. The hierarchy::
 
     KeelError
     ├── UsageError                  the caller or a definition is wrong; fix the code or config
-    │   ├── ConfigError             keel.toml or a KEEL_* variable is invalid
+    │   ├── ConfigError             keel.toml, a KEEL_* variable or a store URL is invalid
     │   ├── ContractDefinitionError a contract (class, YAML, JSON) is malformed
-    │   └── MissingDependencyError  an optional extra is not installed
+    │   ├── MissingDependencyError  an optional extra is not installed
+    │   └── StoreVersionError       the metadata store was created by a newer Keel
     ├── InputError                  the data cannot be read (missing, corrupt, wrong format)
+    ├── StoreUnavailableError       the metadata store's database server cannot be reached
     └── ContractError               the data was read and violates its contract (has ``.report``)
 
 The CLI maps ``ContractError`` to exit code 1 and every other ``KeelError`` to exit code 2.
@@ -30,6 +32,8 @@ __all__ = [
     "InputError",
     "KeelError",
     "MissingDependencyError",
+    "StoreUnavailableError",
+    "StoreVersionError",
     "UsageError",
     "did_you_mean",
 ]
@@ -66,6 +70,14 @@ class MissingDependencyError(UsageError):
         )
         self.package = package
         self.extra = extra
+
+
+class StoreVersionError(UsageError):
+    """The metadata store's schema is newer than this Keel knows; it must not be touched."""
+
+
+class StoreUnavailableError(KeelError):
+    """The metadata store's database cannot be reached (server down, wrong host or login)."""
 
 
 class InputError(KeelError):

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from keel.errors import ConfigError, UsageError
+from keel.errors import ConfigError, StoreUnavailableError, UsageError
 from keel.store._metadata import MetadataStore, Metric
-from keel.store._metadata_errors import StoreUnavailableError
 
 DIGEST = "ab" * 32
 

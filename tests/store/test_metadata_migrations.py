@@ -9,9 +9,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from keel.errors import UsageError
+from keel.errors import StoreVersionError, UsageError
 from keel.store._metadata import MetadataStore
-from keel.store._metadata_errors import StoreVersionError
 from keel.store._metadata_schema import metadata
 from keel.store._migrations import VERSION_TABLE, head_revision
 

@@ -1,6 +1,8 @@
 """Where Keel keeps things: the metadata store (runs, params, metrics, datasets) on SQLite or
 PostgreSQL, and the content-addressed artifact store on any fsspec URL."""
 
+from keel.errors import StoreUnavailableError as StoreUnavailableError
+from keel.errors import StoreVersionError as StoreVersionError
 from keel.store._artifacts import ArtifactCorruptedError as ArtifactCorruptedError
 from keel.store._artifacts import ArtifactRef as ArtifactRef
 from keel.store._artifacts import ArtifactStore as ArtifactStore
@@ -12,8 +14,6 @@ from keel.store._metadata import MetadataStore as MetadataStore
 from keel.store._metadata import Metric as Metric
 from keel.store._metadata import Run as Run
 from keel.store._metadata import RunStatus as RunStatus
-from keel.store._metadata_errors import StoreUnavailableError as StoreUnavailableError
-from keel.store._metadata_errors import StoreVersionError as StoreVersionError
 
 __all__ = [
     "ArtifactCorruptedError",

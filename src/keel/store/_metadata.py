@@ -27,10 +27,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import OperationalError
 
-from keel.errors import UsageError
+from keel.errors import StoreUnavailableError, UsageError
 from keel.store import _migrations
 from keel.store._metadata_engine import create_engine, parse_url, public_url, transaction
-from keel.store._metadata_errors import StoreUnavailableError
 from keel.store._metadata_schema import (
     RUN_STATUSES,
     artifacts,

@@ -22,7 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from keel.store._metadata_errors import StoreVersionError
+from keel.errors import StoreVersionError
 
 __all__ = ["VERSION_TABLE", "current_revision", "head_revision", "upgrade"]
 
