@@ -4,6 +4,8 @@ The everyday API lives here; each capability has its own subpackage (``keel.cont
 ``keel.config``...). Errors are in ``keel.errors``.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from keel._version import __version__ as __version__
 from keel.contracts import Categorical as Categorical
 from keel.contracts import Check as Check
@@ -37,6 +39,7 @@ __all__ = [
     "Report",
     "Schema",
     "__version__",
+    "active_run",
     "aggregate",
     "check_types",
     "close",
@@ -49,5 +52,21 @@ __all__ = [
     "ordered",
     "rows",
     "rule",
+    "start_run",
     "unique",
 ]
+
+if TYPE_CHECKING:
+    from keel.tracking import active_run as active_run
+    from keel.tracking import start_run as start_run
+
+_LAZY = {"active_run": "keel.tracking", "start_run": "keel.tracking"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import tracking (and its database stack) only when a run is first started."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'keel' has no attribute {name!r}")

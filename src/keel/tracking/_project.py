@@ -1,0 +1,36 @@
+"""The stores of one Keel project, opened from its configuration."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from keel.config import Config, load_config
+from keel.store import ArtifactStore, MetadataStore
+
+__all__ = ["Project", "open_project"]
+
+_LOCK = threading.Lock()
+_OPEN: dict[tuple[str, str], Project] = {}
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project's configuration and its two stores."""
+
+    config: Config
+    metadata: MetadataStore
+    artifacts: ArtifactStore
+
+
+def open_project(start: Path | None = None) -> Project:
+    """The project around ``start`` (default: the working folder), its stores opened once."""
+    config = load_config(start)
+    key = (config.store_url, config.artifacts_url)
+    with _LOCK:
+        if key not in _OPEN:
+            _OPEN[key] = Project(
+                config, MetadataStore(config.store_url), ArtifactStore(config.artifacts_url)
+            )
+        return _OPEN[key]
