@@ -16,6 +16,9 @@ import polars as pl
 from rich.console import Console
 from rich.rule import Rule
 
+sys.path.insert(0, str(Path(__file__).parent))
+from schemas import Loan  # the demo's reviewed contract, beside this script
+
 HERE = Path(__file__).parent
 OUT = Path.cwd() / "demo-output"
 console = Console()
@@ -82,7 +85,34 @@ def main() -> None:
     console.print(Rule("5. What changed between the inferred and the reviewed contract?"))
     keel("contract", "export", "schemas.py:Loan", "--to", "yaml", "-o", "reviewed.yaml")
     keel("contract", "diff", "contract.yaml", "reviewed.yaml", expect=1)
+
+    console.print(Rule("6. Tracked runs: params, metrics, artifacts and fingerprints"))
+    ids = [train(clean, smoothing) for smoothing in (0.0, 10.0)]
+    keel("runs", "list")
+    keel("runs", "compare", *ids)
     console.print(Rule("Demo finished: outputs in demo-output/"))
+
+
+def train(batch: pl.DataFrame, smoothing: float) -> str:
+    """A deliberately tiny model (default rate per state), recorded as a run."""
+    import keel as kl
+    from keel.tracking import open_project
+
+    with kl.start_run(
+        "default-rate", params={"smoothing": smoothing}, seed=0, project=open_project(OUT)
+    ) as run:
+        Loan.validate(batch)  # the reviewed contract guards the training input
+        overall = batch["defaulted"].mean()
+        rates = batch.group_by("state").agg(
+            ((pl.col("defaulted").sum() + smoothing * overall) / (pl.len() + smoothing)).alias(
+                "rate"
+            )
+        )
+        scored = batch.join(rates, on="state")
+        brier = ((scored["rate"] - scored["defaulted"].cast(pl.Float64)) ** 2).mean()
+        run.log_metrics({"brier": float(brier), "base_rate": float(overall)})
+        run.log_artifact(dict(zip(rates["state"], rates["rate"], strict=True)), "rates.json")
+    return run.id
 
 
 if __name__ == "__main__":

@@ -1,10 +1,22 @@
 """Run tracking: ``with keel.start_run(...) as run:`` records params, metrics, artifacts and
 the run's fingerprint (code, environment, seed) in the project's stores."""
 
+from keel.tracking._compare import RunComparison as RunComparison
+from keel.tracking._compare import compare_runs as compare_runs
+from keel.tracking._compare import run_to_dict as run_to_dict
 from keel.tracking._project import Project as Project
 from keel.tracking._project import open_project as open_project
 from keel.tracking._run import ActiveRun as ActiveRun
 from keel.tracking._run import active_run as active_run
 from keel.tracking._run import start_run as start_run
 
-__all__ = ["ActiveRun", "Project", "active_run", "open_project", "start_run"]
+__all__ = [
+    "ActiveRun",
+    "Project",
+    "RunComparison",
+    "active_run",
+    "compare_runs",
+    "open_project",
+    "run_to_dict",
+    "start_run",
+]

@@ -1,0 +1,101 @@
+"""``keel runs list|show|compare``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from keel.cli._output import Format, out, print_json, reporting
+from keel.errors import UsageError
+from keel.tracking import compare_runs, open_project, run_to_dict
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Tracked runs: list, show, compare.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_runs(
+    limit: Annotated[int, typer.Option(min=1, help="Newest N runs.")] = 20,
+    experiment: Annotated[str | None, typer.Option(help="Only this experiment.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Runs, newest first, with params and the latest value of each metric."""
+    with reporting():
+        runs = open_project().metadata.list_runs(experiment=experiment, limit=limit)
+    if fmt is Format.json:
+        print_json([run_to_dict(r) for r in runs])
+        return
+    table = Table(title=f"{len(runs)} run(s), newest first", title_justify="left")
+    for column in ("id", "name", "status", "started", "params", "metrics"):
+        table.add_column(column, overflow="fold")
+    for run in runs:
+        table.add_row(
+            run.id[:8],
+            run.name or "",
+            run.status,
+            f"{run.started_at:%Y-%m-%d %H:%M:%S}",
+            ", ".join(f"{k}={v!r}" for k, v in run.params.items()),
+            ", ".join(f"{k}={v:.4g}" for k, v in run.metrics.items()),
+        )
+    out.print(table)
+
+
+@app.command("show")
+def show(
+    run_id: Annotated[str, typer.Argument(help="A run id (or a unique prefix).")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """One run: params, metrics, tags, fingerprint and artifacts."""
+    with reporting():
+        project = open_project()
+        run = project.metadata.get_run(_resolve(run_id))
+        artifacts = project.metadata.list_artifacts(run.id)
+    data = run_to_dict(run)
+    data["artifacts"] = [{"name": a.name, "digest": a.digest, "size": a.size} for a in artifacts]
+    if fmt is Format.json:
+        print_json(data)
+        return
+    table = Table(title=f"run {run.id} ({run.name or 'unnamed'}, {run.status})", show_header=False)
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    for key in ("started_at", "ended_at", "params", "metrics", "tags", "artifacts", "error"):
+        if data[key]:
+            table.add_row(key, str(data[key]))
+    code = (run.fingerprint or {}).get("code", {})
+    table.add_row(
+        "code", f"{code.get('kind')} {code.get('commit') or ''} dirty={code.get('dirty')}"
+    )
+    out.print(table)
+
+
+@app.command("compare")
+def compare(
+    run_ids: Annotated[
+        list[str], typer.Argument(help="Two or more run ids; the first is the baseline.")
+    ],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Which of code, environment, params, seed and data differ; metric deltas."""
+    with reporting():
+        if len(run_ids) < 2:
+            raise UsageError("compare needs at least two runs.", hint="keel runs compare ID ID")
+        store = open_project().metadata
+        result = compare_runs([store.get_run(_resolve(r)) for r in run_ids])
+    if fmt is Format.json:
+        print_json(result.to_dict())
+    else:
+        out.print(result)
+
+
+def _resolve(prefix: str) -> str:
+    """A full run id from a unique prefix."""
+    store = open_project().metadata
+    matches = [r.id for r in store.list_runs() if r.id.startswith(prefix)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UsageError(f"no run {prefix!r} in this project.", hint="keel runs list shows them.")
+    raise UsageError(f"{prefix!r} names {len(matches)} runs.", hint="Give more characters.")

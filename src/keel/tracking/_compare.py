@@ -1,0 +1,139 @@
+"""Comparing runs: which of code, environment, params and seed differ, and metric deltas.
+
+Two runs that differ in nothing but their metrics are a reproducibility problem; two runs
+that differ in code *and* params cannot say which change moved the metric. The comparison
+names every dimension that differs, relative to the first run (the baseline).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.table import Table
+
+from keel.store import Run
+
+__all__ = ["RunComparison", "compare_runs", "run_to_dict"]
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    """The runs, what differs between them, and each metric relative to the first run."""
+
+    runs: tuple[Run, ...]
+    differs: dict[str, bool]
+    """``code``, ``environment``, ``params``, ``seed``, ``data``: differs from the baseline."""
+    params: dict[str, list[Any]]
+    """Every param that is not the same in all runs: its value per run."""
+    metrics: dict[str, list[float | None]]
+    """Every metric: its latest value per run (``None`` where a run lacks it)."""
+
+    def deltas(self, key: str) -> list[float | None]:
+        """Each run's value of metric ``key`` minus the baseline's."""
+        values = self.metrics[key]
+        base = values[0]
+        return [None if v is None or base is None else v - base for v in values]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "runs": [r.id for r in self.runs],
+            "differs": self.differs,
+            "params": _plain(self.params),
+            "metrics": {
+                key: {"values": _plain(values), "deltas": _plain(self.deltas(key))}
+                for key, values in self.metrics.items()
+            },
+        }
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        table = Table(title="What differs from the first run", title_justify="left")
+        table.add_column("")
+        for run in self.runs:
+            table.add_column(f"{run.name or ''} {run.id[:8]}")
+        for dimension, differs in self.differs.items():
+            table.add_row(
+                dimension, "baseline", *(["differs" if differs else "same"] * (len(self.runs) - 1))
+            )
+        for key, values in self.params.items():
+            table.add_row(f"param {key}", *(repr(v) for v in values))
+        for key in self.metrics:
+            cells = [_number(self.metrics[key][0])]
+            for value, delta in zip(self.metrics[key][1:], self.deltas(key)[1:], strict=True):
+                cells.append(f"{_number(value)} ({_signed(delta)})")
+            table.add_row(f"metric {key}", *cells)
+        yield table
+
+
+def compare_runs(runs: Sequence[Run]) -> RunComparison:
+    """Compare ``runs`` (at least two) against the first."""
+    base = runs[0]
+    others = runs[1:]
+
+    def fp(run: Run, *path: str) -> Any:
+        value: Any = run.fingerprint or {}
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        return value
+
+    dimensions: dict[str, Callable[[Run], Any]] = {
+        "code": lambda r: (
+            fp(r, "code", "commit"),
+            fp(r, "code", "diff_digest"),
+            fp(r, "code", "source_digest"),
+        ),
+        "environment": lambda r: fp(r, "environment", "packages_digest"),
+        "params": lambda r: dict(r.params),
+        "seed": lambda r: fp(r, "seed"),
+        "data": lambda r: fp(r, "data"),
+    }
+    differs = {name: any(get(r) != get(base) for r in others) for name, get in dimensions.items()}
+    keys = sorted({k for r in runs for k in r.params})
+    params = {
+        k: [r.params.get(k) for r in runs]
+        for k in keys
+        if any(r.params.get(k) != base.params.get(k) for r in others)
+    }
+    metric_keys = sorted({k for r in runs for k in r.metrics})
+    metrics = {k: [r.metrics.get(k) for r in runs] for k in metric_keys}
+    return RunComparison(tuple(runs), differs, params, metrics)
+
+
+def run_to_dict(run: Run) -> dict[str, Any]:
+    """The stable JSON shape of a run (``keel runs list/show --format json``)."""
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": run.status,
+        "experiment": run.experiment,
+        "parent_id": run.parent_id,
+        "started_at": run.started_at.isoformat(),
+        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+        "params": _plain(dict(run.params)),
+        "metrics": _plain(dict(run.metrics)),
+        "tags": dict(run.tags),
+        "error": run.error,
+        "fingerprint": _plain(dict(run.fingerprint or {})),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """JSON has no NaN or infinity: write them as "nan", "inf", "-inf"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.6g}"
+
+
+def _signed(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.6g}"

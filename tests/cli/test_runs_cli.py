@@ -1,0 +1,75 @@
+"""keel runs list|show|compare, through the CLI, on runs recorded with keel.start_run."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import keel
+from keel.cli import app
+from keel.config import init_project
+from keel.tracking import open_project
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    init_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    project = open_project(tmp_path)
+    ids = []
+    for lr, auc in ((0.1, 0.80), (0.2, 0.85)):
+        with keel.start_run("train", params={"lr": lr, "depth": 3}, project=project) as run:
+            run.log_metrics({"auc": auc, "odd": math.nan})
+        ids.append(run.id)
+    return ids
+
+
+def test_list_json_shape(runs: list[str]) -> None:
+    result = runner.invoke(app, ["runs", "list", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.stdout)
+    assert [r["id"] for r in listed] == runs[::-1]  # newest first
+    first = listed[-1]
+    assert {"id", "name", "status", "params", "metrics"} <= set(first)
+    assert first["params"] == {"lr": 0.1, "depth": 3}
+    assert first["metrics"] == {"auc": 0.8, "odd": "nan"}
+    assert first["status"] == "finished"
+
+
+def test_list_table_and_show(runs: list[str]) -> None:
+    table = runner.invoke(app, ["runs", "list"])
+    assert table.exit_code == 0
+    assert runs[0][:8] in table.stdout
+    shown = runner.invoke(app, ["runs", "show", runs[0][:8], "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["id"] == runs[0]
+
+
+def test_compare_names_what_differs_and_metric_deltas(runs: list[str]) -> None:
+    result = runner.invoke(app, ["runs", "compare", *runs, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    diff = json.loads(result.stdout)
+    assert diff["differs"] == {
+        "code": False,
+        "environment": False,
+        "params": True,
+        "seed": False,
+        "data": False,
+    }
+    assert diff["params"] == {"lr": [0.1, 0.2]}  # depth is the same: not listed
+    assert diff["metrics"]["auc"]["deltas"][1] == pytest.approx(0.05)
+    table = runner.invoke(app, ["runs", "compare", *runs])
+    assert "param lr" in table.stdout
+
+
+def test_unknown_run_is_exit_2(runs: list[str]) -> None:
+    result = runner.invoke(app, ["runs", "show", "zzzz"])
+    assert result.exit_code == 2
+    assert "no run 'zzzz'" in result.stderr
+    assert runner.invoke(app, ["runs", "compare", runs[0]]).exit_code == 2
