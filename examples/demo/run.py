@@ -86,10 +86,15 @@ def main() -> None:
     keel("contract", "export", "schemas.py:Loan", "--to", "yaml", "-o", "reviewed.yaml")
     keel("contract", "diff", "contract.yaml", "reviewed.yaml", expect=1)
 
-    console.print(Rule("6. Tracked runs: params, metrics, artifacts and fingerprints"))
+    console.print(Rule("6. Versioned data and tracked runs"))
+    keel("data", "add", "batch_clean.parquet", "--name", "loans", "--contract", "schemas.py:Loan")
+    keel(
+        "data", "add", "batch_corrupted.parquet", "--name", "loans", "--contract", "schemas.py:Loan"
+    )
+    keel("data", "list", "loans")
     ids = [train(clean, smoothing) for smoothing in (0.0, 10.0)]
-    keel("runs", "list")
     keel("runs", "compare", *ids)
+    keel("runs", "list")
     console.print(Rule("Demo finished: outputs in demo-output/"))
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from keel._version import __version__
-from keel.cli import _contract, _runs, _validate
+from keel.cli import _contract, _data, _runs, _validate
 from keel.cli._output import out, reporting
 from keel.config import init_project
 
@@ -24,6 +24,7 @@ app = typer.Typer(
 app.command("validate")(_validate.validate)
 app.add_typer(_contract.app, name="contract")
 app.add_typer(_runs.app, name="runs")
+app.add_typer(_data.app, name="data")
 
 
 def _version(value: bool) -> None:

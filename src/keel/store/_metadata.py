@@ -99,6 +99,10 @@ class DatasetVersion:
     contract: Mapping[str, Any] | None = None
     uri: str | None = None
     run_id: str | None = None
+    size: int | None = None
+    files: int | None = None
+    manifest: str | None = None
+    """Digest of the artifact listing every file (path, digest, size), when recorded."""
 
 
 class MetadataStore:
@@ -301,10 +305,18 @@ class MetadataStore:
         contract: Mapping[str, Any] | None = None,
         uri: str | None = None,
         run_id: str | None = None,
+        size: int | None = None,
+        files: int | None = None,
+        manifest: str | None = None,
     ) -> DatasetVersion:
         """Record a new version of dataset ``name`` (1, 2, ...) and return it."""
         _check_digest(digest)
+        if manifest is not None:
+            _check_digest(manifest)
         values: dict[str, Any] = {
+            "size": size,
+            "files": files,
+            "manifest": manifest,
             "digest": digest,
             "stored": stored,
             "rows": rows,
@@ -551,4 +563,7 @@ def _dataset_version(row: Row[Any]) -> DatasetVersion:
         contract=row.contract,
         uri=row.uri,
         run_id=row.run_id,
+        size=row.size,
+        files=row.files,
+        manifest=row.manifest,
     )

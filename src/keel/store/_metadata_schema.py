@@ -178,5 +178,8 @@ dataset_versions = sa.Table(
     sa.Column("uri", sa.Text()),  # where the data lives when only referenced
     sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="SET NULL")),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("size", sa.BigInteger()),  # bytes (revision 0002)
+    sa.Column("files", sa.Integer()),
+    sa.Column("manifest", sa.String(DIGEST_LENGTH)),  # artifact listing every file
     sa.Index("ix_dataset_versions_digest", "digest"),
 )

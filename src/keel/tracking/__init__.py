@@ -4,6 +4,10 @@ the run's fingerprint (code, environment, seed) in the project's stores."""
 from keel.tracking._compare import RunComparison as RunComparison
 from keel.tracking._compare import compare_runs as compare_runs
 from keel.tracking._compare import run_to_dict as run_to_dict
+from keel.tracking._datasets import add_dataset as add_dataset
+from keel.tracking._datasets import diff_datasets as diff_datasets
+from keel.tracking._datasets import get_dataset as get_dataset
+from keel.tracking._datasets import parse_ref as parse_ref
 from keel.tracking._project import Project as Project
 from keel.tracking._project import open_project as open_project
 from keel.tracking._run import ActiveRun as ActiveRun
@@ -15,8 +19,12 @@ __all__ = [
     "Project",
     "RunComparison",
     "active_run",
+    "add_dataset",
     "compare_runs",
+    "diff_datasets",
+    "get_dataset",
     "open_project",
+    "parse_ref",
     "run_to_dict",
     "start_run",
 ]

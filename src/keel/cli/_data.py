@@ -1,0 +1,116 @@
+"""``keel data add|list|show|diff|get``."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from keel.cli._output import Format, out, print_json, progress, reporting
+from keel.store import DatasetVersion
+from keel.tracking import add_dataset, diff_datasets, get_dataset, open_project, parse_ref
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Dataset versions: add, list, show, diff, get.", no_args_is_help=True)
+
+
+def _plain(version: DatasetVersion) -> dict[str, Any]:
+    data = dataclasses.asdict(version)
+    data["created_at"] = version.created_at.isoformat()
+    data["contract_passed"] = (version.contract or {}).get("passed")
+    return data
+
+
+@app.command()
+def add(
+    path: Annotated[Path, typer.Argument(help="A file or folder.")],
+    name: Annotated[str, typer.Option("--name", help="Dataset name.")],
+    contract: Annotated[str | None, typer.Option(help="Check against this contract.")] = None,
+    reference_only: Annotated[
+        bool, typer.Option("--reference-only", help="Record the hash; do not copy the bytes.")
+    ] = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Register the data at PATH as the next version of dataset NAME."""
+    with reporting(), progress(f"Hashing {path}"):
+        version = add_dataset(path, name, contract=contract, reference_only=reference_only)
+    if fmt is Format.json:
+        print_json(_plain(version))
+        return
+    verdict = {True: ", contract passed", False: ", contract FAILED", None: ""}
+    passed = (version.contract or {}).get("passed")
+    out.print(
+        f"{name}@{version.version}: {version.files} file(s), {version.size:,} bytes, "
+        f"{version.rows if version.rows is not None else '?'} rows, digest "
+        f"{version.digest[:12]}{verdict[passed]}",
+        highlight=False,
+    )
+
+
+@app.command("list")
+def list_versions(
+    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Every version of dataset NAME, oldest first."""
+    with reporting():
+        versions = open_project().metadata.list_dataset_versions(name)
+    if fmt is Format.json:
+        print_json([_plain(v) for v in versions])
+        return
+    table = Table(title=f"dataset {name}", title_justify="left")
+    for column in ("version", "created", "rows", "files", "bytes", "digest", "stored", "contract"):
+        table.add_column(column)
+    for v in versions:
+        passed = (v.contract or {}).get("passed")
+        table.add_row(
+            str(v.version),
+            f"{v.created_at:%Y-%m-%d %H:%M:%S}",
+            "" if v.rows is None else f"{v.rows:,}",
+            "" if v.files is None else str(v.files),
+            "" if v.size is None else f"{v.size:,}",
+            v.digest[:12],
+            "yes" if v.stored else "reference",
+            {True: "passed", False: "failed", None: ""}[passed],
+        )
+    out.print(table)
+
+
+@app.command()
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION.")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.json,
+) -> None:
+    """One version, with its schema and contract result (JSON)."""
+    with reporting():
+        name, version = parse_ref(ref)
+        found = open_project().metadata.get_dataset_version(name, version)
+    print_json(_plain(found)) if fmt is Format.json else out.print(_plain(found))
+
+
+@app.command()
+def diff(
+    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    old: Annotated[int | None, typer.Argument(help="Old version (default: previous).")] = None,
+    new: Annotated[int | None, typer.Argument(help="New version (default: latest).")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.json,
+) -> None:
+    """Rows, schema, contract and file changes between two versions."""
+    with reporting():
+        result = diff_datasets(name, old, new)
+    print_json(result) if fmt is Format.json else out.print(result)
+
+
+@app.command()
+def get(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION (or NAME for the latest).")],
+    dest: Annotated[Path, typer.Argument(help="Where to restore it.")],
+) -> None:
+    """Restore a stored version (verified against its hashes) to DEST."""
+    with reporting(), progress(f"Restoring {ref}"):
+        written = get_dataset(ref, dest)
+    out.print(f"Restored {ref} to {written}", highlight=False)

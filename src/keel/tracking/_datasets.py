@@ -1,0 +1,184 @@
+"""Dataset versions: content-hashed, described (rows, schema, contract result), restorable.
+
+``add_dataset`` hashes a file or folder (in parallel; unchanged files come from a
+size/mtime cache, as in DVC), describes it when it is tabular (Parquet, CSV, NDJSON), checks
+it against a contract if one is given, stores its bytes (deduplicated) unless
+``reference_only``, and records a new version. Adding unchanged data records nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from keel.contracts import Contract, check_data, load_contract, read_data
+from keel.errors import InputError, KeelError, UsageError
+from keel.store import DatasetVersion
+from keel.tracking._project import Project, open_project
+from keel.tracking._run import active_run
+from keel.versioning import HashCache, hash_path
+
+__all__ = ["add_dataset", "diff_datasets", "get_dataset", "parse_ref"]
+
+
+@dataclass(frozen=True)
+class _Described:
+    rows: int | None
+    schema: dict[str, str] | None
+
+
+def add_dataset(
+    path: str | os.PathLike[str],
+    name: str,
+    *,
+    contract: str | os.PathLike[str] | Contract | None = None,
+    reference_only: bool = False,
+    project: Project | None = None,
+) -> DatasetVersion:
+    """Register the data at ``path`` as the next version of dataset ``name``."""
+    project = project or open_project()
+    root = Path(path)
+    if not root.exists():
+        raise InputError(f"no data at {root}.", hint="Check the path.")
+    fingerprint = hash_path(root, cache=HashCache(project.config.state_dir / "cache"))
+    latest = _latest(project, name)
+    if latest is not None and latest.digest == fingerprint.digest and not contract:
+        return latest  # unchanged: nothing new to record
+    described = _describe(root)
+    result = None
+    if contract is not None:
+        spec = contract if isinstance(contract, Contract) else load_contract(os.fspath(contract))
+        result = check_data(spec, os.fspath(root), examples=3).to_dict()
+    if not reference_only:
+        for item in fingerprint.files:
+            project.artifacts.put_file(
+                root / item.path if fingerprint.kind == "directory" else root
+            )
+    listing = {
+        "kind": fingerprint.kind,
+        "files": [{"path": f.path, "digest": f.digest, "size": f.size} for f in fingerprint.files],
+    }
+    manifest = project.artifacts.put_bytes(json.dumps(listing, sort_keys=True).encode())
+    run = active_run()
+    return project.metadata.add_dataset_version(
+        name,
+        fingerprint.digest,
+        stored=not reference_only,
+        rows=described.rows,
+        schema=described.schema,
+        contract=result,
+        uri=str(root.resolve()),
+        run_id=run.id if run else None,
+        size=fingerprint.size,
+        files=fingerprint.file_count,
+        manifest=manifest.digest,
+    )
+
+
+def get_dataset(ref: str, dest: str | os.PathLike[str], *, project: Project | None = None) -> Path:
+    """Restore ``NAME@VERSION`` (or ``NAME`` for the latest) to ``dest``; return the path."""
+    project = project or open_project()
+    name, version = parse_ref(ref)
+    found = project.metadata.get_dataset_version(name, version)
+    if not found.stored:
+        raise InputError(
+            f"{name}@{found.version} was registered by reference only; its bytes are not in "
+            "the artifact store.",
+            hint=f"Read it where it lives: {found.uri}",
+        )
+    listing = _listing(project, found)
+    target = Path(dest)
+    if listing["kind"] == "file":
+        (item,) = listing["files"]
+        file = target / item["path"] if target.is_dir() else target
+        return project.artifacts.get_file(item["digest"], file)
+    for item in listing["files"]:
+        project.artifacts.get_file(item["digest"], target / item["path"])
+    return target
+
+
+def diff_datasets(
+    name: str, old: int | None = None, new: int | None = None, *, project: Project | None = None
+) -> dict[str, Any]:
+    """What changed between two versions (default: the last two): rows, schema, contract, files."""
+    project = project or open_project()
+    versions = project.metadata.list_dataset_versions(name)
+    if len(versions) < 2 and (old is None or new is None):
+        raise UsageError(
+            f"dataset {name!r} has {len(versions)} version(s); a diff needs two.",
+            hint=f"keel data add PATH --name {name}",
+        )
+    a = project.metadata.get_dataset_version(name, old or versions[-2].version)
+    b = project.metadata.get_dataset_version(name, new or versions[-1].version)
+    return {
+        "name": name,
+        "versions": [a.version, b.version],
+        "same_content": a.digest == b.digest,
+        "rows": [a.rows, b.rows],
+        "schema": _schema_diff(a.schema or {}, b.schema or {}),
+        "contract": [_contract_summary(a.contract), _contract_summary(b.contract)],
+        "files": _file_diff(_listing(project, a), _listing(project, b)),
+    }
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """``"loans@3"`` → ``("loans", 3)``; ``"loans"`` → ``("loans", None)`` (the latest)."""
+    name, _, version = ref.partition("@")
+    if not version:
+        return name, None
+    if not version.isdigit():
+        raise UsageError(f"{ref!r}: the version must be a number.", hint="Write NAME@3.")
+    return name, int(version)
+
+
+def _latest(project: Project, name: str) -> DatasetVersion | None:
+    versions = project.metadata.list_dataset_versions(name)
+    return versions[-1] if versions else None
+
+
+def _describe(root: Path) -> _Described:
+    """Rows and column types of tabular data; nothing for other files (images, models)."""
+    try:
+        frame = read_data(root)
+        schema = {column: str(dtype) for column, dtype in frame.collect_schema().items()}
+        rows = int(frame.select(pl.len()).collect(engine="streaming").item())
+    except (KeelError, pl.exceptions.PolarsError, OSError):
+        return _Described(None, None)
+    return _Described(rows, schema)
+
+
+def _listing(project: Project, version: DatasetVersion) -> dict[str, Any]:
+    if version.manifest is None:
+        return {"kind": "unknown", "files": []}
+    data: dict[str, Any] = json.loads(project.artifacts.get_bytes(version.manifest))
+    return data
+
+
+def _schema_diff(old: Any, new: Any) -> dict[str, Any]:
+    return {
+        "added": sorted(set(new) - set(old)),
+        "removed": sorted(set(old) - set(new)),
+        "changed": {c: [old[c], new[c]] for c in sorted(set(old) & set(new)) if old[c] != new[c]},
+    }
+
+
+def _contract_summary(result: Any) -> dict[str, Any] | None:
+    if not result:
+        return None
+    failed = [c["name"] for c in result.get("checks", []) if not c.get("passed")]
+    return {"contract": result.get("contract"), "passed": result.get("passed"), "failed": failed}
+
+
+def _file_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[str]]:
+    before = {f["path"]: f["digest"] for f in old["files"]}
+    after = {f["path"]: f["digest"] for f in new["files"]}
+    return {
+        "added": sorted(set(after) - set(before)),
+        "removed": sorted(set(before) - set(after)),
+        "changed": sorted(p for p in set(before) & set(after) if before[p] != after[p]),
+    }

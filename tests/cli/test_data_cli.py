@@ -1,0 +1,100 @@
+"""keel data add|list|show|diff|get: versions by content, described, restorable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from keel.cli import app
+from keel.config import init_project
+
+runner = CliRunner()
+
+CONTRACT = """\
+keel: 1
+name: events
+columns:
+  id: {type: int, unique: true}
+  v: {type: float, ge: 0}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    init_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "contract.yaml").write_text(CONTRACT)
+    data = tmp_path / "events"
+    data.mkdir()
+    pl.DataFrame({"id": [1, 2], "v": [0.5, 1.5]}).write_parquet(data / "part-0.parquet")
+    pl.DataFrame({"id": [3], "v": [2.5]}).write_parquet(data / "part-1.parquet")
+    return tmp_path
+
+
+def _add(*args: str) -> dict[str, object]:
+    result = runner.invoke(app, ["data", "add", *args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data: dict[str, object] = json.loads(result.stdout)
+    return data
+
+
+def test_add_describes_and_versions_by_content(project: Path) -> None:
+    first = _add("events", "--name", "events", "--contract", "contract.yaml")
+    assert (first["version"], first["rows"], first["files"]) == (1, 3, 2)
+    assert first["schema"] == {"id": "Int64", "v": "Float64"}
+    assert first["contract_passed"] is True
+    again = _add("events", "--name", "events")
+    assert again["version"] == 1  # unchanged data: no new version
+    pl.DataFrame({"id": [4, 4], "v": [-1.0, 3.0]}).write_parquet(project / "events" / "p2.parquet")
+    second = _add("events", "--name", "events", "--contract", "contract.yaml")
+    assert (second["version"], second["rows"], second["contract_passed"]) == (2, 5, False)
+    listed = json.loads(runner.invoke(app, ["data", "list", "events", "--format", "json"]).stdout)
+    assert [v["version"] for v in listed] == [1, 2]
+
+
+def test_diff_names_rows_files_and_contract_changes(project: Path) -> None:
+    _add("events", "--name", "events", "--contract", "contract.yaml")
+    pl.DataFrame({"id": [9], "v": [-1.0]}).write_parquet(project / "events" / "part-1.parquet")
+    _add("events", "--name", "events", "--contract", "contract.yaml")
+    result = runner.invoke(app, ["data", "diff", "events"])
+    assert result.exit_code == 0, result.output
+    diff = json.loads(result.stdout)
+    assert diff["rows"] == [3, 3]
+    assert diff["files"] == {"added": [], "removed": [], "changed": ["part-1.parquet"]}
+    assert diff["contract"][0]["passed"] is True
+    assert diff["contract"][1]["failed"] == ["v: >= 0"]
+
+
+def test_get_restores_a_version_exactly(project: Path) -> None:
+    _add("events", "--name", "events")
+    original = (project / "events" / "part-0.parquet").read_bytes()
+    (project / "events" / "part-0.parquet").write_bytes(b"changed later")
+    result = runner.invoke(app, ["data", "get", "events@1", "restored"])
+    assert result.exit_code == 0, result.output
+    assert (project / "restored" / "part-0.parquet").read_bytes() == original
+    assert pl.read_parquet(project / "restored").height == 3
+
+
+def test_reference_only_is_recorded_but_not_restorable(project: Path) -> None:
+    added = _add("events", "--name", "events", "--reference-only")
+    assert added["stored"] is False
+    result = runner.invoke(app, ["data", "get", "events", "out"])
+    assert result.exit_code == 2
+    assert "reference only" in result.stderr
+
+
+def test_bad_input(project: Path) -> None:
+    missing = runner.invoke(app, ["data", "add", "nope", "--name", "x"])
+    assert missing.exit_code == 2
+    assert "no data at nope" in missing.stderr
+    assert runner.invoke(app, ["data", "get", "events@x", "out"]).exit_code == 2
+    unknown = runner.invoke(app, ["data", "show", "ghost"])
+    assert unknown.exit_code == 2
+    _add("events", "--name", "events")
+    lonely = runner.invoke(app, ["data", "diff", "events"])
+    assert lonely.exit_code == 2
+    assert "a diff needs two" in lonely.stderr
