@@ -9,8 +9,9 @@ import typer
 
 from keel._version import __version__
 from keel.cli import _contract, _data, _runs, _validate
-from keel.cli._output import out, reporting
+from keel.cli._output import Format, out, print_json, reporting
 from keel.config import init_project
+from keel.tracking import collect_garbage
 
 __all__ = ["app", "main"]
 
@@ -53,6 +54,26 @@ def init(
     with reporting():
         written = init_project(path, name=name, force=force)
     out.print(f"Wrote {written} and created {written.parent / '.keel'}/", highlight=False)
+
+
+@app.command()
+def gc(
+    force: Annotated[bool, typer.Option("--force", help="Delete (default: only list).")] = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Find artifacts nothing refers to; --force deletes them. A dry run by default."""
+    with reporting():
+        found = collect_garbage(delete=force)
+    if fmt is Format.json:
+        print_json(found.to_dict())
+        return
+    verb = "Deleted" if force else "Would delete"
+    out.print(
+        f"{verb} {len(found.unreferenced)} unreferenced artifact(s), {found.bytes:,} bytes, "
+        f"and {found.stale_tmp} stale temporary file(s); {found.referenced} referenced."
+        + ("" if force else " Run keel gc --force to delete."),
+        highlight=False,
+    )
 
 
 def main() -> None:

@@ -293,6 +293,27 @@ class MetadataStore:
         with self._read.connect() as conn:
             return [ArtifactRecord(**row._asdict()) for row in conn.execute(query)]
 
+    def referenced_digests(self) -> set[str]:
+        """Every artifact digest the metadata refers to: run artifacts and dataset manifests.
+
+        (The files a manifest lists are referenced through the manifest; ``keel gc`` reads
+        manifests from the artifact store.)
+        """
+        queries = [
+            sa.select(artifacts.c.digest),
+            sa.select(dataset_versions.c.manifest).where(dataset_versions.c.manifest.is_not(None)),
+        ]
+        with self._read.connect() as conn:
+            return {digest for query in queries for (digest,) in conn.execute(query)}
+
+    def stored_manifests(self) -> set[str]:
+        """Manifest digests of dataset versions whose bytes are in the artifact store."""
+        query = sa.select(dataset_versions.c.manifest).where(
+            dataset_versions.c.manifest.is_not(None), dataset_versions.c.stored.is_(True)
+        )
+        with self._read.connect() as conn:
+            return {digest for (digest,) in conn.execute(query)}
+
     # -- datasets -------------------------------------------------------------------------
     def add_dataset_version(
         self,
