@@ -106,6 +106,7 @@ def train(batch: pl.DataFrame, smoothing: float) -> str:
     with kl.start_run(
         "default-rate", params={"smoothing": smoothing}, seed=0, project=open_project(OUT)
     ) as run:
+        run.use_dataset("loans@1")  # the clean batch, versioned above
         Loan.validate(batch)  # the reviewed contract guards the training input
         overall = batch["defaulted"].mean()
         rates = batch.group_by("state").agg(

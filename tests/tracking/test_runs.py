@@ -128,3 +128,27 @@ def test_many_metrics_are_written_in_batches(project: Project) -> None:
     history = project.metadata.metric_history(run.id, "loss")
     assert len(history) == 1200
     assert history[-1].step == 1199
+
+
+def test_runs_record_the_dataset_versions_they_read(project: Project, tmp_path: Path) -> None:
+    import polars as pl
+
+    from keel.tracking import add_dataset, compare_runs
+
+    data = tmp_path / "d.parquet"
+    pl.DataFrame({"x": [1]}).write_parquet(data)
+    first = add_dataset(data, "d", project=project)
+    with keel.start_run("a", project=project) as a:
+        assert a.use_dataset("d").version == 1
+    pl.DataFrame({"x": [2]}).write_parquet(data)
+    add_dataset(data, "d", project=project)
+    with keel.start_run("b", project=project) as b:
+        b.use_dataset("d@2")
+    store = project.metadata
+    run_a, run_b = store.get_run(a.id), store.get_run(b.id)
+    assert run_a.fingerprint is not None
+    assert run_a.fingerprint["data"] == [{"name": "d", "version": 1, "digest": first.digest}]
+    assert compare_runs([run_a, run_b]).differs["data"] is True
+    assert compare_runs([run_a, run_a]).differs["data"] is False
+    with keel.start_run("c", project=project) as c, pytest.raises(UsageError):
+        c.use_dataset("d@two")

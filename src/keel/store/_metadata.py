@@ -201,6 +201,23 @@ class MetadataStore:
 
         transaction(self._write, work)
 
+    def add_run_input(self, run_id: str, name: str, version: int, digest: str) -> None:
+        """Record that a run read dataset version ``name@version`` (its ``data`` fingerprint)."""
+        _check_digest(digest)
+
+        def work(conn: Connection) -> None:
+            self._require_run(conn, run_id)
+            stored = conn.execute(
+                sa.select(runs.c.fingerprint).where(runs.c.id == run_id)
+            ).scalar_one()
+            fingerprint = dict(stored or {})
+            inputs = [i for i in fingerprint.get("data") or [] if i.get("name") != name]
+            inputs.append({"name": name, "version": version, "digest": digest})
+            fingerprint["data"] = sorted(inputs, key=lambda i: str(i["name"]))
+            conn.execute(runs.update().where(runs.c.id == run_id).values(fingerprint=fingerprint))
+
+        transaction(self._write, work)
+
     def get_run(self, run_id: str) -> Run:
         """The run with its tags, params and latest metric values."""
         found = self._select_runs(runs.c.id == run_id, limit=None)

@@ -7,11 +7,11 @@ from keel.tracking._compare import run_to_dict as run_to_dict
 from keel.tracking._datasets import add_dataset as add_dataset
 from keel.tracking._datasets import diff_datasets as diff_datasets
 from keel.tracking._datasets import get_dataset as get_dataset
-from keel.tracking._datasets import parse_ref as parse_ref
 from keel.tracking._gc import GarbageReport as GarbageReport
 from keel.tracking._gc import collect_garbage as collect_garbage
 from keel.tracking._project import Project as Project
 from keel.tracking._project import open_project as open_project
+from keel.tracking._refs import parse_ref as parse_ref
 from keel.tracking._run import ActiveRun as ActiveRun
 from keel.tracking._run import active_run as active_run
 from keel.tracking._run import start_run as start_run

@@ -20,10 +20,11 @@ from keel.contracts import Contract, check_data, load_contract, read_data
 from keel.errors import InputError, KeelError, UsageError
 from keel.store import DatasetVersion
 from keel.tracking._project import Project, open_project
+from keel.tracking._refs import parse_ref
 from keel.tracking._run import active_run
 from keel.versioning import HashCache, hash_path
 
-__all__ = ["add_dataset", "diff_datasets", "get_dataset", "parse_ref"]
+__all__ = ["add_dataset", "diff_datasets", "get_dataset"]
 
 
 @dataclass(frozen=True)
@@ -124,16 +125,6 @@ def diff_datasets(
         "contract": [_contract_summary(a.contract), _contract_summary(b.contract)],
         "files": _file_diff(_listing(project, a), _listing(project, b)),
     }
-
-
-def parse_ref(ref: str) -> tuple[str, int | None]:
-    """``"loans@3"`` → ``("loans", 3)``; ``"loans"`` → ``("loans", None)`` (the latest)."""
-    name, _, version = ref.partition("@")
-    if not version:
-        return name, None
-    if not version.isdigit():
-        raise UsageError(f"{ref!r}: the version must be a number.", hint="Write NAME@3.")
-    return name, int(version)
 
 
 def _latest(project: Project, name: str) -> DatasetVersion | None:

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from keel.errors import InputError, UsageError
-from keel.store import ArtifactRef, Metric, RunStatus
+from keel.store import ArtifactRef, DatasetVersion, Metric, RunStatus
 from keel.tracking._project import Project, open_project
+from keel.tracking._refs import parse_ref
 from keel.versioning import EnvironmentFingerprint, code_fingerprint, environment_fingerprint
 
 __all__ = ["ActiveRun", "active_run", "start_run"]
@@ -80,6 +81,16 @@ class ActiveRun:
         ref = store.put_file(data) if isinstance(data, Path) else store.put_bytes(data)
         self.project.metadata.add_artifact(self.id, name or default, ref.digest, ref.size)
         return ref
+
+    def use_dataset(self, ref: str) -> DatasetVersion:
+        """Declare that this run reads ``NAME@VERSION`` (``NAME``: the latest); return it.
+
+        The version becomes part of the run's fingerprint, so ``keel runs compare`` can say
+        whether two runs saw the same data.
+        """
+        found = self.project.metadata.get_dataset_version(*parse_ref(ref))
+        self.project.metadata.add_run_input(self.id, found.name, found.version, found.digest)
+        return found
 
     def flush(self) -> None:
         """Write buffered metrics now."""
