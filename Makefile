@@ -35,6 +35,8 @@ test: lint types imports unit
 bench: setup
 	bash benchmarks/setup.sh
 	$(BIN)/python benchmarks/contracts/bench_contracts.py --streaming --streaming-variants clean,dirty
+	.venv-bench-store/bin/python benchmarks/store/bench_runs.py
+	.venv-bench-store/bin/python benchmarks/store/bench_data.py
 
 clean:
-	rm -rf $(VENV) .venv-bench .venv-bench-ge .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-bench .venv-bench-ge .venv-bench-store .mypy_cache .ruff_cache .pytest_cache

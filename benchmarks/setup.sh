@@ -19,6 +19,8 @@ FORCE="${1:-}"
 PANDERA="pandera[polars,pandas]==0.35.0"
 DATAFRAMELY="dataframely==3.1.2"
 GREAT_EXPECTATIONS="great-expectations==1.24.1"
+MLFLOW="mlflow-skinny==3.17.2"
+DVC="dvc==3.67.1"
 
 polars_pin() {
     # the Polars of Keel's venv, so that every Polars tool runs the same engine
@@ -53,6 +55,8 @@ make_venv "$ROOT/.venv-bench" "v1 $POLARS $PANDERA $DATAFRAMELY pyproject:$PYPRO
     "$POLARS" "$PANDERA" "$DATAFRAMELY" pandas pyarrow numpy -e "$ROOT"
 make_venv "$ROOT/.venv-bench-ge" "v1 $GREAT_EXPECTATIONS" \
     "$GREAT_EXPECTATIONS" pandas pyarrow
+make_venv "$ROOT/.venv-bench-store" "v1 $MLFLOW $DVC pyproject:$PYPROJECT_HASH" \
+    "$MLFLOW" "$DVC" -e "$ROOT"
 
 for dir in .venv-bench .venv-bench-ge; do
     "$ROOT/$dir/bin/python" - "$dir" <<'EOF'
