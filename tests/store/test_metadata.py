@@ -215,3 +215,16 @@ def test_an_unwritable_sqlite_folder_is_a_config_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(ConfigError, match="cannot create the folder"):
         MetadataStore(f"sqlite:///{blocker / 'sub' / 'keel.db'}")
+
+
+def test_params_at_start_and_metrics_at_finish_take_one_write_each(store: MetadataStore) -> None:
+    run_id = store.create_run("fast", params={"lr": 0.1, "layers": [64, 32]})
+    store.finish_run(run_id, metrics=[("loss", 0.5, 0), ("loss", 0.25, 1), ("nan", math.nan)])
+    run = store.get_run(run_id)
+    assert run.params == {"lr": 0.1, "layers": [64, 32]}
+    assert run.metrics["loss"] == 0.25
+    assert math.isnan(run.metrics["nan"])
+    assert run.status == "finished"
+    with pytest.raises(UsageError, match="'bad'"):
+        store.create_run("refused", params={"bad": object()})
+    assert [r.name for r in store.list_runs()] == ["fast"]  # nothing half-written

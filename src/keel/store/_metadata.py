@@ -42,6 +42,8 @@ from keel.store._metadata_schema import (
     runs,
 )
 
+_PARAMS, _METRICS = params, metrics  # tables, named apart from the arguments that shadow them
+
 __all__ = ["ArtifactRecord", "DatasetVersion", "MetadataStore", "Metric", "Run", "RunStatus"]
 
 RunStatus = Literal["running", "finished", "failed"]
@@ -152,9 +154,14 @@ class MetadataStore:
         parent_id: str | None = None,
         tags: Mapping[str, str] | None = None,
         fingerprint: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> str:
-        """Start a run (status ``running``) and return its id (32 hex characters)."""
+        """Start a run (status ``running``) and return its id (32 hex characters).
+
+        ``params`` are recorded in the same transaction (one write where there would be two).
+        """
         run_id = uuid.uuid4().hex
+        encoded = {key: _encode_param(key, value) for key, value in (params or {}).items()}
         row: dict[str, Any] = {
             "id": run_id,
             "name": name or run_id[:8],
@@ -170,14 +177,29 @@ class MetadataStore:
             row["experiment_id"] = _experiment_id(conn, experiment) if experiment else None
             conn.execute(runs.insert().values(row))
             _upsert_tags(conn, run_id, tags or {})
+            if encoded:
+                conn.execute(
+                    _PARAMS.insert(),
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in encoded.items()],
+                )
 
         transaction(self._write, work)
         return run_id
 
     def finish_run(
-        self, run_id: str, status: RunStatus = "finished", error: str | None = None
+        self,
+        run_id: str,
+        status: RunStatus = "finished",
+        error: str | None = None,
+        *,
+        metrics: Iterable[Metric | tuple[Any, ...]] = (),
     ) -> None:
-        """End a run as ``finished`` or ``failed`` (with the error text, e.g. a traceback)."""
+        """End a run as ``finished`` or ``failed`` (with the error text, e.g. a traceback).
+
+        ``metrics`` still buffered by the caller are written in the same transaction.
+        """
+        now = time.time()
+        rows = [_metric_row(run_id, Metric(*item), now) for item in metrics]
         if status not in RUN_STATUSES or status == "running":
             raise UsageError(
                 f"cannot finish run {run_id} with status {status!r}.",
@@ -189,6 +211,8 @@ class MetadataStore:
             done = conn.execute(runs.update().where(runs.c.id == run_id).values(values))
             if done.rowcount == 0:
                 raise _no_run(run_id)
+            if rows:
+                conn.execute(_METRICS.insert(), rows)
 
         transaction(self._write, work)
 

@@ -140,6 +140,7 @@ def start_run(
         parent_id=parent.id if parent else None,
         tags=dict(tags or {}),
         fingerprint=fingerprint,
+        params=params,
     )
     run = ActiveRun(project, run_id, name)
     token = _ACTIVE.set(run)
@@ -147,8 +148,6 @@ def start_run(
         if code.diff:
             ref = project.artifacts.put_bytes(code.diff)
             project.metadata.add_artifact(run_id, "code.diff", ref.digest, ref.size)
-        if params:
-            run.log_params(params)
         yield run
     except BaseException as exc:
         _finish(run, "failed", "".join(traceback.format_exception(exc)))
@@ -160,10 +159,9 @@ def start_run(
 
 
 def _finish(run: ActiveRun, status: RunStatus, error: str | None) -> None:
-    try:
-        run.flush()
-    finally:
-        run.project.metadata.finish_run(run.id, status, error)
+    """Write the last buffered metrics and the final status in one transaction."""
+    pending, run._metrics = run._metrics, []  # the run's own module
+    run.project.metadata.finish_run(run.id, status, error, metrics=pending)
 
 
 @functools.cache

@@ -13,6 +13,7 @@ sorted relative paths and contents of the project's source files.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 from dataclasses import dataclass, field
@@ -127,7 +128,9 @@ def _git_out(cwd: Path, *args: str) -> str | None:
     return done.stdout.decode("utf-8", "surrogateescape").strip()
 
 
+@functools.lru_cache(maxsize=64)
 def _git_toplevel(folder: Path) -> Path | None:
+    """The repository around ``folder`` (asked of git once per folder and process)."""
     top = _git_out(folder, "rev-parse", "--show-toplevel")
     return Path(top) if top else None
 
