@@ -130,3 +130,14 @@ def test_sigkill_while_writing_leaves_no_partial_artifact(tmp_path: Path) -> Non
     assert partial, "the writer was killed before it started writing"
     ref = store.put_bytes(b"after the crash")
     assert store.get_bytes(ref.digest) == b"after the crash"
+
+
+def test_a_trusted_digest_that_is_wrong_is_caught_on_read(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path / "artifacts")
+    source = tmp_path / "data.bin"
+    source.write_bytes(b"hashed before it changed")
+    digest = hash_file(source)
+    source.write_bytes(b"changed before the copy")  # the race put_file(digest=) allows
+    ref = store.put_file(source, digest=digest)
+    with pytest.raises(ArtifactCorruptedError):
+        store.get_bytes(ref.digest)

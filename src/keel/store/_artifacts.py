@@ -69,12 +69,16 @@ class ArtifactStore:
                 size += len(chunk)
         return self._commit(tmp, hasher.hexdigest(), size)
 
-    def put_file(self, path: str | os.PathLike[str]) -> ArtifactRef:
-        """Store a file's bytes (hashed first: an already stored file is not copied)."""
+    def put_file(self, path: str | os.PathLike[str], *, digest: str | None = None) -> ArtifactRef:
+        """Store a file's bytes (hashed first: an already stored file is not copied).
+
+        ``digest``, when the caller has just hashed the file, saves hashing it again; reads
+        still verify, so a file changed in between is caught, never silently misnamed.
+        """
         source = Path(path)
         if not source.is_file():
             raise InputError(f"no file to store at {source}.", hint="Check the path.")
-        digest = hash_file(source)
+        digest = digest or hash_file(source)
         size = source.stat().st_size
         if self.exists(digest):
             return ArtifactRef(digest, size)

@@ -56,10 +56,10 @@ def add_dataset(
         spec = contract if isinstance(contract, Contract) else load_contract(os.fspath(contract))
         result = check_data(spec, os.fspath(root), examples=3).to_dict()
     if not reference_only:
+        directory = fingerprint.kind == "directory"
         for item in fingerprint.files:
-            project.artifacts.put_file(
-                root / item.path if fingerprint.kind == "directory" else root
-            )
+            source = root / item.path if directory else root
+            project.artifacts.put_file(source, digest=item.digest)
     listing = {
         "kind": fingerprint.kind,
         "files": [{"path": f.path, "digest": f.digest, "size": f.size} for f in fingerprint.files],
