@@ -36,6 +36,7 @@ __all__ = [
     "StoreVersionError",
     "UsageError",
     "did_you_mean",
+    "first_line",
 ]
 
 
@@ -92,6 +93,11 @@ class ContractError(KeelError):
         self.where = where
         prefix = f"{where}: " if where else ""
         super().__init__(prefix + report.summary())
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message (engines write long ones)."""
+    return next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
 
 
 def did_you_mean(word: str, known: Iterable[str]) -> str:

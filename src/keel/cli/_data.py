@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from keel._json import json_safe
 from keel.cli._output import Format, out, print_json, progress, reporting
 from keel.store import DatasetVersion
 from keel.tracking import add_dataset, diff_datasets, get_dataset, open_project, parse_ref
@@ -18,11 +19,10 @@ __all__ = ["app"]
 app = typer.Typer(help="Dataset versions: add, list, show, diff, get.", no_args_is_help=True)
 
 
-def _plain(version: DatasetVersion) -> dict[str, Any]:
+def _version_dict(version: DatasetVersion) -> dict[str, Any]:
     data = dataclasses.asdict(version)
-    data["created_at"] = version.created_at.isoformat()
     data["contract_passed"] = (version.contract or {}).get("passed")
-    return data
+    return dict(json_safe(data))
 
 
 @app.command()
@@ -39,7 +39,7 @@ def add(
     with reporting(), progress(f"Hashing {path}"):
         version = add_dataset(path, name, contract=contract, reference_only=reference_only)
     if fmt is Format.json:
-        print_json(_plain(version))
+        print_json(_version_dict(version))
         return
     verdict = {True: ", contract passed", False: ", contract FAILED", None: ""}
     passed = (version.contract or {}).get("passed")
@@ -60,7 +60,7 @@ def list_versions(
     with reporting():
         versions = open_project().metadata.list_dataset_versions(name)
     if fmt is Format.json:
-        print_json([_plain(v) for v in versions])
+        print_json([_version_dict(v) for v in versions])
         return
     table = Table(title=f"dataset {name}", title_justify="left")
     for column in ("version", "created", "rows", "files", "bytes", "digest", "stored", "contract"):
@@ -89,7 +89,7 @@ def show(
     with reporting():
         name, version = parse_ref(ref)
         found = open_project().metadata.get_dataset_version(name, version)
-    print_json(_plain(found)) if fmt is Format.json else out.print(_plain(found))
+    print_json(_version_dict(found)) if fmt is Format.json else out.print(_version_dict(found))
 
 
 @app.command()

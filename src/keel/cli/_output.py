@@ -18,9 +18,9 @@ from rich.console import Console
 
 from keel.errors import ContractError, KeelError
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_UNUSABLE", "Format", "err", "fail", "out", "reporting"]
+__all__ = ["EXIT_FAILED", "EXIT_UNUSABLE", "Format", "err", "fail", "out", "reporting"]
 
-EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
+EXIT_FAILED, EXIT_UNUSABLE = 1, 2  # 0 is success
 
 # a pipe or file gets 120 columns: reports are tables, and 80 columns fold them badly
 out = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)

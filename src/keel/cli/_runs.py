@@ -93,7 +93,7 @@ def compare(
 def _resolve(prefix: str) -> str:
     """A full run id from a unique prefix."""
     store = open_project().metadata
-    matches = [r.id for r in store.list_runs() if r.id.startswith(prefix)]
+    matches = store.run_ids(prefix)
     if len(matches) == 1:
         return matches[0]
     if not matches:

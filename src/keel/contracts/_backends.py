@@ -12,7 +12,7 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from keel.errors import InputError, UsageError
+from keel.errors import InputError, UsageError, first_line
 
 __all__ = ["ROW", "Backend", "open_frame"]
 
@@ -147,10 +147,8 @@ def open_frame(data: Any) -> Backend:
 
 def engine_error(exc: Exception, source: str | None) -> InputError:
     """An engine failure while reading data (corrupt file, bad encoding) as an InputError."""
-    text = str(exc).strip().splitlines()
-    first = next((line for line in text if line.strip()), type(exc).__name__)
     where = f" {source}" if source else ""
     return InputError(
-        f"could not read the data{where}: {first}",
+        f"could not read the data{where}: {first_line(exc)}",
         hint="Check that the file is complete and in the format its extension says.",
     )

@@ -363,9 +363,10 @@ class Finite(RowCheck, _OnColumn):
         return f"{self.column}: finite"
 
     def valid(self, scope: Scope) -> Any:
-        if not scope.is_float(self.column):
-            return nw.col(self.column).is_null() | ~nw.col(self.column).is_null()
-        return nw.col(self.column).is_finite() | nw.col(self.column).is_null()
+        column = nw.col(self.column)
+        if not scope.is_float(self.column):  # an all-null column (dtype Null): nothing to test
+            return column.is_null()
+        return column.is_finite() | column.is_null()
 
 
 # -- rules: checks across columns and over the whole dataset -----------------------------

@@ -14,7 +14,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import narwhals.stable.v2 as nw
@@ -47,6 +47,7 @@ class _Planned:
     aliases: list[str]
     outcome: Outcome | None = None
     skipped: str = ""
+    exprs: list[Any] = field(default_factory=list)  # the aliased summary aggregates
     sorted_unique: bool = False  # streamed Polars data: checked by sorting its key column
     examples: tuple[dict[str, Any], ...] = ()
 
@@ -218,11 +219,16 @@ def _plan(
             reason = "missing" if unusable[0] not in scope.dtypes else "of the wrong type"
             plan.append(_Planned(check, [], skipped=f"skipped: column {unusable[0]!r} is {reason}"))
             continue
-        width = 1 if check.windowed else len(check.summary(scope))
         if sort_unique and _single_key(check):
             plan.append(_Planned(check, [], sorted_unique=True))
             continue
-        plan.append(_Planned(check, [f"__keel_{len(plan)}_{j}" for j in range(width)]))
+        if check.windowed:  # summed from a marked column, built in _summarize
+            plan.append(_Planned(check, [f"__keel_{len(plan)}_0"]))
+            continue
+        summary = check.summary(scope)
+        aliases = [f"__keel_{len(plan)}_{j}" for j in range(len(summary))]
+        exprs = [e.alias(a) for e, a in zip(summary, aliases, strict=True)]
+        plan.append(_Planned(check, aliases, exprs=exprs))
     return plan
 
 
@@ -267,8 +273,7 @@ def _summarize(backend: Backend, frame: Any, plan: Sequence[_Planned], scope: Sc
             windowed.append((f"__keel_w{i}_", planned.check))
             exprs.append(nw.col(f"__keel_w{i}_").sum().alias(planned.aliases[0]))
         else:
-            summary = planned.check.summary(scope)
-            exprs += [e.alias(a) for e, a in zip(summary, planned.aliases, strict=True)]
+            exprs += planned.exprs
     source = _mark(frame, windowed, scope) if windowed else frame
     row = backend.collect(source.select(exprs)).row(0)
     values = dict(zip([_ROWS, *(a for p in plan for a in p.aliases)], row, strict=True))

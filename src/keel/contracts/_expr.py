@@ -28,7 +28,6 @@ __all__ = ["Column", "Expr", "col", "lit", "parse_expr"]
 
 T = TypeVar("T")
 Scalar = int | float | str | bool | dt.date | dt.datetime | decimal.Decimal | None
-ExprLike = "Expr | Scalar"
 
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add,

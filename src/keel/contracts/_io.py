@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from keel.errors import InputError
+from keel.errors import InputError, first_line
 
 __all__ = ["read_data"]
 
@@ -65,9 +65,8 @@ def _checked(frame: pl.LazyFrame, file: Path) -> pl.LazyFrame:
     try:
         frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        detail = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
         raise InputError(
-            f"cannot read {file}: {detail}",
+            f"cannot read {file}: {first_line(exc)}",
             hint="The file may be truncated or not in the format its extension says; re-export it.",
         ) from exc
     return frame

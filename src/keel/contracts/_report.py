@@ -12,16 +12,15 @@ JSON shape (stable; extra keys may be added, none removed)::
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
+
+from keel._json import json_safe
 
 __all__ = ["CheckResult", "Report"]
 
@@ -57,9 +56,9 @@ class CheckResult:
             "passed": self.passed,
             "failures": self.failures,
             "fraction": self.fraction,
-            "observed": _plain(self.observed),
+            "observed": json_safe(self.observed),
             "message": self.message,
-            "examples": [_plain(e) for e in self.examples],
+            "examples": [json_safe(e) for e in self.examples],
         }
 
 
@@ -187,24 +186,3 @@ def _render(report: Report, *, show_passed: bool) -> RenderableType:
             detail,
         )
     return table
-
-
-def _plain(value: Any) -> Any:  # noqa: PLR0911  # one return per JSON-unsafe type
-    """JSON-safe: dates as ISO text, decimals and non-finite floats as strings."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # "nan", "inf", "-inf": JSON has no literal for them
-    if isinstance(value, dt.date | dt.datetime | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if hasattr(value, "item") and callable(value.item):  # NumPy scalars from pandas or Dask
-        return _plain(value.item())
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return value

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from keel.contracts._checks import Check
@@ -50,11 +50,16 @@ class _SchemaMeta(type):
         if namespace.get("__module__") == __name__ and name == "Schema":
             return cls
         if isinstance(namespace.get("__contract__"), Contract):  # from_contract(): prebuilt
-            for spec in namespace["__contract__"].columns:
-                setattr(cls, spec.attribute or spec.name, Column(spec.name))
+            _bind_columns(cls, namespace["__contract__"].columns)
             return cls
         cls.__contract__ = _build_contract(cls, namespace, strict, contract_name)  # type: ignore[attr-defined]  # set on every schema class
         return cls
+
+
+def _bind_columns(cls: type, specs: Iterable[ColumnSpec]) -> None:
+    """Make each column a typed reference on the class: ``Loan.income``."""
+    for spec in specs:
+        setattr(cls, spec.attribute or spec.name, Column(spec.name))
 
 
 def _own_columns(cls: type, namespace: dict[str, Any]) -> Iterator[ColumnSpec]:
@@ -145,8 +150,7 @@ def _build_contract(
     columns = {c.name: c for c in (parent.columns if parent else ())}
     for spec in _own_columns(cls, namespace):
         columns[spec.name] = spec
-    for spec in columns.values():
-        setattr(cls, spec.attribute or spec.name, Column(spec.name))
+    _bind_columns(cls, columns.values())
     where = f"schema {cls.__qualname__}"
     rules = list(parent.rules if parent else ())
     rules += _as_checks(cls, namespace.get("rules", ()), f"{where}.rules", None)

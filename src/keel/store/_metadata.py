@@ -249,6 +249,14 @@ class MetadataStore:
             raise _no_run(run_id)
         return found[0]
 
+    def run_ids(self, prefix: str = "") -> list[str]:
+        """Ids of the runs whose id starts with ``prefix`` (ids only: a cheap lookup)."""
+        if not set(prefix) <= set("0123456789abcdef"):
+            return []  # ids are hex; anything else (LIKE wildcards included) names no run
+        query = sa.select(runs.c.id).where(runs.c.id.like(prefix + "%")).order_by(runs.c.id)
+        with self._read.connect() as conn:
+            return [run_id for (run_id,) in conn.execute(query)]
+
     def list_runs(
         self,
         *,

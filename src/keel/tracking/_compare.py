@@ -7,7 +7,6 @@ names every dimension that differs, relative to the first run (the baseline).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 
+from keel._json import json_safe
 from keel.store import Run
 
 __all__ = ["RunComparison", "compare_runs", "run_to_dict"]
@@ -42,9 +42,9 @@ class RunComparison:
         return {
             "runs": [r.id for r in self.runs],
             "differs": self.differs,
-            "params": _plain(self.params),
+            "params": json_safe(self.params),
             "metrics": {
-                key: {"values": _plain(values), "deltas": _plain(self.deltas(key))}
+                key: {"values": json_safe(values), "deltas": json_safe(self.deltas(key))}
                 for key, values in self.metrics.items()
             },
         }
@@ -104,31 +104,23 @@ def compare_runs(runs: Sequence[Run]) -> RunComparison:
 
 def run_to_dict(run: Run) -> dict[str, Any]:
     """The stable JSON shape of a run (``keel runs list/show --format json``)."""
-    return {
-        "id": run.id,
-        "name": run.name,
-        "status": run.status,
-        "experiment": run.experiment,
-        "parent_id": run.parent_id,
-        "started_at": run.started_at.isoformat(),
-        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
-        "params": _plain(dict(run.params)),
-        "metrics": _plain(dict(run.metrics)),
-        "tags": dict(run.tags),
-        "error": run.error,
-        "fingerprint": _plain(dict(run.fingerprint or {})),
-    }
-
-
-def _plain(value: Any) -> Any:
-    """JSON has no NaN or infinity: write them as "nan", "inf", "-inf"."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+    shape: dict[str, Any] = json_safe(
+        {
+            "id": run.id,
+            "name": run.name,
+            "status": run.status,
+            "experiment": run.experiment,
+            "parent_id": run.parent_id,
+            "started_at": run.started_at,
+            "ended_at": run.ended_at,
+            "params": dict(run.params),
+            "metrics": dict(run.metrics),
+            "tags": dict(run.tags),
+            "error": run.error,
+            "fingerprint": dict(run.fingerprint or {}),
+        }
+    )
+    return shape
 
 
 def _number(value: float | None) -> str:

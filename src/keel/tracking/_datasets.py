@@ -114,8 +114,9 @@ def diff_datasets(
             f"dataset {name!r} has {len(versions)} version(s); a diff needs two.",
             hint=f"keel data add PATH --name {name}",
         )
-    a = project.metadata.get_dataset_version(name, old or versions[-2].version)
-    b = project.metadata.get_dataset_version(name, new or versions[-1].version)
+    get = project.metadata.get_dataset_version  # an explicit version may not exist: it says so
+    a = versions[-2] if old is None else get(name, old)
+    b = versions[-1] if new is None else get(name, new)
     return {
         "name": name,
         "versions": [a.version, b.version],
