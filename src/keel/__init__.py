@@ -7,27 +7,6 @@ The everyday API lives here; each capability has its own subpackage (``keel.cont
 from typing import TYPE_CHECKING, Any
 
 from keel._version import __version__ as __version__
-from keel.contracts import Categorical as Categorical
-from keel.contracts import Check as Check
-from keel.contracts import Column as Column
-from keel.contracts import Contract as Contract
-from keel.contracts import Field as Field
-from keel.contracts import Frame as Frame
-from keel.contracts import Report as Report
-from keel.contracts import Schema as Schema
-from keel.contracts import aggregate as aggregate
-from keel.contracts import check_types as check_types
-from keel.contracts import close as close
-from keel.contracts import col as col
-from keel.contracts import correlated as correlated
-from keel.contracts import expression as expression
-from keel.contracts import fresh as fresh
-from keel.contracts import functional_dependency as functional_dependency
-from keel.contracts import null_fraction as null_fraction
-from keel.contracts import ordered as ordered
-from keel.contracts import rows as rows
-from keel.contracts import rule as rule
-from keel.contracts import unique as unique
 
 __all__ = [
     "Categorical",
@@ -57,16 +36,67 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from keel.contracts import Categorical as Categorical
+    from keel.contracts import Check as Check
+    from keel.contracts import Column as Column
+    from keel.contracts import Contract as Contract
+    from keel.contracts import Field as Field
+    from keel.contracts import Frame as Frame
+    from keel.contracts import Report as Report
+    from keel.contracts import Schema as Schema
+    from keel.contracts import aggregate as aggregate
+    from keel.contracts import check_types as check_types
+    from keel.contracts import close as close
+    from keel.contracts import col as col
+    from keel.contracts import correlated as correlated
+    from keel.contracts import expression as expression
+    from keel.contracts import fresh as fresh
+    from keel.contracts import functional_dependency as functional_dependency
+    from keel.contracts import null_fraction as null_fraction
+    from keel.contracts import ordered as ordered
+    from keel.contracts import rows as rows
+    from keel.contracts import rule as rule
+    from keel.contracts import unique as unique
     from keel.tracking import active_run as active_run
     from keel.tracking import start_run as start_run
 
-_LAZY = {"active_run": "keel.tracking", "start_run": "keel.tracking"}
+_LAZY = {
+    "Categorical": "keel.contracts",
+    "Check": "keel.contracts",
+    "Column": "keel.contracts",
+    "Contract": "keel.contracts",
+    "Field": "keel.contracts",
+    "Frame": "keel.contracts",
+    "Report": "keel.contracts",
+    "Schema": "keel.contracts",
+    "aggregate": "keel.contracts",
+    "check_types": "keel.contracts",
+    "close": "keel.contracts",
+    "col": "keel.contracts",
+    "correlated": "keel.contracts",
+    "expression": "keel.contracts",
+    "fresh": "keel.contracts",
+    "functional_dependency": "keel.contracts",
+    "null_fraction": "keel.contracts",
+    "ordered": "keel.contracts",
+    "rows": "keel.contracts",
+    "rule": "keel.contracts",
+    "unique": "keel.contracts",
+    "active_run": "keel.tracking",
+    "start_run": "keel.tracking",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """Import tracking (and its database stack) only when a run is first started."""
+    """Import a capability (Polars, the database stack) when its first name is used.
+
+    ``import keel`` stays cheap, so that the ``keel`` command and programs that use one
+    capability pay only for that one.
+    """
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later lookups are plain attribute reads
+        return value
     raise AttributeError(f"module 'keel' has no attribute {name!r}")

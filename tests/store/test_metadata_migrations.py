@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from keel.errors import StoreVersionError, UsageError
 from keel.store._metadata import MetadataStore
 from keel.store._metadata_schema import metadata
-from keel.store._migrations import VERSION_TABLE, head_revision
+from keel.store._migrations import HEAD, VERSION_TABLE, head_revision
 
 
 def _revision(url: str) -> str | None:
@@ -29,6 +29,12 @@ def test_opening_applies_every_migration_and_records_the_head(store_url: str) ->
     assert _revision(store_url) == head_revision()
     MetadataStore(store_url).close()  # already at head: nothing to do, nothing breaks
     assert _revision(store_url) == head_revision()
+
+
+def test_the_head_constant_names_the_newest_revision_script() -> None:
+    # opening a current store compares with HEAD without importing Alembic: a new
+    # revision script must move HEAD too, or stores would never be upgraded to it
+    assert HEAD == head_revision()
 
 
 def test_the_migrations_build_exactly_the_tables_the_queries_use(store_url: str) -> None:

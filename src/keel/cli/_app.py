@@ -10,8 +10,8 @@ import typer
 from keel._version import __version__
 from keel.cli import _contract, _data, _runs, _validate
 from keel.cli._output import Format, out, print_json, reporting
-from keel.config import init_project
-from keel.tracking import collect_garbage
+
+# Library code is imported inside each command, so that `keel X` loads only what X needs.
 
 __all__ = ["app", "main"]
 
@@ -51,6 +51,8 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing keel.toml.")] = False,
 ) -> None:
     """Write keel.toml and create the .keel/ state folder."""
+    from keel.config import init_project
+
     with reporting():
         written = init_project(path, name=name, force=force)
     out.print(f"Wrote {written} and created {written.parent / '.keel'}/", highlight=False)
@@ -62,6 +64,8 @@ def gc(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Find artifacts nothing refers to; --force deletes them. A dry run by default."""
+    from keel.tracking import collect_garbage
+
     with reporting():
         found = collect_garbage(delete=force)
     if fmt is Format.json:

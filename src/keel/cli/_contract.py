@@ -10,15 +10,8 @@ from typing import Annotated
 import typer
 
 from keel.cli._output import EXIT_FAILED, Format, out, print_json, progress, reporting
-from keel.contracts import (
-    codegen,
-    diff_contracts,
-    dump_yaml,
-    infer_contract,
-    load_contract,
-    read_data,
-    to_json_schema,
-)
+
+# Library code is imported inside each command, so that `keel X` loads only what X needs.
 
 __all__ = ["app"]
 
@@ -45,6 +38,8 @@ def infer(
     name: Annotated[str | None, typer.Option(help="Contract name (default: file name).")] = None,
 ) -> None:
     """Propose a contract from data: types, nullability, ranges, categories, formats."""
+    from keel.contracts import dump_yaml, infer_contract, read_data
+
     with reporting():
         frame = read_data(data)
         with progress(f"Profiling {data}"):
@@ -65,6 +60,8 @@ def diff(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """List changes and classify each as breaking or compatible. Exit 1 on a breaking change."""
+    from keel.contracts import diff_contracts, load_contract
+
     with reporting():
         result = diff_contracts(load_contract(old), load_contract(new))
     if fmt is Format.json:
@@ -82,6 +79,8 @@ def codegen_command(
     class_name: Annotated[str | None, typer.Option(help="Python class name.")] = None,
 ) -> None:
     """Write the Python keel.Schema class for a contract file."""
+    from keel.contracts import codegen, load_contract
+
     with reporting():
         source = codegen(load_contract(contract), class_name=class_name)
     _write(source, output)
@@ -96,6 +95,8 @@ def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
 ) -> None:
     """Export a contract as JSON Schema (for APIs) or YAML (for a Python-defined schema)."""
+    from keel.contracts import dump_yaml, load_contract, to_json_schema
+
     with reporting():
         spec = load_contract(contract)
         if to is ExportFormat.yaml:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from keel._json import json_safe
 from keel.cli._output import Format, out, print_json, progress, reporting
-from keel.store import DatasetVersion
-from keel.tracking import add_dataset, diff_datasets, get_dataset, open_project, parse_ref
+
+if TYPE_CHECKING:
+    from keel.store import DatasetVersion
+
+# Library code is imported inside each command, so that `keel X` loads only what X needs.
 
 __all__ = ["app"]
 
@@ -36,6 +39,8 @@ def add(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Register the data at PATH as the next version of dataset NAME."""
+    from keel.tracking import add_dataset
+
     with reporting(), progress(f"Hashing {path}"):
         version = add_dataset(path, name, contract=contract, reference_only=reference_only)
     if fmt is Format.json:
@@ -57,6 +62,8 @@ def list_versions(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Every version of dataset NAME, oldest first."""
+    from keel.tracking import open_project
+
     with reporting():
         versions = open_project().metadata.list_dataset_versions(name)
     if fmt is Format.json:
@@ -86,6 +93,8 @@ def show(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.json,
 ) -> None:
     """One version, with its schema and contract result (JSON)."""
+    from keel.tracking import open_project, parse_ref
+
     with reporting():
         name, version = parse_ref(ref)
         found = open_project().metadata.get_dataset_version(name, version)
@@ -100,6 +109,8 @@ def diff(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.json,
 ) -> None:
     """Rows, schema, contract and file changes between two versions."""
+    from keel.tracking import diff_datasets
+
     with reporting():
         result = diff_datasets(name, old, new)
     print_json(result) if fmt is Format.json else out.print(result)
@@ -111,6 +122,8 @@ def get(
     dest: Annotated[Path, typer.Argument(help="Where to restore it.")],
 ) -> None:
     """Restore a stored version (verified against its hashes) to DEST."""
+    from keel.tracking import get_dataset
+
     with reporting(), progress(f"Restoring {ref}"):
         written = get_dataset(ref, dest)
     out.print(f"Restored {ref} to {written}", highlight=False)

@@ -9,7 +9,8 @@ from rich.table import Table
 
 from keel.cli._output import Format, out, print_json, reporting
 from keel.errors import UsageError
-from keel.tracking import compare_runs, open_project, run_to_dict
+
+# Library code is imported inside each command, so that `keel X` loads only what X needs.
 
 __all__ = ["app"]
 
@@ -23,6 +24,8 @@ def list_runs(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Runs, newest first, with params and the latest value of each metric."""
+    from keel.tracking import open_project, run_to_dict
+
     with reporting():
         runs = open_project().metadata.list_runs(experiment=experiment, limit=limit)
     if fmt is Format.json:
@@ -49,6 +52,8 @@ def show(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """One run: params, metrics, tags, fingerprint and artifacts."""
+    from keel.tracking import open_project, run_to_dict
+
     with reporting():
         project = open_project()
         run = project.metadata.get_run(_resolve(run_id))
@@ -79,6 +84,8 @@ def compare(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Which of code, environment, params, seed and data differ; metric deltas."""
+    from keel.tracking import compare_runs, open_project
+
     with reporting():
         if len(run_ids) < 2:
             raise UsageError("compare needs at least two runs.", hint="keel runs compare ID ID")
@@ -92,6 +99,8 @@ def compare(
 
 def _resolve(prefix: str) -> str:
     """A full run id from a unique prefix."""
+    from keel.tracking import open_project
+
     store = open_project().metadata
     matches = store.run_ids(prefix)
     if len(matches) == 1:

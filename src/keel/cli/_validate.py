@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from keel.cli._output import EXIT_FAILED, Format, out, print_json, progress, reporting
-from keel.config import load_config
-from keel.contracts import check_data, load_contract
+
+# Library code is imported inside each command, so that `keel X` loads only what X needs.
 
 __all__ = ["validate"]
 
@@ -29,6 +29,9 @@ def validate(
     ] = None,
 ) -> None:
     """Validate DATA against CONTRACT. Exit 0: passed; 1: an error check failed; 2: unusable."""
+    from keel.config import load_config
+    from keel.contracts import check_data, load_contract
+
     with reporting():
         config = load_config()
         spec = load_contract(contract)

@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any, Literal, NamedTuple, Self
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import OperationalError
 
@@ -544,6 +544,8 @@ def _check_digest(digest: str) -> None:
 def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
     """An INSERT with ``on_conflict_do_*`` (same API on both dialects, different classes)."""
     if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql  # imported only for PostgreSQL stores
+
         return postgresql.insert(table)
     return sqlite.insert(table)
 

@@ -12,11 +12,8 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
-from keel.contracts import Contract, check_data, load_contract, read_data
 from keel.errors import InputError, KeelError, UsageError
 from keel.store import DatasetVersion
 from keel.tracking._project import Project, open_project
@@ -24,7 +21,16 @@ from keel.tracking._refs import parse_ref
 from keel.tracking._run import active_run
 from keel.versioning import HashCache, hash_path
 
+if TYPE_CHECKING:
+    from keel.contracts import Contract
+
+# keel.contracts (and Polars) are imported only when data is described or checked: an
+# unchanged re-registration, the common case, then costs hashing and one query.
+
 __all__ = ["add_dataset", "diff_datasets", "get_dataset"]
+
+
+_TABULAR = (".parquet", ".pq", ".csv", ".ndjson", ".jsonl")  # what keel.contracts reads
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,11 @@ def add_dataset(
     latest = _latest(project, name)
     if latest is not None and latest.digest == fingerprint.digest and not contract:
         return latest  # unchanged: nothing new to record
-    described = _describe(root)
+    described = _describe(root, [f.path for f in fingerprint.files])
     result = None
     if contract is not None:
+        from keel.contracts import Contract, check_data, load_contract
+
         spec = contract if isinstance(contract, Contract) else load_contract(os.fspath(contract))
         result = check_data(spec, os.fspath(root), examples=3).to_dict()
     if not reference_only:
@@ -133,8 +141,15 @@ def _latest(project: Project, name: str) -> DatasetVersion | None:
     return versions[-1] if versions else None
 
 
-def _describe(root: Path) -> _Described:
+def _describe(root: Path, files: list[str]) -> _Described:
     """Rows and column types of tabular data; nothing for other files (images, models)."""
+    names = files if root.is_dir() else [root.name]
+    if not any(n.lower().endswith(_TABULAR) for n in names):
+        return _Described(None, None)  # not data Keel reads: skip loading Polars
+    import polars as pl
+
+    from keel.contracts import read_data
+
     try:
         frame = read_data(root)
         schema = {column: str(dtype) for column, dtype in frame.collect_schema().items()}
