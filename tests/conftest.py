@@ -1,13 +1,24 @@
-"""Shared fixtures: the same data handed to every engine Keel supports."""
+"""Shared fixtures: the same data handed to every engine Keel supports, and metadata stores.
+
+Every metadata store test runs against SQLite and the real PostgreSQL: the server at
+``KEEL_TEST_PG`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); each test
+gets a fresh database, dropped afterwards. Without a server the PostgreSQL cases are skipped
+locally and fail in CI (``CI=true``), so CI cannot go green without having exercised
+PostgreSQL.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+import sqlalchemy as sa
 
 Constructor = Callable[[pl.DataFrame], Any]
 
@@ -44,3 +55,50 @@ CONSTRUCTORS: dict[str, Constructor] = {
 def constructor(request: pytest.FixtureRequest) -> Constructor:
     """Turns a Polars frame into each supported library's frame (narwhals' pattern)."""
     return CONSTRUCTORS[request.param]
+
+
+PG_ADMIN_URL = os.environ.get("KEEL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_admin() -> sa.Engine:
+    engine = sa.create_engine(
+        PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        reason = f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc.orig}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return engine
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    admin = _pg_admin()
+    name = f"keel_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """The URL of a SQLite file in a folder that does not exist yet."""
+    return f"sqlite:///{tmp_path / '.keel' / 'keel.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """A fresh metadata store URL on each backend (narwhals' ``constructor`` pattern)."""
+    fixture = {"sqlite": "sqlite_url", "postgresql": "pg_url"}[request.param]
+    return str(request.getfixturevalue(fixture))
