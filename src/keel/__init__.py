@@ -15,6 +15,7 @@ __all__ = [
     "Contract",
     "Field",
     "Frame",
+    "Pipeline",
     "Report",
     "Schema",
     "__version__",
@@ -29,9 +30,13 @@ __all__ = [
     "functional_dependency",
     "null_fraction",
     "ordered",
+    "param",
+    "pipeline",
+    "ref",
     "rows",
     "rule",
     "start_run",
+    "step",
     "unique",
 ]
 
@@ -57,6 +62,11 @@ if TYPE_CHECKING:
     from keel.contracts import rows as rows
     from keel.contracts import rule as rule
     from keel.contracts import unique as unique
+    from keel.pipelines import Pipeline as Pipeline
+    from keel.pipelines import param as param
+    from keel.pipelines import pipeline as pipeline
+    from keel.pipelines import ref as ref
+    from keel.pipelines import step as step
     from keel.tracking import active_run as active_run
     from keel.tracking import start_run as start_run
 
@@ -82,6 +92,11 @@ _LAZY = {
     "rows": "keel.contracts",
     "rule": "keel.contracts",
     "unique": "keel.contracts",
+    "Pipeline": "keel.pipelines",
+    "param": "keel.pipelines",
+    "pipeline": "keel.pipelines",
+    "ref": "keel.pipelines",
+    "step": "keel.pipelines",
     "active_run": "keel.tracking",
     "start_run": "keel.tracking",
 }

@@ -8,12 +8,15 @@ and (after ``Hint:``) what to do about it. The hierarchy::
     │   ├── ConfigError             keel.toml, a KEEL_* variable or a store URL is invalid
     │   ├── ContractDefinitionError a contract (class, YAML, JSON) is malformed
     │   ├── MissingDependencyError  an optional extra is not installed
+    │   ├── PipelineDefinitionError a pipeline's wiring is wrong (cycle, unbound input...)
     │   └── StoreVersionError       the metadata store was created by a newer Keel
     ├── InputError                  the data cannot be read (missing, corrupt, wrong format)
     ├── StoreUnavailableError       the metadata store's database server cannot be reached
-    └── ContractError               the data was read and violates its contract (has ``.report``)
+    ├── ContractError               the data was read and violates its contract (has ``.report``)
+    └── StepFailedError             a pipeline step raised, timed out or was killed
 
-The CLI maps ``ContractError`` to exit code 1 and every other ``KeelError`` to exit code 2.
+The CLI maps ``ContractError`` and ``StepFailedError`` (something ran and failed) to exit
+code 1 and every other ``KeelError`` to exit code 2.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ __all__ = [
     "InputError",
     "KeelError",
     "MissingDependencyError",
+    "PipelineDefinitionError",
+    "StepFailedError",
     "StoreUnavailableError",
     "StoreVersionError",
     "UsageError",
@@ -71,6 +76,37 @@ class MissingDependencyError(UsageError):
         )
         self.package = package
         self.extra = extra
+
+
+class PipelineDefinitionError(UsageError):
+    """A pipeline cannot run as written: a cycle, an unbound input, incompatible contracts.
+
+    ``problems`` lists every problem found, not only the first.
+    """
+
+    def __init__(self, problems: list[str], *, where: str, hint: str | None = None) -> None:
+        self.problems = problems
+        listed = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"pipeline {where} cannot run ({len(problems)} problem(s)):\n{listed}",
+            hint=hint or "Fix the wiring; keel check PIPELINE re-checks it without running.",
+        )
+
+
+class StepFailedError(KeelError):
+    """A pipeline step failed: it raised, broke a contract, timed out, or its worker died.
+
+    Completed steps keep their outputs in the cache, so the next run resumes after them.
+    """
+
+    def __init__(self, message: str, *, step: str, run_id: str, hint: str | None = None) -> None:
+        self.step = step
+        self.run_id = run_id
+        super().__init__(
+            message,
+            hint=hint
+            or "Fix the step and run the pipeline again: finished steps are cached and skipped.",
+        )
 
 
 class StoreVersionError(UsageError):

@@ -34,7 +34,7 @@ def test_opening_applies_every_migration_and_records_the_head(store_url: str) ->
 def test_the_head_constant_names_the_newest_revision_script() -> None:
     # opening a current store compares with HEAD without importing Alembic: a new
     # revision script must move HEAD too, or stores would never be upgraded to it
-    assert HEAD == head_revision()
+    assert head_revision() == HEAD
 
 
 def test_the_migrations_build_exactly_the_tables_the_queries_use(store_url: str) -> None:

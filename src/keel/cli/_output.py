@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
-from keel.errors import ContractError, KeelError
+from keel.errors import ContractError, KeelError, StepFailedError
 
 __all__ = ["EXIT_FAILED", "EXIT_UNUSABLE", "Format", "err", "fail", "out", "reporting"]
 
@@ -41,7 +41,8 @@ def fail(error: KeelError) -> NoReturn:
     err.print(f"[bold red]error:[/] {error.message}", highlight=False, markup=True)
     if error.hint:
         err.print(f"[bold]Hint:[/] {error.hint}", highlight=False)
-    raise typer.Exit(EXIT_FAILED if isinstance(error, ContractError) else EXIT_UNUSABLE)
+    failed = isinstance(error, (ContractError, StepFailedError))
+    raise typer.Exit(EXIT_FAILED if failed else EXIT_UNUSABLE)
 
 
 @contextlib.contextmanager

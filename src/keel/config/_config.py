@@ -30,6 +30,18 @@ _SETTINGS: dict[tuple[str, str], tuple[type, Value]] = {
     ("artifacts", "url"): (str, ""),
     ("contracts", "examples"): (int, 5),
     ("contracts", "strict"): (bool, False),
+    ("pipeline", "contracts"): (str, "full"),
+    ("lineage", "url"): (str, ""),
+    ("telemetry", "exporter"): (str, "none"),
+    ("telemetry", "endpoint"): (str, ""),
+    ("logging", "format"): (str, "text"),
+}
+
+# settings whose value is one of a few words
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("pipeline", "contracts"): ("full", "schema", "off"),
+    ("telemetry", "exporter"): ("none", "console", "otlp"),
+    ("logging", "format"): ("text", "json"),
 }
 
 _TEMPLATE = """\
@@ -52,6 +64,23 @@ name = "{name}"
 examples = 5
 # Reject columns that the contract does not declare.
 strict = false
+
+[pipeline]
+# Contract checks at step boundaries: "full" (every check), "schema" (columns and types) or "off".
+contracts = "full"
+
+[lineage]
+# POST OpenLineage run events here too (they are always kept in the metadata store).
+# url = "http://localhost:5000/api/v1/lineage"
+
+[telemetry]
+# An OpenTelemetry span per pipeline step: "none", "console", or "otlp" (pip install mlkeel[otel]).
+exporter = "none"
+# endpoint = "http://localhost:4318/v1/traces"
+
+[logging]
+# "text", or "json" for one structured JSON object per line on stderr.
+format = "text"
 """
 
 
@@ -67,6 +96,13 @@ class Config:
     contract_strict: bool
     source: Path | None = None
     """The ``keel.toml`` read, or ``None`` when there is none (all defaults)."""
+    pipeline_contracts: str = "full"
+    """Contract checks at pipeline step boundaries: ``full``, ``schema`` or ``off``."""
+    lineage_url: str = ""
+    """An OpenLineage HTTP endpoint that receives run events (none when empty)."""
+    telemetry_exporter: str = "none"
+    telemetry_endpoint: str = ""
+    log_format: str = "text"
 
     @property
     def state_dir(self) -> Path:
@@ -102,6 +138,11 @@ def load_config(start: Path | None = None, env: Mapping[str, str] | None = None)
         contract_examples=int(get("contracts", "examples")),
         contract_strict=bool(get("contracts", "strict")),
         source=path if path.is_file() else None,
+        pipeline_contracts=str(get("pipeline", "contracts")),
+        lineage_url=str(get("lineage", "url")),
+        telemetry_exporter=str(get("telemetry", "exporter")),
+        telemetry_endpoint=str(get("telemetry", "endpoint")),
+        log_format=str(get("logging", "format")),
     )
 
 
@@ -163,6 +204,12 @@ def _typed(raw: object, section: str, key: str, where: str) -> Value:
         if kind is int and text.lstrip("-").isdigit():
             return int(text)
     elif isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        choices = _CHOICES.get((section, key))
+        if choices is not None and raw not in choices:
+            raise ConfigError(
+                f"{where} must be one of {', '.join(map(repr, choices))}, got {raw!r}.",
+                hint=did_you_mean(str(raw), choices) or f"Set it to {choices[0]!r}.",
+            )
         return raw  # type: ignore[return-value]  # isinstance against a runtime type object
     raise ConfigError(
         f"{where} must be {kind.__name__}, got {raw!r}.",

@@ -14,6 +14,11 @@ from keel.store._metadata import MetadataStore as MetadataStore
 from keel.store._metadata import Metric as Metric
 from keel.store._metadata import Run as Run
 from keel.store._metadata import RunStatus as RunStatus
+from keel.store._pipelines import LineageEvent as LineageEvent
+from keel.store._pipelines import PipelineStore as PipelineStore
+from keel.store._pipelines import StepIO as StepIO
+from keel.store._pipelines import StepRunRecord as StepRunRecord
+from keel.store._pipelines import StepStatus as StepStatus
 
 __all__ = [
     "ArtifactCorruptedError",
@@ -21,10 +26,15 @@ __all__ = [
     "ArtifactRef",
     "ArtifactStore",
     "DatasetVersion",
+    "LineageEvent",
     "MetadataStore",
     "Metric",
+    "PipelineStore",
     "Run",
     "RunStatus",
+    "StepIO",
+    "StepRunRecord",
+    "StepStatus",
     "StoreUnavailableError",
     "StoreVersionError",
     "hash_bytes",

@@ -40,7 +40,9 @@ from keel.store._metadata_schema import (
     params,
     run_tags,
     runs,
+    step_io,
 )
+from keel.store._pipelines import PipelineStore
 
 _PARAMS, _METRICS = params, metrics  # tables, named apart from the arguments that shadow them
 
@@ -139,6 +141,11 @@ class MetadataStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @property
+    def pipelines(self) -> PipelineStore:
+        """Step runs (the pipeline cache) and lineage events."""
+        return PipelineStore(self._read, self._write)
 
     @property
     def engine(self) -> Engine:
@@ -343,7 +350,8 @@ class MetadataStore:
             return [ArtifactRecord(**row._asdict()) for row in conn.execute(query)]
 
     def referenced_digests(self) -> set[str]:
-        """Every artifact digest the metadata refers to: run artifacts and dataset manifests.
+        """Every artifact digest the metadata refers to: run artifacts, dataset manifests and
+        the outputs of pipeline steps (the cache).
 
         (The files a manifest lists are referenced through the manifest; ``keel gc`` reads
         manifests from the artifact store.)
@@ -351,6 +359,9 @@ class MetadataStore:
         queries = [
             sa.select(artifacts.c.digest),
             sa.select(dataset_versions.c.manifest).where(dataset_versions.c.manifest.is_not(None)),
+            sa.select(step_io.c.digest).where(
+                step_io.c.direction == "out", step_io.c.kind != "external"
+            ),
         ]
         with self._read.connect() as conn:
             return {digest for query in queries for (digest,) in conn.execute(query)}
@@ -425,6 +436,17 @@ class MetadataStore:
                 hint="List what exists with MetadataStore.list_dataset_versions(name).",
             )
         return found[-1]
+
+    def dataset_versions_with_digest(self, digest: str) -> list[DatasetVersion]:
+        """Registered dataset versions whose content has this digest (oldest first)."""
+        query = (
+            sa.select(datasets.c.name, dataset_versions)
+            .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
+            .where(dataset_versions.c.digest == digest)
+            .order_by(dataset_versions.c.created_at)
+        )
+        with self._read.connect() as conn:
+            return [_dataset_version(row) for row in conn.execute(query)]
 
     def list_dataset_versions(self, name: str) -> list[DatasetVersion]:
         """Every version of a dataset, oldest first."""

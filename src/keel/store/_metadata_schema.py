@@ -27,14 +27,18 @@ __all__ = [
     "dataset_versions",
     "datasets",
     "experiments",
+    "lineage_events",
     "metadata",
     "metrics",
     "params",
     "run_tags",
     "runs",
+    "step_io",
+    "step_runs",
 ]
 
 RUN_STATUSES = ("running", "finished", "failed")
+STEP_STATUSES = ("finished", "cached", "failed")
 
 KEY_LENGTH = 250
 DIGEST_LENGTH = 64
@@ -182,4 +186,60 @@ dataset_versions = sa.Table(
     sa.Column("files", sa.Integer()),
     sa.Column("manifest", sa.String(DIGEST_LENGTH)),  # artifact listing every file
     sa.Index("ix_dataset_versions_digest", "digest"),
+)
+
+step_runs = sa.Table(  # revision 0003: one row per step of a pipeline run
+    "step_runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("pipeline", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("step", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("key", sa.String(DIGEST_LENGTH), nullable=False),  # the cache key
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("ended_at", UtcDateTime(), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("explanation", sa.Text()),  # why it ran (or "cached")
+    sa.Column("error", sa.Text()),
+    sa.Column("components", JSONType),  # what the key hashes, part by part
+    sa.CheckConstraint("status IN ('finished', 'cached', 'failed')", name="ck_step_runs_status"),
+    sa.Index("ix_step_runs_key", "key"),
+    sa.Index("ix_step_runs_run", "run_id"),
+    sa.Index("ix_step_runs_pipeline_step", "pipeline", "step", "ended_at"),
+)
+
+step_io = sa.Table(  # what each step run read and wrote, by content digest
+    "step_io",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "step_run_id",
+        sa.String(32),
+        sa.ForeignKey("step_runs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("direction", sa.String(3), nullable=False),
+    sa.Column("name", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("digest", sa.String(DIGEST_LENGTH), nullable=False),
+    sa.Column("size", sa.BigInteger()),
+    sa.Column("detail", JSONType),  # schema, source path, dataset version, producer
+    sa.CheckConstraint("direction IN ('in', 'out')", name="ck_step_io_direction"),
+    sa.Index("ix_step_io_digest", "digest"),
+    sa.Index("ix_step_io_step_run", "step_run_id"),
+)
+
+lineage_events = sa.Table(  # OpenLineage run events, as emitted
+    "lineage_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(36), nullable=False),
+    sa.Column("event_type", sa.String(16), nullable=False),
+    sa.Column("event_time", UtcDateTime(), nullable=False),
+    sa.Column("job", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Index("ix_lineage_events_run", "run_id"),
 )
