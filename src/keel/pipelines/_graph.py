@@ -419,17 +419,24 @@ class _Trace:
         count = 2
         while name in self.nodes:
             name, count = f"{step.name}_{count}", count + 1
-        try:
-            bound = inspect.signature(step.fn).bind_partial(*args, **kwargs)
-        except TypeError as exc:
-            known = ", ".join(step.inputs) or "none"
-            self.problems.append(f"step {name!r}: {exc} (its inputs: {known}).")
-            bound = None
-        bindings: dict[str, Binding] = {}
-        for key, value in (bound.arguments if bound else {}).items():
-            bindings[key] = (
-                Ref(value.node, value.index) if isinstance(value, Output) else Value(value)
+        names = list(step.inputs)
+        given: dict[str, Any] = dict(zip(names, args, strict=False))
+        if len(args) > len(names):
+            self.problems.append(
+                f"step {name!r} takes {len(names)} input(s) but was given {len(args)}."
             )
+        for key, value in kwargs.items():
+            if key not in step.inputs:
+                hint = did_you_mean(key, names).split(" Known")[0]
+                self.problems.append(f"step {name!r} has no input {key!r}. {hint}".rstrip())
+            elif key in given:
+                self.problems.append(f"step {name!r} got input {key!r} twice.")
+            else:
+                given[key] = value
+        bindings: dict[str, Binding] = {}
+        for key, value in given.items():
+            is_output = isinstance(value, Output)
+            bindings[key] = Ref(value.node, value.index) if is_output else Value(value)
         for key, port in step.inputs.items():
             if key not in bindings and not port.required:
                 bindings[key] = Value(port.default)

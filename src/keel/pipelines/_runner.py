@@ -384,6 +384,9 @@ class _Scheduler:
                 for _ in self.project.artifacts.read_chunks(item.digest):
                     pass
             except ArtifactCorruptedError:
+                # the bytes under this name are wrong: drop them so the re-run stores the
+                # right ones (a store keeps the first copy of a digest it is given)
+                self.project.artifacts.delete(item.digest)
                 return f"cached output {item.name!r} is corrupted"
             except InputError:
                 return f"cached output {item.name!r} is missing from the artifact store"

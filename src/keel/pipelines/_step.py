@@ -182,7 +182,8 @@ def _ports(fn: Callable[..., Any]) -> tuple[dict[str, Port], tuple[Port, ...], b
                 hint="Annotate it (keel.Frame[Schema], Path, int, str, a model class...).",
             )
         kind, schema = _kind(hints[name])
-        inputs[name] = Port(name, kind, hints[name], schema, parameter.default)
+        default = NO_DEFAULT if parameter.default is parameter.empty else parameter.default
+        inputs[name] = Port(name, kind, hints[name], schema, default)
     if "return" not in hints:
         raise UsageError(
             f"{where} has no return annotation.",
