@@ -216,7 +216,7 @@ def test_garbage_collection_keeps_the_pipeline_cache(tmp_path: Path) -> None:
             {"contracts": {"mode": "full"}},
             {"contracts": {"mode": "off"}},
             ["a contract or the contract mode changed"],
-        ),  # fmt: skip
+        ),
         ({"format": 1}, {"format": 2}, ["Keel's cache format changed"]),
         ({"params": {"n": 1}}, {"params": {"n": 1}}, []),
     ],
