@@ -2,7 +2,10 @@
 
 Data contracts: infer a contract from the shipped sample, validate today's clean batch
 (passes) and a corrupted batch (a report of every failure), validate against the reviewed
-class-based contract, and classify the changes between the two contracts.
+class-based contract, and classify the changes between the two contracts. Versioning:
+register both batches as dataset versions and track two training runs. Pipelines: check
+and run ingest -> validate -> split -> featurize -> train -> evaluate on the registered
+batch, run it again (fully cached), and print the lineage of the trained model.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir()
     shutil.copy(HERE / "schemas.py", OUT / "schemas.py")
+    shutil.copy(HERE / "pipeline.py", OUT / "pipeline.py")
     sample_path = HERE / "data" / "loans_sample.csv"
     clean, bad = batches(pl.read_csv(sample_path, try_parse_dates=True))
     clean.write_parquet(OUT / "batch_clean.parquet")
@@ -94,6 +98,18 @@ def main() -> None:
     keel("data", "list", "loans")
     ids = [train(clean, smoothing) for smoothing in (0.0, 10.0)]
     keel("runs", "compare", *ids)
+
+    console.print(Rule("7. A pipeline: wiring checked, then run, then run again (all cached)"))
+    keel("check", "pipeline.py:training")
+    source = ["--param", "source=batch_clean.parquet"]
+    keel("run", "pipeline.py:training", *source)
+    keel("run", "pipeline.py:training", *source)
+    keel("run", "pipeline.py:training", *source, "--param", "c=0.1")  # only train, evaluate
+    console.print(Rule("8. Where did the model come from? (lineage of the last run's train step)"))
+    from keel.tracking import open_project
+
+    last = open_project(OUT).metadata.list_runs(limit=1)[0].id
+    keel("lineage", f"{last[:8]}:train")
     keel("runs", "list")
     console.print(Rule("Demo finished: outputs in demo-output/"))
 
