@@ -106,6 +106,14 @@ def test_contract_modes_full_schema_and_off(project: Project) -> None:
         run_pipeline(broken, project=project)
 
 
+def test_the_project_sets_the_default_contract_mode(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    config = tmp_path / "keel.toml"
+    config.write_text(config.read_text().replace('contracts = "full"', 'contracts = "off"'))
+    result = run_pipeline(sales, {"amounts": [1.0, -5.0]}, project=open_project(tmp_path))
+    assert result.value("report")["rows"] == 2.0
+
+
 def test_a_failed_step_keeps_finished_steps_and_the_next_run_resumes(
     project: Project, tmp_path: Path
 ) -> None:

@@ -162,9 +162,11 @@ def run_pipeline(
     ``address``, or a local one). Raises :class:`StepFailedError` when a step fails; the
     steps that finished stay cached, so the next run resumes after them.
     """
+    project = project or open_project()
+    if contracts is None and pipeline.contracts is None:
+        contracts = project.config.pipeline_contracts  # keel.toml [pipeline] contracts
     graph = pipeline.build(params, texts=texts, contracts=contracts).check()
     forced = _forced(graph, force)
-    project = project or open_project()
     telemetry = Telemetry(project.config, log_format=log_format)
     notify = on_event or (lambda event: None)
     scheduler = _Scheduler(
