@@ -101,10 +101,4 @@ def _resolve(prefix: str) -> str:
     """A full run id from a unique prefix."""
     from keel.tracking import open_project
 
-    store = open_project().metadata
-    matches = store.run_ids(prefix)
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise UsageError(f"no run {prefix!r} in this project.", hint="keel runs list shows them.")
-    raise UsageError(f"{prefix!r} names {len(matches)} runs.", hint="Give more characters.")
+    return open_project().metadata.resolve_run_id(prefix)

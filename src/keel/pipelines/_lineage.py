@@ -50,7 +50,7 @@ def lineage_tree(ref: str, *, project: Project | None = None) -> LineageNode:
     project = project or open_project()
     run_part, sep, step_part = ref.partition(":")
     if sep:
-        run_id = _run_id(project, run_part)
+        run_id = project.metadata.resolve_run_id(run_part)
         records = project.metadata.pipelines.for_run(run_id)
         for record in records:
             if record.step == step_part:
@@ -77,14 +77,6 @@ def lineage_tree(ref: str, *, project: Project | None = None) -> LineageNode:
         "version in this project.",
         hint="keel runs list shows runs; keel run --format json shows output digests.",
     )
-
-
-def _run_id(project: Project, prefix: str) -> str:
-    matches = project.metadata.run_ids(prefix)
-    if len(matches) != 1:
-        what = "no run" if not matches else f"{len(matches)} runs"
-        raise UsageError(f"{prefix!r} matches {what}.", hint="keel runs list shows run ids.")
-    return matches[0]
 
 
 def _run(project: Project, run_id: str) -> LineageNode:

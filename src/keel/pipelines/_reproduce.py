@@ -95,7 +95,7 @@ def reproduce_run(
     if tolerance < 0:
         raise UsageError(f"--tolerance {tolerance}: must be >= 0.", hint="--tolerance 1e-6")
     project = project or open_project()
-    original = project.metadata.get_run(_resolve(project, run_id))
+    original = project.metadata.get_run(project.metadata.resolve_run_id(run_id))
     source = original.tags.get("keel.source")
     if not source:
         raise UsageError(
@@ -129,15 +129,6 @@ def reproduce_run(
             match = next((o for o in again.outputs if o.name == item.name), None) if again else None
             report.checks.append(_compare(project, old.step, item, match, tolerance))
     return report
-
-
-def _resolve(project: Project, prefix: str) -> str:
-    matches = project.metadata.run_ids(prefix)
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise UsageError(f"no run {prefix!r} in this project.", hint="keel runs list shows them.")
-    raise UsageError(f"{prefix!r} names {len(matches)} runs.", hint="Give more characters.")
 
 
 def _restore_inputs(

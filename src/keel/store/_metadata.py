@@ -439,22 +439,30 @@ class MetadataStore:
 
     def dataset_versions_with_digest(self, digest: str) -> list[DatasetVersion]:
         """Registered dataset versions whose content has this digest (oldest first)."""
-        query = (
-            sa.select(datasets.c.name, dataset_versions)
-            .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
-            .where(dataset_versions.c.digest == digest)
-            .order_by(dataset_versions.c.created_at)
-        )
-        with self._read.connect() as conn:
-            return [_dataset_version(row) for row in conn.execute(query)]
+        where = dataset_versions.c.digest == digest
+        return self._dataset_versions(where, dataset_versions.c.created_at)
 
     def list_dataset_versions(self, name: str) -> list[DatasetVersion]:
         """Every version of a dataset, oldest first."""
+        return self._dataset_versions(datasets.c.name == name, dataset_versions.c.version)
+
+    def resolve_run_id(self, prefix: str) -> str:
+        """The full id of the one run whose id starts with ``prefix``."""
+        matches = self.run_ids(prefix)
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise UsageError(f"no run {prefix!r} in this store.", hint="keel runs list shows them.")
+        raise UsageError(f"{prefix!r} names {len(matches)} runs.", hint="Give more characters.")
+
+    def _dataset_versions(
+        self, where: sa.ColumnElement[bool], order: sa.ColumnElement[Any]
+    ) -> list[DatasetVersion]:
         query = (
             sa.select(datasets.c.name, dataset_versions)
             .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
-            .where(datasets.c.name == name)
-            .order_by(dataset_versions.c.version)
+            .where(where)
+            .order_by(order)
         )
         with self._read.connect() as conn:
             return [_dataset_version(row) for row in conn.execute(query)]
