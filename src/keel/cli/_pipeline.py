@@ -11,7 +11,7 @@ import enum
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.live import Live
@@ -133,7 +133,10 @@ def run(
     with reporting():
         texts = _parse_params(param or [])
         found = load_pipeline(pipeline)
-        quiet = log_format is LogFormat.json
+        from keel.config import load_config
+
+        chosen = log_format.value if log_format else load_config().log_format
+        quiet = chosen == "json"  # structured logs replace the progress display
         progress = _Progress(live=err.is_terminal and not quiet)
         with progress:
             result = run_pipeline(
@@ -234,15 +237,20 @@ def lineage(
 
     with reporting():
         tree = lineage_tree(ref)
-    text: Any
     if fmt is LineageFormat.json:
         print_json(tree.to_dict())
         return
-    text = to_dot(tree) if fmt is LineageFormat.dot else to_rich(tree)
+    if fmt is LineageFormat.dot:  # Graphviz text, exactly: no markup, no wrapping
+        text = to_dot(tree)
+        if output is not None:
+            output.write_text(text, encoding="utf-8")
+        else:
+            typer.echo(text, nl=False)
+        return
     if output is not None:
         from rich.console import Console
 
         with output.open("w", encoding="utf-8") as handle:
-            Console(file=handle, width=120).print(text)
+            Console(file=handle, width=200, soft_wrap=True).print(to_rich(tree))
         return
-    out.print(text)
+    out.print(to_rich(tree))

@@ -159,8 +159,9 @@ def _arguments(
             kwargs[name] = pathlib.Path(kwargs[name])
     for name, item in task.inputs.items():
         port = step.inputs[name]
-        value = memo.get(item.digest) if memo is not None else None
-        if value is None:
+        if memo is not None and item.kind == "frame" and item.digest in memo:
+            value = memo[item.digest].clone()  # O(1); a step may change its frame in place
+        else:
             value = load_value(item, port, store, pathlib.Path(task.files_dir))
         if port.kind == "frame":
             where = f"step {task.node!r} input {name!r}"
@@ -200,8 +201,10 @@ def _store_outputs(
             value = check_frame(returned, port, task.mode, where=f"{where} output {port.name!r}")
         item = store_value(value, port, store, where=f"{where} output {port.name!r}")
         outputs.append(item)
-        if memo is not None:
-            memo[item.digest] = value.to_polars() if port.kind == "frame" else value
+        if memo is not None and port.kind == "frame":
+            # only frames are shared (as copy-on-write clones): other values are read back
+            # from the store, so no step sees another's in-place changes, as on a process pool
+            memo[item.digest] = value.to_polars()
     return tuple(outputs)
 
 
@@ -250,7 +253,7 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """Steps run one at a time in this process; values pass between steps in memory."""
+    """Steps run one at a time in this process; frames pass between steps in memory."""
 
     name, slots = "local", 1
 

@@ -433,7 +433,7 @@ class MetadataStore:
             which = f"version {version} of " if version is not None else ""
             raise UsageError(
                 f"{which}dataset {name!r} is not in the metadata store at {self.url}.",
-                hint="List what exists with MetadataStore.list_dataset_versions(name).",
+                hint=f"keel data list {name} shows its versions.",
             )
         return found[-1]
 

@@ -25,7 +25,11 @@ class Project:
 
 
 def open_project(start: Path | None = None) -> Project:
-    """The project around ``start`` (default: the working folder), its stores opened once."""
+    """The project around ``start`` (default: the working folder), its stores opened once.
+
+    The configuration is read on every call (a changed ``keel.toml`` or ``KEEL_*`` variable
+    takes effect at once); the stores behind the same URLs are opened once per process.
+    """
     config = load_config(start)
     key = (config.store_url, config.artifacts_url)
     with _LOCK:
@@ -33,4 +37,7 @@ def open_project(start: Path | None = None) -> Project:
             _OPEN[key] = Project(
                 config, MetadataStore(config.store_url), ArtifactStore(config.artifacts_url)
             )
-        return _OPEN[key]
+        opened = _OPEN[key]
+    if opened.config != config:
+        return Project(config, opened.metadata, opened.artifacts)
+    return opened
