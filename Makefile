@@ -37,6 +37,7 @@ bench: setup
 	$(BIN)/python benchmarks/contracts/bench_contracts.py --streaming --streaming-variants clean,dirty
 	.venv-bench-store/bin/python benchmarks/store/bench_runs.py
 	.venv-bench-store/bin/python benchmarks/store/bench_data.py
+	.venv-bench-store/bin/python benchmarks/pipeline/bench_pipeline.py
 
 clean:
 	rm -rf $(VENV) .venv-bench .venv-bench-ge .venv-bench-store .mypy_cache .ruff_cache .pytest_cache

@@ -332,7 +332,8 @@ def main() -> None:
     print(
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs; "
         f"mlkeel {version('mlkeel')} (commit {commit_id}), dvc {version('dvc')}, "
-        f"polars {version('polars')}; projects in {args.scm} repositories; "
+        f"polars {version('polars')}; "
+        f"{'projects in git repositories' if args.scm == 'git' else 'no git'}; "
         f"{args.rows:,} input rows; median of {args.repeat} rounds; "
         f"others' CPU at most {cached.others:.0%}"
     )
