@@ -1,4 +1,10 @@
-"""Typed data contracts: declared once, checked statically and at runtime in one pass."""
+"""Typed data contracts: declared once, checked statically and at runtime in one pass.
+
+Declaring contracts does not import Polars; checking data (``check_data``, ``read_data``,
+``Schema.validate``) does, on first use.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from keel.contracts._checks import Check as Check
 from keel.contracts._codegen import codegen as codegen
@@ -8,7 +14,6 @@ from keel.contracts._decorator import check_types as check_types
 from keel.contracts._diff import Change as Change
 from keel.contracts._diff import ContractDiff as ContractDiff
 from keel.contracts._diff import diff_contracts as diff_contracts
-from keel.contracts._engine import check_data as check_data
 from keel.contracts._expr import Column as Column
 from keel.contracts._expr import Expr as Expr
 from keel.contracts._expr import col as col
@@ -17,7 +22,6 @@ from keel.contracts._expr import parse_expr as parse_expr
 from keel.contracts._field import Field as Field
 from keel.contracts._field import FieldInfo as FieldInfo
 from keel.contracts._infer import infer_contract as infer_contract
-from keel.contracts._io import read_data as read_data
 from keel.contracts._jsonschema import to_json_schema as to_json_schema
 from keel.contracts._load import load_contract as load_contract
 from keel.contracts._report import CheckResult as CheckResult
@@ -87,3 +91,20 @@ __all__ = [
     "to_json_schema",
     "unique",
 ]
+
+if TYPE_CHECKING:
+    from keel.contracts._engine import check_data as check_data
+    from keel.contracts._io import read_data as read_data
+
+_LAZY = {"check_data": "keel.contracts._engine", "read_data": "keel.contracts._io"}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the engine (and Polars) only when data is first checked or read."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'keel.contracts' has no attribute {name!r}")

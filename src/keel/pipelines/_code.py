@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 import blake3
 
 from keel.errors import UsageError
+from keel.versioning import site_index
 
 __all__ = ["CodeFingerprint", "fingerprint_function"]
 
@@ -624,14 +625,15 @@ def _versions(imports: Iterable[str]) -> dict[str, str]:
     return dict(sorted(versions.items()))
 
 
-@functools.cache
 def _packages_distributions() -> Mapping[str, list[str]]:
-    return importlib.metadata.packages_distributions()
+    return site_index().modules
 
 
-@functools.cache
 def _version(distribution: str) -> str | None:
-    try:
+    found = site_index().versions.get(distribution)
+    if found is not None:
+        return found
+    try:  # a name spelled differently from its metadata: ask importlib
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return None

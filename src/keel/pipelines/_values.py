@@ -18,7 +18,6 @@ import pickle
 from typing import Any
 
 from keel.contracts import ColumnSpec, Contract, Frame, Report
-from keel.contracts._engine import run as run_contract
 from keel.errors import ContractError, UsageError
 from keel.pipelines._step import Mode, Port
 from keel.store import ArtifactStore, StepIO
@@ -36,6 +35,8 @@ def check_frame(value: Any, port: Port, mode: Mode, *, where: str) -> Frame[Any]
         value = value.native
     if mode == "off":
         return Frame(value, schema, Report(schema.__contract__.name, -1, ()))
+    from keel.contracts._engine import run as run_contract
+
     contract = schema.__contract__ if mode == "full" else _schema_only(schema.__contract__)
     try:
         report, native = run_contract(contract, value, examples=5)

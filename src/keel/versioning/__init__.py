@@ -17,6 +17,8 @@ from keel.versioning._data import diff_fingerprints as diff_fingerprints
 from keel.versioning._data import hash_path as hash_path
 from keel.versioning._environment import EnvironmentFingerprint as EnvironmentFingerprint
 from keel.versioning._environment import environment_fingerprint as environment_fingerprint
+from keel.versioning._site import SiteIndex as SiteIndex
+from keel.versioning._site import site_index as site_index
 
 __all__ = [
     "CodeFingerprint",
@@ -25,8 +27,10 @@ __all__ = [
     "EnvironmentFingerprint",
     "FileDigest",
     "HashCache",
+    "SiteIndex",
     "code_fingerprint",
     "diff_fingerprints",
     "environment_fingerprint",
     "hash_path",
+    "site_index",
 ]

@@ -12,11 +12,11 @@ import platform
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import metadata
 from typing import Any
 
 from keel.errors import InputError
 from keel.store import hash_bytes
+from keel.versioning._site import site_index
 
 __all__ = ["EnvironmentFingerprint", "environment_fingerprint", "normalize_name"]
 
@@ -106,8 +106,6 @@ def environment_fingerprint() -> EnvironmentFingerprint:
 def _installed() -> tuple[tuple[str, str], ...]:
     """Every importable distribution, once: the first on ``sys.path`` wins, as for imports."""
     seen: dict[str, str] = {}
-    for dist in metadata.distributions():
-        name = dist.metadata["Name"]
-        if name and dist.version:
-            seen.setdefault(normalize_name(name), dist.version)
+    for name, version in site_index().versions.items():
+        seen.setdefault(normalize_name(name), version)
     return tuple(seen.items())
