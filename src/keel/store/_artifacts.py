@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import blake3
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
 
 from keel.errors import InputError, UsageError
 from keel.store._hashing import hash_file
+from keel.store._localfs import LocalFS
 
 __all__ = ["ArtifactCorruptedError", "ArtifactRef", "ArtifactStore"]
 
@@ -51,7 +50,7 @@ class ArtifactStore:
     def __init__(self, url: str | os.PathLike[str]) -> None:
         self.url = os.fspath(url)
         self.fs, self.root = _filesystem(self.url)
-        self._local = isinstance(self.fs, LocalFileSystem)
+        self._local = isinstance(self.fs, LocalFS) or _is_fsspec_local(self.fs)
 
     # -- writing --------------------------------------------------------------------------
     def put_bytes(self, data: bytes) -> ArtifactRef:
@@ -206,7 +205,17 @@ def _unwritable(url: str, exc: OSError) -> UsageError:
     )
 
 
+def _is_fsspec_local(fs: Any) -> bool:
+    from fsspec.implementations.local import LocalFileSystem
+
+    return isinstance(fs, LocalFileSystem)
+
+
 def _filesystem(url: str) -> tuple[Any, str]:
+    if "://" not in url and "::" not in url:  # a plain folder: no fsspec needed
+        return LocalFS(), os.path.abspath(url).rstrip("/") or "/"
+    import fsspec
+
     try:
         fs, root = fsspec.core.url_to_fs(url)
     except ValueError as exc:
