@@ -8,8 +8,9 @@ import typing
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+from keel._hints import type_hints
 from keel.contracts._schema import Frame, Schema
-from keel.errors import ContractError, UsageError
+from keel.errors import ContractError
 
 __all__ = ["check_types"]
 
@@ -46,13 +47,7 @@ def check_types(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 def _frame_hints(fn: Callable[..., Any]) -> dict[str, type[Schema]]:
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception as exc:
-        raise UsageError(
-            f"cannot resolve the annotations of {fn.__qualname__}(): {exc}.",
-            hint="Import the schemas that the annotations name at module level.",
-        ) from exc
+    hints = type_hints(fn, f"{fn.__qualname__}()")
     found: dict[str, type[Schema]] = {}
     for name, hint in hints.items():
         if typing.get_origin(hint) is Frame:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
+from keel._hints import type_hints
 from keel.contracts import Contract, DType
 from keel.errors import PipelineDefinitionError, UsageError, did_you_mean
 from keel.pipelines._step import MODES, NO_DEFAULT, Mode, Port, Step, as_step
@@ -598,7 +599,7 @@ class Pipeline:
 
 
 def _params(fn: Callable[..., Any]) -> dict[str, Param]:
-    hints = typing.get_type_hints(fn)
+    hints = type_hints(fn, f"pipeline {fn.__qualname__}")
     found: dict[str, Param] = {}
     for name, parameter in inspect.signature(fn).parameters.items():
         annotation = hints.get(name)

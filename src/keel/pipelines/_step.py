@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar, overload
 
+from keel._hints import type_hints
 from keel.contracts import Frame, Schema
 from keel.errors import UsageError
 
@@ -162,13 +163,7 @@ def as_step(obj: object) -> Step | None:
 # -- reading annotations -------------------------------------------------------------------
 def _ports(fn: Callable[..., Any]) -> tuple[dict[str, Port], tuple[Port, ...], bool]:
     where = f"step {fn.__qualname__}"
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception as exc:
-        raise UsageError(
-            f"{where}: its annotations cannot be resolved: {exc}.",
-            hint="Import every type a step's signature names at module level.",
-        ) from exc
+    hints = type_hints(fn, where)
     inputs: dict[str, Port] = {}
     for name, parameter in inspect.signature(fn).parameters.items():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
