@@ -15,6 +15,7 @@ __all__ = [
     "Contract",
     "Field",
     "Frame",
+    "Model",
     "Pipeline",
     "Report",
     "Schema",
@@ -28,11 +29,13 @@ __all__ = [
     "expression",
     "fresh",
     "functional_dependency",
+    "load",
     "null_fraction",
     "ordered",
     "param",
     "pipeline",
     "ref",
+    "register",
     "rows",
     "rule",
     "start_run",
@@ -62,11 +65,14 @@ if TYPE_CHECKING:
     from keel.contracts import rows as rows
     from keel.contracts import rule as rule
     from keel.contracts import unique as unique
+    from keel.models import Model as Model
     from keel.pipelines import Pipeline as Pipeline
     from keel.pipelines import param as param
     from keel.pipelines import pipeline as pipeline
     from keel.pipelines import ref as ref
     from keel.pipelines import step as step
+    from keel.registry import load as load
+    from keel.registry import register as register
     from keel.tracking import active_run as active_run
     from keel.tracking import start_run as start_run
 
@@ -92,7 +98,10 @@ _LAZY = {
     "rows": "keel.contracts",
     "rule": "keel.contracts",
     "unique": "keel.contracts",
+    "Model": "keel.models",
     "Pipeline": "keel.pipelines",
+    "load": "keel.registry",
+    "register": "keel.registry",
     "param": "keel.pipelines",
     "pipeline": "keel.pipelines",
     "ref": "keel.pipelines",

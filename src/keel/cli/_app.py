@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from keel._version import __version__
-from keel.cli import _contract, _data, _pipeline, _runs, _validate
+from keel.cli import _contract, _data, _models, _pipeline, _runs, _validate
 from keel.cli._output import Format, out, print_json, reporting
 
 # Library code is imported inside each command, so that `keel X` loads only what X needs.
@@ -26,6 +26,7 @@ app.command("validate")(_validate.validate)
 app.add_typer(_contract.app, name="contract")
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_data.app, name="data")
+app.add_typer(_models.app, name="models")
 app.command("run")(_pipeline.run)
 app.command("check")(_pipeline.check)
 app.command("reproduce")(_pipeline.reproduce)

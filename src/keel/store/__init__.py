@@ -14,6 +14,12 @@ from keel.store._metadata import MetadataStore as MetadataStore
 from keel.store._metadata import Metric as Metric
 from keel.store._metadata import Run as Run
 from keel.store._metadata import RunStatus as RunStatus
+from keel.store._models import AliasConflictError as AliasConflictError
+from keel.store._models import AliasState as AliasState
+from keel.store._models import ModelEvent as ModelEvent
+from keel.store._models import ModelStore as ModelStore
+from keel.store._models import ModelVersion as ModelVersion
+from keel.store._models import RegisteredModel as RegisteredModel
 from keel.store._pipelines import LineageEvent as LineageEvent
 from keel.store._pipelines import PipelineStore as PipelineStore
 from keel.store._pipelines import StepIO as StepIO
@@ -21,6 +27,8 @@ from keel.store._pipelines import StepRunRecord as StepRunRecord
 from keel.store._pipelines import StepStatus as StepStatus
 
 __all__ = [
+    "AliasConflictError",
+    "AliasState",
     "ArtifactCorruptedError",
     "ArtifactRecord",
     "ArtifactRef",
@@ -29,7 +37,11 @@ __all__ = [
     "LineageEvent",
     "MetadataStore",
     "Metric",
+    "ModelEvent",
+    "ModelStore",
+    "ModelVersion",
     "PipelineStore",
+    "RegisteredModel",
     "Run",
     "RunStatus",
     "StepIO",

@@ -37,11 +37,13 @@ from keel.store._metadata_schema import (
     datasets,
     experiments,
     metrics,
+    model_versions,
     params,
     run_tags,
     runs,
     step_io,
 )
+from keel.store._models import ModelStore
 from keel.store._pipelines import PipelineStore
 
 _PARAMS, _METRICS = params, metrics  # tables, named apart from the arguments that shadow them
@@ -141,6 +143,11 @@ class MetadataStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @property
+    def models(self) -> ModelStore:
+        """The model registry's versions, aliases and events."""
+        return ModelStore(self._read, self._write)
 
     @property
     def pipelines(self) -> PipelineStore:
@@ -362,17 +369,22 @@ class MetadataStore:
             sa.select(step_io.c.digest).where(
                 step_io.c.direction == "out", step_io.c.kind != "external"
             ),
+            sa.select(model_versions.c.manifest),
+            sa.select(model_versions.c.listing),
         ]
         with self._read.connect() as conn:
             return {digest for query in queries for (digest,) in conn.execute(query)}
 
     def stored_manifests(self) -> set[str]:
-        """Manifest digests of dataset versions whose bytes are in the artifact store."""
+        """Digests of file listings whose files are in the artifact store: stored dataset
+        versions' manifests and model versions' listings."""
         query = sa.select(dataset_versions.c.manifest).where(
             dataset_versions.c.manifest.is_not(None), dataset_versions.c.stored.is_(True)
         )
         with self._read.connect() as conn:
-            return {digest for (digest,) in conn.execute(query)}
+            found = {digest for (digest,) in conn.execute(query)}
+            found.update(conn.execute(sa.select(model_versions.c.listing)).scalars())
+            return found
 
     # -- datasets -------------------------------------------------------------------------
     def add_dataset_version(

@@ -30,7 +30,11 @@ __all__ = [
     "lineage_events",
     "metadata",
     "metrics",
+    "model_aliases",
+    "model_events",
+    "model_versions",
     "params",
+    "registered_models",
     "run_tags",
     "runs",
     "step_io",
@@ -242,4 +246,58 @@ lineage_events = sa.Table(  # OpenLineage run events, as emitted
     sa.Column("job", sa.String(KEY_LENGTH), nullable=False),
     sa.Column("payload", JSONType, nullable=False),
     sa.Index("ix_lineage_events_run", "run_id"),
+)
+
+registered_models = sa.Table(  # revision 0004: the model registry
+    "registered_models",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(KEY_LENGTH), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+
+def _model_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("registered_models.id", ondelete="CASCADE")
+
+
+model_versions = sa.Table(  # immutable: rows are inserted, never updated
+    "model_versions",
+    metadata,
+    sa.Column("model_id", BigId, _model_fk(), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("manifest", sa.String(DIGEST_LENGTH), nullable=False),  # keel-model.yaml
+    sa.Column("listing", sa.String(DIGEST_LENGTH), nullable=False),  # every file, for gc
+    sa.Column("adapter", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="SET NULL")),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("description", sa.Text()),
+    sa.Column("metrics", JSONType),
+)
+
+model_aliases = sa.Table(  # revision: bumped by every move (optimistic concurrency)
+    "model_aliases",
+    metadata,
+    sa.Column("model_id", BigId, _model_fk(), primary_key=True),
+    sa.Column("alias", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("revision", sa.Integer(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+model_events = sa.Table(  # append-only: who did what to which version, when and why
+    "model_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("model_id", BigId, _model_fk(), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("version", sa.Integer()),
+    sa.Column("alias", sa.String(KEY_LENGTH)),
+    sa.Column("previous_version", sa.Integer()),
+    sa.Column("actor", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("reason", sa.Text()),
+    sa.Column("detail", JSONType),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_model_events_model", "model_id", "id"),
 )

@@ -1,0 +1,32 @@
+"""Models: one protocol for every framework, adapters by composition, safe model packages,
+metrics and evaluation per slice."""
+
+from keel.models._adapters import Adapter as Adapter
+from keel.models._adapters import Model as Model
+from keel.models._adapters import ProbabilisticModel as ProbabilisticModel
+from keel.models._adapters import adapter_for as adapter_for
+from keel.models._adapters import adapters as adapters
+from keel.models._adapters import get_adapter as get_adapter
+from keel.models._package import KeelModel as KeelModel
+from keel.models._package import Manifest as Manifest
+from keel.models._package import ModelPackageError as ModelPackageError
+from keel.models._package import ModelVersionWarning as ModelVersionWarning
+from keel.models._package import load_model as load_model
+from keel.models._package import sample_rows as sample_rows
+from keel.models._package import save_model as save_model
+
+__all__ = [
+    "Adapter",
+    "KeelModel",
+    "Manifest",
+    "Model",
+    "ModelPackageError",
+    "ModelVersionWarning",
+    "ProbabilisticModel",
+    "adapter_for",
+    "adapters",
+    "get_adapter",
+    "load_model",
+    "sample_rows",
+    "save_model",
+]

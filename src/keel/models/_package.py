@@ -1,0 +1,326 @@
+"""Model packages: a folder holding the model in a safe format and ``keel-model.yaml``.
+
+The manifest records what is needed to trust and use the model later: the adapter and the
+framework versions it was saved with, the input (and output) contract, requirements,
+lineage (run, data versions, code fingerprint), metrics, and the BLAKE3 digest and size of
+every file. Loading verifies every file against its digest (a mismatch is an error naming
+the file) and warns, naming both versions, when a framework differs from the recorded one.
+
+:class:`KeelModel` wraps the native model by composition: ``predict`` and ``predict_proba``
+take a dataframe (its contract columns, in contract order) or a 2-D array, whatever the
+framework. User models never inherit from a Keel class.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from keel._version import __version__
+from keel.contracts import Contract, DType, contract_from_dict, contract_to_dict
+from keel.errors import InputError, UsageError
+from keel.models._adapters import Adapter, adapter_for, get_adapter
+from keel.store import hash_file
+
+__all__ = [
+    "MANIFEST",
+    "KeelModel",
+    "Manifest",
+    "ModelPackageError",
+    "ModelVersionWarning",
+    "load_model",
+    "sample_rows",
+    "save_model",
+]
+
+MANIFEST = "keel-model.yaml"
+FORMAT = 1
+
+
+class ModelPackageError(InputError):
+    """A model package is incomplete or its files do not match their recorded digests."""
+
+
+class ModelVersionWarning(UserWarning):
+    """A package was saved with another version of its framework than the one installed."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The contents of ``keel-model.yaml``."""
+
+    adapter: str
+    files: Mapping[str, Mapping[str, Any]]  # relative path -> {"digest", "size"}
+    frameworks: Mapping[str, str] = field(default_factory=dict)
+    task: str | None = None
+    classes: list[Any] | None = None
+    input_contract: Mapping[str, Any] | None = None
+    output_contract: Mapping[str, Any] | None = None
+    requirements: list[str] = field(default_factory=list)
+    lineage: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    trusted: bool = False  # the files need trusted loading (pickle)
+    python: str = ""
+    created_at: str = ""
+    format: int = FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "adapter": self.adapter,
+            "task": self.task,
+            "classes": self.classes,
+            "frameworks": dict(self.frameworks),
+            "python": self.python,
+            "requirements": list(self.requirements),
+            "trusted": self.trusted,
+            "input_contract": self.input_contract,
+            "output_contract": self.output_contract,
+            "lineage": dict(self.lineage),
+            "metrics": dict(self.metrics),
+            "files": {k: dict(v) for k, v in self.files.items()},
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str) -> Manifest:
+        if not isinstance(data, Mapping) or "adapter" not in data or "files" not in data:
+            raise ModelPackageError(
+                f"{where} is not a Keel model manifest (no adapter or files).",
+                hint="Point at a folder written by keel.models.save_model or keel.register.",
+            )
+        if data.get("format", FORMAT) > FORMAT:
+            raise ModelPackageError(
+                f"{where} has manifest format {data['format']}; this Keel reads up to {FORMAT}.",
+                hint="Upgrade keel (pip install -U mlkeel).",
+            )
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class KeelModel:
+    """A loaded model: the native object, its adapter and its manifest, one interface."""
+
+    def __init__(self, native: Any, adapter: Adapter, manifest: Manifest) -> None:
+        self.native = native
+        self.adapter = adapter
+        self.manifest = manifest
+        self.input_contract: Contract | None = (
+            contract_from_dict(dict(manifest.input_contract)) if manifest.input_contract else None
+        )
+
+    @property
+    def columns(self) -> tuple[str, ...] | None:
+        """The input columns, in the order the model reads them (from the input contract)."""
+        return self.input_contract.column_names if self.input_contract else None
+
+    @property
+    def classes(self) -> list[Any] | None:
+        return self.manifest.classes
+
+    def features(self, data: Any) -> np.ndarray:
+        """``data`` as the 2-D float array the model reads (contract columns, in order)."""
+        if isinstance(data, np.ndarray):
+            return data if data.ndim == 2 else data.reshape(1, -1)
+        import narwhals.stable.v2 as nw
+
+        try:
+            frame = nw.from_native(data, eager_only=True)
+        except TypeError as exc:
+            raise UsageError(
+                f"cannot predict on a {type(data).__name__}.",
+                hint="Pass a Polars, pandas or PyArrow frame, or a 2-D NumPy array.",
+            ) from exc
+        names = self.columns or tuple(frame.columns)
+        missing = [c for c in names if c not in frame.columns]
+        if missing:
+            raise UsageError(
+                f"the data lacks the model's input column(s) {', '.join(missing)}.",
+                hint=f"The model reads: {', '.join(names)}.",
+            )
+        try:
+            return np.asarray(frame.select(list(names)).to_numpy(), dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(
+                f"the input columns cannot be read as numbers: {exc}.",
+                hint="Encode text and categories as numbers before the model (a step, say).",
+            ) from exc
+
+    def predict(self, data: Any) -> np.ndarray:
+        return np.asarray(self.adapter.predict(self.native, self.features(data)))
+
+    def predict_proba(self, data: Any) -> np.ndarray | None:
+        found = self.adapter.predict_proba(self.native, self.features(data))
+        return None if found is None else np.asarray(found)
+
+    def __repr__(self) -> str:
+        return f"<KeelModel {self.manifest.adapter} {type(self.native).__name__}>"
+
+
+def save_model(
+    model: Any,
+    path: str | Path,
+    *,
+    contract: Any = None,
+    output_contract: Any = None,
+    trusted: bool = False,
+    lineage: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    environment: Mapping[str, str] | None = None,
+) -> Manifest:
+    """Write ``model`` as a package in the folder ``path`` (created; must be empty).
+
+    ``contract`` (a ``keel.Schema`` class or ``Contract``) names the input columns;
+    ``trusted=True`` allows pickle for models no safe format can hold. ``environment``
+    (installed distributions) is taken once per process when not given.
+    """
+    folder = Path(path)
+    if folder.exists() and any(folder.iterdir()):
+        raise UsageError(f"{folder} is not empty.", hint="Save a model package to a new folder.")
+    folder.mkdir(parents=True, exist_ok=True)
+    adapter = adapter_for(model)
+    written = adapter.save(model, folder, trusted=trusted)
+    frameworks = adapter.frameworks()
+    installed = environment if environment is not None else _environment()
+    requirements = sorted(
+        {f"mlkeel=={__version__}", *(f"{d}=={v}" for d, v in frameworks.items())}
+        | ({f"numpy=={installed['numpy']}"} if "numpy" in installed else set())
+    )
+    classes = adapter.classes(model)
+    manifest = Manifest(
+        adapter=adapter.name,
+        files={
+            name: {"digest": hash_file(folder / name), "size": (folder / name).stat().st_size}
+            for name in sorted(written)
+        },
+        frameworks=frameworks,
+        task=("classification" if classes is not None else "regression")
+        if adapter.name != "callable"
+        else None,
+        classes=[_plain(c) for c in classes] if classes is not None else None,
+        input_contract=_contract_dict(contract),
+        output_contract=_contract_dict(output_contract),
+        requirements=requirements,
+        lineage=dict(lineage or {}),
+        metrics={k: float(v) for k, v in (metrics or {}).items()},
+        trusted=trusted,
+        python=platform.python_version(),
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    (folder / MANIFEST).write_text(
+        yaml.safe_dump(manifest.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
+    return manifest
+
+
+def read_manifest(path: str | Path) -> Manifest:
+    folder = Path(path)
+    file = folder / MANIFEST
+    if not file.is_file():
+        raise ModelPackageError(
+            f"{folder} is not a model package: it has no {MANIFEST}.",
+            hint="Point at a folder written by keel.models.save_model or keel.register.",
+        )
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ModelPackageError(f"{file} is not valid YAML: {exc}", hint="Restore it.") from exc
+    return Manifest.from_dict(data, where=str(file))
+
+
+def load_model(path: str | Path, *, trusted: bool = False) -> KeelModel:
+    """Load a model package, verifying every file against its recorded digest."""
+    folder = Path(path)
+    manifest = read_manifest(folder)
+    for name, meta in manifest.files.items():
+        file = folder / name
+        if not file.is_file():
+            raise ModelPackageError(
+                f"model package {folder} is missing its file {name}.",
+                hint="The package is incomplete; restore it from the registry.",
+            )
+        if hash_file(file) != meta.get("digest"):
+            raise ModelPackageError(
+                f"file {name} of model package {folder} does not match its recorded digest: "
+                "it was modified or corrupted after the package was written.",
+                hint="Do not use it; restore the package from the registry (keel.load).",
+            )
+    if manifest.trusted and not trusted:
+        raise UsageError(
+            f"model package {folder} holds pickled code and can only be loaded with trusted=True.",
+            hint="Load it with trusted=True only if you trust whoever wrote it.",
+        )
+    adapter = get_adapter(manifest.adapter)
+    current = adapter.frameworks()
+    for name, version in manifest.frameworks.items():
+        now = current.get(name)
+        if now is not None and now != version:
+            warnings.warn(
+                f"model package {folder} was saved with {name} {version}; this environment "
+                f"has {name} {now}. Predictions may differ.",
+                ModelVersionWarning,
+                stacklevel=2,
+            )
+    native = adapter.load(folder, sorted(manifest.files), trusted=trusted)
+    return KeelModel(native, adapter, manifest)
+
+
+def sample_rows(contract: Contract, rows: int = 8) -> Any:
+    """Contract-shaped data: ``rows`` rows of values every column's constraints accept."""
+    import polars as pl
+
+    data: dict[str, list[Any]] = {}
+    for column in contract.columns:
+        data[column.name] = [_value(column, i) for i in range(rows)]
+    return pl.DataFrame(data)
+
+
+def _value(column: Any, i: int) -> Any:
+    constraints = column.constraints()
+    allowed = constraints.get("isin")
+    if allowed:
+        return list(allowed)[i % len(allowed)]
+    low = constraints.get("ge", constraints.get("gt"))
+    high = constraints.get("le", constraints.get("lt"))
+    if column.dtype in (DType.INT, DType.FLOAT, DType.DECIMAL):
+        lo = float(low) if low is not None else 0.0
+        hi = float(high) if high is not None else lo + 10.0
+        value = lo + (hi - lo) * (i + 1) / 10
+        return round(value) if column.dtype == DType.INT else value
+    if column.dtype == DType.BOOL:
+        return i % 2 == 0
+    if column.dtype == DType.DATE:
+        return dt.date(2024, 1, 1) + dt.timedelta(days=i)
+    if column.dtype == DType.DATETIME:
+        return dt.datetime(2024, 1, 1) + dt.timedelta(hours=i)
+    return f"value{i}"
+
+
+def _contract_dict(contract: Any) -> dict[str, Any] | None:
+    if contract is None:
+        return None
+    found = getattr(contract, "__contract__", contract)
+    if not isinstance(found, Contract):
+        raise UsageError(
+            f"contract={contract!r} is not a keel.Schema class or a Contract.",
+            hint="Pass the schema class of the model's input, e.g. contract=Features.",
+        )
+    return contract_to_dict(found)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _environment() -> dict[str, str]:
+    from keel.versioning import site_index
+
+    return {k.lower(): v for k, v in site_index().versions.items()}

@@ -1,0 +1,23 @@
+"""The model registry: immutable versions, aliases, an append-only event log, gates."""
+
+from keel.registry._registry import ModelRejectedError as ModelRejectedError
+from keel.registry._registry import history as history
+from keel.registry._registry import load as load
+from keel.registry._registry import parse_model_ref as parse_model_ref
+from keel.registry._registry import register as register
+from keel.registry._registry import resolve as resolve
+from keel.registry._registry import rollback as rollback
+from keel.registry._registry import set_alias as set_alias
+from keel.store import AliasConflictError as AliasConflictError
+
+__all__ = [
+    "AliasConflictError",
+    "ModelRejectedError",
+    "history",
+    "load",
+    "parse_model_ref",
+    "register",
+    "resolve",
+    "rollback",
+    "set_alias",
+]

@@ -1,0 +1,261 @@
+"""``keel.register`` and ``keel.load``: immutable versions, aliases, rollback, history.
+
+A registered version is a model package stored file by file in the artifact store (so
+identical files are kept once) plus a row naming its manifest. Registering runs the model
+on contract-shaped rows first: a model that cannot predict on the data its contract
+describes is rejected with the error, not discovered in production. Loading fetches the
+files (verified on read), caches them under ``.keel/models/``, and verifies them again
+against the manifest. Who did what is the ``KEEL_ACTOR`` variable, else the login name.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from keel.errors import KeelError, UsageError
+from keel.models._package import (
+    MANIFEST,
+    KeelModel,
+    load_model,
+    read_manifest,
+    sample_rows,
+    save_model,
+)
+from keel.store import AliasState, ModelEvent, ModelVersion
+from keel.tracking import ActiveRun, Project, active_run, open_project
+
+__all__ = [
+    "ModelRejectedError",
+    "actor",
+    "history",
+    "load",
+    "parse_model_ref",
+    "register",
+    "resolve",
+    "rollback",
+    "set_alias",
+]
+
+_REF = re.compile(r"^(?P<name>[^@/]+)(?:@(?P<alias>[^@/]+)|/(?P<version>\d+))?$")
+
+
+class ModelRejectedError(UsageError):
+    """A model was refused at registration: it cannot predict on contract-shaped data."""
+
+
+def actor() -> str:
+    """Who is acting: ``KEEL_ACTOR``, else the login name."""
+    found = os.environ.get("KEEL_ACTOR")
+    if found:
+        return found
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def parse_model_ref(ref: str) -> tuple[str, int | None, str | None]:
+    """``NAME``, ``NAME/3`` or ``NAME@ALIAS`` as (name, version, alias)."""
+    found = _REF.match(ref.strip())
+    if found is None:
+        raise UsageError(
+            f"{ref!r} is not a model reference.",
+            hint="Write NAME (the latest version), NAME/3 (version 3) or NAME@champion.",
+        )
+    version = found["version"]
+    return found["name"], int(version) if version else None, found["alias"]
+
+
+def register(
+    model: Any,
+    name: str,
+    *,
+    contract: Any = None,
+    output_contract: Any = None,
+    run: ActiveRun | str | None = None,
+    metrics: Mapping[str, float] | None = None,
+    description: str | None = None,
+    sample: Any = None,
+    trusted: bool = False,
+    project: Project | None = None,
+) -> ModelVersion:
+    """Register ``model`` as the next immutable version of ``name``.
+
+    ``contract`` is the model's input schema; ``run`` (default: the active run) links the
+    version to the run, its data versions and code fingerprint. Before anything is stored,
+    the model predicts on ``sample`` (default: rows generated from the contract); a failure
+    rejects it with :class:`ModelRejectedError`.
+    """
+    if not name or "/" in name or "@" in name:
+        raise UsageError(f"{name!r} cannot name a model.", hint="Use letters, digits, - and _.")
+    project = project or open_project()
+    run_id = run.id if isinstance(run, ActiveRun) else run
+    if run_id is None and (current := active_run()) is not None:
+        run_id = current.id
+    lineage = _lineage(project, run_id)
+    with tempfile.TemporaryDirectory(prefix="keel-model-") as scratch:
+        folder = Path(scratch) / "package"
+        manifest = save_model(
+            model,
+            folder,
+            contract=contract,
+            output_contract=output_contract,
+            trusted=trusted,
+            lineage=lineage,
+            metrics=metrics,
+        )
+        loaded = load_model(folder, trusted=trusted)
+        _smoke_test(loaded, name, sample)
+        listing: list[dict[str, Any]] = []
+        manifest_digest = ""
+        for file in [*sorted(manifest.files), MANIFEST]:
+            ref = project.artifacts.put_file(folder / file)
+            listing.append({"path": file, "digest": ref.digest, "size": ref.size})
+            if file == MANIFEST:
+                manifest_digest = ref.digest
+        listed = project.artifacts.put_bytes(
+            json.dumps({"kind": "model", "files": listing}, sort_keys=True).encode()
+        )
+    return project.metadata.models.add_version(
+        name,
+        manifest=manifest_digest,
+        listing=listed.digest,
+        adapter=manifest.adapter,
+        actor=actor(),
+        run_id=run_id,
+        description=description,
+        metrics=manifest.metrics,
+    )
+
+
+def load(ref: str, *, trusted: bool = False, project: Project | None = None) -> KeelModel:
+    """The model behind ``NAME``, ``NAME/3`` or ``NAME@ALIAS``, verified."""
+    project = project or open_project()
+    found = resolve(ref, project=project)
+    folder = project.config.state_dir / "models" / found.manifest
+    if not (folder / MANIFEST).is_file():
+        _materialize(project, found, folder)
+    return load_model(folder, trusted=trusted)
+
+
+def resolve(ref: str, *, project: Project | None = None) -> ModelVersion:
+    """The registered version a reference names."""
+    project = project or open_project()
+    name, version, alias = parse_model_ref(ref)
+    store = project.metadata.models
+    if alias is not None:
+        version = store.alias(name, alias).version
+    return store.get_version(name, version)
+
+
+def set_alias(
+    name: str,
+    alias: str,
+    version: int,
+    *,
+    reason: str | None = None,
+    expected_revision: int | None = None,
+    project: Project | None = None,
+) -> AliasState:
+    """Point ``alias`` at ``version`` (recorded). With ``expected_revision`` (from
+    ``project.metadata.models.alias``) the move fails if someone moved it meanwhile."""
+    project = project or open_project()
+    return project.metadata.models.move_alias(
+        name, alias, version, actor=actor(), reason=reason, expected_revision=expected_revision
+    )
+
+
+def rollback(
+    name: str, alias: str = "champion", *, reason: str | None = None, project: Project | None = None
+) -> AliasState:
+    """Move ``alias`` back to the version it pointed at before its last move (recorded)."""
+    project = project or open_project()
+    store = project.metadata.models
+    current = store.alias(name, alias)
+    moves = [e for e in store.events(name) if e.alias == alias and e.version is not None]
+    last = moves[-1] if moves else None
+    if last is None or last.previous_version is None:
+        raise UsageError(
+            f"alias {alias!r} of model {name!r} has no earlier target to go back to.",
+            hint=f"keel models history {name} shows its moves.",
+        )
+    return store.move_alias(
+        name,
+        alias,
+        last.previous_version,
+        actor=actor(),
+        reason=reason,
+        expected_revision=current.revision,
+        kind="rollback",
+        detail={"from": current.version},
+    )
+
+
+def history(name: str, *, project: Project | None = None) -> list[ModelEvent]:
+    """The model's append-only event log, oldest first."""
+    project = project or open_project()
+    return project.metadata.models.events(name)
+
+
+def _lineage(project: Project, run_id: str | None) -> dict[str, Any]:
+    if run_id is None:
+        return {}
+    run = project.metadata.get_run(run_id)
+    fingerprint = run.fingerprint or {}
+    code = fingerprint.get("code") or {}
+    return {
+        "run": run.id,
+        "data": fingerprint.get("data") or [],
+        "code": {k: code.get(k) for k in ("kind", "commit", "branch", "dirty", "source_digest")},
+        "pipeline": run.tags.get("keel.pipeline"),
+    }
+
+
+def _smoke_test(model: KeelModel, name: str, sample: Any) -> None:
+    if sample is None:
+        if model.input_contract is None:
+            return  # nothing describes the input: nothing to try it on
+        sample = sample_rows(model.input_contract)
+    try:
+        predicted = model.predict(sample)
+        if model.manifest.task == "classification":
+            model.predict_proba(sample)
+    except KeelError as exc:
+        raise ModelRejectedError(
+            f"model {name!r} was not registered: it cannot predict on contract-shaped data: "
+            f"{exc.message}",
+            hint="Register the model with the contract of what it reads (contract=...).",
+        ) from exc
+    except Exception as exc:
+        raise ModelRejectedError(
+            f"model {name!r} was not registered: predict failed on contract-shaped data: "
+            f"{type(exc).__name__}: {exc}",
+            hint="Fix the model or its contract; pass sample=... to try it on real rows.",
+        ) from exc
+    if len(predicted) != (len(sample) if not hasattr(sample, "shape") else sample.shape[0]):
+        raise ModelRejectedError(
+            f"model {name!r} was not registered: it returned {len(predicted)} predictions "
+            "for a different number of rows.",
+            hint="predict must return one prediction per input row.",
+        )
+
+
+def _materialize(project: Project, version: ModelVersion, folder: Path) -> None:
+    listing = json.loads(project.artifacts.get_bytes(version.listing))
+    scratch = folder.with_name(folder.name + f".{os.getpid()}.part")
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        for item in listing["files"]:
+            project.artifacts.get_file(item["digest"], scratch / item["path"])
+        read_manifest(scratch)
+        scratch.replace(folder) if not folder.exists() else shutil.rmtree(scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
