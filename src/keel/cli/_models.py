@@ -1,14 +1,19 @@
-"""``keel models list|show|history|alias|rollback``: the registry from the shell."""
+"""``keel models list|show|history|alias|rollback|evaluate|gate``: the registry from the shell.
+
+``gate`` exits 0 when the candidate passes, 1 when it fails (for CI), 2 on unusable input.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from keel._json import json_safe
-from keel.cli._output import Format, out, print_json, reporting
+from keel.cli._output import EXIT_FAILED, Format, out, print_json, reporting
+from keel.errors import UsageError
 
 if TYPE_CHECKING:
     from keel.store import ModelEvent, ModelVersion
@@ -181,3 +186,98 @@ def rollback(
     with reporting():
         state = roll_back(name, alias_name, reason=reason)
     out.print(f"{name}@{alias_name} rolled back to version {state.version}", highlight=False)
+
+
+@app.command()
+def evaluate(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME/3 or NAME@ALIAS.")],
+    data: Annotated[str, typer.Option(help="Parquet/CSV/NDJSON path, or dataset NAME@VERSION.")],
+    target: Annotated[str, typer.Option(help="The column holding the true values.")],
+    slice_by: Annotated[
+        list[str] | None, typer.Option("--slice", help="Also report per value of COL.")
+    ] = None,
+    n_boot: Annotated[int, typer.Option(min=0, help="Bootstrap resamples for the CIs.")] = 1000,
+    html: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Metrics overall and per slice, with bootstrap confidence intervals."""
+    from keel.models._report_html import evaluation_html
+    from keel.registry._gate import evaluate_model
+
+    with reporting():
+        version, result = evaluate_model(
+            ref, data, target=target, slices=slice_by or (), n_boot=n_boot
+        )
+    title = f"{version.name} version {version.version} on {data}"
+    if html is not None:
+        html.write_text(evaluation_html(result, title=title), encoding="utf-8")
+    if fmt is Format.json:
+        print_json({"model": version.name, "version": version.version, **result.to_dict()})
+        return
+    table = Table(title=title, title_justify="left")
+    for column in ("slice", "rows", *result.metrics):
+        table.add_column(column)
+    share = f"{result.confidence:.0%} CI"
+
+    def cells(metrics: Any) -> list[str]:
+        return [f"{m.value:.4g} [{m.low:.3g}, {m.high:.3g}]" for m in metrics.values()]
+
+    table.add_row(f"all ({share})", f"{result.rows:,}", *cells(result.metrics))
+    for item in result.slices:
+        table.add_row(f"{item.column} = {item.label}", f"{item.rows:,}", *cells(item.metrics))
+    out.print(table)
+    if html is not None:
+        out.print(f"Wrote {html}", highlight=False)
+
+
+@app.command()
+def gate(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    candidate: Annotated[int, typer.Option(help="The version to check.")],
+    data: Annotated[str, typer.Option(help="Parquet/CSV/NDJSON path, or dataset NAME@VERSION.")],
+    target: Annotated[str, typer.Option(help="The column holding the true values.")],
+    against: Annotated[str, typer.Option(help="The alias to compare with.")] = "champion",
+    policy: Annotated[Path | None, typer.Option(help="gate.yaml (default: built in).")] = None,
+    promote: Annotated[
+        bool, typer.Option(help="On a pass, move the --against alias to the candidate.")
+    ] = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Check a candidate against the champion on the same rows. Exit 1 when it fails."""
+    from keel.registry._gate import gate as run_gate
+    from keel.registry._policy import GatePolicy
+
+    with reporting():
+        rules = None
+        if policy is not None:
+            if not policy.is_file():
+                raise UsageError(f"no gate policy at {policy}.", hint="Check the path.")
+            rules = GatePolicy.from_yaml(policy.read_text(encoding="utf-8"), source=str(policy))
+        outcome = run_gate(
+            name,
+            candidate=candidate,
+            against=against,
+            data=data,
+            target=target,
+            policy=rules,
+            promote=promote,
+        )
+    if fmt is Format.json:
+        print_json(outcome.to_dict())
+    else:
+        against_text = f"version {outcome.baseline}" if outcome.baseline else "no baseline"
+        table = Table(
+            title=f"gate: {name}/{candidate} against {against} ({against_text})",
+            title_justify="left",
+        )
+        for column in ("check", "result", "detail"):
+            table.add_column(column, overflow="fold")
+        for check in outcome.result.checks:
+            verdict = "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
+            table.add_row(check.name, verdict, check.detail)
+        out.print(table)
+        verdict = "PASSED" if outcome.passed else "FAILED"
+        note = f"; {against} -> version {candidate}" if outcome.promoted else ""
+        out.print(f"Gate {verdict}{note}.", highlight=False)
+    if not outcome.passed:
+        raise typer.Exit(EXIT_FAILED)

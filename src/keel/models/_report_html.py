@@ -1,0 +1,290 @@
+"""An evaluation as one self-contained HTML page: tables and inline SVG charts.
+
+The page needs nothing from the network (the machines that open it may have none): the
+style sheet is inline, the charts are inline SVG drawn here, the fonts are the system's.
+It shows the overall metrics with their confidence intervals, a reliability diagram for a
+binary classifier with scores, and for every slice column one dot-and-whisker chart per
+metric (each slice's value and interval against the overall value) plus a table of the
+numbers. Every piece of text is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Iterable, Sequence
+
+from keel.models._evaluate import Evaluation, MetricValue, SliceResult
+from keel.models._metrics import METRICS
+
+__all__ = ["evaluation_html"]
+
+_NAMES = {
+    "auc": "AUC",
+    "log_loss": "Log loss",
+    "accuracy": "Accuracy",
+    "f1": "F1",
+    "ece": "Expected calibration error",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "R²",
+}
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2329;
+       margin: 0; background: #f6f7f9; }
+main { max-width: 1100px; margin: 0 auto; padding: 24px 32px 48px; }
+h1 { margin: 0 0 4px; font-size: 1.6rem; }
+h2 { margin: 32px 0 8px; font-size: 1.2rem; border-bottom: 1px solid #d5d9de; }
+.subtitle { margin: 0 0 8px; color: #56616c; }
+.facts { color: #56616c; font-size: 0.9rem; margin: 0 0 16px; }
+table { border-collapse: collapse; background: #fff; margin: 8px 0 16px; font-size: 0.9rem; }
+th, td { padding: 5px 12px; border-bottom: 1px solid #e3e6ea; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #eef1f4; }
+.charts { display: flex; flex-wrap: wrap; gap: 12px; }
+.chart { background: #fff; border: 1px solid #e3e6ea; border-radius: 4px; padding: 4px; }
+svg text { font-family: inherit; font-size: 11px; fill: #1d2329; }
+svg .muted { fill: #6b7580; }
+.muted { color: #6b7580; }
+details { margin: 4px 0 8px; }
+"""
+
+_Scale = Callable[[float], float]
+_DOT = "#1f5f99"
+_REFERENCE = "#c0392b"
+
+
+def evaluation_html(evaluation: Evaluation, *, title: str, subtitle: str = "") -> str:
+    """Render ``evaluation`` as a complete, self-contained HTML document."""
+    e = html.escape
+    names = list(evaluation.metrics)
+    ci = f"{evaluation.confidence * 100:g}% CI"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        '<head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(title)}</title>",
+        f"<style>{_CSS}</style></head>",
+        "<body><main>",
+        f"<h1>{e(title)}</h1>",
+    ]
+    if subtitle:
+        parts.append(f'<p class="subtitle">{e(subtitle)}</p>')
+    parts.append(
+        f'<p class="facts">{e(evaluation.task)} · {evaluation.rows:,} rows · '
+        f"{e(ci)} from {evaluation.n_boot:,} bootstrap resamples</p>"
+    )
+    parts.append("<h2>Overall</h2>")
+    parts.append(_overall_table(evaluation.metrics, ci))
+    if evaluation.calibration:
+        parts.append("<h2>Calibration</h2>")
+        parts.append(f'<div class="chart">{_calibration_chart(evaluation.calibration)}</div>')
+    for column, slices in _by_column(evaluation.slices):
+        parts.append(f"<h2>By {e(column)}</h2>")
+        charts = [_slice_chart(n, evaluation.metrics[n], slices, column) for n in names]
+        parts.append('<div class="charts">')
+        parts.extend(f'<div class="chart">{chart}</div>' for chart in charts)
+        parts.append("</div>")
+        parts.append(f"<details open><summary>Numbers ({e(ci)})</summary>")
+        parts.append(_slice_table(names, slices))
+        parts.append("</details>")
+    parts.append("</main></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _display(name: str) -> str:
+    return _NAMES.get(name, name)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}" if math.isfinite(value) else "n/a"
+
+
+def _interval(m: MetricValue) -> str:
+    if not (math.isfinite(m.low) and math.isfinite(m.high)):
+        return "n/a"
+    return f"[{m.low:.4g}, {m.high:.4g}]"
+
+
+def _overall_table(metrics: dict[str, MetricValue], ci: str) -> str:
+    rows = ["<table><thead><tr><th>Metric</th><th>Value</th>"]
+    rows.append(f"<th>{html.escape(ci)}</th><th>Better</th></tr></thead><tbody>")
+    for name, m in metrics.items():
+        better = ""
+        if name in METRICS:
+            better = "higher" if METRICS[name].higher_is_better else "lower"
+        rows.append(
+            f"<tr><td>{html.escape(_display(name))}</td><td class='num'>{_fmt(m.value)}</td>"
+            f"<td class='num'>{_interval(m)}</td><td>{better}</td></tr>"
+        )
+    rows.append("</tbody></table>")
+    return "".join(rows)
+
+
+def _slice_table(names: Sequence[str], slices: Sequence[SliceResult]) -> str:
+    head = "".join(f"<th>{html.escape(_display(n))}</th>" for n in names)
+    rows = [f"<table><thead><tr><th>Slice</th><th>Rows</th>{head}</tr></thead><tbody>"]
+    for s in slices:
+        cells = "".join(
+            f"<td class='num'>{_fmt(s.metrics[n].value)} "
+            f"<span class='muted'>{_interval(s.metrics[n])}</span></td>"
+            for n in names
+        )
+        rows.append(
+            f"<tr><td>{html.escape(s.label)}</td><td class='num'>{s.rows:,}</td>{cells}</tr>"
+        )
+    rows.append("</tbody></table>")
+    return "".join(rows)
+
+
+def _by_column(slices: Iterable[SliceResult]) -> list[tuple[str, list[SliceResult]]]:
+    grouped: dict[str, list[SliceResult]] = {}
+    for s in slices:
+        grouped.setdefault(s.column, []).append(s)
+    return list(grouped.items())
+
+
+def _domain(values: Iterable[float]) -> tuple[float, float]:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return 0.0, 1.0
+    low, high = min(finite), max(finite)
+    if high == low:
+        pad = abs(low) * 0.05 or 0.5
+        return low - pad, high + pad
+    pad = (high - low) * 0.05
+    return low - pad, high + pad
+
+
+def _short(text: str, limit: int = 22) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _slice_chart(
+    name: str, overall: MetricValue, slices: Sequence[SliceResult], column: str
+) -> str:
+    """One metric across the slices of a column: a dot per slice, its interval as a whisker,
+    the overall value as a dashed reference line, the row count on the right."""
+    e = html.escape
+    width, left, right, row, top, bottom = 440, 150, 80, 22, 46, 30
+    height = top + row * len(slices) + bottom
+    values = [overall.value] + [v for s in slices for v in _triple(s.metrics[name])]
+    low, high = _domain(values)
+
+    def x(v: float) -> float:
+        return left + (v - low) / (high - low) * (width - left - right)
+
+    label = f"{_display(name)} by {column}"
+    out = [
+        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{e(label)}">',
+        f"<title>{e(label)}</title>",
+        f'<text x="8" y="16" font-weight="bold">{e(_display(name))}</text>',
+    ]
+    axis_y = height - bottom + 6
+    if math.isfinite(overall.value):
+        ref = x(overall.value)
+        out.append(
+            f'<line x1="{ref:.1f}" y1="{top - 6}" x2="{ref:.1f}" y2="{axis_y}" '
+            f'stroke="{_REFERENCE}" stroke-dasharray="4 3"/>'
+        )
+        out.append(
+            f'<text x="{ref:.1f}" y="{top - 10}" text-anchor="middle" class="muted">'
+            f"overall {_fmt(overall.value)}</text>"
+        )
+    for i, s in enumerate(slices):
+        out.append(
+            _chart_row(
+                s, s.metrics[name], top + i * row + row / 2, x, left=left, right=width - right
+            )
+        )
+    out.append(
+        f'<line x1="{left}" y1="{axis_y}" x2="{width - right}" y2="{axis_y}" stroke="#9aa3ad"/>'
+    )
+    for tick in (low, (low + high) / 2, high):
+        out.append(
+            f'<text x="{x(tick):.1f}" y="{axis_y + 14}" text-anchor="middle" class="muted">'
+            f"{tick:.3g}</text>"
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _triple(m: MetricValue) -> tuple[float, float, float]:
+    return m.value, m.low, m.high
+
+
+def _chart_row(
+    s: SliceResult, m: MetricValue, y: float, x: _Scale, *, left: float, right: float
+) -> str:
+    e = html.escape
+    tip = f"{s.label}: {_fmt(m.value)} {_interval(m)}, {s.rows:,} rows"
+    out = [
+        f"<g><title>{e(tip)}</title>",
+        f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{e(_short(s.label))}</text>',
+    ]
+    if math.isfinite(m.low) and math.isfinite(m.high):
+        out.append(
+            f'<line x1="{x(m.low):.1f}" y1="{y:.1f}" x2="{x(m.high):.1f}" y2="{y:.1f}" '
+            f'stroke="{_DOT}" stroke-width="2"/>'
+        )
+    if math.isfinite(m.value):
+        out.append(f'<circle cx="{x(m.value):.1f}" cy="{y:.1f}" r="4" fill="{_DOT}"/>')
+    else:
+        out.append(f'<text x="{left + 4}" y="{y + 4:.1f}" class="muted">n/a</text>')
+    out.append(f'<text x="{right + 8}" y="{y + 4:.1f}" class="muted">n={s.rows:,}</text></g>')
+    return "".join(out)
+
+
+def _calibration_chart(bins: Sequence[tuple[float, float, int]]) -> str:
+    """Reliability diagram: observed positive rate against mean predicted probability per
+    bin (dot area by rows); the dashed diagonal is perfect calibration."""
+    size, margin = 300, 44
+    span = size - 2 * margin
+    largest = max(count for _, _, count in bins)
+
+    def x(v: float) -> float:
+        return margin + v * span
+
+    def y(v: float) -> float:
+        return size - margin - v * span
+
+    out = [
+        f'<svg width="{size}" height="{size}" viewBox="0 0 {size} {size}" role="img" '
+        'aria-label="Reliability diagram">',
+        "<title>Reliability diagram</title>",
+        f'<rect x="{margin}" y="{margin}" width="{span}" height="{span}" fill="none" '
+        'stroke="#9aa3ad"/>',
+        f'<line x1="{x(0)}" y1="{y(0)}" x2="{x(1)}" y2="{y(1)}" stroke="{_REFERENCE}" '
+        'stroke-dasharray="4 3"/>',
+    ]
+    for tick in (0.0, 0.5, 1.0):
+        out.append(
+            f'<text x="{x(tick):.1f}" y="{size - margin + 14}" text-anchor="middle" '
+            f'class="muted">{tick:g}</text>'
+        )
+        out.append(
+            f'<text x="{margin - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" '
+            f'class="muted">{tick:g}</text>'
+        )
+    out.append(
+        f'<text x="{size / 2}" y="{size - 8}" text-anchor="middle">mean predicted probability'
+        "</text>"
+    )
+    out.append(
+        f'<text x="12" y="{size / 2}" text-anchor="middle" '
+        f'transform="rotate(-90 12 {size / 2})">observed positive rate</text>'
+    )
+    points = " ".join(f"{x(p):.1f},{y(o):.1f}" for p, o, _ in bins)
+    out.append(f'<polyline points="{points}" fill="none" stroke="{_DOT}" stroke-width="1.5"/>')
+    for predicted, observed, count in bins:
+        radius = 2.5 + 5 * math.sqrt(count / largest)
+        tip = f"predicted {predicted:.3f}, observed {observed:.3f}, {count:,} rows"
+        out.append(
+            f'<circle cx="{x(predicted):.1f}" cy="{y(observed):.1f}" r="{radius:.1f}" '
+            f'fill="{_DOT}" fill-opacity="0.75"><title>{html.escape(tip)}</title></circle>'
+        )
+    out.append("</svg>")
+    return "".join(out)

@@ -1,0 +1,238 @@
+"""Evaluating registered models on data, and gating a candidate against a baseline.
+
+Both read the evaluation data (a Parquet/CSV/NDJSON path, or a registered dataset version
+``NAME@VERSION``), check it against the model's input contract (data that breaks the
+contract is reported, not silently scored), and predict. ``gate`` runs the policy's
+checks on the same rows for candidate and baseline (see :mod:`keel.registry._policy`),
+records the result in the model's event log and, when asked and passed, promotes the
+candidate to the baseline's alias.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from keel.errors import ContractError, UsageError
+from keel.models._evaluate import Evaluation, evaluate
+from keel.models._package import KeelModel
+from keel.registry._policy import GatePolicy, GateResult, run_gate
+from keel.registry._registry import actor, load, resolve
+from keel.store import ModelVersion
+from keel.tracking import Project, get_dataset, open_project, parse_ref
+
+__all__ = ["GateOutcome", "evaluate_model", "gate", "read_frame"]
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """A gate's verdict with what it compared."""
+
+    name: str
+    candidate: int
+    baseline: int | None
+    against: str
+    result: GateResult
+    promoted: bool
+
+    @property
+    def passed(self) -> bool:
+        return self.result.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.name,
+            "candidate": self.candidate,
+            "baseline": self.baseline,
+            "against": self.against,
+            "promoted": self.promoted,
+            **self.result.to_dict(),
+        }
+
+
+def read_frame(data: str, *, project: Project) -> Any:
+    """A Polars frame of ``data``: a file or folder path, or a dataset ``NAME@VERSION``."""
+    from keel.contracts import read_data
+
+    path = Path(data)
+    if path.exists() or "@" not in data:
+        return read_data(path).collect()
+    name, version = parse_ref(data)
+    found = project.metadata.get_dataset_version(name, version)
+    with tempfile.TemporaryDirectory(prefix="keel-eval-") as scratch:
+        # into an existing folder: a single file keeps its name (and so its format)
+        target = get_dataset(f"{found.name}@{found.version}", scratch, project=project)
+        return read_data(target).collect()
+
+
+def _predictions(model: KeelModel, frame: Any, where: str) -> tuple[Any, Any]:
+    contract = model.input_contract
+    if contract is not None:
+        from keel.contracts import check_data
+
+        report = check_data(contract, frame, examples=3)
+        if not report.passed:
+            raise ContractError(report, where=f"{where}: the evaluation data")
+    pred = model.predict(frame)
+    score = None
+    if model.manifest.task == "classification":
+        proba = model.predict_proba(frame)
+        classes = model.classes or []
+        if proba is not None and proba.ndim == 2 and proba.shape[1] == 2:
+            score = proba[:, 1]  # P(the greater label), as the metrics expect
+        elif proba is not None and len(classes) == 2:
+            score = proba
+    return pred, score
+
+
+def _target(frame: Any, target: str, where: str) -> Any:
+    if target not in frame.columns:
+        raise UsageError(
+            f"{where}: the data has no target column {target!r}.",
+            hint=f"Name it with --target; columns: {', '.join(frame.columns)}.",
+        )
+    return frame[target].to_numpy()
+
+
+def _slices(frame: Any, columns: Sequence[str], where: str) -> dict[str, Any]:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UsageError(
+            f"{where}: cannot slice by {', '.join(missing)}: no such column.",
+            hint=f"Columns: {', '.join(frame.columns)}.",
+        )
+    return {c: frame[c].to_numpy() for c in columns}
+
+
+def evaluate_model(
+    ref: str,
+    data: str,
+    *,
+    target: str,
+    slices: Sequence[str] = (),
+    n_boot: int = 1000,
+    seed: int = 0,
+    trusted: bool = False,
+    project: Project | None = None,
+) -> tuple[ModelVersion, Evaluation]:
+    """Metrics of the model ``ref`` on ``data``, overall and per slice, with bootstrap CIs."""
+    project = project or open_project()
+    version = resolve(ref, project=project)
+    model = load(f"{version.name}/{version.version}", trusted=trusted, project=project)
+    frame = read_frame(data, project=project)
+    where = f"model {version.name}/{version.version}"
+    y_true = _target(frame, target, where)
+    pred, score = _predictions(model, frame, where)
+    evaluation = evaluate(
+        y_true,
+        y_pred=pred,
+        y_score=score,
+        task="classification" if model.manifest.task == "classification" else "regression",
+        slices=_slices(frame, slices, where),
+        n_boot=n_boot,
+        seed=seed,
+    )
+    return version, evaluation
+
+
+def gate(
+    name: str,
+    *,
+    candidate: int,
+    against: str = "champion",
+    data: str,
+    target: str,
+    policy: GatePolicy | None = None,
+    promote: bool = False,
+    seed: int = 0,
+    trusted: bool = False,
+    project: Project | None = None,
+) -> GateOutcome:
+    """Check version ``candidate`` of ``name`` against the version ``against`` names.
+
+    Without that alias (the first version), the delta rules are skipped. The result is
+    recorded in the event log; with ``promote`` and a pass, ``against`` moves to the
+    candidate (recorded as a promotion).
+    """
+    project = project or open_project()
+    store = project.metadata.models
+    cand_version = store.get_version(name, candidate)
+    cand = load(f"{name}/{candidate}", trusted=trusted, project=project)
+    frame = read_frame(data, project=project)
+    where = f"model {name}/{candidate}"
+    y_true = _target(frame, target, where)
+    chosen = policy or GatePolicy.default(
+        "classification" if cand.manifest.task == "classification" else "regression"
+    )
+    try:
+        cand_pred, cand_score = _predictions(cand, frame, where)
+        contract_ok = True
+    except ContractError:
+        contract_ok = False
+        cand_pred = cand_score = None
+    baseline: int | None = None
+    base_pred = base_score = None
+    if against in {a for m in store.models() if m.name == name for a in m.aliases}:
+        baseline = store.alias(name, against).version
+        base = load(f"{name}/{baseline}", trusted=trusted, project=project)
+        base_pred, base_score = _predictions_unchecked(base, frame)
+    slice_columns = chosen.slices.columns if chosen.slices else ()
+    if contract_ok:
+        result = run_gate(
+            chosen,
+            y_true,
+            cand_pred=cand_pred,
+            cand_score=cand_score,
+            base_pred=base_pred,
+            base_score=base_score,
+            slices=_slices(frame, slice_columns, where),
+            contract_ok=True,
+            seed=seed,
+        )
+    else:
+        result = _contract_failure()
+    promoted = False
+    verdict = "passed" if result.passed else "failed"
+    store.record_event(
+        name,
+        "gate",
+        actor=actor(),
+        version=cand_version.version,
+        alias=against,
+        reason=f"gate {verdict} against {against}"
+        + (f" (version {baseline})" if baseline else " (no baseline)"),
+        detail={**result.to_dict(), "baseline": baseline, "policy": chosen.to_dict()},
+    )
+    if promote and result.passed and baseline != candidate:
+        store.move_alias(
+            name,
+            against,
+            candidate,
+            actor=actor(),
+            reason=f"promoted after passing the gate against version {baseline}",
+            kind="promote",
+        )
+        promoted = True
+    return GateOutcome(name, candidate, baseline, against, result, promoted)
+
+
+def _predictions_unchecked(model: KeelModel, frame: Any) -> tuple[Any, Any]:
+    pred = model.predict(frame)
+    proba = model.predict_proba(frame)
+    score = proba[:, 1] if proba is not None and proba.ndim == 2 and proba.shape[1] == 2 else None
+    return pred, score
+
+
+def _contract_failure() -> GateResult:
+    from keel.registry._policy import Check
+
+    check = Check(
+        "contract",
+        False,
+        "the evaluation data breaks the candidate's input contract",
+        {},
+    )
+    return GateResult(False, (check,))

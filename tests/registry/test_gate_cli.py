@@ -1,0 +1,138 @@
+"""``keel models evaluate`` and ``keel models gate`` on registered models, as CI runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import keel
+from keel.config import init_project
+from keel.tracking import Project, open_project
+
+
+class Features(keel.Schema):
+    x1: float = keel.Field(ge=0, le=1)
+    x2: float = keel.Field(ge=0, le=1)
+
+
+def _frame(rows: int, seed: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, size=(rows, 2))
+    y = (x[:, 0] + 0.2 * rng.normal(size=rows) > 0.5).astype(int)
+    group = np.where(x[:, 1] > 0.5, "north", "south")
+    return pl.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "group": group, "label": y})
+
+
+def _fit(frame: pl.DataFrame, *, useful: bool = True) -> Any:
+    x = frame.select("x1", "x2").to_numpy()
+    if not useful:  # a model that learned nothing from x1: it only sees x2
+        x = np.column_stack([np.zeros(len(x)), x[:, 1]])
+    return LogisticRegression().fit(x, frame["label"].to_numpy())
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    init_project(tmp_path)
+    project = open_project(tmp_path)
+    train = _frame(2000, 1)
+    keel.register(_fit(train), "risk", contract=Features, project=project)
+    keel.register(_fit(train, useful=False), "risk", contract=Features, project=project)
+    _frame(1500, 2).write_parquet(tmp_path / "holdout.parquet")
+    return project
+
+
+def _keel(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "keel", "models", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KEEL_ACTOR": "ci", "NO_COLOR": "1"},
+        check=False,
+    )
+
+
+def test_evaluate_reports_metrics_per_slice_with_cis_and_html(project: Project) -> None:
+    root = project.config.root
+    done = _keel(
+        root, "evaluate", "risk/1", "--data", "holdout.parquet", "--target", "label",
+        "--slice", "group", "--n-boot", "200", "--html", "report.html", "-f", "json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["version"] == 1
+    assert result["rows"] == 1500
+    auc = result["metrics"]["auc"]
+    assert auc["low"] <= auc["value"] <= auc["high"]
+    assert auc["value"] > 0.8
+    assert {s["label"] for s in result["slices"]} == {"north", "south"}
+    assert sum(s["rows"] for s in result["slices"]) == 1500
+    page = (root / "report.html").read_text()
+    assert "<svg" in page
+    assert "north" in page
+
+
+def test_the_first_version_passes_without_a_baseline_and_is_promoted(project: Project) -> None:
+    root = project.config.root
+    done = _keel(
+        root, "gate", "risk", "--candidate", "1", "--data", "holdout.parquet",
+        "--target", "label", "--promote", "-f", "json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout)
+    assert outcome["passed"] is True
+    assert outcome["baseline"] is None
+    assert outcome["promoted"] is True
+    assert project.metadata.models.alias("risk", "champion").version == 1
+
+
+def test_a_worse_candidate_fails_the_gate_and_the_failure_is_recorded(
+    project: Project,
+) -> None:
+    root = project.config.root
+    keel.registry.set_alias("risk", "champion", 1, project=project)
+    (root / "gate.yaml").write_text(
+        "metrics:\n  auc:\n    min: 0.6\n    min_delta: -0.01\n    significance: non-inferior\n"
+        "slices:\n  columns: [group]\n  metric: auc\n  max_drop: 0.05\n"
+    )
+    done = _keel(
+        root, "gate", "risk", "--candidate", "2", "--data", "holdout.parquet",
+        "--target", "label", "--policy", "gate.yaml", "--promote", "-f", "json",
+    )  # fmt: skip
+    assert done.returncode == 1
+    outcome = json.loads(done.stdout)
+    assert outcome["passed"] is False
+    assert outcome["baseline"] == 1
+    failed = {c["name"] for c in outcome["checks"] if not c["passed"]}
+    assert "auc.min" in failed
+    assert "slices" in failed
+    assert project.metadata.models.alias("risk", "champion").version == 1  # not promoted
+    gate_event = project.metadata.models.events("risk")[-1]
+    assert gate_event.kind == "gate"
+    assert gate_event.actor == "ci"
+    assert gate_event.detail["passed"] is False
+    table = _keel(root, "history", "risk")
+    assert "gate FAILED" in table.stdout
+
+
+def test_evaluation_data_that_breaks_the_contract_is_reported(project: Project) -> None:
+    root = project.config.root
+    broken = _frame(100, 3).with_columns(x1=pl.lit(5.0))
+    broken.write_parquet(root / "broken.parquet")
+    done = _keel(root, "evaluate", "risk/1", "--data", "broken.parquet", "--target", "label")
+    assert done.returncode == 1
+    assert "x1" in done.stderr
+    gated = _keel(
+        root, "gate", "risk", "--candidate", "1", "--data", "broken.parquet", "--target", "label",
+    )  # fmt: skip
+    assert gated.returncode == 1
+    assert "contract" in gated.stdout
