@@ -56,6 +56,23 @@ class Features(keel.Schema):
     defaulted: keel.Column[int] = keel.Field(isin=[0, 1])
 
 
+class ModelInput(keel.Schema):
+    """The columns the model reads, in order: the registered model's input contract."""
+
+    age: keel.Column[float] = keel.Field(ge=18, le=100)
+    log_income: keel.Column[float] = keel.Field(ge=0)
+    amount_to_income: keel.Column[float] = keel.Field(ge=0)
+    q50: keel.Column[float] = keel.Field(ge=0, le=1)
+    state_ca: keel.Column[float] = keel.Field(isin=[0.0, 1.0])
+    state_ny: keel.Column[float] = keel.Field(isin=[0.0, 1.0])
+    state_tx: keel.Column[float] = keel.Field(isin=[0.0, 1.0])
+    state_fl: keel.Column[float] = keel.Field(isin=[0.0, 1.0])
+    state_wa: keel.Column[float] = keel.Field(isin=[0.0, 1.0])
+    state_il: keel.Column[float] = keel.Field(isin=[0.0, 1.0])
+    state_ma: keel.Column[float] = keel.Field(isin=[0.0, 1.0])
+    state_co: keel.Column[float] = keel.Field(isin=[0.0, 1.0])
+
+
 @keel.step
 def ingest(source: Path) -> keel.Frame[RawLoan]:
     """Read the batch as delivered (CSV or Parquet)."""

@@ -212,7 +212,9 @@ def gate(
             against,
             candidate,
             actor=actor(),
-            reason=f"promoted after passing the gate against version {baseline}",
+            reason=f"promoted after passing the gate against version {baseline}"
+            if baseline is not None
+            else "promoted: the first version to pass the gate",
             kind="promote",
         )
         promoted = True
