@@ -40,7 +40,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from keel.errors import InputError, MissingDependencyError, UsageError, did_you_mean
+from keel.errors import InputError, MissingDependencyError, UsageError, did_you_mean, first_line
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -549,35 +549,51 @@ class _TorchAdapter:
     def _module(self, purpose: str) -> Any:
         return _require("torch", package="torch", extra="torch", purpose=purpose)
 
-    def save(self, obj: Any, folder: Path, *, trusted: bool) -> list[str]:
+    def save(
+        self, obj: Any, folder: Path, *, trusted: bool, example: np.ndarray | None = None
+    ) -> list[str]:
+        """Export with ``torch.export`` (graph and weights, loaded without unpickling code).
+
+        Exporting traces the model, so it needs an example input: rows shaped by the input
+        contract (``save_model`` builds them from ``contract=``). The batch dimension stays
+        dynamic.
+        """
         torch = self._module("Saving a PyTorch model")
-        scripted = obj
-        if not isinstance(obj, torch.jit.ScriptModule):
-            try:
-                scripted = torch.jit.script(obj)
-            except Exception as exc:  # TorchScript's compiler raises many kinds
-                raise UsageError(
-                    f"the PyTorch model {type(obj).__name__} cannot be compiled to TorchScript "
-                    f"with torch.jit.script: {exc}",
-                    hint="Pass a scripted or traced module instead, e.g. "
-                    "torch.jit.trace(model.eval(), example_input).",
-                ) from exc
-        torch.jit.save(scripted, str(folder / "model.pt"))
-        return ["model.pt"]
+        if example is None:
+            raise UsageError(
+                "saving a PyTorch model needs an example input to export it.",
+                hint="Give the model's input contract (contract=...): Keel builds example "
+                "rows from it.",
+            )
+        x = torch.tensor(np.array(example, dtype=np.float32))  # a writable copy
+        batch = torch.export.Dim("batch", min=1)
+        try:
+            exported = torch.export.export(obj.eval(), (x,), dynamic_shapes=({0: batch},))
+        except Exception as exc:  # the exporter raises many kinds
+            raise UsageError(
+                f"the PyTorch model {type(obj).__name__} cannot be exported with "
+                f"torch.export: {first_line(exc)}",
+                hint="Make forward() traceable (no data-dependent Python control flow), "
+                "or convert the model to ONNX and register that.",
+            ) from exc
+        torch.export.save(exported, str(folder / "model.pt2"))
+        return ["model.pt2"]
 
     def load(self, folder: Path, files: list[str], *, trusted: bool) -> Any:
         torch = self._module("Loading a PyTorch model")
-        module = torch.jit.load(str(_file(folder, files, "model.pt")), map_location="cpu")
-        return module.eval()
+        return torch.export.load(str(_file(folder, files, "model.pt2"))).module()
 
     def _output(self, obj: Any, X: np.ndarray) -> np.ndarray:  # noqa: N803 (ML convention)
         torch = self._module("Running a PyTorch model")
         training = bool(getattr(obj, "training", False))
-        if training:
-            obj.eval()  # dropout and batch norm must behave as in inference
+        try:
+            if training:
+                obj.eval()  # dropout and batch norm must behave as in inference
+        except NotImplementedError:  # an exported program's module is already in eval mode
+            training = False
         try:
             with torch.no_grad():
-                out = obj(torch.as_tensor(np.asarray(X), dtype=torch.float32))
+                out = obj(torch.tensor(np.array(X, dtype=np.float32)))  # a writable copy
         finally:
             if training:
                 obj.train()

@@ -14,6 +14,7 @@ framework. User models never inherit from a Keel class.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import platform
 import warnings
 from collections.abc import Mapping
@@ -128,6 +129,12 @@ class KeelModel:
 
     def features(self, data: Any) -> np.ndarray:
         """``data`` as the 2-D float array the model reads (contract columns, in order)."""
+        return self.rows_as_array(data, self.input_contract)
+
+    @staticmethod
+    def rows_as_array(data: Any, contract: Contract | None) -> np.ndarray:
+        """``data`` (a frame, or an array as it is) as a 2-D float array of the contract's
+        columns in contract order (all columns without a contract)."""
         if isinstance(data, np.ndarray):
             return data if data.ndim == 2 else data.reshape(1, -1)
         import narwhals.stable.v2 as nw
@@ -139,7 +146,7 @@ class KeelModel:
                 f"cannot predict on a {type(data).__name__}.",
                 hint="Pass a Polars, pandas or PyArrow frame, or a 2-D NumPy array.",
             ) from exc
-        names = self.columns or tuple(frame.columns)
+        names = contract.column_names if contract else tuple(frame.columns)
         missing = [c for c in names if c not in frame.columns]
         if missing:
             raise UsageError(
@@ -187,7 +194,12 @@ def save_model(
         raise UsageError(f"{folder} is not empty.", hint="Save a model package to a new folder.")
     folder.mkdir(parents=True, exist_ok=True)
     adapter = adapter_for(model)
-    written = adapter.save(model, folder, trusted=trusted)
+    options: dict[str, Any] = {}
+    if "example" in inspect.signature(adapter.save).parameters:  # exporters trace a sample
+        found = _contract(contract)
+        if found is not None:
+            options["example"] = KeelModel.rows_as_array(sample_rows(found), found)
+    written = adapter.save(model, folder, trusted=trusted, **options)
     frameworks = adapter.frameworks()
     installed = environment if environment is not None else _environment()
     requirements = sorted(
@@ -304,7 +316,7 @@ def _value(column: Any, i: int) -> Any:
     return f"value{i}"
 
 
-def _contract_dict(contract: Any) -> dict[str, Any] | None:
+def _contract(contract: Any) -> Contract | None:
     if contract is None:
         return None
     found = getattr(contract, "__contract__", contract)
@@ -313,7 +325,12 @@ def _contract_dict(contract: Any) -> dict[str, Any] | None:
             f"contract={contract!r} is not a keel.Schema class or a Contract.",
             hint="Pass the schema class of the model's input, e.g. contract=Features.",
         )
-    return contract_to_dict(found)
+    return found
+
+
+def _contract_dict(contract: Any) -> dict[str, Any] | None:
+    found = _contract(contract)
+    return contract_to_dict(found) if found is not None else None
 
 
 def _plain(value: Any) -> Any:
