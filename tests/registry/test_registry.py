@@ -239,3 +239,17 @@ def test_models_cli_list_show_history_alias_rollback(project: Project) -> None:
     bad = cli("alias", "churn", "champion", "9")
     assert bad.returncode == 2
     assert "has no version 9" in bad.stderr
+
+
+def test_garbage_collection_keeps_every_registered_version(project: Project) -> None:
+    from keel.tracking import collect_garbage
+
+    keel.register(_model(), "churn", contract=Features, project=project)
+    found = collect_garbage(delete=True, project=project)
+    assert list(found.unreferenced) == []
+    cache = project.config.state_dir / "models"
+    if cache.exists():
+        import shutil
+
+        shutil.rmtree(cache)  # loading again must fetch every file from the store
+    assert keel.load("churn/1", project=project).predict(np.zeros((1, 2))).shape == (1,)
