@@ -136,3 +136,47 @@ def test_evaluation_data_that_breaks_the_contract_is_reported(project: Project) 
     )  # fmt: skip
     assert gated.returncode == 1
     assert "contract" in gated.stdout
+
+
+def test_a_misspelt_alias_is_an_error_not_a_first_version(project: Project) -> None:
+    root = project.config.root
+    keel.registry.set_alias("risk", "champion", 1, project=project)
+    done = _keel(
+        root, "gate", "risk", "--candidate", "2", "--data", "holdout.parquet",
+        "--target", "label", "--against", "champoin", "--promote",
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "Did you mean 'champion'?" in done.stderr
+    assert project.metadata.models.alias("risk", "champion").version == 1
+
+
+def test_rollback_ignores_gate_results(project: Project) -> None:
+    root = project.config.root
+    keel.registry.set_alias("risk", "champion", 2, project=project)
+    keel.registry.set_alias("risk", "champion", 1, project=project)
+    gated = _keel(
+        root, "gate", "risk", "--candidate", "2", "--data", "holdout.parquet", "--target", "label",
+    )  # fmt: skip
+    assert gated.returncode == 1  # recorded as an event on the champion alias
+    back = keel.registry.rollback("risk", "champion", project=project)
+    assert back.version == 2  # undoes the last move, not the gate
+
+
+def test_a_policy_without_the_contract_check_scores_the_data_as_it_is(
+    project: Project,
+) -> None:
+    root = project.config.root
+    _frame(300, 5).with_columns(x1=pl.col("x1") * 1.5).write_parquet(root / "wide.parquet")
+    (root / "lenient.yaml").write_text("contract: false\nmetrics:\n  auc:\n    min: 0.5\n")
+    done = _keel(
+        root, "gate", "risk", "--candidate", "1", "--data", "wide.parquet", "--target", "label",
+        "--policy", "lenient.yaml", "-f", "json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    names = [c["name"] for c in json.loads(done.stdout)["checks"]]
+    assert "contract" not in names
+    strict = _keel(
+        root, "gate", "risk", "--candidate", "1", "--data", "wide.parquet", "--target", "label",
+    )  # fmt: skip
+    assert strict.returncode == 1
+    assert "x1" in strict.stdout  # which check failed is named

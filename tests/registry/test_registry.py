@@ -253,3 +253,12 @@ def test_garbage_collection_keeps_every_registered_version(project: Project) -> 
 
         shutil.rmtree(cache)  # loading again must fetch every file from the store
     assert keel.load("churn/1", project=project).predict(np.zeros((1, 2))).shape == (1,)
+
+
+def test_an_edited_local_copy_of_a_manifest_is_fetched_again(project: Project) -> None:
+    version = keel.register(_model(), "churn", contract=Features, project=project)
+    keel.load("churn/1", project=project)  # cached under .keel/models/<manifest digest>/
+    cached = project.config.state_dir / "models" / version.manifest / "keel-model.yaml"
+    cached.write_text(cached.read_text().replace("trusted: false", "trusted: true"))
+    loaded = keel.load("churn/1", project=project)
+    assert loaded.manifest.trusted is False  # the registry's copy, not the edited one

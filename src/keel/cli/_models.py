@@ -1,4 +1,4 @@
-"""``keel models list|show|history|alias|rollback|evaluate|gate``: the registry from the shell.
+"""``keel models list|show|history|alias|rollback|evaluate|gate|export|import``.
 
 ``gate`` exits 0 when the candidate passes, 1 when it fails (for CI), 2 on unusable input.
 """
@@ -198,6 +198,10 @@ def evaluate(
     ] = None,
     n_boot: Annotated[int, typer.Option(min=0, help="Bootstrap resamples for the CIs.")] = 1000,
     html: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the bootstrap resamples.")] = 0,
+    trusted: Annotated[
+        bool, typer.Option("--trusted", help="Allow a pickled model (only if you trust it).")
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Metrics overall and per slice, with bootstrap confidence intervals."""
@@ -206,7 +210,13 @@ def evaluate(
 
     with reporting():
         version, result = evaluate_model(
-            ref, data, target=target, slices=slice_by or (), n_boot=n_boot
+            ref,
+            data,
+            target=target,
+            slices=slice_by or (),
+            n_boot=n_boot,
+            seed=seed,
+            trusted=trusted,
         )
     title = f"{version.name} version {version.version} on {data}"
     if html is not None:
@@ -241,6 +251,10 @@ def gate(
     promote: Annotated[
         bool, typer.Option(help="On a pass, move the --against alias to the candidate.")
     ] = False,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the bootstrap resamples.")] = 0,
+    trusted: Annotated[
+        bool, typer.Option("--trusted", help="Allow pickled models (only if you trust them).")
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Check a candidate against the champion on the same rows. Exit 1 when it fails."""
@@ -261,6 +275,8 @@ def gate(
             target=target,
             policy=rules,
             promote=promote,
+            seed=seed,
+            trusted=trusted,
         )
     if fmt is Format.json:
         print_json(outcome.to_dict())
@@ -281,3 +297,46 @@ def gate(
         out.print(f"Gate {verdict}{note}.", highlight=False)
     if not outcome.passed:
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("export")
+def export_model(
+    ref: Annotated[str, typer.Argument(help="NAME (the latest version), NAME/3 or NAME@ALIAS.")],
+    dest: Annotated[Path, typer.Argument(help="The folder to write (new or empty).")],
+    model_format: Annotated[
+        str, typer.Option("--format", help="The model format to write (only mlflow).")
+    ] = "mlflow",
+    trusted: Annotated[
+        bool, typer.Option("--trusted", help="Allow a package that holds a pickle.")
+    ] = False,
+) -> None:
+    """Write a registered version as an MLflow model directory (no MLflow server needed)."""
+    from keel.registry._mlflow import export_mlflow
+
+    with reporting():
+        if model_format != "mlflow":
+            raise UsageError(
+                f"cannot export to the format {model_format!r}.", hint="Use --format mlflow."
+            )
+        written = export_mlflow(ref, dest, trusted=trusted)
+    out.print(f"Exported {ref} as an MLflow model to {written}", highlight=False)
+
+
+@app.command("import")
+def import_model(
+    source: Annotated[Path, typer.Argument(help="An MLflow model directory (with MLmodel).")],
+    name: Annotated[str, typer.Option(help="The model to register it as.")],
+    trusted: Annotated[
+        bool, typer.Option("--trusted", help="Allow a pickle or pyfunc code: you trust it.")
+    ] = False,
+    description: Annotated[str | None, typer.Option(help="Why (kept with the version).")] = None,
+) -> None:
+    """Register an MLflow model directory (sklearn or python_function) as a new version."""
+    from keel.registry._mlflow import import_mlflow
+
+    with reporting():
+        version = import_mlflow(source, name, trusted=trusted, description=description)
+    out.print(
+        f"Registered {version.name} version {version.version} ({version.adapter}) from {source}",
+        highlight=False,
+    )

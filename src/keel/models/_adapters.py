@@ -104,12 +104,31 @@ class Adapter(Protocol):
 # --- helpers shared by the built-in adapters ------------------------------------------------
 
 
+def _named(obj: Any, X: np.ndarray) -> Any:  # noqa: N803 (ML convention)
+    """For an estimator fitted on a DataFrame, the rows as a DataFrame with its column names
+    (scikit-learn warns on, and column transformers refuse, unnamed arrays)."""
+    names = getattr(obj, "feature_names_in_", None)
+    if names is None or len(names) != np.asarray(X).shape[1]:
+        return X
+    try:
+        pandas: Any = importlib.import_module("pandas")  # untyped; installed with such models
+    except ImportError:
+        return X
+    return pandas.DataFrame(np.asarray(X), columns=list(names))
+
+
 def _require(module: str, *, package: str, extra: str, purpose: str) -> Any:
     """Import ``module``; if it is missing, say which extra installs it."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependencyError(package, extra=extra, purpose=purpose) from exc
+    except Exception as exc:  # a broken installation (a half-installed library, say)
+        raise UsageError(
+            f"{purpose} needs {package}, which is installed but fails to import: "
+            f"{type(exc).__name__}: {exc}",
+            hint=f"Reinstall it: pip install --force-reinstall 'mlkeel[{extra}]'",
+        ) from exc
 
 
 def _versions(*distributions: str | tuple[str, ...]) -> dict[str, str]:
@@ -260,10 +279,12 @@ class _SklearnAdapter:
         return sio.load(path, trusted=listed)
 
     def predict(self, obj: Any, X: np.ndarray) -> np.ndarray:  # noqa: N803 (ML convention)
-        return np.asarray(obj.predict(X))
+        return np.asarray(obj.predict(_named(obj, X)))
 
     def predict_proba(self, obj: Any, X: np.ndarray) -> np.ndarray | None:  # noqa: N803
-        return np.asarray(obj.predict_proba(X)) if _has(obj, "predict_proba") else None
+        if not _has(obj, "predict_proba"):
+            return None
+        return np.asarray(obj.predict_proba(_named(obj, X)))
 
     def classes(self, obj: Any) -> list[Any] | None:
         found = getattr(obj, "classes_", None)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from keel.errors import ContractError, UsageError
+from keel.errors import ContractError, UsageError, did_you_mean
 from keel.models._evaluate import Evaluation, evaluate
 from keel.models._package import KeelModel
 from keel.registry._policy import GatePolicy, GateResult, run_gate
@@ -167,20 +167,31 @@ def gate(
     chosen = policy or GatePolicy.default(
         "classification" if cand.manifest.task == "classification" else "regression"
     )
-    try:
-        cand_pred, cand_score = _predictions(cand, frame, where)
-        contract_ok = True
-    except ContractError:
-        contract_ok = False
-        cand_pred = cand_score = None
+    contract_report = None
+    if chosen.contract:
+        try:
+            cand_pred, cand_score = _predictions(cand, frame, where)
+        except ContractError as exc:
+            contract_report = exc
+            cand_pred = cand_score = None
+    else:  # the policy does not ask for the contract: score the data as it is
+        cand_pred, cand_score = _predictions_unchecked(cand, frame)
+    aliases = next((m.aliases for m in store.models() if m.name == name), {})
+    if aliases and against not in aliases:
+        raise UsageError(
+            f"model {name!r} has no alias {against!r} to gate against.",
+            hint=did_you_mean(against, aliases),
+        )
     baseline: int | None = None
+    read_revision = 0
     base_pred = base_score = None
-    if against in {a for m in store.models() if m.name == name for a in m.aliases}:
-        baseline = store.alias(name, against).version
+    if against in aliases:
+        state = store.alias(name, against)
+        baseline, read_revision = state.version, state.revision
         base = load(f"{name}/{baseline}", trusted=trusted, project=project)
         base_pred, base_score = _predictions_unchecked(base, frame)
     slice_columns = chosen.slices.columns if chosen.slices else ()
-    if contract_ok:
+    if contract_report is None:
         result = run_gate(
             chosen,
             y_true,
@@ -189,11 +200,19 @@ def gate(
             base_pred=base_pred,
             base_score=base_score,
             slices=_slices(frame, slice_columns, where),
-            contract_ok=True,
+            contract_ok=True if cand.input_contract is not None and chosen.contract else None,
             seed=seed,
         )
+        if cand.input_contract is None and chosen.contract:
+            result = _with_check(result, "contract", True, "no input contract: not checked")
     else:
-        result = _contract_failure()
+        detail = contract_report.report.summary().splitlines()
+        result = _with_check(
+            GateResult(True, ()),
+            "contract",
+            False,
+            "the evaluation data breaks the candidate's input contract: " + "; ".join(detail[1:4]),
+        )
     promoted = False
     verdict = "passed" if result.passed else "failed"
     store.record_event(
@@ -211,6 +230,7 @@ def gate(
             name,
             against,
             candidate,
+            expected_revision=read_revision,  # someone else's move since the gate read wins
             actor=actor(),
             reason=f"promoted after passing the gate against version {baseline}"
             if baseline is not None
@@ -228,13 +248,8 @@ def _predictions_unchecked(model: KeelModel, frame: Any) -> tuple[Any, Any]:
     return pred, score
 
 
-def _contract_failure() -> GateResult:
+def _with_check(result: GateResult, name: str, passed: bool, detail: str) -> GateResult:
     from keel.registry._policy import Check
 
-    check = Check(
-        "contract",
-        False,
-        "the evaluation data breaks the candidate's input contract",
-        {},
-    )
-    return GateResult(False, (check,))
+    checks = (Check(name, passed, detail, {}), *(c for c in result.checks if c.name != name))
+    return GateResult(result.passed and passed, checks)

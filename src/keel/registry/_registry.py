@@ -24,12 +24,13 @@ from keel.errors import KeelError, UsageError
 from keel.models._package import (
     MANIFEST,
     KeelModel,
+    Manifest,
     load_model,
     read_manifest,
     sample_rows,
     save_model,
 )
-from keel.store import AliasState, ModelEvent, ModelVersion
+from keel.store import AliasState, ModelEvent, ModelVersion, hash_file
 from keel.tracking import ActiveRun, Project, active_run, open_project
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "set_alias",
 ]
 
+_MOVES = ("alias", "promote", "rollback")  # events that move an alias (a gate does not)
 _REF = re.compile(r"^(?P<name>[^@/]+)(?:@(?P<alias>[^@/]+)|/(?P<version>\d+))?$")
 
 
@@ -114,16 +116,31 @@ def register(
         )
         loaded = load_model(folder, trusted=trusted)
         _smoke_test(loaded, name, sample)
-        listing: list[dict[str, Any]] = []
-        manifest_digest = ""
-        for file in [*sorted(manifest.files), MANIFEST]:
-            ref = project.artifacts.put_file(folder / file)
-            listing.append({"path": file, "digest": ref.digest, "size": ref.size})
-            if file == MANIFEST:
-                manifest_digest = ref.digest
-        listed = project.artifacts.put_bytes(
-            json.dumps({"kind": "model", "files": listing}, sort_keys=True).encode()
+        return store_package(
+            folder, name, manifest, run_id=run_id, description=description, project=project
         )
+
+
+def store_package(
+    folder: Path,
+    name: str,
+    manifest: Manifest,
+    *,
+    run_id: str | None = None,
+    description: str | None = None,
+    project: Project,
+) -> ModelVersion:
+    """Store a checked package's files in the artifact store and record the new version."""
+    listing: list[dict[str, Any]] = []
+    manifest_digest = ""
+    for file in [*sorted(manifest.files), MANIFEST]:
+        ref = project.artifacts.put_file(folder / file)
+        listing.append({"path": file, "digest": ref.digest, "size": ref.size})
+        if file == MANIFEST:
+            manifest_digest = ref.digest
+    listed = project.artifacts.put_bytes(
+        json.dumps({"kind": "model", "files": listing}, sort_keys=True).encode()
+    )
     return project.metadata.models.add_version(
         name,
         manifest=manifest_digest,
@@ -141,7 +158,10 @@ def load(ref: str, *, trusted: bool = False, project: Project | None = None) -> 
     project = project or open_project()
     found = resolve(ref, project=project)
     folder = project.config.state_dir / "models" / found.manifest
-    if not (folder / MANIFEST).is_file():
+    cached = folder / MANIFEST
+    if cached.is_file() and hash_file(cached) != found.manifest:
+        shutil.rmtree(folder)  # the local copy's manifest was edited: fetch it again
+    if not cached.is_file():
         _materialize(project, found, folder)
     return load_model(folder, trusted=trusted)
 
@@ -180,7 +200,11 @@ def rollback(
     project = project or open_project()
     store = project.metadata.models
     current = store.alias(name, alias)
-    moves = [e for e in store.events(name) if e.alias == alias and e.version is not None]
+    moves = [
+        e
+        for e in store.events(name)
+        if e.alias == alias and e.kind in _MOVES and e.version is not None
+    ]
     last = moves[-1] if moves else None
     if last is None or last.previous_version is None:
         raise UsageError(
