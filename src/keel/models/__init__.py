@@ -7,6 +7,8 @@ from keel.models._adapters import ProbabilisticModel as ProbabilisticModel
 from keel.models._adapters import adapter_for as adapter_for
 from keel.models._adapters import adapters as adapters
 from keel.models._adapters import get_adapter as get_adapter
+from keel.models._evaluate import Evaluation as Evaluation
+from keel.models._evaluate import evaluate as evaluate
 from keel.models._package import KeelModel as KeelModel
 from keel.models._package import Manifest as Manifest
 from keel.models._package import ModelPackageError as ModelPackageError
@@ -17,6 +19,7 @@ from keel.models._package import save_model as save_model
 
 __all__ = [
     "Adapter",
+    "Evaluation",
     "KeelModel",
     "Manifest",
     "Model",
@@ -25,6 +28,7 @@ __all__ = [
     "ProbabilisticModel",
     "adapter_for",
     "adapters",
+    "evaluate",
     "get_adapter",
     "load_model",
     "sample_rows",

@@ -1,5 +1,12 @@
 """The model registry: immutable versions, aliases, an append-only event log, gates."""
 
+from keel.registry._gate import GateOutcome as GateOutcome
+from keel.registry._gate import evaluate_model as evaluate_model
+from keel.registry._gate import gate as gate
+from keel.registry._mlflow import export_mlflow as export_mlflow
+from keel.registry._mlflow import import_mlflow as import_mlflow
+from keel.registry._policy import GatePolicy as GatePolicy
+from keel.registry._policy import GateResult as GateResult
 from keel.registry._registry import ModelRejectedError as ModelRejectedError
 from keel.registry._registry import history as history
 from keel.registry._registry import load as load
@@ -12,8 +19,15 @@ from keel.store import AliasConflictError as AliasConflictError
 
 __all__ = [
     "AliasConflictError",
+    "GateOutcome",
+    "GatePolicy",
+    "GateResult",
     "ModelRejectedError",
+    "evaluate_model",
+    "export_mlflow",
+    "gate",
     "history",
+    "import_mlflow",
     "load",
     "parse_model_ref",
     "register",
