@@ -4,16 +4,30 @@
 #   .venv-bench     pandera (Polars and pandas backends), dataframely, and Keel itself
 #                   (editable), on the same Polars version as Keel's own .venv
 #   .venv-bench-ge  Great Expectations 1.x (kept apart: it brings many dependencies of its own)
+#   .venv-bench-store  mlflow-skinny and DVC, scikit-learn, skops and pandas (the registry
+#                   benchmark), and Keel itself (editable)
 #
 # Keel's own virtualenv (.venv, made by the project's install step) runs Keel and the
 # hand-written query; without it the benchmark uses .venv-bench for them.
 #
-# Usage: bash benchmarks/setup.sh [--force]
+# Usage: bash benchmarks/setup.sh [--force] [bench|ge|store ...]   (default: all three)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
-FORCE="${1:-}"
+FORCE=""
+ONLY=()
+for arg in "$@"; do
+    case "$arg" in
+        --force) FORCE="--force" ;;
+        bench | ge | store) ONLY+=("$arg") ;;
+        *) echo "usage: bash benchmarks/setup.sh [--force] [bench|ge|store ...]" >&2; exit 2 ;;
+    esac
+done
+
+wanted() {  # wanted NAME: no names given, or NAME among them
+    [ "${#ONLY[@]}" -eq 0 ] || [[ " ${ONLY[*]} " == *" $1 "* ]]
+}
 
 # Pinned peers: the versions the figures in benchmarks/README.md were measured with.
 PANDERA="pandera[polars,pandas]==0.35.0"
@@ -21,6 +35,10 @@ DATAFRAMELY="dataframely==3.1.2"
 GREAT_EXPECTATIONS="great-expectations==1.24.1"
 MLFLOW="mlflow-skinny==3.17.2"
 DVC="dvc==3.67.1"
+# the registry benchmark's model stack, at the versions of Keel's own .venv
+SKLEARN="scikit-learn==1.9.1"
+SKOPS="skops==0.16.0"
+PANDAS="pandas==3.1.1"
 
 polars_pin() {
     # the Polars of Keel's venv, so that every Polars tool runs the same engine
@@ -51,18 +69,30 @@ make_venv() {  # make_venv DIR STAMP_TEXT PACKAGE...
 POLARS="$(polars_pin)"
 PYPROJECT_HASH="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
 
-make_venv "$ROOT/.venv-bench" "v1 $POLARS $PANDERA $DATAFRAMELY pyproject:$PYPROJECT_HASH" \
-    "$POLARS" "$PANDERA" "$DATAFRAMELY" pandas pyarrow numpy -e "$ROOT"
-make_venv "$ROOT/.venv-bench-ge" "v1 $GREAT_EXPECTATIONS" \
-    "$GREAT_EXPECTATIONS" pandas pyarrow
-make_venv "$ROOT/.venv-bench-store" "v1 $MLFLOW $DVC pyproject:$PYPROJECT_HASH" \
-    "$MLFLOW" "$DVC" -e "$ROOT"
+DIRS=()
+if wanted bench; then
+    make_venv "$ROOT/.venv-bench" "v1 $POLARS $PANDERA $DATAFRAMELY pyproject:$PYPROJECT_HASH" \
+        "$POLARS" "$PANDERA" "$DATAFRAMELY" pandas pyarrow numpy -e "$ROOT"
+    DIRS+=(.venv-bench)
+fi
+if wanted ge; then
+    make_venv "$ROOT/.venv-bench-ge" "v1 $GREAT_EXPECTATIONS" \
+        "$GREAT_EXPECTATIONS" pandas pyarrow
+    DIRS+=(.venv-bench-ge)
+fi
+if wanted store; then
+    make_venv "$ROOT/.venv-bench-store" \
+        "v2 $MLFLOW $DVC $SKLEARN $SKOPS $PANDAS pyproject:$PYPROJECT_HASH" \
+        "$MLFLOW" "$DVC" "$SKLEARN" "$SKOPS" "$PANDAS" -e "$ROOT"
+    DIRS+=(.venv-bench-store)
+fi
 
-for dir in .venv-bench .venv-bench-ge; do
+for dir in "${DIRS[@]}"; do
     "$ROOT/$dir/bin/python" - "$dir" <<'EOF'
 import sys
 from importlib.metadata import version, PackageNotFoundError
-names = ["polars", "pandera", "dataframely", "mlkeel", "great_expectations", "pandas", "pyarrow"]
+names = ["polars", "pandera", "dataframely", "mlkeel", "great_expectations", "pandas", "pyarrow",
+         "mlflow-skinny", "dvc", "scikit-learn", "skops"]
 found = []
 for name in names:
     try:
