@@ -41,6 +41,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from keel.errors import InputError, MissingDependencyError, UsageError, did_you_mean, first_line
+from keel.versioning import site_index
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -138,13 +139,17 @@ def _versions(*distributions: str | tuple[str, ...]) -> dict[str, str]:
     ``xgboost-cpu``); the first argument is the framework itself: without it, ``{}``.
     """
     found: dict[str, str] = {}
+    installed = site_index().versions  # read once per process (and cached on disk)
     for position, names in enumerate(distributions):
         for name in (names,) if isinstance(names, str) else names:
-            try:
-                found[name] = importlib.metadata.version(name)
-                break
-            except importlib.metadata.PackageNotFoundError:
-                continue
+            version = installed.get(name)
+            if version is None:
+                try:
+                    version = importlib.metadata.version(name)  # spelled otherwise in metadata
+                except importlib.metadata.PackageNotFoundError:
+                    continue
+            found[name] = version
+            break
         else:
             if position == 0:
                 return {}

@@ -25,8 +25,8 @@ from keel.models._package import (
     MANIFEST,
     KeelModel,
     Manifest,
+    ModelPackageError,
     load_model,
-    read_manifest,
     sample_rows,
     save_model,
 )
@@ -279,7 +279,11 @@ def _materialize(project: Project, version: ModelVersion, folder: Path) -> None:
     try:
         for item in listing["files"]:
             project.artifacts.get_file(item["digest"], scratch / item["path"])
-        read_manifest(scratch)
+        if not (scratch / MANIFEST).is_file():  # load_model parses and verifies it
+            raise ModelPackageError(
+                f"model {version.name}/{version.version} is stored without its {MANIFEST}.",
+                hint="The registry's files are incomplete; register the model again.",
+            )
         scratch.replace(folder) if not folder.exists() else shutil.rmtree(scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
