@@ -118,6 +118,26 @@ def _named(obj: Any, X: np.ndarray) -> Any:  # noqa: N803 (ML convention)
     return pandas.DataFrame(np.asarray(X), columns=list(names))
 
 
+def read_skops(path: Path, *, trusted: bool) -> Any:
+    """Load a skops file, trusting only scikit-learn, NumPy and SciPy classes unless
+    ``trusted``: any other type in the file could run its code when loaded."""
+    sio = _require("skops.io", package="skops", extra="sklearn", purpose="Loading a model")
+    try:
+        listed = list(sio.get_untrusted_types(file=path))
+    except Exception as exc:  # skops raises zip, JSON and its own errors
+        raise InputError(
+            f"{path} is not a readable skops file: {exc}.", hint="Restore the package."
+        ) from exc
+    refused = [t for t in listed if not trusted and not _auto_trusted(t)]
+    if refused:
+        raise UsageError(
+            f"the scikit-learn model in {path.parent} contains types Keel does not trust by "
+            f"default: {', '.join(refused)}. Loading them could run their code.",
+            hint="If you trust where it comes from, load it with trusted=True (--trusted).",
+        )
+    return sio.load(path, trusted=listed)
+
+
 def _require(module: str, *, package: str, extra: str, purpose: str) -> Any:
     """Import ``module``; if it is missing, say which extra installs it."""
     try:
@@ -265,23 +285,9 @@ class _SklearnAdapter:
         return ["model.skops"]
 
     def load(self, folder: Path, files: list[str], *, trusted: bool) -> Any:
-        sio = _require("skops.io", package="skops", extra="sklearn", purpose="Loading a model")
+        _require("skops.io", package="skops", extra="sklearn", purpose="Loading a model")
         _require("sklearn", package="scikit-learn", extra="sklearn", purpose="Loading a model")
-        path = _file(folder, files, "model.skops")
-        try:
-            listed = list(sio.get_untrusted_types(file=path))
-        except Exception as exc:  # skops raises zip, JSON and its own errors
-            raise InputError(
-                f"{path} is not a readable skops file: {exc}.", hint="Restore the package."
-            ) from exc
-        refused = [t for t in listed if not trusted and not _auto_trusted(t)]
-        if refused:
-            raise UsageError(
-                f"the scikit-learn model in {folder} contains types Keel does not trust by "
-                f"default: {', '.join(refused)}. Loading them could run their code.",
-                hint="If you trust where this package comes from, load it with trusted=True.",
-            )
-        return sio.load(path, trusted=listed)
+        return read_skops(_file(folder, files, "model.skops"), trusted=trusted)
 
     def predict(self, obj: Any, X: np.ndarray) -> np.ndarray:  # noqa: N803 (ML convention)
         return np.asarray(obj.predict(_named(obj, X)))

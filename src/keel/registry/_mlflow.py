@@ -52,7 +52,7 @@ import yaml
 
 from keel.contracts import ColumnSpec, Contract, DType
 from keel.errors import InputError, KeelError, MissingDependencyError, UsageError
-from keel.models._adapters import _auto_trusted
+from keel.models._adapters import read_skops
 from keel.models._package import KeelModel, Manifest, load_model, read_manifest
 from keel.registry._registry import (
     ModelRejectedError,
@@ -421,7 +421,7 @@ def _import_sklearn(
         )
     kind = conf.get("serialization_format", "cloudpickle")
     if kind == "skops":
-        estimator = _read_skops(file, trusted)
+        estimator = read_skops(file, trusted=trusted)
     elif kind in ("pickle", "cloudpickle"):
         if not trusted:
             raise UsageError(
@@ -448,24 +448,6 @@ def _import_sklearn(
     return register(
         estimator, name, contract=contract, description=note, trusted=True, project=project
     )
-
-
-def _read_skops(file: Path, trusted: bool) -> Any:
-    sio = _module("skops.io", package="skops", extra="sklearn")
-    try:
-        listed = list(sio.get_untrusted_types(file=file))
-    except Exception as exc:  # skops raises zip, JSON and its own errors
-        raise InputError(
-            f"{file} is not a readable skops file: {exc}.", hint="Restore it."
-        ) from exc
-    refused = [t for t in listed if not trusted and not _auto_trusted(t)]
-    if refused:
-        raise UsageError(
-            f"the scikit-learn model in {file} contains types Keel does not trust by default: "
-            f"{', '.join(refused)}. Loading them could run their code.",
-            hint="If you trust where this model comes from, pass trusted=True (--trusted).",
-        )
-    return sio.load(file, trusted=listed)
 
 
 def _unpickle(file: Path) -> Any:
