@@ -14,6 +14,7 @@ import html
 import math
 from collections.abc import Callable, Iterable, Sequence
 
+from keel._html import DOCUMENT_END, document_head
 from keel.models._evaluate import Evaluation, MetricValue, SliceResult
 from keel.models._metrics import METRICS
 
@@ -30,25 +31,6 @@ _NAMES = {
     "r2": "R²",
 }
 
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2329;
-       margin: 0; background: #f6f7f9; }
-main { max-width: 1100px; margin: 0 auto; padding: 24px 32px 48px; }
-h1 { margin: 0 0 4px; font-size: 1.6rem; }
-h2 { margin: 32px 0 8px; font-size: 1.2rem; border-bottom: 1px solid #d5d9de; }
-.subtitle { margin: 0 0 8px; color: #56616c; }
-.facts { color: #56616c; font-size: 0.9rem; margin: 0 0 16px; }
-table { border-collapse: collapse; background: #fff; margin: 8px 0 16px; font-size: 0.9rem; }
-th, td { padding: 5px 12px; border-bottom: 1px solid #e3e6ea; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-th { background: #eef1f4; }
-.charts { display: flex; flex-wrap: wrap; gap: 12px; }
-.chart { background: #fff; border: 1px solid #e3e6ea; border-radius: 4px; padding: 4px; }
-svg text { font-family: inherit; font-size: 11px; fill: #1d2329; }
-svg .muted { fill: #6b7580; }
-.muted { color: #6b7580; }
-details { margin: 4px 0 8px; }
-"""
 
 _Scale = Callable[[float], float]
 _DOT = "#1f5f99"
@@ -60,16 +42,7 @@ def evaluation_html(evaluation: Evaluation, *, title: str, subtitle: str = "") -
     e = html.escape
     names = list(evaluation.metrics)
     ci = f"{evaluation.confidence * 100:g}% CI"
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        '<head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(title)}</title>",
-        f"<style>{_CSS}</style></head>",
-        "<body><main>",
-        f"<h1>{e(title)}</h1>",
-    ]
+    parts = [document_head(title)]
     if subtitle:
         parts.append(f'<p class="subtitle">{e(subtitle)}</p>')
     parts.append(
@@ -90,7 +63,7 @@ def evaluation_html(evaluation: Evaluation, *, title: str, subtitle: str = "") -
         parts.append(f"<details open><summary>Numbers ({e(ci)})</summary>")
         parts.append(_slice_table(names, slices))
         parts.append("</details>")
-    parts.append("</main></body></html>")
+    parts.append(DOCUMENT_END)
     return "\n".join(parts) + "\n"
 
 
