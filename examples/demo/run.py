@@ -59,6 +59,37 @@ def batches(sample: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return clean, bad.drop("_i")
 
 
+def models_and_monitoring(clean: pl.DataFrame) -> None:
+    """Register, gate and evaluate the pipeline's models; then watch the data drift."""
+    console.print(Rule("9. Register the trained models; gate each against the champion"))
+    register_models()
+    gate = ["--data", "holdout.parquet", "--target", "defaulted", "--promote"]
+    keel("models", "gate", "loans-default", "--candidate", "1", *gate)  # first: no baseline
+    keel("models", "gate", "loans-default", "--candidate", "2", *gate, expect=GATE_V2)
+    keel(
+        "models", "evaluate", "loans-default@champion", "--data", "holdout.parquet",
+        "--target", "defaulted", "--slice", "state_ca", "--html", "model-report.html",
+    )  # fmt: skip
+    keel("models", "history", "loans-default")
+
+    console.print(Rule("10. A month later: the applicants changed. Monitoring says which way"))
+    drifted(clean).write_parquet(OUT / "batch_next_month.parquet")
+    keel(
+        "monitor", "compare", "batch_clean.parquet", "batch_next_month.parquet",
+        "--contract", "schemas.py:Loan", "--html", "drift-report.html", expect=1,
+    )  # fmt: skip
+    console.print(f"[bold]Drift report:[/] {OUT / 'drift-report.html'}")
+
+
+def drifted(batch: pl.DataFrame) -> pl.DataFrame:
+    """Next month's applicants: richer, asking for more, from other states (same contract)."""
+    return batch.with_columns(
+        income=pl.col("income") * 1.6,
+        amount=pl.col("amount") * 1.4,
+        state=pl.when(pl.col("loan_id") % 3 == 0).then(pl.lit("TX")).otherwise(pl.col("state")),
+    )
+
+
 def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir()
@@ -111,16 +142,7 @@ def main() -> None:
     last = open_project(OUT).metadata.list_runs(limit=1)[0].id
     keel("lineage", f"{last[:8]}:train")
 
-    console.print(Rule("9. Register the trained models; gate each against the champion"))
-    register_models()
-    gate = ["--data", "holdout.parquet", "--target", "defaulted", "--promote"]
-    keel("models", "gate", "loans-default", "--candidate", "1", *gate)  # first: no baseline
-    keel("models", "gate", "loans-default", "--candidate", "2", *gate, expect=GATE_V2)
-    keel(
-        "models", "evaluate", "loans-default@champion", "--data", "holdout.parquet",
-        "--target", "defaulted", "--slice", "state_ca", "--html", "model-report.html",
-    )  # fmt: skip
-    keel("models", "history", "loans-default")
+    models_and_monitoring(clean)
     keel("runs", "list")
     console.print(Rule("Demo finished: outputs in demo-output/"))
 

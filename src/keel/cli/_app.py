@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from keel._version import __version__
-from keel.cli import _contract, _data, _models, _pipeline, _runs, _validate
+from keel.cli import _contract, _data, _models, _monitor, _pipeline, _runs, _validate
 from keel.cli._output import Format, out, print_json, reporting
 
 # Library code is imported inside each command, so that `keel X` loads only what X needs.
@@ -27,6 +27,7 @@ app.add_typer(_contract.app, name="contract")
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_data.app, name="data")
 app.add_typer(_models.app, name="models")
+app.add_typer(_monitor.app, name="monitor")
 app.command("run")(_pipeline.run)
 app.command("check")(_pipeline.check)
 app.command("reproduce")(_pipeline.reproduce)
