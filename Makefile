@@ -39,6 +39,7 @@ bench: setup
 	.venv-bench-store/bin/python benchmarks/store/bench_data.py
 	.venv-bench-store/bin/python benchmarks/pipeline/bench_pipeline.py
 	.venv-bench-store/bin/python benchmarks/registry/bench_registry.py
+	$(BIN)/python benchmarks/monitor/bench_monitor.py
 
 clean:
-	rm -rf $(VENV) .venv-bench .venv-bench-ge .venv-bench-store .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-bench .venv-bench-ge .venv-bench-store .venv-bench-monitor .mypy_cache .ruff_cache .pytest_cache

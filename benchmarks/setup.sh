@@ -6,11 +6,13 @@
 #   .venv-bench-ge  Great Expectations 1.x (kept apart: it brings many dependencies of its own)
 #   .venv-bench-store  mlflow-skinny and DVC, scikit-learn, skops and pandas (the registry
 #                   benchmark), and Keel itself (editable)
+#   .venv-bench-monitor  Evidently 0.7 and NannyML (the monitoring benchmark's peers; both
+#                   need pandas < 3, so they are kept apart from Keel's pandas 3)
 #
 # Keel's own virtualenv (.venv, made by the project's install step) runs Keel and the
 # hand-written query; without it the benchmark uses .venv-bench for them.
 #
-# Usage: bash benchmarks/setup.sh [--force] [bench|ge|store ...]   (default: all three)
+# Usage: bash benchmarks/setup.sh [--force] [bench|ge|store|monitor ...]   (default: all four)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,8 +22,8 @@ ONLY=()
 for arg in "$@"; do
     case "$arg" in
         --force) FORCE="--force" ;;
-        bench | ge | store) ONLY+=("$arg") ;;
-        *) echo "usage: bash benchmarks/setup.sh [--force] [bench|ge|store ...]" >&2; exit 2 ;;
+        bench | ge | store | monitor) ONLY+=("$arg") ;;
+        *) echo "usage: bash benchmarks/setup.sh [--force] [bench|ge|store|monitor ...]" >&2; exit 2 ;;
     esac
 done
 
@@ -39,6 +41,10 @@ DVC="dvc==3.67.1"
 SKLEARN="scikit-learn==1.9.1"
 SKOPS="skops==0.16.0"
 PANDAS="pandas==3.1.1"
+# the monitoring benchmark's peers (pandas < 3: neither supports pandas 3 yet)
+EVIDENTLY="evidently==0.7.23"
+NANNYML="nannyml==0.13.1"
+PANDAS2="pandas<3"
 
 polars_pin() {
     # the Polars of Keel's venv, so that every Polars tool runs the same engine
@@ -86,13 +92,18 @@ if wanted store; then
         "$MLFLOW" "$DVC" "$SKLEARN" "$SKOPS" "$PANDAS" -e "$ROOT"
     DIRS+=(.venv-bench-store)
 fi
+if wanted monitor; then
+    make_venv "$ROOT/.venv-bench-monitor" "v1 $EVIDENTLY $NANNYML $PANDAS2" \
+        "$EVIDENTLY" "$NANNYML" "$PANDAS2" pyarrow
+    DIRS+=(.venv-bench-monitor)
+fi
 
 for dir in "${DIRS[@]}"; do
     "$ROOT/$dir/bin/python" - "$dir" <<'EOF'
 import sys
 from importlib.metadata import version, PackageNotFoundError
 names = ["polars", "pandera", "dataframely", "mlkeel", "great_expectations", "pandas", "pyarrow",
-         "mlflow-skinny", "dvc", "scikit-learn", "skops"]
+         "mlflow-skinny", "dvc", "scikit-learn", "skops", "evidently", "nannyml"]
 found = []
 for name in names:
     try:
