@@ -20,7 +20,7 @@ import numpy as np
 
 from keel.errors import UsageError
 from keel.monitor._drift import DriftResult, column_drift, dataset_drift
-from keel.monitor._profile import Bins, ColumnProfile, Profile, profile, reference_bins
+from keel.monitor._profile import Bins, ColumnProfile, Profile, profile_many, reference_bins
 
 __all__ = ["Comparison", "bin_centers", "compare"]
 
@@ -115,8 +115,7 @@ def compare(
     if not chosen:
         raise UsageError("there is no column to compare.", hint="The two datasets share none.")
     bins = reference_bins(ref_frame, columns=chosen)
-    ref_profile = profile(ref_frame, bins)
-    cur_profile = profile(cur_frame, bins)
+    ref_profile, cur_profile = profile_many([ref_frame, cur_frame], bins)  # concurrently
     results, summary = _drift_all(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
     slices: dict[str, list[DriftResult]] = {}
     if slice_by is not None:
@@ -127,8 +126,9 @@ def compare(
         values = cur_frame.select(pl.col(slice_by).unique()).collect()[slice_by].to_list()
         for value in sorted(values, key=str)[:50]:
             keep = pl.col(slice_by) == value if value is not None else pl.col(slice_by).is_null()
-            sliced_ref = profile(ref_frame.filter(keep), bins)
-            sliced_cur = profile(cur_frame.filter(keep), bins)
+            sliced_ref, sliced_cur = profile_many(
+                [ref_frame.filter(keep), cur_frame.filter(keep)], bins
+            )
             slices[f"{slice_by}={value}"] = _drift_all(
                 sliced_ref, sliced_cur, bins, alpha=alpha, seed=seed
             )[0]

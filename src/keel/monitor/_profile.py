@@ -65,7 +65,16 @@ from keel.errors import UsageError, did_you_mean
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["MAX_KNOWN", "Bins", "ColumnProfile", "Kind", "Profile", "profile", "reference_bins"]
+__all__ = [
+    "MAX_KNOWN",
+    "Bins",
+    "ColumnProfile",
+    "Kind",
+    "Profile",
+    "profile",
+    "profile_many",
+    "reference_bins",
+]
 
 Kind = Literal["numeric", "categorical"]
 
@@ -674,6 +683,21 @@ def profile(data: Any, bins: Mapping[str, Bins]) -> Profile:
     Every column named by ``bins`` must be in the data. Memory is O(columns x bins): a Parquet
     file is read in batches, never whole.
     """
+    return profile_many([data], bins)[0]
+
+
+def profile_many(datas: Sequence[Any], bins: Mapping[str, Bins]) -> list[Profile]:
+    """Profile several datasets over the same ``bins``; their queries run concurrently."""
+    import polars as pl
+
+    planned = [_profile_query(data, bins) for data in datas]
+    frames = pl.collect_all([query for query, _ in planned], engine="streaming")
+    return [finish(frame.row(0)) for frame, (_, finish) in zip(frames, planned, strict=True)]
+
+
+def _profile_query(
+    data: Any, bins: Mapping[str, Bins]
+) -> tuple[pl.LazyFrame, Callable[[tuple[Any, ...]], Profile]]:
     import polars as pl
 
     frame = _as_lazy(data)
@@ -689,10 +713,13 @@ def profile(data: Any, bins: Mapping[str, Bins]) -> Profile:
         start = len(exprs)
         exprs += [e.alias(f"s{start + j}") for j, e in enumerate(column_exprs)]
         plans.append((start, len(exprs), finish))
-    row = frame.select(exprs).collect(engine="streaming").row(0)
-    rows = int(row[0])
-    columns = [finish(rows, row[start:stop]) for start, stop, finish in plans]
-    return Profile(columns={c.column: c for c in columns}, rows=rows)
+
+    def done(row: tuple[Any, ...]) -> Profile:
+        rows = int(row[0])
+        columns = [finish(rows, row[start:stop]) for start, stop, finish in plans]
+        return Profile(columns={c.column: c for c in columns}, rows=rows)
+
+    return frame.select(exprs), done
 
 
 def _numeric_plan(b: Bins, dtype: pl.DataType) -> tuple[list[pl.Expr], _Finish]:
