@@ -7,7 +7,7 @@ import decimal
 import math
 from typing import Any
 
-__all__ = ["json_safe"]
+__all__ = ["json_safe", "nulled"]
 
 
 def json_safe(value: Any) -> Any:  # noqa: PLR0911  # one return per JSON-unsafe type
@@ -28,4 +28,21 @@ def json_safe(value: Any) -> Any:  # noqa: PLR0911  # one return per JSON-unsafe
         return json_safe(value.item())
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
+    return value
+
+
+def nulled(value: Any) -> Any:
+    """Strict JSON for numbers: non-finite floats become ``null`` (NumPy scalars unwrapped).
+
+    For statistics (a metric undefined on a slice, an interval that cannot be computed),
+    where "no value" is the meaning; :func:`json_safe` keeps them as text instead.
+    """
+    if isinstance(value, dict):
+        return {str(k): nulled(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [nulled(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value

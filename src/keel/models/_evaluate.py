@@ -40,6 +40,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
+from keel._json import nulled
 from keel.errors import UsageError, did_you_mean
 from keel.models._metrics import METRICS, Array, Task
 
@@ -62,9 +63,9 @@ class MetricValue:
 
     def to_dict(self) -> dict[str, float | None]:
         return {
-            "value": _json_float(self.value),
-            "low": _json_float(self.low),
-            "high": _json_float(self.high),
+            "value": nulled(self.value),
+            "low": nulled(self.low),
+            "high": nulled(self.high),
         }
 
 
@@ -118,14 +119,10 @@ class Evaluation:
             "metrics": {name: m.to_dict() for name, m in self.metrics.items()},
             "slices": [s.to_dict() for s in self.slices],
             "calibration": [
-                {"predicted": _json_float(p), "observed": _json_float(o), "rows": n}
+                {"predicted": nulled(p), "observed": nulled(o), "rows": n}
                 for p, o, n in self.calibration
             ],
         }
-
-
-def _json_float(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def evaluate(

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from keel._json import nulled
 from keel.errors import UsageError
 from keel.monitor._drift import DriftResult, column_drift, dataset_drift
 from keel.monitor._profile import Bins, ColumnProfile, Profile, profile_many, reference_bins
@@ -56,19 +57,15 @@ def _result(r: DriftResult) -> dict[str, Any]:
     return {
         "column": r.column,
         "method": r.method,
-        "score": _finite(r.score),
-        "low": _finite(r.low),
-        "high": _finite(r.high),
+        "score": nulled(r.score),
+        "low": nulled(r.low),
+        "high": nulled(r.high),
         "threshold": r.threshold,
-        "p_value": _finite(r.p_value),
+        "p_value": nulled(r.p_value),
         "drifted": r.drifted,
-        "raw": _finite(r.raw),
-        "detail": {k: _finite(v) if isinstance(v, float) else v for k, v in r.detail.items()},
+        "raw": nulled(r.raw),
+        "detail": nulled(dict(r.detail)),
     }
-
-
-def _finite(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def bin_centers(bins: Bins) -> np.ndarray:

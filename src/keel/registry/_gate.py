@@ -68,9 +68,13 @@ def read_frame(data: str, *, project: Project) -> Any:
         return read_data(target).collect()
 
 
-def _predictions(model: KeelModel, frame: Any, where: str) -> tuple[Any, Any]:
+def _predictions(
+    model: KeelModel, frame: Any, where: str, *, check: bool = True
+) -> tuple[Any, Any]:
+    """Predicted labels or values, and P(positive) for binary classifiers; the data is first
+    checked against the model's input contract (``check``)."""
     contract = model.input_contract
-    if contract is not None:
+    if check and contract is not None:
         from keel.contracts import check_data
 
         report = check_data(contract, frame, examples=3)
@@ -175,8 +179,8 @@ def gate(
             contract_report = exc
             cand_pred = cand_score = None
     else:  # the policy does not ask for the contract: score the data as it is
-        cand_pred, cand_score = _predictions_unchecked(cand, frame)
-    aliases = next((m.aliases for m in store.models() if m.name == name), {})
+        cand_pred, cand_score = _predictions(cand, frame, where, check=False)
+    aliases = store.aliases(name)
     if aliases and against not in aliases:
         raise UsageError(
             f"model {name!r} has no alias {against!r} to gate against.",
@@ -189,7 +193,7 @@ def gate(
         state = store.alias(name, against)
         baseline, read_revision = state.version, state.revision
         base = load(f"{name}/{baseline}", trusted=trusted, project=project)
-        base_pred, base_score = _predictions_unchecked(base, frame)
+        base_pred, base_score = _predictions(base, frame, where, check=False)
     slice_columns = chosen.slices.columns if chosen.slices else ()
     if contract_report is None:
         result = run_gate(
@@ -239,13 +243,6 @@ def gate(
         )
         promoted = True
     return GateOutcome(name, candidate, baseline, against, result, promoted)
-
-
-def _predictions_unchecked(model: KeelModel, frame: Any) -> tuple[Any, Any]:
-    pred = model.predict(frame)
-    proba = model.predict_proba(frame)
-    score = proba[:, 1] if proba is not None and proba.ndim == 2 and proba.shape[1] == 2 else None
-    return pred, score
 
 
 def _with_check(result: GateResult, name: str, passed: bool, detail: str) -> GateResult:

@@ -62,6 +62,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
+from keel._json import nulled
 from keel.errors import UsageError, did_you_mean
 from keel.models._metrics import METRICS, Metric, Task
 from keel.registry._stats import PairedComparison, _inputs, compare
@@ -414,23 +415,11 @@ class GateResult:
                     "name": check.name,
                     "passed": check.passed,
                     "detail": check.detail,
-                    "data": _json_safe(check.data),
+                    "data": nulled(check.data),
                 }
                 for check in self.checks
             ],
         }
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # -- running ---------------------------------------------------------------------------------

@@ -243,6 +243,11 @@ class ModelStore:
                 )
             return state
 
+    def aliases(self, name: str) -> dict[str, int]:
+        """Every alias of model ``name`` and the version it points at."""
+        with self._read.connect() as conn:
+            return _aliases_of(conn, _model_id(conn, name))
+
     def versions(self, name: str) -> list[ModelVersion]:
         with self._read.connect() as conn:
             model_id = _model_id(conn, name)
