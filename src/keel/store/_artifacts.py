@@ -52,6 +52,11 @@ class ArtifactStore:
         self.fs, self.root = _filesystem(self.url)
         self._local = isinstance(self.fs, LocalFS) or _is_fsspec_local(self.fs)
 
+    @property
+    def is_local(self) -> bool:
+        """Whether the store is a folder on this machine (atomic renames, direct paths)."""
+        return self._local
+
     # -- writing --------------------------------------------------------------------------
     def put_bytes(self, data: bytes) -> ArtifactRef:
         """Store ``data``; return its reference (a no-op if the same bytes are stored)."""

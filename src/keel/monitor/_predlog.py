@@ -1,0 +1,186 @@
+"""The prediction log and the feedback log of a served model: time-partitioned Parquet.
+
+Serving appends one file per flush; monitoring scans them. Files live beside the
+content-addressed objects of the artifact store, under ``logs/``::
+
+    logs/predictions/NAME/date=2026-11-27/hour=14/20261127T140312-<uuid>.parquet
+    logs/feedback/NAME/date=2026-11-27/hour=14/20261127T140500-<uuid>.parquet
+
+A file is written under a temporary name and moved into place, so a reader never sees half
+a file. The partition is the hour of a file's first row; readers filter on ``time`` too.
+
+One row per predicted record. Columns (:data:`PREDICTION_COLUMNS`, then the model's input
+columns under their own names):
+
+``request_id`` (str), ``row`` (int, the record's position in its request), ``time``
+(UTC datetime), ``model`` (str), ``version`` (int), ``role`` (``champion``, ``challenger``
+or ``shadow``), ``latency_ms`` (float), ``valid`` (bool: the record met the input
+contract), ``violations`` (str or null: what it broke, in ``warn`` mode), ``prediction``,
+``score`` (float or null: the probability of the positive class of a binary classifier),
+``confidence`` (float or null: the probability of the predicted class).
+
+Feedback rows (:data:`FEEDBACK_COLUMNS`): ``request_id``, ``row`` (null: every record of
+the request), ``label``, ``time``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from keel.errors import UsageError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from keel.store import ArtifactStore
+
+__all__ = [
+    "FEEDBACK_COLUMNS",
+    "PREDICTION_COLUMNS",
+    "FeedbackLog",
+    "PredictionLog",
+]
+
+PREDICTION_COLUMNS = (
+    "request_id",
+    "row",
+    "time",
+    "model",
+    "version",
+    "role",
+    "latency_ms",
+    "valid",
+    "violations",
+    "prediction",
+    "score",
+    "confidence",
+)
+FEEDBACK_COLUMNS = ("request_id", "row", "label", "time")
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/")
+
+
+class _Log:
+    kind: str
+    required: tuple[str, ...]
+
+    def __init__(self, artifacts: ArtifactStore, name: str) -> None:
+        if not _NAME.match(name):
+            raise UsageError(f"{name!r} cannot name a model.", hint="Use letters, digits, - and _.")
+        self.artifacts = artifacts
+        self.name = name
+        self.root = f"{artifacts.root}/logs/{self.kind}/{name}"
+
+    # -- writing --------------------------------------------------------------------------
+    def append(self, frame: pl.DataFrame) -> str | None:
+        """Write ``frame`` as one new file of the log; return its path (None if empty)."""
+        missing = [c for c in self.required if c not in frame.columns]
+        if missing:
+            raise UsageError(
+                f"a {self.kind} log row lacks column(s) {', '.join(missing)}.",
+                hint=f"Rows of the {self.kind} log have: {', '.join(self.required)}.",
+            )
+        if frame.height == 0:
+            return None
+        first = frame["time"][0]
+        when = first if isinstance(first, datetime) else datetime.now(UTC)
+        when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+        folder = f"{self.root}/date={when:%Y-%m-%d}/hour={when:%H}"
+        final = f"{folder}/{when:%Y%m%dT%H%M%S}-{uuid.uuid4().hex}.parquet"
+        fs = self.artifacts.fs
+        fs.makedirs(folder, exist_ok=True)
+        tmp = f"{folder}/.{uuid.uuid4().hex}.part"
+        try:
+            with fs.open(tmp, "wb") as out:
+                frame.write_parquet(out)
+            if self.artifacts.is_local:
+                os.replace(tmp, final)
+            else:
+                fs.mv(tmp, final)
+        finally:
+            if fs.exists(tmp):
+                fs.rm(tmp)
+        return final
+
+    # -- reading --------------------------------------------------------------------------
+    def files(self, *, since: datetime | None = None, until: datetime | None = None) -> list[str]:
+        """The log's files, oldest first, pruned to the hours that can hold rows in range."""
+        fs = self.artifacts.fs
+        if not fs.exists(self.root):
+            return []
+        low = _hour(since) if since else None
+        high = _hour(until) if until else None
+        chosen = []
+        for path in fs.find(self.root):
+            if not path.endswith(".parquet"):
+                continue
+            found = _PARTITION.search(path.replace(os.sep, "/"))
+            if found and (low or high):
+                start = datetime.fromisoformat(f"{found[1]}T{found[2]}:00:00+00:00")
+                # a file's rows start in its hour but may run past it: keep one hour earlier
+                if (high and start > high) or (low and start < low - timedelta(hours=1)):
+                    continue
+            chosen.append(path)
+        return sorted(chosen, key=lambda p: p.rsplit("/", 1)[-1])
+
+    def scan(self, *, since: datetime | None = None, until: datetime | None = None) -> pl.LazyFrame:
+        """The log's rows with ``since <= time < until`` (both optional), lazily."""
+        import polars as pl
+
+        files = self.files(since=since, until=until)
+        if not files:
+            return pl.DataFrame(schema=self._empty_schema()).lazy()
+        if self.artifacts.is_local:
+            parts = [pl.scan_parquet(f) for f in files]
+        else:
+            parts = [pl.read_parquet(self.artifacts.fs.open(f, "rb").read()).lazy() for f in files]
+        frame = pl.concat(parts, how="diagonal_relaxed")
+        if since is not None:
+            frame = frame.filter(pl.col("time") >= _utc(since))
+        if until is not None:
+            frame = frame.filter(pl.col("time") < _utc(until))
+        return frame
+
+    def _empty_schema(self) -> dict[str, Any]:
+        import polars as pl
+
+        return {c: pl.Datetime("us", "UTC") if c == "time" else pl.String for c in self.required}
+
+
+class PredictionLog(_Log):
+    """The predictions a served model made, one row per predicted record."""
+
+    kind = "predictions"
+    required = PREDICTION_COLUMNS
+
+    def check_inputs(self, columns: Sequence[str]) -> None:
+        """Refuse input columns whose names the log uses for itself."""
+        clash = [c for c in columns if c in PREDICTION_COLUMNS]
+        if clash:
+            raise UsageError(
+                f"model {self.name!r} has input column(s) {', '.join(clash)}, "
+                "which the prediction log uses for itself.",
+                hint="Rename them in the input contract; reserved: "
+                + ", ".join(PREDICTION_COLUMNS),
+            )
+
+
+class FeedbackLog(_Log):
+    """Ground truth that arrived for earlier requests, joined to predictions by request id."""
+
+    kind = "feedback"
+    required = FEEDBACK_COLUMNS
+
+
+def _utc(when: datetime) -> datetime:
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _hour(when: datetime) -> datetime:
+    return _utc(when).replace(minute=0, second=0, microsecond=0)
