@@ -7,6 +7,8 @@ from keel.monitor._compare import compare as compare
 from keel.monitor._drift import DriftResult as DriftResult
 from keel.monitor._drift import column_drift as column_drift
 from keel.monitor._drift import dataset_drift as dataset_drift
+from keel.monitor._predlog import FeedbackLog as FeedbackLog
+from keel.monitor._predlog import PredictionLog as PredictionLog
 from keel.monitor._profile import Bins as Bins
 from keel.monitor._profile import ColumnProfile as ColumnProfile
 from keel.monitor._profile import Profile as Profile
@@ -18,6 +20,8 @@ __all__ = [
     "ColumnProfile",
     "Comparison",
     "DriftResult",
+    "FeedbackLog",
+    "PredictionLog",
     "Profile",
     "column_drift",
     "compare",
