@@ -7,10 +7,14 @@ files included, each tool its own way; data generation excluded), the columns it
 whether they are exactly the truly shifted ones.
 
 Keel, the hand-written single-pass binned PSI/JS reference and the classical KS /
-chi-square tests run in this process (Keel's ``.venv``); Evidently and NannyML run in
-``.venv-bench-monitor`` (benchmarks/setup.sh), one subprocess per run. Also measured:
-``Profile.merge_all`` of 1,000 window profiles, and the peak memory of profiling a 50M-row
-Parquet file by streaming (in a subprocess; the file is written chunk by chunk and deleted).
+chi-square tests run in this process (Keel's ``.venv``), each ``--repeats`` times with the
+order of the tools rotated every round (the median is reported); Evidently and NannyML run
+in ``.venv-bench-monitor`` (benchmarks/setup.sh), one subprocess per run. ``--only
+keel,handwritten`` runs just those (no peers' venv needed). Also measured:
+``Profile.merge_all`` of 1,000 window profiles, and with ``--big`` (opt-in: it writes about
+5 GB of temporary data) the peak memory of profiling a 50M-row Parquet file by streaming:
+once with the bins computed in a separate process and passed in (the profiling process
+alone), and once computing them from the 1M-row reference in the same process.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import shutil
 import statistics
 import subprocess
@@ -116,8 +119,8 @@ def classical_tool(reference: Path, current: Path) -> list[str]:
     return flagged
 
 
-def peer_tool(name: str) -> Callable[[Path, Path], tuple[float, list[str]]]:
-    def run(reference: Path, current: Path) -> tuple[float, list[str]]:
+def peer_tool(name: str) -> Run:
+    def run(reference: Path, current: Path) -> tuple[float, list[str], float | None]:
         out = subprocess.run(
             [
                 str(PEER_PYTHON),
@@ -134,16 +137,21 @@ def peer_tool(name: str) -> Callable[[Path, Path], tuple[float, list[str]]]:
         if out.returncode != 0:
             raise RuntimeError(f"{name} failed:\n{out.stderr[-3000:]}")
         result = json.loads(out.stdout.strip().splitlines()[-1])
-        return result["seconds"], result["flagged"]
+        return result["seconds"], result["flagged"], None
 
     return run
 
 
-def timed(fn: Callable[[Path, Path], list[str]]) -> Callable[[Path, Path], tuple[float, list]]:
-    def run(reference: Path, current: Path) -> tuple[float, list[str]]:
-        start = time.perf_counter()
+Run = Callable[[Path, Path], tuple[float, list[str], float | None]]
+
+
+def timed(fn: Callable[[Path, Path], list[str]]) -> Run:
+    """(wall seconds, flagged columns, CPU seconds of this process: all its threads)."""
+
+    def run(reference: Path, current: Path) -> tuple[float, list[str], float | None]:
+        start, cpu = time.perf_counter(), time.process_time()
         flagged = fn(reference, current)
-        return time.perf_counter() - start, flagged
+        return time.perf_counter() - start, flagged, time.process_time() - cpu
 
     return run
 
@@ -151,8 +159,11 @@ def timed(fn: Callable[[Path, Path], list[str]]) -> Callable[[Path, Path], tuple
 # -- merging and streaming -----------------------------------------------------------------
 
 
-def bench_merge(reference: Path, windows: int, rows: int, repeats: int) -> tuple[float, float]:
-    """(median seconds of merge_all over ``windows`` profiles, seconds to make them)."""
+def bench_merge(
+    reference: Path, windows: int, rows: int, repeats: int
+) -> tuple[float, float, float]:
+    """(median wall and CPU seconds of merge_all over ``windows`` profiles, seconds to make
+    them)."""
     from keel.monitor import Profile, profile, reference_bins
 
     bins = reference_bins(reference)
@@ -164,46 +175,68 @@ def bench_merge(reference: Path, windows: int, rows: int, repeats: int) -> tuple
         offset = int(rng.integers(0, frame.height - rows))
         profiles.append(profile(frame.slice(offset, rows), bins))
     made = time.perf_counter() - start
-    times = []
+    times, cpus = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         merged = Profile.merge_all(profiles)
         times.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
     assert merged.rows == windows * rows
-    return statistics.median(times), made
+    return statistics.median(times), statistics.median(cpus), made
 
+
+_BINS_CHILD = """
+import json, sys
+from keel.monitor import reference_bins
+bins = reference_bins(sys.argv[1])
+with open(sys.argv[2], "w") as out:
+    json.dump({name: b.to_dict() for name, b in bins.items()}, out)
+"""
 
 _STREAM_CHILD = """
-import sys, time, json
-from keel.monitor import profile, reference_bins
-bins = reference_bins(sys.argv[1])
+import json, resource, sys, time
+from keel.monitor import Bins, profile, reference_bins
 start = time.perf_counter()
-p = profile(sys.argv[2], bins)
-print(json.dumps({"seconds": time.perf_counter() - start, "rows": p.rows}))
+if sys.argv[1] == "bins":
+    with open(sys.argv[2]) as saved:
+        bins = {name: Bins.from_dict(b) for name, b in json.load(saved).items()}
+else:
+    bins = reference_bins(sys.argv[2])
+p = profile(sys.argv[3], bins)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kB on Linux
+print(json.dumps({"seconds": time.perf_counter() - start, "rows": p.rows, "peak_gb": peak}))
 """
 
 
-def bench_stream(folder: Path, reference: Path, rows: int) -> tuple[float, float, int, float]:
-    """Profile a ``rows``-row Parquet file in a child process: (peak RSS GB, seconds, rows,
-    file GB). Bins come from the 1M-row reference (exact quantiles hold it in memory)."""
+def bench_stream(folder: Path, reference: Path, rows: int) -> dict[str, tuple[float, float]]:
+    """Profile a ``rows``-row Parquet file by streaming, in child processes.
+
+    ``"apart"``: the bins are computed from the 1M-row reference in another process and
+    passed in as JSON, so the figure is the profiling process's alone; ``"together"``: the
+    same process computes them first (exact quantiles hold the reference in memory). Each
+    is (peak RSS of the child in GB, seconds). Also ``"file"``: (GB on disk, rows).
+    """
     big = folder / f"stream-{rows}.parquet"
+    saved = folder / "stream-bins.json"
     try:
         write_large(big, rows)
         size = big.stat().st_size / 1e9
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        out = subprocess.run(
-            [sys.executable, "-c", _STREAM_CHILD, str(reference), str(big)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        if peak_kb <= before:
-            print("warning: an earlier child had a higher peak RSS", file=sys.stderr)
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        return peak_kb / 1e6, result["seconds"], result["rows"], size
+        subprocess.run([sys.executable, "-c", _BINS_CHILD, str(reference), str(saved)], check=True)
+        found: dict[str, tuple[float, float]] = {"file": (size, float(rows))}
+        for name, args in (("apart", ["bins", str(saved)]), ("together", ["raw", str(reference)])):
+            out = subprocess.run(
+                [sys.executable, "-c", _STREAM_CHILD, *args, str(big)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            assert result["rows"] == rows
+            found[name] = (result["peak_gb"], result["seconds"])
+        return found
     finally:
         big.unlink(missing_ok=True)
+        saved.unlink(missing_ok=True)
 
 
 # -- report --------------------------------------------------------------------------------
@@ -214,16 +247,24 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3, help="runs of each in-process tool")
     parser.add_argument("--peer-repeats", type=int, default=1, help="runs of Evidently/NannyML")
-    parser.add_argument("--tools", default="keel,handwritten,classical,nannyml,evidently")
+    parser.add_argument(
+        "--tools",
+        "--only",
+        default="keel,handwritten,classical,nannyml,evidently",
+        help="comma-separated tools to run, e.g. --only keel,handwritten",
+    )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--windows", type=int, default=1000)
     parser.add_argument("--window-rows", type=int, default=1000)
-    parser.add_argument("--stream-rows", type=int, default=50_000_000, help="0 to skip")
+    parser.add_argument(
+        "--big", action="store_true", help="also profile a 50M-row file (writes ~5 GB)"
+    )
+    parser.add_argument("--stream-rows", type=int, default=50_000_000, help="rows with --big")
     parser.add_argument("--data", type=Path, default=ROOT / "benchmarks" / "data" / "monitor")
     args = parser.parse_args()
 
     files = ensure(args.data, args.rows)
-    tools: dict[str, tuple[str, Callable[[Path, Path], tuple[float, list[str]]], int]] = {
+    tools: dict[str, tuple[str, Run, int]] = {
         "keel": ("Keel `compare`", timed(keel_tool), args.repeats),
         "handwritten": ("hand-written PSI/JS", timed(handwritten_tool), args.repeats),
         "classical": ("KS / chi-square at 5%", timed(classical_tool), args.repeats),
@@ -237,25 +278,46 @@ def main() -> None:
         chosen = [t for t in chosen if t not in ("nannyml", "evidently")]
 
     seconds: dict[tuple[str, str], float] = {}
+    cpu_seconds: dict[tuple[str, str], float] = {}
     flags: dict[tuple[str, str], list[str]] = {}
     for scenario in scenarios:
         reference, current = files[scenario]
+        times: dict[str, list[float]] = {tool: [] for tool in chosen}
+        cpus: dict[str, list[float]] = {tool: [] for tool in chosen}
+        failed: set[str] = set()
+        for round_ in range(max((tools[t][2] for t in chosen), default=0)):
+            shift = round_ % len(chosen)  # rotate the order every round
+            for tool in chosen[shift:] + chosen[:shift]:
+                label, fn, repeats = tools[tool]
+                if tool in failed or len(times[tool]) >= repeats:
+                    continue
+                try:
+                    t, flagged, cpu = fn(reference, current)
+                except Exception as exc:  # a peer that fails is reported, not fatal
+                    print(f"{label} / {scenario}: {exc}", file=sys.stderr)
+                    failed.add(tool)
+                    continue
+                times[tool].append(t)
+                if cpu is not None:
+                    cpus[tool].append(cpu)
+                flags[tool, scenario] = sorted(flagged)
         for tool in chosen:
-            label, fn, repeats = tools[tool]
-            times = []
-            try:
-                for _ in range(repeats):
-                    t, flagged = fn(reference, current)
-                    times.append(t)
-            except Exception as exc:  # a peer that fails is reported, not fatal
-                print(f"{label} / {scenario}: {exc}", file=sys.stderr)
-                continue
-            seconds[tool, scenario] = statistics.median(times)
-            flags[tool, scenario] = sorted(flagged)
-            print(f"  {label} / {scenario}: {seconds[tool, scenario]:.2f} s", file=sys.stderr)
+            if times[tool] and tool not in failed:
+                seconds[tool, scenario] = statistics.median(times[tool])
+                runs = ", ".join(f"{t:.2f}" for t in times[tool])
+                print(f"  {tools[tool][0]} / {scenario}: {runs} s", file=sys.stderr)
+                if cpus[tool]:
+                    cpu_seconds[tool, scenario] = statistics.median(cpus[tool])
+            else:
+                flags.pop((tool, scenario), None)
 
-    print_times(args.rows, chosen, scenarios, seconds, {k: v[0] for k, v in tools.items()})
-    print_flags(chosen, scenarios, flags, {k: v[0] for k, v in tools.items()})
+    labels = {k: v[0] for k, v in tools.items()}
+    print_times(args.rows, chosen, scenarios, seconds, labels)
+    if cpu_seconds:
+        print("\nCPU seconds of the process (all threads; less sensitive to other load):\n")
+        in_process = [t for t in chosen if any((t, s) in cpu_seconds for s in scenarios)]
+        print_times(args.rows, in_process, scenarios, cpu_seconds, labels, heading=False)
+    print_flags(chosen, scenarios, flags, labels)
     extras(args, files)
 
 
@@ -265,8 +327,11 @@ def print_times(
     scenarios: list[str],
     seconds: dict[tuple[str, str], float],
     labels: dict[str, str],
+    *,
+    heading: bool = True,
 ) -> None:
-    print(f"\n### Drift comparison, {rows:,} rows x {len(COLUMNS)} columns per side\n")
+    if heading:
+        print(f"\n### Drift comparison, {rows:,} rows x {len(COLUMNS)} columns per side\n")
     print("| tool | " + " | ".join(scenarios) + " | ÷ Keel |")
     print("|---|" + "---:|" * (len(scenarios) + 1))
     for tool in chosen:
@@ -315,21 +380,26 @@ def print_flags(
 
 def extras(args: argparse.Namespace, files: dict[str, tuple[Path, Path]]) -> None:
     if args.windows:
-        merge, made = bench_merge(files["none"][0], args.windows, args.window_rows, 5)
+        merge, cpu, made = bench_merge(files["none"][0], args.windows, args.window_rows, 5)
         print(f"\n### Merging window profiles\n\n`Profile.merge_all` of {args.windows:,} profiles ")
         print(f"({len(COLUMNS)} columns, {args.window_rows:,}-row windows): {merge * 1000:.1f} ms ")
-        print(f"(median of 5; making the {args.windows:,} profiles took {made:.1f} s)")
+        print(f"({cpu * 1000:.1f} ms CPU; median of 5; making the {args.windows:,} profiles took ")
+        print(f"{made:.1f} s)")
 
-    if args.stream_rows:
+    if args.big:
         free = shutil.disk_usage(args.data).free / 1e9
-        need = args.stream_rows * 70 / 1e9
+        need = args.stream_rows * 100 / 1e9
         if free < need + 5:
             print(f"\nskipping the streaming run: {free:.0f} GB free, ~{need:.0f} GB needed")
         else:
-            peak, secs, rows, size = bench_stream(args.data, files["none"][0], args.stream_rows)
-            print(f"\n### Streaming profile\n\n`profile` of a {rows:,}-row Parquet file ")
-            print(f"({len(COLUMNS)} columns, {size:.1f} GB): {secs:.1f} s, peak RSS of the ")
-            print(f"process {peak:.2f} GB (bins from the 1M-row reference, in the same process)")
+            found = bench_stream(args.data, files["none"][0], args.stream_rows)
+            size, rows = found["file"]
+            (apart, apart_s), (together, together_s) = found["apart"], found["together"]
+            print(f"\n### Streaming profile\n\n`profile` of a {int(rows):,}-row Parquet file ")
+            print(f"({len(COLUMNS)} columns, {size:.1f} GB), peak RSS of the profiling process:")
+            print(f"{apart:.2f} GB ({apart_s:.1f} s) with the bins computed in another process")
+            print(f"and passed in; {together:.2f} GB ({together_s:.1f} s) computing them from the")
+            print("1M-row reference in the same process first.")
 
 
 if __name__ == "__main__":

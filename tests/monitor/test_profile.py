@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 
 from keel.errors import UsageError
 from keel.monitor import _profile
-from keel.monitor._profile import Bins, ColumnProfile, Profile, profile, reference_bins
+from keel.monitor._profile import (
+    Bins,
+    ColumnProfile,
+    Profile,
+    profile,
+    profile_reference,
+    reference_bins,
+)
 
 INF, NAN = math.inf, math.nan
 
@@ -38,7 +45,7 @@ def _assert_same(got: Profile, want: Profile, scale: float = 1e3) -> None:
     assert got.columns.keys() == want.columns.keys()
     for name, w in want.columns.items():
         g = got.columns[name]
-        exact = ("count", "nulls", "counts", "below", "above", "infinite", "n", "bins")
+        exact = ("count", "nulls", "nans", "counts", "below", "above", "infinite", "n", "bins")
         for field in (*exact, "minimum", "maximum"):
             assert getattr(g, field) == getattr(w, field), (name, field)
         assert _close(g.mean, w.mean, scale), (name, g.mean, w.mean)
@@ -124,15 +131,29 @@ def test_profile_matches_a_direct_computation(frame: pl.DataFrame) -> None:
     edges = bins["x"].edges
     valid = [v for v in values if v is not None and not math.isnan(v)]
     expected = [0] * (len(edges) + 1)
-    for v in valid:
+    for v in finite:  # NaN and infinities are counted apart, never in a bin
         expected[sum(v >= e for e in edges)] += 1
     assert got.counts == tuple(expected)
     assert got.nulls == len(values) - len(valid)
+    assert got.nans == sum(v is not None and math.isnan(v) for v in values)
     assert got.infinite == sum(math.isinf(v) for v in valid)
+    low, high = bins["x"].low, bins["x"].high
+    assert got.below == sum(v < low for v in valid)  # -inf is below the range
+    assert got.above == sum(v > high for v in valid)
     assert got.n == len(finite)
     assert got.minimum == (min(finite) if finite else None)
     if len(finite) > 1:
         assert _close(got.variance, statistics.variance(finite), 1e6)
+
+
+@_SETTINGS
+@given(frame=_frames())
+def test_the_reference_profile_equals_profiling_the_reference_on_its_bins(
+    frame: pl.DataFrame,
+) -> None:
+    reference = profile_reference(frame, bins=4, top_k=2)
+    assert reference.bins == reference_bins(frame, bins=4, top_k=2)
+    _assert_same(reference, profile(frame, reference.bins))
 
 
 # --------------------------------------------------------------------------- reference bins
@@ -283,7 +304,9 @@ def test_single_row(bins: dict[str, Bins]) -> None:
     assert math.isnan(x.variance)
     assert result.columns["s"].counts == (0, 1, 0, 0)
     single = reference_bins(pl.DataFrame({"x": [4.0]}))["x"]
-    assert (single.edges, single.low, single.high) == ((), 4.0, 4.0)
+    assert (single.edges, single.low, single.high) == ((4.0, 4.0 + 4e-9), 4.0, 4.0)
+    counts = profile(pl.DataFrame({"x": [3.0, 4.0, 4.0, 5.0]}), {"x": single}).columns["x"]
+    assert counts.counts == (1, 2, 1)  # below, at and above the constant
 
 
 def test_empty_frame(bins: dict[str, Bins]) -> None:
@@ -297,13 +320,13 @@ def test_empty_frame(bins: dict[str, Bins]) -> None:
 def test_nan_and_infinity(bins: dict[str, Bins]) -> None:
     values = [1.0, 2.0, NAN, INF, -INF, None, -1e9]
     x = profile(pl.DataFrame({"x": values}), {"x": bins["x"]}).columns["x"]
-    assert x.nulls == 2  # NaN counts as null
+    assert (x.nulls, x.nans) == (2, 1)  # NaN counts as null, and apart
     assert x.infinite == 2
-    assert (x.below, x.above) == (2, 1)  # -inf and -1e9; +inf
-    assert x.counts[0] == 2  # -inf, -1e9
-    assert x.counts[-1] == 1  # +inf
-    assert sum(x.counts) == 5
-    assert (x.n, x.minimum, x.maximum) == (3, -1e9, 2.0)
+    assert (x.below, x.above) == (2, 1)  # -inf and -1e9; +inf: outside the reference range
+    assert x.counts[0] == 1  # -1e9: the infinities are in no bin
+    assert x.counts[-1] == 0
+    assert sum(x.counts) == x.n == 3
+    assert (x.minimum, x.maximum) == (-1e9, 2.0)
     assert x.mean == pytest.approx((1.0 + 2.0 - 1e9) / 3)
 
 

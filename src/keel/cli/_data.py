@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from keel._json import json_safe
-from keel.cli._output import Format, out, print_json, progress, reporting
+from keel.cli._output import Format, err, out, print_json, progress, reporting
+from keel.errors import KeelError
 
 if TYPE_CHECKING:
     from keel.store import DatasetVersion
@@ -36,13 +37,25 @@ def add(
     reference_only: Annotated[
         bool, typer.Option("--reference-only", help="Record the hash; do not copy the bytes.")
     ] = False,
+    no_profile: Annotated[
+        bool,
+        typer.Option(
+            "--no-profile",
+            help="Do not store the version's reference profile (tabular data is profiled).",
+        ),
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
-    """Register the data at PATH as the next version of dataset NAME."""
+    """Register the data at PATH as the next version of dataset NAME.
+
+    Tabular data (Parquet, CSV, NDJSON) also gets its reference profile stored, which
+    `keel monitor compare data:NAME@VERSION CURRENT` compares with.
+    """
     from keel.tracking import add_dataset
 
     with reporting(), progress(f"Hashing {path}"):
         version = add_dataset(path, name, contract=contract, reference_only=reference_only)
+    profiled = not no_profile and version.schema is not None and _profile(path, version)
     if fmt is Format.json:
         print_json(_version_dict(version))
         return
@@ -51,9 +64,32 @@ def add(
     out.print(
         f"{name}@{version.version}: {version.files} file(s), {version.size:,} bytes, "
         f"{version.rows if version.rows is not None else '?'} rows, digest "
-        f"{version.digest[:12]}{verdict[passed]}",
+        f"{version.digest[:12]}{verdict[passed]}{', profiled' if profiled else ''}",
         highlight=False,
     )
+
+
+def _profile(path: Path, version: DatasetVersion) -> bool:
+    """Store the reference profile of a new tabular version; whether it has one (a failure
+    only warns: the version is recorded either way)."""
+    from keel.tracking import open_project
+
+    ref = f"{version.name}@{version.version}"
+    if open_project().metadata.references.get("dataset", version.name, version.version):
+        return True  # unchanged data: its profile is stored already
+    from keel.monitor import store_dataset_reference
+
+    try:
+        with progress(f"Profiling {ref}"):
+            store_dataset_reference(ref, data=path)
+    except KeelError as error:
+        err.print(
+            f"[bold yellow]warning:[/] {ref} was recorded without a reference profile: "
+            f"{error.message}",
+            highlight=False,
+        )
+        return False
+    return True
 
 
 @app.command("list")

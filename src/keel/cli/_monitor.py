@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from keel.cli._output import EXIT_FAILED, Format, out, print_json, progress, reporting
+from keel.cli import _monitor_reference
+from keel.cli._output import EXIT_FAILED, Format, err, out, print_json, progress, reporting
 
 __all__ = ["app"]
 
 # Library code is imported inside each command, so that `keel X` loads only what X needs.
 
 app = typer.Typer(help="Monitoring: drift and data quality.", no_args_is_help=True)
+app.add_typer(_monitor_reference.app, name="reference")
 
 
 @app.command()
 def compare(
-    reference: Annotated[str, typer.Argument(help="Reference data: Parquet file/folder, CSV.")],
+    reference: Annotated[
+        str,
+        typer.Argument(
+            help="Reference data: Parquet file/folder, CSV; or a stored reference profile: "
+            "model:NAME@ALIAS, model:NAME/3, data:NAME@3 (then only CURRENT is read, and "
+            "--slice compares each slice of CURRENT with the whole reference)."
+        ),
+    ],
     current: Annotated[str, typer.Argument(help="Current data, the same way.")],
     contract: Annotated[
         str | None, typer.Option(help="Compare the contract's columns (contract.yaml, mod:Class).")
@@ -69,3 +78,237 @@ def compare(
             out.print(f"Wrote {html}", highlight=False)
     if result.drifted:
         raise typer.Exit(EXIT_FAILED)
+
+
+# --------------------------------------------------------------------------- served models
+
+_Since = Annotated[
+    str | None,
+    typer.Option(help="From: 2026-11-01, 2026-11-01T12:00, or a span back from now (24h, 7d)."),
+]
+_Until = Annotated[str | None, typer.Option(help="Up to (excluded), the same way.")]
+_Window = Annotated[str, typer.Option(help="Window length, aligned to UTC: 15m, 1h, 1d.")]
+_Reference = Annotated[
+    str | None,
+    typer.Option(
+        help="Reference data (Parquet/CSV path) or a stored profile (model:NAME/3, data:NAME@2); "
+        "default: the stored reference of the version the champion served."
+    ),
+]
+_Slice = Annotated[
+    str | None, typer.Option("--slice", help="Also break performance and drift down by COL.")
+]
+
+
+@app.command()
+def report(
+    name: Annotated[str, typer.Argument(help="The served model's name.")],
+    since: _Since = None,
+    until: _Until = None,
+    window: _Window = "1h",
+    reference: _Reference = None,
+    slice_by: _Slice = None,
+    html: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the resampling.")] = 0,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Drift, data quality and performance of model NAME over its prediction log, per window."""
+    from keel.monitor._report import report as run_report
+
+    with reporting(), progress(f"Reading the prediction log of {name}"):
+        result = run_report(
+            name,
+            since=since,
+            until=until,
+            window=window,
+            reference=reference,
+            slice_by=slice_by,
+            seed=seed,
+        )
+    _write_html(result, html)
+    if fmt is Format.json:
+        print_json(result.to_dict())
+        return
+    _print_report(result)
+    if html is not None:
+        out.print(f"Wrote {html}", highlight=False)
+
+
+@app.command()
+def check(
+    name: Annotated[str, typer.Argument(help="The served model's name.")],
+    since: _Since = None,
+    until: _Until = None,
+    window: _Window = "1h",
+    reference: _Reference = None,
+    slice_by: _Slice = None,
+    thresholds: Annotated[
+        Path | None, typer.Option(help="A YAML file of thresholds (options override it).")
+    ] = None,
+    drift: Annotated[
+        bool | None, typer.Option("--drift/--no-drift", help="Fail when a column drifted.")
+    ] = None,
+    max_violation_rate: Annotated[
+        float | None, typer.Option(help="Most rows breaking the input contract, e.g. 0.01.")
+    ] = None,
+    max_null_rate: Annotated[float | None, typer.Option(help="Most nulls in a column.")] = None,
+    max_out_of_range_rate: Annotated[
+        float | None, typer.Option(help="Most values outside the reference's range.")
+    ] = None,
+    max_unseen_rate: Annotated[
+        float | None, typer.Option(help="Most unseen categories in a column (0: any fails).")
+    ] = None,
+    min_rows: Annotated[int | None, typer.Option(help="Fewest rows in the last window.")] = None,
+    min_metric: Annotated[
+        list[str] | None,
+        typer.Option("--min", help="METRIC=VALUE, e.g. accuracy=0.8 (repeatable)."),
+    ] = None,
+    max_metric: Annotated[
+        list[str] | None, typer.Option("--max", help="METRIC=VALUE, e.g. rmse=3 (repeatable).")
+    ] = None,
+    webhook: Annotated[
+        str | None, typer.Option(help="POST the alerts as JSON to this URL when any is raised.")
+    ] = None,
+    html: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Exit 1 when model NAME's latest window crosses a threshold (2: unusable input, or the
+    webhook could not be reached)."""
+    from keel.monitor._alerts import Thresholds, post_alerts
+    from keel.monitor._report import report as run_report
+
+    with reporting():
+        limits = Thresholds.load(thresholds) if thresholds is not None else Thresholds()
+        limits = limits.override(
+            drift=drift,
+            max_violation_rate=max_violation_rate,
+            max_null_rate=max_null_rate,
+            max_out_of_range_rate=max_out_of_range_rate,
+            max_unseen_rate=max_unseen_rate,
+            min_rows=min_rows,
+            min=_pairs(min_metric, "--min"),
+            max=_pairs(max_metric, "--max"),
+        )
+        with progress(f"Reading the prediction log of {name}"):
+            result = run_report(
+                name,
+                since=since,
+                until=until,
+                window=window,
+                reference=reference,
+                slice_by=slice_by,
+                thresholds=limits,
+            )
+    _write_html(result, html)
+    payload = alert_payload(result) | {"thresholds": limits.to_dict()}
+    if fmt is Format.json:
+        print_json(payload)
+    else:
+        _print_alerts(result)
+    if webhook is not None and result.alerts:
+        with reporting():
+            status = post_alerts(webhook, payload)
+        err.print(f"Posted {len(result.alerts)} alert(s) to {webhook} ({status}).", highlight=False)
+    if result.alerts:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def alert_payload(result: Any) -> dict[str, Any]:
+    """The JSON ``keel monitor check`` prints and POSTs to the webhook."""
+    latest = result.latest
+    alerts = [a.to_dict() for a in result.alerts]
+    text = (
+        f"keel: model {result.model}: {len(alerts)} alert(s): "
+        + "; ".join(a["message"] for a in alerts)
+        if alerts
+        else f"keel: model {result.model}: all checks passed."
+    )
+    return {
+        "text": text,
+        "model": result.model,
+        "ok": not alerts,
+        "since": result.since.isoformat(),
+        "until": result.until.isoformat(),
+        "window": result.window,
+        "checked": None
+        if latest is None
+        else {
+            "start": latest.start.isoformat(),
+            "end": latest.end.isoformat(),
+            "rows": latest.rows,
+        },
+        "alerts": alerts,
+    }
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, float] | None:
+    from keel.errors import UsageError
+
+    if not values:
+        return None
+    found = {}
+    for value in values:
+        metric, sep, number = value.partition("=")
+        try:
+            found[metric.strip()] = float(number)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise UsageError(
+                f"{option} {value!r} is not METRIC=VALUE.", hint=f"For example {option} f1=0.7."
+            )
+    return found
+
+
+def _write_html(result: Any, html: Path | None) -> None:
+    if html is None:
+        return
+    from keel.monitor._report_html import monitor_report_html
+
+    html.write_text(monitor_report_html(result), encoding="utf-8")
+
+
+def _metric_cell(window: Any, metric: str) -> str:
+    measured = (window.performance or {}).get(metric)
+    if measured is not None:
+        return f"{measured:.3g}"
+    estimated = (window.estimated_performance or {}).get(metric)
+    return f"{estimated:.3g} (estimated)" if estimated is not None else "-"
+
+
+def _print_report(result: Any) -> None:
+    drifted = result.latest is not None and bool(result.latest.summary["drifted"])
+    table = Table(
+        title=f"{result.model}: {result.rows:,} predictions, {len(result.windows)} windows of "
+        f"{result.window}" + (" - DRIFT in the latest window" if drifted else ""),
+        title_justify="left",
+    )
+    metric = "accuracy" if result.task == "classification" else "rmse"
+    for column in ("window start (UTC)", "rows", "drifted columns", "violations", metric):
+        table.add_column(column)
+    for w in result.windows:
+        names = [r.column for r in w.drift or [] if r.drifted]
+        rate = w.quality.get("violation_rate")
+        table.add_row(
+            f"{w.start:%Y-%m-%d %H:%M}",
+            f"{w.rows:,}",
+            "-"
+            if w.drift is None
+            else ("[bold red]" + ", ".join(names) + "[/]" if names else "none"),
+            "-" if rate is None else f"{rate:.2%}",
+            _metric_cell(w, metric),
+        )
+    out.print(table)
+    _print_alerts(result)
+
+
+def _print_alerts(result: Any) -> None:
+    if not result.alerts:
+        out.print(f"{result.model}: no threshold crossed.", highlight=False)
+        return
+    table = Table(title=f"{result.model}: {len(result.alerts)} alert(s)", title_justify="left")
+    for column in ("kind", "what", "window start (UTC)"):
+        table.add_column(column)
+    for a in result.alerts:
+        table.add_row(a.kind, a.message, a.window_start or "-")
+    out.print(table)

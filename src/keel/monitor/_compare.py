@@ -6,6 +6,9 @@ effect size with a confidence interval, bias-corrected for the current window's 
 calibrated against reference windows of that size (see :mod:`keel.monitor._drift`), and
 columns are flagged only after Benjamini-Hochberg across columns. Raw rows are read once
 and never held: what is compared are the profiles.
+
+The reference can also be a stored reference profile (see :mod:`keel.monitor._reference`):
+its columns carry their bins, so only the current data is read.
 """
 
 from __future__ import annotations
@@ -14,14 +17,25 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from keel._json import nulled
 from keel.errors import UsageError
 from keel.monitor._drift import DriftResult, column_drift, dataset_drift
-from keel.monitor._profile import Bins, ColumnProfile, Profile, profile_many, reference_bins
+from keel.monitor._profile import (
+    Bins,
+    ColumnProfile,
+    Profile,
+    _is_dask,
+    profile_many,
+    profile_reference,
+)
+from keel.monitor._reference import is_stored_reference, resolve_reference
+
+if TYPE_CHECKING:
+    from keel.tracking import Project
 
 __all__ = ["Comparison", "bin_centers", "compare"]
 
@@ -89,12 +103,89 @@ def compare(
     slice_by: str | None = None,
     alpha: float = 0.05,
     seed: int = 0,
+    project: Project | None = None,
 ) -> Comparison:
     """Profile ``reference`` and ``current`` (frames or paths) on the reference's bins and
-    measure each column's drift; ``columns`` (default: those both have) restricts it."""
+    measure each column's drift; ``columns`` (default: those both have) restricts it.
+
+    ``reference`` may also be a stored reference :class:`Profile` (its columns carry their
+    bins), or a string naming one: ``model:NAME@ALIAS``, ``model:NAME/3``, ``data:NAME@3``
+    (resolved in ``project``, default: the current one). Then only ``current`` is read, and
+    with ``slice_by`` each slice of the current data is compared with the *whole* reference
+    (a profile cannot be sliced).
+    """
+    if isinstance(reference, str) and is_stored_reference(reference):
+        reference = resolve_reference(reference, project=project)
+    if _is_dask(reference) or _is_dask(current):
+        from keel.monitor._dask import compare_dask
+
+        return compare_dask(
+            reference, current, columns=columns, slice_by=slice_by, alpha=alpha, seed=seed
+        )
+    if isinstance(reference, Profile):
+        return _compare_profile(
+            reference, current, columns=columns, slice_by=slice_by, alpha=alpha, seed=seed
+        )
     ref_frame, cur_frame = _lazy(reference), _lazy(current)
     ref_columns = ref_frame.collect_schema().names()
     cur_columns = cur_frame.collect_schema().names()
+    chosen = _choose(ref_columns, cur_columns, columns, slice_by, "reference data")
+    ref_profile = profile_reference(ref_frame, columns=chosen)  # bins and profile: one read
+    bins = ref_profile.bins
+    (cur_profile,) = profile_many([cur_frame], bins)
+    results, summary = _drift_all(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
+    slices: dict[str, list[DriftResult]] = {}
+    if slice_by is not None:
+        if slice_by not in cur_columns or slice_by not in ref_columns:
+            raise UsageError(f"cannot slice by {slice_by!r}: a dataset lacks it.")
+        for label, keep in _slices(cur_frame, slice_by):
+            sliced_ref, sliced_cur = profile_many(
+                [ref_frame.filter(keep), cur_frame.filter(keep)], bins
+            )
+            slices[label] = _drift_all(sliced_ref, sliced_cur, bins, alpha=alpha, seed=seed)[0]
+    return Comparison(results, summary, ref_profile, cur_profile, bins, slices)
+
+
+def _compare_profile(
+    reference: Profile,
+    current: Any,
+    *,
+    columns: Sequence[str] | None,
+    slice_by: str | None,
+    alpha: float,
+    seed: int,
+) -> Comparison:
+    """``compare`` against a stored profile: its bins, and one pass over ``current``."""
+    cur_frame = _lazy(current)
+    cur_columns = cur_frame.collect_schema().names()
+    chosen = _choose(list(reference.columns), cur_columns, columns, slice_by, "reference profile")
+    bins = {name: _bins_of(reference, name) for name in chosen}
+    ref_profile = Profile(columns={c: reference.columns[c] for c in chosen}, rows=reference.rows)
+    frames = [cur_frame]
+    labels: list[str] = []
+    if slice_by is not None:
+        if slice_by not in cur_columns:
+            raise UsageError(f"cannot slice by {slice_by!r}: the current data lacks it.")
+        for label, keep in _slices(cur_frame, slice_by):
+            labels.append(label)
+            frames.append(cur_frame.filter(keep))
+    cur_profile, *sliced = profile_many(frames, bins)  # the slices' queries run concurrently
+    results, summary = _drift_all(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
+    slices = {
+        label: _drift_all(ref_profile, part, bins, alpha=alpha, seed=seed)[0]
+        for label, part in zip(labels, sliced, strict=True)
+    }
+    return Comparison(results, summary, ref_profile, cur_profile, bins, slices)
+
+
+def _choose(
+    ref_columns: Sequence[str],
+    cur_columns: Sequence[str],
+    columns: Sequence[str] | None,
+    slice_by: str | None,
+    what: str,
+) -> list[str]:
+    """The columns to compare: ``columns``, or those both sides have, less ``slice_by``."""
     chosen = list(columns) if columns is not None else [c for c in ref_columns if c in cur_columns]
     missing = [c for c in chosen if c not in cur_columns]
     if missing:
@@ -105,31 +196,38 @@ def compare(
     missing_ref = [c for c in chosen if c not in ref_columns]
     if missing_ref:
         raise UsageError(
-            f"the reference data lacks column(s) {', '.join(missing_ref)}.",
+            f"the {what} lacks column(s) {', '.join(missing_ref)}.",
             hint=f"It has: {', '.join(ref_columns) or 'no columns'}.",
         )
     chosen = [c for c in chosen if c != slice_by]
     if not chosen:
         raise UsageError("there is no column to compare.", hint="The two datasets share none.")
-    bins = reference_bins(ref_frame, columns=chosen)
-    ref_profile, cur_profile = profile_many([ref_frame, cur_frame], bins)  # concurrently
-    results, summary = _drift_all(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
-    slices: dict[str, list[DriftResult]] = {}
-    if slice_by is not None:
-        import polars as pl
+    return chosen
 
-        if slice_by not in cur_columns or slice_by not in ref_columns:
-            raise UsageError(f"cannot slice by {slice_by!r}: a dataset lacks it.")
-        values = cur_frame.select(pl.col(slice_by).unique()).collect()[slice_by].to_list()
-        for value in sorted(values, key=str)[:50]:
-            keep = pl.col(slice_by) == value if value is not None else pl.col(slice_by).is_null()
-            sliced_ref, sliced_cur = profile_many(
-                [ref_frame.filter(keep), cur_frame.filter(keep)], bins
-            )
-            slices[f"{slice_by}={value}"] = _drift_all(
-                sliced_ref, sliced_cur, bins, alpha=alpha, seed=seed
-            )[0]
-    return Comparison(results, summary, ref_profile, cur_profile, bins, slices)
+
+def _slices(frame: Any, slice_by: str) -> list[tuple[str, Any]]:
+    """``(label, filter)`` for each value of ``slice_by`` in ``frame`` (the first 50)."""
+    import polars as pl
+
+    values = frame.select(pl.col(slice_by).unique()).collect()[slice_by].to_list()
+    return [
+        (
+            f"{slice_by}={value}",
+            pl.col(slice_by) == value if value is not None else pl.col(slice_by).is_null(),
+        )
+        for value in sorted(values, key=str)[:50]
+    ]
+
+
+def _bins_of(reference: Profile, name: str) -> Bins:
+    bins = reference.columns[name].bins
+    if bins is None:
+        raise UsageError(
+            f"the reference profile of column {name!r} has no bins, so nothing can be counted "
+            "on them.",
+            hint="Use a profile made by keel.monitor.profile (or a stored reference profile).",
+        )
+    return bins
 
 
 def _drift_all(

@@ -44,6 +44,7 @@ __all__ = [
     "PREDICTION_COLUMNS",
     "FeedbackLog",
     "PredictionLog",
+    "partition_hour",
 ]
 
 PREDICTION_COLUMNS = (
@@ -120,12 +121,10 @@ class _Log:
         for path in fs.find(self.root):
             if not path.endswith(".parquet"):
                 continue
-            found = _PARTITION.search(path.replace(os.sep, "/"))
-            if found and (low or high):
-                start = datetime.fromisoformat(f"{found[1]}T{found[2]}:00:00+00:00")
-                # a file's rows start in its hour but may run past it: keep one hour earlier
-                if (high and start > high) or (low and start < low - timedelta(hours=1)):
-                    continue
+            start = partition_hour(path)
+            # a file's rows start in its hour but may run past it: keep one hour earlier
+            if start and ((high and start > high) or (low and start < low - timedelta(hours=1))):
+                continue
             chosen.append(path)
         return sorted(chosen, key=lambda p: p.rsplit("/", 1)[-1])
 
@@ -133,19 +132,34 @@ class _Log:
         """The log's rows with ``since <= time < until`` (both optional), lazily."""
         import polars as pl
 
-        files = self.files(since=since, until=until)
-        if not files:
-            return pl.DataFrame(schema=self._empty_schema()).lazy()
-        if self.artifacts.is_local:
-            parts = [pl.scan_parquet(f) for f in files]
-        else:
-            parts = [pl.read_parquet(self.artifacts.fs.open(f, "rb").read()).lazy() for f in files]
-        frame = pl.concat(parts, how="diagonal_relaxed")
+        frame = self.scan_files(self.files(since=since, until=until))
         if since is not None:
             frame = frame.filter(pl.col("time") >= _utc(since))
         if until is not None:
             frame = frame.filter(pl.col("time") < _utc(until))
         return frame
+
+    def scan_files(self, files: Sequence[str]) -> pl.LazyFrame:
+        """The rows of some of the log's files, lazily.
+
+        Local files of one schema are read by a single Parquet scan (a day of one-minute
+        flushes is 1,440 files: one scan per file is five times slower and exhausts Polars'
+        blocking threads); files of different schemas are combined by column name, their
+        types widened.
+        """
+        import polars as pl
+
+        if not files:
+            return pl.DataFrame(schema=self._empty_schema()).lazy()
+        if self.artifacts.is_local:
+            groups: dict[tuple[tuple[str, Any], ...], list[str]] = {}
+            for f in files:
+                groups.setdefault(tuple(pl.read_parquet_schema(f).items()), []).append(f)
+            parts = [pl.scan_parquet(group) for group in groups.values()]
+        else:
+            fs = self.artifacts.fs
+            parts = [pl.read_parquet(fs.open(f, "rb").read()).lazy() for f in files]
+        return parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
 
     def _empty_schema(self) -> dict[str, Any]:
         import polars as pl
@@ -176,6 +190,14 @@ class FeedbackLog(_Log):
 
     kind = "feedback"
     required = FEEDBACK_COLUMNS
+
+
+def partition_hour(path: str) -> datetime | None:
+    """The hour a log file's partition names (its first row's), or None outside the layout."""
+    found = _PARTITION.search(path.replace(os.sep, "/"))
+    if found is None:
+        return None
+    return datetime.fromisoformat(f"{found[1]}T{found[2]}:00:00+00:00")
 
 
 def _utc(when: datetime) -> datetime:

@@ -1,5 +1,8 @@
-"""The drift report as one self-contained HTML page: a table of every column's effect size
-with its interval and threshold, and the reference and current distributions side by side."""
+"""Monitoring reports as self-contained HTML pages (inline CSS and SVG, no external files).
+
+:func:`comparison_html`: ``keel monitor compare``, a table of every column's effect size with
+its interval and threshold, and the reference and current distributions side by side.
+:func:`monitor_report_html`: ``keel monitor report``, a served model over time."""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ from typing import Any
 from keel._html import DOCUMENT_END, document_head
 from keel.monitor._compare import Comparison
 from keel.monitor._profile import Bins, ColumnProfile
+from keel.monitor._report import MonitorReport
 
-__all__ = ["comparison_html"]
+__all__ = ["comparison_html", "monitor_report_html"]
 
 _REF = "#8a99a8"
 _CUR = "#1f5f99"
@@ -125,6 +129,354 @@ def _bars(bins: Bins, ref: ColumnProfile, cur: ColumnProfile, *, drifted: bool) 
             parts.append(
                 f'<text x="{x:.1f}" y="{height + 14}" class="muted" '
                 f'transform="rotate(30 {x:.1f} {height + 14})">{e(label[:14])}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------- served models
+
+_PALETTE = ("#1f5f99", "#d35400", "#27ae60", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d")
+_EST = " (estimated)"
+
+
+def monitor_report_html(report: MonitorReport, *, title: str | None = None) -> str:
+    """Render a served model's :class:`~keel.monitor.MonitorReport` as one HTML document:
+    drift per column over time, reference against latest distributions, data quality over
+    time, performance per window (measured and estimated), per slice, and champion against
+    challenger. Inline CSS and SVG only."""
+    e = html.escape
+    data = report.to_dict()
+    windows = data["windows"]
+    ticks = [w["start"][5:16].replace("T", " ") for w in windows]
+    parts = [document_head(title or f"Monitoring: {report.model}")]
+    parts.append(
+        f'<p class="facts">{e(data["since"])} to {e(data["until"])} (UTC) · windows of '
+        f"{e(report.window)} · {report.rows:,} predictions · {e(report.task)} · reference "
+        f"{e(str(data['reference']['source']))} ({data['reference']['rows']:,} rows)</p>"
+    )
+    parts.append(_alerts_html(data["alerts"]))
+    parts += _drift_section(report, data, ticks)
+    parts += _quality_section(data, ticks)
+    parts += _performance_section(data, ticks)
+    if data["slices"]:
+        parts += _slices_section(data["slices"])
+    if data["champion_vs_challenger"]:
+        parts += _duel_section(data["champion_vs_challenger"], ticks)
+    parts.append(
+        '<p class="muted">Figures marked <em>estimated</em> come from the model\'s own '
+        "confidence (CBPE): they assume calibrated probabilities and no concept drift.</p>"
+    )
+    parts.append(DOCUMENT_END)
+    return "\n".join(parts) + "\n"
+
+
+def _alerts_html(alerts: list[dict[str, Any]]) -> str:
+    e = html.escape
+    if not alerts:
+        return "<p><strong>No threshold crossed.</strong></p>"
+    items = "".join(f"<li><strong>{e(a['kind'])}</strong>: {e(a['message'])}</li>" for a in alerts)
+    return f"<h2 style='color:{_BAD}'>Alerts</h2><ul>{items}</ul>"
+
+
+def _drift_section(report: MonitorReport, data: dict[str, Any], ticks: list[str]) -> list[str]:
+    windows = data["windows"]
+    columns = list(report.bins)
+    series = [
+        (
+            name,
+            [_score(w, name) for w in windows],
+            False,
+        )
+        for name in columns
+    ]
+    parts = ["<h2>Drift per column over time</h2>"]
+    parts.append(_line_chart(series, ticks, threshold=_practical(report), label="effect size"))
+    latest = report.latest
+    if latest is None:
+        return parts
+    parts.append(
+        f"<h2>Distributions: reference (grey) and the latest window (blue, "
+        f"{latest.start:%Y-%m-%d %H:%M})</h2>"
+    )
+    drifted = {r.column for r in latest.drift or [] if r.drifted}
+    parts.append('<div class="charts">')
+    for name, bins in report.bins.items():
+        chart = _bars(
+            bins,
+            report.reference_profile.columns[name],
+            latest.profile.columns[name],
+            drifted=name in drifted,
+        )
+        parts.append(f'<div class="chart">{chart}</div>')
+    parts.append("</div>")
+    return parts
+
+
+def _score(window: dict[str, Any], column: str) -> float | None:
+    for c in window["columns"]:
+        if c["column"] == column:
+            return c["score"]  # type: ignore[no-any-return]
+    return None
+
+
+def _practical(report: MonitorReport) -> float | None:
+    for w in report.windows:
+        for r in w.drift or []:
+            return float(r.detail.get("practical_threshold", r.threshold))
+    return None
+
+
+def _quality_section(data: dict[str, Any], ticks: list[str]) -> list[str]:
+    e = html.escape
+    windows = data["windows"]
+
+    def worst(w: dict[str, Any], key: str) -> float | None:
+        values = [c[key] for c in w["quality"]["columns"] if c.get(key) is not None]
+        return max(values) if values else None
+
+    series = [
+        ("contract violations", [w["quality"]["violation_rate"] for w in windows], False),
+        ("null rate (worst column)", [worst(w, "null_rate") for w in windows], False),
+        ("out of range (worst)", [worst(w, "out_of_range_rate") for w in windows], False),
+        ("unseen categories (worst)", [worst(w, "unseen_rate") for w in windows], False),
+    ]
+    parts = ["<h2>Data quality over time</h2>", _line_chart(series, ticks, label="rate")]
+    busy = [w for w in windows if w["rows"]]
+    if busy:
+        q = busy[-1]["quality"]
+        rows = [
+            "<table><tr><th>column</th><th>null rate</th><th>NaN</th><th>infinite</th>"
+            "<th>out of range</th><th>unseen categories</th></tr>"
+        ]
+        for c in q["columns"]:
+            rows.append(
+                f"<tr><td>{e(c['column'])}</td><td class='num'>{_pct(c['null_rate'])}</td>"
+                f"<td class='num'>{c['nan']}</td><td class='num'>{c['infinite']}</td>"
+                f"<td class='num'>{_pct(c['out_of_range_rate'])}</td>"
+                f"<td class='num'>{_pct(c['unseen_rate'])}</td></tr>"
+            )
+        rows.append("</table>")
+        parts.append(
+            f"<p>Latest window with traffic ({e(busy[-1]['start'])}): {q['rows']:,} rows, "
+            f"{_pct(q['violation_rate'])} broke the input contract.</p>"
+        )
+        parts.append("\n".join(rows))
+    return parts
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def _main_metric(data: dict[str, Any]) -> str:
+    return "accuracy" if data["task"] == "classification" else "rmse"
+
+
+def _performance_section(data: dict[str, Any], ticks: list[str]) -> list[str]:
+    e = html.escape
+    windows = data["windows"]
+    metric = _main_metric(data)
+    measured = [(w["performance"] or {}).get(metric) for w in windows]
+    estimated = [(w["estimated_performance"] or {}).get(metric) for w in windows]
+    if not any(v is not None for v in measured + estimated):
+        return ["<h2>Performance</h2><p class='muted'>No labels and no confidence in the log."]
+    series = [(f"{metric} (measured)", measured, False)]
+    if any(v is not None for v in estimated):
+        series.append((f"{metric}{_EST}", estimated, True))
+    parts = ["<h2>Performance per window</h2>", _line_chart(series, ticks, label=metric)]
+    names = _metric_names(windows)
+    head = "".join(f"<th>{e(n)}</th>" for n in names)
+    rows = [f"<table><tr><th>window</th><th>rows</th><th>labelled</th>{head}</tr>"]
+    for w in windows:
+        for key in ("performance", "estimated_performance"):
+            found = w[key]
+            if not found:
+                continue
+            label = e(w["start"][:16]) + (_EST if found.get("estimated") else "")
+            cells = "".join(f"<td class='num'>{_fmt(found.get(n))}</td>" for n in names)
+            rows.append(
+                f"<tr><td>{label}</td><td class='num'>{found['rows']}</td>"
+                f"<td class='num'>{found.get('labelled', '-')}</td>{cells}</tr>"
+            )
+    rows.append("</table>")
+    parts.append("\n".join(rows))
+    return parts
+
+
+def _metric_names(items: list[dict[str, Any]]) -> list[str]:
+    skip = {"rows", "labelled", "estimated"}
+    names: list[str] = []
+    for item in items:
+        for key in ("performance", "estimated_performance"):
+            for name in item.get(key) or {}:
+                if name not in skip and name not in names:
+                    names.append(name)
+    return names
+
+
+def _slices_section(slices: dict[str, Any]) -> list[str]:
+    e = html.escape
+    values = slices["values"]
+    names = _metric_names(values)
+    metric = "accuracy" if "accuracy" in names else (names[0] if names else None)
+    parts = [f"<h2>Per slice of {e(slices['column'])}</h2>"]
+    if metric is not None:
+        bars = []
+        for v in values:
+            found = v["performance"] or v["estimated_performance"] or {}
+            suffix = _EST if found.get("estimated") else ""
+            bars.append((f"{v['value']}{suffix}", found.get(metric)))
+        parts.append(_hbars(bars, label=metric))
+    head = "".join(f"<th>{e(n)}</th>" for n in names)
+    rows = [f"<table><tr><th>{e(slices['column'])}</th><th>rows</th><th>drifted</th>{head}</tr>"]
+    for v in values:
+        found = v["performance"] or v["estimated_performance"] or {}
+        suffix = _EST if found.get("estimated") else ""
+        drifted = ", ".join(c["column"] for c in v["columns"] if c["drifted"]) or "none"
+        cells = "".join(f"<td class='num'>{_fmt(found.get(n))}</td>" for n in names)
+        rows.append(
+            f"<tr><td>{e(str(v['value']))}{suffix}</td><td class='num'>{v['rows']:,}</td>"
+            f"<td>{e(drifted)}</td>{cells}</tr>"
+        )
+    rows.append("</table>")
+    parts.append("\n".join(rows))
+    return parts
+
+
+def _duel_section(duel: dict[str, Any], ticks: list[str]) -> list[str]:
+    e = html.escape
+    overall = duel["overall"]
+    names = _metric_names(
+        [{"performance": overall["champion"]}, {"performance": overall["challenger"]}]
+    )
+    metric = "accuracy" if "accuracy" in names else (names[0] if names else None)
+    parts = [
+        f"<h2>Champion (v{', '.join(map(str, duel['champion_versions']))}) against challenger "
+        f"(v{', '.join(map(str, duel['challenger_versions']))}, {e(duel['mode'])})</h2>"
+    ]
+    if metric is not None:
+        series = [
+            (
+                role,
+                [((w[role] or {}).get(metric)) for w in duel["windows"]],
+                any((w[role] or {}).get("estimated") for w in duel["windows"]),
+            )
+            for role in ("champion", "challenger")
+        ]
+        parts.append(_line_chart(series, ticks, label=metric))
+    head = "".join(f"<th>{e(n)}</th>" for n in names)
+    rows = [f"<table><tr><th></th><th>rows</th>{head}</tr>"]
+    for role in ("champion", "challenger", "difference"):
+        found = overall[role] or {}
+        suffix = _EST if found.get("estimated") else ""
+        cells = "".join(f"<td class='num'>{_fmt(found.get(n))}</td>" for n in names)
+        rows.append(
+            f"<tr><td>{role}{suffix}</td><td class='num'>{found.get('rows', '')}</td>{cells}</tr>"
+        )
+    rows.append("</table>")
+    parts.append("\n".join(rows))
+    if duel["agreement"]:
+        a = duel["agreement"]
+        parts.append(
+            f"<p>On {a['records']:,} records both answered, they agreed on {_pct(a['rate'])}.</p>"
+        )
+    return parts
+
+
+def _line_chart(
+    series: list[tuple[str, list[float | None], bool]],
+    ticks: list[str],
+    *,
+    threshold: float | None = None,
+    label: str = "",
+) -> str:
+    """Lines over the windows (gaps where a value is missing); dashed lines are estimates."""
+    e = html.escape
+    width, left, top, bottom = 760, 48, 12, 40
+    height = max(220, top + bottom + 14 * len(series))  # room for the legend
+    values = [v for _, points, _ in series for v in points if v is not None]
+    high = max([*values, threshold or 0.0, 1e-9])
+    low = min([*values, 0.0])
+    span = (high - low) or 1.0
+    count = max(len(ticks), 1)
+    plot_w, plot_h = width - left - 150, height - top - bottom
+
+    def x(i: int) -> float:
+        return left + (plot_w * (i + 0.5) / count)
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - (v - low) / span)
+
+    parts = [
+        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{e(label)}">',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
+        'stroke="#c8ced4"/>',
+        f'<text x="4" y="{top + 8}" class="muted">{_fmt(high)}</text>',
+        f'<text x="4" y="{top + plot_h}" class="muted">{_fmt(low)}</text>',
+        f'<text x="4" y="{top + plot_h / 2:.0f}" class="muted">{e(label[:8])}</text>',
+    ]
+    if threshold is not None:
+        parts.append(
+            f'<line x1="{left}" y1="{y(threshold):.1f}" x2="{left + plot_w}" '
+            f'y2="{y(threshold):.1f}" stroke="{_BAD}" stroke-dasharray="2,3">'
+            f"<title>threshold {threshold:g}</title></line>"
+        )
+    every = max(1, count // 8)
+    for i, tick in enumerate(ticks):
+        if i % every == 0:
+            parts.append(
+                f'<text x="{x(i):.1f}" y="{top + plot_h + 14}" class="muted" '
+                f'text-anchor="middle">{e(tick)}</text>'
+            )
+    for k, (name, points, dashed) in enumerate(series):
+        color = _PALETTE[k % len(_PALETTE)]
+        dash = ' stroke-dasharray="5,4"' if dashed else ""
+        segment: list[str] = []
+        for i, v in enumerate([*points, None]):
+            if v is not None:
+                segment.append(f"{x(i):.1f},{y(v):.1f}")
+                parts.append(
+                    f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}">'
+                    f"<title>{e(name)} {e(ticks[i])}: {_fmt(v)}</title></circle>"
+                )
+            elif segment:
+                parts.append(
+                    f'<polyline points="{" ".join(segment)}" fill="none" stroke="{color}" '
+                    f'stroke-width="1.6"{dash}/>'
+                )
+                segment = []
+        legend = f"{name}{_EST if dashed and 'estimated' not in name else ''}"
+        parts.append(
+            f'<text x="{left + plot_w + 10}" y="{top + 12 + 14 * k}" style="fill:{color}">'
+            f"{e(legend[:26])}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _hbars(bars: list[tuple[str, float | None]], *, label: str) -> str:
+    """Horizontal bars, one per slice, for one metric."""
+    e = html.escape
+    width, row, left = 560, 20, 190
+    top = max([v for _, v in bars if v is not None] + [1e-9])
+    height = row * len(bars) + 24
+    parts = [
+        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{e(label)} per slice">',
+        f'<text x="{left}" y="12" class="muted">{e(label)}</text>',
+    ]
+    for i, (name, value) in enumerate(bars):
+        y = 20 + i * row
+        parts.append(f'<text x="4" y="{y + 12}">{e(name[:30])}</text>')
+        if value is not None:
+            w = (width - left - 60) * max(value, 0.0) / top
+            fill = _REF if name.endswith(_EST) else _CUR
+            parts.append(
+                f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{row - 6}" fill="{fill}">'
+                f"<title>{e(name)}: {_fmt(value)}</title></rect>"
+                f'<text x="{left + w + 4:.1f}" y="{y + 12}">{_fmt(value)}</text>'
             )
     parts.append("</svg>")
     return "".join(parts)

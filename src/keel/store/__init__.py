@@ -25,6 +25,8 @@ from keel.store._pipelines import PipelineStore as PipelineStore
 from keel.store._pipelines import StepIO as StepIO
 from keel.store._pipelines import StepRunRecord as StepRunRecord
 from keel.store._pipelines import StepStatus as StepStatus
+from keel.store._references import ReferenceRecord as ReferenceRecord
+from keel.store._references import ReferenceStore as ReferenceStore
 
 __all__ = [
     "AliasConflictError",
@@ -41,6 +43,8 @@ __all__ = [
     "ModelStore",
     "ModelVersion",
     "PipelineStore",
+    "ReferenceRecord",
+    "ReferenceStore",
     "RegisteredModel",
     "Run",
     "RunStatus",

@@ -39,12 +39,14 @@ from keel.store._metadata_schema import (
     metrics,
     model_versions,
     params,
+    reference_profiles,
     run_tags,
     runs,
     step_io,
 )
 from keel.store._models import ModelStore
 from keel.store._pipelines import PipelineStore
+from keel.store._references import ReferenceStore
 
 _PARAMS, _METRICS = params, metrics  # tables, named apart from the arguments that shadow them
 
@@ -153,6 +155,11 @@ class MetadataStore:
     def pipelines(self) -> PipelineStore:
         """Step runs (the pipeline cache) and lineage events."""
         return PipelineStore(self._read, self._write)
+
+    @property
+    def references(self) -> ReferenceStore:
+        """Which profile is the reference of each model and dataset version."""
+        return ReferenceStore(self._read, self._write)
 
     @property
     def engine(self) -> Engine:
@@ -357,8 +364,8 @@ class MetadataStore:
             return [ArtifactRecord(**row._asdict()) for row in conn.execute(query)]
 
     def referenced_digests(self) -> set[str]:
-        """Every artifact digest the metadata refers to: run artifacts, dataset manifests and
-        the outputs of pipeline steps (the cache).
+        """Every artifact digest the metadata refers to: run artifacts, dataset manifests, the
+        outputs of pipeline steps (the cache), model packages and reference profiles.
 
         (The files a manifest lists are referenced through the manifest; ``keel gc`` reads
         manifests from the artifact store.)
@@ -371,6 +378,7 @@ class MetadataStore:
             ),
             sa.select(model_versions.c.manifest),
             sa.select(model_versions.c.listing),
+            sa.select(reference_profiles.c.digest),
         ]
         with self._read.connect() as conn:
             return {digest for query in queries for (digest,) in conn.execute(query)}

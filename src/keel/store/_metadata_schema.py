@@ -34,6 +34,7 @@ __all__ = [
     "model_events",
     "model_versions",
     "params",
+    "reference_profiles",
     "registered_models",
     "run_tags",
     "runs",
@@ -300,4 +301,20 @@ model_events = sa.Table(  # append-only: who did what to which version, when and
     sa.Column("detail", JSONType),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Index("ix_model_events_model", "model_id", "id"),
+)
+
+reference_profiles = sa.Table(  # revision 0005: a model or dataset version's reference profile
+    "reference_profiles",
+    metadata,
+    sa.Column("subject", sa.String(16), primary_key=True),  # "model" or "dataset"
+    sa.Column("name", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("digest", sa.String(DIGEST_LENGTH), nullable=False),  # the Profile JSON artifact
+    sa.Column("rows", sa.BigInteger(), nullable=False),
+    sa.Column("columns", JSONType, nullable=False),  # the profiled column names, in order
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("source", sa.Text()),  # what was profiled: a path, a dataset version, a frame
+    sa.CheckConstraint("subject IN ('model', 'dataset')", name="ck_reference_profiles_subject"),
+    sa.Index("ix_reference_profiles_digest", "digest"),
 )

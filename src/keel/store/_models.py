@@ -68,7 +68,7 @@ class RegisteredModel:
 class ModelEvent:
     id: int
     name: str
-    kind: str  # register, alias, rollback, gate, promote, delete-alias
+    kind: str  # register, alias, rollback, gate, promote, delete-alias; advance, analysis
     created_at: datetime
     actor: str
     version: int | None = None
@@ -188,6 +188,55 @@ class ModelStore:
                 detail=detail,
             )
             return moved
+
+        return transaction(self._write, work)
+
+    def remove_alias(
+        self,
+        name: str,
+        alias: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+        expected_revision: int | None = None,
+        kind: str = "rollback",
+        detail: Mapping[str, Any] | None = None,
+    ) -> AliasState:
+        """Delete ``alias`` (recorded as ``kind``, ``previous_version`` the version it held);
+        with ``expected_revision``, only if nobody moved it since (else
+        :class:`AliasConflictError`). Returns the state it had."""
+
+        def work(conn: Connection) -> AliasState:
+            model_id = _model_id(conn, name)
+            current = _alias(conn, model_id, alias)
+            if current is None:
+                if expected_revision is not None:
+                    raise _conflict(name, alias, expected_revision, None)
+                raise UsageError(
+                    f"model {name!r} has no alias {alias!r} to remove.",
+                    hint=did_you_mean(alias, _aliases_of(conn, model_id)),
+                )
+            read = current.revision if expected_revision is None else expected_revision
+            done = conn.execute(
+                model_aliases.delete().where(
+                    model_aliases.c.model_id == model_id,
+                    model_aliases.c.alias == alias,
+                    model_aliases.c.revision == read,
+                )
+            )
+            if done.rowcount != 1:
+                raise _conflict(name, alias, read, current)
+            _event(
+                conn,
+                model_id,
+                kind,
+                actor,
+                alias=alias,
+                previous_version=current.version,
+                reason=reason,
+                detail=detail,
+            )
+            return current
 
         return transaction(self._write, work)
 

@@ -1,0 +1,314 @@
+"""Thresholds on a monitoring report, the alerts they raise, and their delivery to a webhook.
+
+Thresholds are checked on the **latest window with traffic** (``min_rows`` on the report's
+last window, so that silence alarms); a metric threshold on the latest window that has the
+metric, measured if labels arrived, else estimated (the alert then says so). A thresholds
+file is YAML::
+
+    drift: true                 # any column drifted (default true)
+    max_violation_rate: 0.01    # share of rows that broke the input contract
+    max_null_rate: 0.05         # per column
+    max_out_of_range_rate: 0.02 # per numeric column, outside the reference's [min, max]
+    max_unseen_rate: 0          # per categorical column; 0: any unseen category alerts
+    min_rows: 100               # rows in the last window
+    min: {accuracy: 0.8, auc: 0.75}
+    max: {rmse: 3.0}
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from keel.errors import KeelError, UsageError
+
+__all__ = ["METRIC_NAMES", "Alert", "Thresholds", "WebhookError", "check", "post_alerts"]
+
+METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "auc", "mae", "rmse", "r2")
+_RATES = (
+    ("max_null_rate", "null_rate", "null rate"),
+    ("max_out_of_range_rate", "out_of_range_rate", "out-of-range rate"),
+    ("max_unseen_rate", "unseen_rate", "unseen-category rate"),
+)
+
+
+class WebhookError(KeelError):
+    """An alert could not be delivered to its webhook."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """What makes ``keel monitor check`` fail; ``None`` switches a check off."""
+
+    drift: bool = True
+    max_violation_rate: float | None = None
+    max_null_rate: float | None = None
+    max_out_of_range_rate: float | None = None
+    max_unseen_rate: float | None = None
+    min_rows: int | None = None
+    min: Mapping[str, float] = field(default_factory=dict)
+    max: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("max_violation_rate", "max_null_rate", "max_out_of_range_rate"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 1:
+                raise UsageError(f"threshold {name} must lie in [0, 1], got {value}.")
+        if self.max_unseen_rate is not None and not 0 <= self.max_unseen_rate <= 1:
+            raise UsageError(
+                f"threshold max_unseen_rate must lie in [0, 1], got {self.max_unseen_rate}."
+            )
+        unknown = sorted((set(self.min) | set(self.max)) - set(METRIC_NAMES))
+        if unknown:
+            raise UsageError(
+                f"no metric called {', '.join(unknown)} to set a threshold on.",
+                hint=f"Metrics: {', '.join(METRIC_NAMES)}.",
+            )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "thresholds") -> Thresholds:
+        """Thresholds from a mapping with the keys of the YAML file (see the module)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UsageError(
+                f"{where}: unknown key(s) {', '.join(unknown)}.",
+                hint=f"Allowed: {', '.join(sorted(known))}.",
+            )
+        try:
+            values: dict[str, Any] = {}
+            for key, value in data.items():
+                if key in ("min", "max"):
+                    values[key] = {str(k): float(v) for k, v in dict(value or {}).items()}
+                elif key == "drift":
+                    values[key] = bool(value)
+                elif key == "min_rows":
+                    values[key] = None if value is None else int(value)
+                else:
+                    values[key] = None if value is None else float(value)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(
+                f"{where}: {exc}.",
+                hint="Rates are numbers in [0, 1]; min/max map metrics to numbers.",
+            ) from exc
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Thresholds:
+        """Thresholds from a YAML file."""
+        import yaml
+
+        file = Path(path)
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise UsageError(f"cannot read thresholds file {file}: {exc.strerror}.") from exc
+        except yaml.YAMLError as exc:
+            raise UsageError(f"thresholds file {file} is not valid YAML: {exc}.") from exc
+        if not isinstance(data, Mapping):
+            raise UsageError(f"thresholds file {file} must hold a mapping of thresholds.")
+        return cls.from_dict(data, where=str(file))
+
+    def override(self, **changes: Any) -> Thresholds:
+        """These thresholds with the non-``None`` ``changes`` applied (``min``/``max`` merged)."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        if "min" in given:
+            given["min"] = {**self.min, **given["min"]}
+        if "max" in given:
+            given["max"] = {**self.max, **given["max"]}
+        return replace(self, **given)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {
+            "min": dict(self.min),
+            "max": dict(self.max),
+        }
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A crossed threshold: what, where (column or metric, window), the value and the limit."""
+
+    kind: (
+        str  # drift | violation_rate | null_rate | out_of_range_rate | unseen_rate | rows | metric
+    )
+    message: str
+    value: float | None
+    threshold: float | None
+    window_start: str | None
+    window_end: str | None
+    column: str | None = None
+    metric: str | None = None
+    estimated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "column": self.column,
+            "metric": self.metric,
+            "value": self.value,
+            "threshold": self.threshold,
+            "estimated": self.estimated,
+            "window": {"start": self.window_start, "end": self.window_end},
+        }
+
+
+def check(report: Any, thresholds: Thresholds | None = None) -> list[Alert]:
+    """The alerts ``thresholds`` (default: drift only) raise on ``report`` (a
+    :class:`~keel.monitor.MonitorReport` or its ``to_dict()``)."""
+    data = report.to_dict() if hasattr(report, "to_dict") else report
+    limits = thresholds or Thresholds()
+    windows: Sequence[Mapping[str, Any]] = data.get("windows") or []
+    alerts: list[Alert] = []
+    if windows and limits.min_rows is not None and windows[-1]["rows"] < limits.min_rows:
+        last = windows[-1]
+        alerts.append(
+            Alert(
+                "rows",
+                f"{last['rows']} rows in the window from {last['start']}, fewer than "
+                f"{limits.min_rows}.",
+                float(last["rows"]),
+                float(limits.min_rows),
+                last["start"],
+                last["end"],
+            )
+        )
+    busy = [w for w in windows if w["rows"]]
+    if busy:
+        alerts += _window_alerts(busy[-1], limits)
+    alerts += _metric_alerts(busy, limits)
+    return alerts
+
+
+def _window_alerts(window: Mapping[str, Any], limits: Thresholds) -> list[Alert]:
+    where = (window["start"], window["end"])
+    alerts = []
+    if limits.drift:
+        for c in window.get("columns") or []:
+            if c["drifted"]:
+                alerts.append(
+                    Alert(
+                        "drift",
+                        f"column {c['column']} drifted ({c['method']} {_fmt(c['score'])}, "
+                        f"interval [{_fmt(c['low'])}, {_fmt(c['high'])}]).",
+                        c["score"],
+                        c.get("threshold"),
+                        *where,
+                        column=c["column"],
+                    )
+                )
+    quality = window.get("quality") or {}
+    rate = quality.get("violation_rate")
+    if (
+        limits.max_violation_rate is not None
+        and rate is not None
+        and rate > limits.max_violation_rate
+    ):
+        alerts.append(
+            Alert(
+                "violation_rate",
+                f"{rate:.2%} of rows broke the input contract (limit "
+                f"{limits.max_violation_rate:.2%}).",
+                rate,
+                limits.max_violation_rate,
+                *where,
+            )
+        )
+    for option, key, words in _RATES:
+        limit = getattr(limits, option)
+        if limit is None:
+            continue
+        for c in quality.get("columns") or []:
+            value = c.get(key)
+            if value is not None and value > limit:
+                alerts.append(
+                    Alert(
+                        key,
+                        f"column {c['column']}: {words} {value:.2%} (limit {limit:.2%}).",
+                        value,
+                        limit,
+                        *where,
+                        column=c["column"],
+                    )
+                )
+    return alerts
+
+
+def _metric_alerts(windows: Sequence[Mapping[str, Any]], limits: Thresholds) -> list[Alert]:
+    alerts = []
+    for bound, wanted in (("min", limits.min), ("max", limits.max)):
+        for metric, limit in wanted.items():
+            found = _latest_metric(windows, metric)
+            if found is None:
+                continue
+            value, estimated, window = found
+            crossed = value < limit if bound == "min" else value > limit
+            if crossed:
+                sign = ">=" if bound == "min" else "<="
+                label = "estimated " if estimated else ""
+                alerts.append(
+                    Alert(
+                        "metric",
+                        f"{label}{metric} {value:.4g} in the window from {window['start']} "
+                        f"(wanted {sign} {limit:g}).",
+                        value,
+                        limit,
+                        window["start"],
+                        window["end"],
+                        metric=metric,
+                        estimated=estimated,
+                    )
+                )
+    return alerts
+
+
+def _latest_metric(
+    windows: Sequence[Mapping[str, Any]], metric: str
+) -> tuple[float, bool, Mapping[str, Any]] | None:
+    for key, estimated in (("performance", False), ("estimated_performance", True)):
+        for window in reversed(windows):
+            value = (window.get(key) or {}).get(metric)
+            if value is not None:
+                return float(value), estimated, window
+    return None
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def post_alerts(url: str, payload: Mapping[str, Any], *, timeout: float = 10.0) -> int:
+    """POST ``payload`` as JSON to ``url``; return the HTTP status.
+
+    Raises :class:`WebhookError` when the request fails or the server answers >= 300.
+    """
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"{url!r} is not an http(s) URL.", hint="Give the webhook's full URL.")
+    body = json.dumps(payload, allow_nan=False).encode("utf-8")
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            status = int(answer.status)
+    except urllib.error.HTTPError as exc:
+        exc.close()  # the error is also the response: release its connection
+        raise WebhookError(
+            f"the webhook {url} answered {exc.code} {exc.reason}; the alert was not delivered.",
+            hint="Check the URL and what the receiving service expects.",
+        ) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise WebhookError(
+            f"cannot POST the alert to {url}: {reason}.",
+            hint="Check that the webhook URL is reachable from this machine.",
+        ) from exc
+    if status >= 300:
+        raise WebhookError(f"the webhook {url} answered {status}; the alert was not delivered.")
+    return status

@@ -1,0 +1,460 @@
+"""Reference profiles stored with model versions and dataset versions.
+
+A *reference profile* is reference data (what a model was trained on, or a dataset version)
+profiled on its own bins (``profile_reference``: the bins and the counts over them, from one
+read of the data). The :class:`Profile` (whose columns carry their bins) is stored as JSON in
+the artifact store and recorded in the metadata store against ``(model, version)`` or
+``(dataset, version)``. Monitoring then compares current data with the stored profile: the
+bins come from it and only the current data is read.
+
+Where a model version's reference comes from, in order:
+
+1. the profile stored with that version (``keel.register(..., reference=train)``,
+   :func:`store_model_reference` or ``keel monitor reference set``);
+2. else, when the run that registered it read exactly one tabular dataset version
+   (``run.use_dataset(...)``), that dataset version's profile, computed and stored on first
+   use, restricted to the model's input columns.
+
+A model's reference covers its input contract's columns when it has one, else every column of
+the data. A dataset version's reference covers all its columns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from keel.errors import InputError, UsageError
+from keel.monitor._profile import Profile, _schema_of, profile_reference
+
+if TYPE_CHECKING:
+    from keel.models import Manifest
+    from keel.store import DatasetVersion, ModelVersion, ReferenceRecord
+    from keel.store._references import Subject
+    from keel.tracking import Project
+
+__all__ = [
+    "StoredReference",
+    "dataset_reference",
+    "find_reference",
+    "model_reference",
+    "resolve_reference",
+    "set_reference",
+    "store_dataset_reference",
+    "store_model_reference",
+]
+
+_STORED = re.compile(r"^(?P<subject>model|data):(?P<ref>.+)$")
+
+
+@dataclass(frozen=True)
+class StoredReference:
+    """The reference profile of a model or dataset version, and the record it was read from
+    (for a model that inherits its training dataset's profile, that dataset's record)."""
+
+    subject: Subject
+    name: str
+    version: int
+    profile: Profile
+    record: ReferenceRecord
+
+    @property
+    def inherited(self) -> bool:
+        """Whether a model version uses its training dataset version's profile."""
+        return self.record.subject != self.subject
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON of ``keel monitor reference show --format json``."""
+        record = self.record
+        return {
+            "subject": self.subject,
+            "name": self.name,
+            "version": self.version,
+            "inherited_from": f"data:{record.name}@{record.version}" if self.inherited else None,
+            "digest": record.digest,
+            "rows": record.rows,
+            "columns": list(self.profile.columns),
+            "created_at": record.created_at.isoformat(),
+            "created_by": record.created_by,
+            "source": record.source,
+            "profile": self.profile.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class PreparedReference:
+    """A reference profile computed, not yet stored (so ``keel.register`` can check the
+    reference data before it registers anything)."""
+
+    profile: Profile
+    source: str
+
+
+# --------------------------------------------------------------------------- models
+
+
+def store_model_reference(
+    ref: str, data: Any, *, contract: Any = None, project: Project | None = None
+) -> Profile:
+    """Profile ``data`` as the reference of model version ``ref`` (``NAME``, ``NAME/3`` or
+    ``NAME@champion``) and store it, replacing any earlier one; return the profile.
+
+    The profiled columns are ``contract``'s (a ``keel.Schema`` class, a ``Contract``, or a
+    ``contract.yaml``/``module:Class`` reference) when given, else the model's input contract's,
+    else every column of ``data``. ``data`` is a Polars/pandas frame, a PyArrow table or a
+    path (Parquet file or folder, CSV, NDJSON).
+    """
+    from keel.registry import resolve
+    from keel.tracking import open_project
+
+    project = project or open_project()
+    version = resolve(ref, project=project)
+    columns = (
+        contract_columns(contract) if contract is not None else _model_columns(project, version)
+    )
+    prepared = prepare_reference(data, columns, what=f"model {version.name}/{version.version}")
+    save_model_reference(project, version, prepared)
+    return prepared.profile
+
+
+def model_reference(ref: str, *, project: Project | None = None) -> Profile | None:
+    """The reference profile of model version ``ref``: its own, else its one training
+    dataset version's (computed and stored on first use); ``None`` when it has neither."""
+    found = find_reference(f"model:{ref}", project=project)
+    return None if found is None else found.profile
+
+
+def _find_model(project: Project, ref: str) -> StoredReference | None:
+    from keel.registry import resolve
+
+    version = resolve(ref, project=project)
+    record = project.metadata.references.get("model", version.name, version.version)
+    if record is not None:
+        return StoredReference(
+            "model", version.name, version.version, _read(project, record), record
+        )
+    columns = _model_columns(project, version)
+    trained_on = _training_dataset(project, version, columns)
+    if trained_on is None:
+        return None
+    record = _dataset_record(project, trained_on)
+    found = _read(project, record)
+    if columns is not None:
+        found = Profile(columns={c: found.columns[c] for c in columns}, rows=found.rows)
+    return StoredReference("model", version.name, version.version, found, record)
+
+
+def save_model_reference(
+    project: Project, version: ModelVersion, prepared: PreparedReference
+) -> ReferenceRecord:
+    """Store a prepared profile as the reference of ``version`` (and log it in its history)."""
+    record = _save(project, "model", version.name, version.version, prepared)
+    project.metadata.models.record_event(
+        version.name,
+        "reference",
+        actor=record.created_by,
+        version=version.version,
+        reason=f"reference profile of {record.rows:,} rows from {record.source}",
+        detail={"digest": record.digest, "rows": record.rows, "columns": list(record.columns)},
+    )
+    return record
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def store_dataset_reference(
+    ref: str, data: Any = None, *, project: Project | None = None
+) -> Profile:
+    """Profile dataset version ``ref`` (``NAME@3``, or ``NAME`` for the latest) and store it
+    as its reference, replacing any earlier one; return the profile.
+
+    ``data`` defaults to the version's own files (read where they were registered if they
+    are unchanged there, else restored from the artifact store); pass it when it is at hand
+    (``keel data add`` passes the path it has just hashed).
+    """
+    from keel.tracking import open_project, parse_ref
+
+    project = project or open_project()
+    name, number = parse_ref(ref)
+    version = project.metadata.get_dataset_version(name, number)
+    if data is None:
+        return _compute_dataset_profile(project, version)[0]
+    what = f"dataset {version.name}@{version.version}"
+    prepared = prepare_reference(data, None, what=what)
+    _save(project, "dataset", version.name, version.version, prepared)
+    return prepared.profile
+
+
+def dataset_reference(ref: str, *, project: Project | None = None) -> Profile | None:
+    """The stored reference profile of dataset version ``ref``, or ``None``."""
+    found = find_reference(f"data:{ref}", project=project)
+    return None if found is None else found.profile
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def is_stored_reference(text: str) -> bool:
+    """Whether ``text`` names a stored reference (``model:...`` or ``data:...``) rather than
+    a path (an existing file of that name wins)."""
+    return _STORED.match(text) is not None and not Path(text).exists()
+
+
+def split_reference(text: str) -> tuple[Subject, str]:
+    """``model:REF`` or ``REF`` as ("model", REF); ``data:REF`` as ("dataset", REF)."""
+    found = _STORED.match(text)
+    if found is None:
+        return "model", text
+    return ("model" if found["subject"] == "model" else "dataset"), found["ref"]
+
+
+def find_reference(text: str, *, project: Project | None = None) -> StoredReference | None:
+    """The reference ``text`` names (``model:NAME@ALIAS``, ``model:NAME/3``, ``data:NAME@3``;
+    a bare ``NAME...`` is a model), or ``None`` when it has none. An unknown model, dataset
+    or version is a :class:`UsageError`."""
+    from keel.tracking import open_project, parse_ref
+
+    project = project or open_project()
+    subject, ref = split_reference(text)
+    if subject == "model":
+        return _find_model(project, ref)
+    name, number = parse_ref(ref)
+    version = project.metadata.get_dataset_version(name, number)
+    record = project.metadata.references.get("dataset", version.name, version.version)
+    if record is None:
+        return None
+    profile_ = _read(project, record)
+    return StoredReference("dataset", version.name, version.version, profile_, record)
+
+
+def set_reference(
+    text: str, data: Any = None, *, contract: Any = None, project: Project | None = None
+) -> StoredReference:
+    """Store the reference profile of what ``text`` names (see :func:`find_reference`):
+    :func:`store_model_reference` (``data`` required) or :func:`store_dataset_reference`."""
+    from keel.tracking import open_project
+
+    project = project or open_project()
+    subject, ref = split_reference(text)
+    if subject == "model":
+        if data is None:
+            raise UsageError(
+                f"model {ref} needs reference data to profile.",
+                hint=f"keel monitor reference set {ref} TRAINING_DATA",
+            )
+        store_model_reference(ref, data, contract=contract, project=project)
+    else:
+        if contract is not None:
+            raise UsageError(
+                "a dataset's reference profile covers all its columns; contract= is for models.",
+                hint="Leave the contract out.",
+            )
+        store_dataset_reference(ref, data, project=project)
+    found = find_reference(text, project=project)
+    assert found is not None  # just stored
+    return found
+
+
+def resolve_reference(text: str, *, project: Project | None = None) -> Profile:
+    """The profile ``model:NAME@ALIAS``, ``model:NAME/3``, ``model:NAME``, ``data:NAME@3`` or
+    ``data:NAME`` names; a :class:`UsageError` when there is none."""
+    if _STORED.match(text) is None:
+        raise UsageError(
+            f"{text!r} does not name a stored reference profile.",
+            hint="Write model:NAME@ALIAS, model:NAME/3, data:NAME@3 (or a data path).",
+        )
+    found = find_reference(text, project=project)
+    if found is not None:
+        return found.profile
+    subject, ref = split_reference(text)
+    if subject == "model":
+        hint = (
+            f"Store one: keel monitor reference set {ref} TRAINING_DATA "
+            "(or keel.register(..., reference=training_data))."
+        )
+    else:
+        hint = f"Store one: keel monitor reference set data:{ref}"
+    raise UsageError(f"{text} has no reference profile.", hint=hint)
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def prepare_reference(data: Any, columns: Sequence[str] | None, *, what: str) -> PreparedReference:
+    """Profile ``data`` on its own bins (``columns`` only, when given), checking first that it
+    has them; ``what`` names the reference's owner in messages."""
+    present = list(_schema_of(data))
+    if columns is not None:
+        missing = [c for c in columns if c not in present]
+        if missing:
+            raise UsageError(
+                f"the reference data for {what} lacks column(s) {', '.join(missing)} of its "
+                "input contract.",
+                hint=f"It has: {', '.join(present) or 'no columns'}. Pass the data the model "
+                "was trained on (its feature columns).",
+            )
+    found = profile_reference(data, columns=list(columns) if columns is not None else None)
+    if not found.columns:
+        raise UsageError(
+            f"the reference data for {what} has no column Keel can profile.",
+            hint="Profiles cover numeric, temporal, text, categorical and boolean columns.",
+        )
+    return PreparedReference(found, _source(data))
+
+
+def contract_columns(contract: Any) -> list[str]:
+    """The column names of a ``keel.Schema`` class, a ``Contract`` or a contract reference."""
+    from keel.contracts import Contract, load_contract
+
+    if isinstance(contract, str | os.PathLike):
+        contract = load_contract(os.fspath(contract))
+    found = getattr(contract, "__contract__", contract)
+    if not isinstance(found, Contract):
+        raise UsageError(
+            f"contract={contract!r} is not a keel.Schema class, a Contract or a contract file.",
+            hint="Pass the schema class of the model's input, e.g. contract=Features.",
+        )
+    return list(found.column_names)
+
+
+def _save(
+    project: Project, subject: Subject, name: str, version: int, prepared: PreparedReference
+) -> ReferenceRecord:
+    from keel.registry._registry import actor
+
+    encoded = json.dumps(prepared.profile.to_dict(), sort_keys=True, allow_nan=False).encode()
+    stored = project.artifacts.put_bytes(encoded)
+    return project.metadata.references.put(
+        subject,
+        name,
+        version,
+        digest=stored.digest,
+        rows=prepared.profile.rows,
+        columns=list(prepared.profile.columns),
+        actor=actor(),
+        source=prepared.source,
+    )
+
+
+def _read(project: Project, record: ReferenceRecord) -> Profile:
+    if not project.artifacts.exists(record.digest):
+        again = (
+            f"data:{record.name}@{record.version}"
+            if record.subject == "dataset"
+            else f"{record.name}/{record.version} DATA"
+        )
+        raise InputError(
+            f"the reference profile of {record.subject} {record.name} version "
+            f"{record.version} ({record.digest[:12]}) is missing from the artifact store at "
+            f"{project.artifacts.url}.",
+            hint=f"Store it again: keel monitor reference set {again}",
+        )
+    return Profile.from_dict(json.loads(project.artifacts.get_bytes(record.digest)))
+
+
+def _model_columns(project: Project, version: ModelVersion) -> list[str] | None:
+    """The model's input contract columns, read from its stored manifest (no model load)."""
+    contract = _manifest(project, version).input_contract
+    if not contract:
+        return None
+    from keel.contracts import contract_from_dict
+
+    return list(contract_from_dict(dict(contract)).column_names)
+
+
+def _manifest(project: Project, version: ModelVersion) -> Manifest:
+    import yaml
+
+    from keel.models import Manifest
+
+    text = project.artifacts.get_bytes(version.manifest).decode("utf-8")
+    where = f"the manifest of model {version.name}/{version.version}"
+    return Manifest.from_dict(yaml.safe_load(text), where=where)
+
+
+def _training_dataset(
+    project: Project, version: ModelVersion, columns: Sequence[str] | None
+) -> DatasetVersion | None:
+    """The one tabular dataset version the registering run read, if exactly one and it has
+    the model's input ``columns``."""
+    inputs: list[Any] = []
+    if version.run_id is not None:
+        try:
+            run = project.metadata.get_run(version.run_id)
+            inputs = list((run.fingerprint or {}).get("data") or [])
+        except UsageError:  # the run was deleted: fall back on what the package recorded
+            inputs = []
+    if not inputs:
+        inputs = list(_manifest(project, version).lineage.get("data") or [])
+    tabular = []
+    for item in inputs:
+        try:
+            found = project.metadata.get_dataset_version(str(item["name"]), int(item["version"]))
+        except (UsageError, KeyError, TypeError, ValueError):
+            continue
+        if found.schema is not None:
+            tabular.append(found)
+    if len(tabular) != 1:
+        return None
+    schema = tabular[0].schema or {}
+    return tabular[0] if columns is None or all(c in schema for c in columns) else None
+
+
+def _dataset_record(project: Project, version: DatasetVersion) -> ReferenceRecord:
+    """The version's reference record, its profile computed and stored first if need be."""
+    record = project.metadata.references.get("dataset", version.name, version.version)
+    return record if record is not None else _compute_dataset_profile(project, version)[1]
+
+
+def _compute_dataset_profile(
+    project: Project, version: DatasetVersion
+) -> tuple[Profile, ReferenceRecord]:
+    """Profile a dataset version's own files and store the result as its reference."""
+    what = f"dataset {version.name}@{version.version}"
+    if version.schema is None:
+        raise UsageError(
+            f"{what} is not tabular data Keel reads, so it has no reference profile.",
+            hint="Reference profiles are for Parquet (file or folder), CSV and NDJSON data.",
+        )
+    where = _unchanged_source(project, version)
+    if where is not None:
+        prepared = prepare_reference(where, None, what=what)
+    elif version.stored:
+        from keel.tracking import get_dataset
+
+        with tempfile.TemporaryDirectory(prefix="keel-reference-") as scratch:
+            restored = get_dataset(f"{version.name}@{version.version}", scratch, project=project)
+            prepared = prepare_reference(restored, None, what=what)
+    else:
+        raise InputError(
+            f"{what} was registered by reference only and the data at {version.uri} has "
+            "changed or gone since.",
+            hint=f"Store the reference from the right data: keel monitor reference set "
+            f"data:{version.name}@{version.version} PATH",
+        )
+    prepared = PreparedReference(prepared.profile, f"data:{version.name}@{version.version}")
+    return prepared.profile, _save(project, "dataset", version.name, version.version, prepared)
+
+
+def _unchanged_source(project: Project, version: DatasetVersion) -> Path | None:
+    """Where the version was registered from, if its content there is still the same."""
+    if version.uri is None or not Path(version.uri).exists():
+        return None
+    from keel.versioning import HashCache, hash_path
+
+    cache = HashCache(project.config.state_dir / "cache")
+    path = Path(version.uri)
+    return path if hash_path(path, cache=cache).digest == version.digest else None
+
+
+def _source(data: Any) -> str:
+    if isinstance(data, str | os.PathLike):
+        return str(Path(data).resolve())
+    return f"{type(data).__module__.split('.')[0]} {type(data).__name__}"
