@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from keel._version import __version__
-from keel.cli import _contract, _data, _models, _monitor, _pipeline, _runs, _validate
+from keel.cli import (
+    _contract,
+    _data,
+    _deploy,
+    _models,
+    _monitor,
+    _pipeline,
+    _runs,
+    _serve,
+    _validate,
+)
 from keel.cli._output import Format, out, print_json, reporting
 
 # Library code is imported inside each command, so that `keel X` loads only what X needs.
@@ -32,6 +42,9 @@ app.command("run")(_pipeline.run)
 app.command("check")(_pipeline.check)
 app.command("reproduce")(_pipeline.reproduce)
 app.command("lineage")(_pipeline.lineage)
+app.command("serve")(_serve.serve)
+app.add_typer(_serve.app, name="predictions")
+app.add_typer(_deploy.app, name="deploy")
 
 
 def _version(value: bool) -> None:

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from keel.errors import ContractError, KeelError, StepFailedError
 
@@ -40,7 +41,7 @@ def print_json(data: Any) -> None:
 def fail(error: KeelError) -> NoReturn:
     err.print(f"[bold red]error:[/] {error.message}", highlight=False, markup=True)
     if error.hint:
-        err.print(f"[bold]Hint:[/] {error.hint}", highlight=False)
+        err.print("[bold]Hint:[/]", escape(error.hint), highlight=False)  # [extra] is text
     failed = isinstance(error, (ContractError, StepFailedError))
     raise typer.Exit(EXIT_FAILED if failed else EXIT_UNUSABLE)
 

@@ -1,2 +1,52 @@
 """Serving from the registry: a contract-checked HTTP API with micro-batching, a prediction
-log, shadow and canary traffic, and guardrails that promote or roll back automatically."""
+log, shadow and canary traffic, and guardrails that promote or roll back automatically.
+
+``create_app(name)`` builds the ASGI app (FastAPI); ``serve(name, host, port, workers)``
+runs it under uvicorn. Both need the ``serve`` extra (``pip install 'mlkeel[serve]'``);
+importing ``keel.serve`` does not.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from keel.serve._controller import Controller as Controller
+from keel.serve._export import export_predictions as export_predictions
+from keel.serve._guardrails import Decision as Decision
+from keel.serve._guardrails import Guardrails as Guardrails
+from keel.serve._router import Router as Router
+from keel.serve._server import serve as serve
+from keel.serve._spec import DeploySpec as DeploySpec
+from keel.serve._spec import load_spec as load_spec
+from keel.serve._spec import parse_spec as parse_spec
+
+__all__ = [
+    "Controller",
+    "Decision",
+    "DeploySpec",
+    "Guardrails",
+    "Router",
+    "create_app",
+    "export_predictions",
+    "load_spec",
+    "parse_spec",
+    "serve",
+]
+
+if TYPE_CHECKING:
+    from keel.serve._app import create_app as create_app
+
+
+def __getattr__(name: str) -> Any:
+    """Import FastAPI only when an app is built."""
+    if name == "create_app":
+        try:
+            from keel.serve._app import create_app
+        except ImportError as exc:
+            from keel.errors import MissingDependencyError
+
+            missing = exc.name or "fastapi"
+            raise MissingDependencyError(
+                missing, extra="serve", purpose="Serving a model over HTTP"
+            ) from exc
+        globals()[name] = create_app
+        return create_app
+    raise AttributeError(f"module 'keel.serve' has no attribute {name!r}")

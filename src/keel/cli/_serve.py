@@ -1,0 +1,99 @@
+"""``keel serve NAME`` and ``keel predictions export NAME``.
+
+``keel predictions export --format json`` prints ``{"model": NAME, "path": OUT, "rows": N}``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from keel.cli._output import Format, out, print_json, reporting
+from keel.errors import UsageError
+
+__all__ = ["app", "serve"]
+
+# Library code is imported inside each command, so that `keel X` loads only what X needs.
+
+app = typer.Typer(help="A served model's prediction log.", no_args_is_help=True)
+
+_SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+
+
+def _seconds(text: str) -> float:
+    found = _SECONDS.match(text)
+    if found is None:
+        raise UsageError(
+            f"--log-flush {text!r} is not a duration.", hint="Write 500ms, 5s, 1m or 1h."
+        )
+    value = float(found[1])
+    return value * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[found[2]]
+
+
+def serve(
+    name: Annotated[str, typer.Argument(help="The registered model to serve.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    no_batching: Annotated[
+        bool, typer.Option("--no-batching", help="Predict each request alone.")
+    ] = False,
+    log_flush: Annotated[
+        str | None,
+        typer.Option("--log-flush", help="How often the prediction log is written (5s)."),
+    ] = None,
+    max_body: Annotated[
+        int | None, typer.Option("--max-body", help="Largest request body in bytes (1 MiB).")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds a request may take (30).")
+    ] = None,
+    model_version: Annotated[
+        int | None,
+        typer.Option(
+            "--model-version", min=1, help="Serve this version alone (KEEL_MODEL_VERSION)."
+        ),
+    ] = None,
+) -> None:
+    """Serve NAME@champion (or what deploy/NAME.yaml says) over HTTP until SIGTERM."""
+    import os
+
+    from keel.serve import serve as run
+
+    if model_version is not None:  # read by the app in every worker process
+        os.environ["KEEL_MODEL_VERSION"] = str(model_version)
+
+    with reporting():
+        run(
+            name,
+            host,
+            port,
+            workers,
+            batching=not no_batching,
+            log_flush_interval=_seconds(log_flush) if log_flush else None,
+            max_body_bytes=max_body,
+            request_timeout=timeout,
+        )
+
+
+@app.command("export")
+def export(
+    name: Annotated[str, typer.Argument(help="The served model.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The Parquet file to write.")],
+    since: Annotated[
+        str | None, typer.Option(help="Rows from then on: 24h, 7d or an ISO date.")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Write the prediction log of NAME as one Parquet file, one row per predicted record."""
+    from keel.serve._export import export_predictions
+
+    with reporting():
+        rows = export_predictions(name, output, since=since)
+    if fmt is Format.json:
+        print_json({"model": name, "path": str(output), "rows": rows})
+        return
+    out.print(f"Wrote {rows} prediction row(s) of {name} to {output}", highlight=False)

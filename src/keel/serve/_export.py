@@ -1,0 +1,42 @@
+"""``export_predictions``: a served model's prediction log as one Parquet file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from keel.tracking import Project
+
+__all__ = ["export_predictions"]
+
+
+def export_predictions(
+    name: str,
+    out: str | Path,
+    *,
+    since: str | datetime | None = None,
+    project: Project | None = None,
+) -> int:
+    """Write the prediction log of model ``name`` (one row per predicted record, oldest
+    first) to the Parquet file ``out``; return the number of rows.
+
+    ``since`` keeps rows from that time on: a datetime, an ISO date or datetime, or a span
+    back from now (``"24h"``, ``"7d"``). An empty log writes a file with no rows.
+    """
+    from keel.monitor import PredictionLog
+    from keel.monitor._windows import parse_time
+    from keel.tracking import open_project
+
+    project = project or open_project()
+    log = PredictionLog(project.artifacts, name)
+    frame = log.scan(since=parse_time(since)).collect()
+    if "time" in frame.columns and frame.height:
+        frame = frame.sort("time", "request_id", "row", maintain_order=True)
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = target.with_name(f".{target.name}.part")
+    frame.write_parquet(scratch)
+    scratch.replace(target)
+    return frame.height

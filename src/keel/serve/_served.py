@@ -1,0 +1,83 @@
+"""One loaded model version as the server uses it: checker, predictor, output shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from keel.models import KeelModel, sample_rows
+from keel.serve._batching import Prediction
+from keel.serve._checks import RecordChecker
+
+__all__ = ["ServedModel"]
+
+
+class ServedModel:
+    """A registered version, loaded, with its contract compiled for requests."""
+
+    def __init__(
+        self, name: str, version: int, model: KeelModel, *, inputs_mode: str = "reject"
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.model = model
+        self.checker = RecordChecker(model.input_contract, mode=inputs_mode)
+        self.columns = self.checker.names
+        classes = model.classes
+        self.classes: list[Any] | None = list(classes) if classes is not None else None
+        self.classifier = self.classes is not None
+        self._positive = 1 if self.classes is not None and len(self.classes) == 2 else None
+        self._frame: Callable[[list[list[Any]]], Any] | None = None
+        if not self.checker.numeric:
+            self._frame = self._as_frame
+
+    def warm_up(self) -> None:
+        """Predict once on contract-shaped rows, so that the first request does not pay
+        for lazy imports and caches (and a model that cannot predict fails here)."""
+        contract = self.model.input_contract
+        if contract is None:
+            return
+        sample = sample_rows(contract, rows=2)
+        self.predict_rows([list(row) for row in sample.select(list(self.columns)).rows()])
+
+    def predict_rows(self, rows: list[list[Any]]) -> Prediction:
+        """Predict checked rows (contract column order); probabilities for classifiers."""
+        data: Any
+        if self._frame is None:
+            data = np.array(rows, dtype=float)
+            if data.ndim == 1:  # a contract without columns: nothing to order
+                data = data.reshape(len(rows), -1)
+        else:
+            data = self._frame(rows)
+        predicted = self.model.predict(data)
+        if len(predicted) != len(rows):
+            raise RuntimeError(
+                f"model {self.name}/{self.version} returned {len(predicted)} predictions "
+                f"for {len(rows)} rows"
+            )
+        probabilities = None
+        if self.classifier:
+            found = self.model.predict_proba(data)
+            probabilities = found.tolist() if found is not None else None
+        return Prediction(predicted.tolist(), probabilities, self.version)
+
+    def scores(
+        self, probabilities: list[list[float]] | None, predictions: list[Any]
+    ) -> tuple[list[float | None], list[float | None]]:
+        """Per record: the positive-class probability (binary) and the predicted class's."""
+        n = len(predictions)
+        if probabilities is None or self.classes is None:
+            return [None] * n, [None] * n
+        positive = self._positive
+        score: list[float | None] = (
+            [p[positive] for p in probabilities] if positive is not None else [None] * n
+        )
+        confidence: list[float | None] = [max(p) if p else None for p in probabilities]
+        return score, confidence
+
+    def _as_frame(self, rows: list[list[Any]]) -> Any:
+        import polars as pl
+
+        return pl.DataFrame(rows, schema=list(self.columns), orient="row")

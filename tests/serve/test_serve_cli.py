@@ -1,0 +1,53 @@
+"""``keel serve`` on the command line: unusable input exits 2 with a hint before anything
+listens; a missing ``serve`` extra names the pip command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from keel.cli._app import app
+
+from ._serving import make_project
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    make_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_serving_an_unknown_model_exits_2(project_dir: Path) -> None:
+    done = CliRunner().invoke(app, ["serve", "nothing", "--port", "1"])
+    assert done.exit_code == 2
+    assert "nothing" in done.output
+
+
+def test_a_bad_flush_interval_exits_2(project_dir: Path) -> None:
+    done = CliRunner().invoke(app, ["serve", "churn", "--log-flush", "often"])
+    assert done.exit_code == 2
+    assert "500ms, 5s, 1m or 1h" in done.output
+
+
+def test_without_the_serve_extra_the_hint_names_it(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    done = CliRunner().invoke(app, ["serve", "churn"])
+    assert done.exit_code == 2
+    assert "pip install 'mlkeel[serve]'" in done.output
+
+
+def test_create_app_without_fastapi_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import keel.serve
+    from keel.errors import MissingDependencyError
+
+    monkeypatch.delitem(keel.serve.__dict__, "create_app", raising=False)
+    monkeypatch.delitem(sys.modules, "keel.serve._app", raising=False)
+    monkeypatch.setitem(sys.modules, "fastapi", None)
+    with pytest.raises(MissingDependencyError, match=r"mlkeel\[serve\]"):
+        keel.serve.create_app  # noqa: B018  # the attribute access imports FastAPI
