@@ -5,7 +5,11 @@ Data contracts: infer a contract from the shipped sample, validate today's clean
 class-based contract, and classify the changes between the two contracts. Versioning:
 register both batches as dataset versions and track two training runs. Pipelines: check
 and run ingest -> validate -> split -> featurize -> train -> evaluate on the registered
-batch, run it again (fully cached), and print the lineage of the trained model.
+batch, run it again (fully cached), and print the lineage of the trained model. Models:
+register, gate and evaluate them; compare a drifted month with the training data. Serving
+(serving.py): serve the champion, send traffic with a drifted segment and bad requests,
+roll out a faulty retrained challenger as a canary that the guardrails roll back on their
+own, and monitor the prediction log.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from rich.console import Console
@@ -21,6 +26,7 @@ from rich.rule import Rule
 
 sys.path.insert(0, str(Path(__file__).parent))
 from schemas import Loan  # the demo's reviewed contract, beside this script
+from serving import serve_and_monitor  # steps 11-14: serving, canary, monitoring
 
 HERE = Path(__file__).parent
 OUT = Path.cwd() / "demo-output"
@@ -143,6 +149,7 @@ def main() -> None:
     keel("lineage", f"{last[:8]}:train")
 
     models_and_monitoring(clean)
+    serve_and_monitor(OUT, keel, _features, clean, drifted(clean))
     keel("runs", "list")
     console.print(Rule("Demo finished: outputs in demo-output/"))
 
@@ -177,6 +184,7 @@ def register_models() -> None:
                 run=result.run_id,
                 metrics=result.value("evaluate"),
                 description=f"logistic regression, C={c}",
+                reference=result.value("featurize"),  # monitoring compares with it
                 project=project,
             )
             console.print(f"registered loans-default version {version.version} (C={c})")
@@ -184,11 +192,21 @@ def register_models() -> None:
         os.chdir(here)
 
 
+def _pipeline_module() -> Any:
+    """The demo's pipeline module, as keel loaded it from pipeline.py."""
+    return next(m for n, m in sys.modules.items() if n.startswith("keel_pipeline_pipeline"))
+
+
 def _model_input() -> type:
-    """The pipeline module's ModelInput schema (the file was loaded by keel)."""
-    module = next(m for n, m in sys.modules.items() if n.startswith("keel_pipeline_pipeline"))
-    found: type = module.ModelInput
+    """The pipeline module's ModelInput schema: the registered model's input contract."""
+    found: type = _pipeline_module().ModelInput
     return found
+
+
+def _features(batch: pl.DataFrame) -> pl.DataFrame:
+    """The pipeline's featurize step, called as a plain function on a batch of applicants."""
+    frame: pl.DataFrame = _pipeline_module().featurize(Loan.validate(batch)).to_polars()
+    return frame
 
 
 def train(batch: pl.DataFrame, smoothing: float) -> str:
