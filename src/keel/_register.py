@@ -64,7 +64,7 @@ def register(
         project=project,
     )
     if prepared is not None:
-        from keel.monitor._reference import save_model_reference
+        from keel.monitor._reference import save_model_reference, with_outputs
 
-        save_model_reference(project, version, prepared)
+        save_model_reference(project, version, with_outputs(prepared, reference, project, version))
     return version

@@ -123,7 +123,8 @@ def test_set_and_show_a_model_reference_then_compare_with_it(project: Path) -> N
     _register()
     stored = _json("monitor", "reference", "set", "churn@champion", "train.parquet")
     assert (stored["subject"], stored["name"], stored["version"]) == ("model", "churn", 1)
-    assert stored["columns"] == ["income", "tenure"]  # the model's input contract
+    # the model's input contract, and its answers on the reference (prediction drift)
+    assert stored["columns"] == ["income", "tenure", "prediction", "score"]
     assert _json("monitor", "reference", "show", "model:churn/1") == stored
     via_model = _json("monitor", "compare", "model:churn@champion", "today.parquet", code=1)
     raw = _json(

@@ -108,8 +108,11 @@ def test_a_model_reference_is_stored_with_the_version_and_read_back(any_project:
     _register(project, reference=train)
     stored = model_reference("churn/1", project=project)
     assert isinstance(stored, Profile)
-    assert list(stored.columns) == ["income", "tenure"]  # the contract's columns only
+    # the contract's columns, and the model's answers on them (for prediction drift)
+    assert list(stored.columns) == ["income", "tenure", "prediction", "score"]
     assert stored.rows == 5_000
+    answers = _model().predict_proba(train.select("income", "tenure").to_numpy())[:, 1]
+    assert stored.columns["score"].mean == pytest.approx(float(answers.mean()))
     set_alias("churn", "champion", 1, project=project)
     assert model_reference("churn@champion", project=project) == stored
     assert model_reference("churn", project=project) == stored

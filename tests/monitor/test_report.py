@@ -246,3 +246,22 @@ def test_the_log_can_hold_nan_infinities_and_new_categories(served: Project) -> 
     assert (x2["nan"], x2["infinite"], x2["nulls"]) == (1, 2, 1)
     state = next(c for c in last["columns"] if c["column"] == "state")
     assert state["new_categories"] is True
+
+
+def test_prediction_drift_is_measured_against_the_models_answers_on_its_reference(
+    served: Project,
+) -> None:
+    """The stored reference holds the model's answers on its training data, so a window
+    whose predictions moved is flagged on ``prediction`` and ``score`` too."""
+    stored = store_model_reference("churn/1", training()[0], project=served)
+    assert {"prediction", "score"} <= set(stored.columns)
+    assert stored.columns["prediction"].bins is not None
+    assert stored.columns["prediction"].bins.kind == "categorical"  # classes, not numbers
+
+    windows = report("churn", project=served).to_dict()["windows"]
+    flagged = [
+        {c["column"] for c in w["columns"] if c["drifted"]} & {"prediction", "score"}
+        for w in windows
+    ]
+    assert flagged[:4] == [set()] * 4  # x1 had not moved yet: neither had the predictions
+    assert flagged[4] == flagged[5] == {"prediction", "score"}

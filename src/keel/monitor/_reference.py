@@ -34,7 +34,9 @@ from keel.errors import InputError, UsageError
 from keel.monitor._profile import Profile, _schema_of, profile_reference
 
 if TYPE_CHECKING:
-    from keel.models import Manifest
+    import polars as pl
+
+    from keel.models import KeelModel, Manifest
     from keel.store import DatasetVersion, ModelVersion, ReferenceRecord
     from keel.store._references import Subject
     from keel.tracking import Project
@@ -105,6 +107,9 @@ def store_model_reference(
     """Profile ``data`` as the reference of model version ``ref`` (``NAME``, ``NAME/3`` or
     ``NAME@champion``) and store it, replacing any earlier one; return the profile.
 
+    The model's answers on ``data`` are profiled with it (``prediction``, and ``score`` for a
+    binary classifier), so monitoring measures prediction drift as well as input drift.
+
     The profiled columns are ``contract``'s (a ``keel.Schema`` class, a ``Contract``, or a
     ``contract.yaml``/``module:Class`` reference) when given, else the model's input contract's,
     else every column of ``data``. ``data`` is a Polars/pandas frame, a PyArrow table or a
@@ -119,6 +124,7 @@ def store_model_reference(
         contract_columns(contract) if contract is not None else _model_columns(project, version)
     )
     prepared = prepare_reference(data, columns, what=f"model {version.name}/{version.version}")
+    prepared = with_outputs(prepared, data, project, version)
     save_model_reference(project, version, prepared)
     return prepared.profile
 
@@ -307,6 +313,46 @@ def prepare_reference(data: Any, columns: Sequence[str] | None, *, what: str) ->
             hint="Profiles cover numeric, temporal, text, categorical and boolean columns.",
         )
     return PreparedReference(found, _source(data))
+
+
+def with_outputs(
+    prepared: PreparedReference, data: Any, project: Project, version: ModelVersion
+) -> PreparedReference:
+    """``prepared`` plus the profile of the model version's answers on ``data``
+    (:func:`model_outputs`), so that monitoring measures prediction drift too. Left out for
+    a version without an input contract (which columns it reads is unknown) and for a
+    package that needs trusted loading (profiling must not unpickle anything)."""
+    from keel.errors import KeelError
+    from keel.monitor._compare import _lazy
+    from keel.registry import load
+
+    try:
+        model = load(f"{version.name}/{version.version}", project=project)
+    except KeelError:  # needs trust
+        return prepared
+    if model.input_contract is None:
+        return prepared
+    frame = _lazy(data).select(list(prepared.profile.columns)).collect()
+    answers = profile_reference(model_outputs(model, frame))
+    columns = {**prepared.profile.columns, **answers.columns}
+    return PreparedReference(Profile(columns=columns, rows=prepared.profile.rows), prepared.source)
+
+
+def model_outputs(model: KeelModel, frame: pl.DataFrame) -> pl.DataFrame:
+    """What serving logs of ``model``'s answers on ``frame``: ``prediction`` (as text for a
+    classifier, so its classes are categories) and, for a binary classifier, ``score`` (the
+    probability of its second class)."""
+    import polars as pl
+
+    predicted = model.predict(frame)
+    classes = model.classes
+    if classes is None:
+        return pl.DataFrame({"prediction": predicted})
+    outputs = pl.DataFrame({"prediction": [str(p) for p in predicted.tolist()]})
+    probabilities = model.predict_proba(frame) if len(classes) == 2 else None
+    if probabilities is not None:
+        outputs = outputs.with_columns(pl.Series("score", probabilities[:, 1], dtype=pl.Float64))
+    return outputs
 
 
 def contract_columns(contract: Any) -> list[str]:

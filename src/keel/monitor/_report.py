@@ -440,11 +440,11 @@ def _served_version(selection: _Selection) -> int | None:
 def _restrict(
     profile: Profile, selection: _Selection, source: str
 ) -> tuple[Profile, dict[str, Bins], dict[str, Any]]:
-    """The reference's columns the log has, with their bins."""
+    """The reference's columns the log has, with their bins: inputs, and the model's
+    outputs (``prediction``, ``score``) when the reference profiled them."""
+    logged = {*selection.inputs, *(c for c in _OUTPUTS if c in selection.schema)}
     columns = {
-        name: c
-        for name, c in profile.columns.items()
-        if name in selection.inputs and c.bins is not None
+        name: c for name, c in profile.columns.items() if name in logged and c.bins is not None
     }
     if not columns:
         raise UsageError(
@@ -455,6 +455,9 @@ def _restrict(
     restricted = Profile(columns=columns, rows=profile.rows)
     bins = {name: c.bins for name, c in columns.items() if c.bins is not None}
     return restricted, bins, _ref_info(source, restricted)
+
+
+_OUTPUTS = ("prediction", "score")  # the model's answers, drifted like its inputs
 
 
 def _ref_info(source: str, profile: Profile) -> dict[str, Any]:
