@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from keel.cli import _monitor_reference
 from keel.cli._output import EXIT_FAILED, Format, err, out, print_json, progress, reporting
+
+if TYPE_CHECKING:
+    from keel.monitor import MonitorReport
 
 __all__ = ["app"]
 
@@ -100,6 +103,30 @@ _Slice = Annotated[
 ]
 
 
+def _report(
+    name: str,
+    since: str | None,
+    until: str | None,
+    window: str,
+    reference: str | None,
+    slice_by: str | None,
+    **options: Any,
+) -> MonitorReport:
+    """``keel.monitor.report`` over the selection both commands take, with progress shown."""
+    from keel.monitor._report import report as run_report
+
+    with progress(f"Reading the prediction log of {name}"):
+        return run_report(
+            name,
+            since=since,
+            until=until,
+            window=window,
+            reference=reference,
+            slice_by=slice_by,
+            **options,
+        )
+
+
 @app.command()
 def report(
     name: Annotated[str, typer.Argument(help="The served model's name.")],
@@ -113,18 +140,8 @@ def report(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Drift, data quality and performance of model NAME over its prediction log, per window."""
-    from keel.monitor._report import report as run_report
-
-    with reporting(), progress(f"Reading the prediction log of {name}"):
-        result = run_report(
-            name,
-            since=since,
-            until=until,
-            window=window,
-            reference=reference,
-            slice_by=slice_by,
-            seed=seed,
-        )
+    with reporting():
+        result = _report(name, since, until, window, reference, slice_by, seed=seed)
     _write_html(result, html)
     if fmt is Format.json:
         print_json(result.to_dict())
@@ -175,7 +192,6 @@ def check(
     """Exit 1 when model NAME's latest window crosses a threshold (2: unusable input, or the
     webhook could not be reached)."""
     from keel.monitor._alerts import Thresholds, post_alerts
-    from keel.monitor._report import report as run_report
 
     with reporting():
         limits = Thresholds.load(thresholds) if thresholds is not None else Thresholds()
@@ -189,16 +205,7 @@ def check(
             min=_pairs(min_metric, "--min"),
             max=_pairs(max_metric, "--max"),
         )
-        with progress(f"Reading the prediction log of {name}"):
-            result = run_report(
-                name,
-                since=since,
-                until=until,
-                window=window,
-                reference=reference,
-                slice_by=slice_by,
-                thresholds=limits,
-            )
+        result = _report(name, since, until, window, reference, slice_by, thresholds=limits)
     _write_html(result, html)
     payload = alert_payload(result) | {"thresholds": limits.to_dict()}
     if fmt is Format.json:

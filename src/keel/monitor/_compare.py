@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from keel._json import nulled
 from keel.errors import UsageError
 from keel.monitor._drift import DriftResult, column_drift, dataset_drift
 from keel.monitor._profile import (
@@ -62,24 +61,9 @@ class Comparison:
             "share": self.summary.get("share"),
             "reference_rows": self.reference.rows,
             "current_rows": self.current.rows,
-            "columns": [_result(r) for r in self.columns],
-            "slices": {k: [_result(r) for r in v] for k, v in self.slices.items()},
+            "columns": [r.to_dict() for r in self.columns],
+            "slices": {k: [r.to_dict() for r in v] for k, v in self.slices.items()},
         }
-
-
-def _result(r: DriftResult) -> dict[str, Any]:
-    return {
-        "column": r.column,
-        "method": r.method,
-        "score": nulled(r.score),
-        "low": nulled(r.low),
-        "high": nulled(r.high),
-        "threshold": r.threshold,
-        "p_value": nulled(r.p_value),
-        "drifted": r.drifted,
-        "raw": nulled(r.raw),
-        "detail": nulled(dict(r.detail)),
-    }
 
 
 def bin_centers(bins: Bins) -> np.ndarray:

@@ -131,6 +131,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import numpy.typing as npt
 
+from keel._json import nulled
 from keel.errors import UsageError, did_you_mean
 
 __all__ = [
@@ -211,6 +212,21 @@ class DriftResult:
     drifted: bool
     raw: float
     detail: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON of one column's drift (non-finite numbers as ``null``)."""
+        return {
+            "column": self.column,
+            "method": self.method,
+            "score": nulled(self.score),
+            "low": nulled(self.low),
+            "high": nulled(self.high),
+            "threshold": nulled(self.threshold),
+            "p_value": nulled(self.p_value),
+            "drifted": self.drifted,
+            "raw": nulled(self.raw),
+            "detail": nulled(dict(self.detail)),
+        }
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from keel._json import nulled
 from keel.errors import KeelError, UsageError, did_you_mean
 from keel.monitor._alerts import Alert, Thresholds, check
 from keel.monitor._drift import DriftResult
@@ -134,17 +133,7 @@ class MonitorReport:
 
 
 def _drift_dict(r: DriftResult) -> dict[str, Any]:
-    return {
-        "column": r.column,
-        "method": r.method,
-        "score": nulled(r.score),
-        "low": nulled(r.low),
-        "high": nulled(r.high),
-        "threshold": nulled(r.threshold),
-        "p_value": nulled(r.p_value),
-        "drifted": r.drifted,
-        "new_categories": bool(r.detail.get("new_categories", False)),
-    }
+    return {**r.to_dict(), "new_categories": bool(r.detail.get("new_categories", False))}
 
 
 # --------------------------------------------------------------------------- the report
