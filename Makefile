@@ -40,6 +40,7 @@ bench: setup
 	.venv-bench-store/bin/python benchmarks/pipeline/bench_pipeline.py
 	.venv-bench-store/bin/python benchmarks/registry/bench_registry.py
 	$(BIN)/python benchmarks/monitor/bench_monitor.py
+	$(BIN)/python benchmarks/serve/bench_serve.py
 
 clean:
-	rm -rf $(VENV) .venv-bench .venv-bench-ge .venv-bench-store .venv-bench-monitor .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-bench .venv-bench-ge .venv-bench-store .venv-bench-monitor .venv-bench-serve .mypy_cache .ruff_cache .pytest_cache

@@ -8,11 +8,13 @@
 #                   benchmark), and Keel itself (editable)
 #   .venv-bench-monitor  Evidently 0.7 and NannyML (the monitoring benchmark's peers; both
 #                   need pandas < 3, so they are kept apart from Keel's pandas 3)
+#   .venv-bench-serve  full MLflow (its scoring server, `mlflow models serve`) and
+#                   scikit-learn at the version of Keel's .venv (the serving benchmark)
 #
 # Keel's own virtualenv (.venv, made by the project's install step) runs Keel and the
 # hand-written query; without it the benchmark uses .venv-bench for them.
 #
-# Usage: bash benchmarks/setup.sh [--force] [bench|ge|store|monitor ...]   (default: all four)
+# Usage: bash benchmarks/setup.sh [--force] [bench|ge|store|monitor|serve ...]   (default: all five)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,8 +24,8 @@ ONLY=()
 for arg in "$@"; do
     case "$arg" in
         --force) FORCE="--force" ;;
-        bench | ge | store | monitor) ONLY+=("$arg") ;;
-        *) echo "usage: bash benchmarks/setup.sh [--force] [bench|ge|store|monitor ...]" >&2; exit 2 ;;
+        bench | ge | store | monitor | serve) ONLY+=("$arg") ;;
+        *) echo "usage: bash benchmarks/setup.sh [--force] [bench|ge|store|monitor|serve ...]" >&2; exit 2 ;;
     esac
 done
 
@@ -45,6 +47,8 @@ PANDAS="pandas==3.1.1"
 EVIDENTLY="evidently==0.7.23"
 NANNYML="nannyml==0.13.1"
 PANDAS2="pandas<3"
+# the serving benchmark's peer: full MLflow, for its scoring server (uvicorn + FastAPI)
+MLFLOW_SERVE="mlflow==3.17.2"
 
 polars_pin() {
     # the Polars of Keel's venv, so that every Polars tool runs the same engine
@@ -97,13 +101,18 @@ if wanted monitor; then
         "$EVIDENTLY" "$NANNYML" "$PANDAS2" pyarrow
     DIRS+=(.venv-bench-monitor)
 fi
+if wanted serve; then
+    make_venv "$ROOT/.venv-bench-serve" "v1 $MLFLOW_SERVE $SKLEARN $PANDAS" \
+        "$MLFLOW_SERVE" "$SKLEARN" "$PANDAS"
+    DIRS+=(.venv-bench-serve)
+fi
 
 for dir in "${DIRS[@]}"; do
     "$ROOT/$dir/bin/python" - "$dir" <<'EOF'
 import sys
 from importlib.metadata import version, PackageNotFoundError
 names = ["polars", "pandera", "dataframely", "mlkeel", "great_expectations", "pandas", "pyarrow",
-         "mlflow-skinny", "dvc", "scikit-learn", "skops", "evidently", "nannyml"]
+         "mlflow", "mlflow-skinny", "dvc", "scikit-learn", "skops", "evidently", "nannyml"]
 found = []
 for name in names:
     try:
