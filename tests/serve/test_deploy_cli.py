@@ -189,3 +189,13 @@ def test_render_refuses_what_it_cannot_map(
     result = runner.invoke(app, ["deploy", "render", "churn", *args])
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_a_rolled_back_challenger_reads_as_removed_in_the_history(project: Path) -> None:
+    done = runner.invoke(app, ["deploy", "rollback", "churn", "--reason", "tickets"])
+    assert done.exit_code == 0, done.output
+    assert _json("deploy", "status", "churn")["aliases"] == {"champion": 1}
+    history = runner.invoke(app, ["models", "history", "churn"], env={"COLUMNS": "200"})
+    rollback = next(line for line in history.stdout.splitlines() if "rollback" in line)
+    assert "2 removed" in rollback
+    assert "None" not in history.stdout

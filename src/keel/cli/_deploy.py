@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from keel.cli._models import version_move
 from keel.cli._output import EXIT_UNUSABLE, Format, err, fail, out, print_json, reporting
 
 if TYPE_CHECKING:
@@ -145,12 +146,11 @@ def status(name: NameArg, fmt: FormatOpt = Format.table) -> None:
         for column in ("when", "what", "alias", "version", "who", "why"):
             table.add_column(column, overflow="fold")
         for e in decisions:
-            version = e.version if e.version is not None else f"({e.previous_version} removed)"
             table.add_row(
                 f"{e.created_at:%Y-%m-%d %H:%M:%S}",
                 e.kind,
                 e.alias or "",
-                str(version),
+                version_move(e),
                 e.actor,
                 e.reason or "",
             )

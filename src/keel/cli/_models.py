@@ -143,7 +143,7 @@ def history(
     for column in ("when", "what", "version", "alias", "who", "why"):
         table.add_column(column, overflow="fold")
     for e in events:
-        moved = f"{e.previous_version} -> {e.version}" if e.previous_version else str(e.version)
+        moved = version_move(e)
         passed = e.detail.get("passed") if e.kind == "gate" else None
         what = e.kind if passed is None else f"gate {'passed' if passed else 'FAILED'}"
         table.add_row(
@@ -340,3 +340,12 @@ def import_model(
         f"Registered {version.name} version {version.version} ({version.adapter}) from {source}",
         highlight=False,
     )
+
+
+def version_move(event: Any) -> str:
+    """How an event moved its alias: ``1 -> 2``, ``3 removed`` or the version it concerns."""
+    if event.version is None:
+        return f"{event.previous_version} removed" if event.previous_version else ""
+    if event.previous_version:
+        return f"{event.previous_version} -> {event.version}"
+    return str(event.version)
