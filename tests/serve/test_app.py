@@ -384,3 +384,25 @@ def test_a_pinned_version_is_served_whatever_the_aliases_say(
     monkeypatch.setenv("KEEL_MODEL_VERSION", "two")
     with pytest.raises(UsageError, match="KEEL_MODEL_VERSION"):
         create_app("churn", project=project)
+
+
+def test_an_exception_in_any_route_answers_500_json_with_the_request_id(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app("churn", project=project)
+
+    def broken() -> bytes:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app.state.keel.metrics, "exposition", broken)
+
+    async def work(http: Any) -> Any:
+        return await http.get("/metrics")
+
+    answer = run(app, work)
+    assert answer.status_code == 500
+    body = answer.json()
+    assert body["code"] == "server_error"
+    assert body["error"] == "the server failed: RuntimeError"
+    assert body["request_id"] == answer.headers["x-request-id"]
+    assert answer.headers["traceparent"].startswith("00-")

@@ -51,3 +51,17 @@ def test_create_app_without_fastapi_names_the_extra(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "fastapi", None)
     with pytest.raises(MissingDependencyError, match=r"mlkeel\[serve\]"):
         keel.serve.create_app  # noqa: B018  # the attribute access imports FastAPI
+
+
+def test_serving_collects_the_youngest_generation_less_often() -> None:
+    import gc
+
+    from keel.serve._server import _settle_memory
+
+    saved = gc.get_threshold()
+    try:
+        _settle_memory()
+        assert gc.get_threshold() == (10_000, *saved[1:])
+    finally:
+        gc.set_threshold(*saved)
+        gc.unfreeze()

@@ -28,11 +28,12 @@ from keel._version import __version__
 from keel.errors import KeelError, UsageError
 from keel.registry import load, set_alias
 from keel.registry import rollback as rollback_alias
+from keel.serve._accesslog import flush_access_log
 from keel.serve._batching import Batcher, Occupancy, Prediction
 from keel.serve._checks import CheckedBatch
 from keel.serve._controller import Controller
 from keel.serve._guardrails import Guardrails
-from keel.serve._http import RequestError, problem_response, shape_error
+from keel.serve._http import RequestError, problem_response, server_error, shape_error
 from keel.serve._logwriter import LogWriter
 from keel.serve._metrics import Metrics
 from keel.serve._middleware import ServeMiddleware
@@ -49,6 +50,7 @@ logger = logging.getLogger("keel.serve")
 
 DEFAULT_BODY_LIMIT = 1 << 20  # 1 MiB
 DEFAULT_TIMEOUT = 30.0
+ACCESS_FLUSH_INTERVAL = 0.5  # seconds an access log line waits at most while the server idles
 _LABEL_TYPES = (str, int, float, bool, type(None))
 
 
@@ -116,14 +118,23 @@ def create_app(
     app.state.keel = server
     direct = add_routes(app, server)
     app.add_exception_handler(RequestError, problem_response)  # type: ignore[arg-type]
-    app.add_middleware(
-        ServeMiddleware,
-        metrics=server.metrics,
-        model=name,
-        timeout=request_timeout,
-        tracer=server.tracer,
-        direct=direct,
-    )
+    app.add_exception_handler(Exception, server_error)
+    framework_stack = app.build_middleware_stack
+
+    def build_middleware_stack() -> Any:
+        # outermost, so that the prediction routes it calls directly skip the framework's
+        # middleware (error pages, body limit) as well as its routing; the framework's
+        # error page for the other routes is Keel's JSON (``server_error``)
+        return ServeMiddleware(
+            framework_stack(),
+            metrics=server.metrics,
+            model=name,
+            timeout=request_timeout,
+            tracer=server.tracer,
+            direct=direct,
+        )
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -266,6 +277,7 @@ class KeelServer:
         stop = asyncio.Event()
         self._spawn(self._every(stop, self.flush_interval, self._flush_logs))
         self._spawn(self._reload_loop(stop))
+        self._spawn(self._every(stop, ACCESS_FLUSH_INTERVAL, self._flush_access_log))
         if self.controller is not None:
             self._spawn(self.controller.run(stop))
         try:
@@ -277,6 +289,7 @@ class KeelServer:
                 await batcher.drain()
             await asyncio.gather(*self._background, return_exceptions=True)
             await asyncio.to_thread(self.flush)
+            flush_access_log()
 
     def flush(self) -> int:
         """Write the buffered prediction and feedback rows now; return prediction rows."""
@@ -292,6 +305,9 @@ class KeelServer:
 
     async def _flush_logs(self) -> None:
         await asyncio.to_thread(self.flush)
+
+    async def _flush_access_log(self) -> None:
+        flush_access_log()
 
     async def _every(self, stop: asyncio.Event, seconds: float, work: Callable[[], Any]) -> None:
         while not stop.is_set():
@@ -424,7 +440,7 @@ class KeelServer:
         scores, confidences = served.scores(prediction.probabilities, prediction.predictions)
         self.writer.add(
             request_id=request_id,
-            time=datetime.now(UTC),
+            time=time.time(),
             model=self.name,
             version=prediction.version,
             role=role,

@@ -18,6 +18,7 @@ __all__ = [
     "parsed",
     "problem_response",
     "read_body",
+    "server_error",
     "shape_error",
 ]
 
@@ -52,8 +53,36 @@ async def problem_response(request: Request, exc: RequestError) -> Response:
     )
 
 
+async def server_error(request: Request, exc: Exception) -> Response:
+    """The answer to an exception that escaped a handler (the middleware logs it)."""
+    body = {
+        "error": f"the server failed: {type(exc).__name__}",
+        "code": "server_error",
+        "request_id": request.scope.get("state", {}).get("request_id"),
+    }
+    return Response(orjson.dumps(body), status_code=500, media_type="application/json")
+
+
+class _JsonResponse(Response):
+    """An orjson body with its two headers, built directly (a ``Response`` works out its
+    headers from arguments every time: it runs for every prediction)."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, status: int) -> None:
+        self.status_code = status
+        self.background = None
+        self.body = body
+        self.raw_headers = [
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"application/json"),
+        ]
+
+
 def json_response(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+    if status < 200 or status in (204, 304):  # answers without a content-length
+        return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+    return _JsonResponse(orjson.dumps(data), status)
 
 
 async def read_body(request: Request, limit: int, *, csv: bool = False) -> Any:

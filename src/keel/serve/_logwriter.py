@@ -58,7 +58,7 @@ class LogWriter:
         self,
         *,
         request_id: str,
-        time: datetime,
+        time: float,
         model: str,
         version: int,
         role: str,
@@ -70,10 +70,11 @@ class LogWriter:
         confidences: Sequence[float | None],
         columns: tuple[str, ...],
     ) -> None:
-        """Buffer one request's records (``inputs`` rows in ``columns`` order)."""
+        """Buffer one request's records (``inputs`` rows in ``columns`` order); ``time`` in
+        seconds since the epoch, as ``time.time()`` gives it."""
         entry = (
             request_id,
-            round(time.timestamp() * 1_000_000),  # microseconds: 10x faster to load than datetimes
+            round(time * 1_000_000),  # microseconds: 10x faster to load than datetimes
             model,
             version,
             role,

@@ -16,40 +16,19 @@ import sys
 from typing import Any
 
 from keel.errors import MissingDependencyError
+from keel.serve._accesslog import BatchedStreamHandler, JsonFormatter, TextFormatter
 
 __all__ = ["JsonFormatter", "app_from_environment", "configure_logging", "serve"]
 
 _OPTIONS = "KEEL_SERVE_OPTIONS"
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, message and the record's fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-        }
-        fields = getattr(record, "keel", None)
-        if isinstance(fields, dict):
-            data["event"] = "request"
-            data.update(fields)
-        else:
-            data["message"] = record.getMessage()
-        if record.exc_info:
-            data["error"] = self.formatException(record.exc_info)
-        return json.dumps(data, default=str, ensure_ascii=False)
+_GC_YOUNGEST = 10_000  # new objects between collections of the youngest generation
 
 
 def configure_logging(log_format: str, *, stream: Any = None) -> None:
-    """Send ``keel.serve`` records (access log included) to stderr in ``log_format``."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    if log_format == "json":
-        formatter: logging.Formatter = JsonFormatter()
-        formatter.converter = __import__("time").gmtime
-    else:
-        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Send ``keel.serve`` records (access log included) to stderr in ``log_format``; the
+    access log's lines are written in batches (:mod:`keel.serve._accesslog`)."""
+    handler = BatchedStreamHandler(stream or sys.stderr)
+    formatter = JsonFormatter() if log_format == "json" else TextFormatter()
     handler.setFormatter(formatter)
     root = logging.getLogger("keel.serve")
     for old in list(root.handlers):
@@ -107,7 +86,7 @@ def serve(
         )
         return
     app = _build(options)
-    gc.freeze()  # the loaded model and libraries: never scanned again by the collector
+    _settle_memory()
     logging.getLogger("keel.serve").info(
         "serving %s version %s on http://%s:%d", name, app.state.keel.champion.version, host, port
     )
@@ -121,8 +100,21 @@ def app_from_environment() -> Any:
 
     configure_logging(open_project(_path(options["root"])).config.log_format)
     app = _build(options)
-    gc.freeze()
+    _settle_memory()
     return app
+
+
+def _settle_memory() -> None:
+    """Tune the garbage collector for serving, once the app is built.
+
+    The loaded model and libraries are frozen: never scanned again. The youngest generation
+    is collected every 10,000 new objects rather than 700: under load the requests'
+    objects (and the prediction log rows buffered between flushes) otherwise set off a
+    collection every few requests and a full one every few thousand, which cost a fifth
+    of the server's time and most of its p99 latency at 10,000 requests/s.
+    """
+    gc.freeze()
+    gc.set_threshold(_GC_YOUNGEST, *gc.get_threshold()[1:])
 
 
 def _build(options: dict[str, Any]) -> Any:
