@@ -20,17 +20,19 @@ __all__ = ["app", "serve"]
 
 app = typer.Typer(help="A served model's prediction log.", no_args_is_help=True)
 
-_SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-
 
 def _seconds(text: str) -> float:
-    found = _SECONDS.match(text)
+    from keel.serve._spec import parse_seconds
+
+    found = parse_seconds(float(text) if _NUMBER.match(text) else text)
     if found is None:
         raise UsageError(
             f"--log-flush {text!r} is not a duration.", hint="Write 500ms, 5s, 1m or 1h."
         )
-    value = float(found[1])
-    return value * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[found[2]]
+    return found
+
+
+_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")  # a bare number: seconds
 
 
 def serve(

@@ -61,6 +61,7 @@ __all__ = [
     "Step",
     "format_seconds",
     "load_spec",
+    "parse_seconds",
     "parse_spec",
     "spec_path",
 ]
@@ -622,6 +623,8 @@ class _Reader:
 
 # -- helpers -------------------------------------------------------------------------------
 def _seconds(value: Any) -> float | None:
+    """A duration (``500ms``, ``5s``, ``2m``, ``1h``, ``1d``, or a number of seconds) in
+    seconds; None when ``value`` is not one."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -633,6 +636,9 @@ def _seconds(value: Any) -> float | None:
         return None
     unit = found[2]
     return float(found[1]) / 1000 if unit == "ms" else float(found[1]) * _UNITS[unit]
+
+
+parse_seconds = _seconds
 
 
 def format_seconds(seconds: float) -> str:
