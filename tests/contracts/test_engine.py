@@ -197,11 +197,11 @@ def test_unique_on_a_key_and_nulls_are_not_duplicates() -> None:
 
         rules = (keel.unique("a", "b", name="key"),)
 
-    df = pl.DataFrame({"a": [None, None, 1, 1], "b": [1, 1, 2, 3]})
+    df = pl.DataFrame({"a": [None, None, 1, 1, 2, 2], "b": [1, 1, 2, 3, 4, 4]})
     report = S.check(df)
-    assert report["a: unique"].failures == 2
-    assert [e["row"] for e in report["a: unique"].examples] == [2, 3]
-    assert report["key"].failures == 2  # (None, 1) twice
+    assert report["a: unique"].failures == 4
+    assert [e["row"] for e in report["a: unique"].examples] == [2, 3, 4, 5]
+    assert report["key"].failures == 2  # (2, 4) twice; (None, 1) twice is not a duplicate
 
 
 def test_dataset_rules_rows_nulls_and_freshness() -> None:

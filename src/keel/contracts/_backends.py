@@ -33,6 +33,15 @@ class Backend:
         """pandas-like engines answer False, not null, for tests on missing values."""
         return self.library in {"pandas", "dask", "modin"}
 
+    def python_text(self) -> frozenset[str]:
+        """Columns whose string operations run in Python's ``re`` (pandas object dtype)."""
+        if self.library not in {"pandas", "dask", "modin"}:
+            return frozenset()
+        native = self.native._meta if self.library == "dask" else self.native
+        return frozenset(
+            str(name) for name, dtype in native.dtypes.items() if not _arrow_backed(dtype)
+        )
+
     def schema(self) -> dict[str, Any]:
         return dict(self.frame.collect_schema())
 
@@ -111,6 +120,16 @@ class Backend:
 
     def to_native(self, frame: Any) -> Any:
         return nw.to_native(frame)
+
+
+def _arrow_backed(dtype: Any) -> bool:
+    """Whether a pandas dtype keeps its values in Arrow (string ops then run in RE2)."""
+    if getattr(dtype, "storage", None) in {"pyarrow", "pyarrow_numpy"}:
+        return True
+    categories = getattr(dtype, "categories", None)
+    if categories is not None:
+        return _arrow_backed(categories.dtype)
+    return type(dtype).__name__ == "ArrowDtype"
 
 
 def _number_dask(native: Any) -> Any:

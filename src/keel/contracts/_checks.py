@@ -20,8 +20,16 @@ from typing import Any, ClassVar
 
 import narwhals.stable.v2 as nw
 
+from keel.contracts._compare import (
+    canonical,
+    check_zones,
+    compare,
+    isin_values,
+    widened,
+)
 from keel.contracts._expr import Expr
 from keel.contracts._field import Severity
+from keel.contracts._regex import Dialect, translate
 from keel.contracts._types import DType
 
 __all__ = ["Check", "Outcome", "RowCheck", "Scope"]
@@ -36,6 +44,13 @@ class Scope:
     guard_nulls: bool = False
     """True for engines (pandas/Dask with NumPy dtypes) where a test on a missing value gives
     False instead of null: row checks then pass missing values explicitly."""
+    python_text: frozenset[str] = frozenset()
+    """Text columns whose regular expressions run in Python's ``re`` (pandas object dtype)."""
+
+    def regex_dialect(self, column: str) -> Dialect:
+        if self.library == "polars":
+            return "rust"
+        return "python" if column in self.python_text else "re2"
 
     @property
     def floats(self) -> dict[str, bool]:
@@ -103,8 +118,8 @@ class Check:
         """A row predicate true on failing rows, used to fetch examples; ``None`` if none."""
         return None
 
-    def marks(self, scope: Scope, ref: Callable[[int], Any]) -> list[Any]:
-        """The failing-row predicate as steps, each added as a column (``ref(j)`` reads step j).
+    def marks(self, scope: Scope, step: Callable[[int], str]) -> list[Any]:
+        """The failing-row predicate as steps, each added as a column (``step(j)`` names step j).
 
         The last step is the predicate. Steps let window results be combined only after they
         are columns, which distributed engines (Dask) require.
@@ -149,6 +164,7 @@ class RowCheck(Check):
 
     row_level: ClassVar[bool] = True
     counts_rows: ClassVar[bool] = True
+    skips_nulls_itself: ClassVar[bool] = False  # valid() already passes rows with nulls
 
     def valid(self, scope: Scope) -> Any:
         raise NotImplementedError
@@ -156,7 +172,7 @@ class RowCheck(Check):
     def _valid(self, scope: Scope) -> Any:
         """``valid``, with missing inputs passing on every engine (they are null's business)."""
         result = self.valid(scope)
-        if scope.guard_nulls and not self.windowed:
+        if scope.guard_nulls and not self.windowed and not self.skips_nulls_itself:
             for name in self.columns:
                 result = result | nw.col(name).is_null()
         return result
@@ -174,6 +190,34 @@ class RowCheck(Check):
 def _not_nan(expr: Any, column: str, scope: Scope) -> Any:
     """NaN fails bounds and comparisons on every engine (Polars orders NaN above all)."""
     return expr & ~nw.col(column).is_nan() if scope.is_float(column) else expr
+
+
+_LAZY = {"dask", "duckdb", "sqlframe", "pyspark", "ibis"}  # no eager is_duplicated
+
+
+def _present(columns: Sequence[str]) -> Any:
+    """True where none of ``columns`` is null."""
+    result = ~nw.col(columns[0]).is_null()
+    for name in columns[1:]:
+        result = result & ~nw.col(name).is_null()
+    return result
+
+
+def _window_keys(
+    columns: Sequence[str], scope: Scope, step: Callable[[int], str]
+) -> tuple[list[Any], list[str]]:
+    """Group keys for a window: float keys the engine would split (-0.0 from 0.0) become
+    canonical columns first (one step each); returns the steps and the names to group by."""
+    steps: list[Any] = []
+    names: list[str] = []
+    for column in columns:
+        expr = canonical(column, scope.dtypes, scope.library)
+        if scope.is_float(column) and scope.library not in {"polars", "duckdb"}:
+            names.append(step(len(steps)))
+            steps.append(expr)
+        else:
+            names.append(column)
+    return steps, names
 
 
 def _text(column: str, scope: Scope) -> Any:
@@ -290,14 +334,17 @@ class Range(RowCheck, _OnColumn):
         return f"{self.column}: " + " and ".join(f"{op} {v}" for op, v in self.bounds())
 
     def valid(self, scope: Scope) -> Any:
-        x = nw.col(self.column)
         bounds = self.bounds()
         if scope.library == "dask" and any(isinstance(v, decimal.Decimal) for _, v in bounds):
             # Dask cannot compare decimals with a literal: compare as float64 (15 digits)
-            x = x.cast(nw.Float64)
-            bounds = [(op, float(v)) for op, v in bounds]
-        compare = {">=": x.__ge__, ">": x.__gt__, "<=": x.__le__, "<": x.__lt__}
-        tests = [compare[op](value) for op, value in bounds]
+            x = nw.col(self.column).cast(nw.Float64)
+            ops = {">=": x.__ge__, ">": x.__gt__, "<=": x.__le__, "<": x.__lt__}
+            tests = [ops[op](float(value)) for op, value in bounds]
+        else:
+            tests = [
+                compare(self.column, op, value, scope.dtypes, scope.library)
+                for op, value in bounds
+            ]
         result = tests[0]
         for test in tests[1:]:
             result = result & test
@@ -315,10 +362,11 @@ class IsIn(RowCheck, _OnColumn):
         return f"{self.column}: {'not ' if self.negate else ''}in {{{shown}}}"
 
     def valid(self, scope: Scope) -> Any:
-        column = nw.col(self.column)
+        floats = scope.is_float(self.column)
+        column = canonical(self.column, scope.dtypes, scope.library)
         if scope.library != "polars" and all(isinstance(v, str) for v in self.values):
             column = _text(self.column, scope)  # Arrow dictionaries match only as text
-        test = column.is_in(list(self.values))
+        test = column.is_in(isin_values(self.values, floats))
         return ~test if self.negate else test
 
 
@@ -331,7 +379,8 @@ class Pattern(RowCheck, _OnColumn):
         return f"{self.column}: matches {self.pattern}"
 
     def valid(self, scope: Scope) -> Any:
-        return _text(self.column, scope).str.contains(self.pattern)
+        pattern = translate(self.pattern, scope.regex_dialect(self.column))
+        return _text(self.column, scope).str.contains(pattern)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -391,8 +440,8 @@ class Unique(Check):
 
     def summary(self, scope: Scope) -> list[Any]:
         if len(self.keys) == 1:  # a distinct count is ~5x cheaper than marking duplicates
-            key = nw.col(self.keys[0])
-            return [nw.len(), key.n_unique(), key.null_count()]
+            key = canonical(self.keys[0], scope.dtypes, scope.library)
+            return [nw.len(), key.n_unique(), nw.col(self.keys[0]).null_count()]
         return [self.failing(scope).sum()]
 
     @property
@@ -408,13 +457,16 @@ class Unique(Check):
         return Outcome(failures=excess)  # the engine recounts failing rows when excess > 0
 
     def failing(self, scope: Scope) -> Any:
-        return nw.len().over(*self.keys) > 1
+        return (nw.len().over(*self.keys) > 1) & _present(self.keys)
 
-    def marks(self, scope: Scope, ref: Callable[[int], Any]) -> list[Any]:
-        if len(self.keys) == 1:  # nulls are missing values, never duplicates of each other
-            key = nw.col(self.keys[0])
-            return [key.is_duplicated(), ref(0) & ~key.is_null()]
-        return [self.failing(scope)]
+    def marks(self, scope: Scope, step: Callable[[int], str]) -> list[Any]:
+        # a row with a null key is never a duplicate: null is a missing value
+        if len(self.keys) == 1 and scope.library not in _LAZY:
+            key = canonical(self.keys[0], scope.dtypes, scope.library)
+            return [key.is_duplicated(), nw.col(step(0)) & _present(self.keys)]
+        steps, names = _window_keys(self.keys, scope, step)
+        j = len(steps)
+        return [*steps, nw.len().over(*names), (nw.col(step(j)) > 1) & _present(self.keys)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -435,6 +487,7 @@ class Ordered(RowCheck):
     chain: tuple[str, ...]
     strict: bool = False
     kind: ClassVar[str] = "ordered"
+    skips_nulls_itself: ClassVar[bool] = True
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -447,12 +500,13 @@ class Ordered(RowCheck):
         return {"columns": list(self.chain), **({"strict": True} if self.strict else {})}
 
     def valid(self, scope: Scope) -> Any:
+        # each neighbouring pair is compared; a pair with a null is skipped, NaN fails
         tests = []
         for low, high in zip(self.chain, self.chain[1:], strict=False):
-            a, b = nw.col(low), nw.col(high)
-            tests.append(
-                _not_nan(_not_nan(a < b if self.strict else a <= b, low, scope), high, scope)
-            )
+            check_zones(low, high, scope.dtypes)
+            a, b = (widened(c, scope.dtypes, scope.library) for c in (low, high))
+            test = _not_nan(_not_nan(a < b if self.strict else a <= b, low, scope), high, scope)
+            tests.append(test | nw.col(low).is_null() | nw.col(high).is_null())
         result = tests[0]
         for test in tests[1:]:
             result = result & test
@@ -484,8 +538,15 @@ class Close(RowCheck):
         return out
 
     def valid(self, scope: Scope) -> Any:
-        left, right = self.left.compile(scope.floats), self.right.compile(scope.floats)
-        return (left - right).abs() <= self.abs_tol + self.rel_tol * right.abs()
+        # in double precision; NaN or an infinite side fails, a null side is skipped
+        left, right = (
+            side.compile(scope.floats)
+            if side.is_float(scope.floats)  # a cast would lose NaN on Dask
+            else side.compile(scope.floats).cast(nw.Float64)
+            for side in (self.left, self.right)
+        )
+        near = (left - right).abs() <= self.abs_tol + self.rel_tol * right.abs()
+        return (near & left.is_finite() & right.is_finite()) | left.is_null() | right.is_null()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -511,11 +572,18 @@ class FunctionalDependency(RowCheck):
         return True
 
     def valid(self, scope: Scope) -> Any:
-        return nw.len().over(*self.key) == nw.len().over(*self.key, self.value)
+        same = nw.col(self.value).count().over(*self.key) == nw.len().over(*self.key, self.value)
+        return same | ~_present(self.columns)
 
-    def marks(self, scope: Scope, ref: Callable[[int], Any]) -> list[Any]:
-        # a key maps to several values iff its group is larger than its (key, value) group
-        return [nw.len().over(*self.key), nw.len().over(*self.key, self.value), ref(0) != ref(1)]
+    def marks(self, scope: Scope, step: Callable[[int], str]) -> list[Any]:
+        # a key maps to several values iff its non-null values outnumber its (key, value)
+        # group; rows with a null key or value are skipped
+        steps, names = _window_keys(self.columns, scope, step)
+        key, value = names[:-1], names[-1]
+        j = len(steps)
+        counts = [nw.col(value).count().over(*key), nw.len().over(*key, value)]
+        differ = nw.col(step(j)) != nw.col(step(j + 1))
+        return [*steps, *counts, differ & _present(self.columns)]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,6 +27,7 @@ from keel.contracts._checks import (
     Unique,
 )
 from keel.contracts._field import Constraints, FieldInfo
+from keel.contracts._regex import dialect_error, translate
 from keel.contracts._types import DType
 from keel.errors import ContractDefinitionError, did_you_mean
 
@@ -146,9 +147,17 @@ def _check_common(severity: object, mostly: object, where: str) -> None:
 
 
 def check_regex(pattern: str, where: str) -> None:
-    """A pattern must compile for Python's ``re`` and for Rust's ``regex`` (Polars)."""
+    """A pattern must be in Keel's dialect (see :mod:`keel.contracts._regex`) and compile,
+    translated, for Python's ``re`` (serving), Rust's ``regex`` (Polars) and RE2 (Arrow)."""
+    refused = dialect_error(pattern)
+    if refused is not None:
+        raise ContractDefinitionError(
+            f"{where}: the pattern {pattern!r} uses {refused}, which not every engine supports.",
+            hint="Keel patterns are RE2 syntax with ASCII classes (\\d, \\w, \\s); "
+            "write the characters out, e.g. [0-9A-Za-zÀ-ÿ] for letters with accents.",
+        )
     try:
-        re.compile(pattern)
+        re.compile(translate(pattern, "python"))
     except re.error as exc:
         raise ContractDefinitionError(
             f"{where}: invalid regular expression {pattern!r}: {exc}.",
@@ -157,7 +166,7 @@ def check_regex(pattern: str, where: str) -> None:
     import polars as pl
 
     try:
-        pl.select(pl.lit("").str.contains(pattern))
+        pl.select(pl.lit("").str.contains(translate(pattern, "rust")))
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise ContractDefinitionError(

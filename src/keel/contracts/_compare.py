@@ -1,0 +1,149 @@
+"""How checks compare values, the same way on every engine (docs/contracts.md, "Semantics").
+
+- Floats are compared in double precision: a Float32 column is widened first, so a bound
+  means the number written in the contract (``le=0.1`` fails ``0.1f``, 0.10000000149).
+- Integer bounds outside the column's storage range are decided without a literal the engine
+  may not hold (PyArrow cannot make a UInt64 literal from a Python int ≥ 2**63).
+- ``-0.0`` equals ``0.0`` (IEEE 754); where an engine hashes them apart (PyArrow, pandas,
+  Dask), values and keys are made canonical first.
+- A time-zone-aware column compares only with aware bounds, a naive one with naive bounds;
+  anything else is an :class:`~keel.errors.InputError` naming the column and both zones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import narwhals.stable.v2 as nw
+
+from keel.errors import InputError
+
+__all__ = ["canonical", "compare", "widened"]
+
+_HASH_SIGNED_ZERO = {"pandas", "pyarrow", "dask", "modin"}  # -0.0 and 0.0 hash apart there
+_INT_LIMITS = {
+    nw.Int8: (-(2**7), 2**7 - 1),
+    nw.Int16: (-(2**15), 2**15 - 1),
+    nw.Int32: (-(2**31), 2**31 - 1),
+    nw.Int64: (-(2**63), 2**63 - 1),
+    nw.Int128: (-(2**127), 2**127 - 1),
+    nw.UInt8: (0, 2**8 - 1),
+    nw.UInt16: (0, 2**16 - 1),
+    nw.UInt32: (0, 2**32 - 1),
+    nw.UInt64: (0, 2**64 - 1),
+    nw.UInt128: (0, 2**128 - 1),
+}
+_OPS = {">=": "__ge__", ">": "__gt__", "<=": "__le__", "<": "__lt__"}
+
+
+def widened(column: str, dtypes: Mapping[str, Any], library: str) -> Any:
+    """The column as an expression, Float32 widened to Float64 (compare as the contract says).
+
+    Dask casts to NumPy floats, where NaN becomes null; it compares Float32 data with a
+    double literal in double precision already, so it is left alone.
+    """
+    expr = nw.col(column)
+    dtype = dtypes.get(column)
+    if dtype is not None and dtype == nw.Float32 and library != "dask":
+        return expr.cast(nw.Float64)
+    return expr
+
+
+def canonical(column: str, dtypes: Mapping[str, Any], library: str) -> Any:
+    """The column with ``-0.0`` written ``0.0`` where the engine would hash them apart."""
+    expr = widened(column, dtypes, library)
+    dtype = dtypes.get(column)
+    if library in _HASH_SIGNED_ZERO and dtype is not None and dtype.is_float():
+        return nw.when(expr == 0.0).then(nw.lit(0.0)).otherwise(expr)
+    return expr
+
+
+def compare(column: str, op: str, bound: Any, dtypes: Mapping[str, Any], library: str) -> Any:
+    """``column <op> bound`` as a narwhals expression, null where the value is null."""
+    dtype = dtypes.get(column)
+    x = widened(column, dtypes, library)
+    limits = _int_limits(dtype)
+    if limits is not None and isinstance(bound, int) and not isinstance(bound, bool):
+        low, high = limits
+        if bound > high or bound < low:  # every value lies on one side of the bound
+            below = bound > high
+            holds = below == (op in ("<=", "<"))
+            return (x == x) if holds else (x != x)  # noqa: PLR0124  # true/false, null on null
+        if low == 0 and library == "pyarrow":  # a signed literal would make it cast the data
+            return getattr(x, _OPS[op])(nw.lit(_arrow_unsigned(bound, high)))
+    if dtype is not None and dtype.is_float() and isinstance(bound, int):
+        bound = float(bound) if abs(bound) > 2**53 else bound
+    if isinstance(bound, dt.datetime):
+        bound = _zoned_bound(column, dtype, bound)
+    return getattr(x, _OPS[op])(bound)
+
+
+def _arrow_unsigned(value: int, high: int) -> Any:
+    import pyarrow as pa
+
+    kinds = {2**8 - 1: pa.uint8(), 2**16 - 1: pa.uint16(), 2**32 - 1: pa.uint32()}
+    return pa.scalar(value, type=kinds.get(high, pa.uint64()))
+
+
+def _int_limits(dtype: Any) -> tuple[int, int] | None:
+    if dtype is None or not dtype.is_integer():
+        return None
+    for kind, limits in _INT_LIMITS.items():
+        if dtype == kind:
+            return limits
+    return None
+
+
+def zone_of(dtype: Any) -> str | None:
+    """The time zone of a Datetime dtype (``None`` when naive or not a datetime)."""
+    return getattr(dtype, "time_zone", None) if isinstance(dtype, nw.Datetime) else None
+
+
+def _zoned_bound(column: str, dtype: Any, bound: dt.datetime) -> dt.datetime:
+    """A datetime bound made comparable with ``column``, or an InputError saying why not."""
+    if not isinstance(dtype, nw.Datetime):
+        return bound
+    zone = zone_of(dtype)
+    if (zone is None) == (bound.tzinfo is None):
+        if zone is None or bound.tzinfo is None:
+            return bound
+        from zoneinfo import ZoneInfo
+
+        return bound.astimezone(ZoneInfo(zone))
+    theirs = "naive (no time zone)" if bound.tzinfo is None else f"in {bound.tzname()}"
+    mine = "naive (no time zone)" if zone is None else f"in time zone {zone}"
+    raise InputError(
+        f"column {column!r} holds datetimes {mine}, but its bound {bound.isoformat()} is "
+        f"{theirs}: the two cannot be compared.",
+        hint="Declare the bound in the data's time zone (datetime(..., tzinfo=...)), or "
+        "convert the data (dt.replace_time_zone / dt.convert_time_zone) before checking.",
+    )
+
+
+def check_zones(left: str, right: str, dtypes: Mapping[str, Any]) -> None:
+    """Two datetime columns compared in a rule: both naive or both aware, else InputError."""
+    a, b = dtypes.get(left), dtypes.get(right)
+    if not (isinstance(a, nw.Datetime) and isinstance(b, nw.Datetime)):
+        return
+    za, zb = zone_of(a), zone_of(b)
+    if (za is None) != (zb is None):
+        raise InputError(
+            f"columns {left!r} ({za or 'naive'}) and {right!r} ({zb or 'naive'}) cannot be "
+            "compared: one has a time zone and the other has none.",
+            hint="Give both columns a time zone (dt.replace_time_zone) before checking.",
+        )
+
+
+def isin_values(values: tuple[Any, ...], is_float: bool) -> list[Any]:
+    """The allowed values as compared with ``==``: NaN equals nothing, ``-0.0`` is ``0.0``."""
+    if not is_float:
+        return list(values)
+    out = []
+    for value in values:
+        if isinstance(value, float) and math.isnan(value):
+            continue
+        out.append(0.0 if isinstance(value, float) and value == 0 else value)
+    return out
