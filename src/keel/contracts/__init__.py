@@ -24,6 +24,7 @@ from keel.contracts._field import FieldInfo as FieldInfo
 from keel.contracts._infer import infer_contract as infer_contract
 from keel.contracts._jsonschema import to_json_schema as to_json_schema
 from keel.contracts._load import load_contract as load_contract
+from keel.contracts._regex import translate as translate_pattern
 from keel.contracts._report import CheckResult as CheckResult
 from keel.contracts._report import Report as Report
 from keel.contracts._rules import aggregate as aggregate
@@ -89,6 +90,7 @@ __all__ = [
     "rows",
     "rule",
     "to_json_schema",
+    "translate_pattern",
     "unique",
 ]
 

@@ -205,18 +205,24 @@ def _present(columns: Sequence[str]) -> Any:
 
 def _window_keys(
     columns: Sequence[str], scope: Scope, step: Callable[[int], str]
-) -> tuple[list[Any], list[str]]:
-    """Group keys for a window: float keys the engine would split (-0.0 from 0.0) become
-    canonical columns first (one step each); returns the steps and the names to group by."""
+) -> tuple[list[Any], list[list[str]]]:
+    """Group keys for a window, per column: float keys the engine would split (-0.0 from
+    0.0) become canonical columns first, and on PyArrow, whose windows drop rows with a null
+    key, a key becomes its text (nulls filled) plus a null flag. Returns the steps and, per
+    column, the names to group by."""
     steps: list[Any] = []
-    names: list[str] = []
+    names: list[list[str]] = []
     for column in columns:
         expr = canonical(column, scope.dtypes, scope.library)
-        if scope.is_float(column) and scope.library not in {"polars", "duckdb"}:
-            names.append(step(len(steps)))
-            steps.append(expr)
+        if scope.library == "pyarrow":
+            parts = [expr.cast(nw.String).fill_null(""), nw.col(column).is_null()]
+        elif scope.is_float(column) and scope.library not in {"polars", "duckdb"}:
+            parts = [expr]
         else:
-            names.append(column)
+            names.append([column])
+            continue
+        names.append([step(len(steps) + j) for j in range(len(parts))])
+        steps.extend(parts)
     return steps, names
 
 
@@ -362,11 +368,14 @@ class IsIn(RowCheck, _OnColumn):
         return f"{self.column}: {'not ' if self.negate else ''}in {{{shown}}}"
 
     def valid(self, scope: Scope) -> Any:
-        floats = scope.is_float(self.column)
         column = canonical(self.column, scope.dtypes, scope.library)
         if scope.library != "polars" and all(isinstance(v, str) for v in self.values):
             column = _text(self.column, scope)  # Arrow dictionaries match only as text
-        test = column.is_in(isin_values(self.values, floats))
+        values = isin_values(self.values, scope.dtypes.get(self.column), scope.library)
+        if not values:  # nothing can match; null rows stay skipped
+            missing = nw.col(self.column).is_null()
+            return (missing | ~missing) if self.negate else missing
+        test = column.is_in(values)
         return ~test if self.negate else test
 
 
@@ -466,7 +475,8 @@ class Unique(Check):
             return [key.is_duplicated(), nw.col(step(0)) & _present(self.keys)]
         steps, names = _window_keys(self.keys, scope, step)
         j = len(steps)
-        return [*steps, nw.len().over(*names), (nw.col(step(j)) > 1) & _present(self.keys)]
+        group = [n for part in names for n in part]
+        return [*steps, nw.len().over(*group), (nw.col(step(j)) > 1) & _present(self.keys)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -579,9 +589,9 @@ class FunctionalDependency(RowCheck):
         # a key maps to several values iff its non-null values outnumber its (key, value)
         # group; rows with a null key or value are skipped
         steps, names = _window_keys(self.columns, scope, step)
-        key, value = names[:-1], names[-1]
+        key = [n for part in names[:-1] for n in part]
         j = len(steps)
-        counts = [nw.col(value).count().over(*key), nw.len().over(*key, value)]
+        counts = [nw.col(self.value).count().over(*key), nw.len().over(*key, *names[-1])]
         differ = nw.col(step(j)) != nw.col(step(j + 1))
         return [*steps, *counts, differ & _present(self.columns)]
 

@@ -88,6 +88,14 @@ def _arrow_unsigned(value: int, high: int) -> Any:
     return pa.scalar(value, type=kinds.get(high, pa.uint64()))
 
 
+def pa_array(values: list[Any], dtype: Any) -> Any:
+    """An Arrow array of ``values`` in the unsigned column type ``dtype``."""
+    import pyarrow as pa
+
+    name = str(dtype).lower()
+    return pa.array(values, type=getattr(pa, name, pa.uint64)())
+
+
 def _int_limits(dtype: Any) -> tuple[int, int] | None:
     if dtype is None or not dtype.is_integer():
         return None
@@ -137,9 +145,17 @@ def check_zones(left: str, right: str, dtypes: Mapping[str, Any]) -> None:
         )
 
 
-def isin_values(values: tuple[Any, ...], is_float: bool) -> list[Any]:
-    """The allowed values as compared with ``==``: NaN equals nothing, ``-0.0`` is ``0.0``."""
-    if not is_float:
+def isin_values(values: tuple[Any, ...], dtype: Any, library: str) -> Any:
+    """The allowed values as compared with ``==``: NaN equals nothing, ``-0.0`` is ``0.0``;
+    integers the column cannot hold are dropped (they match nothing)."""
+    limits = _int_limits(dtype)
+    if limits is not None:
+        low, high = limits
+        fits = [v for v in values if not isinstance(v, int) or low <= v <= high]
+        if library == "pyarrow" and fits and low == 0:  # a signed array would overflow
+            return pa_array(fits, dtype)
+        return fits
+    if dtype is None or not dtype.is_float():
         return list(values)
     out = []
     for value in values:

@@ -158,9 +158,19 @@ def _coerce(
         return nw.from_native(native.with_columns(casts)), wrong
     frame = backend.frame.with_columns(
         *(nw.col(c).alias(_RAW + c) for c in wrong),
-        *(nw.col(c).cast(d.target()) for c, d in wrong.items()),
+        *(_lossless(c, dtypes[c], d).cast(d.target()) for c, d in wrong.items()),
     )
     return frame, wrong
+
+
+def _lossless(column: str, source: Any, target: DType) -> Any:
+    """Numbers that an integer cannot hold exactly (1.5, NaN, 1e300) become null, so the
+    coercion check reports them instead of the cast truncating, rounding or raising."""
+    x = nw.col(column)
+    if target is DType.INT and (source.is_float() or source == nw.Decimal):
+        exact = (x == x.round(0)) & (x.abs() < 9.2e18)
+        return nw.when(exact & x.is_finite() if source.is_float() else exact).then(x)
+    return x
 
 
 def _polars_cast(column: str, source: Any, target: DType) -> Any:
@@ -168,6 +178,9 @@ def _polars_cast(column: str, source: Any, target: DType) -> Any:
     import polars as pl
 
     expr = pl.col(column)
+    if target is DType.INT and (source.is_float() or source.is_decimal()):
+        # a lossy conversion is a failure: 1.5 becomes null (reported), not 1
+        return pl.when(expr == expr.round(0)).then(expr).cast(pl.Int64, strict=False)
     if source == pl.String:
         if target is DType.DATE:
             return expr.str.to_date(strict=False)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from keel.contracts import ColumnSpec, Contract, DType
+from keel.contracts import ColumnSpec, Contract, DType, translate_pattern
 
 __all__ = ["CheckedBatch", "RecordChecker"]
 
@@ -179,7 +179,7 @@ def _fast_checks(spec: ColumnSpec, v: str, i: int, namespace: dict[str, Any]) ->
         namespace[f"notin{i}"] = frozenset(spec.notin)
         parts.append(f"{v} not in notin{i}")
     if spec.pattern is not None:
-        namespace[f"pattern{i}"] = re.compile(spec.pattern).search
+        namespace[f"pattern{i}"] = re.compile(translate_pattern(spec.pattern, "python")).search
         parts.append(f"pattern{i}({v}) is not None")
     if spec.min_length is not None:
         parts.append(f"len({v}) >= {int(spec.min_length)}")
@@ -301,7 +301,7 @@ def _value_checks(spec: ColumnSpec) -> list[ValueCheck]:
         banned = frozenset(spec.notin)
         checks.append(lambda v: f"must not be {v!r}" if v in banned else None)
     if spec.pattern is not None:
-        search = re.compile(spec.pattern).search
+        search = re.compile(translate_pattern(spec.pattern, "python")).search
         pattern = spec.pattern
         checks.append(lambda v: None if search(v) else f"must match {pattern!r}, got {v!r}")
     if spec.min_length is not None or spec.max_length is not None:

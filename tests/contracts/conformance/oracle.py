@@ -1,0 +1,159 @@
+"""The contract semantics of docs/contracts.md, row by row in plain Python.
+
+No dataframe library and no Keel engine code: each check kind is written again from the
+docs, so the conformance suite can hold every engine (and the serving record checker) to it.
+``data`` maps a column name to its values (``None`` for null).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from keel.contracts import Check, Contract
+
+Data = dict[str, list[Any]]
+Verdict = tuple[str, int]  # (status, failures)
+
+_OPS = {"ge": operator.ge, "gt": operator.gt, "le": operator.le, "lt": operator.lt}
+
+
+def is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def key_of(value: Any) -> Hashable:
+    """Uniqueness and keys: -0.0 is 0.0 and NaN is one value (as GROUP BY does)."""
+    if isinstance(value, float):
+        return "NaN" if math.isnan(value) else value + 0.0
+    return value
+
+
+def python_pattern(pattern: str) -> re.Pattern[str]:
+    """The documented dialect: ASCII classes, ``$`` at the end of the text only."""
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern), re.ASCII)
+
+
+# -- row checks: the rows that fail -------------------------------------------------------
+def range_fails(value: Any, bounds: dict[str, Any]) -> bool:
+    return is_nan(value) or not all(_OPS[op](value, b) for op, b in bounds.items())
+
+
+def isin_fails(value: Any, allowed: Sequence[Any], negate: bool) -> bool:
+    found = any(value == a for a in allowed)  # IEEE ==: NaN equals nothing, -0.0 == 0.0
+    return found if negate else not found
+
+
+def pattern_fails(value: str, pattern: str) -> bool:
+    return python_pattern(pattern).search(value) is None
+
+
+def length_fails(value: str, low: int | None, high: int | None) -> bool:
+    return (low is not None and len(value) < low) or (high is not None and len(value) > high)
+
+
+def ordered_fails(values: Sequence[Any], strict: bool) -> bool:
+    for a, b in zip(values, values[1:], strict=False):
+        if a is None or b is None:
+            continue  # a pair with a null is skipped
+        if is_nan(a) or is_nan(b) or not (a < b if strict else a <= b):
+            return True
+    return False
+
+
+def close_fails(left: Any, right: Any, abs_tol: float, rel_tol: float) -> bool:
+    left, right = float(left), float(right)
+    if not (math.isfinite(left) and math.isfinite(right)):
+        return True
+    return not abs(left - right) <= abs_tol + rel_tol * abs(right)
+
+
+def duplicated_rows(data: Data, keys: Sequence[str]) -> int:
+    """Rows whose key (no null in it) appears more than once."""
+    rows = [tuple(data[k][i] for k in keys) for i in range(_length(data))]
+    complete = [tuple(key_of(v) for v in row) for row in rows if None not in row]
+    counts = Counter(complete)
+    return sum(1 for row in complete if counts[row] > 1)
+
+
+def dependency_rows(data: Data, key: Sequence[str], value: str) -> int:
+    """Rows (no null in key or value) whose key maps to more than one value."""
+    seen: dict[Hashable, set[Hashable]] = defaultdict(set)
+    rows = []
+    for i in range(_length(data)):
+        k = tuple(data[c][i] for c in key)
+        v = data[value][i]
+        if None in k or v is None:
+            continue
+        kk = tuple(key_of(x) for x in k)
+        seen[kk].add(key_of(v))
+        rows.append(kk)
+    return sum(1 for kk in rows if len(seen[kk]) > 1)
+
+
+def _length(data: Data) -> int:
+    return len(next(iter(data.values()))) if data else 0
+
+
+# -- verdicts -----------------------------------------------------------------------------
+def verdicts(contract: Contract, data: Data) -> dict[str, Verdict]:
+    """Status and failure count of every value check and rule, by check label."""
+    rows = _length(data)
+    out: dict[str, Verdict] = {}
+    for check in contract.checks():
+        if check.kind in ("columns", "dtype"):
+            continue
+        failures, passed = _judge(check, data, rows)
+        out[check.label] = ("passed" if passed else "failed", failures)
+    return out
+
+
+def _judge(check: Check, data: Data, rows: int) -> tuple[int, bool]:
+    kind = check.kind
+    if kind == "rows":
+        ok = (check.min is None or rows >= check.min) and (check.max is None or rows <= check.max)  # type: ignore[attr-defined]
+        return (0 if ok else 1), ok
+    if kind == "null_fraction":
+        nulls = sum(v is None for v in data[check.column])  # type: ignore[attr-defined]
+        ok = (nulls / rows if rows else 0.0) <= check.max  # type: ignore[attr-defined]
+        return nulls, ok
+    failures = _failing_rows(check, data)
+    fraction = failures / rows if rows else 0.0
+    ok = failures == 0 or (check.mostly is not None and fraction <= 1 - check.mostly + 1e-12)
+    return failures, ok
+
+
+def _failing_rows(check: Any, data: Data) -> int:  # noqa: PLR0911  # one branch per kind
+    kind = check.kind
+    if kind == "unique":
+        return duplicated_rows(data, check.keys)
+    if kind == "functional_dependency":
+        return dependency_rows(data, check.key, check.value)
+    if kind == "not_null":
+        return sum(v is None for v in data[check.column])
+    if kind in ("ordered", "close"):
+        names = check.chain if kind == "ordered" else (check.left.name, check.right.name)
+        count = 0
+        for row in zip(*(data[c] for c in names), strict=True):
+            if kind == "ordered":
+                count += ordered_fails(row, check.strict)
+            elif None not in row:
+                count += close_fails(row[0], row[1], check.abs_tol, check.rel_tol)
+        return count
+    values = [v for v in data[check.column] if v is not None]  # every other check skips null
+    if kind == "range":
+        bounds = {k: getattr(check, k) for k in _OPS if getattr(check, k) is not None}
+        return sum(range_fails(v, bounds) for v in values)
+    if kind == "isin":
+        return sum(isin_fails(v, check.values, check.negate) for v in values)
+    if kind == "pattern":
+        return sum(pattern_fails(v, check.pattern) for v in values)
+    if kind == "length":
+        return sum(length_fails(v, check.min, check.max) for v in values)
+    if kind == "finite":
+        return sum(not math.isfinite(v) for v in values)
+    raise NotImplementedError(kind)

@@ -1,0 +1,192 @@
+"""Every check kind on every engine against the oracle (docs/contracts.md, "Semantics").
+
+Hypothesis draws small frames full of edge values (nulls, NaN, ±inf, -0.0, empty and
+combining-character strings, integer limits of every width, Float32, categoricals and enums,
+naive and aware datetimes, decimals, empty, single-row and all-null columns) and one check;
+each engine, and the serving record checker for per-record kinds, must give the oracle's
+status and failure count. ``KEEL_CONFORMANCE=full`` runs many more examples (``make bench``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import os
+import warnings
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import keel
+from keel.contracts import ColumnSpec, Contract, DType, check_data
+from keel.serve._checks import RecordChecker
+from tests.conftest import CONSTRUCTORS
+from tests.contracts.conformance import oracle
+
+FULL = os.environ.get("KEEL_CONFORMANCE", "") == "full"
+ENGINES = {**CONSTRUCTORS, "pandas-numpy": lambda df: df.to_pandas()}
+EXAMPLES = {"dask": 4, "pandas-numpy": 10}  # Dask costs ~0.3 s a check
+
+FLOATS = [None, math.nan, math.inf, -math.inf, -0.0, 0.0, 1.5, -2.0, 0.1, 1e308, 3.4e38]
+TEXTS = [None, "", "a", "abc", "ABC", "é", "e\u0301", "日本", "a_1", "١٢٣", " x", "abc\n"]
+PATTERNS = [r"^\w+$", r"^\d+$", r"\s", "^a", "é", "^$", "(?i)^abc$", r"\bx", r"c$"]
+INTS = {
+    pl.Int8: (-(2**7), 2**7 - 1),
+    pl.Int16: (-(2**15), 2**15 - 1),
+    pl.Int32: (-(2**31), 2**31 - 1),
+    pl.Int64: (-(2**63), 2**63 - 1),
+    pl.UInt8: (0, 2**8 - 1),
+    pl.UInt32: (0, 2**32 - 1),
+    pl.UInt64: (0, 2**64 - 1),
+}
+NAIVE = [dt.datetime(2020, 1, 1), dt.datetime(2024, 2, 29, 12), dt.datetime(1999, 12, 31)]
+DECIMALS = [decimal.Decimal("1.50"), decimal.Decimal("-2.25"), decimal.Decimal("0.00")]
+
+
+@st.composite
+def frames(draw: st.DrawFn, numpy: bool) -> tuple[pl.DataFrame, dict[str, DType]]:
+    """A small frame: f, g (floats), i (an int width), s (text), t (datetimes), d (decimals)."""
+    n = draw(st.integers(0, 7))
+    low, high = INTS[int_type := draw(st.sampled_from(list(INTS)))]
+    zone = draw(st.sampled_from([None, "UTC"]))
+    ints = [low, high, 0, 1, min(high, 2**53 + 1)]
+    pools: dict[str, list[Any]] = {
+        "f": FLOATS,
+        "g": FLOATS,
+        "i": ints if numpy else [None, *ints],
+        "s": TEXTS[1:] if numpy else TEXTS,
+        "t": [None, *(t.replace(tzinfo=dt.UTC) if zone else t for t in NAIVE)],
+        "d": [None, *DECIMALS],
+    }
+    text = draw(st.sampled_from(["str", "cat", "enum"]))
+    text_type = {"str": pl.String, "cat": pl.Categorical, "enum": pl.Enum(sorted(TEXTS[1:]))}
+    schema = {
+        "f": draw(st.sampled_from([pl.Float64, pl.Float32])),
+        "g": pl.Float64,
+        "i": int_type,
+        "s": text_type[text],
+        "t": pl.Datetime("us", zone),
+        "d": pl.Decimal(12, 2),
+    }
+    if numpy:  # NumPy-backed pandas keeps no decimals, and its integers hold no nulls
+        del pools["d"], schema["d"]
+    data = {c: draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n)) for c, pool in pools.items()}
+    types = {"f": DType.FLOAT, "g": DType.FLOAT, "i": DType.INT, "s": DType.STR}
+    types |= {"t": DType.DATETIME, "d": DType.DECIMAL}
+    return pl.DataFrame(data, schema=schema), {c: types[c] for c in schema}
+
+
+def _values(column: str) -> st.SearchStrategy[Any]:
+    return {
+        "f": st.sampled_from([v for v in FLOATS if v is not None] + [1, -1]),
+        "g": st.sampled_from([0.0, 1.5]),
+        "i": st.sampled_from([0, 1, -1, 2**63 - 1, 2**63, 2**64 - 1, -(2**63), 127, 2**31]),
+        "s": st.sampled_from(TEXTS[1:]),
+        "d": st.sampled_from([*DECIMALS, 0, 2]),
+    }[column]
+
+
+@st.composite
+def contracts(draw: st.DrawFn, types: dict[str, DType], zone: str | None) -> Contract:
+    """All columns nullable and of their type, plus one check (a constraint or a rule)."""
+    columns = {c: {"name": c, "dtype": d, "nullable": True} for c, d in types.items()}
+    rules: tuple[Any, ...] = ()
+    mostly = draw(st.none() | st.sampled_from([0.5, 0.9]))
+    kind = draw(st.sampled_from(KINDS))
+    if kind == "not_null":
+        columns[draw(st.sampled_from(list(types)))]["nullable"] = False
+    elif kind == "range":
+        column = draw(st.sampled_from([c for c in ("f", "i", "d", "t") if c in types]))
+        keys = draw(st.lists(st.sampled_from(["ge", "gt", "le", "lt"]), min_size=1, unique=True))
+        for key in keys:
+            if column == "t":
+                bound = draw(st.sampled_from(NAIVE))
+                columns[column][key] = bound.replace(tzinfo=dt.UTC) if zone else bound
+            else:
+                columns[column][key] = draw(_values(column))
+        columns[column]["mostly"] = mostly
+    elif kind in ("isin", "notin"):
+        column = draw(st.sampled_from(["f", "i", "s"]))
+        columns[column][kind] = tuple(draw(st.lists(_values(column), max_size=3)))
+    elif kind == "pattern":
+        columns["s"]["pattern"] = draw(st.sampled_from(PATTERNS))
+    elif kind == "length":
+        columns["s"]["min_length"] = draw(st.none() | st.integers(0, 2))
+        columns["s"]["max_length"] = draw(st.integers(2, 3))
+    elif kind == "finite":
+        columns["f"]["finite"] = True
+    elif kind == "unique":
+        column = draw(st.sampled_from(list(types)))
+        columns[column]["unique"] = True
+        columns[column]["mostly"] = mostly
+    else:
+        rules = (draw(RULES[kind]),)
+    specs = tuple(ColumnSpec(**spec) for spec in columns.values())
+    return Contract(name="Drawn", columns=specs, rules=rules)
+
+
+RULES: dict[str, st.SearchStrategy[Any]] = {
+    "unique_key": st.sampled_from([("f", "i"), ("s", "i"), ("f", "s")]).map(
+        lambda keys: keel.unique(*keys)
+    ),
+    "ordered": st.booleans().map(lambda strict: keel.ordered("f", "g", strict=strict)),
+    "close": st.tuples(st.sampled_from([0.0, 0.01, 1.0]), st.sampled_from([0.0, 0.5])).map(
+        lambda tol: keel.close("f", "g", abs_tol=tol[0], rel_tol=tol[1])
+    ),
+    "functional_dependency": st.sampled_from([("i", "s"), ("s", "f"), ("f", "i")]).map(
+        lambda kv: keel.functional_dependency(kv[0], kv[1])
+    ),
+    "rows": st.sampled_from([keel.rows(min=1), keel.rows(max=3), keel.rows(min=2, max=5)]),
+    "null_fraction": st.sampled_from(["f", "s", "i"]).flatmap(
+        lambda c: st.sampled_from([0.0, 0.25, 0.5]).map(lambda m: keel.null_fraction(c, max=m))
+    ),
+}
+KINDS = ["not_null", "range", "isin", "notin", "pattern", "length", "finite", "unique", *RULES]
+PER_RECORD = {"not_null", "range", "isin", "notin", "pattern", "length", "finite"}
+
+
+def _oracle_data(df: pl.DataFrame, engine: str) -> oracle.Data:
+    data = df.to_dict(as_series=False)
+    if engine == "pandas-numpy":  # NumPy floats cannot tell NaN from null (documented)
+        data = {c: [None if oracle.is_nan(v) else v for v in vs] for c, vs in data.items()}
+    return data
+
+
+def _engine_verdicts(contract: Contract, native: Any) -> dict[str, oracle.Verdict]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        report = check_data(contract, native)
+    return {c.name: (c.status, c.failures) for c in report.checks if c.kind not in ("columns", "dtype")}
+
+
+def _run(engine: str, draw: st.DrawFn) -> None:
+    df, types = draw(frames(numpy=engine == "pandas-numpy"))
+    zone = df.schema["t"].time_zone  # type: ignore[attr-defined]
+    contract = draw(contracts(types, zone))
+    expected = oracle.verdicts(contract, _oracle_data(df, engine))
+    got = _engine_verdicts(contract, ENGINES[engine](df))
+    assert got == expected, (engine, df.to_dict(as_series=False), contract.to_yaml())
+
+
+def _profile(engine: str) -> Any:
+    examples = EXAMPLES.get(engine, 25) * (20 if FULL else 1)
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=not FULL,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_every_engine_gives_the_oracles_verdict(engine: str) -> None:
+    @_profile(engine)
+    @given(st.data())
+    def check(data: st.DataObject) -> None:
+        _run(engine, data.draw)
+
+    check()
