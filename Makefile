@@ -34,6 +34,7 @@ test: lint types imports unit
 
 bench: setup
 	bash benchmarks/setup.sh
+	KEEL_CONFORMANCE=full $(BIN)/pytest -q -n 2 -p no:randomly tests/contracts/conformance
 	$(BIN)/python benchmarks/contracts/bench_contracts.py --streaming --streaming-variants clean,dirty
 	.venv-bench-store/bin/python benchmarks/store/bench_runs.py
 	.venv-bench-store/bin/python benchmarks/store/bench_data.py

@@ -123,9 +123,8 @@ class Backend:
 
 
 def _arrow_backed(dtype: Any) -> bool:
-    """Whether a pandas dtype keeps its values in Arrow (string ops then run in RE2)."""
-    if getattr(dtype, "storage", None) in {"pyarrow", "pyarrow_numpy"}:
-        return True
+    """Whether pandas runs string operations on this dtype in Arrow (RE2); its
+    ``StringDtype`` falls back to Python's ``re`` even with Arrow storage."""
     categories = getattr(dtype, "categories", None)
     if categories is not None:
         return _arrow_backed(categories.dtype)

@@ -348,8 +348,7 @@ class Range(RowCheck, _OnColumn):
             tests = [ops[op](float(value)) for op, value in bounds]
         else:
             tests = [
-                compare(self.column, op, value, scope.dtypes, scope.library)
-                for op, value in bounds
+                compare(self.column, op, value, scope.dtypes, scope.library) for op, value in bounds
             ]
         result = tests[0]
         for test in tests[1:]:

@@ -152,7 +152,7 @@ def isin_values(values: tuple[Any, ...], dtype: Any, library: str) -> Any:
     if limits is not None:
         low, high = limits
         fits = [v for v in values if not isinstance(v, int) or low <= v <= high]
-        if library == "pyarrow" and fits and low == 0:  # a signed array would overflow
+        if library in {"pyarrow", "pandas"} and fits and low == 0:  # a signed array would overflow
             return pa_array(fits, dtype)
         return fits
     if dtype is None or not dtype.is_float():

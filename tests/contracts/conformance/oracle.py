@@ -7,6 +7,7 @@ docs, so the conformance suite can hold every engine (and the serving record che
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 import re
@@ -57,7 +58,7 @@ def length_fails(value: str, low: int | None, high: int | None) -> bool:
 
 
 def ordered_fails(values: Sequence[Any], strict: bool) -> bool:
-    for a, b in zip(values, values[1:], strict=False):
+    for a, b in itertools.pairwise(values):
         if a is None or b is None:
             continue  # a pair with a null is skipped
         if is_nan(a) or is_nan(b) or not (a < b if strict else a <= b):
@@ -127,6 +128,17 @@ def _judge(check: Check, data: Data, rows: int) -> tuple[int, bool]:
     return failures, ok
 
 
+def _pair_rows(check: Any, data: Data) -> int:
+    names = check.chain if check.kind == "ordered" else (check.left.name, check.right.name)
+    count = 0
+    for row in zip(*(data[c] for c in names), strict=True):
+        if check.kind == "ordered":
+            count += ordered_fails(row, check.strict)
+        elif None not in row:
+            count += close_fails(row[0], row[1], check.abs_tol, check.rel_tol)
+    return count
+
+
 def _failing_rows(check: Any, data: Data) -> int:  # noqa: PLR0911  # one branch per kind
     kind = check.kind
     if kind == "unique":
@@ -136,14 +148,7 @@ def _failing_rows(check: Any, data: Data) -> int:  # noqa: PLR0911  # one branch
     if kind == "not_null":
         return sum(v is None for v in data[check.column])
     if kind in ("ordered", "close"):
-        names = check.chain if kind == "ordered" else (check.left.name, check.right.name)
-        count = 0
-        for row in zip(*(data[c] for c in names), strict=True):
-            if kind == "ordered":
-                count += ordered_fails(row, check.strict)
-            elif None not in row:
-                count += close_fails(row[0], row[1], check.abs_tol, check.rel_tol)
-        return count
+        return _pair_rows(check, data)
     values = [v for v in data[check.column] if v is not None]  # every other check skips null
     if kind == "range":
         bounds = {k: getattr(check, k) for k in _OPS if getattr(check, k) is not None}

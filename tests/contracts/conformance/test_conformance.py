@@ -74,7 +74,10 @@ def frames(draw: st.DrawFn, numpy: bool) -> tuple[pl.DataFrame, dict[str, DType]
     }
     if numpy:  # NumPy-backed pandas keeps no decimals, and its integers hold no nulls
         del pools["d"], schema["d"]
-    data = {c: draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n)) for c, pool in pools.items()}
+    data = {
+        c: draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n))
+        for c, pool in pools.items()
+    }
     types = {"f": DType.FLOAT, "g": DType.FLOAT, "i": DType.INT, "s": DType.STR}
     types |= {"t": DType.DATETIME, "d": DType.DECIMAL}
     return pl.DataFrame(data, schema=schema), {c: types[c] for c in schema}
@@ -160,7 +163,9 @@ def _engine_verdicts(contract: Contract, native: Any) -> dict[str, oracle.Verdic
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         report = check_data(contract, native)
-    return {c.name: (c.status, c.failures) for c in report.checks if c.kind not in ("columns", "dtype")}
+    return {
+        c.name: (c.status, c.failures) for c in report.checks if c.kind not in ("columns", "dtype")
+    }
 
 
 def _run(engine: str, draw: st.DrawFn) -> None:
@@ -190,3 +195,34 @@ def test_every_engine_gives_the_oracles_verdict(engine: str) -> None:
         _run(engine, data.draw)
 
     check()
+
+
+def _record_verdicts(contract: Contract, df: pl.DataFrame) -> dict[str, oracle.Verdict]:
+    """The serving checker's verdicts: a check fails on the records it reports for its column."""
+    checker = RecordChecker(contract, mode="reject")
+    failures: dict[str, int] = {}
+    for record in df.to_dicts():
+        errors = checker.check([record]).errors
+        for error in errors:
+            failures[error["field"]] = failures.get(error["field"], 0) + 1
+    out = {}
+    for check in contract.checks():
+        if check.kind in ("columns", "dtype"):
+            continue
+        count = failures.get(check.columns[0], 0)
+        out[check.label] = ("passed" if count == 0 else "failed", count)
+    return out
+
+
+@settings(max_examples=150 if FULL else 60, deadline=None, derandomize=not FULL)
+@given(st.data())
+def test_the_serving_record_checker_gives_the_oracles_verdict(data: st.DataObject) -> None:
+    df, types = data.draw(frames(numpy=False))
+    df = df.drop("t", "d")  # records carry dates as text and decimals as numbers
+    types = {c: t for c, t in types.items() if c in df.columns}
+    contract = data.draw(contracts(types, None))
+    kinds = {c.kind for c in contract.checks()} - {"columns", "dtype"}
+    if not kinds <= PER_RECORD or any(c.mostly for c in contract.columns):
+        return  # dataset checks and mostly have no per-record form
+    expected = oracle.verdicts(contract, df.to_dict(as_series=False))
+    assert _record_verdicts(contract, df) == expected, (df.to_dicts(), contract.to_yaml())

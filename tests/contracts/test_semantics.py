@@ -1,0 +1,178 @@
+"""The wrong verdicts of issue 18, pinned on every engine (docs/contracts.md, "Semantics")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import keel
+from keel.cli import app
+from keel.contracts import translate_pattern
+from keel.errors import ContractDefinitionError, InputError
+from keel.serve._checks import RecordChecker
+from tests.conftest import Constructor
+
+
+def _verdict(
+    schema: type[keel.Schema], df: pl.DataFrame, constructor: Constructor, name: str
+) -> tuple[str, int]:
+    result = schema.check(constructor(df))[name]
+    return result.status, result.failures
+
+
+def test_unique_with_mostly_is_judged_on_rows_involved_in_duplicates(
+    constructor: Constructor,
+) -> None:
+    class S(keel.Schema):
+        k: int = keel.Field(unique=True, mostly=0.5)
+
+    df = pl.DataFrame({"k": [1, 1, 1, 1, 2, 2, 3, 4, 5, 6]})
+    assert _verdict(S, df, constructor, "k: unique") == ("failed", 6)  # 6 of 10 > 50%
+
+
+def test_close_fails_against_an_infinite_or_nan_side(constructor: Constructor) -> None:
+    class S(keel.Schema):
+        total: float
+        expect: float
+        rules = (keel.close("total", "expect", abs_tol=0.01),)
+
+    df = pl.DataFrame({"total": [1.5, 1.5, 1.5], "expect": [math.inf, math.nan, 1.5]})
+    assert _verdict(S, df, constructor, "total == expect") == ("failed", 2)
+
+
+@pytest.mark.parametrize(
+    ("value", "bound", "failures"),
+    [(math.inf, {"le": 1e308}, 1), (0.1, {"le": 0.1}, 1), (3.0e38, {"lt": 3.4e38}, 0)],
+)
+def test_float32_data_is_compared_with_the_bound_in_double_precision(
+    constructor: Constructor, value: float, bound: dict[str, float], failures: int
+) -> None:
+    class S(keel.Schema):
+        x: float = keel.Field(**bound)  # type: ignore[arg-type]
+
+    df = pl.DataFrame({"x": pl.Series([value], dtype=pl.Float32)})
+    name = next(c.name for c in S.check(df).checks if c.kind == "range")
+    assert _verdict(S, df, constructor, name)[1] == failures
+
+
+def test_aware_data_against_a_naive_bound_is_an_input_error(constructor: Constructor) -> None:
+    class S(keel.Schema):
+        t: dt.datetime = keel.Field(ge=dt.datetime(2020, 1, 1))
+
+    df = pl.DataFrame({"t": [dt.datetime(2021, 1, 1, tzinfo=dt.UTC)]})
+    with pytest.raises(
+        InputError, match=r"column 't' holds datetimes in time zone (Etc/)?UTC.*naive"
+    ):
+        S.check(constructor(df))
+
+
+def test_keel_validate_reports_a_time_zone_mismatch_with_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(
+        "keel: 1\nname: T\ncolumns:\n  t: {type: datetime, ge: 2020-01-01T00:00:00}\n"
+    )
+    pl.DataFrame({"t": [dt.datetime(2021, 1, 1, tzinfo=dt.UTC)]}).write_parquet(
+        tmp_path / "d.parquet"
+    )
+    result = CliRunner().invoke(
+        app, ["validate", str(tmp_path / "c.yaml"), str(tmp_path / "d.parquet")]
+    )
+    assert result.exit_code == 2, result.output
+    assert "error: column 't' holds datetimes in time zone UTC" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_coercion_to_int_fails_lossy_values_from_every_source_type() -> None:
+    class S(keel.Schema):
+        x: int | None
+
+    for source in ([1.5, 2.0], ["1.5", "2"]):
+        report = S.check(pl.DataFrame({"x": source}), coerce=True)
+        assert (report["x: type int"].status, report["x: type int"].failures) == ("failed", 1)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "values", "failures"),
+    [
+        (r"^\w+$", ["é", "e\u0301", "日本", "ab_1"], 3),  # ASCII classes on every engine
+        (r"^\d+$", ["١٢٣", "123"], 1),
+        (r"\s", ["a\u00a0b", "a b"], 1),
+        ("^abc$", ["abc\n", "abc"], 1),  # $ is the end of the text, also in Python
+    ],
+)
+def test_one_regex_dialect_on_every_engine_and_in_serving(
+    constructor: Constructor, pattern: str, values: list[str], failures: int
+) -> None:
+    class S(keel.Schema):
+        s: str = keel.Field(pattern=pattern)
+
+    df = pl.DataFrame({"s": values})
+    assert _verdict(S, df, constructor, f"s: matches {pattern}") == ("failed", failures)
+    errors = RecordChecker(S.__contract__).check([{"s": v} for v in values]).errors
+    assert len(errors) == failures
+
+
+def test_patterns_no_engine_can_honour_are_refused_when_defined() -> None:
+    for pattern in (r"(?<=a)b", r"(a)\1", r"\p{L}", "[[:alpha:]]", "a{,3}", "(?x)a"):
+        with pytest.raises(ContractDefinitionError, match="not every engine supports"):
+
+            class S(keel.Schema):
+                s: str = keel.Field(pattern=pattern)
+
+    assert translate_pattern(r"^\w+$", "python") == r"^[0-9A-Za-z_]+\Z"
+
+
+def test_isin_compares_minus_zero_equal_to_zero(constructor: Constructor) -> None:
+    class S(keel.Schema):
+        x: float = keel.Field(isin=[0.0])
+
+    df = pl.DataFrame({"x": [-0.0, math.nan]})
+    assert _verdict(S, df, constructor, "x: in {0.0}") == ("failed", 1)  # NaN equals nothing
+
+
+def test_unique_takes_minus_zero_as_zero_nan_as_one_value_and_skips_nulls(
+    constructor: Constructor,
+) -> None:
+    class S(keel.Schema):
+        x: float | None = keel.Field(unique=True)
+
+    df = pl.DataFrame({"x": [-0.0, 0.0, math.nan, math.nan, None, None, 1.0]})
+    assert _verdict(S, df, constructor, "x: unique") == ("failed", 4)
+
+
+def test_ordered_skips_a_pair_with_a_null_before_judging_nan(constructor: Constructor) -> None:
+    class S(keel.Schema):
+        a: float | None
+        b: float | None
+        rules = (keel.ordered("a", "b"),)
+
+    df = pl.DataFrame({"a": [None, math.nan, math.nan, 1.0], "b": [math.nan, None, 1.0, 2.0]})
+    assert _verdict(S, df, constructor, "a <= b") == ("failed", 1)
+
+
+def test_nulls_in_keys_are_skipped_by_unique_and_functional_dependency(
+    constructor: Constructor,
+) -> None:
+    class S(keel.Schema):
+        k: int | None
+        v: str | None
+        rules = (keel.functional_dependency("k", "v"), keel.unique("k", "v"))
+
+    df = pl.DataFrame(
+        {"k": [1, 1, None, None, 2, 2, 3, 3], "v": ["a", None, "x", "y", "b", "b", "c", "d"]}
+    )
+    assert _verdict(S, df, constructor, "k -> v") == ("failed", 2)  # 3 -> c and d
+    assert _verdict(S, df, constructor, "k, v: unique") == ("failed", 2)  # (2, b) twice
+
+
+def test_uint64_values_and_bounds_beyond_int64(constructor: Constructor) -> None:
+    class S(keel.Schema):
+        x: int = keel.Field(ge=0, le=2**63, isin=[2**63, 5])
+
+    df = pl.DataFrame({"x": pl.Series([2**63, 5, 2**64 - 1], dtype=pl.UInt64)})
+    report = S.check(constructor(df))
+    assert [c.failures for c in report.checks if c.kind in ("range", "isin")] == [1, 1]
