@@ -3,6 +3,7 @@ it read fails with a message that says where the alias is now."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def _move_concurrently(project: Project, first: bool) -> list[BaseException]:
             barrier.wait(timeout=30)
             for _ in range(MOVES):
                 set_alias("churn", "champion", version, project=project)
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted on below
+        except BaseException as exc:  # collected and asserted on below
             errors.append(exc)
 
     if not first:
@@ -61,7 +62,7 @@ def test_concurrent_plain_moves_all_land_last_writer_wins(project: Project, firs
     assert len(moves) == expected
     # one chain: each move starts where the one before it left the alias
     assert moves[0].previous_version is None
-    for before, after in zip(moves, moves[1:], strict=False):
+    for before, after in itertools.pairwise(moves):
         assert after.previous_version == before.version
     state = project.metadata.models.alias("churn", "champion")
     assert state.version == moves[-1].version
