@@ -199,3 +199,19 @@ def test_sqlite_disk_io_error_is_a_store_write_error(sqlite_url: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "could not write: the disk reported an I/O error" in done.stdout
+
+
+def test_postgresql_read_only_is_a_store_write_error(pg_url: str) -> None:
+    store = MetadataStore(pg_url)
+    database = sa.make_url(pg_url).database
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
+    admin.dispose()
+    store.close()  # the next connection is read-only
+    with pytest.raises(StoreWriteError) as caught:
+        store.create_run("x")
+    _not_sqlalchemy(caught.value)
+    assert "could not write: the database is read-only" in caught.value.message
+    assert "postgresql" in caught.value.message
+    store.close()
