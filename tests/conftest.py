@@ -10,6 +10,7 @@ PostgreSQL.
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -19,6 +20,8 @@ from typing import Any
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
 
 Constructor = Callable[[pl.DataFrame], Any]
 
@@ -102,3 +105,22 @@ def store_url(request: pytest.FixtureRequest) -> str:
     """A fresh metadata store URL on each backend (narwhals' ``constructor`` pattern)."""
     fixture = {"sqlite": "sqlite_url", "postgresql": "pg_url"}[request.param]
     return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def sqlite_pragma() -> Iterator[list[str]]:
+    """PRAGMAs that every new SQLite connection runs while the test runs (the test appends
+    them): ``PRAGMA max_page_count = N`` makes SQLite fail exactly as on a full disk,
+    ``PRAGMA query_only = ON`` as on a read-only database."""
+    pragmas: list[str] = []
+
+    def apply(connection: Any, _record: Any) -> None:
+        if isinstance(connection, sqlite3.Connection):
+            for pragma in pragmas:
+                connection.execute(pragma)
+
+    event.listen(Pool, "connect", apply)
+    try:
+        yield pragmas
+    finally:
+        event.remove(Pool, "connect", apply)

@@ -9,9 +9,11 @@ and (after ``Hint:``) what to do about it. The hierarchy::
     │   ├── ContractDefinitionError a contract (class, YAML, JSON) is malformed
     │   ├── MissingDependencyError  an optional extra is not installed
     │   ├── PipelineDefinitionError a pipeline's wiring is wrong (cycle, unbound input...)
+    │   ├── StoreValueError         a value does not fit the metadata store (out of range...)
     │   └── StoreVersionError       the metadata store was created by a newer Keel
     ├── InputError                  the data cannot be read (missing, corrupt, wrong format)
     ├── StoreUnavailableError       the metadata store's database server cannot be reached
+    ├── StoreWriteError             the metadata store cannot write (disk full, read-only)
     ├── ContractError               the data was read and violates its contract (has ``.report``)
     └── StepFailedError             a pipeline step raised, timed out or was killed
 
@@ -38,7 +40,9 @@ __all__ = [
     "PipelineDefinitionError",
     "StepFailedError",
     "StoreUnavailableError",
+    "StoreValueError",
     "StoreVersionError",
+    "StoreWriteError",
     "UsageError",
     "did_you_mean",
     "first_line",
@@ -115,6 +119,16 @@ class StoreVersionError(UsageError):
 
 class StoreUnavailableError(KeelError):
     """The metadata store's database cannot be reached (server down, wrong host or login)."""
+
+
+class StoreValueError(UsageError):
+    """The metadata store refused a value: a number out of its column's range, text too long
+    for its column or holding a NUL character. Nothing of the write was kept."""
+
+
+class StoreWriteError(KeelError):
+    """The metadata store could not write: its disk is full, the database is read-only, or
+    the disk reported an I/O error. Nothing of the write was kept."""
 
 
 class InputError(KeelError):

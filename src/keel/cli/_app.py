@@ -19,13 +19,14 @@ from keel.cli import (
     _serve,
     _validate,
 )
-from keel.cli._output import Format, out, print_json, reporting
+from keel.cli._output import Format, KeelGroup, out, print_json, reporting
 
 # Library code is imported inside each command, so that `keel X` loads only what X needs.
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
+    cls=KeelGroup,
     name="keel",
     help="Keel: engineering discipline for ML systems.",
     no_args_is_help=True,

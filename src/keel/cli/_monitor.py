@@ -1,4 +1,5 @@
-"""``keel monitor compare``: drift between two datasets. Exit 1 when a column drifted."""
+"""``keel monitor compare``: drift between two datasets. Exit 1 when a column drifted or
+could not be compared (a data-quality finding); 2 when a side has no rows."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from keel.cli import _monitor_reference
 from keel.cli._output import EXIT_FAILED, Format, err, out, print_json, progress, reporting
 
 if TYPE_CHECKING:
-    from keel.monitor import MonitorReport
+    from keel.monitor import Comparison, MonitorReport
 
 __all__ = ["app"]
 
@@ -61,26 +63,39 @@ def compare(
     if fmt is Format.json:
         print_json(result.to_dict())
     else:
-        table = Table(
-            title=f"{current} against {reference}: " + ("DRIFT" if result.drifted else "no drift"),
-            title_justify="left",
-        )
-        for column in ("column", "method", "score", "interval", "threshold", "drifted"):
-            table.add_column(column)
-        for r in result.columns:
-            table.add_row(
-                r.column,
-                r.method,
-                f"{r.score:.3g}",
-                f"[{r.low:.3g}, {r.high:.3g}]",
-                f"{r.threshold:.3g}",
-                "[bold red]yes[/]" if r.drifted else "no",
-            )
-        out.print(table)
+        _print_comparison(result, f"{current} against {reference}")
         if html is not None:
             out.print(f"Wrote {html}", highlight=False)
-    if result.drifted:
+    if not result.passed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _print_comparison(result: Comparison, title: str) -> None:
+    findings = result.findings
+    unmeasured = {f.column for f in findings}
+    verdict = "DRIFT" if result.drifted else "no drift"
+    if findings:
+        verdict = (
+            f"{'DRIFT, and ' if result.drifted else ''}{len(unmeasured)} of "
+            f"{len(result.columns)} column(s) could not be compared (data quality)"
+        )
+    table = Table(title=f"{title}: {verdict}", title_justify="left")
+    for column in ("column", "method", "score", "interval", "threshold", "drifted"):
+        table.add_column(column)
+    for r in result.columns:
+        table.add_row(
+            r.column,
+            r.method,
+            f"{r.score:.3g}",
+            f"[{r.low:.3g}, {r.high:.3g}]",
+            f"{r.threshold:.3g}",
+            "[bold red]yes[/]"
+            if r.drifted
+            else ("[bold red]not measured[/]" if r.column in unmeasured else "no"),
+        )
+    out.print(table)
+    for finding in findings:
+        out.print(f"[bold red]data quality:[/] {escape(finding.message)}", highlight=False)
 
 
 # --------------------------------------------------------------------------- served models

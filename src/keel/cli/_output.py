@@ -16,10 +16,20 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from keel.errors import ContractError, KeelError, StepFailedError
 
-__all__ = ["EXIT_FAILED", "EXIT_UNUSABLE", "Format", "err", "fail", "out", "reporting"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_UNUSABLE",
+    "Format",
+    "KeelGroup",
+    "err",
+    "fail",
+    "out",
+    "reporting",
+]
 
 EXIT_FAILED, EXIT_UNUSABLE = 1, 2  # 0 is success
 
@@ -44,6 +54,18 @@ def fail(error: KeelError) -> NoReturn:
         err.print("[bold]Hint:[/]", escape(error.hint), highlight=False)  # [extra] is text
     failed = isinstance(error, (ContractError, StepFailedError))
     raise typer.Exit(EXIT_FAILED if failed else EXIT_UNUSABLE)
+
+
+class KeelGroup(TyperGroup):
+    """The root command group: a Keel error that escapes a command's own :func:`reporting`
+    (rendering, a second step after the main call) still prints ``error:`` and ``Hint:`` and
+    exits with its code, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click.Context
+        try:
+            return super().invoke(ctx)
+        except KeelError as error:
+            fail(error)
 
 
 @contextlib.contextmanager

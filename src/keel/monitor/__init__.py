@@ -8,6 +8,7 @@ from keel.monitor._alerts import WebhookError as WebhookError
 from keel.monitor._alerts import check as check
 from keel.monitor._alerts import post_alerts as post_alerts
 from keel.monitor._compare import Comparison as Comparison
+from keel.monitor._compare import QualityFinding as QualityFinding
 from keel.monitor._compare import compare as compare
 from keel.monitor._drift import DriftResult as DriftResult
 from keel.monitor._drift import column_drift as column_drift
@@ -38,6 +39,7 @@ __all__ = [
     "MonitorReport",
     "PredictionLog",
     "Profile",
+    "QualityFinding",
     "Thresholds",
     "WebhookError",
     "WindowReport",

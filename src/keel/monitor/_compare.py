@@ -9,6 +9,11 @@ and never held: what is compared are the profiles.
 
 The reference can also be a stored reference profile (see :mod:`keel.monitor._reference`):
 its columns carry their bins, so only the current data is read.
+
+Data that cannot be compared is said to be so, never passed off as "no drift": a side with
+no rows at all is an :class:`~keel.errors.InputError`, and a column with no value to bin on
+either side (entirely null, or on a numeric column no finite value) is a
+:class:`QualityFinding` in :attr:`Comparison.findings`.
 """
 
 from __future__ import annotations
@@ -17,11 +22,11 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from keel.errors import UsageError
+from keel.errors import InputError, UsageError
 from keel.monitor._drift import DriftResult, column_drift, dataset_drift
 from keel.monitor._profile import (
     Bins,
@@ -36,7 +41,34 @@ from keel.monitor._reference import is_stored_reference, resolve_reference
 if TYPE_CHECKING:
     from keel.tracking import Project
 
-__all__ = ["Comparison", "bin_centers", "compare"]
+__all__ = ["Comparison", "QualityFinding", "bin_centers", "compare"]
+
+Side = Literal["reference", "current"]
+
+
+@dataclass(frozen=True)
+class QualityFinding:
+    """A column whose drift could not be measured, and why: ``kind`` is ``"all_null"``
+    (every row null, or NaN) or ``"no_finite_values"`` (a numeric column whose values are
+    all infinite, with nothing left to bin), on the ``side`` it was found."""
+
+    column: str
+    side: Side
+    kind: Literal["all_null", "no_finite_values"]
+    rows: int
+    nulls: int
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON of one finding in ``keel monitor compare --format json``."""
+        return {
+            "column": self.column,
+            "side": self.side,
+            "kind": self.kind,
+            "rows": self.rows,
+            "nulls": self.nulls,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True)
@@ -54,16 +86,64 @@ class Comparison:
     def drifted(self) -> bool:
         return bool(self.summary.get("drifted"))
 
+    @property
+    def findings(self) -> list[QualityFinding]:
+        """Compared columns whose drift could not be measured (reference side first)."""
+        sides: tuple[tuple[Side, Profile], ...] = (
+            ("reference", self.reference),
+            ("current", self.current),
+        )
+        return [
+            found
+            for side, profile in sides
+            for name in self.bins
+            if (found := _finding(profile.columns[name], side, profile.rows)) is not None
+        ]
+
+    @property
+    def passed(self) -> bool:
+        """No column drifted and every column could be measured (``keel monitor compare``
+        exits 1 otherwise)."""
+        return not self.drifted and not self.findings
+
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON of ``keel monitor compare --format json``."""
         return {
             "drifted": self.drifted,
+            "passed": self.passed,
             "share": self.summary.get("share"),
             "reference_rows": self.reference.rows,
             "current_rows": self.current.rows,
             "columns": [r.to_dict() for r in self.columns],
+            "findings": [f.to_dict() for f in self.findings],
             "slices": {k: [r.to_dict() for r in v] for k, v in self.slices.items()},
         }
+
+
+def _finding(column: ColumnProfile, side: Side, rows: int) -> QualityFinding | None:
+    if sum(column.counts) > 0 or rows == 0:
+        return None
+    name = column.column
+    if column.nulls >= column.count:
+        return QualityFinding(
+            name,
+            side,
+            "all_null",
+            rows,
+            column.nulls,
+            f"column {name!r} of the {side} data is entirely null ({column.nulls:,} of "
+            f"{rows:,} rows null or NaN): its drift cannot be measured.",
+        )
+    return QualityFinding(
+        name,
+        side,
+        "no_finite_values",
+        rows,
+        column.nulls,
+        f"column {name!r} of the {side} data has no finite value ({column.infinite:,} "
+        f"infinite, {column.nulls:,} null or NaN, of {rows:,} rows): its drift cannot be "
+        "measured.",
+    )
 
 
 def bin_centers(bins: Bins) -> np.ndarray:
@@ -98,24 +178,44 @@ def compare(
     with ``slice_by`` each slice of the current data is compared with the *whole* reference
     (a profile cannot be sliced).
     """
+    labels = (_label(reference), _label(current))
     if isinstance(reference, str) and is_stored_reference(reference):
         reference = resolve_reference(reference, project=project)
     if _is_dask(reference) or _is_dask(current):
         from keel.monitor._dask import compare_dask
 
-        return compare_dask(
+        done = compare_dask(
             reference, current, columns=columns, slice_by=slice_by, alpha=alpha, seed=seed
         )
-    if isinstance(reference, Profile):
-        return _compare_profile(
+    elif isinstance(reference, Profile):
+        done = _compare_profile(
             reference, current, columns=columns, slice_by=slice_by, alpha=alpha, seed=seed
         )
+    else:
+        done = _compare_frames(
+            reference, current, columns=columns, slice_by=slice_by, alpha=alpha, seed=seed
+        )
+    _require_rows(done, *labels)
+    return done
+
+
+def _compare_frames(
+    reference: Any,
+    current: Any,
+    *,
+    columns: Sequence[str] | None,
+    slice_by: str | None,
+    alpha: float,
+    seed: int,
+) -> Comparison:
+    """``compare`` of two frames or paths: the reference's bins and profile in one read."""
     ref_frame, cur_frame = _lazy(reference), _lazy(current)
     ref_columns = ref_frame.collect_schema().names()
     cur_columns = cur_frame.collect_schema().names()
     chosen = _choose(ref_columns, cur_columns, columns, slice_by, "reference data")
     ref_profile = profile_reference(ref_frame, columns=chosen)  # bins and profile: one read
     bins = ref_profile.bins
+    cur_frame = _empty_text_as_numbers(cur_frame, bins)
     (cur_profile,) = profile_many([cur_frame], bins)
     results, summary = _drift_all(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
     slices: dict[str, list[DriftResult]] = {}
@@ -144,6 +244,7 @@ def _compare_profile(
     cur_columns = cur_frame.collect_schema().names()
     chosen = _choose(list(reference.columns), cur_columns, columns, slice_by, "reference profile")
     bins = {name: _bins_of(reference, name) for name in chosen}
+    cur_frame = _empty_text_as_numbers(cur_frame, bins)
     ref_profile = Profile(columns={c: reference.columns[c] for c in chosen}, rows=reference.rows)
     frames = [cur_frame]
     labels: list[str] = []
@@ -160,6 +261,45 @@ def _compare_profile(
         for label, part in zip(labels, sliced, strict=True)
     }
     return Comparison(results, summary, ref_profile, cur_profile, bins, slices)
+
+
+def _empty_text_as_numbers(frame: Any, bins: dict[str, Bins]) -> Any:
+    """``frame`` with its text columns that the reference bins as numbers and that hold no
+    value at all read as numbers: a CSV column left empty reads as text, and is then
+    reported as entirely null instead of as a column of the wrong type. (One small query,
+    only when such a column exists.)"""
+    import polars as pl
+
+    schema = frame.collect_schema()
+    suspects = [
+        name for name, b in bins.items() if b.kind == "numeric" and schema[name] == pl.String
+    ]
+    if not suspects:
+        return frame
+    present = frame.select(pl.col(name).count() for name in suspects).collect().row(0)
+    empty = [name for name, n in zip(suspects, present, strict=True) if n == 0]
+    return frame.with_columns(pl.col(name).cast(pl.Float64) for name in empty)
+
+
+def _label(data: Any) -> str:
+    if isinstance(data, str) or hasattr(data, "__fspath__"):
+        return f" ({data})"
+    return ""
+
+
+def _require_rows(comparison: Comparison, reference: str, current: str) -> None:
+    """An :class:`InputError` when a side has no rows: there is nothing to compare."""
+    for side, rows, label in (
+        ("reference", comparison.reference.rows, reference),
+        ("current", comparison.current.rows, current),
+    ):
+        if rows == 0:
+            raise InputError(
+                f"the {side} data{label} has no rows: there is nothing to compare, so drift "
+                "cannot be measured.",
+                hint="Check the file, folder or query that produced it (an empty file, a "
+                "filter that kept nothing, a window without traffic).",
+            )
 
 
 def _choose(

@@ -142,8 +142,8 @@ def _as_lazy(data: Any) -> pl.LazyFrame:
 def _kind_of(dtype: pl.DataType) -> Kind | None:
     import polars as pl
 
-    if dtype.is_numeric() or isinstance(dtype, pl.Date | pl.Datetime | pl.Duration):
-        return "numeric"
+    if dtype.is_numeric() or isinstance(dtype, pl.Date | pl.Datetime | pl.Duration | pl.Null):
+        return "numeric"  # a Null column (no value at all) profiles as numeric: all null
     if isinstance(dtype, pl.String | pl.Categorical | pl.Enum | pl.Boolean):
         return "categorical"
     return None
@@ -522,7 +522,7 @@ def _profile_query(
 def _numeric_plan(b: Bins, dtype: pl.DataType) -> tuple[list[pl.Expr], _Finish]:
     import polars as pl
 
-    if _kind_of(dtype) != "numeric" and not isinstance(dtype, pl.Null):
+    if _kind_of(dtype) != "numeric":
         raise UsageError(
             f"profile: column {b.column!r} holds {dtype} values, but its reference bins are "
             "numeric.",

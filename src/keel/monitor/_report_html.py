@@ -33,6 +33,13 @@ def comparison_html(comparison: Comparison, *, title: str, subtitle: str = "") -
         if drifted
         else "<strong>no drift</strong>"
     )
+    if comparison.findings:
+        unmeasured = len({f.column for f in comparison.findings})
+        verdict += (
+            f" · <strong style='color:{_BAD}'>{unmeasured} column(s) could not be compared</strong>"
+        )
+        if not drifted:
+            verdict = verdict.replace("<strong>no drift</strong> · ", "", 1)
     parts = [document_head(title)]
     if subtitle:
         parts.append(f'<p class="subtitle">{e(subtitle)}</p>')
@@ -40,6 +47,11 @@ def comparison_html(comparison: Comparison, *, title: str, subtitle: str = "") -
         f'<p class="facts">reference {comparison.reference.rows:,} rows · current '
         f"{comparison.current.rows:,} rows · {verdict}</p>"
     )
+    findings = comparison.findings
+    if findings:
+        parts.append("<h2>Data quality: columns that could not be compared</h2><ul>")
+        parts.extend(f"<li style='color:{_BAD}'>{e(finding.message)}</li>" for finding in findings)
+        parts.append("</ul>")
     parts.append("<h2>Drift by column</h2>")
     parts.append(_table(comparison))
     parts.append("<h2>Distributions: reference (grey) and current (blue)</h2>")

@@ -186,7 +186,8 @@ def set_alias(
     project: Project | None = None,
 ) -> AliasState:
     """Point ``alias`` at ``version`` (recorded). With ``expected_revision`` (from
-    ``project.metadata.models.alias``) the move fails if someone moved it meanwhile."""
+    ``project.metadata.models.alias``) the move fails if someone moved it meanwhile; without
+    it, concurrent moves all land one after the other and the last one wins."""
     project = project or open_project()
     return project.metadata.models.move_alias(
         name, alias, version, actor=actor(), reason=reason, expected_revision=expected_revision

@@ -2,7 +2,9 @@
 PostgreSQL, and the content-addressed artifact store on any fsspec URL."""
 
 from keel.errors import StoreUnavailableError as StoreUnavailableError
+from keel.errors import StoreValueError as StoreValueError
 from keel.errors import StoreVersionError as StoreVersionError
+from keel.errors import StoreWriteError as StoreWriteError
 from keel.store._artifacts import ArtifactCorruptedError as ArtifactCorruptedError
 from keel.store._artifacts import ArtifactRef as ArtifactRef
 from keel.store._artifacts import ArtifactStore as ArtifactStore
@@ -14,6 +16,7 @@ from keel.store._metadata import MetadataStore as MetadataStore
 from keel.store._metadata import Metric as Metric
 from keel.store._metadata import Run as Run
 from keel.store._metadata import RunStatus as RunStatus
+from keel.store._metadata import metric_step as metric_step
 from keel.store._models import AliasConflictError as AliasConflictError
 from keel.store._models import AliasState as AliasState
 from keel.store._models import ModelEvent as ModelEvent
@@ -52,7 +55,10 @@ __all__ = [
     "StepRunRecord",
     "StepStatus",
     "StoreUnavailableError",
+    "StoreValueError",
     "StoreVersionError",
+    "StoreWriteError",
     "hash_bytes",
     "hash_file",
+    "metric_step",
 ]

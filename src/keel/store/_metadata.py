@@ -50,7 +50,15 @@ from keel.store._references import ReferenceStore
 
 _PARAMS, _METRICS = params, metrics  # tables, named apart from the arguments that shadow them
 
-__all__ = ["ArtifactRecord", "DatasetVersion", "MetadataStore", "Metric", "Run", "RunStatus"]
+__all__ = [
+    "ArtifactRecord",
+    "DatasetVersion",
+    "MetadataStore",
+    "Metric",
+    "Run",
+    "RunStatus",
+    "metric_step",
+]
 
 RunStatus = Literal["running", "finished", "failed"]
 
@@ -568,17 +576,47 @@ def _check_unchanged(run_id: str, existing: Mapping[str, str], new: Mapping[str,
         )
 
 
+def metric_step(key: str, step: Any) -> int:
+    """``step`` as the integer the store keeps, or a :class:`UsageError` when it is not an
+    integer or does not fit the store's 64-bit column (a check at logging time, so the error
+    points at the line that logged it, not at the end of the run)."""
+    try:
+        number = int(step)
+    except (TypeError, ValueError, OverflowError):
+        number = None
+    if number is None or number != step or isinstance(step, bool):
+        raise UsageError(
+            f"metric {key!r} has step {step!r}, which is not an integer.",
+            hint="Steps count iterations or epochs: 0, 1, 2, ...",
+        )
+    if not -(2**63) <= number < 2**63:
+        raise UsageError(
+            f"metric {key!r} has step {number}, outside the 64-bit range the metadata store keeps.",
+            hint="Use a step from -2**63 to 2**63-1 (an iteration or epoch count).",
+        )
+    return number
+
+
 def _metric_row(run_id: str, metric: Metric, now: float) -> dict[str, Any]:
     if isinstance(metric.value, bool) or not isinstance(metric.value, int | float):
         raise UsageError(
             f"metric {metric.key!r} has a value of type {type(metric.value).__name__}.",
             hint="Metric values are numbers (float(value)); log other things as params or tags.",
         )
+    try:
+        value = float(metric.value)
+    except OverflowError:
+        raise UsageError(
+            f"metric {metric.key!r} has the value {str(metric.value)[:12]}... "
+            f"({len(str(metric.value))} digits), too large for a float.",
+            hint="Metric values are floats (up to about 1.8e308); log such a number as a "
+            "string param.",
+        ) from None
     return {
         "run_id": run_id,
         "key": metric.key,
-        "value": float(metric.value),
-        "step": int(metric.step),
+        "value": value,
+        "step": metric_step(metric.key, metric.step),
         "timestamp": now if metric.timestamp is None else float(metric.timestamp),
     }
 

@@ -9,6 +9,8 @@
 
 :func:`transaction` retries a whole transaction on the transient errors of concurrency
 (SQLite busy/locked, PostgreSQL serialization failures and deadlocks) with jittered backoff.
+Every engine translates the database errors a user can cause or fix (a value out of range,
+a full disk, a read-only database) into Keel errors (:mod:`keel.store._metadata_errors`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from keel.errors import ConfigError, MissingDependencyError
+from keel.store._metadata_errors import install as install_error_translation
 
 __all__ = ["create_engine", "public_url", "transaction"]
 
@@ -66,6 +69,7 @@ def public_url(url: URL) -> str:
 def create_engine(url: URL) -> tuple[Engine, Engine]:
     """A ``(read, write)`` pair of engines over one pool for a URL from :func:`parse_url`."""
     engine = _sqlite_engine(url) if url.get_backend_name() == "sqlite" else _postgres_engine(url)
+    install_error_translation(engine)
     return engine, engine.execution_options(**{_WRITE: True})
 
 

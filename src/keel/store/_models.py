@@ -1,9 +1,13 @@
 """Registry records: models, immutable versions, aliases and the append-only event log.
 
 Versions are inserted and never updated. An alias row carries a ``revision`` that every
-move increments; a move names the revision it read, and the ``UPDATE ... WHERE revision =
-:read`` changes no row when someone else moved the alias in between, which is reported as
-a conflict instead of silently overwriting their move (optimistic concurrency). Every
+move increments. A move or removal first locks the model's row (``SELECT ... FOR UPDATE`` on
+PostgreSQL; SQLite's write transactions are already one at a time), so the alias it then
+reads is the latest one and moves of one model's aliases happen one after the other. A plain
+move therefore always lands on top of the previous one (last writer wins, each move recorded
+with the version it replaced); a move that names the revision it read (``expected_revision``)
+changes nothing and is reported as a conflict when someone else moved the alias in between,
+instead of silently overwriting their move (optimistic concurrency). Every
 register, alias move, gate result, promotion and rollback appends an event in the same
 transaction as the change it records.
 """
@@ -146,10 +150,11 @@ class ModelStore:
         detail: Mapping[str, Any] | None = None,
     ) -> AliasState:
         """Point ``alias`` at ``version``; with ``expected_revision``, only if nobody moved it
-        since that revision was read (else :class:`AliasConflictError`)."""
+        since that revision was read (else :class:`AliasConflictError`). Without it the move
+        always lands, after any concurrent move (last writer wins)."""
 
         def work(conn: Connection) -> AliasState:
-            model_id = _model_id(conn, name)
+            model_id = _model_id(conn, name, lock=True)
             _require_version(conn, model_id, name, version)
             current = _alias(conn, model_id, alias)
             now = datetime.now(UTC)
@@ -207,7 +212,7 @@ class ModelStore:
         :class:`AliasConflictError`). Returns the state it had."""
 
         def work(conn: Connection) -> AliasState:
-            model_id = _model_id(conn, name)
+            model_id = _model_id(conn, name, lock=True)
             current = _alias(conn, model_id, alias)
             if current is None:
                 if expected_revision is not None:

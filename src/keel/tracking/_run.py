@@ -21,8 +21,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from keel.errors import InputError, UsageError
-from keel.store import ArtifactRef, DatasetVersion, Metric, RunStatus
+from keel.errors import InputError, StoreValueError, UsageError
+from keel.store import ArtifactRef, DatasetVersion, Metric, RunStatus, metric_step
 from keel.tracking._project import Project, open_project
 from keel.tracking._refs import parse_ref
 from keel.versioning import EnvironmentFingerprint, code_fingerprint, environment_fingerprint
@@ -55,12 +55,15 @@ class ActiveRun:
         """Record one metric value (NaN and infinities are kept as such)."""
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError) as exc:
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
             raise UsageError(
-                f"metric {key!r} must be a number, got {type(value).__name__} {value!r}.",
-                hint="Log numbers; put text in tags or params.",
+                f"metric {key!r} must be a number that fits a float, got "
+                f"{type(value).__name__} {shown} ({exc}).",
+                hint="Log numbers (up to about 1.8e308); put text or huge integers in tags "
+                "or params.",
             ) from None
-        self._metrics.append(Metric(key, number, step, time.time()))
+        self._metrics.append(Metric(key, number, metric_step(key, step), time.time()))
         if len(self._metrics) >= _BATCH:
             self.flush()
 
@@ -159,9 +162,19 @@ def start_run(
 
 
 def _finish(run: ActiveRun, status: RunStatus, error: str | None) -> None:
-    """Write the last buffered metrics and the final status in one transaction."""
+    """Write the last buffered metrics and the final status in one transaction.
+
+    When the store refuses a buffered metric (a key too long for its column, say), the run
+    is still ended, as ``failed`` with that error and without those metrics, and the error
+    propagates: a run is never left ``running`` by a value the store cannot hold.
+    """
     pending, run._metrics = run._metrics, []  # the run's own module
-    run.project.metadata.finish_run(run.id, status, error, metrics=pending)
+    try:
+        run.project.metadata.finish_run(run.id, status, error, metrics=pending)
+    except StoreValueError as refused:
+        text = f"{error}\n{refused}" if error else str(refused)
+        run.project.metadata.finish_run(run.id, "failed", text)
+        raise
 
 
 @functools.cache
