@@ -285,6 +285,9 @@ def test_remove_alias_is_compare_and_set_on_every_backend(
 
 
 # -- through the served app: the routes, the guardrails and the controller together --------
+FEEDBACK_TOKEN = "feedback-t0ken"  # a rollout on feedback needs one (see test_feedback.py)
+
+
 def _served(root: Path, challenger: Any) -> Project:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -319,7 +322,11 @@ def _rollout(project: Project, spec: DeploySpec, requests: int) -> list[int]:
                 assert answer.status_code == 200, answer.text
                 label = int(row["rate"] > 0.5)
                 request_id = answer.headers["x-request-id"]
-                sent = await http.post("/feedback", json={"request_id": request_id, "label": label})
+                sent = await http.post(
+                    "/feedback",
+                    json={"request_id": request_id, "label": label},
+                    headers={"authorization": f"Bearer {FEEDBACK_TOKEN}"},
+                )
                 assert sent.status_code < 300, sent.text
                 served.append(answer.json()["version"])
             for _ in range(200):  # the controller ticks every 50ms: wait for its decision
@@ -345,6 +352,7 @@ def test_a_served_shadow_challenger_that_is_worse_is_rolled_back(
     from tests.serve._serving import model
 
     monkeypatch.setenv("KEEL_ACTOR", "ana")
+    monkeypatch.setenv("KEEL_FEEDBACK_TOKEN", FEEDBACK_TOKEN)
     project = _served(tmp_path, lambda x, y: model().fit(x, 1 - y))  # always wrong
     spec = parse_spec(
         "challenger: {mode: shadow, steps: [{analysis: {}}], analysis: {interval: 50ms, "
@@ -366,6 +374,7 @@ def test_a_served_canary_that_wins_is_promoted_and_then_serves_everything(
     from tests.serve._serving import model
 
     monkeypatch.setenv("KEEL_ACTOR", "ana")
+    monkeypatch.setenv("KEEL_FEEDBACK_TOKEN", FEEDBACK_TOKEN)
     project = _served(tmp_path, lambda x, y: model())
     spec = parse_spec(
         "challenger: {mode: canary, key: {header: X-User-Id}, steps: [{setWeight: 50}], "
