@@ -185,7 +185,7 @@ def test_feedback_is_taken_within_the_window_once_and_bounded(
 def test_an_id_another_worker_answered_is_found_in_the_shared_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("KEEL_FEEDBACK_TOKEN", raising=False)  # open: no rollout on feedback
+    monkeypatch.setenv("KEEL_FEEDBACK_TOKEN", TOKEN)
     project = make_project(tmp_path)
     first, second = create_app("churn", project=project), create_app("churn", project=project)
 
@@ -193,14 +193,19 @@ def test_an_id_another_worker_answered_is_found_in_the_shared_log(
         async with client(first) as one, client(second) as two:
             answered = (await one.post("/predict", json=records(2))).json()["request_id"]
             body = {"request_id": answered, "labels": [1, 0]}
-            early = await two.post("/feedback", json=body)  # not in the log yet
+            early = await two.post("/feedback", json=body, headers=AUTH)  # not in the log yet
             first.state.keel.flush()  # the first worker writes its log (every 5 s)
-            later = await two.post("/feedback", json=body)
-            again = await two.post("/feedback", json=body)
-            return answered, early, later, again
+            monkeypatch.delenv("KEEL_FEEDBACK_TOKEN")  # open: no log scan for anybody
+            unlooked = await two.post("/feedback", json=body)
+            monkeypatch.setenv("KEEL_FEEDBACK_TOKEN", TOKEN)
+            later = await two.post("/feedback", json=body, headers=AUTH)
+            again = await two.post("/feedback", json=body, headers=AUTH)
+            return answered, early, unlooked, later, again
 
-    answered, early, later, again = asyncio.run(work())
+    answered, early, unlooked, later, again = asyncio.run(work())
     assert (early.status_code, early.json()["code"]) == (404, "unknown_request")
+    assert unlooked.status_code == 404
+    assert "KEEL_FEEDBACK_TOKEN unset, by this process" in unlooked.json()["error"]
     assert later.status_code == 202
     assert later.json() == {"request_id": answered, "accepted": 2}
     assert again.status_code == 409

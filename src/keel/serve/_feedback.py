@@ -11,10 +11,11 @@ back on it, so forged labels would steer it. The gate:
   (:func:`require_token`). Without a token and without such a rollout, feedback is taken
   unauthenticated, as before, into the feedback log only (no guardrail reads it).
 - **For which requests.** Only ids this server answered within ``feedback.window`` (24 h):
-  looked up in an in-memory index of the newest 100,000 ids this process answered, else in
-  the prediction log that every worker and replica writes (newest files first, in a
-  thread), so an id another worker answered is found once that worker has flushed its log.
-  Otherwise 404.
+  looked up in an in-memory index of the newest 100,000 ids this process answered, else
+  (with a token: a look-up costs up to a scan of the window's log, which no unauthenticated
+  request may set off) in the prediction log that every worker and replica writes (newest
+  files first, in a thread, two at a time), so an id another worker answered is found once
+  that worker has flushed its log. Otherwise 404.
 - **How often.** Once per request id: a second feedback is 409. Exact within a process;
   across workers a repeat is not refused, but no guardrail counts it (each request is
   scored once, by the process that answered it) and monitoring keeps the latest label.
@@ -29,6 +30,7 @@ import asyncio
 import logging
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -148,8 +150,9 @@ class FeedbackGate:
         self._log = log
         self._capacity = capacity
         self._clock = clock
-        self._issued: dict[str, tuple[float, int]] = {}  # id -> (answered at, records)
-        self._labelled: dict[str, float] = {}  # id -> labelled at, oldest first
+        # OrderedDicts: popping a plain dict's oldest key slows as deleted slots pile up
+        self._issued: OrderedDict[str, tuple[float, int]] = OrderedDict()  # answered at, records
+        self._labelled: OrderedDict[str, float] = OrderedDict()  # labelled at, oldest first
         self._readers = asyncio.Semaphore(_LOG_READERS)
 
     @property
@@ -162,7 +165,7 @@ class FeedbackGate:
         issued = self._issued
         issued[request_id] = (self._clock(), records)
         if len(issued) > self._capacity:
-            del issued[next(iter(issued))]
+            issued.popitem(last=False)
 
     def authorize(self, request: Request) -> None:
         """401 without the feedback token, 403 with another one; open without a token."""
@@ -186,10 +189,11 @@ class FeedbackGate:
         request_id = feedback.request_id
         records = await self._records(request_id)
         if records is None:
+            open_ = "" if self.token else f" (with {self.variable} unset, by this process)"
             raise RequestError(
                 404,
                 "unknown_request",
-                f"request {request_id!r} was not answered by this server in the last "
+                f"request {request_id!r} was not answered by this server{open_} in the last "
                 f"{format_seconds(self.window)}: feedback is taken only for request ids the "
                 "server issued (the x-request-id of the answer), within feedback.window",
             )
@@ -208,6 +212,8 @@ class FeedbackGate:
         found = self._issued.get(request_id)
         if found is not None:
             return found[1] if found[0] >= since else None
+        if self.token is None:  # a request nobody authenticated never costs a log scan
+            return None
         # answered by another worker or replica, before a restart, or forgotten: the log
         try:
             async with self._readers:
@@ -230,13 +236,13 @@ class FeedbackGate:
                 "duplicate_feedback",
                 f"request {request_id!r} already has feedback: it is taken once per request",
             )
-        labelled.pop(request_id, None)
         labelled[request_id] = now
+        labelled.move_to_end(request_id)
         while labelled:  # forget the oldest past the capacity or the window
-            oldest = next(iter(labelled))
-            if len(labelled) <= self._capacity and labelled[oldest] >= now - self.window:
+            at = next(iter(labelled.values()))
+            if len(labelled) <= self._capacity and at >= now - self.window:
                 break
-            del labelled[oldest]
+            labelled.popitem(last=False)
 
 
 def logged_records(log: PredictionLog, request_id: str, since: float) -> int | None:
