@@ -15,7 +15,8 @@ from keel.cli._app import app as cli
 from keel.errors import UsageError
 from keel.monitor import FeedbackLog
 from keel.serve import create_app
-from keel.serve._feedback import MAX_LABEL_CHARS, MAX_LABELS
+from keel.serve._feedback import MAX_LABEL_CHARS, MAX_LABELS, FeedbackGate
+from keel.serve._http import RequestError
 from keel.serve._spec import parse_spec
 from keel.tracking import Project
 
@@ -238,3 +239,29 @@ def test_a_configured_token_is_needed_without_a_rollout_too(
             return codes
 
     assert asyncio.run(work()) == [401, 202]
+
+
+def test_the_gate_forgets_ids_past_its_capacity_and_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KEEL_FEEDBACK_TOKEN", raising=False)  # ids of this process only
+    now = [1000.0]
+    spec = parse_spec("feedback: {window: 10s}", name="churn")
+    gate = FeedbackGate(spec, log=None, capacity=2, clock=lambda: now[0])  # type: ignore[arg-type]
+
+    def status(request_id: str) -> int:
+        try:
+            asyncio.run(gate.accept({"request_id": request_id, "label": 1}))
+        except RequestError as exc:
+            return exc.status
+        return 202
+
+    for request_id in ("a", "b", "c"):
+        gate.issued(request_id, 1)
+    assert [status("a"), status("b"), status("b")] == [404, 202, 409]  # a: past the capacity
+    now[0] += 9
+    assert status("c") == 202
+    now[0] += 2  # b and c answered 11 s ago: past the window, labelled or not
+    assert [status("b"), status("c")] == [404, 404]
+    gate.issued("b", 1)  # the same id answered again (a caller's own x-request-id)
+    assert status("b") == 202  # its old feedback is past the window: forgotten
