@@ -8,6 +8,8 @@ that the guardrails stop on their own, and monitor the prediction log.
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -24,6 +26,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 console = Console()
+FEEDBACK_TOKEN = secrets.token_hex(16)  # a rollout on feedback does not start without one
 
 DEPLOY_SPEC = """\
 # How loans-default is served and how a new version reaches production (reviewed in git).
@@ -64,6 +67,7 @@ def serve_and_monitor(
     server = subprocess.Popen(
         [sys.executable, "-m", "keel", "serve", "loans-default", "--port", str(port)],
         cwd=out,
+        env={**os.environ, "KEEL_FEEDBACK_TOKEN": FEEDBACK_TOKEN},
         stdout=subprocess.DEVNULL,
         stderr=open(out / "serve.log", "w"),  # noqa: SIM115  # closed with the process
     )
@@ -75,6 +79,7 @@ def serve_and_monitor(
             answers = _send(http, today)
             console.print(f"{len(answers)} applicants scored; every answer is logged")
             _bad_requests(http, today)
+            _forged_feedback(http, answers[0]["request_id"])
 
             console.print(Rule("12. A drifted segment: next month's applicants"))
             drift_start = datetime.now(UTC)
@@ -130,7 +135,8 @@ def _send(http: httpx.Client, frame: pl.DataFrame, *, offset: int = 0) -> list[d
         answer = http.post("/predict", json=record, headers={"X-Applicant": str(offset + i)})
         answer.raise_for_status()
         body = answer.json()
-        http.post("/feedback", json={"request_id": body["request_id"], "label": label})
+        truth = {"request_id": body["request_id"], "label": label}
+        http.post("/feedback", json=truth, headers=_AUTH).raise_for_status()
         answers.append(body)
     return answers
 
@@ -145,6 +151,19 @@ def _bad_requests(http: httpx.Client, frame: pl.DataFrame) -> None:
     json_type = {"content-type": "application/json"}
     broken = http.post("/predict", content=b"{not json", headers=json_type)
     console.print(f"malformed JSON -> {broken.status_code} {broken.json()['error']}")
+
+
+_AUTH = {"Authorization": f"Bearer {FEEDBACK_TOKEN}"}
+
+
+def _forged_feedback(http: httpx.Client, request_id: str) -> None:
+    """Labels steer a rollout, so only the holder of the feedback token may send them."""
+    forged = http.post("/feedback", json={"request_id": request_id, "label": 0})
+    console.print(f"feedback without the token -> {forged.status_code} {forged.json()['error']}")
+    unknown = http.post("/feedback", json={"request_id": "made-up", "label": 0}, headers=_AUTH)
+    console.print(f"feedback for a request never answered -> {unknown.status_code}")
+    again = http.post("/feedback", json={"request_id": request_id, "label": 0}, headers=_AUTH)
+    console.print(f"a second feedback for a request -> {again.status_code}")
 
 
 def _register_challenger(out: Path, today: pl.DataFrame) -> None:

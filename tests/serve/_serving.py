@@ -54,6 +54,21 @@ def make_project(root: Path, *, versions: int = 1) -> Project:
     return project
 
 
+def rollout_project(root: Path, challenger: Any) -> Project:
+    """A project where ``churn`` version 1 (the champion) guesses (it learned shuffled
+    labels) and version 2 (the challenger) is ``challenger(x, y)``, fitted to the truth."""
+    init_project(root)
+    project = open_project(root)
+    x, y = training(400)
+    shuffled = np.random.default_rng(9).permutation(y)
+    champion = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, shuffled)
+    for fitted in (champion, challenger(x, y)):
+        keel.register(fitted, "churn", contract=Features, project=project)
+    set_alias("churn", "champion", 1, project=project)
+    set_alias("churn", "challenger", 2, project=project)
+    return project
+
+
 def records(n: int, seed: int = 1) -> list[dict[str, Any]]:
     rng = np.random.default_rng(seed)
     return [

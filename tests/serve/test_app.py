@@ -219,9 +219,15 @@ def test_openapi_schemas_come_from_the_contract(project: Project) -> None:
 
 
 def test_feedback_is_logged_per_request_or_per_record(project: Project) -> None:
+    # no feedback token and no rollout on feedback: taken without one, for answered requests
     app = create_app("churn", project=project)
 
     async def work(http: Any) -> list[Any]:
+        for request_id, n in (("a", 1), ("b", 2), ("d", 1)):
+            sent = await http.post(
+                "/predict", json=records(n), headers={"x-request-id": request_id}
+            )
+            assert sent.status_code == 200
         return [
             await http.post("/feedback", json={"request_id": "a", "label": 1}),
             await http.post("/feedback", json={"request_id": "b", "labels": [0, 1]}),

@@ -6,7 +6,6 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -22,6 +21,7 @@ from keel.serve._guardrails import Decision, Guardrails
 from keel.serve._router import Router
 from keel.serve._spec import DeploySpec, parse_spec
 from keel.tracking import Project, open_project
+from tests.serve._serving import rollout_project
 
 STEPS = (
     "[{setWeight: 10}, {pause: {duration: 1m}}, {analysis: {}}, {setWeight: 50}, {analysis: {}}]"
@@ -285,24 +285,7 @@ def test_remove_alias_is_compare_and_set_on_every_backend(
 
 
 # -- through the served app: the routes, the guardrails and the controller together --------
-def _served(root: Path, challenger: Any) -> Project:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    import keel
-    from tests.serve._serving import Features, training
-
-    init_project(root)
-    project = open_project(root)
-    x, y = training(400)
-    shuffled = np.random.default_rng(9).permutation(y)
-    champion = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, shuffled)  # guesses
-    for fitted in (champion, challenger(x, y)):
-        keel.register(fitted, "churn", contract=Features, project=project)
-    set_alias("churn", "champion", 1, project=project)
-    set_alias("churn", "challenger", 2, project=project)
-    return project
+FEEDBACK_TOKEN = "feedback-t0ken"  # a rollout on feedback needs one (see test_feedback.py)
 
 
 def _rollout(project: Project, spec: DeploySpec, requests: int) -> list[int]:
@@ -319,7 +302,11 @@ def _rollout(project: Project, spec: DeploySpec, requests: int) -> list[int]:
                 assert answer.status_code == 200, answer.text
                 label = int(row["rate"] > 0.5)
                 request_id = answer.headers["x-request-id"]
-                sent = await http.post("/feedback", json={"request_id": request_id, "label": label})
+                sent = await http.post(
+                    "/feedback",
+                    json={"request_id": request_id, "label": label},
+                    headers={"authorization": f"Bearer {FEEDBACK_TOKEN}"},
+                )
                 assert sent.status_code < 300, sent.text
                 served.append(answer.json()["version"])
             for _ in range(200):  # the controller ticks every 50ms: wait for its decision
@@ -345,7 +332,8 @@ def test_a_served_shadow_challenger_that_is_worse_is_rolled_back(
     from tests.serve._serving import model
 
     monkeypatch.setenv("KEEL_ACTOR", "ana")
-    project = _served(tmp_path, lambda x, y: model().fit(x, 1 - y))  # always wrong
+    monkeypatch.setenv("KEEL_FEEDBACK_TOKEN", FEEDBACK_TOKEN)
+    project = rollout_project(tmp_path, lambda x, y: model().fit(x, 1 - y))  # always wrong
     spec = parse_spec(
         "challenger: {mode: shadow, steps: [{analysis: {}}], analysis: {interval: 50ms, "
         "minRequests: 50, guardrails: {metric: {name: accuracy}, latencyP99: false}}}",
@@ -366,7 +354,8 @@ def test_a_served_canary_that_wins_is_promoted_and_then_serves_everything(
     from tests.serve._serving import model
 
     monkeypatch.setenv("KEEL_ACTOR", "ana")
-    project = _served(tmp_path, lambda x, y: model())
+    monkeypatch.setenv("KEEL_FEEDBACK_TOKEN", FEEDBACK_TOKEN)
+    project = rollout_project(tmp_path, lambda x, y: model())
     spec = parse_spec(
         "challenger: {mode: canary, key: {header: X-User-Id}, steps: [{setWeight: 50}], "
         "analysis: {interval: 50ms, minRequests: 50, "

@@ -133,6 +133,7 @@ def test_render_writes_argo_rollouts_manifests_with_the_steps_mapped(project: Pa
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
     assert env["KEEL_MODEL_VERSION"] == "2"
     assert env["KEEL_STORE_URL"]["secretKeyRef"]["name"] == "keel-store"
+    assert env["KEEL_FEEDBACK_TOKEN"]["secretKeyRef"]["name"] == "churn-feedback"
     assert "predictionDrift" in rollout["metadata"]["annotations"]["keel.dev/unmapped-guardrails"]
     background = documents[3]
     assert background["metadata"]["name"] == "churn-guardrails"

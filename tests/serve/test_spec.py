@@ -42,6 +42,7 @@ challenger:
 inputs: {checks: warn}
 batching: {maxBatchSize: 32, maxWaitMs: 5}
 admin: {tokenEnv: CHURN_TOKEN}
+feedback: {tokenEnv: CHURN_FEEDBACK, window: 2h}
 reload: {interval: 500ms}
 predictionLog: {flushInterval: 1m}
 """
@@ -58,6 +59,7 @@ def test_a_full_spec_reads_into_typed_values(tmp_path: Path) -> None:
         0.5,
         60.0,
     )
+    assert (spec.feedback_token_env, spec.feedback_window) == ("CHURN_FEEDBACK", 7200.0)
     challenger = spec.challenger
     assert challenger is not None
     assert (challenger.mode, challenger.promotion) == ("canary", "manual")
@@ -91,6 +93,7 @@ def test_without_a_file_the_champion_is_served_alone(tmp_path: Path) -> None:
     assert spec.challenger is None
     assert (spec.champion, spec.inputs_mode, spec.max_batch_size) == ("champion", "reject", 64)
     assert (spec.max_wait_ms, spec.admin_token_env) == (2.0, "KEEL_ADMIN_TOKEN")
+    assert (spec.feedback_token_env, spec.feedback_window) == ("KEEL_FEEDBACK_TOKEN", 86400.0)
 
 
 def test_defaults_fill_a_minimal_challenger() -> None:
@@ -160,6 +163,8 @@ def test_every_mistake_is_reported_at_once_with_line_key_and_what_is_allowed(
         ("challenger: {analysis: {successCondition: x}}", "take the place of Argo's metric"),
         ("challenger: {analysis: {threshold: 2}}", "Flagger's threshold is failureLimit"),
         ("- just\n- a list\n", "expected a mapping"),
+        ("feedback: {window: 0s}", "feedback.window: must be longer than 0s"),
+        ("feedback: {token: s3cret}", "feedback.token: unknown key"),
     ],
 )
 def test_specific_mistakes_are_named(text: str, expected: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hmac
 import inspect
 import logging
 import os
@@ -26,14 +25,22 @@ from fastapi import FastAPI, Request
 
 from keel._version import __version__
 from keel.errors import KeelError, UsageError
+from keel.monitor import PredictionLog
 from keel.registry import load, set_alias
 from keel.registry import rollback as rollback_alias
 from keel.serve._accesslog import flush_access_log
 from keel.serve._batching import Batcher, Occupancy, Prediction
 from keel.serve._checks import CheckedBatch
 from keel.serve._controller import Controller
+from keel.serve._feedback import FeedbackGate, require_token
 from keel.serve._guardrails import Guardrails
-from keel.serve._http import RequestError, problem_response, server_error, shape_error
+from keel.serve._http import (
+    RequestError,
+    bearer_token,
+    problem_response,
+    same_token,
+    server_error,
+)
 from keel.serve._logwriter import LogWriter
 from keel.serve._metrics import Metrics
 from keel.serve._middleware import ServeMiddleware
@@ -51,7 +58,6 @@ logger = logging.getLogger("keel.serve")
 DEFAULT_BODY_LIMIT = 1 << 20  # 1 MiB
 DEFAULT_TIMEOUT = 30.0
 ACCESS_FLUSH_INTERVAL = 0.5  # seconds an access log line waits at most while the server idles
-_LABEL_TYPES = (str, int, float, bool, type(None))
 
 
 @dataclass
@@ -175,6 +181,7 @@ class KeelServer:
         trusted: bool,
         pinned: int | None = None,
     ) -> None:
+        require_token(spec)  # before loading anything: a rollout on feedback needs a token
         self.name = name
         self.pinned = pinned
         self.project = project
@@ -198,6 +205,7 @@ class KeelServer:
         self.writer = LogWriter(project.artifacts, name, self.champion.model.input_contract)
         for served in self.models.values():
             self.writer.set_contract(served.model.input_contract)
+        self.feedback_gate = FeedbackGate(spec, PredictionLog(project.artifacts, name))
         self.occupancy = Occupancy()
         self.batchers = {
             role: Batcher(
@@ -280,6 +288,11 @@ class KeelServer:
         self._spawn(self._every(stop, ACCESS_FLUSH_INTERVAL, self._flush_access_log))
         if self.controller is not None:
             self._spawn(self.controller.run(stop))
+        if self.feedback_gate.token is None:
+            logger.warning(
+                "POST /feedback takes labels without a token: set %s to require one",
+                self.spec.feedback_token_env,
+            )
         try:
             yield
         finally:
@@ -378,6 +391,7 @@ class KeelServer:
         latency_ms = (time.perf_counter() - start) * 1000
         state["version"] = prediction.version
         self._log(request_id, served, prediction, checked, role=role, latency_ms=latency_ms)
+        self.feedback_gate.issued(request_id, len(records))
         self._observe(role, request_id, len(records), start, prediction.predictions)
         if (
             challenger is not None
@@ -454,23 +468,12 @@ class KeelServer:
         )
 
     # -- feedback and admin -----------------------------------------------------------------
-    def feedback(self, body: Any) -> tuple[str, int]:
-        if not isinstance(body, dict):
-            raise shape_error("expected an object with request_id and label or labels", None)
-        request_id = body.get("request_id")
-        if not isinstance(request_id, str) or not 0 < len(request_id) <= 200:
-            raise shape_error("request_id must be a non-empty string", "request_id")
-        if ("label" in body) == ("labels" in body):
-            raise shape_error(
-                "give exactly one of label (every record) or labels (one per record)", None
-            )
-        per_row = "labels" in body
-        labels = body["labels"] if per_row else [body["label"]]
-        if not isinstance(labels, list) or not labels:
-            raise shape_error("labels must be a non-empty array", "labels")
-        if not all(isinstance(v, _LABEL_TYPES) for v in labels):
-            raise shape_error("labels must be strings, numbers, booleans or null", "labels")
-        self.writer.add_feedback(request_id, labels, datetime.now(UTC), per_row=per_row)
+    async def feedback(self, body: Any) -> tuple[str, int]:
+        """Take the labels in ``body`` for a request this server answered (see
+        :mod:`keel.serve._feedback`; the caller checked the token)."""
+        given = await self.feedback_gate.accept(body)
+        request_id, labels = given.request_id, given.labels
+        self.writer.add_feedback(request_id, labels, datetime.now(UTC), per_row=given.per_row)
         if self.guardrails is not None:
             try:
                 self.guardrails.feedback(request_id, labels)
@@ -487,11 +490,8 @@ class KeelServer:
                 "admin_disabled",
                 f"admin endpoints are disabled: set {variable} to a token to enable them",
             )
-        given = request.headers.get("authorization", "")
-        scheme, _, value = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            value.strip().encode(), token.encode()
-        ):
+        given = bearer_token(request)
+        if given is None or not same_token(given, token):
             raise RequestError(401, "unauthorized", "a valid admin bearer token is required")
 
     async def admin(self, action: str, reason: str) -> dict[str, Any]:

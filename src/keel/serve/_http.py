@@ -3,6 +3,7 @@ the content type and size limits enforced."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from typing import Any
 
@@ -14,10 +15,12 @@ from keel.serve._formats import ShapeError, csv_records
 
 __all__ = [
     "RequestError",
+    "bearer_token",
     "json_response",
     "parsed",
     "problem_response",
     "read_body",
+    "same_token",
     "server_error",
     "shape_error",
 ]
@@ -38,6 +41,19 @@ def shape_error(message: str, field: str | None) -> RequestError:
     return RequestError(
         422, "invalid_input", message, errors=[{"row": None, "field": field, "error": message}]
     )
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of the request's ``Authorization: Bearer TOKEN`` header; None without one."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def same_token(given: str, expected: str) -> bool:
+    """Whether ``given`` is ``expected``, compared in constant time (no timing leak)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 async def problem_response(request: Request, exc: RequestError) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from keel.contracts import to_json_schema
+from keel.serve._feedback import MAX_LABEL_CHARS, MAX_LABELS
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -90,8 +91,15 @@ def route_docs(served: ServedModel) -> dict[str, dict[str, Any]]:
                     },
                 },
             ),
+            "401": _reply("A feedback token is configured and none was sent.", _ref("Error")),
+            "403": _reply("The feedback token is not valid.", _ref("Error")),
+            "404": _reply(
+                "The server answered no such request within feedback.window.", _ref("Error")
+            ),
+            "409": _reply("The request already has feedback.", _ref("Error")),
             **{k: v for k, v in _ERRORS.items() if k in ("400", "413", "415", "422")},
         },
+        "security": [{}, {"bearer": []}],  # the token is needed once one is configured
     }
     admin = {
         "requestBody": _json_body(
@@ -143,6 +151,12 @@ def _schemas(served: ServedModel) -> dict[str, Any]:
     else:
         prediction = {"type": "number"}
     probability = {"type": "number", "minimum": 0, "maximum": 1}
+    label = {
+        "anyOf": [
+            {"type": "string", "maxLength": MAX_LABEL_CHARS},
+            {"type": ["number", "boolean", "null"]},
+        ]
+    }
     predict_response: dict[str, Any] = {
         "type": "object",
         "properties": {
@@ -219,11 +233,12 @@ def _schemas(served: ServedModel) -> dict[str, Any]:
             "record, in request order).",
             "properties": {
                 "request_id": {"type": "string", "minLength": 1, "maxLength": 200},
-                "label": {"type": ["string", "number", "boolean", "null"]},
+                "label": label,
                 "labels": {
                     "type": "array",
-                    "items": {"type": ["string", "number", "boolean", "null"]},
+                    "items": label,
                     "minItems": 1,
+                    "maxItems": MAX_LABELS,
                 },
             },
             "required": ["request_id"],

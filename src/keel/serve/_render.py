@@ -172,6 +172,7 @@ def _rollout(
             _secret("KEEL_STORE_URL", "keel-store", "store-url"),
             _secret("KEEL_ARTIFACTS_URL", "keel-store", "artifacts-url"),
             _secret(spec.admin_token_env, f"{name}-admin", "token"),
+            _secret(spec.feedback_token_env, f"{name}-feedback", "token"),
         ],
         "ports": [{"name": "http", "containerPort": _PORT}],
         "readinessProbe": {"httpGet": {"path": "/v2/health/ready", "port": "http"}},

@@ -87,8 +87,9 @@ def add_routes(app: FastAPI, server: KeelServer) -> dict[str, Any]:
     async def feedback(request: Request) -> Response:
         """Ground truth for an earlier request: its id and a label (or one per record)."""
         request.scope["state"]["route"] = "/feedback"
+        server.feedback_gate.authorize(request)  # before the body: no token, no work
         body = await read_body(request, server.max_body_bytes)
-        request_id, count = server.feedback(body)
+        request_id, count = await server.feedback(body)
         return json_response({"request_id": request_id, "accepted": count}, 202)
 
     _v2_routes(app, server)

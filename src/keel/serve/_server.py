@@ -80,6 +80,7 @@ def serve(
         "lifespan": "on",
     }
     if workers > 1:
+        _check_spec(name, project)  # the workers build the app: refuse here what they would
         os.environ[_OPTIONS] = json.dumps(options)
         uvicorn.run(
             "keel.serve._server:app_from_environment", factory=True, workers=workers, **config
@@ -102,6 +103,16 @@ def app_from_environment() -> Any:
     app = _build(options)
     _settle_memory()
     return app
+
+
+def _check_spec(name: str, project: Any) -> None:
+    """Refuse, before any worker starts, a spec the app would refuse at start."""
+    from keel.serve._app import pinned_version
+    from keel.serve._feedback import require_token
+    from keel.serve._spec import load_spec
+
+    if pinned_version() is None:  # a pinned version serves no rollout
+        require_token(load_spec(name, root=project.config.root))
 
 
 def _settle_memory() -> None:

@@ -30,6 +30,7 @@ onto Keel's guardrails (see docs/serving.md, "Deployments")::
     inputs: {checks: reject}      # or warn
     batching: {maxBatchSize: 64, maxWaitMs: 2}
     admin: {tokenEnv: KEEL_ADMIN_TOKEN}
+    feedback: {tokenEnv: KEEL_FEEDBACK_TOKEN, window: 24h}
     reload: {interval: 2s}
     predictionLog: {flushInterval: 5s}
 
@@ -215,6 +216,8 @@ class DeploySpec:
     max_batch_size: int = 64
     max_wait_ms: float = 2.0
     admin_token_env: str = "KEEL_ADMIN_TOKEN"
+    feedback_token_env: str = "KEEL_FEEDBACK_TOKEN"
+    feedback_window: float = 86400.0  # seconds after its answer a request takes feedback
     reload_interval: float = 2.0
     log_flush_interval: float = 5.0
     source: str | None = None  # the file it was read from; None for the default spec
@@ -228,6 +231,10 @@ class DeploySpec:
             "inputs": {"checks": self.inputs_mode},
             "batching": {"maxBatchSize": self.max_batch_size, "maxWaitMs": self.max_wait_ms},
             "admin": {"tokenEnv": self.admin_token_env},
+            "feedback": {
+                "tokenEnv": self.feedback_token_env,
+                "window": format_seconds(self.feedback_window),
+            },
             "reload": {"interval": format_seconds(self.reload_interval)},
             "predictionLog": {"flushInterval": format_seconds(self.log_flush_interval)},
         }
@@ -293,7 +300,17 @@ def parse_spec(text: str, *, name: str, source: str = "deployment spec") -> Depl
 
 
 # -- reading -------------------------------------------------------------------------------
-_TOP = ("model", "champion", "challenger", "inputs", "batching", "admin", "reload", "predictionLog")
+_TOP = (
+    "model",
+    "champion",
+    "challenger",
+    "inputs",
+    "batching",
+    "admin",
+    "feedback",
+    "reload",
+    "predictionLog",
+)
 _CHALLENGER = ("alias", "mode", "key", "shadowFraction", "steps", "analysis", "promotion")
 _ANALYSIS = ("interval", "failureLimit", "minRequests", "guardrails")
 _GUARDRAILS = {
@@ -464,6 +481,7 @@ class _Reader:
             self.mapping(top.get("batching"), ("batching",), ("maxBatchSize", "maxWaitMs")) or {}
         )
         admin = self.mapping(top.get("admin"), ("admin",), ("tokenEnv",)) or {}
+        feedback = self.mapping(top.get("feedback"), ("feedback",), ("tokenEnv", "window")) or {}
         reload = self.mapping(top.get("reload"), ("reload",), ("interval",)) or {}
         log = self.mapping(top.get("predictionLog"), ("predictionLog",), ("flushInterval",)) or {}
         return DeploySpec(
@@ -478,10 +496,21 @@ class _Reader:
             ),
             max_wait_ms=self.number(batching, "maxWaitMs", ("batching",), 2.0, low=0, high=10_000),
             admin_token_env=self.text(admin, "tokenEnv", ("admin",), "KEEL_ADMIN_TOKEN"),
+            feedback_token_env=self.text(
+                feedback, "tokenEnv", ("feedback",), "KEEL_FEEDBACK_TOKEN"
+            ),
+            feedback_window=self.window(feedback),
             reload_interval=self.duration(reload, "interval", ("reload",), 2.0),
             log_flush_interval=self.duration(log, "flushInterval", ("predictionLog",), 5.0),
             source=self.source,
         )
+
+    def window(self, feedback: Mapping[str, Any]) -> float:
+        seconds = self.duration(feedback, "window", ("feedback",), 86400.0)
+        if seconds <= 0:
+            self.problem(("feedback", "window"), "must be longer than 0s: 0 refuses all feedback")
+            return 86400.0
+        return seconds
 
     def challenger(self, value: Any, path: Path_) -> ChallengerSpec | None:
         data = self.mapping(value, path, _CHALLENGER)
