@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -189,3 +190,29 @@ def test_a_bad_grace_is_refused(project: Project) -> None:
     assert "--grace 'soon' is not a duration" in result.stderr
     with pytest.raises(UsageError, match="grace period"):
         collect_garbage(grace=-1, project=project)
+
+
+def test_gc_racing_a_run_artifact_or_a_model_registration_loses_nothing(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    from keel.store import ModelStore
+
+    reports: list[GarbageReport] = []
+    for owner, method in ((MetadataStore, "add_artifact"), (ModelStore, "add_version")):
+        record = getattr(owner, method)
+
+        def racing(*args: Any, _record: Any = record, **kwargs: Any) -> Any:
+            reports.append(collect_garbage(delete=True, project=project))
+            return _record(*args, **kwargs)
+
+        monkeypatch.setattr(owner, method, racing)
+    with keel.start_run("r", project=project) as run:
+        ref = run.log_artifact(b"weights")
+    model = DecisionTreeClassifier(max_depth=1).fit([[0.0], [1.0]], [0, 1])
+    keel.register(model, "tree", project=project)
+    assert all(report.unreferenced == () for report in reports)
+    assert len(reports) == 2
+    assert project.artifacts.get_bytes(ref.digest) == b"weights"
+    assert keel.load("tree/1", project=project).predict(np.array([[1.0]])).tolist() == [1]
