@@ -245,7 +245,7 @@ def test_garbage_collection_keeps_every_registered_version(project: Project) -> 
     from keel.tracking import collect_garbage
 
     keel.register(_model(), "churn", contract=Features, project=project)
-    found = collect_garbage(delete=True, project=project)
+    found = collect_garbage(delete=True, grace=0, project=project)
     assert list(found.unreferenced) == []
     cache = project.config.state_dir / "models"
     if cache.exists():
