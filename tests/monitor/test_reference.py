@@ -221,12 +221,12 @@ def test_gc_keeps_stored_profiles_and_frees_replaced_ones(any_project: Project) 
     first = project.metadata.references.get("model", "churn", 1)
     assert first is not None
     assert first.digest in project.metadata.referenced_digests()
-    assert first.digest not in collect_garbage(project=project).unreferenced
+    assert first.digest not in collect_garbage(grace=0, project=project).unreferenced
     store_model_reference("churn/1", _data(1_000, 2), project=project)
     second = project.metadata.references.get("model", "churn", 1)
     assert second is not None
     assert second.digest != first.digest
-    report = collect_garbage(delete=True, project=project)
+    report = collect_garbage(delete=True, grace=0, project=project)
     assert report.unreferenced == (first.digest,)  # only the replaced profile is garbage
     assert model_reference("churn/1", project=project) is not None  # still readable
 

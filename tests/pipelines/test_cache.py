@@ -192,7 +192,7 @@ def test_two_machines_sharing_a_store_share_the_cache(tmp_path: Path) -> None:
 def test_garbage_collection_keeps_the_pipeline_cache(tmp_path: Path) -> None:
     root = _project(tmp_path)
     _run(root)
-    found = collect_garbage(delete=True, project=open_project(root))
+    found = collect_garbage(delete=True, grace=0, project=open_project(root))
     assert list(found.unreferenced) == []
     assert set(_statuses(_run(root)).values()) == {"cached"}
 

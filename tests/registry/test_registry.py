@@ -245,7 +245,7 @@ def test_garbage_collection_keeps_every_registered_version(project: Project) -> 
     from keel.tracking import collect_garbage
 
     keel.register(_model(), "churn", contract=Features, project=project)
-    found = collect_garbage(delete=True, project=project)
+    found = collect_garbage(delete=True, grace=0, project=project)
     assert list(found.unreferenced) == []
     cache = project.config.state_dir / "models"
     if cache.exists():
@@ -262,3 +262,65 @@ def test_an_edited_local_copy_of_a_manifest_is_fetched_again(project: Project) -
     cached.write_text(cached.read_text().replace("trusted: false", "trusted: true"))
     loaded = keel.load("churn/1", project=project)
     assert loaded.manifest.trusted is False  # the registry's copy, not the edited one
+
+
+def _cached_model_file(project: Project, ref: str) -> Path:
+    found = keel.registry.resolve(ref, project=project)
+    folder = project.config.state_dir / "models" / found.manifest
+    (file,) = [p for p in folder.iterdir() if p.name != "keel-model.yaml"]
+    return file
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "remove"])
+def test_a_damaged_model_cache_entry_is_fetched_again_from_the_store(
+    project: Project, damage: str
+) -> None:
+    model = _model()
+    keel.register(model, "churn", contract=Features, project=project)
+    keel.load("churn/1", project=project)  # fills the cache
+    file = _cached_model_file(project, "churn/1")
+    good = file.read_bytes()
+    if damage == "corrupt":
+        file.write_bytes(good[:-10] + b"0123456789")
+    else:
+        file.unlink()
+    frame, _ = _data(20, seed=1)
+    loaded = keel.load("churn/1", project=project)
+    np.testing.assert_allclose(loaded.predict_proba(frame), model.predict_proba(frame.to_numpy()))
+    assert file.read_bytes() == good  # the cache is healed
+
+
+def test_the_cli_loading_a_model_heals_a_corrupted_cache(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from keel.cli import app
+
+    keel.register(_model(), "churn", contract=Features, project=project)
+    keel.load("churn/1", project=project)
+    file = _cached_model_file(project, "churn/1")
+    file.write_bytes(b"not a model")
+    frame, y = _data(50, seed=2)
+    frame.with_columns(y=pl.Series(y)).write_parquet(tmp_path / "holdout.parquet")
+    monkeypatch.chdir(tmp_path)
+    args = ["models", "evaluate", "churn/1", "--data", "holdout.parquet", "--target", "y"]
+    result = CliRunner().invoke(app, [*args, "--n-boot", "10", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rows"] == 50
+    assert file.read_bytes() != b"not a model"
+
+
+def test_a_model_damaged_in_the_store_too_is_a_clear_error(project: Project) -> None:
+    version = keel.register(_model(), "churn", contract=Features, project=project)
+    keel.load("churn/1", project=project)
+    _cached_model_file(project, "churn/1").write_bytes(b"cache damaged")
+    listing = json.loads(project.artifacts.get_bytes(version.listing))
+    (item,) = [i for i in listing["files"] if i["path"] != "keel-model.yaml"]
+    Path(project.artifacts.path(item["digest"])).write_bytes(b"store damaged")
+    with pytest.raises(ModelPackageError) as info:
+        keel.load("churn/1", project=project)
+    assert "churn/1 is damaged in the artifact store" in info.value.message
+    assert item["digest"] in info.value.message
+    assert info.value.hint is not None
+    assert "Register the model again" in info.value.hint

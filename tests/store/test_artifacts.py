@@ -141,3 +141,68 @@ def test_a_trusted_digest_that_is_wrong_is_caught_on_read(tmp_path: Path) -> Non
     ref = store.put_file(source, digest=digest)
     with pytest.raises(ArtifactCorruptedError):
         store.get_bytes(ref.digest)
+
+
+def _age(store: ArtifactStore, digest: str, seconds: float) -> None:
+    """Make an object look ``seconds`` old (memory:// keeps a datetime per object)."""
+    then = time.time() - seconds
+    if store.is_local:
+        os.utime(store.path(digest), (then, then))
+    else:
+        import datetime as dt
+
+        store.fs.store[
+            store.fs._strip_protocol(store.path(digest))
+        ].modified = dt.datetime.fromtimestamp(then, tz=dt.UTC)
+
+
+def test_storing_stored_bytes_again_refreshes_their_time(
+    store: ArtifactStore, tmp_path: Path
+) -> None:
+    ref = store.put_bytes(b"old but re-used")
+    _age(store, ref.digest, 7200)
+    store.put_bytes(b"old but re-used")
+    assert (found := store.stat(ref.digest)) is not None
+    assert found[1] > time.time() - 60
+    _age(store, ref.digest, 7200)
+    file = tmp_path / "same.bin"
+    file.write_bytes(b"old but re-used")
+    store.put_file(file)
+    assert (found := store.stat(ref.digest)) is not None
+    assert found[1] > time.time() - 60
+
+
+def test_delete_unused_spares_objects_written_since_the_cutoff(store: ArtifactStore) -> None:
+    old = store.put_bytes(b"old")
+    new = store.put_bytes(b"new")
+    _age(store, old.digest, 7200)
+    cutoff = time.time() - 3600
+    assert store.delete_unused(new.digest, older_than=cutoff) is False
+    assert store.delete_unused(old.digest, older_than=cutoff) is True
+    assert store.exists(new.digest)
+    assert not store.exists(old.digest)
+    assert store.delete_unused(old.digest, older_than=cutoff) is False  # already gone
+
+
+def test_an_object_re_used_while_gc_removes_it_is_never_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ArtifactStore(tmp_path / "artifacts")
+    ref = store.put_bytes(b"shared")
+    rename = os.rename
+
+    def writer_first(source: str, target: str) -> None:  # re-used just before gc's move
+        store.put_bytes(b"shared")
+        rename(source, target)
+
+    def writer_after(source: str, target: str) -> None:  # re-used just after gc's move
+        rename(source, target)
+        store.put_bytes(b"shared")
+
+    for race in (writer_first, writer_after):
+        _age(store, ref.digest, 7200)
+        monkeypatch.setattr(os, "rename", race)
+        store.delete_unused(ref.digest, older_than=time.time() - 3600)
+        monkeypatch.setattr(os, "rename", rename)
+        assert store.get_bytes(ref.digest) == b"shared", race.__name__
+    assert not list((tmp_path / "artifacts" / "tmp").iterdir())  # nothing left aside

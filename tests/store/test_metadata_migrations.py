@@ -69,3 +69,58 @@ def test_several_processes_opening_a_fresh_store_at_once_all_succeed(store_url: 
     with context.Pool(4) as pool:
         pool.map(_open, [store_url] * 4)
     assert _revision(store_url) == head_revision()
+
+
+def _migrate(url: str, target: str) -> None:
+    """Move the store to revision ``target`` (a downgrade here) through Keel's own engine:
+    SQLite connections with foreign keys on, as in every store Keel opens."""
+    from alembic.config import Config
+    from alembic.runtime.environment import EnvironmentContext
+
+    from keel.store._metadata_engine import create_engine, parse_url
+    from keel.store._migrations import _script
+
+    script = _script()
+    _, write = create_engine(parse_url(url))
+    try:
+        with (
+            write.begin() as conn,
+            EnvironmentContext(
+                Config(), script, fn=lambda rev, _: script._downgrade_revs(target, rev)
+            ) as environment,
+        ):
+            environment.configure(connection=conn, version_table=VERSION_TABLE)
+            environment.run_migrations()
+    finally:
+        write.dispose()
+
+
+def test_upgrading_to_killed_runs_keeps_every_run_and_what_refers_to_it(store_url: str) -> None:
+    with MetadataStore(store_url) as store:
+        parent = store.create_run("parent", params={"lr": 0.1}, tags={"team": "a"})
+        child = store.create_run("child", parent_id=parent)
+        store.log_metrics(parent, [("auc", 0.9)])
+        store.add_artifact(parent, "model", "a" * 64, 3)
+        store.finish_run(child, "failed", "boom")
+    _migrate(store_url, "0005")  # as a store written by the previous Keel
+    assert _revision(store_url) == "0005"
+    engine = sa.create_engine(store_url)
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # the old constraint
+        conn.execute(sa.text("UPDATE runs SET status = 'killed' WHERE id = :id"), {"id": child})
+    engine.dispose()
+
+    with MetadataStore(store_url) as store:  # upgrades: the constraint admits 'killed'
+        assert _revision(store_url) == HEAD
+        found = store.get_run(parent)
+        assert (found.params, found.tags, found.metrics) == (
+            {"lr": 0.1},
+            {"team": "a"},
+            {"auc": 0.9},
+        )
+        assert [a.name for a in store.list_artifacts(parent)] == ["model"]
+        assert store.get_run(child).parent_id == parent
+        assert (found.host, found.pid) == (None, None)  # not recorded before: never marked
+        store.finish_run(child, "killed", "gone")
+        assert store.get_run(child).status == "killed"
+        with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE runs SET status = 'lost' WHERE id = :id"), {"id": child})

@@ -19,7 +19,7 @@ from keel.cli import (
     _serve,
     _validate,
 )
-from keel.cli._output import Format, KeelGroup, out, print_json, reporting
+from keel.cli._output import Format, KeelGroup, out, parse_seconds_option, print_json, reporting
 
 # Library code is imported inside each command, so that `keel X` loads only what X needs.
 
@@ -81,21 +81,33 @@ def init(
 @app.command()
 def gc(
     force: Annotated[bool, typer.Option("--force", help="Delete (default: only list).")] = False,
+    grace: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep unreferenced artifacts written or re-used this recently (operations in "
+            "flight may still record them): 30s, 10m, 1h, 2d; 0 for none. [default: 1h]"
+        ),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Find artifacts nothing refers to; --force deletes them. A dry run by default."""
+    from keel.config import format_seconds
     from keel.tracking import collect_garbage
 
     with reporting():
-        found = collect_garbage(delete=force)
+        if grace is None:
+            found = collect_garbage(delete=force)
+        else:
+            found = collect_garbage(delete=force, grace=parse_seconds_option(grace, "--grace"))
     if fmt is Format.json:
         print_json(found.to_dict())
         return
     verb = "Deleted" if force else "Would delete"
     out.print(
         f"{verb} {len(found.unreferenced)} unreferenced artifact(s), {found.bytes:,} bytes, "
-        f"and {found.stale_tmp} stale temporary file(s); {found.referenced} referenced."
-        + ("" if force else " Run keel gc --force to delete."),
+        f"and {found.stale_tmp} stale temporary file(s); {found.referenced} referenced; "
+        f"{found.recent} unreferenced kept, written or re-used within the grace period "
+        f"({format_seconds(found.grace)})." + ("" if force else " Run keel gc --force to delete."),
         highlight=False,
     )
 

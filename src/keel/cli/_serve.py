@@ -5,14 +5,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from keel.cli._output import Format, out, print_json, reporting
-from keel.errors import UsageError
+from keel.cli._output import Format, out, parse_seconds_option, print_json, reporting
 
 __all__ = ["app", "serve"]
 
@@ -22,17 +20,7 @@ app = typer.Typer(help="A served model's prediction log.", no_args_is_help=True)
 
 
 def _seconds(text: str) -> float:
-    from keel.serve._spec import parse_seconds
-
-    found = parse_seconds(float(text) if _NUMBER.match(text) else text)
-    if found is None:
-        raise UsageError(
-            f"--log-flush {text!r} is not a duration.", hint="Write 500ms, 5s, 1m or 1h."
-        )
-    return found
-
-
-_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")  # a bare number: seconds
+    return parse_seconds_option(text, "--log-flush")
 
 
 def serve(

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from keel.errors import KeelError, UsageError
+from keel.errors import InputError, KeelError, UsageError
 from keel.models._package import (
     MANIFEST,
     KeelModel,
@@ -161,9 +161,39 @@ def load(ref: str, *, trusted: bool = False, project: Project | None = None) -> 
     cached = folder / MANIFEST
     if cached.is_file() and hash_file(cached) != found.manifest:
         shutil.rmtree(folder)  # the local copy's manifest was edited: fetch it again
-    if not cached.is_file():
-        _materialize(project, found, folder)
-    return load_model(folder, trusted=trusted)
+    fetched = not cached.is_file()
+    if fetched:
+        _fetch(project, found, folder)
+    try:
+        return load_model(folder, trusted=trusted)
+    except ModelPackageError as exc:
+        if fetched:  # fresh from the artifact store, and still bad
+            raise _bad_in_store(project, found, exc) from exc
+    # a cached file was modified, corrupted or removed: drop the copy, fetch it once more
+    shutil.rmtree(folder, ignore_errors=True)
+    _fetch(project, found, folder)
+    try:
+        return load_model(folder, trusted=trusted)
+    except ModelPackageError as exc:
+        raise _bad_in_store(project, found, exc) from exc
+
+
+def _fetch(project: Project, version: ModelVersion, folder: Path) -> None:
+    """Copy the version's files from the artifact store into the cache ``folder``."""
+    try:
+        _materialize(project, version, folder)
+    except InputError as exc:  # a stored file is missing or corrupted
+        raise _bad_in_store(project, version, exc) from exc
+
+
+def _bad_in_store(project: Project, version: ModelVersion, exc: KeelError) -> ModelPackageError:
+    return ModelPackageError(
+        f"model {version.name}/{version.version} is damaged in the artifact store at "
+        f"{project.artifacts.url} (listing {version.listing}), not only in the local cache: "
+        f"{exc.message}",
+        hint=f"Register the model again (keel.register(..., {version.name!r})) from its "
+        "source, or restore the artifact store from a backup.",
+    )
 
 
 def resolve(ref: str, *, project: Project | None = None) -> ModelVersion:

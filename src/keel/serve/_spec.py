@@ -48,6 +48,7 @@ from typing import Any, Literal, get_args
 
 import yaml
 
+from keel.config import format_seconds, parse_seconds
 from keel.errors import UsageError, did_you_mean
 
 __all__ = [
@@ -77,8 +78,6 @@ METRIC_NAMES = ("accuracy", "mae", "mse")
 """Per-record metrics the sequential test can compare (higher accuracy, lower error)."""
 
 _DEFAULT_STEPS_TEXT = "[{setWeight: 10}, {pause: {duration: 5m}}, {analysis: {}}, ...]"
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 
 
 @dataclass(frozen=True)
@@ -651,34 +650,7 @@ class _Reader:
 
 
 # -- helpers -------------------------------------------------------------------------------
-def _seconds(value: Any) -> float | None:
-    """A duration (``500ms``, ``5s``, ``2m``, ``1h``, ``1d``, or a number of seconds) in
-    seconds; None when ``value`` is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) and value >= 0 else None
-    if not isinstance(value, str):
-        return None
-    found = _DURATION.match(value)
-    if found is None:
-        return None
-    unit = found[2]
-    return float(found[1]) / 1000 if unit == "ms" else float(found[1]) * _UNITS[unit]
-
-
-parse_seconds = _seconds
-
-
-def format_seconds(seconds: float) -> str:
-    """Seconds as the shortest duration text the spec reads back (``120`` -> ``2m``)."""
-    for unit, size in (("h", 3600.0), ("m", 60.0), ("s", 1.0)):
-        if seconds >= size and (seconds / size).is_integer():
-            return f"{int(seconds / size)}{unit}"
-    milliseconds = float(seconds) * 1000
-    if milliseconds.is_integer() and _seconds(f"{int(milliseconds)}ms") == seconds:
-        return f"{int(milliseconds)}ms"
-    return f"{float(seconds)!r}s"  # exact: the shortest text that reads back as this float
+_seconds = parse_seconds
 
 
 def _off(value: float | None, key: str) -> dict[str, float] | bool:

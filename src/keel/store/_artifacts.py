@@ -7,13 +7,20 @@ SIGKILL) leaves at most an invisible temporary file, never a partial artifact. E
 re-hashes what it reads; bytes that do not match their name raise an error naming the
 object, instead of being used.
 
+An object's modification time is when it was last written *or re-used*: storing bytes that
+are already stored refreshes it. ``keel gc`` deletes only unreferenced objects older than its
+grace period (:meth:`ArtifactStore.delete_unused`), so a write whose metadata is not yet
+recorded, even one that re-used an old unreferenced object, is never collected under it.
+
 The root is any fsspec URL: a local folder (the default ``.keel/artifacts``), ``file://``,
 ``memory://``, or ``s3://``, ``gs://``... when their fsspec package is installed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -84,7 +91,7 @@ class ArtifactStore:
             raise InputError(f"no file to store at {source}.", hint="Check the path.")
         digest = digest or hash_file(source)
         size = source.stat().st_size
-        if self.exists(digest):
+        if self._reuse(self.path(digest)):
             return ArtifactRef(digest, size)
         tmp = self._tmp_path()
         with self._writing(tmp):
@@ -108,7 +115,8 @@ class ArtifactStore:
         except FileNotFoundError:
             raise InputError(
                 f"artifact {digest} is not in the store at {self.url}.",
-                hint="It may have been garbage-collected; log it again.",
+                hint="It may have been removed by keel gc; store it again (keel data add PATH "
+                "--name NAME restores an unchanged dataset's missing files).",
             ) from None
         with handle:
             while chunk := handle.read(_CHUNK):
@@ -118,7 +126,8 @@ class ArtifactStore:
             raise ArtifactCorruptedError(
                 f"artifact {digest} at {path} is corrupted: its bytes hash to "
                 f"{hasher.hexdigest()}.",
-                hint="Do not use it. Delete the file and store the artifact again.",
+                hint=f"Do not use it. Delete {path} and store the artifact again (keel data add "
+                "PATH --name NAME restores an unchanged dataset's missing files).",
             )
 
     def get_file(self, digest: str, dest: str | os.PathLike[str]) -> Path:
@@ -151,6 +160,46 @@ class ArtifactStore:
         if self.fs.exists(path):
             self.fs.rm(path)
 
+    def stat(self, digest: str) -> tuple[int, float] | None:
+        """``(size, modified)`` of a stored object (Unix time of its last write or re-use);
+        ``None`` when it is not stored."""
+        path = self.path(digest)
+        try:
+            if self._local:
+                found = os.stat(path)
+                return found.st_size, found.st_mtime
+            return int(self.fs.size(path)), self.fs.modified(path).timestamp()
+        except FileNotFoundError:
+            return None
+
+    def delete_unused(self, digest: str, *, older_than: float) -> bool:
+        """Delete the object unless it was written or re-used at or after ``older_than`` (Unix
+        time); return whether it was deleted.
+
+        On a local store the object is first moved aside and its time checked again, so a
+        writer that re-uses it concurrently either refreshed it before the move (it is put
+        back) or finds it gone and writes it again: it is never lost under the writer.
+        """
+        found = self.stat(digest)
+        if found is None or found[1] >= older_than:
+            return False
+        path = self.path(digest)
+        if not self._local:  # object stores cannot move atomically: checked just before
+            self.fs.rm(path)
+            return True
+        aside = f"{self.root}/tmp/{uuid.uuid4().hex}.gc"
+        os.makedirs(os.path.dirname(aside), exist_ok=True)
+        try:
+            os.rename(path, aside)
+        except FileNotFoundError:
+            return False
+        with contextlib.suppress(FileNotFoundError):  # (another gc may remove it first)
+            if os.stat(aside).st_mtime >= older_than:  # re-used meanwhile: put it back
+                os.replace(aside, path)
+                return False
+            os.remove(aside)
+        return True
+
     def path(self, digest: str) -> str:
         """Where the object named ``digest`` lives."""
         if len(digest) != 64 or not set(digest) <= _HEX:
@@ -167,9 +216,29 @@ class ArtifactStore:
     def _writing(self, tmp: str) -> _Writing:
         return _Writing(self, tmp)
 
+    def _reuse(self, final: str) -> bool:
+        """Whether ``final`` is stored; if so its time is refreshed (it is in use again)."""
+        if not self.fs.exists(final):
+            return False
+        if self._local:
+            try:
+                os.utime(final)
+            except FileNotFoundError:  # collected between the two calls: write it again
+                return False
+            return True
+        with contextlib.suppress(NotImplementedError, ValueError, OSError):
+            self.fs.touch(final, truncate=False)
+            return True
+        rewrite_metadata = getattr(self.fs, "setxattrs", None)  # s3fs, gcsfs: a copy in place
+        if rewrite_metadata is not None:
+            with contextlib.suppress(NotImplementedError, ValueError, OSError):
+                rewrite_metadata(final, keel_used=str(time.time()))
+                return True
+        return False  # this filesystem cannot refresh a time: the caller writes it again
+
     def _commit(self, tmp: str, digest: str, size: int) -> ArtifactRef:
         final = self.path(digest)
-        if self.fs.exists(final):  # the same bytes are already stored: keep one copy
+        if self._reuse(final):  # the same bytes are already stored: keep one copy
             self.fs.rm(tmp)
             return ArtifactRef(digest, size)
         self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)

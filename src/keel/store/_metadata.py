@@ -25,7 +25,7 @@ from typing import Any, Literal, NamedTuple, Self
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine, Row
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from keel.errors import StoreUnavailableError, UsageError
 from keel.store import _migrations
@@ -46,9 +46,14 @@ from keel.store._metadata_schema import (
 )
 from keel.store._models import ModelStore
 from keel.store._pipelines import PipelineStore
+from keel.store._process import process_gone, this_process
 from keel.store._references import ReferenceStore
 
 _PARAMS, _METRICS = params, metrics  # tables, named apart from the arguments that shadow them
+# run on every open (ix_runs_status_host); text, so a fresh engine has nothing to compile
+_RUNNING_HERE = sa.text(
+    "SELECT id, pid, process_start FROM runs WHERE status = 'running' AND host = :host"
+)
 
 __all__ = [
     "ArtifactRecord",
@@ -60,7 +65,7 @@ __all__ = [
     "metric_step",
 ]
 
-RunStatus = Literal["running", "finished", "failed"]
+RunStatus = Literal["running", "finished", "failed", "killed"]
 
 
 class Metric(NamedTuple):
@@ -88,6 +93,9 @@ class Run:
     tags: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
+    host: str | None = None
+    """The host name of the process that ran it (``None`` for runs before Keel recorded it)."""
+    pid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,7 @@ class MetadataStore:
         except BaseException:
             self._read.dispose()
             raise
+        self.mark_killed_runs()
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
@@ -187,10 +196,14 @@ class MetadataStore:
     ) -> str:
         """Start a run (status ``running``) and return its id (32 hex characters).
 
+        The run belongs to the calling process: if that process ends without finishing it,
+        the next opening of the store on this machine marks it ``killed``.
+
         ``params`` are recorded in the same transaction (one write where there would be two).
         """
         run_id = uuid.uuid4().hex
         encoded = {key: _encode_param(key, value) for key, value in (params or {}).items()}
+        process = this_process()
         row: dict[str, Any] = {
             "id": run_id,
             "name": name or run_id[:8],
@@ -198,6 +211,9 @@ class MetadataStore:
             "parent_id": parent_id,
             "started_at": datetime.now(UTC),
             "fingerprint": dict(fingerprint) if fingerprint is not None else None,
+            "host": process.host,
+            "pid": process.pid,
+            "process_start": process.start,
         }
 
         def work(conn: Connection) -> None:
@@ -244,6 +260,32 @@ class MetadataStore:
                 conn.execute(_METRICS.insert(), rows)
 
         transaction(self._write, work)
+
+    def mark_killed_runs(self) -> list[str]:
+        """Mark ``killed`` the running runs of this machine whose process no longer exists;
+        return their ids. Run on every open: one indexed query, and a write only when a
+        run is found dead. Best effort: a store this process cannot write is left as is."""
+        here = this_process()
+        with self._read.connect() as conn:
+            dead = [
+                (run_id, pid)
+                for run_id, pid, start in conn.execute(_RUNNING_HERE, {"host": here.host})
+                if pid is not None and pid != here.pid and process_gone(pid, start)
+            ]
+        if not dead:
+            return []
+        now = datetime.now(UTC)
+        try:
+            with self._write.begin() as conn:
+                for run_id, pid in dead:
+                    conn.execute(
+                        runs.update()
+                        .where(runs.c.id == run_id, runs.c.status == "running")
+                        .values(status="killed", ended_at=now, error=_killed(pid, here.host))
+                    )
+        except DBAPIError:
+            return []  # read-only or busy: the next open tries again
+        return [run_id for run_id, _ in dead]
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         """Set (or overwrite) tags of a run."""
@@ -538,6 +580,13 @@ def _unavailable(url: str, password: str | None, exc: OperationalError) -> Store
     )
 
 
+def _killed(pid: int, host: str) -> str:
+    return (
+        f"the process that ran it (pid {pid} on {host}) ended without finishing the run: "
+        "it was killed (SIGKILL, out of memory, a shutdown) or crashed."
+    )
+
+
 def _no_run(run_id: str) -> UsageError:
     return UsageError(
         f"run {run_id!r} is not in the metadata store.",
@@ -708,6 +757,8 @@ def _run(
         tags=tags,
         params=logged,
         metrics={key: math.nan if value is None else float(value) for key, value in latest.items()},
+        host=row.host,
+        pid=row.pid,
     )
 
 

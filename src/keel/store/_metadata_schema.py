@@ -42,7 +42,7 @@ __all__ = [
     "step_runs",
 ]
 
-RUN_STATUSES = ("running", "finished", "failed")
+RUN_STATUSES = ("running", "finished", "failed", "killed")
 STEP_STATUSES = ("finished", "cached", "failed")
 
 KEY_LENGTH = 250
@@ -112,9 +112,16 @@ runs = sa.Table(
     sa.Column("ended_at", UtcDateTime()),
     sa.Column("error", sa.Text()),
     sa.Column("fingerprint", JSONType),
-    sa.CheckConstraint("status IN ('running', 'finished', 'failed')", name="ck_runs_status"),
+    # the process that runs it, so that a run whose process died can be marked killed
+    sa.Column("host", sa.String(255)),
+    sa.Column("pid", sa.Integer()),
+    sa.Column("process_start", sa.String(200)),
+    sa.CheckConstraint(
+        "status IN ('running', 'finished', 'failed', 'killed')", name="ck_runs_status"
+    ),
     sa.Index("ix_runs_experiment_started", "experiment_id", "started_at"),
     sa.Index("ix_runs_parent", "parent_id"),
+    sa.Index("ix_runs_status_host", "status", "host"),
 )
 
 run_tags = sa.Table(

@@ -118,6 +118,8 @@ def run_to_dict(run: Run) -> dict[str, Any]:
             "tags": dict(run.tags),
             "error": run.error,
             "fingerprint": dict(run.fingerprint or {}),
+            "host": run.host,
+            "pid": run.pid,
         }
     )
     return shape

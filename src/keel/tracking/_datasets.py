@@ -20,7 +20,7 @@ from keel.store import DatasetVersion
 from keel.tracking._project import Project, open_project
 from keel.tracking._refs import parse_ref
 from keel.tracking._run import active_run
-from keel.versioning import HashCache, hash_path
+from keel.versioning import DataFingerprint, HashCache, hash_path
 
 if TYPE_CHECKING:
     from keel.contracts import Contract
@@ -57,6 +57,8 @@ def add_dataset(
     fingerprint = hash_path(root, cache=HashCache(project.config.state_dir / "cache"))
     latest = _latest(project, name)
     if latest is not None and latest.digest == fingerprint.digest and not contract:
+        if latest.stored and not reference_only:  # restore files gc or a crash removed
+            _store(project, root, fingerprint, missing_only=True)
         return latest  # unchanged: nothing new to record
     described = _describe(root, [f.path for f in fingerprint.files])
     result = None
@@ -65,19 +67,7 @@ def add_dataset(
 
         spec = contract if isinstance(contract, Contract) else load_contract(os.fspath(contract))
         result = check_data(spec, os.fspath(root), examples=3).to_dict()
-    if not reference_only:
-        directory = fingerprint.kind == "directory"
-        sources = {
-            item.digest: root / item.path if directory else root for item in fingerprint.files
-        }
-        # copies are kernel-side (sendfile) and release the GIL: threads overlap them
-        with ThreadPoolExecutor(max_workers=_COPY_THREADS) as pool:
-            list(pool.map(lambda d: project.artifacts.put_file(sources[d], digest=d), sources))
-    listing = {
-        "kind": fingerprint.kind,
-        "files": [{"path": f.path, "digest": f.digest, "size": f.size} for f in fingerprint.files],
-    }
-    manifest = project.artifacts.put_bytes(json.dumps(listing, sort_keys=True).encode())
+    manifest = _store(project, root, fingerprint, files=not reference_only)
     run = active_run()
     return project.metadata.add_dataset_version(
         name,
@@ -90,7 +80,7 @@ def add_dataset(
         run_id=run.id if run else None,
         size=fingerprint.size,
         files=fingerprint.file_count,
-        manifest=manifest.digest,
+        manifest=manifest,
     )
 
 
@@ -144,6 +134,34 @@ def diff_datasets(
 def _latest(project: Project, name: str) -> DatasetVersion | None:
     versions = project.metadata.list_dataset_versions(name)
     return versions[-1] if versions else None
+
+
+def _store(
+    project: Project,
+    root: Path,
+    fingerprint: DataFingerprint,
+    *,
+    files: bool = True,
+    missing_only: bool = False,
+) -> str:
+    """Store the data's files (unless not ``files``) and their listing; return its digest.
+
+    ``missing_only`` stores only what the artifact store lacks: re-adding unchanged data
+    restores the objects of its version that were deleted (``keel gc``, by hand)."""
+    store = project.artifacts
+    directory = fingerprint.kind == "directory"
+    sources = {item.digest: root / item.path if directory else root for item in fingerprint.files}
+    if missing_only:
+        sources = {d: path for d, path in sources.items() if not store.exists(d)}
+    if files:
+        # copies are kernel-side (sendfile) and release the GIL: threads overlap them
+        with ThreadPoolExecutor(max_workers=_COPY_THREADS) as pool:
+            list(pool.map(lambda d: store.put_file(sources[d], digest=d), sources))
+    listing = {
+        "kind": fingerprint.kind,
+        "files": [{"path": f.path, "digest": f.digest, "size": f.size} for f in fingerprint.files],
+    }
+    return store.put_bytes(json.dumps(listing, sort_keys=True).encode()).digest
 
 
 def _describe(root: Path, files: list[str]) -> _Described:

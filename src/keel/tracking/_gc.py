@@ -4,17 +4,28 @@ Referenced: every run artifact, every dataset manifest, and every file a stored 
 version's manifest lists. Everything else in the artifact store is garbage, as are
 temporary files of writes that never finished (older than an hour). A dry run is the
 default: deleting is irreversible.
+
+An unreferenced object written or re-used within the grace period (default an hour) is
+kept: an operation in flight (``keel data add``, a model registration, a run logging an
+artifact) writes its objects before it records the metadata that refers to them, and may
+re-use an old unreferenced object (the store refreshes its time). Such objects are
+counted as ``recent``, not deleted. The grace period must exceed the longest such write.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from dataclasses import dataclass
 
+from keel.errors import UsageError
 from keel.tracking._project import Project, open_project
 
-__all__ = ["GarbageReport", "collect_garbage"]
+__all__ = ["GRACE_SECONDS", "GarbageReport", "collect_garbage"]
+
+GRACE_SECONDS = 3600.0
+"""Default grace period: unreferenced objects younger than this are never deleted."""
 
 _STALE_TMP_SECONDS = 3600
 
@@ -28,6 +39,9 @@ class GarbageReport:
     stale_tmp: int
     referenced: int
     deleted: bool
+    recent: int = 0
+    """Unreferenced objects kept because they were written or re-used within the grace."""
+    grace: float = GRACE_SECONDS
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -35,28 +49,60 @@ class GarbageReport:
             "bytes": self.bytes,
             "stale_tmp": self.stale_tmp,
             "referenced": self.referenced,
+            "recent": self.recent,
+            "grace_seconds": self.grace,
             "deleted": self.deleted,
         }
 
 
-def collect_garbage(*, delete: bool = False, project: Project | None = None) -> GarbageReport:
-    """List unreferenced artifacts; remove them (and stale temporary files) if ``delete``."""
+def collect_garbage(
+    *,
+    delete: bool = False,
+    grace: float | dt.timedelta = GRACE_SECONDS,
+    project: Project | None = None,
+) -> GarbageReport:
+    """List unreferenced artifacts older than ``grace`` (seconds); remove them (and stale
+    temporary files) if ``delete``. Younger unreferenced objects are kept and counted."""
+    seconds = grace.total_seconds() if isinstance(grace, dt.timedelta) else float(grace)
+    if not seconds >= 0:
+        raise UsageError(
+            f"the gc grace period must be a duration >= 0; got {grace!r}.",
+            hint="Use e.g. 3600 seconds (an hour, the default); 0 deletes even fresh objects.",
+        )
     project = project or open_project()
+    store = project.artifacts
+    cutoff = time.time() - seconds
+    referenced = _referenced(project)
+    old: dict[str, int] = {}
+    recent = 0
+    for digest in store.digests():
+        found = None if digest in referenced else store.stat(digest)
+        if found is not None and found[1] >= cutoff:
+            recent += 1
+        elif found is not None:
+            old[digest] = found[0]
+    if delete:  # each object's time is checked again as it goes: one re-used meanwhile stays
+        removed = {d: size for d, size in old.items() if store.delete_unused(d, older_than=cutoff)}
+        recent += len(old) - len(removed)
+        old = removed
+    stale = _stale_tmp(project)
+    if delete:
+        for path in stale:
+            store.fs.rm(path)
+    return GarbageReport(
+        tuple(sorted(old)), sum(old.values()), len(stale), len(referenced), delete, recent, seconds
+    )
+
+
+def _referenced(project: Project) -> set[str]:
+    """Digests the metadata refers to, and the files of every stored listing."""
     store = project.artifacts
     referenced = project.metadata.referenced_digests()
     for manifest in project.metadata.stored_manifests():
         if store.exists(manifest):
             listing = json.loads(store.get_bytes(manifest))
             referenced.update(item["digest"] for item in listing["files"])
-    garbage = tuple(sorted(d for d in store.digests() if d not in referenced))
-    size = sum(int(store.fs.size(store.path(d))) for d in garbage)
-    stale = _stale_tmp(project)
-    if delete:
-        for digest in garbage:
-            store.delete(digest)
-        for path in stale:
-            store.fs.rm(path)
-    return GarbageReport(garbage, size, len(stale), len(referenced), delete)
+    return referenced
 
 
 def _stale_tmp(project: Project) -> list[str]:
