@@ -13,8 +13,9 @@ What is inferred, per column:
 * a ``pattern`` for text whose every value is a UUID, an ISO date, an e-mail address, a URL
   or digits only.
 
-Every statistic comes from one ``select`` over the data; a second query, only when some
-column looks categorical, fetches the distinct values of those columns. The result is a
+Every statistic comes from one ``select`` over the data (one per 200 columns of wide data);
+one more query, only when some column looks categorical, fetches the distinct values of
+those columns. The result is a
 starting point to review (the observed range is only what this sample held), not a verdict.
 """
 
@@ -42,6 +43,7 @@ PATTERNS: dict[str, str] = {  # tried in this order; each runs on Python re and 
     "digits": r"^[0-9]+$",
 }
 _ORDERED = (DType.INT, DType.FLOAT, DType.DECIMAL, DType.DATE, DType.DATETIME)
+_BATCH = 200  # columns per summary query (see _measure)
 _NOT_NULL = "every value was null when the contract was inferred; the type is a guess"
 
 
@@ -150,7 +152,22 @@ def _stats(profile: _Profile) -> Iterator[tuple[str, Any]]:
 
 
 def _measure(backend: Backend, profiles: list[_Profile]) -> int:
-    """Run the one summary query; fill each profile's stats; return the row count."""
+    """Run the summary queries; fill each profile's stats; return the row count.
+
+    One query per :data:`_BATCH` columns: the streaming engine's cost of a ``select`` grows
+    with the number of distinct counts times the columns they read, so one query over 10,000
+    columns needs tens of GB where batches stay linear. Parquet reads only each batch's
+    columns; narrow data (the common case) is still one query.
+    """
+    rows = 0
+    for start in range(0, max(len(profiles), 1), _BATCH):
+        rows = _measure_batch(backend, profiles[start : start + _BATCH])
+    for profile in profiles:
+        profile.stats["non_null"] = rows - int(profile.stat("nulls") or 0)
+    return rows
+
+
+def _measure_batch(backend: Backend, profiles: list[_Profile]) -> int:
     exprs: list[Any] = [nw.len().alias("rows")]
     keys: dict[str, tuple[_Profile, str]] = {}
     for i, profile in enumerate(profiles):
@@ -161,10 +178,7 @@ def _measure(backend: Backend, profiles: list[_Profile]) -> int:
     (row,) = _collect(backend, backend.frame.select(*exprs)).rows(named=True)
     for alias, (profile, stat) in keys.items():
         profile.stats[stat] = row[alias]
-    rows = int(row["rows"])
-    for profile in profiles:
-        profile.stats["non_null"] = rows - int(profile.stat("nulls") or 0)
-    return rows
+    return int(row["rows"])
 
 
 def _distinct(profile: _Profile) -> int:
