@@ -114,3 +114,12 @@ def test_inferred_types_are_pinned_after_one_pass(tmp_path: Path) -> None:
     frame = read_data(path)
     assert frame.collect_schema() == pl.Schema({"id": pl.Int64, "day": pl.Date, "name": pl.String})
     assert check_data(infer_contract(frame), path).passed
+
+
+def test_windows_line_endings_and_blank_lines_are_not_ragged(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.csv"
+    path.write_bytes(b"id,code,day\r\n1,a,2024-01-01\r\n\r\n2,b,2024-01-02\r\n")
+    assert read_data(path).collect().height == 3  # the blank line is a row of nulls, as before
+    path.write_bytes(b"id,code,day\r\n1,a,2024-01-01\r\n\r\n2,b\r\n")
+    with pytest.raises(InputError, match=r"crlf\.csv line 4: 2 fields"):
+        Row.check(path)

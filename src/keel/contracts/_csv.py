@@ -1,12 +1,11 @@
 """Reading CSV: the header and the shape of every record checked once, types from the contract.
 
 CSV carries no types. With a contract, the file is parsed with the types it declares, so no
-pass over the data guesses them; without one (``keel contract infer``, ``keel monitor
-compare``), Polars infers them from every row in one pass and the result is pinned, so later
-queries do not infer again. Before either, two problems that would otherwise pass silently
-are refused: a header naming a column twice, and a row with more or fewer fields than the
-header (found with one streaming pass over the lines; exact line numbers come from Python's
-``csv`` module, which only runs when a quoted field spans lines or a row is ragged).
+pass over the data guesses them (without one, :func:`keel.contracts.read_data` infers them
+in one pass). Before either, two problems that would otherwise pass silently are refused: a
+header naming a column twice, and a row with more or fewer fields than the header, found by
+one streaming pass over the lines (Python's ``csv`` module counts instead where a quoted
+value spans lines).
 """
 
 from __future__ import annotations
@@ -21,9 +20,9 @@ import polars as pl
 from keel.contracts._backends import require_unique_columns
 from keel.contracts._contract import Contract
 from keel.contracts._types import DType
-from keel.errors import InputError, first_line
+from keel.errors import InputError
 
-__all__ = ["check_utf8", "scan_csv_file", "typed_csv"]
+__all__ = ["check_csv_shape", "check_utf8", "typed_csv"]
 
 _LINE = "__keel_line__"
 _INDEX = "__keel_index__"
@@ -38,17 +37,6 @@ _READ_AS: dict[DType, Any] = {  # how a declared type is parsed; DECIMAL is infe
 }
 
 
-def scan_csv_file(file: Path) -> pl.LazyFrame:
-    """A CSV file with its types inferred from every row, once (no contract to say them)."""
-    _header_and_shape(file)
-    inferred = pl.scan_csv(file, infer_schema_length=None, try_parse_dates=True)
-    try:
-        schema = inferred.collect_schema()
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise _unreadable(file, exc) from exc
-    return pl.scan_csv(file, schema=schema, try_parse_dates=True)
-
-
 def typed_csv(file: Path, contract: Contract) -> pl.LazyFrame | None:
     """The CSV parsed with the contract's types (undeclared columns as text), lazily.
 
@@ -59,7 +47,7 @@ def typed_csv(file: Path, contract: Contract) -> pl.LazyFrame | None:
     declared = {spec.name: spec.dtype for spec in contract.columns}
     if DType.DECIMAL in declared.values():
         return None
-    header = _header_and_shape(file)
+    header = check_csv_shape(file)
     schema = {name: _READ_AS.get(declared.get(name, DType.STR), pl.String) for name in header}
     frame = pl.scan_csv(file, schema=schema)
     stamps = [n for n in header if declared.get(n) is DType.DATETIME]
@@ -68,7 +56,7 @@ def typed_csv(file: Path, contract: Contract) -> pl.LazyFrame | None:
     return frame
 
 
-def _header_and_shape(file: Path) -> list[str]:
+def check_csv_shape(file: Path) -> list[str]:
     """The header's names; refuse duplicate names and rows whose field count differs."""
     try:
         with file.open(newline="", encoding="utf-8-sig") as handle:
@@ -120,7 +108,8 @@ def _first_of_other_width(
 ) -> tuple[bool, tuple[int, int] | None]:
     """One streaming pass: ``flag`` and the first non-blank line of other than ``width`` fields."""
     fields = line.str.count_matches(",", literal=True) + 1
-    other = pl.col(_LINE).is_not_null() & (fields != width)
+    blank = pl.col(_LINE).is_null() | (pl.col(_LINE) == "\r")  # "\r": a blank CRLF line
+    other = ~blank & (fields != width)
     query = lines.with_row_index(_INDEX).select(
         flag.alias("flag"),
         pl.col(_INDEX).filter(other).first().alias("index"),
@@ -140,13 +129,6 @@ def _first_ragged_record(file: Path, width: int) -> tuple[int, int] | None:
                 return start, len(record)
             start = reader.line_num + 1
     return None
-
-
-def _unreadable(file: Path, exc: Exception) -> InputError:
-    return InputError(
-        f"cannot read {file}: {first_line(exc)}",
-        hint="The file may be truncated or not in the format its extension says; re-export it.",
-    )
 
 
 def check_utf8(file: Path, chunk: int = 1 << 20) -> None:

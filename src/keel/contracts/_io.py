@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from keel.contracts._contract import Contract
-from keel.contracts._csv import check_utf8, scan_csv_file, typed_csv
+from keel.contracts._csv import check_csv_shape, check_utf8, typed_csv
 from keel.errors import InputError, first_line
 
 __all__ = ["read_as_declared", "read_data"]
@@ -40,8 +40,11 @@ def read_data(path: str | Path) -> pl.LazyFrame:
     suffix = file.suffix.lower()
     if suffix in _PARQUET:
         return _checked(pl.scan_parquet(file), file)
-    if suffix in _CSV:
-        return scan_csv_file(file)
+    if suffix in _CSV:  # the types found once and kept: a lazy scan would infer per query
+        check_csv_shape(file)
+        inferred = pl.scan_csv(file, infer_schema_length=None, try_parse_dates=True)
+        schema = _checked(inferred, file).collect_schema()
+        return pl.scan_csv(file, schema=schema, try_parse_dates=True)
     if suffix in _NDJSON:
         check_utf8(file)
         schema = _checked(pl.scan_ndjson(file, infer_schema_length=None), file).collect_schema()
