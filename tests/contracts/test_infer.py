@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -223,3 +224,36 @@ def test_dask_date_columns_get_a_clear_error_and_a_way_out() -> None:
     assert "ddf.head(" in str(caught.value)
     sample = ddf.head(2, npartitions=-1)  # the hint's way out: a pandas sample
     assert infer_contract(sample) == infer_contract(frame)
+
+
+def test_wide_data_from_a_file_gives_the_right_contract_per_column(tmp_path: Path) -> None:
+    """2,000 columns streamed from Parquet: every column's type, range, nulls and key are its own.
+
+    Wide data is profiled in batches of columns (one query over all of them grew as columns
+    squared: 5 GB at 4,000 columns); each column must still get its own statistics.
+    """
+    width, rows = 2_000, 30
+    columns: dict[str, Any] = {}
+    for i in range(width):
+        if i % 3 == 0:  # a key: distinct values i .. i + rows - 1
+            columns[f"c{i}"] = [i + r for r in range(rows)]
+        elif i % 3 == 1:  # repeats, with one null
+            columns[f"c{i}"] = [None] + [i + r % 2 for r in range(rows - 1)]
+        else:
+            columns[f"c{i}"] = [float(-i + r) for r in range(rows)]
+    path = tmp_path / "wide.parquet"
+    pl.DataFrame(columns).write_parquet(path)
+
+    contract = infer_contract(pl.scan_parquet(path))
+
+    assert [c.name for c in contract.columns] == list(columns)
+    assert f"from {rows:,} rows" in contract.description
+    for i, spec in enumerate(contract.columns):
+        if i % 3 == 0:
+            expected = (DType.INT, False, i, i + rows - 1, True)
+        elif i % 3 == 1:
+            expected = (DType.INT, True, i, i + 1, False)
+        else:
+            expected = (DType.FLOAT, False, float(-i), float(-i + rows - 1), False)
+        assert (spec.dtype, spec.nullable, spec.ge, spec.le, spec.unique) == expected, spec.name
+    assert run(contract, path)[0].passed

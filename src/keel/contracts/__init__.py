@@ -6,6 +6,7 @@ Declaring contracts does not import Polars; checking data (``check_data``, ``rea
 
 from typing import TYPE_CHECKING, Any
 
+from keel.contracts._backends import require_unique_columns as require_unique_columns
 from keel.contracts._checks import Check as Check
 from keel.contracts._codegen import codegen as codegen
 from keel.contracts._contract import ColumnSpec as ColumnSpec
@@ -87,6 +88,7 @@ __all__ = [
     "parse_expr",
     "read_contract",
     "read_data",
+    "require_unique_columns",
     "rows",
     "rule",
     "to_json_schema",

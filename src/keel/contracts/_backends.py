@@ -8,13 +8,16 @@ have no row order of their own.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import narwhals.stable.v2 as nw
+from narwhals.exceptions import DuplicateError
 
 from keel.errors import InputError, UsageError, first_line
 
-__all__ = ["ROW", "Backend", "open_frame"]
+__all__ = ["ROW", "Backend", "open_frame", "require_unique_columns"]
 
 ROW = "__keel_row__"
 
@@ -154,6 +157,10 @@ def open_frame(data: Any) -> Backend:
         frame = nw.from_native(data)
     except TypeError:
         frame = None
+    except DuplicateError:  # pandas and PyArrow allow two columns of one name
+        names = getattr(data, "column_names", None) or list(data.columns)  # PyArrow, pandas
+        require_unique_columns(map(str, names), f"the {type(data).__name__}")
+        raise
     if frame is None or isinstance(frame, nw.Series):
         raise UsageError(
             f"cannot validate an object of type {type(data).__module__}.{type(data).__name__}.",
@@ -161,6 +168,16 @@ def open_frame(data: Any) -> Backend:
             "a DuckDB relation or a Dask DataFrame (or a file path to keel.read).",
         )
     return Backend(frame, data)
+
+
+def require_unique_columns(names: Iterable[str], where: str) -> None:
+    """Refuse data that names a column twice: which of the two would a check look at?"""
+    repeated = [f"{n!r} ({count} times)" for n, count in Counter(names).items() if count > 1]
+    if repeated:
+        raise InputError(
+            f"{where} has duplicate column names: {', '.join(repeated)}.",
+            hint="Give every column its own name (rename or drop the repeated ones), then retry.",
+        )
 
 
 def engine_error(exc: Exception, source: str | None) -> InputError:

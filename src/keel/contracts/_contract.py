@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -194,7 +195,7 @@ class Contract:
             for r in self.rules
         )
         object.__setattr__(self, "rules", whole_rows)  # unique() without columns: whole rows
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = sorted(n for n, seen in Counter(names).items() if seen > 1)
         if dupes:
             raise ContractDefinitionError(
                 f"{where}: columns declared twice: {', '.join(dupes)}.",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import narwhals.stable.v2 as nw
+from narwhals.exceptions import NarwhalsError
 
 from keel.contracts._backends import ROW, Backend, engine_error, open_frame
 from keel.contracts._checks import (
@@ -30,9 +31,10 @@ from keel.contracts._checks import (
     Unique,
 )
 from keel.contracts._contract import Contract
-from keel.contracts._io import read_data
+from keel.contracts._io import read_as_declared, read_data
 from keel.contracts._report import CheckResult, Report
 from keel.contracts._types import DType
+from keel.errors import InputError
 
 __all__ = ["check_data", "run"]
 
@@ -80,7 +82,30 @@ def run(
         # Dask partitions without complete pairs make NumPy warn inside its correlation
         for numpy_note in ("Mean of empty", "invalid value", "Degrees of freedom", "divide by"):
             warnings.filterwarnings("ignore", message=numpy_note, category=RuntimeWarning)
-        return _run(contract, data, coerce=coerce, strict=strict, examples=examples, source=source)
+        options: dict[str, Any] = {"coerce": coerce, "strict": strict, "examples": examples}
+        if isinstance(data, str | os.PathLike):
+            return _run_file(contract, os.fspath(data), source or os.fspath(data), options)
+        return _run(contract, data, source=source, **options)
+
+
+def _run_file(
+    contract: Contract, path: str, source: str, options: dict[str, Any]
+) -> tuple[Report, Any]:
+    """A CSV is parsed with the declared types first, so no pass over it infers them.
+
+    A value that is not of its declared type fails that read; the file is then read with
+    inferred types, so the type check reports what the column holds, as for any frame.
+    """
+    declared = read_as_declared(path, contract)
+    if declared is not None:
+        try:
+            return _run(contract, declared, source=source, **options)
+        except NarwhalsError:
+            pass
+        except InputError as exc:
+            if not isinstance(exc.__cause__, _ENGINE_ERRORS):
+                raise  # unusable for another reason: ragged rows, duplicate names...
+    return _run(contract, path, source=source, **options)
 
 
 def _run(

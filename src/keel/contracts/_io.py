@@ -1,21 +1,24 @@
 """Reading data files for validation: Parquet (file, folder or glob), CSV and NDJSON.
 
-Files are opened lazily with Polars, so validation streams them: a Parquet file larger than
-memory is checked in bounded memory. Problems that make the input unusable (missing, empty,
-corrupt, not UTF-8) are :class:`~keel.errors.InputError` naming the file and the fix.
+Files are opened lazily with Polars, so validation streams them: a Parquet or CSV file larger
+than memory is checked in bounded memory. Problems that make the input unusable (missing,
+empty, corrupt, not UTF-8, duplicate column names, ragged CSV rows) are
+:class:`~keel.errors.InputError` naming the file and the fix. A CSV checked against a
+contract is parsed with the contract's types (see :mod:`keel.contracts._csv`).
 """
 
 from __future__ import annotations
 
-import codecs
 import glob
 from pathlib import Path
 
 import polars as pl
 
+from keel.contracts._contract import Contract
+from keel.contracts._csv import check_csv_shape, check_utf8, typed_csv
 from keel.errors import InputError, first_line
 
-__all__ = ["read_data"]
+__all__ = ["read_as_declared", "read_data"]
 
 _PARQUET = {".parquet", ".pq"}
 _CSV = {".csv"}
@@ -24,30 +27,56 @@ _SUPPORTED = "Parquet (.parquet, a folder of them, or a glob), CSV (.csv) or NDJ
 
 
 def read_data(path: str | Path) -> pl.LazyFrame:
-    """Open a data file (or folder/glob of Parquet files) as a lazy Polars frame."""
+    """Open a data file (or folder/glob of Parquet files) as a lazy Polars frame.
+
+    The types of CSV and NDJSON are inferred from every row, in one pass, and pinned.
+    """
     text = str(path)
     if any(ch in text for ch in "*?["):
         return _parquet_glob(text)
-    file = Path(text)
-    if not file.exists():
-        raise InputError(f"data not found: {file}", hint="Check the path (and the working folder).")
+    file = _existing(text)
     if file.is_dir():
         return _parquet_glob(str(file / "**" / "*.parquet"))
-    if file.stat().st_size == 0:
-        raise InputError(f"{file} is empty (0 bytes).", hint="Point at a file that holds data.")
     suffix = file.suffix.lower()
     if suffix in _PARQUET:
         return _checked(pl.scan_parquet(file), file)
-    if suffix in _CSV:
-        _check_utf8(file)
-        return _checked(pl.scan_csv(file, infer_schema_length=None, try_parse_dates=True), file)
+    if suffix in _CSV:  # the types found once and kept: a lazy scan would infer per query
+        check_csv_shape(file)
+        inferred = pl.scan_csv(file, infer_schema_length=None, try_parse_dates=True)
+        schema = _checked(inferred, file).collect_schema()
+        return pl.scan_csv(file, schema=schema, try_parse_dates=True)
     if suffix in _NDJSON:
-        _check_utf8(file)
-        return _checked(pl.scan_ndjson(file, infer_schema_length=None), file)
+        check_utf8(file)
+        schema = _checked(pl.scan_ndjson(file, infer_schema_length=None), file).collect_schema()
+        return pl.scan_ndjson(file, schema=schema)
     raise InputError(
         f"cannot tell the format of {file} from its extension {suffix or '(none)'!r}.",
         hint=f"Keel reads {_SUPPORTED}.",
     )
+
+
+def read_as_declared(path: str | Path, contract: Contract) -> pl.LazyFrame | None:
+    """A CSV file parsed with the types ``contract`` declares; ``None`` for other inputs.
+
+    A value that does not parse as its declared type makes the query fail; read the file
+    with :func:`read_data` then, so the type check reports the type the column holds.
+    """
+    text = str(path)
+    if any(ch in text for ch in "*?[") or Path(text).suffix.lower() not in _CSV:
+        return None
+    file = _existing(text)
+    if file.is_dir():
+        return None
+    return typed_csv(file, contract)
+
+
+def _existing(text: str) -> Path:
+    file = Path(text)
+    if not file.exists():
+        raise InputError(f"data not found: {file}", hint="Check the path (and the working folder).")
+    if file.is_file() and file.stat().st_size == 0:
+        raise InputError(f"{file} is empty (0 bytes).", hint="Point at a file that holds data.")
+    return file
 
 
 def _parquet_glob(pattern: str) -> pl.LazyFrame:
@@ -70,23 +99,3 @@ def _checked(frame: pl.LazyFrame, file: Path) -> pl.LazyFrame:
             hint="The file may be truncated or not in the format its extension says; re-export it.",
         ) from exc
     return frame
-
-
-def _check_utf8(file: Path, chunk: int = 1 << 20) -> None:
-    """Text formats must be UTF-8; say where the first bad byte is."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, line = 0, 1
-    with file.open("rb") as handle:
-        while block := handle.read(chunk):
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as exc:
-                position = offset + exc.start
-                line += block[: exc.start].count(b"\n")
-                raise InputError(
-                    f"{file} is not UTF-8: byte 0x{block[exc.start]:02x} at offset {position} "
-                    f"(line {line}).",
-                    hint=f"Re-encode it, e.g. iconv -f latin1 -t utf-8 {file} > fixed.csv",
-                ) from exc
-            offset += len(block)
-            line += block.count(b"\n")

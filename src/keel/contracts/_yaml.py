@@ -174,11 +174,22 @@ _Dumper.add_representer(
 _WIDTH = 100
 
 
+class _LineDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Renders a mapping on one line to measure it: libyaml's emitter where installed, as
+    fast as the result is long (the Python one took 1 ms a column, 10 s at 10,000 columns)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+_LineDumper.add_representer(str, _represent_str)
+
+
 def _styled(mapping: dict[str, Any], indent: int) -> dict[str, Any]:
     """One line when the mapping fits and holds no multi-line text; else one key per line."""
     line = yaml.dump(
         mapping,
-        Dumper=_Dumper,
+        Dumper=_LineDumper,
         default_flow_style=True,
         sort_keys=False,
         allow_unicode=True,

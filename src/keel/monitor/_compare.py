@@ -384,7 +384,7 @@ def _scale(reference: ColumnProfile) -> float | None:
 def _lazy(data: Any) -> Any:
     import polars as pl
 
-    from keel.contracts import read_data
+    from keel.contracts import read_data, require_unique_columns
 
     if isinstance(data, pl.LazyFrame):
         return data
@@ -392,6 +392,8 @@ def _lazy(data: Any) -> Any:
         return data.lazy()
     if isinstance(data, str) or hasattr(data, "__fspath__"):
         return read_data(data)
+    if hasattr(data, "columns"):  # pandas allows two columns of one name
+        require_unique_columns(map(str, data.columns), f"the {type(data).__name__}")
     try:
         return pl.from_pandas(data).lazy()
     except (TypeError, ValueError, ImportError) as exc:
