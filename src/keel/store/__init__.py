@@ -27,6 +27,8 @@ from keel.store._pipelines import StepRunRecord as StepRunRecord
 from keel.store._pipelines import StepStatus as StepStatus
 from keel.store._references import ReferenceRecord as ReferenceRecord
 from keel.store._references import ReferenceStore as ReferenceStore
+from keel.store._trust import ObjectTrust as ObjectTrust
+from keel.store._trust import UntrustedObjectError as UntrustedObjectError
 
 __all__ = [
     "AliasConflictError",
@@ -42,6 +44,7 @@ __all__ = [
     "ModelEvent",
     "ModelStore",
     "ModelVersion",
+    "ObjectTrust",
     "PipelineStore",
     "ReferenceRecord",
     "ReferenceStore",
@@ -53,6 +56,7 @@ __all__ = [
     "StepStatus",
     "StoreUnavailableError",
     "StoreVersionError",
+    "UntrustedObjectError",
     "hash_bytes",
     "hash_file",
 ]
