@@ -48,6 +48,7 @@ from typing import Any, Literal, get_args
 import yaml
 
 from keel.errors import UsageError, did_you_mean
+from keel.store import InvalidNameError, check_alias
 
 __all__ = [
     "METRIC_NAMES",
@@ -302,7 +303,6 @@ _GUARDRAILS = {
     "predictionDrift": ("max",),
     "metric": ("name", "alpha", "margin", "minSamples"),
 }
-_ALIAS = re.compile(r"^[A-Za-z0-9_.-]+$")
 _GUARDRAILS_INSTEAD = (
     "Keel's guardrails take the place of Argo's metric conditions: write "
     "analysis.guardrails (errorRate, latencyP99, predictionDrift, metric)."
@@ -425,12 +425,11 @@ class _Reader:
 
     def alias(self, data: Mapping[str, Any], key: str, path: Path_, default: str) -> str:
         value = data.get(key, default)
-        if not isinstance(value, str) or not _ALIAS.match(value):
-            self.problem(
-                (*path, key), f"expected an alias name (letters, digits, - _ .); got {value!r}"
-            )
+        try:
+            return check_alias(value)
+        except InvalidNameError as exc:
+            self.problem((*path, key), f"expected an alias: {exc.message} {exc.hint}")
             return default
-        return value
 
     def text(self, data: Mapping[str, Any], key: str, path: Path_, default: str) -> str:
         value = data.get(key, default)

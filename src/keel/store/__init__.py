@@ -20,6 +20,14 @@ from keel.store._models import ModelEvent as ModelEvent
 from keel.store._models import ModelStore as ModelStore
 from keel.store._models import ModelVersion as ModelVersion
 from keel.store._models import RegisteredModel as RegisteredModel
+from keel.store._names import NAME_LIMIT as NAME_LIMIT
+from keel.store._names import NAME_RULE as NAME_RULE
+from keel.store._names import VERSION_LIMIT as VERSION_LIMIT
+from keel.store._names import InvalidNameError as InvalidNameError
+from keel.store._names import check_alias as check_alias
+from keel.store._names import check_name as check_name
+from keel.store._names import check_version as check_version
+from keel.store._names import parse_version as parse_version
 from keel.store._pipelines import LineageEvent as LineageEvent
 from keel.store._pipelines import PipelineStore as PipelineStore
 from keel.store._pipelines import StepIO as StepIO
@@ -31,6 +39,9 @@ from keel.store._trust import ObjectTrust as ObjectTrust
 from keel.store._trust import UntrustedObjectError as UntrustedObjectError
 
 __all__ = [
+    "NAME_LIMIT",
+    "NAME_RULE",
+    "VERSION_LIMIT",
     "AliasConflictError",
     "AliasState",
     "ArtifactCorruptedError",
@@ -38,6 +49,7 @@ __all__ = [
     "ArtifactRef",
     "ArtifactStore",
     "DatasetVersion",
+    "InvalidNameError",
     "LineageEvent",
     "MetadataStore",
     "Metric",
@@ -57,6 +69,10 @@ __all__ = [
     "StoreUnavailableError",
     "StoreVersionError",
     "UntrustedObjectError",
+    "check_alias",
+    "check_name",
+    "check_version",
     "hash_bytes",
     "hash_file",
+    "parse_version",
 ]

@@ -45,6 +45,7 @@ from keel.store._metadata_schema import (
     step_io,
 )
 from keel.store._models import ModelStore
+from keel.store._names import check_name, check_version
 from keel.store._pipelines import PipelineStore
 from keel.store._references import ReferenceStore
 
@@ -181,6 +182,8 @@ class MetadataStore:
 
         ``params`` are recorded in the same transaction (one write where there would be two).
         """
+        if experiment is not None:
+            check_name(experiment, "experiment")
         run_id = uuid.uuid4().hex
         encoded = {key: _encode_param(key, value) for key, value in (params or {}).items()}
         row: dict[str, Any] = {
@@ -411,6 +414,7 @@ class MetadataStore:
         manifest: str | None = None,
     ) -> DatasetVersion:
         """Record a new version of dataset ``name`` (1, 2, ...) and return it."""
+        check_name(name, "dataset")
         _check_digest(digest)
         if manifest is not None:
             _check_digest(manifest)
@@ -446,6 +450,8 @@ class MetadataStore:
 
     def get_dataset_version(self, name: str, version: int | None = None) -> DatasetVersion:
         """One version of a dataset (the latest when ``version`` is ``None``)."""
+        if version is not None:
+            check_version(version)
         found = self.list_dataset_versions(name)
         if version is not None:
             found = [item for item in found if item.version == version]

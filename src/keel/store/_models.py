@@ -26,6 +26,7 @@ from keel.store._metadata_schema import (
     model_versions,
     registered_models,
 )
+from keel.store._names import check_alias, check_name, check_version
 
 __all__ = [
     "AliasConflictError",
@@ -104,6 +105,7 @@ class ModelStore:
         metrics: Mapping[str, float] | None = None,
     ) -> ModelVersion:
         """Register the next version of ``name`` (created on first use), with its event."""
+        check_name(name, "model")
         now = datetime.now(UTC)
 
         def work(conn: Connection) -> int:
@@ -147,6 +149,8 @@ class ModelStore:
     ) -> AliasState:
         """Point ``alias`` at ``version``; with ``expected_revision``, only if nobody moved it
         since that revision was read (else :class:`AliasConflictError`)."""
+        check_alias(alias)
+        check_version(version)
 
         def work(conn: Connection) -> AliasState:
             model_id = _model_id(conn, name)
@@ -263,6 +267,8 @@ class ModelStore:
     # -- reading --------------------------------------------------------------------------
     def get_version(self, name: str, version: int | None = None) -> ModelVersion:
         """One version (the latest when ``version`` is None)."""
+        if version is not None:
+            check_version(version)
         with self._read.connect() as conn:
             model_id = _model_id(conn, name)
             query = sa.select(model_versions).where(model_versions.c.model_id == model_id)
