@@ -292,7 +292,7 @@ class MetadataStore:
         """Runs, newest first, with their tags, params and latest metric values."""
         where: list[sa.ColumnElement[bool]] = []
         if experiment is not None:
-            where.append(experiments.c.name == experiment)
+            where.append(experiments.c.name == check_name(experiment, "experiment"))
         if status is not None:
             where.append(runs.c.status == status)
         if parent_id is not None:
@@ -470,6 +470,7 @@ class MetadataStore:
 
     def list_dataset_versions(self, name: str) -> list[DatasetVersion]:
         """Every version of a dataset, oldest first."""
+        check_name(name, "dataset")
         return self._dataset_versions(datasets.c.name == name, dataset_versions.c.version)
 
     def resolve_run_id(self, prefix: str) -> str:

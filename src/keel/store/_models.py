@@ -105,7 +105,6 @@ class ModelStore:
         metrics: Mapping[str, float] | None = None,
     ) -> ModelVersion:
         """Register the next version of ``name`` (created on first use), with its event."""
-        check_name(name, "model")
         now = datetime.now(UTC)
 
         def work(conn: Connection) -> int:
@@ -209,6 +208,7 @@ class ModelStore:
         """Delete ``alias`` (recorded as ``kind``, ``previous_version`` the version it held);
         with ``expected_revision``, only if nobody moved it since (else
         :class:`AliasConflictError`). Returns the state it had."""
+        check_name(alias, "alias")
 
         def work(conn: Connection) -> AliasState:
             model_id = _model_id(conn, name)
@@ -285,6 +285,7 @@ class ModelStore:
 
     def alias(self, name: str, alias: str) -> AliasState:
         """Where ``alias`` points, and its revision (for an optimistic move)."""
+        check_name(alias, "alias")  # a lookup: an alias stored before the number rule still works
         with self._read.connect() as conn:
             model_id = _model_id(conn, name)
             state = _alias(conn, model_id, alias)
@@ -359,6 +360,7 @@ class ModelStore:
 
 
 def _model_id(conn: Connection, name: str, *, create: bool = False, lock: bool = False) -> int:
+    check_name(name, "model")  # before the database sees it: the same answer on every backend
     query = sa.select(registered_models.c.id).where(registered_models.c.name == name)
     if lock and conn.dialect.name == "postgresql":
         query = query.with_for_update()
