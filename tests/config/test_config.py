@@ -57,3 +57,15 @@ def test_bad_files_say_what_and_where(tmp_path: Path, text: str, message: str) -
 def test_bad_environment_value(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="KEEL_CONTRACTS_EXAMPLES must be int"):
         load_config(tmp_path, env={"KEEL_CONTRACTS_EXAMPLES": "lots"})
+
+
+def test_the_store_is_not_trusted_unless_the_project_says_so(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    assert load_config(tmp_path, env={}).store_trusted is False
+    assert load_config(tmp_path, env={"KEEL_STORE_TRUSTED": "1"}).store_trusted is True
+    toml = tmp_path / "keel.toml"
+    toml.write_text(toml.read_text().replace("trusted = false", "trusted = true"))
+    assert load_config(tmp_path, env={}).store_trusted is True
+    toml.write_text(toml.read_text().replace("trusted = true", "trusted = 3"))
+    with pytest.raises(ConfigError, match="trusted must be bool"):
+        load_config(tmp_path, env={})

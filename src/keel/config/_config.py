@@ -27,6 +27,7 @@ Value = str | int | bool
 _SETTINGS: dict[tuple[str, str], tuple[type, Value]] = {
     ("project", "name"): (str, ""),
     ("store", "url"): (str, ""),
+    ("store", "trusted"): (bool, False),
     ("artifacts", "url"): (str, ""),
     ("contracts", "examples"): (int, 5),
     ("contracts", "strict"): (bool, False),
@@ -54,6 +55,9 @@ name = "{name}"
 [store]
 # Metadata store. Default: a SQLite file under .keel/. Teams: postgresql+psycopg://user@host/db
 # url = "sqlite:///.keel/keel.db"
+# Unpickle cached step outputs that this project did not seal: only if every writer of the
+# metadata and artifact stores is trusted (docs/security.md).
+trusted = false
 
 [artifacts]
 # Artifact store. Default: a local folder under .keel/. Teams: any fsspec URL (s3://bucket/keel)
@@ -103,6 +107,8 @@ class Config:
     telemetry_exporter: str = "none"
     telemetry_endpoint: str = ""
     log_format: str = "text"
+    store_trusted: bool = False
+    """Every writer of the stores is trusted: unsealed pickled step outputs may be loaded."""
 
     @property
     def state_dir(self) -> Path:
@@ -143,6 +149,7 @@ def load_config(start: Path | None = None, env: Mapping[str, str] | None = None)
         telemetry_exporter=str(get("telemetry", "exporter")),
         telemetry_endpoint=str(get("telemetry", "endpoint")),
         log_format=str(get("logging", "format")),
+        store_trusted=bool(get("store", "trusted")),
     )
 
 

@@ -41,6 +41,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from keel.errors import InputError, MissingDependencyError, UsageError, did_you_mean, first_line
+from keel.models._torch_archive import load_exported
 from keel.versioning import site_index
 
 __all__ = [
@@ -613,7 +614,7 @@ class _TorchAdapter:
 
     def load(self, folder: Path, files: list[str], *, trusted: bool) -> Any:
         torch = self._module("Loading a PyTorch model")
-        return torch.export.load(str(_file(folder, files, "model.pt2"))).module()
+        return load_exported(torch, _file(folder, files, "model.pt2"), trusted=trusted)
 
     def _output(self, obj: Any, X: np.ndarray) -> np.ndarray:  # noqa: N803 (ML convention)
         torch = self._module("Running a PyTorch model")

@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from keel.errors import UsageError
+from keel.store import check_name
 
 if TYPE_CHECKING:
     import polars as pl
@@ -63,7 +64,6 @@ PREDICTION_COLUMNS = (
 )
 FEEDBACK_COLUMNS = ("request_id", "row", "label", "time")
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/")
 
 
@@ -72,8 +72,7 @@ class _Log:
     required: tuple[str, ...]
 
     def __init__(self, artifacts: ArtifactStore, name: str) -> None:
-        if not _NAME.match(name):
-            raise UsageError(f"{name!r} cannot name a model.", hint="Use letters, digits, - and _.")
+        check_name(name, "model")  # a safe folder name too: no separators, not . or ..
         self.artifacts = artifacts
         self.name = name
         self.root = f"{artifacts.root}/logs/{self.kind}/{name}"

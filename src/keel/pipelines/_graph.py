@@ -29,6 +29,7 @@ from keel._hints import type_hints
 from keel.contracts import Contract, DType
 from keel.errors import PipelineDefinitionError, UsageError, did_you_mean
 from keel.pipelines._step import MODES, NO_DEFAULT, Mode, Port, Step, as_step
+from keel.store import check_name
 
 if TYPE_CHECKING:
     from keel.pipelines._runner import PipelineResult
@@ -468,7 +469,7 @@ class Pipeline:
         if fn is None and name is None:
             raise UsageError("a pipeline needs a name.", hint='keel.Pipeline("training")')
         self.fn = fn
-        self.name: str = name or (fn.__name__ if fn else "")
+        self.name: str = check_name(name or (fn.__name__ if fn else ""), "pipeline")
         self.contracts = contracts
         self.source: str | None = None  # how keel run found it ("file.py:fn"), for reproduce
         self._added: dict[str, tuple[Step, dict[str, Any]]] = {}
@@ -481,6 +482,7 @@ class Pipeline:
 
     def add(self, name: str, step: Any, /, **inputs: Any) -> None:
         """Add a step as node ``name``; inputs are values, :func:`ref` or :func:`param`."""
+        check_name(name, "step")
         found = as_step(step)
         if found is None:
             raise UsageError(

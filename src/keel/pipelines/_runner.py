@@ -12,7 +12,9 @@ miss can be explained):
   distributions its code uses (a new scikit-learn re-runs ``train``; DVC ignores this);
 - ``contracts``: the contracts of its frame inputs and outputs and the checking mode.
 
-A hit is used only when every cached output still exists and its bytes verify. A pipeline
+A hit is used only when every cached output still exists and its bytes verify, and every
+pickled output carries this project's seal (or the store is marked trusted; see
+:class:`~keel.store.ObjectTrust`): an entry that fails is a miss, and the step re-runs. A pipeline
 run is a tracked run (``keel runs list`` shows it) with one step-run record per step.
 """
 
@@ -38,7 +40,7 @@ from keel.pipelines._graph import Graph, Node, Pipeline, Ref, Value
 from keel.pipelines._step import Port
 from keel.pipelines._telemetry import Telemetry
 from keel.pipelines._values import load_value
-from keel.store import ArtifactCorruptedError, StepIO, StepRunRecord
+from keel.store import ArtifactCorruptedError, ObjectTrust, StepIO, StepRunRecord
 from keel.tracking import Project, open_project, start_run
 from keel.versioning import HashCache, hash_path
 
@@ -99,6 +101,8 @@ class PipelineResult:
             node.step.outputs[index],
             self.project.artifacts,
             self.project.config.state_dir / "pipeline-files",
+            trust=ObjectTrust.of(self.project.config),
+            where=f"output {node.step.outputs[index].name!r} of step {step!r}",
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -242,6 +246,7 @@ class _Scheduler:
         self.store = project.metadata.pipelines
         self.root = project.config.root
         self.hash_cache = HashCache(project.config.state_dir / "cache")
+        self.trust = ObjectTrust.of(project.config)
         self.python = f"{sys.version_info.major}.{sys.version_info.minor}"
 
     # -- the loop -------------------------------------------------------------------------
@@ -380,8 +385,11 @@ class _Scheduler:
         return StepIO(name, "external", found.digest, found.size, detail)
 
     def _unusable(self, hit: StepRunRecord) -> str | None:
-        """Why a cache hit cannot be used (an output gone or corrupted), or None."""
+        """Why a cache hit cannot be used (an output untrusted, gone or corrupted), or None."""
         for item in hit.outputs:
+            untrusted = self.trust.problem(item)
+            if untrusted is not None:  # never unpickled: a pickle can run any code
+                return f"cached output {item.name!r} is not trusted ({untrusted})"
             try:
                 for _ in self.project.artifacts.read_chunks(item.digest):
                     pass
@@ -410,7 +418,8 @@ class _Scheduler:
 
     def _finish(self, prepared: _Prepared, outcome: StepOutcome) -> None:
         if outcome.ok:
-            self._record(prepared, "finished", outcome.outputs, outcome=outcome)
+            outputs = tuple(self.trust.sealed(item) for item in outcome.outputs)
+            self._record(prepared, "finished", outputs, outcome=outcome)
             return
         status_error = outcome.error or "failed"
         self._record(prepared, "failed", (), outcome=outcome, error=status_error)

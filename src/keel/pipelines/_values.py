@@ -1,7 +1,8 @@
 """Step values in and out of the artifact store, by kind, with contract checks at the boundary.
 
 Frames are stored as Parquet (Polars), JSON values as canonical JSON (sorted keys, so equal
-values are equal bytes), files as their bytes, other objects pickled. Every stored value is
+values are equal bytes), files as their bytes, other objects pickled: the only pickles Keel
+stores, unpickled only under :class:`~keel.store.ObjectTrust`'s rule. Every stored value is
 named by its BLAKE3 digest, which is what downstream cache keys hash: a step whose inputs
 are byte-identical to last time is a cache hit even when an upstream step re-ran.
 
@@ -20,7 +21,7 @@ from typing import Any
 from keel.contracts import ColumnSpec, Contract, Frame, Report
 from keel.errors import ContractError, UsageError
 from keel.pipelines._step import Mode, Port
-from keel.store import ArtifactStore, StepIO
+from keel.store import ArtifactStore, ObjectTrust, StepIO
 
 __all__ = ["check_frame", "load_value", "store_value"]
 
@@ -101,8 +102,20 @@ def store_value(value: Any, port: Port, store: ArtifactStore, *, where: str) -> 
     return StepIO(port.name, "object", ref.digest, ref.size, {"type": _type_name(value)})
 
 
-def load_value(item: StepIO, port: Port, store: ArtifactStore, files: pathlib.Path) -> Any:
-    """The value of a stored output, as the consuming ``port`` wants it (verified on read)."""
+def load_value(
+    item: StepIO,
+    port: Port,
+    store: ArtifactStore,
+    files: pathlib.Path,
+    *,
+    trust: ObjectTrust | None,
+    where: str = "",
+) -> Any:
+    """The value of a stored output, as the consuming ``port`` wants it (verified on read).
+
+    A pickled object is loaded only when ``trust`` allows it; ``trust=None`` says the caller
+    has already checked it (the scheduler does, before it hands a digest to a worker).
+    """
     if item.kind == "frame":
         import polars as pl
 
@@ -115,7 +128,9 @@ def load_value(item: StepIO, port: Port, store: ArtifactStore, files: pathlib.Pa
         return target
     if item.kind == "json":
         return json.loads(store.get_bytes(item.digest))
-    return pickle.loads(store.get_bytes(item.digest))
+    if trust is not None:
+        trust.check(item, where=where or f"output {item.name!r} ({item.digest[:12]})")
+    return pickle.loads(store.get_bytes(item.digest))  # sealed by this project, or trusted
 
 
 def _type_name(value: Any) -> str:

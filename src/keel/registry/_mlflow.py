@@ -61,7 +61,7 @@ from keel.registry._registry import (
     resolve,
     store_package,
 )
-from keel.store import ModelVersion
+from keel.store import ModelVersion, check_name
 from keel.tracking import Project, open_project
 
 __all__ = ["export_mlflow", "import_mlflow"]
@@ -275,8 +275,7 @@ def import_mlflow(
     python_function-only model (loading either runs code from the directory). The version's
     description records that it was imported from MLflow, and from where.
     """
-    if not name or "/" in name or "@" in name:
-        raise UsageError(f"{name!r} cannot name a model.", hint="Use letters, digits, - and _.")
+    check_name(name, "model")
     folder = Path(source)
     meta = _read_mlmodel(folder)
     flavors = meta.get("flavors")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -30,7 +29,15 @@ from keel.models._package import (
     sample_rows,
     save_model,
 )
-from keel.store import AliasState, ModelEvent, ModelVersion, hash_file
+from keel.store import (
+    AliasState,
+    ModelEvent,
+    ModelVersion,
+    check_alias,
+    check_name,
+    hash_file,
+    parse_version,
+)
 from keel.tracking import ActiveRun, Project, active_run, open_project
 
 __all__ = [
@@ -46,7 +53,6 @@ __all__ = [
 ]
 
 _MOVES = ("alias", "promote", "rollback")  # events that move an alias (a gate does not)
-_REF = re.compile(r"^(?P<name>[^@/]+)(?:@(?P<alias>[^@/]+)|/(?P<version>\d+))?$")
 
 
 class ModelRejectedError(UsageError):
@@ -65,15 +71,20 @@ def actor() -> str:
 
 
 def parse_model_ref(ref: str) -> tuple[str, int | None, str | None]:
-    """``NAME``, ``NAME/3`` or ``NAME@ALIAS`` as (name, version, alias)."""
-    found = _REF.match(ref.strip())
-    if found is None:
-        raise UsageError(
-            f"{ref!r} is not a model reference.",
-            hint="Write NAME (the latest version), NAME/3 (version 3) or NAME@champion.",
-        )
-    version = found["version"]
-    return found["name"], int(version) if version else None, found["alias"]
+    """``NAME``, ``NAME/3`` or ``NAME@ALIAS`` as (name, version, alias).
+
+    Names and aliases follow Keel's one naming rule and versions are numbers in range;
+    otherwise :class:`keel.store.InvalidNameError`, whose hint states the rule.
+    """
+    text = ref.strip()
+    if "@" in text:
+        name, _, alias = text.partition("@")
+        return check_name(name, "model"), None, check_alias(alias)
+    name, slash, version = text.partition("/")
+    check_name(name, "model")
+    if not slash:
+        return name, None, None
+    return name, parse_version(version, text), None
 
 
 def register(
@@ -96,8 +107,7 @@ def register(
     the model predicts on ``sample`` (default: rows generated from the contract); a failure
     rejects it with :class:`ModelRejectedError`.
     """
-    if not name or "/" in name or "@" in name:
-        raise UsageError(f"{name!r} cannot name a model.", hint="Use letters, digits, - and _.")
+    check_name(name, "model")
     project = project or open_project()
     run_id = run.id if isinstance(run, ActiveRun) else run
     if run_id is None and (current := active_run()) is not None:

@@ -40,7 +40,6 @@ Every mistake is reported at once, each with the file, line, key and what is all
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +49,7 @@ import yaml
 
 from keel.config import format_seconds, parse_seconds
 from keel.errors import UsageError, did_you_mean
+from keel.store import InvalidNameError, check_alias
 
 __all__ = [
     "METRIC_NAMES",
@@ -318,7 +318,6 @@ _GUARDRAILS = {
     "predictionDrift": ("max",),
     "metric": ("name", "alpha", "margin", "minSamples"),
 }
-_ALIAS = re.compile(r"^[A-Za-z0-9_.-]+$")
 _GUARDRAILS_INSTEAD = (
     "Keel's guardrails take the place of Argo's metric conditions: write "
     "analysis.guardrails (errorRate, latencyP99, predictionDrift, metric)."
@@ -441,12 +440,11 @@ class _Reader:
 
     def alias(self, data: Mapping[str, Any], key: str, path: Path_, default: str) -> str:
         value = data.get(key, default)
-        if not isinstance(value, str) or not _ALIAS.match(value):
-            self.problem(
-                (*path, key), f"expected an alias name (letters, digits, - _ .); got {value!r}"
-            )
+        try:
+            return check_alias(value)
+        except InvalidNameError as exc:
+            self.problem((*path, key), f"expected an alias: {exc.message} {exc.hint}")
             return default
-        return value
 
     def text(self, data: Mapping[str, Any], key: str, path: Path_, default: str) -> str:
         value = data.get(key, default)

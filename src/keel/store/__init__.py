@@ -23,6 +23,14 @@ from keel.store._models import ModelEvent as ModelEvent
 from keel.store._models import ModelStore as ModelStore
 from keel.store._models import ModelVersion as ModelVersion
 from keel.store._models import RegisteredModel as RegisteredModel
+from keel.store._names import NAME_LIMIT as NAME_LIMIT
+from keel.store._names import NAME_RULE as NAME_RULE
+from keel.store._names import VERSION_LIMIT as VERSION_LIMIT
+from keel.store._names import InvalidNameError as InvalidNameError
+from keel.store._names import check_alias as check_alias
+from keel.store._names import check_name as check_name
+from keel.store._names import check_version as check_version
+from keel.store._names import parse_version as parse_version
 from keel.store._pipelines import LineageEvent as LineageEvent
 from keel.store._pipelines import PipelineStore as PipelineStore
 from keel.store._pipelines import StepIO as StepIO
@@ -30,8 +38,13 @@ from keel.store._pipelines import StepRunRecord as StepRunRecord
 from keel.store._pipelines import StepStatus as StepStatus
 from keel.store._references import ReferenceRecord as ReferenceRecord
 from keel.store._references import ReferenceStore as ReferenceStore
+from keel.store._trust import ObjectTrust as ObjectTrust
+from keel.store._trust import UntrustedObjectError as UntrustedObjectError
 
 __all__ = [
+    "NAME_LIMIT",
+    "NAME_RULE",
+    "VERSION_LIMIT",
     "AliasConflictError",
     "AliasState",
     "ArtifactCorruptedError",
@@ -39,12 +52,14 @@ __all__ = [
     "ArtifactRef",
     "ArtifactStore",
     "DatasetVersion",
+    "InvalidNameError",
     "LineageEvent",
     "MetadataStore",
     "Metric",
     "ModelEvent",
     "ModelStore",
     "ModelVersion",
+    "ObjectTrust",
     "PipelineStore",
     "ReferenceRecord",
     "ReferenceStore",
@@ -58,7 +73,12 @@ __all__ = [
     "StoreValueError",
     "StoreVersionError",
     "StoreWriteError",
+    "UntrustedObjectError",
+    "check_alias",
+    "check_name",
+    "check_version",
     "hash_bytes",
     "hash_file",
     "metric_step",
+    "parse_version",
 ]

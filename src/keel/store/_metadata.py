@@ -45,6 +45,7 @@ from keel.store._metadata_schema import (
     step_io,
 )
 from keel.store._models import ModelStore
+from keel.store._names import check_name, check_version
 from keel.store._pipelines import PipelineStore
 from keel.store._process import process_gone, this_process
 from keel.store._references import ReferenceStore
@@ -201,6 +202,8 @@ class MetadataStore:
 
         ``params`` are recorded in the same transaction (one write where there would be two).
         """
+        if experiment is not None:
+            check_name(experiment, "experiment")
         run_id = uuid.uuid4().hex
         encoded = {key: _encode_param(key, value) for key, value in (params or {}).items()}
         process = this_process()
@@ -339,7 +342,7 @@ class MetadataStore:
         """Runs, newest first, with their tags, params and latest metric values."""
         where: list[sa.ColumnElement[bool]] = []
         if experiment is not None:
-            where.append(experiments.c.name == experiment)
+            where.append(experiments.c.name == check_name(experiment, "experiment"))
         if status is not None:
             where.append(runs.c.status == status)
         if parent_id is not None:
@@ -461,6 +464,7 @@ class MetadataStore:
         manifest: str | None = None,
     ) -> DatasetVersion:
         """Record a new version of dataset ``name`` (1, 2, ...) and return it."""
+        check_name(name, "dataset")
         _check_digest(digest)
         if manifest is not None:
             _check_digest(manifest)
@@ -496,6 +500,8 @@ class MetadataStore:
 
     def get_dataset_version(self, name: str, version: int | None = None) -> DatasetVersion:
         """One version of a dataset (the latest when ``version`` is ``None``)."""
+        if version is not None:
+            check_version(version)
         found = self.list_dataset_versions(name)
         if version is not None:
             found = [item for item in found if item.version == version]
@@ -514,6 +520,7 @@ class MetadataStore:
 
     def list_dataset_versions(self, name: str) -> list[DatasetVersion]:
         """Every version of a dataset, oldest first."""
+        check_name(name, "dataset")
         return self._dataset_versions(datasets.c.name == name, dataset_versions.c.version)
 
     def resolve_run_id(self, prefix: str) -> str:

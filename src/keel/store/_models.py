@@ -30,6 +30,7 @@ from keel.store._metadata_schema import (
     model_versions,
     registered_models,
 )
+from keel.store._names import check_alias, check_name, check_version
 
 __all__ = [
     "AliasConflictError",
@@ -152,6 +153,8 @@ class ModelStore:
         """Point ``alias`` at ``version``; with ``expected_revision``, only if nobody moved it
         since that revision was read (else :class:`AliasConflictError`). Without it the move
         always lands, after any concurrent move (last writer wins)."""
+        check_alias(alias)
+        check_version(version)
 
         def work(conn: Connection) -> AliasState:
             model_id = _model_id(conn, name, lock=True)
@@ -210,6 +213,7 @@ class ModelStore:
         """Delete ``alias`` (recorded as ``kind``, ``previous_version`` the version it held);
         with ``expected_revision``, only if nobody moved it since (else
         :class:`AliasConflictError`). Returns the state it had."""
+        check_name(alias, "alias")
 
         def work(conn: Connection) -> AliasState:
             model_id = _model_id(conn, name, lock=True)
@@ -268,6 +272,8 @@ class ModelStore:
     # -- reading --------------------------------------------------------------------------
     def get_version(self, name: str, version: int | None = None) -> ModelVersion:
         """One version (the latest when ``version`` is None)."""
+        if version is not None:
+            check_version(version)
         with self._read.connect() as conn:
             model_id = _model_id(conn, name)
             query = sa.select(model_versions).where(model_versions.c.model_id == model_id)
@@ -284,6 +290,7 @@ class ModelStore:
 
     def alias(self, name: str, alias: str) -> AliasState:
         """Where ``alias`` points, and its revision (for an optimistic move)."""
+        check_name(alias, "alias")  # a lookup: an alias stored before the number rule still works
         with self._read.connect() as conn:
             model_id = _model_id(conn, name)
             state = _alias(conn, model_id, alias)
@@ -358,6 +365,7 @@ class ModelStore:
 
 
 def _model_id(conn: Connection, name: str, *, create: bool = False, lock: bool = False) -> int:
+    check_name(name, "model")  # before the database sees it: the same answer on every backend
     query = sa.select(registered_models.c.id).where(registered_models.c.name == name)
     if lock and conn.dialect.name == "postgresql":
         query = query.with_for_update()

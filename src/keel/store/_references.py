@@ -27,6 +27,7 @@ from keel.store._metadata_schema import (
     reference_profiles,
     registered_models,
 )
+from keel.store._names import check_version
 
 __all__ = ["ReferenceRecord", "ReferenceStore", "Subject"]
 
@@ -71,6 +72,7 @@ class ReferenceStore:
     ) -> ReferenceRecord:
         """Record (or replace) the reference profile of ``name`` version ``version``."""
         _check_subject(subject)
+        check_version(version)
         if len(digest) != 64 or not set(digest) <= set("0123456789abcdef"):
             raise UsageError(
                 f"{digest!r} is not a content digest.",

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from keel.errors import UsageError
+from keel.store import check_name, parse_version
 
 __all__ = ["parse_ref"]
 
 
 def parse_ref(ref: str) -> tuple[str, int | None]:
-    """``"loans@3"`` → ``("loans", 3)``; ``"loans"`` → ``("loans", None)`` (the latest)."""
-    name, _, version = ref.partition("@")
-    if not version:
+    """``"loans@3"`` → ``("loans", 3)``; ``"loans"`` → ``("loans", None)`` (the latest).
+
+    The name follows Keel's one naming rule and the version is a number in range
+    (:func:`keel.store.check_name`, :func:`keel.store.parse_version`); otherwise
+    :class:`keel.store.InvalidNameError`, whose hint states the rule.
+    """
+    name, at, version = ref.partition("@")
+    check_name(name, "dataset")
+    if not at:
         return name, None
-    if not version.isdigit():
-        raise UsageError(f"{ref!r}: the version must be a number.", hint="Write NAME@3.")
-    return name, int(version)
+    return name, parse_version(version, ref)
