@@ -1,6 +1,7 @@
-"""``keel serve NAME`` and ``keel predictions export NAME``.
+"""``keel serve NAME``, ``keel predictions export NAME`` and ``keel predictions recover NAME``.
 
-``keel predictions export --format json`` prints ``{"model": NAME, "path": OUT, "rows": N}``.
+``keel predictions export --format json`` prints ``{"model": NAME, "path": OUT, "rows": N}``;
+``keel predictions recover --format json`` prints ``{"model": NAME, "rows": N}``.
 """
 
 from __future__ import annotations
@@ -99,3 +100,20 @@ def export(
         print_json({"model": name, "path": str(output), "rows": rows})
         return
     out.print(f"Wrote {rows} prediction row(s) of {name} to {output}", highlight=False)
+
+
+@app.command("recover")
+def recover(
+    name: Annotated[str, typer.Argument(help="The served model.")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Write the rows a killed `keel serve NAME` left in the local journal into the logs
+    (`keel serve` does it when it starts)."""
+    from keel.serve import recover_predictions
+
+    with reporting():
+        rows = recover_predictions(name)
+    if fmt is Format.json:
+        print_json({"model": name, "rows": rows})
+        return
+    out.print(f"Recovered {rows} prediction row(s) of {name} from the journal", highlight=False)
