@@ -60,6 +60,22 @@ def serve(
             "--model-version", min=1, help="Serve this version alone (KEEL_MODEL_VERSION)."
         ),
     ] = None,
+    max_header_bytes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-header-bytes", min=1024, help="Largest request line + headers (64 KiB): 431."
+        ),
+    ] = None,
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--header-timeout", min=0.1, help="Seconds to send a request's headers (10): 408."
+        ),
+    ] = None,
+    max_connections: Annotated[
+        int | None,
+        typer.Option("--max-connections", min=1, help="Open connections (1000); beyond: 503."),
+    ] = None,
 ) -> None:
     """Serve NAME@champion (or what deploy/NAME.yaml says) over HTTP until SIGTERM."""
     import os
@@ -79,6 +95,9 @@ def serve(
             log_flush_interval=_seconds(log_flush) if log_flush else None,
             max_body_bytes=max_body,
             request_timeout=timeout,
+            max_header_bytes=max_header_bytes,
+            header_timeout=header_timeout,
+            max_connections=max_connections,
         )
 
 
