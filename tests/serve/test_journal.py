@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import errno
 import http.client
 import json
 import os
@@ -228,3 +229,49 @@ def test_dates_and_datetimes_come_back_from_the_journal_as_they_were(tmp_path: P
     row = PredictionLog(project.artifacts, "visits").scan().collect().row(0, named=True)
     assert (row["day"], row["seen"], row["note"]) == (day, seen, "2026-01-01")
     assert PredictionLog(project.artifacts, "visits").scan().collect().schema["day"] == pl.Date
+
+
+def test_a_failed_journal_write_leaves_no_torn_record_before_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = Journal(tmp_path / "journal")
+    journal.write([b"[1]"])
+    real = os.write
+
+    def disk_full(fd: int, data: Any) -> int:
+        real(fd, bytes(data[:5]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        journal.write([b"[2]"])
+    monkeypatch.setattr(os, "write", real)
+    journal.write([b"[3]"])
+    assert journal.current is not None
+    assert list(Journal.read(journal.current)) == [b"[1]", b"[3]"]
+
+
+def test_rows_whose_write_failed_are_written_once_by_a_later_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project(tmp_path)
+    folder = journal_folder(project.config.state_dir, "churn")
+    writer = LogWriter(project.artifacts, "churn", Features.__contract__, journal=folder)
+    _entry(writer, "a", [30, 1.0, 0.5], ("age", "income", "rate"))
+    writer.add_feedback("a", [1], dt.datetime.now(dt.UTC), per_row=False)
+    real = FeedbackLog.append
+
+    def unavailable(self: FeedbackLog, frame: pl.DataFrame, *, key: str | None = None) -> None:
+        raise OSError("the store is unavailable")
+
+    monkeypatch.setattr(FeedbackLog, "append", unavailable)
+    assert writer.flush() == 1  # the predictions went; the feedback is kept
+    _entry(writer, "b", [31, 1.0, 0.5], ("age", "income", "rate"))
+    assert writer.flush() == 0  # kept behind it, in order
+    monkeypatch.setattr(FeedbackLog, "append", real)
+    assert writer.flush() == 1
+
+    logged = PredictionLog(project.artifacts, "churn").scan().collect()
+    assert sorted(logged["request_id"]) == ["a", "b"]
+    assert FeedbackLog(project.artifacts, "churn").scan().collect()["request_id"].to_list() == ["a"]
+    assert list(folder.glob("*.journal")) == []  # each segment gone once written

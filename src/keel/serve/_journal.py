@@ -77,6 +77,7 @@ class Segment:
     path: Path
     key: str
     fd: int
+    size: int = 0  # bytes written whole
 
 
 class Journal:
@@ -98,10 +99,17 @@ class Journal:
             return
         if self.current is None:
             self.current = self._open()
+        segment = self.current
         data = b"".join(_HEADER.pack(len(p), zlib.crc32(p)) + p for p in payloads)
         view = memoryview(data)
-        while view:
-            view = view[os.write(self.current.fd, view) :]
+        try:
+            while view:
+                view = view[os.write(segment.fd, view) :]
+        except OSError:  # a full disk, say: no torn record in front of the next ones
+            with contextlib.suppress(OSError):
+                os.ftruncate(segment.fd, segment.size)
+            raise
+        segment.size += len(data)
 
     def rotate(self) -> Segment | None:
         """Close the open segment for writing and return it (still locked), or None."""

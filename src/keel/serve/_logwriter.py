@@ -207,26 +207,27 @@ class LogWriter:
                 self._held.append(_Held(key, segment, rows, feedback, types))
             elif segment is not None:
                 Journal.release(segment)
-            written = self._write_held()
-            self.written += written
-            return written
+            before = self.written
+            self._write_held()
+            return self.written - before
 
     def recover(self) -> int:
         """Write the rows that dead processes left in the journal into the logs, each flush's
         rows once; return how many prediction rows were written."""
         if self._journal is None:
             return 0
-        written = 0
         with self._flushing:
+            before = self.written
             for segment in self._journal.orphans():
                 held = _Held(segment.key, segment, on_disk=True)
                 try:
-                    written += self._write(held)
+                    self._write(held)
                 except Exception:
                     logger.exception("could not replay the journal segment %s", segment.path)
                     Journal.close(segment)  # kept for the next attempt
                     continue
                 Journal.release(segment)
+            written = self.written - before
         if written:
             logger.info(
                 "wrote %d prediction row(s) of %s left in the journal by a stopped server",
@@ -235,12 +236,11 @@ class LogWriter:
             )
         return written
 
-    def _write_held(self) -> int:
-        written = 0
+    def _write_held(self) -> None:
         while self._held:
             held = self._held[0]
             try:
-                written += self._write(held)
+                self._write(held)
             except Exception:
                 logger.exception(
                     "could not write the prediction and feedback logs of %s (%d row(s) kept)",
@@ -252,22 +252,19 @@ class LogWriter:
             self._held.pop(0)
             if held.segment is not None:
                 Journal.release(held.segment)
-        return written
 
-    def _write(self, held: _Held) -> int:
-        """Write one flush's rows under its key; return the prediction rows written."""
+    def _write(self, held: _Held) -> None:
+        """Write one flush's rows under its key (counting the prediction rows written)."""
         rows, feedback, types = held.rows, held.feedback, held.types
         if held.on_disk and held.segment is not None:
             rows, feedback, types = _load(held.segment)
-        written = 0
         if rows and not held.predictions_done:
             frame = _prediction_frame(rows, types)
             self.predictions.append(frame, key=held.key)
-            written = frame.height
+            self.written += frame.height
         held.predictions_done = True
         if feedback:
             self.feedback_log.append(_feedback_frame(feedback), key=held.key)
-        return written
 
     def _trim(self) -> None:
         """Hold at most ``_MAX_BUFFER`` rows in memory: the oldest flushes' rows are left on
