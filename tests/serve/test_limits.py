@@ -7,9 +7,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from keel.errors import UsageError
+from keel.serve import serve
 from keel.serve._protocol import LimitedHttpProtocol, _tail
 
 from ._process import Server, keel_serve
@@ -157,3 +160,9 @@ def test_bytes_of_a_read_that_can_belong_to_headers_begun_in_it() -> None:
     assert _tail(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HT") == len(b"GET / HT")
     assert _tail(b"body of the last request") == len(b"body of the last request")
     assert LimitedHttpProtocol.limits.max_header_bytes == 64 * 1024
+
+
+def test_limits_that_would_refuse_every_request_are_refused(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    with pytest.raises(UsageError, match=r"max_header_bytes=10 \(expected >= 1024\)"):
+        serve("churn", project_root=str(tmp_path), max_header_bytes=10)

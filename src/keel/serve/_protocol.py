@@ -35,6 +35,8 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from keel.errors import UsageError
+
 __all__ = [
     "DEFAULT_HEADER_TIMEOUT",
     "DEFAULT_MAX_CONNECTIONS",
@@ -56,6 +58,28 @@ class HeaderLimits:
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+
+    def __post_init__(self) -> None:
+        wrong = [
+            f"{name}={value!r} (expected {expected})"
+            for name, value, ok, expected in (
+                (
+                    "max_header_bytes",
+                    self.max_header_bytes,
+                    self.max_header_bytes >= 1024,
+                    ">= 1024",
+                ),
+                ("header_timeout", self.header_timeout, self.header_timeout > 0, "> 0 seconds"),
+                ("max_connections", self.max_connections, self.max_connections >= 1, ">= 1"),
+            )
+            if not ok
+        ]
+        if wrong:
+            raise UsageError(
+                f"keel serve cannot run with {', '.join(wrong)}.",
+                hint="Leave them out for the defaults: 64 KiB of headers, 10 s to send them, "
+                "1000 connections.",
+            )
 
 
 _sweepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.TimerHandle] = (

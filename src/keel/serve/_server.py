@@ -78,6 +78,7 @@ def serve(
         "header_timeout": header_timeout,
         "max_connections": max_connections,
     }
+    limits = _connection_limits(options)
     configure_logging(project.config.log_format if access_log else "text")
     if not access_log:
         logging.getLogger("keel.serve.access").setLevel(logging.WARNING)
@@ -88,7 +89,7 @@ def serve(
         "access_log": False,
         "timeout_graceful_shutdown": 30,
         "lifespan": "on",
-        **_connection_limits(options),
+        **limits,
     }
     if workers > 1:
         os.environ[_OPTIONS] = json.dumps(options)
