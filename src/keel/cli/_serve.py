@@ -1,6 +1,7 @@
-"""``keel serve NAME`` and ``keel predictions export NAME``.
+"""``keel serve NAME``, ``keel predictions export NAME`` and ``keel predictions recover NAME``.
 
-``keel predictions export --format json`` prints ``{"model": NAME, "path": OUT, "rows": N}``.
+``keel predictions export --format json`` prints ``{"model": NAME, "path": OUT, "rows": N}``;
+``keel predictions recover --format json`` prints ``{"model": NAME, "rows": N}``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,22 @@ def serve(
             "--model-version", min=1, help="Serve this version alone (KEEL_MODEL_VERSION)."
         ),
     ] = None,
+    max_header_bytes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-header-bytes", min=1024, help="Largest request line + headers (64 KiB): 431."
+        ),
+    ] = None,
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--header-timeout", min=0.1, help="Seconds to send a request's headers (10): 408."
+        ),
+    ] = None,
+    max_connections: Annotated[
+        int | None,
+        typer.Option("--max-connections", min=1, help="Open connections (1000); beyond: 503."),
+    ] = None,
 ) -> None:
     """Serve NAME@champion (or what deploy/NAME.yaml says) over HTTP until SIGTERM."""
     import os
@@ -66,6 +83,9 @@ def serve(
             log_flush_interval=_seconds(log_flush) if log_flush else None,
             max_body_bytes=max_body,
             request_timeout=timeout,
+            max_header_bytes=max_header_bytes,
+            header_timeout=header_timeout,
+            max_connections=max_connections,
         )
 
 
@@ -87,3 +107,20 @@ def export(
         print_json({"model": name, "path": str(output), "rows": rows})
         return
     out.print(f"Wrote {rows} prediction row(s) of {name} to {output}", highlight=False)
+
+
+@app.command("recover")
+def recover(
+    name: Annotated[str, typer.Argument(help="The served model.")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Write the rows a killed `keel serve NAME` left in the local journal into the logs
+    (`keel serve` does it when it starts)."""
+    from keel.serve import recover_predictions
+
+    with reporting():
+        rows = recover_predictions(name)
+    if fmt is Format.json:
+        print_json({"model": name, "rows": rows})
+        return
+    out.print(f"Recovered {rows} prediction row(s) of {name} from the journal", highlight=False)

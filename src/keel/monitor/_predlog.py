@@ -64,6 +64,7 @@ PREDICTION_COLUMNS = (
 )
 FEEDBACK_COLUMNS = ("request_id", "row", "label", "time")
 
+_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/")
 
 
@@ -78,8 +79,18 @@ class _Log:
         self.root = f"{artifacts.root}/logs/{self.kind}/{name}"
 
     # -- writing --------------------------------------------------------------------------
-    def append(self, frame: pl.DataFrame) -> str | None:
-        """Write ``frame`` as one new file of the log; return its path (None if empty)."""
+    def append(self, frame: pl.DataFrame, *, key: str | None = None) -> str | None:
+        """Write ``frame`` as one new file of the log; return its path (None if empty).
+
+        With ``key`` (letters, digits, ``_`` and ``-``) the file's name is made of the first
+        row's time and the key, and a file of that name already in the log is kept as it is:
+        writing the same rows under the same key twice leaves one copy of them.
+        """
+        if key is not None and not _KEY.match(key):
+            raise UsageError(
+                f"{key!r} cannot name a {self.kind} log file.",
+                hint="Use letters, digits, - and _.",
+            )
         missing = [c for c in self.required if c not in frame.columns]
         if missing:
             raise UsageError(
@@ -92,8 +103,10 @@ class _Log:
         when = first if isinstance(first, datetime) else datetime.now(UTC)
         when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
         folder = f"{self.root}/date={when:%Y-%m-%d}/hour={when:%H}"
-        final = f"{folder}/{when:%Y%m%dT%H%M%S}-{uuid.uuid4().hex}.parquet"
+        final = f"{folder}/{when:%Y%m%dT%H%M%S}-{key or uuid.uuid4().hex}.parquet"
         fs = self.artifacts.fs
+        if key is not None and fs.exists(final):
+            return final
         fs.makedirs(folder, exist_ok=True)
         tmp = f"{folder}/.{uuid.uuid4().hex}.part"
         try:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from keel.serve._controller import Controller as Controller
 from keel.serve._export import export_predictions as export_predictions
+from keel.serve._export import recover_predictions as recover_predictions
 from keel.serve._guardrails import Decision as Decision
 from keel.serve._guardrails import Guardrails as Guardrails
 from keel.serve._router import Router as Router
@@ -28,6 +29,7 @@ __all__ = [
     "export_predictions",
     "load_spec",
     "parse_spec",
+    "recover_predictions",
     "serve",
 ]
 

@@ -41,6 +41,7 @@ from keel.serve._http import (
     same_token,
     server_error,
 )
+from keel.serve._journal import JOURNAL_INTERVAL, journal_folder
 from keel.serve._logwriter import LogWriter
 from keel.serve._metrics import Metrics
 from keel.serve._middleware import ServeMiddleware
@@ -202,7 +203,13 @@ class KeelServer:
             version = project.metadata.models.aliases(name).get(challenger.alias)
             if version is not None:
                 self.models["challenger"] = self._load_version(version)
-        self.writer = LogWriter(project.artifacts, name, self.champion.model.input_contract)
+        self.writer = LogWriter(
+            project.artifacts,
+            name,
+            self.champion.model.input_contract,
+            journal=journal_folder(project.config.state_dir, name),
+        )
+        self.writer.recover()  # what a killed server left in the journal
         for served in self.models.values():
             self.writer.set_contract(served.model.input_contract)
         self.feedback_gate = FeedbackGate(spec, PredictionLog(project.artifacts, name))
@@ -284,6 +291,7 @@ class KeelServer:
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         self._spawn(self._every(stop, self.flush_interval, self._flush_logs))
+        self._spawn(self._every(stop, JOURNAL_INTERVAL, self._journal_logs))
         self._spawn(self._reload_loop(stop))
         self._spawn(self._every(stop, ACCESS_FLUSH_INTERVAL, self._flush_access_log))
         if self.controller is not None:
@@ -302,6 +310,7 @@ class KeelServer:
                 await batcher.drain()
             await asyncio.gather(*self._background, return_exceptions=True)
             await asyncio.to_thread(self.flush)
+            await asyncio.to_thread(self.writer.recover)
             flush_access_log()
 
     def flush(self) -> int:
@@ -318,6 +327,9 @@ class KeelServer:
 
     async def _flush_logs(self) -> None:
         await asyncio.to_thread(self.flush)
+
+    async def _journal_logs(self) -> None:
+        await asyncio.to_thread(self.writer.journal)
 
     async def _flush_access_log(self) -> None:
         flush_access_log()

@@ -1,4 +1,5 @@
-"""``export_predictions``: a served model's prediction log as one Parquet file."""
+"""``export_predictions``: a served model's prediction log as one Parquet file.
+``recover_predictions``: the rows a killed server left in its journal, into the logs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from keel.tracking import Project
 
-__all__ = ["export_predictions"]
+__all__ = ["export_predictions", "recover_predictions"]
 
 
 def export_predictions(
@@ -40,3 +41,21 @@ def export_predictions(
     frame.write_parquet(scratch)
     scratch.replace(target)
     return frame.height
+
+
+def recover_predictions(name: str, *, project: Project | None = None) -> int:
+    """Write the prediction and feedback rows that stopped servers of model ``name`` left in
+    the project's journal (``.keel/journal/NAME/``) into the logs; return the number of
+    prediction rows written.
+
+    ``keel serve`` does this when it starts and when it stops. Segments that a running
+    server still writes are left alone, a damaged last record is dropped, and rows already
+    in the logs are not written again.
+    """
+    from keel.serve._journal import journal_folder
+    from keel.serve._logwriter import LogWriter
+    from keel.tracking import open_project
+
+    project = project or open_project()
+    folder = journal_folder(project.config.state_dir, name)
+    return LogWriter(project.artifacts, name, None, journal=folder).recover()

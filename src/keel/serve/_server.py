@@ -50,8 +50,15 @@ def serve(
     request_timeout: float | None = None,
     access_log: bool = True,
     project_root: str | None = None,
+    max_header_bytes: int | None = None,
+    header_timeout: float | None = None,
+    max_connections: int | None = None,
 ) -> None:
-    """Serve model ``name`` over HTTP until SIGTERM or SIGINT (blocks)."""
+    """Serve model ``name`` over HTTP until SIGTERM or SIGINT (blocks).
+
+    ``max_header_bytes`` (64 KiB), ``header_timeout`` (10 s) and ``max_connections``
+    (1,000) bound what a client can hold of the server (:mod:`keel.serve._protocol`).
+    """
     try:
         import uvicorn
     except ImportError as exc:
@@ -67,7 +74,11 @@ def serve(
         "log_flush_interval": log_flush_interval,
         "max_body_bytes": max_body_bytes,
         "request_timeout": request_timeout,
+        "max_header_bytes": max_header_bytes,
+        "header_timeout": header_timeout,
+        "max_connections": max_connections,
     }
+    limits = _connection_limits(options)
     configure_logging(project.config.log_format if access_log else "text")
     if not access_log:
         logging.getLogger("keel.serve.access").setLevel(logging.WARNING)
@@ -78,6 +89,7 @@ def serve(
         "access_log": False,
         "timeout_graceful_shutdown": 30,
         "lifespan": "on",
+        **limits,
     }
     if workers > 1:
         _check_spec(name, project)  # the workers build the app: refuse here what they would
@@ -128,9 +140,26 @@ def _settle_memory() -> None:
     gc.set_threshold(_GC_YOUNGEST, *gc.get_threshold()[1:])
 
 
+def _connection_limits(options: dict[str, Any]) -> dict[str, Any]:
+    """The header and connection limits of ``options``, in force in this process from now
+    on; returns the uvicorn settings that enforce them."""
+    from keel.serve._protocol import HeaderLimits, configure, uvicorn_limits
+
+    given = {
+        key: options[key]
+        for key in ("max_header_bytes", "header_timeout", "max_connections")
+        if options.get(key) is not None
+    }
+    limits = HeaderLimits(**given)
+    configure(limits)
+    return uvicorn_limits(limits)
+
+
 def _build(options: dict[str, Any]) -> Any:
     from keel.serve._app import DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, create_app
     from keel.tracking import open_project
+
+    _connection_limits(options)  # in every worker process
 
     project = open_project(_path(options["root"]))
     limit = options.get("max_body_bytes")
