@@ -20,6 +20,9 @@ from keel.store._models import ModelEvent as ModelEvent
 from keel.store._models import ModelStore as ModelStore
 from keel.store._models import ModelVersion as ModelVersion
 from keel.store._models import RegisteredModel as RegisteredModel
+from keel.store._paths import UnsafePathError as UnsafePathError
+from keel.store._paths import check_relative_path as check_relative_path
+from keel.store._paths import safe_join as safe_join
 from keel.store._pipelines import LineageEvent as LineageEvent
 from keel.store._pipelines import PipelineStore as PipelineStore
 from keel.store._pipelines import StepIO as StepIO
@@ -53,6 +56,9 @@ __all__ = [
     "StepStatus",
     "StoreUnavailableError",
     "StoreVersionError",
+    "UnsafePathError",
+    "check_relative_path",
     "hash_bytes",
     "hash_file",
+    "safe_join",
 ]
