@@ -134,6 +134,11 @@ def get_dataset(
             hint=f"Read it where it lives: {found.uri}",
         )
     shown = f"{name}@{found.version}"
+    if found.manifest is None:
+        raise InputError(
+            f"{shown} was recorded without a list of its files, so it cannot be restored.",
+            hint="Add the data again (keel data add): this Keel records the list.",
+        )
     listing = _listing(project, found)
     target = Path(dest)
     writes = _writes(listing, target, where=f"the file listing of dataset {shown}")
