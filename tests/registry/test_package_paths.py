@@ -205,3 +205,42 @@ def test_an_honest_package_still_round_trips(project: Project, tmp_path: Path) -
     rows = np.array([[0.2, 0.4], [0.9, 0.1]])
     back = keel.load("back", project=project).predict(rows)
     assert back.tolist() == keel.load("churn", project=project).predict(rows).tolist()
+
+
+def _mlflow_dir(root: Path, flavour: dict[str, object]) -> Path:
+    root.mkdir()
+    (root / "MLmodel").write_text(yaml.safe_dump({"flavors": flavour}))
+    return root
+
+
+@pytest.mark.parametrize("linked", [False, True])
+def test_an_mlmodel_field_naming_a_file_out_of_the_directory_is_refused(
+    project: Project, tmp_path: Path, linked: bool
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "model.skops").write_bytes(b"not read")
+    field = "model.skops" if linked else "../elsewhere/model.skops"
+    source = _mlflow_dir(
+        tmp_path / "mlflow-model",
+        {"sklearn": {"pickled_model": field, "serialization_format": "skops"}},
+    )
+    if linked:
+        (source / "model.skops").symlink_to(outside / "model.skops")
+    result = runner.invoke(app, ["models", "import", str(source), "--name", "evil", "--trusted"])
+    assert result.exit_code == 2, result.output
+    assert _names(result.output, field)
+    assert "evil" not in {m.name for m in project.metadata.models.models()}
+
+
+def test_a_pyfunc_directory_with_a_link_is_refused_before_anything_is_read(
+    project: Project, tmp_path: Path
+) -> None:
+    (tmp_path / "secret").write_text("a private key")
+    source = _mlflow_dir(tmp_path / "pyfunc", {"python_function": {"loader_module": "x"}})
+    (source / "data").mkdir()
+    (source / "data" / "key").symlink_to(tmp_path / "secret")
+    result = runner.invoke(app, ["models", "import", str(source), "--name", "evil", "--trusted"])
+    assert result.exit_code == 2, result.output
+    assert _names(result.output, "data/key")
+    assert "symbolic link" in " ".join(result.output.split())
