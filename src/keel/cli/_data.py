@@ -156,10 +156,21 @@ def diff(
 def get(
     ref: Annotated[str, typer.Argument(help="NAME@VERSION (or NAME for the latest).")],
     dest: Annotated[Path, typer.Argument(help="Where to restore it.")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace regular files already at DEST (never links, folders or special files).",
+        ),
+    ] = False,
 ) -> None:
-    """Restore a stored version (verified against its hashes) to DEST."""
+    """Restore a stored version (verified against its hashes) to DEST.
+
+    DEST must be new (or an empty folder) unless --force. Every path of the version's
+    listing is checked first: nothing is written outside DEST.
+    """
     from keel.tracking import get_dataset
 
     with reporting(), progress(f"Restoring {ref}"):
-        written = get_dataset(ref, dest)
+        written = get_dataset(ref, dest, force=force)
     out.print(f"Restored {ref} to {written}", highlight=False)

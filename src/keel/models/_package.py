@@ -29,7 +29,7 @@ from keel._version import __version__
 from keel.contracts import Contract, DType, contract_from_dict, contract_to_dict
 from keel.errors import InputError, UsageError
 from keel.models._adapters import Adapter, adapter_for, get_adapter
-from keel.store import hash_file
+from keel.store import UnsafePathError, check_relative_path, hash_file, safe_join
 
 __all__ = [
     "MANIFEST",
@@ -38,6 +38,7 @@ __all__ = [
     "ModelPackageError",
     "ModelVersionWarning",
     "load_model",
+    "package_path",
     "sample_rows",
     "save_model",
 ]
@@ -106,6 +107,19 @@ class Manifest:
                 f"{where} has manifest format {data['format']}; this Keel reads up to {FORMAT}.",
                 hint="Upgrade keel (pip install -U mlkeel).",
             )
+        files = data["files"]
+        if not isinstance(files, Mapping) or not all(
+            isinstance(m, Mapping) for m in files.values()
+        ):
+            raise ModelPackageError(
+                f"{where}: 'files' is not a mapping of path to digest and size.",
+                hint="Do not use this package: it was altered, or made by another tool.",
+            )
+        for name in files:
+            try:
+                check_relative_path(name, where=where, what="model package")
+            except UnsafePathError as exc:
+                raise ModelPackageError(exc.message, hint=exc.hint) from exc
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -237,9 +251,21 @@ def save_model(
     return manifest
 
 
+def package_path(folder: str | Path, name: object, *, where: str | None = None) -> Path:
+    """Where the file ``name`` of the package in ``folder`` is, by the path rule of
+    :func:`keel.store.safe_join` (relative, no ``..``, no symbolic link on the way); a name
+    that breaks it raises :class:`ModelPackageError` naming it."""
+    try:
+        return safe_join(
+            folder, name, where=where or f"model package {folder}", what="model package"
+        )
+    except UnsafePathError as exc:
+        raise ModelPackageError(exc.message, hint=exc.hint) from exc
+
+
 def read_manifest(path: str | Path) -> Manifest:
     folder = Path(path)
-    file = folder / MANIFEST
+    file = package_path(folder, MANIFEST)
     if not file.is_file():
         raise ModelPackageError(
             f"{folder} is not a model package: it has no {MANIFEST}.",
@@ -257,7 +283,7 @@ def load_model(path: str | Path, *, trusted: bool = False) -> KeelModel:
     folder = Path(path)
     manifest = read_manifest(folder)
     for name, meta in manifest.files.items():
-        file = folder / name
+        file = package_path(folder, name)
         if not file.is_file():
             raise ModelPackageError(
                 f"model package {folder} is missing its file {name}.",

@@ -26,7 +26,7 @@ from rich.table import Table
 from keel.errors import UsageError
 from keel.pipelines._load import load_pipeline
 from keel.pipelines._runner import StepEvent, run_pipeline
-from keel.store import StepIO, StepRunRecord
+from keel.store import StepIO, StepRunRecord, safe_join
 from keel.tracking import Project, compare_runs, get_dataset, open_project
 from keel.versioning import HashCache, hash_path
 
@@ -155,7 +155,10 @@ def _restore_inputs(
                 )
                 continue
             version = versions[-1]
-            target = scratch / f"{version.name}-{version.version}" / path.name
+            where = f"the metadata store's record of input {item.name!r} of step {record.step}"
+            target = safe_join(
+                scratch, f"{version.name}-{version.version}/{path.name}", where=where, what="store"
+            )
             get_dataset(f"{version.name}@{version.version}", target, project=project)
             replaced.setdefault(record.step, {})[item.name] = target
             notes.append(

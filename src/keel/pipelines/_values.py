@@ -21,7 +21,7 @@ from typing import Any
 from keel.contracts import ColumnSpec, Contract, Frame, Report
 from keel.errors import ContractError, UsageError
 from keel.pipelines._step import Mode, Port
-from keel.store import ArtifactStore, ObjectTrust, StepIO
+from keel.store import ArtifactStore, ObjectTrust, StepIO, safe_join
 
 __all__ = ["check_frame", "load_value", "store_value"]
 
@@ -121,8 +121,11 @@ def load_value(
 
         return pl.read_parquet(io.BytesIO(store.get_bytes(item.digest)))
     if item.kind == "file":
-        name = str(item.detail.get("filename") or "data")
-        target = files / item.digest[:2] / item.digest / name
+        name = item.detail.get("filename") or "data"
+        where = f"the metadata store's record of output {item.name!r} ({item.digest[:12]})"
+        target = safe_join(
+            files, f"{item.digest[:2]}/{item.digest}/{name}", where=where, what="store"
+        )
         if not target.is_file():
             store.get_file(item.digest, target)
         return target

@@ -53,15 +53,23 @@ import yaml
 from keel.contracts import ColumnSpec, Contract, DType
 from keel.errors import InputError, KeelError, MissingDependencyError, UsageError
 from keel.models._adapters import read_skops
-from keel.models._package import KeelModel, Manifest, load_model, read_manifest
+from keel.models._package import (
+    MANIFEST,
+    KeelModel,
+    Manifest,
+    load_model,
+    package_path,
+    read_manifest,
+)
 from keel.registry._registry import (
     ModelRejectedError,
+    cache_folder,
     load,
     register,
     resolve,
     store_package,
 )
-from keel.store import ModelVersion, check_name
+from keel.store import ModelVersion, check_name, safe_join
 from keel.tracking import Project, open_project
 
 __all__ = ["export_mlflow", "import_mlflow"]
@@ -120,12 +128,12 @@ def export_mlflow(
         )
     version = resolve(ref, project=project)
     model = load(f"{version.name}/{version.version}", trusted=trusted, project=project)
-    cached = project.config.state_dir / "models" / version.manifest
+    cached = cache_folder(project, version)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.{os.getpid()}.part")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        shutil.copytree(cached, staging / PACKAGE)
+        _copy_package(cached, staging / PACKAGE, [*model.manifest.files, MANIFEST])
         load_model(staging / PACKAGE, trusted=trusted)  # the copy is what MLflow will read
         requirements = _requirements(model.manifest)
         python = model.manifest.python or platform.python_version()
@@ -140,6 +148,14 @@ def export_mlflow(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _copy_package(source: Path, dest: Path, names: list[str]) -> None:
+    """Copy the files a manifest lists, and only them, with no link followed on either side."""
+    for name in names:
+        target = package_path(dest, name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(package_path(source, name), target)
 
 
 def _mlmodel(model: KeelModel, version: ModelVersion, python: str) -> dict[str, Any]:
@@ -317,7 +333,7 @@ def import_mlflow(
 
 
 def _read_mlmodel(folder: Path) -> dict[str, Any]:
-    file = folder / MLMODEL
+    file = _inside(folder, MLMODEL, where=f"the MLflow model directory {folder}")
     if not file.is_file():
         raise InputError(
             f"{folder} is not an MLflow model directory: it has no {MLMODEL} file.",
@@ -371,14 +387,10 @@ def _contract(folder: Path, name: str, specs: list[dict[str, Any]] | None) -> Co
     )
 
 
-def _inside(folder: Path, relative: str) -> Path:
-    path = (folder / relative).resolve()
-    if not path.is_relative_to(folder.resolve()):
-        raise InputError(
-            f"{folder / MLMODEL} names {relative!r}, which is outside the model directory.",
-            hint="Do not use this model directory: its MLmodel file was altered.",
-        )
-    return path
+def _inside(folder: Path, relative: object, *, where: str | None = None) -> Path:
+    """A file of the MLflow model directory (by the path rule: no '..', no link followed)."""
+    where = where or str(folder / MLMODEL)
+    return safe_join(folder, relative, where=where, what="MLflow model directory")
 
 
 def _import_keel(
@@ -397,7 +409,7 @@ def _import_keel(
             f"the MLflow model at {folder} was exported by Keel and brings its own contract.",
             hint="Import it without contract=; its package is registered unchanged.",
         )
-    package = _inside(folder, str(conf.get("package", PACKAGE)))
+    package = _inside(folder, conf.get("package", PACKAGE))
     manifest = load_model(package, trusted=trusted).manifest  # every file checked
     return store_package(package, name, manifest, description=note, project=project)
 
@@ -412,7 +424,7 @@ def _import_sklearn(
     note: str,
     project: Project,
 ) -> ModelVersion:
-    file = _inside(folder, str(conf.get("pickled_model", "model.pkl")))
+    file = _inside(folder, conf.get("pickled_model", "model.pkl"))
     if not file.is_file():
         raise InputError(
             f"the MLflow sklearn model at {folder} lacks its model file {file.name}.",
@@ -495,11 +507,12 @@ def _import_pyfunc(
         )
     types = {str(s["name"]): str(s.get("type")) for s in specs or []}
     columns = contract.column_names if contract else tuple(types) or None
-    files = {
-        path.relative_to(folder).as_posix(): path.read_bytes()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
+    files: dict[str, bytes] = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        checked = _inside(folder, relative, where=f"the MLflow model directory {folder}")
+        if checked.is_file():  # a symbolic link (to a file or folder) was refused above
+            files[relative] = checked.read_bytes()
     wrapper = _MlflowPyfunc(files, columns, types)
     wrapper.pyfunc()  # fails here, with the reason, if MLflow cannot load it
     return register(
@@ -542,7 +555,7 @@ class _MlflowPyfunc:
         folder = Path(tempfile.mkdtemp(prefix="keel-mlflow-"))
         weakref.finalize(self, shutil.rmtree, folder, True)
         for relative, data in self.files.items():
-            path = folder / relative
+            path = safe_join(folder, relative, where="a stored MLflow python_function model")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         try:

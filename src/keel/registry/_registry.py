@@ -26,6 +26,7 @@ from keel.models._package import (
     Manifest,
     ModelPackageError,
     load_model,
+    package_path,
     sample_rows,
     save_model,
 )
@@ -144,7 +145,7 @@ def store_package(
     listing: list[dict[str, Any]] = []
     manifest_digest = ""
     for file in [*sorted(manifest.files), MANIFEST]:
-        ref = project.artifacts.put_file(folder / file)
+        ref = project.artifacts.put_file(package_path(folder, file))  # no link followed
         listing.append({"path": file, "digest": ref.digest, "size": ref.size})
         if file == MANIFEST:
             manifest_digest = ref.digest
@@ -167,7 +168,7 @@ def load(ref: str, *, trusted: bool = False, project: Project | None = None) -> 
     """The model behind ``NAME``, ``NAME/3`` or ``NAME@ALIAS``, verified."""
     project = project or open_project()
     found = resolve(ref, project=project)
-    folder = project.config.state_dir / "models" / found.manifest
+    folder = cache_folder(project, found)
     cached = folder / MANIFEST
     if cached.is_file() and hash_file(cached) != found.manifest:
         shutil.rmtree(folder)  # the local copy's manifest was edited: fetch it again
@@ -204,6 +205,12 @@ def _bad_in_store(project: Project, version: ModelVersion, exc: KeelError) -> Mo
         hint=f"Register the model again (keel.register(..., {version.name!r})) from its "
         "source, or restore the artifact store from a backup.",
     )
+
+
+def cache_folder(project: Project, version: ModelVersion) -> Path:
+    """The local copy of a version's package: ``.keel/models/<manifest digest>``."""
+    where = f"the metadata store's record of model {version.name}/{version.version}"
+    return package_path(project.config.state_dir / "models", version.manifest, where=where)
 
 
 def resolve(ref: str, *, project: Project | None = None) -> ModelVersion:
@@ -314,12 +321,17 @@ def _smoke_test(model: KeelModel, name: str, sample: Any) -> None:
 
 
 def _materialize(project: Project, version: ModelVersion, folder: Path) -> None:
-    listing = json.loads(project.artifacts.get_bytes(version.listing))
+    where = f"the stored file listing of model {version.name}/{version.version}"
+    items = _listed_files(json.loads(project.artifacts.get_bytes(version.listing)), where)
     scratch = folder.with_name(folder.name + f".{os.getpid()}.part")
     shutil.rmtree(scratch, ignore_errors=True)
     try:
-        for item in listing["files"]:
-            project.artifacts.get_file(item["digest"], scratch / item["path"])
+        # every path checked before anything is written
+        targets = [
+            (item["digest"], package_path(scratch, item["path"], where=where)) for item in items
+        ]
+        for digest, target in targets:
+            project.artifacts.get_file(digest, target)
         if not (scratch / MANIFEST).is_file():  # load_model parses and verifies it
             raise ModelPackageError(
                 f"model {version.name}/{version.version} is stored without its {MANIFEST}.",
@@ -328,3 +340,16 @@ def _materialize(project: Project, version: ModelVersion, folder: Path) -> None:
         scratch.replace(folder) if not folder.exists() else shutil.rmtree(scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _listed_files(listing: Any, where: str) -> list[dict[str, Any]]:
+    """The ``files`` of a stored listing, each a mapping with a ``path`` and a ``digest``."""
+    items = listing.get("files") if isinstance(listing, dict) else None
+    if not isinstance(items, list) or not all(
+        isinstance(i, dict) and isinstance(i.get("digest"), str) and "path" in i for i in items
+    ):
+        raise ModelPackageError(
+            f"{where} is not a list of files with their path and digest.",
+            hint="The registry's records were altered; register the model again.",
+        )
+    return items

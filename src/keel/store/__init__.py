@@ -31,6 +31,9 @@ from keel.store._names import check_alias as check_alias
 from keel.store._names import check_name as check_name
 from keel.store._names import check_version as check_version
 from keel.store._names import parse_version as parse_version
+from keel.store._paths import UnsafePathError as UnsafePathError
+from keel.store._paths import check_relative_path as check_relative_path
+from keel.store._paths import safe_join as safe_join
 from keel.store._pipelines import LineageEvent as LineageEvent
 from keel.store._pipelines import PipelineStore as PipelineStore
 from keel.store._pipelines import StepIO as StepIO
@@ -73,12 +76,15 @@ __all__ = [
     "StoreValueError",
     "StoreVersionError",
     "StoreWriteError",
+    "UnsafePathError",
     "UntrustedObjectError",
     "check_alias",
     "check_name",
+    "check_relative_path",
     "check_version",
     "hash_bytes",
     "hash_file",
     "metric_step",
     "parse_version",
+    "safe_join",
 ]

@@ -131,7 +131,12 @@ class ArtifactStore:
             )
 
     def get_file(self, digest: str, dest: str | os.PathLike[str]) -> Path:
-        """Write the verified artifact to ``dest`` (atomically: complete or absent)."""
+        """Write the verified artifact to ``dest`` (atomically: complete or absent).
+
+        ``dest`` is written as given: a path from a manifest or listing goes through
+        :func:`keel.store.safe_join` first. A symbolic link at ``dest`` is replaced, not
+        followed."""
+        self.path(digest)  # a malformed digest fails before any folder is made
         target = Path(dest)
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel.errors import InputError, KeelError, UsageError
-from keel.store import DatasetVersion
+from keel.store import DatasetVersion, UnsafePathError, check_relative_path, safe_join
 from keel.tracking._project import Project, open_project
 from keel.tracking._refs import parse_ref
 from keel.tracking._run import active_run
@@ -32,6 +33,9 @@ __all__ = ["add_dataset", "diff_datasets", "get_dataset"]
 
 
 _COPY_THREADS = 8
+_FORCE_HINT = (
+    "Pass --force (force=True) to replace the files the version lists, or restore it somewhere new."
+)
 _TABULAR = (".parquet", ".pq", ".csv", ".ndjson", ".jsonl")  # what keel.contracts reads
 
 
@@ -55,6 +59,15 @@ def add_dataset(
     if not root.exists():
         raise InputError(f"no data at {root}.", hint="Check the path.")
     fingerprint = hash_path(root, cache=HashCache(project.config.state_dir / "cache"))
+    for item in fingerprint.files:  # a name get_dataset would refuse is refused now
+        try:
+            check_relative_path(item.path, where=f"the data at {root}", what="dataset")
+        except UnsafePathError as exc:
+            raise InputError(
+                exc.message,
+                hint="Rename the file: a name with a backslash or a control character "
+                "cannot be restored safely.",
+            ) from exc
     latest = _latest(project, name)
     if latest is not None and latest.digest == fingerprint.digest and not contract:
         if latest.stored and not reference_only:  # restore files gc or a crash removed
@@ -84,8 +97,23 @@ def add_dataset(
     )
 
 
-def get_dataset(ref: str, dest: str | os.PathLike[str], *, project: Project | None = None) -> Path:
-    """Restore ``NAME@VERSION`` (or ``NAME`` for the latest) to ``dest``; return the path."""
+def get_dataset(
+    ref: str,
+    dest: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    project: Project | None = None,
+) -> Path:
+    """Restore ``NAME@VERSION`` (or ``NAME`` for the latest) to ``dest``; return the path.
+
+    A folder version is written into ``dest``, a new or empty folder; a file version to
+    ``dest``, or into it when ``dest`` is a folder. Anything already at ``dest`` is refused
+    unless ``force``; even then only regular files are replaced: a symbolic link, a special
+    file (device, FIFO, socket) or a folder where a file goes is refused and left as it is.
+    Files in ``dest`` the version does not list are kept. Every path of the stored listing
+    is checked first (:func:`keel.store.safe_join`: relative, no ``..``, no link followed):
+    nothing is written unless every one is safe.
+    """
     project = project or open_project()
     name, version = parse_ref(ref)
     found = project.metadata.get_dataset_version(name, version)
@@ -95,15 +123,84 @@ def get_dataset(ref: str, dest: str | os.PathLike[str], *, project: Project | No
             "the artifact store.",
             hint=f"Read it where it lives: {found.uri}",
         )
+    shown = f"{name}@{found.version}"
+    if found.manifest is None:
+        raise InputError(
+            f"{shown} was recorded without a list of its files, so it cannot be restored.",
+            hint="Add the data again (keel data add): this Keel records the list.",
+        )
     listing = _listing(project, found)
     target = Path(dest)
-    if listing["kind"] == "file":
-        (item,) = listing["files"]
-        file = target / item["path"] if target.is_dir() else target
-        return project.artifacts.get_file(item["digest"], file)
-    for item in listing["files"]:
-        project.artifacts.get_file(item["digest"], target / item["path"])
-    return target
+    writes = _writes(listing, target, where=f"the file listing of dataset {shown}")
+    if listing["kind"] == "directory" and not force and target.is_dir() and any(target.iterdir()):
+        raise UsageError(
+            f"{target} is a folder that is not empty; restoring {shown} would write into it.",
+            hint=_FORCE_HINT,
+        )
+    for path in (p for _, p in writes):
+        _check_target(path, shown, force=force)
+    for digest, path in writes:
+        project.artifacts.get_file(digest, path)
+    return writes[0][1] if listing["kind"] == "file" else target
+
+
+def _writes(listing: dict[str, Any], target: Path, *, where: str) -> list[tuple[str, Path]]:
+    """(digest, where it goes) for every file of a listing, each path checked."""
+    kind, items = listing.get("kind"), listing.get("files")
+    if (
+        kind not in ("file", "directory")
+        or not isinstance(items, list)
+        or not all(isinstance(i, dict) and isinstance(i.get("digest"), str) for i in items)
+        or (kind == "file" and len(items) != 1)
+    ):
+        raise InputError(
+            f"{where} is not a list of files with their path and digest.",
+            hint="The stored listing was altered; add the data again (keel data add).",
+        )
+    if kind == "file" and not target.is_dir():  # dest names the file itself
+        check_relative_path(items[0].get("path"), where=where, what="listing")
+        return [(items[0]["digest"], target)]
+    if kind == "directory" and (target.exists() or target.is_symlink()) and not target.is_dir():
+        raise UsageError(
+            f"{target} exists and is not a folder; the dataset is a folder of {len(items)} "
+            "file(s).",
+            hint="Restore it to a new folder, or to an existing one.",
+        )
+    return [
+        (i["digest"], safe_join(target, i.get("path"), where=where, what="listing")) for i in items
+    ]
+
+
+def _check_target(path: Path, shown: str, *, force: bool) -> None:
+    """Refuse to write ``path`` if something is there (a regular file unless ``force``)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        raise UsageError(
+            f"cannot restore {shown} to {path}: a file stands where the dataset has a folder.",
+            hint="Restore it to a new folder, or move that file away.",
+        ) from None
+    if stat.S_ISREG(mode) and force:
+        return
+    if stat.S_ISREG(mode):
+        raise UsageError(
+            f"{path} already exists; restoring {shown} would overwrite it.",
+            hint=_FORCE_HINT,
+        )
+    what = (
+        "a folder"
+        if stat.S_ISDIR(mode)
+        else "a symbolic link"
+        if stat.S_ISLNK(mode)
+        else "a special file (device, FIFO or socket)"
+    )
+    raise UsageError(
+        f"cannot restore {shown}: {path} is {what}, and Keel replaces only regular files "
+        "(even with --force).",
+        hint="Restore it somewhere new, or move that away first.",
+    )
 
 
 def diff_datasets(
