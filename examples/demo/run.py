@@ -9,7 +9,8 @@ batch, run it again (fully cached), and print the lineage of the trained model. 
 register, gate and evaluate them; compare a drifted month with the training data. Serving
 (serving.py): serve the champion, send traffic with a drifted segment and bad requests,
 roll out a faulty retrained challenger as a canary that the guardrails roll back on their
-own, and monitor the prediction log.
+own, and monitor the prediction log. Safety: a dataset restore refuses to overwrite what
+is at its destination, and a run whose process was SIGKILLed is shown as killed.
 """
 
 from __future__ import annotations
@@ -148,10 +149,34 @@ def main() -> None:
     last = open_project(OUT).metadata.list_runs(limit=1)[0].id
     keel("lineage", f"{last[:8]}:train")
 
+    safety()
     models_and_monitoring(clean)
     serve_and_monitor(OUT, keel, _features, clean, drifted(clean))
     keel("runs", "list")
     console.print(Rule("Demo finished: outputs in demo-output/"))
+
+
+def safety() -> None:
+    """Nothing a user owns is lost: restores never overwrite, killed runs are marked."""
+    console.print(Rule("8b. Restoring data never overwrites what is there; killed runs say so"))
+    keel("data", "get", "loans@1", "restored.parquet")
+    keel("data", "get", "loans@1", "restored.parquet", expect=2)  # occupied: refused, nothing touched
+    keel("data", "get", "loans@1", "restored.parquet", "--force")  # replaces regular files only
+    script = (
+        "import time, keel\n"
+        "with keel.start_run('crashes'):\n"
+        "    print('started', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    crashing = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=OUT, stdout=subprocess.PIPE, text=True
+    )
+    assert crashing.stdout is not None
+    crashing.stdout.readline()  # the run is recorded as running
+    crashing.kill()  # SIGKILL: no chance to record its end
+    crashing.wait()
+    shown = keel("runs", "list", "--format", "json")
+    assert '"killed"' in shown, "a SIGKILLed run must be shown as killed"
 
 
 # On 125 held-out rows, C=0.1's higher AUC is within noise (DeLong CI spans zero), so the
