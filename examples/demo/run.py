@@ -160,8 +160,8 @@ def safety() -> None:
     """Nothing a user owns is lost: restores never overwrite, killed runs are marked."""
     console.print(Rule("8b. Restoring data never overwrites what is there; killed runs say so"))
     keel("data", "get", "loans@1", "restored.parquet")
-    keel("data", "get", "loans@1", "restored.parquet", expect=2)  # occupied: refused, nothing touched
-    keel("data", "get", "loans@1", "restored.parquet", "--force")  # replaces regular files only
+    keel("data", "get", "loans@1", "restored.parquet", expect=2)  # occupied: refused
+    keel("data", "get", "loans@1", "restored.parquet", "--force")  # regular files only
     script = (
         "import time, keel\n"
         "with keel.start_run('crashes'):\n"
