@@ -22,7 +22,7 @@ def test_a_crafted_file_name_in_the_store_is_refused(tmp_path: Path, filename: s
     )
     before = sorted(tmp_path.rglob("*"))
     with pytest.raises(UnsafePathError, match="names the path"):
-        load_value(item, Port("model", "file", Path), store, files)
+        load_value(item, Port("model", "file", Path), store, files, trust=None)
     assert sorted(tmp_path.rglob("*")) == before
 
 
@@ -30,7 +30,7 @@ def test_an_honest_file_output_is_restored_under_its_name(tmp_path: Path) -> Non
     store = ArtifactStore(tmp_path / "artifacts")
     ref = store.put_bytes(b"weights")
     item = StepIO("model", "file", ref.digest, ref.size, {"filename": "model.bin"})
-    restored = load_value(item, Port("model", "file", Path), store, tmp_path / "files")
+    restored = load_value(item, Port("model", "file", Path), store, tmp_path / "files", trust=None)
     assert restored.name == "model.bin"
     assert restored.read_bytes() == b"weights"
     assert restored.is_relative_to(tmp_path / "files")
