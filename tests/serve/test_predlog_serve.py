@@ -177,14 +177,17 @@ def test_keel_serve_logs_every_request_when_stopped_by_sigterm(tmp_path: Path) -
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/v2/health/ready", timeout=1):
                     break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(server.stderr.read() if server.stderr else "") from None
+                    # reading stderr of a live server would block: stop it first
+                    server.kill()
+                    _, stderr = server.communicate(timeout=60)
+                    raise AssertionError(f"keel serve never became ready:\n{stderr}") from None
                 time.sleep(0.2)
         rows = records(25)
         answers = [_post(f"{base}/predict", row) for row in rows]
