@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import re
 import json
+import re
 from typing import Any
 
 import pytest

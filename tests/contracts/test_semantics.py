@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 import keel
 from keel.cli import app
-from keel.contracts import translate_pattern
+from keel.contracts import ColumnSpec, Contract, DType, check_data, translate_pattern
 from keel.errors import ContractDefinitionError, InputError
 from keel.serve._checks import RecordChecker
-from tests.conftest import Constructor
+from tests.conftest import CONSTRUCTORS, Constructor
 
 
 def _verdict(
@@ -86,13 +86,41 @@ def test_keel_validate_reports_a_time_zone_mismatch_with_exit_2(tmp_path: Path) 
     assert "Traceback" not in result.output
 
 
-def test_coercion_to_int_fails_lossy_values_from_every_source_type() -> None:
-    class S(keel.Schema):
-        x: int | None
+_COERCED = {  # column: (declared type, values, failures)
+    "a": ("int", [1.5, 2.0, None, 1e300], 2),  # a lossy conversion is a failure
+    "b": ("int", ["1.5", "2", "9223372036854775808", "+7"], 2),  # beyond Int64 fails
+    "c": ("int", ["007", " 2", "1_000", "-9223372036854775808"], 2),
+    "d": ("float", ["1e3", "x", "-inf", None], 1),
+    "e": ("float", [2**53, 2**53 + 1, -1, 3], 1),  # no exact float beyond 2**53
+    "f": ("bool", ["yes", "No", "maybe", None], 1),
+    "g": ("bool", [0, 1, 2, 1], 1),
+}
 
-    for source in ([1.5, 2.0], ["1.5", "2"]):
-        report = S.check(pl.DataFrame({"x": source}), coerce=True)
-        assert (report["x: type int"].status, report["x: type int"].failures) == ("failed", 1)
+
+@pytest.mark.parametrize("engine", [*CONSTRUCTORS, "pandas-numpy"])
+def test_coercion_fails_what_does_not_convert_exactly_the_same_on_every_engine(
+    engine: str,
+) -> None:
+    columns = tuple(
+        ColumnSpec(name=c, dtype=DType(t), nullable=True) for c, (t, _, _) in _COERCED.items()
+    )
+    df = pl.DataFrame({c: values for c, (_, values, _) in _COERCED.items()}, strict=False)
+    native = df.to_pandas() if engine == "pandas-numpy" else CONSTRUCTORS[engine](df)
+    report = check_data(Contract(name="T", columns=columns), native, coerce=True)
+    got = {c: report[f"{c}: type {t}"].failures for c, (t, _, _) in _COERCED.items()}
+    assert got == {c: failures for c, (_, _, failures) in _COERCED.items()}
+
+
+def test_text_an_engine_cannot_parse_as_a_date_is_a_clear_error() -> None:
+    class S(keel.Schema):
+        day: dt.date
+
+    with pytest.raises(InputError, match=r"could not coerce 'day' to date: .*'x'"):
+        S.check(pl.DataFrame({"day": ["2024-01-02", "x"]}).to_arrow(), coerce=True)
+    assert (
+        S.check(pl.DataFrame({"day": ["2024-01-02", "x"]}), coerce=True)["day: type date"].failures
+        == 1
+    )
 
 
 @pytest.mark.parametrize(

@@ -295,6 +295,7 @@ class Coerced(RowCheck, _OnColumn):
     dtype: DType
     raw: str
     kind: ClassVar[str] = "dtype"
+    skips_nulls_itself: ClassVar[bool] = True  # a null cast from a set raw value is the failure
 
     def default_name(self) -> str:
         return f"{self.column}: type {self.dtype.value}"
