@@ -27,10 +27,11 @@ from keel.contracts._compare import (
     isin_values,
     widened,
 )
-from keel.contracts._expr import Expr
+from keel.contracts._expr import Column, Expr, aggregations, evaluate
 from keel.contracts._field import Severity
 from keel.contracts._regex import Dialect, translate
 from keel.contracts._types import DType
+from keel.errors import InputError
 
 __all__ = ["Check", "Outcome", "RowCheck", "Scope"]
 
@@ -59,6 +60,27 @@ class Scope:
     def is_float(self, column: str) -> bool:
         dtype = self.dtypes.get(column)
         return dtype is not None and bool(dtype.is_float())
+
+    def column(self, name: str) -> Any:
+        """A column as rules read it: Float32 widened (compared as the contract says),
+        categoricals and enums as text (not every engine compares or measures them), and
+        on Dask decimals as floats and dates as datetimes (its scalars hold neither)."""
+        dtype = self.dtypes.get(name)
+        if dtype is not None and (dtype == nw.Categorical or isinstance(dtype, nw.Enum)):
+            return nw.col(name).cast(nw.String)
+        if self.library == "dask" and dtype is not None and isinstance(dtype, nw.Decimal):
+            return nw.col(name).cast(nw.Float64)
+        if self.library == "dask" and dtype is not None and dtype == nw.Date:
+            return nw.col(name).cast(nw.Datetime("us"))
+        return widened(name, self.dtypes, self.library)
+
+    def literal(self, value: Any) -> Any:
+        """A literal as rules compare it (on Dask, decimals as floats, dates as datetimes)."""
+        if self.library == "dask" and isinstance(value, decimal.Decimal):
+            return nw.lit(float(value))
+        if self.library == "dask" and type(value) is dt.date:
+            return nw.lit(dt.datetime.combine(value, dt.time()))
+        return nw.lit(value)
 
 
 @dataclass(frozen=True)
@@ -214,8 +236,11 @@ def _window_keys(
     names: list[list[str]] = []
     for column in columns:
         expr = canonical(column, scope.dtypes, scope.library)
+        x = nw.col(column)
         if scope.library == "pyarrow":
-            parts = [expr.cast(nw.String).fill_null(""), nw.col(column).is_null()]
+            parts = [expr.cast(nw.String).fill_null(""), x.is_null()]
+        elif scope.is_float(column) and scope.library == "dask":  # its groups merge NaN, null
+            parts = [nw.when(x.is_nan()).then(nw.lit(0.0)).otherwise(expr), x.is_nan()]
         elif scope.is_float(column) and scope.library not in {"polars", "duckdb"}:
             parts = [expr]
         else:
@@ -372,7 +397,7 @@ class IsIn(RowCheck, _OnColumn):
         if scope.library != "polars" and all(isinstance(v, str) for v in self.values):
             column = _text(self.column, scope)  # Arrow dictionaries match only as text
         values = isin_values(self.values, scope.dtypes.get(self.column), scope.library)
-        if not values:  # nothing can match; null rows stay skipped
+        if len(values) == 0:  # nothing can match; null rows stay skipped
             missing = nw.col(self.column).is_null()
             return (missing | ~missing) if self.negate else missing
         test = column.is_in(values)
@@ -449,8 +474,14 @@ class Unique(Check):
 
     def summary(self, scope: Scope) -> list[Any]:
         if len(self.keys) == 1:  # a distinct count is ~5x cheaper than marking duplicates
+            x = nw.col(self.keys[0])
             key = canonical(self.keys[0], scope.dtypes, scope.library)
-            return [nw.len(), key.n_unique(), nw.col(self.keys[0]).null_count()]
+            if not scope.is_float(self.keys[0]):
+                return [nw.len(), key.n_unique(), x.null_count()]
+            # NaN is one value; some engines count it with null in a distinct count (Dask)
+            key = key.fill_nan(None)
+            nans = (x.is_nan() & ~x.is_null()).sum()
+            return [nw.len(), key.n_unique(), key.null_count(), x.null_count(), nans]
         return [self.failing(scope).sum()]
 
     @property
@@ -460,9 +491,14 @@ class Unique(Check):
     def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
         if len(self.keys) > 1:
             return Outcome(failures=int(values[0] or 0))
-        count, distinct, nulls = (int(v or 0) for v in values)
-        # n_unique counts null as one value; nulls never count as duplicates
-        excess = (count - nulls) - (distinct - (1 if nulls else 0))
+        numbers = [int(v or 0) for v in values]
+        if len(numbers) == 3:  # not a float key: no NaN, the key's nulls are the column's
+            numbers = [*numbers, numbers[2], 0]
+        count, distinct, missing, nulls, nans = numbers
+        # the key's distinct count takes null (and NaN) as one value; NaN is one value of
+        # its own; nulls never count as duplicates
+        values_seen = distinct - (1 if missing else 0) + (1 if nans else 0)
+        excess = (count - nulls) - values_seen
         return Outcome(failures=excess)  # the engine recounts failing rows when excess > 0
 
     def failing(self, scope: Scope) -> Any:
@@ -485,9 +521,14 @@ class ExpressionRule(_OnExpression, RowCheck):
 
     expr: Expr
     kind: ClassVar[str] = "expression"
+    skips_nulls_itself: ClassVar[bool] = True
 
     def valid(self, scope: Scope) -> Any:
-        return self.expr.compile(scope.floats)
+        # three-valued logic: a row fails where the rule is false, and is skipped where a
+        # null makes it unknown (the same rows on every engine)
+        value = self.expr.compile(scope.floats, scope)
+        unknown = self.expr.unknown(scope.floats, scope)
+        return value if unknown is None else value | unknown
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -550,9 +591,9 @@ class Close(RowCheck):
     def valid(self, scope: Scope) -> Any:
         # in double precision; NaN or an infinite side fails, a null side is skipped
         left, right = (
-            side.compile(scope.floats)
+            side.compile(scope.floats, scope)
             if side.is_float(scope.floats)  # a cast would lose NaN on Dask
-            else side.compile(scope.floats).cast(nw.Float64)
+            else side.compile(scope.floats, scope).cast(nw.Float64)
             for side in (self.left, self.right)
         )
         near = (left - right).abs() <= self.abs_tol + self.rel_tol * right.abs()
@@ -641,17 +682,60 @@ class Correlated(Check):
 
 @dataclass(frozen=True, kw_only=True)
 class Aggregate(_OnExpression, Check):
-    """A custom dataset-level rule: ``keel.aggregate(Loan.amount.mean() < 50_000)``."""
+    """A custom dataset-level rule: ``keel.aggregate(Loan.amount.mean() < 50_000)``.
+
+    The engine computes the aggregations (``mean``, ``max``...); the rest of the expression
+    is judged in Python, so comparisons, NaN and nulls mean the same on every engine.
+    """
 
     expr: Expr
     kind: ClassVar[str] = "aggregate"
 
     def summary(self, scope: Scope) -> list[Any]:
-        return [self.expr.compile(scope.floats)]
+        return [call.compile(scope.floats, scope) for call in aggregations(self.expr)]
 
     def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
-        ok = bool(values[0]) if values[0] is not None else False
+        calls = aggregations(self.expr)
+        found = {
+            c.render(): _scalar(v, _dated(c, scope)) for c, v in zip(calls, values, strict=True)
+        }
+        for call in calls:  # counts and sums of no values are 0 (some SQL engines say null)
+            if call.fn in _ZERO_WHEN_EMPTY and found[call.render()] is None:
+                found[call.render()] = 0
+        try:
+            ok = evaluate(self.expr, found) is True
+        except TypeError as exc:  # an aware maximum against a naive literal, say
+            raise InputError(
+                f"the rule {self.label!r} cannot compare its values: {exc}.",
+                hint="Compare values of one kind: dates with dates, aware datetimes with "
+                "aware ones (datetime(..., tzinfo=...)).",
+            ) from exc
         return Outcome(0 if ok else 1, ok, ok, "" if ok else "the expression is false")
+
+
+_ZERO_WHEN_EMPTY = {"count", "n_unique", "null_count", "sum"}
+
+
+def _dated(call: Any, scope: Scope) -> bool:
+    """Whether ``call`` takes the minimum or maximum of a date column."""
+    arg = call.args[0]
+    dtype = scope.dtypes.get(getattr(arg, "name", ""))
+    return call.fn in ("min", "max") and isinstance(arg, Column) and dtype == nw.Date
+
+
+def _scalar(value: Any, date: bool = False) -> Any:
+    """An engine's scalar as plain Python: pandas' NA and NaT are null, NumPy numbers are
+    Python numbers; with ``date``, a date (Dask computes dates as datetimes, and an empty
+    maximum as NaN)."""
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if type(value).__module__ == "numpy":
+        value = value.item()
+    if date and isinstance(value, float):
+        return None
+    if date and isinstance(value, dt.datetime):
+        return value.date()
+    return value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -717,11 +801,11 @@ class Fresh(_OnColumn):
         return {"column": self.column, "max_age": format_duration(self.max_age)}
 
     def summary(self, scope: Scope) -> list[Any]:
-        return [nw.col(self.column).max()]
+        return [scope.column(self.column).max()]
 
     def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
-        newest = values[0]
-        if newest is None:
+        newest = _scalar(values[0], date=scope.dtypes.get(self.column) == nw.Date)
+        if not isinstance(newest, dt.date):  # None, or NaN (Dask's maximum of nothing)
             return Outcome(1, None, False, "no timestamps")
         now = self.now or dt.datetime.now(dt.UTC)
         if not isinstance(newest, dt.datetime):
