@@ -204,3 +204,60 @@ def test_uint64_values_and_bounds_beyond_int64(constructor: Constructor) -> None
     df = pl.DataFrame({"x": pl.Series([2**63, 5, 2**64 - 1], dtype=pl.UInt64)})
     report = S.check(constructor(df))
     assert [c.failures for c in report.checks if c.kind in ("range", "isin")] == [1, 1]
+
+
+def test_expression_rules_use_three_valued_logic_on_every_engine(
+    constructor: Constructor,
+) -> None:
+    class S(keel.Schema):
+        a: float | None
+        b: int
+        rules = (
+            keel.expression((keel.col("a") > 0) | (keel.col("b") < 2), name="or"),
+            keel.expression((keel.col("a") > 0) & (keel.col("b") < 2), name="and"),
+            keel.expression(keel.col("a").is_not_null(), name="set"),
+            keel.expression(~(keel.col("a") > 0), name="not"),
+            keel.expression(keel.col("b") / keel.col("a") >= 1, name="ratio"),
+        )
+
+    # a: null, null, NaN, 0.0, 2.0; b: 1, 5, 5, 5, 1
+    df = pl.DataFrame({"a": [None, None, math.nan, 0.0, 2.0], "b": [1, 5, 5, 5, 1]})
+    report = S.check(constructor(df))
+    got = {name: report[name].failures for name in ("or", "and", "set", "not", "ratio")}
+    # or: NaN and 0.0 rows are false | false; and: null & false is false (row 2), NaN, 0.0;
+    # not: ~(NaN > 0) holds, ~(2 > 0) fails; ratio: 5/NaN is NaN (fails), 5/0 is null
+    assert got == {"or": 2, "and": 3, "set": 2, "not": 1, "ratio": 2}
+
+
+def test_aggregate_rules_skip_nan_and_judge_empty_statistics_the_same_everywhere(
+    constructor: Constructor,
+) -> None:
+    class S(keel.Schema):
+        x: float | None
+        rules = (
+            keel.aggregate(keel.col("x").mean() > 0.5, name="mean"),
+            keel.aggregate(keel.col("x").sum() == 0, name="sum"),
+            keel.aggregate(keel.col("x").count() == 0, name="count"),
+        )
+
+    full = S.check(constructor(pl.DataFrame({"x": [1.0, math.nan, 0.5, None]})))
+    empty = S.check(constructor(pl.DataFrame({"x": pl.Series([], dtype=pl.Float64)})))
+    assert [full[n].status for n in ("mean", "sum", "count")] == ["passed", "failed", "failed"]
+    assert [empty[n].status for n in ("mean", "sum", "count")] == ["failed", "passed", "passed"]
+
+
+def test_isin_compares_values_across_number_types(constructor: Constructor) -> None:
+    class S(keel.Schema):
+        f: float = keel.Field(isin=[0, 1])
+        i: int = keel.Field(isin=[1.5, 2.0])
+
+    df = pl.DataFrame({"f": [0.0, 1.0, 0.5], "i": [2, 1, 2]})
+    report = S.check(constructor(df))
+    assert [c.failures for c in report.checks if c.kind == "isin"] == [1, 1]
+
+
+def test_a_nan_bound_is_refused_when_the_contract_is_defined() -> None:
+    with pytest.raises(ContractDefinitionError, match="ge=NaN fails every value"):
+
+        class S(keel.Schema):
+            x: float = keel.Field(ge=math.nan)

@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from keel.contracts import Check, Contract
+from keel.contracts import Check, Contract, DType
 from keel.contracts._expr import Binary, Call, Column, Expr, Literal
 
 Data = dict[str, list[Any]]
@@ -160,13 +160,13 @@ def _statistic(fn: str, values: list[Any]) -> Any:
     present = [v for v in values if v is not None]
     numbers = [v for v in present if not is_nan(v)]
     counts = {
-        "count": len(present),
-        "null_count": len(values) - len(present),
-        "n_unique": len({key_of(v) for v in values}),
-        "sum": sum(numbers),  # of nothing: 0
+        "count": lambda: len(present),
+        "null_count": lambda: len(values) - len(present),
+        "n_unique": lambda: len({key_of(v) for v in values}),
+        "sum": lambda: sum(numbers),  # of nothing: 0
     }
     if fn in counts:
-        return counts[fn]
+        return counts[fn]()
     if not numbers or (fn in ("std", "var") and len(numbers) < 2):
         return None
     stats = {"mean": statistics.fmean, "min": min, "max": max}
@@ -207,16 +207,41 @@ def _length(data: Data) -> int:
 
 
 # -- verdicts -----------------------------------------------------------------------------
-def verdicts(contract: Contract, data: Data) -> dict[str, Verdict]:
-    """Status and failure count of every value check and rule, by check label."""
+_TEXT = {DType.STR, DType.CATEGORICAL}
+
+
+def verdicts(
+    contract: Contract, data: Data, types: dict[str, DType] | None = None
+) -> dict[str, Verdict]:
+    """Status and failure count of every check, by check label. ``types`` are the logical
+    types of the data's columns (the declared ones when not given)."""
+    declared = {spec.name: spec.dtype for spec in contract.columns}
+    types = declared if types is None else types
+    usable = {c for c, t in declared.items() if c in types and _fits(t, types[c])}
     rows = _length(data)
     out: dict[str, Verdict] = {}
     for check in contract.checks():
-        if check.kind in ("columns", "dtype"):
-            continue
-        failures, passed = _judge(check, data, rows)
-        out[check.label] = ("passed" if passed else "failed", failures)
+        if check.kind == "columns":
+            missing = [c for c in declared if c not in types]
+            unexpected = [c for c in types if c not in declared] if contract.strict else []
+            wrong = len(missing) + len(unexpected)
+            out[check.label] = ("failed" if wrong else "passed", wrong)
+        elif check.kind == "dtype":
+            column = check.columns[0]
+            ok = column in types and _fits(declared[column], types[column])
+            failures = int(column in types and not ok)
+            out[check.label] = ("passed" if ok else "failed", failures)
+        elif not set(check.columns) <= usable:  # a column missing or of the wrong type
+            out[check.label] = ("skipped", 0)
+        else:
+            failures, passed = _judge(check, data, rows)
+            out[check.label] = ("passed" if passed else "failed", failures)
     return out
+
+
+def _fits(declared: DType, actual: DType) -> bool:
+    """A type accepts its own data; text types accept each other (docs: str, categorical)."""
+    return declared == actual or {declared, actual} <= _TEXT
 
 
 def _judge(check: Check, data: Data, rows: int) -> tuple[int, bool]:
