@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import keel
 from keel.contracts import ColumnSpec, Contract, DType, check_data, dump_yaml, lit
-from keel.contracts._checks import Fresh
+from keel.contracts._dataset import Fresh
 from keel.serve._checks import RecordChecker
 from tests.conftest import CONSTRUCTORS
 from tests.contracts.conformance import oracle
