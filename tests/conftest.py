@@ -9,6 +9,7 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import uuid
@@ -36,8 +37,25 @@ def _duckdb(df: pl.DataFrame) -> Any:
     return duckdb.from_arrow(df.to_arrow())
 
 
+@functools.cache
+def _tokenize_arrow_dictionaries() -> None:
+    """Dask names a frame by a token of its data, and reuses a frame of the same name; its
+    token of an Arrow dictionary array reads the indices only (``arr.buffers()`` leaves the
+    dictionary out), so two frames of different categories get one name and the second
+    silently computes with the first one's data. Tokenize the dictionary too."""
+    import pyarrow as pa
+    from dask.base import normalize_token
+
+    @normalize_token.register(pa.DictionaryArray)  # type: ignore[misc]  # untyped decorator
+    def _normalize(arr: Any) -> tuple[Any, ...]:
+        indices, dictionary = normalize_token(arr.indices), normalize_token(arr.dictionary)
+        return ("pa.DictionaryArray", indices, dictionary)
+
+
 def _dask(df: pl.DataFrame) -> Any:
     import dask.dataframe as dd
+
+    _tokenize_arrow_dictionaries()
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)

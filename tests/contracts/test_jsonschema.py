@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import re
 from typing import Any
 
 import pytest
@@ -81,7 +82,7 @@ def test_decimal_is_a_number_or_decimal_text() -> None:
     assert schema["type"] == ["string", "number"]
     assert (schema["minimum"], schema["maximum"]) == (0.5, 10)
     assert isinstance(schema["maximum"], int)
-    assert schema["pattern"] == r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+    assert schema["pattern"] == r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
 
 def test_nullable_adds_null_to_type_and_enum() -> None:
@@ -107,6 +108,35 @@ def test_numeric_value_checks(spec: dict[str, Any], expected: dict[str, Any]) ->
 def test_text_checks() -> None:
     schema = schema_of(dtype=DType.STR, pattern="^[a-z]+$", min_length=1, max_length=8)
     assert schema == {"type": "string", "pattern": "^[a-z]+$", "minLength": 1, "maxLength": 8}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "emitted", "matches", "misses"),
+    [
+        (r"^\w+$", "^[0-9A-Za-z_]+$", ["ab_1"], ["é", "e\u0301", "日本", "ab-1"]),
+        (r"^\d+$", "^[0-9]+$", ["123"], ["١٢٣", "12a"]),
+        (r"\s", "[\\t\\n\\x0B\\f\\r ]", ["a b", "a\tb"], ["a\u00a0b", "ab"]),
+        (r"^[\w-]+\z", "^[0-9A-Za-z_-]+$", ["a-b"], ["aé"]),
+        (r"\Aa.c", "^a[^\\n]c", ["abc", "a\u2028c"], ["a\nc", "xabc"]),
+        (r"(?P<y>\d{4})-\D", "(?<y>[0-9]{4})-[^0-9]", ["2024-x"], ["2024-1"]),
+    ],
+)
+def test_patterns_are_emitted_in_ecma_262_with_the_contracts_meaning(
+    pattern: str, emitted: str, matches: list[str], misses: list[str]
+) -> None:
+    found = schema_of(dtype=DType.STR, pattern=pattern)["pattern"]
+    assert found == emitted
+    # Python's re reads these ASCII-only constructs as ECMA-262 does (named groups aside);
+    # with or without re.ASCII, the emitted pattern gives the contract's answer
+    python = found.replace("(?<", "(?P<")
+    for flags in (0, re.ASCII):
+        assert [bool(re.search(python, v, flags)) for v in matches + misses] == [True] * len(
+            matches
+        ) + [False] * len(misses)
+
+
+def test_a_pattern_with_inline_flags_has_no_ecma_262_form_and_is_left_out() -> None:
+    assert schema_of(dtype=DType.STR, pattern="(?i)^abc$") == {"type": "string"}
 
 
 def test_dates_in_enums_are_iso_text_and_date_bounds_are_left_out() -> None:

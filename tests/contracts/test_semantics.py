@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 import keel
 from keel.cli import app
-from keel.contracts import translate_pattern
+from keel.contracts import ColumnSpec, Contract, DType, check_data, translate_pattern
 from keel.errors import ContractDefinitionError, InputError
 from keel.serve._checks import RecordChecker
-from tests.conftest import Constructor
+from tests.conftest import CONSTRUCTORS, Constructor
 
 
 def _verdict(
@@ -86,13 +86,41 @@ def test_keel_validate_reports_a_time_zone_mismatch_with_exit_2(tmp_path: Path) 
     assert "Traceback" not in result.output
 
 
-def test_coercion_to_int_fails_lossy_values_from_every_source_type() -> None:
-    class S(keel.Schema):
-        x: int | None
+_COERCED = {  # column: (declared type, values, failures)
+    "a": ("int", [1.5, 2.0, None, 1e300], 2),  # a lossy conversion is a failure
+    "b": ("int", ["1.5", "2", "9223372036854775808", "+7"], 2),  # beyond Int64 fails
+    "c": ("int", ["007", " 2", "1_000", "-9223372036854775808"], 2),
+    "d": ("float", ["1e3", "x", "-inf", None], 1),
+    "e": ("float", [2**53, 2**53 + 1, -1, 3], 1),  # no exact float beyond 2**53
+    "f": ("bool", ["yes", "No", "maybe", None], 1),
+    "g": ("bool", [0, 1, 2, 1], 1),
+}
 
-    for source in ([1.5, 2.0], ["1.5", "2"]):
-        report = S.check(pl.DataFrame({"x": source}), coerce=True)
-        assert (report["x: type int"].status, report["x: type int"].failures) == ("failed", 1)
+
+@pytest.mark.parametrize("engine", [*CONSTRUCTORS, "pandas-numpy"])
+def test_coercion_fails_what_does_not_convert_exactly_the_same_on_every_engine(
+    engine: str,
+) -> None:
+    columns = tuple(
+        ColumnSpec(name=c, dtype=DType(t), nullable=True) for c, (t, _, _) in _COERCED.items()
+    )
+    df = pl.DataFrame({c: values for c, (_, values, _) in _COERCED.items()}, strict=False)
+    native = df.to_pandas() if engine == "pandas-numpy" else CONSTRUCTORS[engine](df)
+    report = check_data(Contract(name="T", columns=columns), native, coerce=True)
+    got = {c: report[f"{c}: type {t}"].failures for c, (t, _, _) in _COERCED.items()}
+    assert got == {c: failures for c, (_, _, failures) in _COERCED.items()}
+
+
+def test_text_an_engine_cannot_parse_as_a_date_is_a_clear_error() -> None:
+    class S(keel.Schema):
+        day: dt.date
+
+    with pytest.raises(InputError, match=r"could not coerce 'day' to date: .*'x'"):
+        S.check(pl.DataFrame({"day": ["2024-01-02", "x"]}).to_arrow(), coerce=True)
+    assert (
+        S.check(pl.DataFrame({"day": ["2024-01-02", "x"]}), coerce=True)["day: type date"].failures
+        == 1
+    )
 
 
 @pytest.mark.parametrize(
@@ -176,3 +204,60 @@ def test_uint64_values_and_bounds_beyond_int64(constructor: Constructor) -> None
     df = pl.DataFrame({"x": pl.Series([2**63, 5, 2**64 - 1], dtype=pl.UInt64)})
     report = S.check(constructor(df))
     assert [c.failures for c in report.checks if c.kind in ("range", "isin")] == [1, 1]
+
+
+def test_expression_rules_use_three_valued_logic_on_every_engine(
+    constructor: Constructor,
+) -> None:
+    class S(keel.Schema):
+        a: float | None
+        b: int
+        rules = (
+            keel.expression((keel.col("a") > 0) | (keel.col("b") < 2), name="or"),
+            keel.expression((keel.col("a") > 0) & (keel.col("b") < 2), name="and"),
+            keel.expression(keel.col("a").is_not_null(), name="set"),
+            keel.expression(~(keel.col("a") > 0), name="not"),
+            keel.expression(keel.col("b") / keel.col("a") >= 1, name="ratio"),
+        )
+
+    # a: null, null, NaN, 0.0, 2.0; b: 1, 5, 5, 5, 1
+    df = pl.DataFrame({"a": [None, None, math.nan, 0.0, 2.0], "b": [1, 5, 5, 5, 1]})
+    report = S.check(constructor(df))
+    got = {name: report[name].failures for name in ("or", "and", "set", "not", "ratio")}
+    # or: NaN and 0.0 rows are false | false; and: null & false is false (row 2), NaN, 0.0;
+    # not: ~(NaN > 0) holds, ~(2 > 0) fails; ratio: 5/NaN is NaN (fails), 5/0 is null
+    assert got == {"or": 2, "and": 3, "set": 2, "not": 1, "ratio": 2}
+
+
+def test_aggregate_rules_skip_nan_and_judge_empty_statistics_the_same_everywhere(
+    constructor: Constructor,
+) -> None:
+    class S(keel.Schema):
+        x: float | None
+        rules = (
+            keel.aggregate(keel.col("x").mean() > 0.5, name="mean"),
+            keel.aggregate(keel.col("x").sum() == 0, name="sum"),
+            keel.aggregate(keel.col("x").count() == 0, name="count"),
+        )
+
+    full = S.check(constructor(pl.DataFrame({"x": [1.0, math.nan, 0.5, None]})))
+    empty = S.check(constructor(pl.DataFrame({"x": pl.Series([], dtype=pl.Float64)})))
+    assert [full[n].status for n in ("mean", "sum", "count")] == ["passed", "failed", "failed"]
+    assert [empty[n].status for n in ("mean", "sum", "count")] == ["failed", "passed", "passed"]
+
+
+def test_isin_compares_values_across_number_types(constructor: Constructor) -> None:
+    class S(keel.Schema):
+        f: float = keel.Field(isin=[0, 1])
+        i: int = keel.Field(isin=[1.5, 2.0])
+
+    df = pl.DataFrame({"f": [0.0, 1.0, 0.5], "i": [2, 1, 2]})
+    report = S.check(constructor(df))
+    assert [c.failures for c in report.checks if c.kind == "isin"] == [1, 1]
+
+
+def test_a_nan_bound_is_refused_when_the_contract_is_defined() -> None:
+    with pytest.raises(ContractDefinitionError, match="ge=NaN fails every value"):
+
+        class S(keel.Schema):
+            x: float = keel.Field(ge=math.nan)

@@ -3,12 +3,14 @@ checker on every record (valid or not), and problems are reported per field."""
 
 from __future__ import annotations
 
+import decimal
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import keel
+from keel.contracts import ColumnSpec, Contract, DType
 from keel.serve._checks import RecordChecker
 
 
@@ -81,3 +83,20 @@ def test_warn_mode_lets_value_problems_through_as_violations() -> None:
     checked = RecordChecker(CONTRACT, mode="warn").check([record])
     assert checked.errors == []
     assert checked.violations == ["qty: must be <= 10, got 11"]
+
+
+def test_a_decimal_sent_as_a_json_number_is_the_decimal_its_text_says() -> None:
+    contract = Contract(
+        name="D",
+        columns=(
+            ColumnSpec(
+                name="x",
+                dtype=DType.DECIMAL,
+                isin=(decimal.Decimal("0.10"), 2),
+                le=decimal.Decimal("2.00"),
+            ),
+        ),
+    )
+    checker = RecordChecker(contract)
+    records = [{"x": 0.1}, {"x": "0.1"}, {"x": 2}, {"x": 0.2}, {"x": "2.01"}]
+    assert [e["row"] for e in checker.check(records).errors] == [3, 4, 4]

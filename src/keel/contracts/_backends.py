@@ -40,9 +40,12 @@ class Backend:
         """Columns whose string operations run in Python's ``re`` (pandas object dtype)."""
         if self.library not in {"pandas", "dask", "modin"}:
             return frozenset()
-        native = self.native._meta if self.library == "dask" else self.native
+        dask = self.library == "dask"
+        native = self.native._meta if dask else self.native
         return frozenset(
-            str(name) for name, dtype in native.dtypes.items() if not _arrow_backed(dtype)
+            str(name)
+            for name, dtype in native.dtypes.items()
+            if not _arrow_backed(dtype) or (dask and _dictionary(dtype))
         )
 
     def schema(self) -> dict[str, Any]:
@@ -132,6 +135,12 @@ def _arrow_backed(dtype: Any) -> bool:
     if categories is not None:
         return _arrow_backed(categories.dtype)
     return type(dtype).__name__ == "ArrowDtype"
+
+
+def _dictionary(dtype: Any) -> bool:
+    """An Arrow dictionary (categorical) dtype: Dask casts it to text matched by ``re``."""
+    arrow = getattr(dtype, "pyarrow_dtype", None)
+    return arrow is not None and type(arrow).__name__ == "DictionaryType"
 
 
 def _number_dask(native: Any) -> Any:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import narwhals.stable.v2 as nw
@@ -59,6 +58,27 @@ class Scope:
     def is_float(self, column: str) -> bool:
         dtype = self.dtypes.get(column)
         return dtype is not None and bool(dtype.is_float())
+
+    def column(self, name: str) -> Any:
+        """A column as rules read it: Float32 widened (compared as the contract says),
+        categoricals and enums as text (not every engine compares or measures them), and
+        on Dask decimals as floats and dates as datetimes (its scalars hold neither)."""
+        dtype = self.dtypes.get(name)
+        if dtype is not None and (dtype == nw.Categorical or isinstance(dtype, nw.Enum)):
+            return nw.col(name).cast(nw.String)
+        if self.library == "dask" and dtype is not None and isinstance(dtype, nw.Decimal):
+            return nw.col(name).cast(nw.Float64)
+        if self.library == "dask" and dtype is not None and dtype == nw.Date:
+            return nw.col(name).cast(nw.Datetime("us"))
+        return widened(name, self.dtypes, self.library)
+
+    def literal(self, value: Any) -> Any:
+        """A literal as rules compare it (on Dask, decimals as floats, dates as datetimes)."""
+        if self.library == "dask" and isinstance(value, decimal.Decimal):
+            return nw.lit(float(value))
+        if self.library == "dask" and type(value) is dt.date:
+            return nw.lit(dt.datetime.combine(value, dt.time()))
+        return nw.lit(value)
 
 
 @dataclass(frozen=True)
@@ -214,8 +234,11 @@ def _window_keys(
     names: list[list[str]] = []
     for column in columns:
         expr = canonical(column, scope.dtypes, scope.library)
+        x = nw.col(column)
         if scope.library == "pyarrow":
-            parts = [expr.cast(nw.String).fill_null(""), nw.col(column).is_null()]
+            parts = [expr.cast(nw.String).fill_null(""), x.is_null()]
+        elif scope.is_float(column) and scope.library == "dask":  # its groups merge NaN, null
+            parts = [nw.when(x.is_nan()).then(nw.lit(0.0)).otherwise(expr), x.is_nan()]
         elif scope.is_float(column) and scope.library not in {"polars", "duckdb"}:
             parts = [expr]
         else:
@@ -295,6 +318,7 @@ class Coerced(RowCheck, _OnColumn):
     dtype: DType
     raw: str
     kind: ClassVar[str] = "dtype"
+    skips_nulls_itself: ClassVar[bool] = True  # a null cast from a set raw value is the failure
 
     def default_name(self) -> str:
         return f"{self.column}: type {self.dtype.value}"
@@ -371,7 +395,7 @@ class IsIn(RowCheck, _OnColumn):
         if scope.library != "polars" and all(isinstance(v, str) for v in self.values):
             column = _text(self.column, scope)  # Arrow dictionaries match only as text
         values = isin_values(self.values, scope.dtypes.get(self.column), scope.library)
-        if not values:  # nothing can match; null rows stay skipped
+        if len(values) == 0:  # nothing can match; null rows stay skipped
             missing = nw.col(self.column).is_null()
             return (missing | ~missing) if self.negate else missing
         test = column.is_in(values)
@@ -448,8 +472,14 @@ class Unique(Check):
 
     def summary(self, scope: Scope) -> list[Any]:
         if len(self.keys) == 1:  # a distinct count is ~5x cheaper than marking duplicates
+            x = nw.col(self.keys[0])
             key = canonical(self.keys[0], scope.dtypes, scope.library)
-            return [nw.len(), key.n_unique(), nw.col(self.keys[0]).null_count()]
+            if not scope.is_float(self.keys[0]):
+                return [nw.len(), key.n_unique(), x.null_count()]
+            # NaN is one value; some engines count it with null in a distinct count (Dask)
+            key = key.fill_nan(None)
+            nans = (x.is_nan() & ~x.is_null()).sum()
+            return [nw.len(), key.n_unique(), key.null_count(), x.null_count(), nans]
         return [self.failing(scope).sum()]
 
     @property
@@ -459,9 +489,14 @@ class Unique(Check):
     def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
         if len(self.keys) > 1:
             return Outcome(failures=int(values[0] or 0))
-        count, distinct, nulls = (int(v or 0) for v in values)
-        # n_unique counts null as one value; nulls never count as duplicates
-        excess = (count - nulls) - (distinct - (1 if nulls else 0))
+        numbers = [int(v or 0) for v in values]
+        if len(numbers) == 3:  # not a float key: no NaN, the key's nulls are the column's
+            numbers = [*numbers, numbers[2], 0]
+        count, distinct, missing, nulls, nans = numbers
+        # the key's distinct count takes null (and NaN) as one value; NaN is one value of
+        # its own; nulls never count as duplicates
+        values_seen = distinct - (1 if missing else 0) + (1 if nans else 0)
+        excess = (count - nulls) - values_seen
         return Outcome(failures=excess)  # the engine recounts failing rows when excess > 0
 
     def failing(self, scope: Scope) -> Any:
@@ -484,9 +519,14 @@ class ExpressionRule(_OnExpression, RowCheck):
 
     expr: Expr
     kind: ClassVar[str] = "expression"
+    skips_nulls_itself: ClassVar[bool] = True
 
     def valid(self, scope: Scope) -> Any:
-        return self.expr.compile(scope.floats)
+        # three-valued logic: a row fails where the rule is false, and is skipped where a
+        # null makes it unknown (the same rows on every engine)
+        value = self.expr.compile(scope.floats, scope)
+        unknown = self.expr.unknown(scope.floats, scope)
+        return value if unknown is None else value | unknown
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -549,9 +589,9 @@ class Close(RowCheck):
     def valid(self, scope: Scope) -> Any:
         # in double precision; NaN or an infinite side fails, a null side is skipped
         left, right = (
-            side.compile(scope.floats)
+            side.compile(scope.floats, scope)
             if side.is_float(scope.floats)  # a cast would lose NaN on Dask
-            else side.compile(scope.floats).cast(nw.Float64)
+            else side.compile(scope.floats, scope).cast(nw.Float64)
             for side in (self.left, self.right)
         )
         near = (left - right).abs() <= self.abs_tol + self.rel_tol * right.abs()
@@ -593,167 +633,3 @@ class FunctionalDependency(RowCheck):
         counts = [nw.col(self.value).count().over(*key), nw.len().over(*key, *names[-1])]
         differ = nw.col(step(j)) != nw.col(step(j + 1))
         return [*steps, *counts, differ & _present(self.columns)]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Correlated(Check):
-    """Pearson correlation of two columns lies in ``[min, max]`` (rows where both are set)."""
-
-    x: str
-    y: str
-    min: float | None = None
-    max: float | None = None
-    kind: ClassVar[str] = "correlated"
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.x, self.y)
-
-    def default_name(self) -> str:
-        low = "" if self.min is None else f"{self.min} <= "
-        high = "" if self.max is None else f" <= {self.max}"
-        return f"{low}corr({self.x}, {self.y}){high}"
-
-    def params(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"columns": [self.x, self.y]}
-        out.update({k: v for k, v in (("min", self.min), ("max", self.max)) if v is not None})
-        return out
-
-    def summary(self, scope: Scope) -> list[Any]:
-        # NaN is not a number to correlate: treat it as missing, as nulls are
-        x, y = (nw.col(c).fill_nan(None) if scope.is_float(c) else nw.col(c) for c in self.columns)
-        pairs = (~x.is_null() & ~y.is_null()).sum()
-        return [nw.corr(x, y), pairs]
-
-    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
-        r, pairs = values
-        if r is None or not math.isfinite(float(r)) or int(pairs or 0) < 2:
-            return Outcome(
-                1, None, False, "correlation undefined: < 2 complete rows or no variance"
-            )
-        r = max(-1.0, min(1.0, float(r)))
-        low = -1.0 if self.min is None else self.min
-        high = 1.0 if self.max is None else self.max
-        ok = low <= r <= high
-        return Outcome(0 if ok else 1, round(r, 6), ok, "" if ok else f"correlation is {r:.4f}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Aggregate(_OnExpression, Check):
-    """A custom dataset-level rule: ``keel.aggregate(Loan.amount.mean() < 50_000)``."""
-
-    expr: Expr
-    kind: ClassVar[str] = "aggregate"
-
-    def summary(self, scope: Scope) -> list[Any]:
-        return [self.expr.compile(scope.floats)]
-
-    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
-        ok = bool(values[0]) if values[0] is not None else False
-        return Outcome(0 if ok else 1, ok, ok, "" if ok else "the expression is false")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Rows(Check):
-    min: int | None = None
-    max: int | None = None
-    kind: ClassVar[str] = "rows"
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return ()
-
-    def default_name(self) -> str:
-        low = "" if self.min is None else f"{self.min:,} <= "
-        high = "" if self.max is None else f" <= {self.max:,}"
-        return f"{low}rows{high}"
-
-    def params(self) -> dict[str, Any]:
-        return {k: v for k, v in (("min", self.min), ("max", self.max)) if v is not None}
-
-    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
-        ok = (self.min is None or rows >= self.min) and (self.max is None or rows <= self.max)
-        return Outcome(0 if ok else 1, rows, ok, "" if ok else f"{rows:,} rows")
-
-
-@dataclass(frozen=True, kw_only=True)
-class NullFraction(_OnColumn):
-    max: float
-    kind: ClassVar[str] = "null_fraction"
-    counts_rows: ClassVar[bool] = True
-
-    def default_name(self) -> str:
-        return f"{self.column}: null fraction <= {self.max}"
-
-    def params(self) -> dict[str, Any]:
-        return {"column": self.column, "max": self.max}
-
-    def summary(self, scope: Scope) -> list[Any]:
-        return [nw.col(self.column).null_count()]
-
-    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
-        nulls = int(values[0] or 0)
-        fraction = nulls / rows if rows else 0.0
-        ok = fraction <= self.max
-        return Outcome(nulls, round(fraction, 6), ok, "" if ok else f"{fraction:.2%} null")
-
-    def failing(self, scope: Scope) -> Any:
-        return nw.col(self.column).is_null()
-
-
-@dataclass(frozen=True, kw_only=True)
-class Fresh(_OnColumn):
-    """The newest timestamp in ``column`` is at most ``max_age`` old (naive times are UTC)."""
-
-    max_age: dt.timedelta
-    now: dt.datetime | None = field(default=None, compare=False)
-    kind: ClassVar[str] = "fresh"
-
-    def default_name(self) -> str:
-        return f"{self.column}: newest within {format_duration(self.max_age)}"
-
-    def params(self) -> dict[str, Any]:
-        return {"column": self.column, "max_age": format_duration(self.max_age)}
-
-    def summary(self, scope: Scope) -> list[Any]:
-        return [nw.col(self.column).max()]
-
-    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
-        newest = values[0]
-        if newest is None:
-            return Outcome(1, None, False, "no timestamps")
-        now = self.now or dt.datetime.now(dt.UTC)
-        if not isinstance(newest, dt.datetime):
-            newest = dt.datetime.combine(newest, dt.time.max)
-        if newest.tzinfo is None:
-            newest = newest.replace(tzinfo=dt.UTC)
-        age = now - newest
-        ok = age <= self.max_age
-        shown = newest.isoformat()
-        return Outcome(
-            0 if ok else 1, shown, ok, "" if ok else f"newest is {format_duration(age)} old"
-        )
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str) -> dt.timedelta | None:
-    """``"90m"``, ``"36h"``, ``"7d"``, ``"2w"`` → timedelta; ``None`` when malformed."""
-    text = text.strip().lower()
-    if len(text) < 2 or text[-1] not in _UNITS:
-        return None
-    try:
-        amount = float(text[:-1])
-    except ValueError:
-        return None
-    return dt.timedelta(seconds=amount * _UNITS[text[-1]]) if amount >= 0 else None
-
-
-def format_duration(value: dt.timedelta) -> str:
-    seconds = value.total_seconds()
-    for unit in ("w", "d", "h", "m"):
-        size = _UNITS[unit]
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -151,15 +152,48 @@ def isin_values(values: tuple[Any, ...], dtype: Any, library: str) -> Any:
     limits = _int_limits(dtype)
     if limits is not None:
         low, high = limits
-        fits = [v for v in values if not isinstance(v, int) or low <= v <= high]
-        if library in {"pyarrow", "pandas"} and fits and low == 0:  # a signed array would overflow
+        exact = [int(v) for v in values if _is_number(v) and _integral(v)]
+        fits = [v for v in exact if low <= v <= high]
+        if fits and low == 0 and library == "pyarrow":  # a signed array would overflow
             return pa_array(fits, dtype)
+        if fits and low == 0 and library == "pandas":  # NumPy's uint64 suits both backends
+            import numpy as np
+
+            return np.array(fits, dtype=np.uint64)
         return fits
+    if isinstance(dtype, nw.Decimal):
+        return _decimal_values(values, dtype)
     if dtype is None or not dtype.is_float():
         return list(values)
+    # a number equals a float when their values are equal: ints without an exact double
+    # (2**63 - 1) equal none; NaN equals nothing; -0.0 is 0.0
+    return [float(v) + 0.0 for v in values if _is_number(v) and float(v) == v]
+
+
+def _integral(value: Any) -> bool:
+    return isinstance(value, int) or (math.isfinite(value) and value == int(value))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool)
+
+
+def _decimal_values(values: tuple[Any, ...], dtype: Any) -> list[decimal.Decimal]:
+    """Allowed values for a decimal column, as decimals of its scale: a number equals a
+    decimal when their values are equal (``1.5 == Decimal("1.50")``); a number that needs
+    more digits than the column keeps (``0.1`` is 0.1000000000000000055...) equals none."""
+    scale = getattr(dtype, "scale", None)
     out = []
     for value in values:
-        if isinstance(value, float) and math.isnan(value):
+        if isinstance(value, bool) or not isinstance(value, int | float | decimal.Decimal):
             continue
-        out.append(0.0 if isinstance(value, float) and value == 0 else value)
+        if isinstance(value, float) and not math.isfinite(value):
+            continue
+        exact = decimal.Decimal(value)
+        if scale is not None:
+            step = decimal.Decimal(1).scaleb(-scale)
+            if exact != exact.quantize(step, rounding=decimal.ROUND_DOWN):
+                continue
+            exact = exact.quantize(step)
+        out.append(exact)
     return out

@@ -110,6 +110,11 @@ class ColumnSpec(Constraints):
                         f"{where}: {key}={value!r} is not a {self.dtype.value} bound.",
                         hint=f"Give a {' or '.join(t.__name__ for t in allowed)} value.",
                     )
+                if str(value).lower() == "nan":  # float or Decimal NaN
+                    raise ContractDefinitionError(
+                        f"{where}: {key}=NaN fails every value (NaN compares false).",
+                        hint="Drop the bound, or use finite=True to refuse NaN values.",
+                    )
         if (
             self.pattern is not None or self.min_length is not None or self.max_length is not None
         ) and not self.dtype.is_textual:

@@ -30,16 +30,16 @@ from keel.contracts._checks import (
     Scope,
     Unique,
 )
+from keel.contracts._coerce import RAW, coercion_error
+from keel.contracts._coerce import coerce as coerce_columns
 from keel.contracts._contract import Contract
 from keel.contracts._io import read_as_declared, read_data
 from keel.contracts._report import CheckResult, Report
-from keel.contracts._types import DType
-from keel.errors import InputError
+from keel.errors import InputError, KeelError
 
 __all__ = ["check_data", "run"]
 
 _ROWS = "__keel_rows__"
-_RAW = "__keel_raw__"
 _FAIL = "__keel_fail__"
 
 
@@ -126,7 +126,9 @@ def _run(
     backend = open_frame(data)
     try:
         dtypes = backend.schema()
-        frame, coerced = _coerce(backend, contract, dtypes) if coerce else (backend.frame, {})
+        frame, coerced = (
+            coerce_columns(backend, contract, dtypes) if coerce else (backend.frame, {})
+        )
         scope = Scope(
             dict(frame.collect_schema()),
             library=backend.library,
@@ -142,7 +144,13 @@ def _run(
         results = _add_examples(backend, frame, plan, results, scope, examples, rows)
     except _ENGINE_ERRORS as exc:
         raise engine_error(exc, source) from exc
-    native = backend.to_native(frame.drop([_RAW + c for c in coerced]) if coerced else frame)
+    except KeelError:
+        raise
+    except Exception as exc:  # an engine refusing a conversion (text 'x' as a date)
+        if not coerce or backend.library == "polars":
+            raise
+        raise coercion_error(exc, contract, backend.schema()) from exc
+    native = backend.to_native(frame.drop([RAW + c for c in coerced]) if coerced else frame)
     report = Report(
         contract=contract.name,
         rows=rows,
@@ -162,77 +170,6 @@ def _engine_errors() -> tuple[type[Exception], ...]:
 _ENGINE_ERRORS = _engine_errors()
 
 
-def _coerce(
-    backend: Backend, contract: Contract, dtypes: dict[str, Any]
-) -> tuple[Any, dict[str, Any]]:
-    """Cast columns whose type differs from the declaration, keeping the raw values aside."""
-    wrong = {
-        spec.name: spec.dtype
-        for spec in contract.columns
-        if spec.name in dtypes and not spec.dtype.accepts(dtypes[spec.name])
-    }
-    if not wrong:
-        return backend.frame, {}
-    if backend.library == "polars":  # non-strict casts: failures become null and are counted
-        import polars as pl
-
-        native = nw.to_native(backend.frame)
-        casts = [pl.col(c).alias(_RAW + c) for c in wrong]
-        schema = native.collect_schema()
-        casts += [_polars_cast(c, schema[c], d) for c, d in wrong.items()]
-        return nw.from_native(native.with_columns(casts)), wrong
-    frame = backend.frame.with_columns(
-        *(nw.col(c).alias(_RAW + c) for c in wrong),
-        *(_lossless(c, dtypes[c], d).cast(d.target()) for c, d in wrong.items()),
-    )
-    return frame, wrong
-
-
-def _lossless(column: str, source: Any, target: DType) -> Any:
-    """Numbers that an integer cannot hold exactly (1.5, NaN, 1e300) become null, so the
-    coercion check reports them instead of the cast truncating, rounding or raising."""
-    x = nw.col(column)
-    if target is DType.INT and (source.is_float() or source == nw.Decimal):
-        exact = (x == x.round(0)) & (x.abs() < 9.2e18)
-        return nw.when(exact & x.is_finite() if source.is_float() else exact).then(x)
-    return x
-
-
-def _polars_cast(column: str, source: Any, target: DType) -> Any:
-    """A non-strict Polars cast; text is parsed (ISO dates, true/false) rather than cast."""
-    import polars as pl
-
-    expr = pl.col(column)
-    if target is DType.INT and (source.is_float() or source.is_decimal()):
-        # a lossy conversion is a failure: 1.5 becomes null (reported), not 1
-        return pl.when(expr == expr.round(0)).then(expr).cast(pl.Int64, strict=False)
-    if source == pl.String:
-        if target is DType.DATE:
-            return expr.str.to_date(strict=False)
-        if target is DType.DATETIME:
-            return expr.str.to_datetime(strict=False, time_unit="us")
-        if target is DType.BOOL:
-            words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-            lowered = expr.str.strip_chars().str.to_lowercase()
-            return lowered.replace_strict(words, default=None, return_dtype=pl.Boolean)
-    return expr.cast(_polars_dtype(target), strict=False)
-
-
-def _polars_dtype(dtype: Any) -> Any:
-    import polars as pl
-
-    return {
-        DType.INT: pl.Int64,
-        DType.FLOAT: pl.Float64,
-        DType.BOOL: pl.Boolean,
-        DType.STR: pl.String,
-        DType.CATEGORICAL: pl.Categorical,
-        DType.DATE: pl.Date,
-        DType.DATETIME: pl.Datetime("us"),
-        DType.DECIMAL: pl.Decimal(38, 9),
-    }[dtype]
-
-
 def _plan(
     contract: Contract, scope: Scope, coerced: dict[str, Any], *, sort_unique: bool
 ) -> list[_Planned]:
@@ -248,7 +185,7 @@ def _plan(
             check = Coerced(
                 column=declared.column,
                 dtype=declared.dtype,
-                raw=_RAW + declared.column,
+                raw=RAW + declared.column,
                 severity=declared.severity,
                 name=declared.name,
             )

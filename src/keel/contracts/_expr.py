@@ -7,6 +7,10 @@ YAML form of custom rules), and compiles to a narwhals expression for any engine
 
 NaN is a value, not a missing value: a comparison with NaN is false on every engine (as in
 IEEE 754), although Polars orders NaN above every number. The compiler adds that guard.
+A null makes what reads it unknown (SQL's three-valued logic: ``null & false`` is false,
+``null | true`` is true); :meth:`Expr.unknown` says where, the same on every engine, so a
+rule can skip exactly the unknown rows. Division by zero is null. Aggregations skip null,
+and ``mean``, ``sum``, ``min``, ``max``, ``std`` and ``var`` skip NaN as well.
 """
 
 from __future__ import annotations
@@ -15,16 +19,18 @@ import ast
 import datetime as dt
 import decimal
 import keyword
+import math
 import operator
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import narwhals.stable.v2 as nw
 
 from keel.errors import ContractDefinitionError, did_you_mean
 
-__all__ = ["Column", "Expr", "col", "lit", "parse_expr"]
+__all__ = ["Column", "Expr", "aggregations", "col", "evaluate", "lit", "parse_expr"]
 
 T = TypeVar("T")
 Scalar = int | float | str | bool | dt.date | dt.datetime | decimal.Decimal | None
@@ -51,9 +57,9 @@ _ROW_FUNCS: dict[str, Callable[..., Any]] = {
     "abs": lambda x: x.abs(),
     "is_null": lambda x: x.is_null(),
     "is_not_null": lambda x: ~x.is_null(),
-    "is_nan": lambda x: x.is_nan(),
-    "is_finite": lambda x: x.is_finite(),
-    "is_in": lambda x, values: x.is_in(values),
+    "is_nan": lambda x: x.is_nan().fill_null(True),  # null on a known row: a NaN (pandas)
+    "is_finite": lambda x: x.is_finite().fill_null(False),
+    "is_in": lambda x, values: x.is_in(values).fill_null(False),
     "len_chars": lambda x: x.str.len_chars(),
 }
 _AGG_FUNCS: dict[str, Callable[..., Any]] = {
@@ -68,6 +74,36 @@ _AGG_FUNCS: dict[str, Callable[..., Any]] = {
     "null_count": lambda x: x.null_count(),
 }
 _FLOAT_RESULT = {"mean", "std", "var"}
+_SKIP_NAN = {"mean", "sum", "min", "max", "std", "var"}
+
+
+class Reader(Protocol):
+    """How a rule reads columns and literals on an engine (``Scope`` in the engine:
+    Float32 widened, categoricals as text, decimals as floats on Dask)."""
+
+    def column(self, name: str) -> Any: ...
+
+    def literal(self, value: Any) -> Any: ...
+
+
+class _Plain:
+    def column(self, name: str) -> Any:
+        return nw.col(name)
+
+    def literal(self, value: Any) -> Any:
+        return nw.lit(value)
+
+
+_read: Reader = _Plain()
+
+
+def _either(a: Any | None, b: Any | None) -> Any | None:
+    """``a | b`` for unknown-masks, where ``None`` means never unknown."""
+    if a is None:
+        return b
+    return a if b is None else a | b
+
+
 _TYPED_LITERALS: dict[str, type] = {
     "datetime": dt.datetime,
     "date": dt.date,
@@ -248,8 +284,14 @@ class Expr:
         """Structural equality (``==`` builds an expression instead)."""
         return self.render() == other.render()
 
-    def compile(self, floats: Mapping[str, bool]) -> Any:
-        """Translate to a narwhals expression; ``floats`` says which columns hold floats."""
+    def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
+        """Translate to a narwhals expression; ``floats`` says which columns hold floats,
+        ``read`` how to read a column."""
+        raise NotImplementedError
+
+    def unknown(self, floats: Mapping[str, bool], read: Reader = _read) -> Any | None:
+        """Where the value is null (unknown), as a boolean expression that is never null
+        itself; ``None`` when it never is."""
         raise NotImplementedError
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
@@ -274,8 +316,11 @@ class Column(Expr, Generic[T]):
         plain = self.name.isidentifier() and not keyword.iskeyword(self.name)
         return self.name if plain and self.name not in _FUNCTION_NAMES else f"col({self.name!r})"
 
-    def compile(self, floats: Mapping[str, bool]) -> Any:
-        return nw.col(self.name)
+    def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
+        return read.column(self.name)
+
+    def unknown(self, floats: Mapping[str, bool], read: Reader = _read) -> Any | None:
+        return nw.col(self.name).is_null()
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
         return floats.get(self.name, False)
@@ -302,8 +347,11 @@ class Literal(Expr):
             return f"decimal({str(value)!r})"
         return repr(self.value)
 
-    def compile(self, floats: Mapping[str, bool]) -> Any:
-        return nw.lit(self.value)
+    def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
+        return read.literal(self.value)
+
+    def unknown(self, floats: Mapping[str, bool], read: Reader = _read) -> Any | None:
+        return nw.lit(True) if self.value is None else None
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
         return False
@@ -326,13 +374,35 @@ class Binary(Expr):
         text = f"{self.left.render(top=False)} {self.op} {self.right.render(top=False)}"
         return text if top else f"({text})"
 
-    def compile(self, floats: Mapping[str, bool]) -> Any:
-        result = _BINARY[self.op](self.left.compile(floats), self.right.compile(floats))
+    def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
+        left, right = self.left.compile(floats, read), self.right.compile(floats, read)
+        if self.op == "/":  # division by zero is null on every engine
+            return nw.when(right != 0).then(left / right)
+        result = _BINARY[self.op](left, right)
         if self.op in _COMPARE:
-            for side in (self.left, self.right):
+            for side, compiled in ((self.left, left), (self.right, right)):
                 if side.is_float(floats):
-                    result = result & ~side.compile(floats).is_nan()
+                    result = result & ~compiled.is_nan()
+            # on a known row a null can only be a NaN that pandas' Arrow arithmetic made
+            # null, and a comparison with NaN is false; unknown rows are unknown()'s business
+            result = result.fill_null(False)  # a value, not a flag
         return result
+
+    def unknown(self, floats: Mapping[str, bool], read: Reader = _read) -> Any | None:
+        left = self.left.unknown(floats, read)
+        right = self.right.unknown(floats, read)
+        either = _either(left, right)
+        if self.op == "/":
+            return _either(either, self.right.compile(floats, read) == 0)
+        if self.op not in _LOGIC or either is None:
+            return either
+        # Kleene: a known false side decides &, a known true side decides |
+        decided = []
+        for side, mask in ((self.left, left), (self.right, right)):
+            value = side.compile(floats, read)
+            value = ~value if self.op == "&" else value
+            decided.append(value if mask is None else ~mask & value)
+        return either & ~(decided[0] | decided[1])
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
         if self.op in _ARITH:
@@ -357,15 +427,27 @@ class Call(Expr):
             return f"~({self.args[0].render()})"
         return f"{self.fn}({', '.join(a.render() for a in self.args)})"
 
-    def compile(self, floats: Mapping[str, bool]) -> Any:
+    def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
         if self.fn == "not":
-            return ~self.args[0].compile(floats)
+            return ~self.args[0].compile(floats, read)
         if self.fn == "is_in":
             values = self.args[1]
             assert isinstance(values, Literal)
-            return self.args[0].compile(floats).is_in(list(values.value))
+            return _ROW_FUNCS["is_in"](self.args[0].compile(floats, read), list(values.value))
+        if self.fn in ("is_null", "is_not_null"):
+            mask = self.args[0].unknown(floats, read)
+            found = nw.lit(False) if mask is None else mask  # a literal
+            return ~found if self.fn == "is_not_null" else found
+        args = [a.compile(floats, read) for a in self.args]
+        if self.fn in _SKIP_NAN and self.args[0].is_float(floats):
+            args[0] = args[0].fill_nan(None)
         build = _ROW_FUNCS.get(self.fn) or _AGG_FUNCS[self.fn]
-        return build(*(a.compile(floats) for a in self.args))
+        return build(*args)
+
+    def unknown(self, floats: Mapping[str, bool], read: Reader = _read) -> Any | None:
+        if self.fn in ("is_null", "is_not_null") or self.fn in _AGG_FUNCS:
+            return None
+        return self.args[0].unknown(floats, read)
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
         if self.fn in _FLOAT_RESULT:
@@ -373,6 +455,82 @@ class Call(Expr):
         if self.fn in {"abs", "sum", "min", "max"}:
             return self.args[0].is_float(floats)
         return False
+
+
+# -- dataset-level rules: engines compute the aggregations, Python judges the rest --------
+def aggregations(expr: Expr) -> list[Call]:
+    """The aggregation calls of ``expr`` (``mean(x)``...), each once, in first-use order."""
+    found: dict[str, Call] = {}
+
+    def visit(node: Expr) -> None:
+        if isinstance(node, Call) and node.fn in _AGG_FUNCS:
+            found.setdefault(node.render(), node)
+        elif isinstance(node, Call):
+            for arg in node.args:
+                visit(arg)
+        elif isinstance(node, Binary):
+            visit(node.left)
+            visit(node.right)
+
+    visit(expr)
+    return list(found.values())
+
+
+def evaluate(expr: Expr, values: Mapping[str, Any]) -> Any:
+    """``expr`` evaluated in Python, aggregation calls looked up in ``values`` (by their
+    text), with the rules' semantics: null is unknown (three-valued logic), a comparison
+    with NaN is false, division by zero is null. ``None`` is null."""
+    if isinstance(expr, Literal):
+        return expr.value
+    if isinstance(expr, Binary):
+        return _apply(expr.op, evaluate(expr.left, values), evaluate(expr.right, values))
+    if isinstance(expr, Call):
+        return _call(expr, values)
+    raise ContractDefinitionError(
+        f"the column {expr} is read outside an aggregation in a dataset-level rule.",
+        hint="Wrap it in an aggregation: x.mean(), x.max(), ...",
+    )
+
+
+def _call(expr: Call, values: Mapping[str, Any]) -> Any:
+    if expr.fn in _AGG_FUNCS:
+        return values[expr.render()]
+    x = evaluate(expr.args[0], values)
+    if expr.fn in ("is_null", "is_not_null"):
+        return (x is None) == (expr.fn == "is_null")
+    if x is None:
+        return None
+    if expr.fn == "is_in":
+        return any(x == v for v in typing.cast(Literal, expr.args[1]).value)
+    return _PYTHON_FUNCS[expr.fn](x)
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+_PYTHON_FUNCS: dict[str, Callable[[Any], Any]] = {
+    "not": operator.not_,
+    "abs": abs,
+    "is_nan": _is_nan,
+    "is_finite": lambda v: not isinstance(v, float) or math.isfinite(v),
+    "len_chars": len,
+}
+
+
+def _apply(op: str, a: Any, b: Any) -> Any:
+    if op in _LOGIC:  # Kleene: a known false decides &, a known true decides |
+        decisive = op == "|"
+        if a is decisive or b is decisive:
+            return decisive
+        return None if a is None or b is None else not decisive
+    if a is None or b is None:
+        return None
+    if op in _COMPARE:
+        return False if _is_nan(a) or _is_nan(b) else bool(_COMPARE[op](a, b))
+    if op == "/":
+        return None if b == 0 else a / b
+    return _ARITH[op](a, b)
 
 
 def col(name: str) -> Column[Any]:

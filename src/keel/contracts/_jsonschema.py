@@ -1,4 +1,4 @@
-"""A contract as a JSON Schema (draft 2020-12) for one record, e.g. an HTTP request body.
+r"""A contract as a JSON Schema (draft 2020-12) for one record, e.g. an HTTP request body.
 
 The record is an object with one property per declared column, all required; with
 ``strict`` no other property is allowed. Types map as ``int`` → integer, ``float`` → number,
@@ -7,7 +7,10 @@ The record is an object with one property per declared column, all required; wit
 also allows ``null``.
 
 Per-value checks carry over: bounds (numbers and decimals only: JSON Schema cannot bound
-dates), ``isin`` → ``enum``, ``notin`` → ``not: {enum}``, ``pattern``, and lengths. A
+dates), ``isin`` → ``enum``, ``notin`` → ``not: {enum}``, ``pattern`` (rewritten into
+ECMA-262, JSON Schema's regex dialect, so that it means what the contract's dialect says:
+``\d`` is ``[0-9]``...; a pattern with inline flags such as ``(?i)`` has no ECMA-262 form
+and is left out), and lengths. A
 column whose checks are soft (``severity: warn`` or ``mostly`` below 1) keeps its type but
 allows null and states no value checks: one record cannot fail a check that tolerates some
 failing rows. Dataset-level checks (``unique``, rules) have no per-record form and are left
@@ -16,12 +19,14 @@ out; ``finite`` holds anyway, as JSON has no NaN or infinity.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import math
 from typing import Any
 
 from keel.contracts._contract import ColumnSpec, Contract
+from keel.contracts._regex import PatternError, translate
 from keel.contracts._types import DType
 
 __all__ = ["to_json_schema"]
@@ -39,7 +44,7 @@ _TYPES: dict[DType, list[str]] = {
     DType.DECIMAL: ["string", "number"],
 }
 _FORMATS = {DType.DATE: "date", DType.DATETIME: "date-time"}
-_DECIMAL_TEXT = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_DECIMAL_TEXT = translate(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", "ecma")
 _BOUNDS = (
     ("ge", "minimum"),
     ("gt", "exclusiveMinimum"),
@@ -90,7 +95,8 @@ def _value_checks(spec: ColumnSpec, nullable: bool) -> dict[str, Any]:
     if spec.notin is not None:
         out["not"] = {"enum": _enum(spec.notin, spec.dtype)}
     if spec.pattern is not None:
-        out["pattern"] = spec.pattern
+        with contextlib.suppress(PatternError):  # inline flags: no ECMA-262 form
+            out["pattern"] = translate(spec.pattern, "ecma")  # (the server still checks it)
     if spec.min_length is not None:
         out["minLength"] = spec.min_length
     if spec.max_length is not None:

@@ -17,13 +17,16 @@ from typing import Literal
 
 __all__ = ["Dialect", "dialect_error", "translate"]
 
-Dialect = Literal["rust", "re2", "python"]
+Dialect = Literal["rust", "re2", "python", "ecma"]
+"""Polars (Rust ``regex``), RE2 (PyArrow, DuckDB, Arrow-backed pandas), Python's ``re``
+(pandas object strings, serving) and ECMA-262 (JSON Schema's ``pattern``)."""
 
 _CLASSES = {"d": "0-9", "w": "0-9A-Za-z_", "s": "\\t\\n\\x0B\\f\\r "}
 _WORD = "[0-9A-Za-z_]"
 _BOUNDARY = {
     "rust": {"b": "(?-u:\\b)", "B": "(?-u:\\B)"},
     "re2": {"b": "\\b", "B": "\\B"},
+    "ecma": {"b": "\\b", "B": "\\B"},  # ASCII without the u flag
     "python": {
         "b": f"(?:(?<={_WORD})(?!{_WORD})|(?<!{_WORD})(?={_WORD}))",
         "B": f"(?:(?<={_WORD})(?={_WORD})|(?<!{_WORD})(?!{_WORD}))",
@@ -46,7 +49,8 @@ _FLAGS = re.compile(r"\(\?([a-zA-Z-]*)([:)])")
 
 
 class PatternError(ValueError):
-    """A pattern outside the common dialect; the message says which construct."""
+    """A pattern outside the common dialect (or, for ``"ecma"``, without an ECMA-262 form);
+    the message says which construct."""
 
 
 def dialect_error(pattern: str) -> str | None:
@@ -77,8 +81,12 @@ def translate(pattern: str, dialect: Dialect) -> str:
             in_class = True
         elif char == "(" and pattern.startswith("(?", i):
             _check_group(pattern, i)
+            if dialect == "ecma":
+                char, i = _ecma_group(pattern, i)
         elif char == "$" and dialect == "python" and not multiline:
             char = "\\Z"
+        elif char == "." and dialect == "ecma":
+            char = "[^\\n]"  # ECMA's dot also stops at \r, U+2028 and U+2029
         elif char == "{" and re.match(r"\{,\d", pattern[i:]):
             raise PatternError(f"a repeat without a lower bound {{,n}} (at {i}): write {{0,n}}")
         elif char in "*+?}" and pattern.startswith("+", i + 1):
@@ -107,6 +115,16 @@ def _check_group(pattern: str, i: int) -> None:
         raise PatternError(f"flags other than i, m and s (at {i})")
 
 
+def _ecma_group(pattern: str, i: int) -> tuple[str, int]:
+    """An RE2 group opening as ECMA-262 writes it: ``(?P<name>`` is ``(?<name>``; ECMA has
+    no inline flags, so ``(?i)`` and friends have no translation."""
+    if pattern.startswith("(?P<", i):
+        return "(?<", i + 3
+    if pattern.startswith("(?:", i):
+        return "(", i
+    raise PatternError(f"inline flags (at {i}) have no ECMA-262 form")
+
+
 def _escape(pattern: str, i: int, dialect: Dialect, *, in_class: bool) -> tuple[str, int]:
     if i + 1 >= len(pattern):
         raise PatternError("a trailing backslash")
@@ -129,5 +147,7 @@ def _escape(pattern: str, i: int, dialect: Dialect, *, in_class: bool) -> tuple[
     if code == "x" and pattern.startswith("{", i + 2):
         raise PatternError(f"\\x{{..}} escapes (at {i}): write \\xhh or the character itself")
     if code == "z":
-        return ("\\Z" if dialect == "python" else "\\z"), i + 2
+        return {"python": "\\Z", "ecma": "$"}.get(dialect, "\\z"), i + 2
+    if code == "A" and dialect == "ecma":
+        return "^", i + 2
     return pattern[i : i + 2], i + 2

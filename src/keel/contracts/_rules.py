@@ -14,17 +14,19 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from keel.contracts._checks import (
-    Aggregate,
     Check,
     Close,
-    Correlated,
     ExpressionRule,
-    Fresh,
     FunctionalDependency,
-    NullFraction,
     Ordered,
-    Rows,
     Unique,
+)
+from keel.contracts._dataset import (
+    Aggregate,
+    Correlated,
+    Fresh,
+    NullFraction,
+    Rows,
     parse_duration,
 )
 from keel.contracts._expr import Column, Expr, parse_expr

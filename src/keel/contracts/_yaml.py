@@ -50,8 +50,9 @@ from typing import Any
 
 import yaml
 
-from keel.contracts._checks import Check, Fresh, format_duration, parse_duration
+from keel.contracts._checks import Check
 from keel.contracts._contract import ColumnSpec, Contract
+from keel.contracts._dataset import Fresh, format_duration, parse_duration
 from keel.contracts._dict_form import (
     FORMAT_VERSION,
     RULE_FORMS,

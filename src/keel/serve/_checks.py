@@ -293,13 +293,16 @@ def _value_checks(spec: ColumnSpec) -> list[ValueCheck]:
         bound = getattr(spec, key)
         if bound is not None:
             checks.append(_bound(bound, test, words, spec.dtype))
+    as_key = _decimal_key if spec.dtype is DType.DECIMAL else _same
     if spec.isin is not None:
-        allowed = frozenset(spec.isin)
+        allowed = frozenset(_members(spec.isin, spec.dtype))
         shown = _listing(spec.isin)
-        checks.append(lambda v: None if v in allowed else f"must be one of {shown}, got {v!r}")
+        checks.append(
+            lambda v: None if as_key(v) in allowed else f"must be one of {shown}, got {v!r}"
+        )
     if spec.notin is not None:
-        banned = frozenset(spec.notin)
-        checks.append(lambda v: f"must not be {v!r}" if v in banned else None)
+        banned = frozenset(_members(spec.notin, spec.dtype))
+        checks.append(lambda v: f"must not be {v!r}" if as_key(v) in banned else None)
     if spec.pattern is not None:
         search = re.compile(translate_pattern(spec.pattern, "python")).search
         pattern = spec.pattern
@@ -311,12 +314,37 @@ def _value_checks(spec: ColumnSpec) -> list[ValueCheck]:
     return checks
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def _decimal_key(value: Any) -> Any:
+    """A request's decimal as the number its JSON text says (``0.1`` is the decimal 0.1)."""
+    if isinstance(value, float) and math.isfinite(value):
+        return decimal.Decimal(repr(value))
+    return decimal.Decimal(value) if isinstance(value, int) else value
+
+
+def _members(values: Sequence[Any], dtype: DType) -> list[Any]:
+    """A contract's ``isin`` values as compared: for a decimal column, numbers by their exact
+    value, as the dataframe engines compare them."""
+    if dtype is not DType.DECIMAL:
+        return list(values)
+    return [
+        decimal.Decimal(v)
+        for v in values
+        if isinstance(v, int | float | decimal.Decimal)
+        and not isinstance(v, bool)
+        and not (isinstance(v, float) and not math.isfinite(v))
+    ]
+
+
 def _bound(bound: Any, test: Callable[[Any, Any], bool], words: str, dtype: DType) -> ValueCheck:
-    if dtype is DType.DECIMAL and isinstance(bound, decimal.Decimal):
-        compare = float(bound)
+    if dtype is DType.DECIMAL and isinstance(bound, int | float | decimal.Decimal):
+        exact = decimal.Decimal(bound)
 
         def check_decimal(value: Any) -> str | None:
-            ok = test(value, bound) if isinstance(value, decimal.Decimal) else test(value, compare)
+            ok = test(_decimal_key(value), exact)
             return None if ok else f"must be {words} {bound}, got {value}"
 
         return check_decimal

@@ -1,0 +1,211 @@
+"""``coerce=True``: columns cast to their declared types, losslessly or not at all.
+
+A value that does not convert exactly becomes null in the cast column while its raw value
+is kept aside, so the type check counts it as a failure (docs/contracts.md, "Semantics"):
+``1.5``, ``NaN``, ``1e300`` and the text ``"1.5"`` for ``int``, whatever the source type
+and the engine. Polars casts non-strictly; on other engines the values an ``int`` or
+``float`` cast would truncate or refuse are made null first, and NumPy-backed pandas and Dask
+(whose NumPy integers hold no nulls) get nullable integers. Other text conversions that an
+engine refuses outright stop checking with an :class:`~keel.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+import re
+from typing import Any
+
+import narwhals.stable.v2 as nw
+
+from keel.contracts._backends import Backend
+from keel.contracts._contract import Contract
+from keel.contracts._types import DType
+from keel.errors import InputError, first_line
+
+__all__ = ["RAW", "coerce", "coercion_error"]
+
+RAW = "__keel_raw__"
+INT_TEXT = r"^[+-]?[0-9]+$"
+FLOAT_TEXT = (
+    r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[iI][nN][fF]|[nN][aA][nN])$"
+)
+_INT64 = (-(2**63), 2**63 - 1)
+_EXACT_FLOAT = 2**53  # integers beyond ±2**53 may not have an exact float
+BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_PANDAS = {"pandas", "dask", "modin"}
+
+
+def coerce(
+    backend: Backend, contract: Contract, dtypes: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """Cast columns whose type differs from the declaration, keeping the raw values aside."""
+    wrong = _wrong(contract, dtypes)
+    if not wrong:
+        return backend.frame, {}
+    if backend.library == "polars":  # the same filter, then non-strict casts: nulls count
+        filtered = backend.frame.with_columns(
+            *(nw.col(c).alias(RAW + c) for c in wrong),
+            *(_lossless(c, dtypes[c], d).alias(c) for c, d in wrong.items()),
+        )
+        native = nw.to_native(filtered)
+        schema = native.collect_schema()
+        casts = [_polars_cast(c, schema[c], d) for c, d in wrong.items()]
+        return nw.from_native(native.with_columns(casts)), wrong
+    frame, rest = backend.frame, dict(wrong)
+    nullable = {c: d for c, d in wrong.items() if d in _NULLABLE}
+    if backend.library in _PANDAS and nullable:  # NumPy ints and bools cannot hold failures
+        frame = nw.from_native(_pandas_cast(nw.to_native(frame), nullable, backend.library))
+        rest = {c: d for c, d in wrong.items() if c not in nullable}
+    if rest:
+        frame = frame.with_columns(
+            *(nw.col(c).alias(RAW + c) for c in rest),
+            *(_lossless(c, dtypes[c], d).cast(d.target()).alias(c) for c, d in rest.items()),
+        )
+    return frame, wrong
+
+
+def _wrong(contract: Contract, dtypes: dict[str, Any]) -> dict[str, DType]:
+    """The columns whose stored type the declaration does not accept."""
+    return {
+        spec.name: spec.dtype
+        for spec in contract.columns
+        if spec.name in dtypes and not spec.dtype.accepts(dtypes[spec.name])
+    }
+
+
+def coercion_error(exc: Exception, contract: Contract, dtypes: dict[str, Any]) -> InputError:
+    """An engine's refusal to convert a column (text ``'x'`` as a date) as a clear error."""
+    listed = ", ".join(f"{c!r} to {d.value}" for c, d in _wrong(contract, dtypes).items())
+    return InputError(
+        f"could not coerce {listed}: {first_line(exc)}",
+        hint="Convert the column yourself, or check the data as a Polars frame, where "
+        "coerce=True reports each value that does not convert as a type failure.",
+    )
+
+
+def _lossless(column: str, source: Any, target: DType) -> Any:
+    """Values a cast would truncate, round or refuse become null (the type check counts
+    them): numbers an integer cannot hold exactly (1.5, NaN, 1e300), integers beyond ±2**53
+    as floats, numbers other than 0 and 1 as booleans, and text outside the grammar of an
+    integer (``-12``, ``+7``), a float (``1.5e3``, ``inf``) or a boolean (``true``/``yes``/``1``,
+    ``false``/``no``/``0``)."""
+    x = nw.col(column)
+    if source == nw.String:
+        return _grammar(x, target)
+    if target is DType.INT and (source.is_float() or source == nw.Decimal):
+        exact = (x == x.round(0)) & (x.abs() < 9.2e18)
+        return nw.when(exact & x.is_finite() if source.is_float() else exact).then(x)
+    if target is DType.FLOAT and source.is_integer():
+        return nw.when((x <= _EXACT_FLOAT) & (x >= -_EXACT_FLOAT)).then(x)
+    if target is DType.BOOL and source.is_numeric():
+        return nw.when((x == 0) | (x == 1)).then(x)
+    return x
+
+
+def _grammar(x: Any, target: DType) -> Any:
+    """Text that is an int, float or bool by the documented grammar; other text null."""
+    if target is DType.INT:
+        digits = x.str.replace_all(r"^[+-]?0*", "")
+        size = digits.str.len_chars()
+        edge = (digits <= str(_INT64[1])) | (x.str.starts_with("-") & (digits == str(-_INT64[0])))
+        fits = (size < 19) | ((size == 19) & edge)
+        return nw.when(x.str.contains(INT_TEXT) & fits).then(x.str.replace_all(r"^\+", ""))
+    if target is DType.FLOAT:
+        return nw.when(x.str.contains(FLOAT_TEXT)).then(x)
+    if target is DType.BOOL:
+        word = x.str.strip_chars().str.to_lowercase()
+        yes = [w for w, v in BOOL_WORDS.items() if v]
+        no = [w for w, v in BOOL_WORDS.items() if not v]
+        return (
+            nw.when(word.is_in(yes))
+            .then(nw.lit(True))
+            .otherwise(nw.when(word.is_in(no)).then(nw.lit(False)))
+        )
+    return x
+
+
+_NULLABLE = {DType.INT: "Int64", DType.BOOL: "boolean"}
+
+
+def _pandas_cast(native: Any, columns: dict[str, DType], library: str) -> Any:
+    """pandas or Dask columns as nullable integers or booleans, values that do not convert
+    exactly null; the raw columns are kept aside (NumPy ints and bools hold no nulls)."""
+    raw = {RAW + c: native[c] for c in columns}
+    if library == "dask":
+        import pandas as pd  # type: ignore[import-untyped]  # no stubs in the environment
+
+        cast = {
+            c: native[c].map_partitions(
+                _exact_series, d, meta=pd.Series([], dtype=_NULLABLE[d], name=c)
+            )
+            for c, d in columns.items()
+        }
+    else:
+        cast = {c: _exact_series(native[c], d) for c, d in columns.items()}
+    return native.assign(**raw).assign(**cast)
+
+
+def _exact_series(series: Any, target: DType) -> Any:
+    import pandas as pd
+
+    convert = _exact_int if target is DType.INT else _exact_bool
+    values = [convert(v) for v in series.tolist()]
+    return pd.Series(values, index=series.index, name=series.name, dtype=_NULLABLE[target])
+
+
+_INT_TEXT = re.compile(INT_TEXT)
+
+
+def _exact_int(value: Any) -> int | None:
+    """``value`` as an Int64 if it converts exactly, else ``None``."""
+    if isinstance(value, str):
+        found = int(value) if _INT_TEXT.match(value) else None
+    elif isinstance(value, bool | int):
+        found = int(value)
+    elif isinstance(value, float):
+        found = int(value) if math.isfinite(value) and value.is_integer() else None
+    elif isinstance(value, decimal.Decimal):
+        found = int(value) if value.is_finite() and value == value.to_integral_value() else None
+    else:  # None, pandas.NA, NaT
+        found = None
+    return found if found is not None and _INT64[0] <= found <= _INT64[1] else None
+
+
+def _exact_bool(value: Any) -> bool | None:
+    """``value`` as a boolean: a bool, 0 or 1, or one of the words of :data:`BOOL_WORDS`."""
+    if isinstance(value, str):
+        return BOOL_WORDS.get(value.strip().lower())
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    return None
+
+
+def _polars_cast(column: str, source: Any, target: DType) -> Any:
+    """A non-strict Polars cast of the filtered column (:func:`_lossless`); dates are parsed
+    from ISO text rather than cast."""
+    import polars as pl
+
+    expr = pl.col(column)
+    if source == pl.String and target is DType.DATE:
+        return expr.str.to_date(strict=False)
+    if source == pl.String and target is DType.DATETIME:
+        return expr.str.to_datetime(strict=False, time_unit="us")
+    return expr.cast(_polars_dtype(target), strict=False)
+
+
+def _polars_dtype(dtype: Any) -> Any:
+    import polars as pl
+
+    return {
+        DType.INT: pl.Int64,
+        DType.FLOAT: pl.Float64,
+        DType.BOOL: pl.Boolean,
+        DType.STR: pl.String,
+        DType.CATEGORICAL: pl.Categorical,
+        DType.DATE: pl.Date,
+        DType.DATETIME: pl.Datetime("us"),
+        DType.DECIMAL: pl.Decimal(38, 9),
+    }[dtype]
