@@ -16,6 +16,7 @@ from keel.contracts import ColumnSpec, Contract, DType, check_data, translate_pa
 from keel.errors import ContractDefinitionError, InputError
 from keel.serve._checks import RecordChecker
 from tests.conftest import CONSTRUCTORS, Constructor
+from tests.contracts.conformance import oracle
 
 
 def _verdict(
@@ -88,7 +89,7 @@ def test_keel_validate_reports_a_time_zone_mismatch_with_exit_2(tmp_path: Path) 
 
 _COERCED = {  # column: (declared type, values, failures)
     "a": ("int", [1.5, 2.0, None, 1e300], 2),  # a lossy conversion is a failure
-    "b": ("int", ["1.5", "2", "9223372036854775808", "+7"], 2),  # beyond Int64 fails
+    "b": ("int", ["1.5", "2", "9223372036854775808", "+7"], 1),  # no negative: UInt64
     "c": ("int", ["007", " 2", "1_000", "-9223372036854775808"], 2),
     "d": ("float", ["1e3", "x", "-inf", None], 1),
     "e": ("float", [2**53, 2**53 + 1, -1, 3], 1),  # no exact float beyond 2**53
@@ -109,6 +110,32 @@ def test_coercion_fails_what_does_not_convert_exactly_the_same_on_every_engine(
     report = check_data(Contract(name="T", columns=columns), native, coerce=True)
     got = {c: report[f"{c}: type {t}"].failures for c, (t, _, _) in _COERCED.items()}
     assert got == {c: failures for c, (_, _, failures) in _COERCED.items()}
+
+
+@pytest.mark.parametrize(
+    ("values", "failures"),
+    [
+        (["9223372036854775808"], 0),  # beyond Int64, no negative value: UInt64
+        (["18446744073709551615", "-0", None], 0),
+        (["18446744073709551616"], 1),  # beyond UInt64
+        (["-1", "9223372036854775808"], 1),  # a negative value: Int64, the big one fails
+    ],
+)
+@pytest.mark.parametrize("engine", [*CONSTRUCTORS, "pandas-numpy"])
+def test_text_beyond_int64_converts_to_uint64_when_the_column_has_no_negative_integer(
+    engine: str, values: list[str | None], failures: int
+) -> None:
+    class S(keel.Schema):
+        x: int | None = keel.Field(ge=0)
+
+    df = pl.DataFrame({"x": pl.Series(values, dtype=pl.String)})
+    native = df.to_pandas() if engine == "pandas-numpy" else CONSTRUCTORS[engine](df)
+    report = S.check(native, coerce=True)
+    expected = oracle.int_from_text(values)
+    lost = sum(v is not None and e is None for v, e in zip(values, expected, strict=True))
+    assert lost == failures
+    assert report["x: type int"].failures == failures
+    assert report["x: >= 0"].failures == sum(e is not None and e < 0 for e in expected)
 
 
 def test_text_an_engine_cannot_parse_as_a_date_is_a_clear_error() -> None:

@@ -31,6 +31,7 @@ FLOAT_TEXT = (
     r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[iI][nN][fF]|[nN][aA][nN])$"
 )
 _INT64 = (-(2**63), 2**63 - 1)
+_UINT64 = (0, 2**64 - 1)
 _EXACT_FLOAT = 2**53  # integers beyond ±2**53 may not have an exact float
 BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _PANDAS = {"pandas", "dask", "modin"}
@@ -43,26 +44,58 @@ def coerce(
     wrong = _wrong(contract, dtypes)
     if not wrong:
         return backend.frame, {}
+    unsigned = _unsigned(backend.frame, wrong, dtypes)
     if backend.library == "polars":  # the same filter, then non-strict casts: nulls count
         filtered = backend.frame.with_columns(
             *(nw.col(c).alias(RAW + c) for c in wrong),
-            *(_lossless(c, dtypes[c], d).alias(c) for c, d in wrong.items()),
+            *(_lossless(c, dtypes[c], d, c in unsigned).alias(c) for c, d in wrong.items()),
         )
         native = nw.to_native(filtered)
         schema = native.collect_schema()
-        casts = [_polars_cast(c, schema[c], d) for c, d in wrong.items()]
+        casts = [_polars_cast(c, schema[c], d, c in unsigned) for c, d in wrong.items()]
         return nw.from_native(native.with_columns(casts)), wrong
     frame, rest = backend.frame, dict(wrong)
     nullable = {c: d for c, d in wrong.items() if d in _NULLABLE}
     if backend.library in _PANDAS and nullable:  # NumPy ints and bools cannot hold failures
-        frame = nw.from_native(_pandas_cast(nw.to_native(frame), nullable, backend.library))
+        native = _pandas_cast(nw.to_native(frame), nullable, unsigned, backend.library)
+        frame = nw.from_native(native)
         rest = {c: d for c, d in wrong.items() if c not in nullable}
     if rest:
         frame = frame.with_columns(
             *(nw.col(c).alias(RAW + c) for c in rest),
-            *(_lossless(c, dtypes[c], d).cast(d.target()).alias(c) for c, d in rest.items()),
+            *(
+                _lossless(c, dtypes[c], d, c in unsigned).cast(_target(d, c in unsigned)).alias(c)
+                for c, d in rest.items()
+            ),
         )
     return frame, wrong
+
+
+def _target(dtype: DType, unsigned: bool) -> Any:
+    return nw.UInt64() if unsigned else dtype.target()
+
+
+def _unsigned(frame: Any, wrong: dict[str, DType], dtypes: dict[str, Any]) -> set[str]:
+    """The text columns coerced to ``int`` that hold an integer beyond Int64 and no negative
+    one: they are cast to UInt64 (so up to 2**64-1 converts); other columns to Int64."""
+    text = [c for c, d in wrong.items() if d is DType.INT and dtypes[c] == nw.String]
+    if not text:
+        return set()
+    flags = frame.select(*(_beyond_int64(nw.col(c)).alias(c) for c in text))
+    if isinstance(flags, nw.LazyFrame):
+        flags = flags.collect()
+    return {c for c, flag in zip(text, flags.row(0), strict=True) if flag}
+
+
+def _beyond_int64(x: Any) -> Any:
+    """Whether the text column ``x`` holds an integer above Int64 and no negative integer."""
+    x = x.fill_null("")
+    digits = x.str.replace_all(r"^[+-]?0*", "")
+    size = digits.str.len_chars()
+    above = (size > 19) | ((size == 19) & (digits > str(_INT64[1])))
+    big = x.str.contains(INT_TEXT) & ~x.str.starts_with("-") & above
+    negative = x.str.contains(r"^-0*[1-9][0-9]*$")
+    return big.any() & ~negative.any()
 
 
 def _wrong(contract: Contract, dtypes: dict[str, Any]) -> dict[str, DType]:
@@ -84,15 +117,15 @@ def coercion_error(exc: Exception, contract: Contract, dtypes: dict[str, Any]) -
     )
 
 
-def _lossless(column: str, source: Any, target: DType) -> Any:
+def _lossless(column: str, source: Any, target: DType, unsigned: bool = False) -> Any:
     """Values a cast would truncate, round or refuse become null (the type check counts
     them): numbers an integer cannot hold exactly (1.5, NaN, 1e300), integers beyond ±2**53
     as floats, numbers other than 0 and 1 as booleans, and text outside the grammar of an
     integer (``-12``, ``+7``), a float (``1.5e3``, ``inf``) or a boolean (``true``/``yes``/``1``,
-    ``false``/``no``/``0``)."""
+    ``false``/``no``/``0``); ``unsigned``: the integer text is within UInt64, not Int64."""
     x = nw.col(column)
     if source == nw.String:
-        return _grammar(x, target)
+        return _grammar(x, target, unsigned)
     if target is DType.INT and (source.is_float() or source == nw.Decimal):
         exact = (x == x.round(0)) & (x.abs() < 9.2e18)
         return nw.when(exact & x.is_finite() if source.is_float() else exact).then(x)
@@ -103,8 +136,13 @@ def _lossless(column: str, source: Any, target: DType) -> Any:
     return x
 
 
-def _grammar(x: Any, target: DType) -> Any:
+def _grammar(x: Any, target: DType, unsigned: bool) -> Any:
     """Text that is an int, float or bool by the documented grammar; other text null."""
+    if target is DType.INT and unsigned:  # no negative integer in the column, "-0" is 0
+        digits = x.str.replace_all(r"^[+-]?0*", "")
+        size = digits.str.len_chars()
+        fits = (size < 20) | ((size == 20) & (digits <= str(_UINT64[1])))
+        return nw.when(x.str.contains(INT_TEXT) & fits).then(x.str.replace_all(r"^[+-]", ""))
     if target is DType.INT:
         digits = x.str.replace_all(r"^[+-]?0*", "")
         size = digits.str.len_chars()
@@ -128,37 +166,40 @@ def _grammar(x: Any, target: DType) -> Any:
 _NULLABLE = {DType.INT: "Int64", DType.BOOL: "boolean"}
 
 
-def _pandas_cast(native: Any, columns: dict[str, DType], library: str) -> Any:
+def _pandas_cast(native: Any, columns: dict[str, DType], unsigned: set[str], library: str) -> Any:
     """pandas or Dask columns as nullable integers or booleans, values that do not convert
     exactly null; the raw columns are kept aside (NumPy ints and bools hold no nulls)."""
     raw = {RAW + c: native[c] for c in columns}
+    dtypes = {c: "UInt64" if c in unsigned else _NULLABLE[d] for c, d in columns.items()}
     if library == "dask":
         import pandas as pd  # type: ignore[import-untyped]  # no stubs in the environment
 
         cast = {
             c: native[c].map_partitions(
-                _exact_series, d, meta=pd.Series([], dtype=_NULLABLE[d], name=c)
+                _exact_series, d, dtypes[c], meta=pd.Series([], dtype=dtypes[c], name=c)
             )
             for c, d in columns.items()
         }
     else:
-        cast = {c: _exact_series(native[c], d) for c, d in columns.items()}
+        cast = {c: _exact_series(native[c], d, dtypes[c]) for c, d in columns.items()}
     return native.assign(**raw).assign(**cast)
 
 
-def _exact_series(series: Any, target: DType) -> Any:
+def _exact_series(series: Any, target: DType, dtype: str) -> Any:
     import pandas as pd
 
-    convert = _exact_int if target is DType.INT else _exact_bool
-    values = [convert(v) for v in series.tolist()]
-    return pd.Series(values, index=series.index, name=series.name, dtype=_NULLABLE[target])
+    bounds = _UINT64 if dtype == "UInt64" else _INT64
+    values = [
+        _exact_int(v, bounds) if target is DType.INT else _exact_bool(v) for v in series.tolist()
+    ]
+    return pd.Series(values, index=series.index, name=series.name, dtype=dtype)
 
 
 _INT_TEXT = re.compile(INT_TEXT)
 
 
-def _exact_int(value: Any) -> int | None:
-    """``value`` as an Int64 if it converts exactly, else ``None``."""
+def _exact_int(value: Any, bounds: tuple[int, int] = _INT64) -> int | None:
+    """``value`` as an integer within ``bounds`` if it converts exactly, else ``None``."""
     if isinstance(value, str):
         found = int(value) if _INT_TEXT.match(value) else None
     elif isinstance(value, bool | int):
@@ -169,7 +210,7 @@ def _exact_int(value: Any) -> int | None:
         found = int(value) if value.is_finite() and value == value.to_integral_value() else None
     else:  # None, pandas.NA, NaT
         found = None
-    return found if found is not None and _INT64[0] <= found <= _INT64[1] else None
+    return found if found is not None and bounds[0] <= found <= bounds[1] else None
 
 
 def _exact_bool(value: Any) -> bool | None:
@@ -183,7 +224,7 @@ def _exact_bool(value: Any) -> bool | None:
     return None
 
 
-def _polars_cast(column: str, source: Any, target: DType) -> Any:
+def _polars_cast(column: str, source: Any, target: DType, unsigned: bool = False) -> Any:
     """A non-strict Polars cast of the filtered column (:func:`_lossless`); dates are parsed
     from ISO text rather than cast."""
     import polars as pl
@@ -193,7 +234,7 @@ def _polars_cast(column: str, source: Any, target: DType) -> Any:
         return expr.str.to_date(strict=False)
     if source == pl.String and target is DType.DATETIME:
         return expr.str.to_datetime(strict=False, time_unit="us")
-    return expr.cast(_polars_dtype(target), strict=False)
+    return expr.cast(pl.UInt64 if unsigned else _polars_dtype(target), strict=False)
 
 
 def _polars_dtype(dtype: Any) -> Any:

@@ -99,6 +99,28 @@ def dependency_rows(data: Data, key: Sequence[str], value: str) -> int:
     return sum(1 for kk in rows if len(seen[kk]) > 1)
 
 
+# -- coercion: lossless or a failure ------------------------------------------------------
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+
+
+def int_from_text(values: Sequence[str | None]) -> list[int | None]:
+    """Text as ``int``: ``[+-]?[0-9]+`` within Int64, or within UInt64 when no integer in the
+    column is negative and one is beyond Int64; ``None`` for null and for what fails."""
+    parsed = [int(v) if v is not None and _INT_TEXT.fullmatch(v) else None for v in values]
+    numbers = [n for n in parsed if n is not None]
+    unsigned = any(n > 2**63 - 1 for n in numbers) and all(n >= 0 for n in numbers)
+    low, high = (0, 2**64 - 1) if unsigned else (-(2**63), 2**63 - 1)
+    return [n if n is not None and low <= n <= high else None for n in parsed]
+
+
+def float_from_text(value: str | None) -> float | None:
+    """Text as ``float``: a decimal or exponent number, ``inf`` or ``nan`` (NaN, not null)."""
+    try:
+        return None if value is None or "_" in value or value != value.strip() else float(value)
+    except ValueError:
+        return None
+
+
 # -- expressions: SQL's three-valued logic, IEEE NaN, division by zero is null -------------
 _COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _COMPARE |= {"==": operator.eq, "!=": operator.ne}
