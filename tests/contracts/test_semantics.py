@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 from pathlib import Path
 
@@ -288,3 +289,29 @@ def test_a_nan_bound_is_refused_when_the_contract_is_defined() -> None:
 
         class S(keel.Schema):
             x: float = keel.Field(ge=math.nan)
+
+
+def test_dask_refuses_decimal_comparisons_beyond_what_float64_holds_exactly() -> None:
+    class Bound(keel.Schema):
+        d: decimal.Decimal = keel.Field(le=decimal.Decimal("1234567890.12345"))
+
+    class Rule(keel.Schema):
+        d: decimal.Decimal
+        rules = (keel.expression(keel.col("d") > 0, name="positive"),)
+
+    wide = pl.DataFrame(
+        {"d": pl.Series([decimal.Decimal("1234567890.123450000001")], dtype=pl.Decimal(22, 12))}
+    )  # as float64 it equals the bound
+    assert Bound.check(wide)["d: <= 1234567890.12345"].failures == 1  # Polars: exact
+    for schema in (Bound, Rule):
+        with pytest.raises(InputError, match=r"column 'd' is a decimal of precision 22: Dask"):
+            schema.check(CONSTRUCTORS["dask"](wide))
+    narrow = pl.DataFrame({"d": pl.Series([decimal.Decimal("1.25")], dtype=pl.Decimal(15, 2))})
+    assert Bound.check(CONSTRUCTORS["dask"](narrow)).passed  # 15 digits: exact as float64
+    assert Rule.check(CONSTRUCTORS["dask"](narrow)).passed
+
+    class Fine(keel.Schema):
+        d: decimal.Decimal = keel.Field(ge=decimal.Decimal("1.0000000000000001"))
+
+    with pytest.raises(InputError, match=r"the decimal 1.0000000000000001 has 17 significant"):
+        Fine.check(CONSTRUCTORS["dask"](narrow))

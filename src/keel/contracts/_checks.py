@@ -23,6 +23,8 @@ from keel.contracts._compare import (
     canonical,
     check_zones,
     compare,
+    dask_decimal,
+    dask_decimal_literal,
     isin_values,
     widened,
 )
@@ -67,7 +69,7 @@ class Scope:
         if dtype is not None and (dtype == nw.Categorical or isinstance(dtype, nw.Enum)):
             return nw.col(name).cast(nw.String)
         if self.library == "dask" and dtype is not None and isinstance(dtype, nw.Decimal):
-            return nw.col(name).cast(nw.Float64)
+            return dask_decimal(name, dtype)
         if self.library == "dask" and dtype is not None and dtype == nw.Date:
             return nw.col(name).cast(nw.Datetime("us"))
         return widened(name, self.dtypes, self.library)
@@ -75,7 +77,7 @@ class Scope:
     def literal(self, value: Any) -> Any:
         """A literal as rules compare it (on Dask, decimals as floats, dates as datetimes)."""
         if self.library == "dask" and isinstance(value, decimal.Decimal):
-            return nw.lit(float(value))
+            return nw.lit(dask_decimal_literal(value))
         if self.library == "dask" and type(value) is dt.date:
             return nw.lit(dt.datetime.combine(value, dt.time()))
         return nw.lit(value)
@@ -367,9 +369,14 @@ class Range(RowCheck, _OnColumn):
         bounds = self.bounds()
         if scope.library == "dask" and any(isinstance(v, decimal.Decimal) for _, v in bounds):
             # Dask cannot compare decimals with a literal: compare as float64 (15 digits)
-            x = nw.col(self.column).cast(nw.Float64)
+            dtype = scope.dtypes.get(self.column)
+            x = (
+                dask_decimal(self.column, dtype)
+                if isinstance(dtype, nw.Decimal)
+                else nw.col(self.column).cast(nw.Float64)
+            )
             ops = {">=": x.__ge__, ">": x.__gt__, "<=": x.__le__, "<": x.__lt__}
-            tests = [ops[op](float(value)) for op, value in bounds]
+            tests = [ops[op](_dask_number(value)) for op, value in bounds]
         else:
             tests = [
                 compare(self.column, op, value, scope.dtypes, scope.library) for op, value in bounds
@@ -378,6 +385,10 @@ class Range(RowCheck, _OnColumn):
         for test in tests[1:]:
             result = result & test
         return _not_nan(result, self.column, scope)
+
+
+def _dask_number(value: Any) -> float:
+    return dask_decimal_literal(value) if isinstance(value, decimal.Decimal) else float(value)
 
 
 @dataclass(frozen=True, kw_only=True)

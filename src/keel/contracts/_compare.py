@@ -22,7 +22,7 @@ import narwhals.stable.v2 as nw
 
 from keel.errors import InputError
 
-__all__ = ["canonical", "compare", "widened"]
+__all__ = ["canonical", "compare", "dask_decimal", "dask_decimal_literal", "widened"]
 
 _HASH_SIGNED_ZERO = {"pandas", "pyarrow", "dask", "modin"}  # -0.0 and 0.0 hash apart there
 _INT_LIMITS = {
@@ -51,6 +51,40 @@ def widened(column: str, dtypes: Mapping[str, Any], library: str) -> Any:
     if dtype is not None and dtype == nw.Float32 and library != "dask":
         return expr.cast(nw.Float64)
     return expr
+
+
+_FLOAT64_DIGITS = 15  # significant digits that survive a trip through a double
+_DASK_HINT = (
+    "Check the data as a Polars or pandas frame (ddf.compute() if it fits in memory), "
+    "or keep the decimals to at most 15 significant digits."
+)
+
+
+def dask_decimal(column: str, dtype: Any) -> Any:
+    """A decimal column as Dask compares it, as float64; refused when its precision exceeds
+    the 15 significant digits a double holds exactly (the verdict could differ)."""
+    precision = getattr(dtype, "precision", None)
+    if precision is None or precision > _FLOAT64_DIGITS:
+        raise InputError(
+            f"column {column!r} is a decimal of precision {precision}: Dask compares decimals "
+            f"as float64, exact to {_FLOAT64_DIGITS} significant digits, so this check could "
+            "give another verdict than the other engines.",
+            hint=_DASK_HINT,
+        )
+    return nw.col(column).cast(nw.Float64)
+
+
+def dask_decimal_literal(value: decimal.Decimal) -> float:
+    """A decimal literal as Dask compares it, refused beyond 15 significant digits."""
+    digits = len(value.normalize().as_tuple().digits)
+    if value.is_finite() and digits > _FLOAT64_DIGITS:
+        raise InputError(
+            f"the decimal {value} has {digits} significant digits: Dask compares decimals as "
+            f"float64, exact to {_FLOAT64_DIGITS}, so this check could give another verdict "
+            "than the other engines.",
+            hint=_DASK_HINT,
+        )
+    return float(value)
 
 
 def canonical(column: str, dtypes: Mapping[str, Any], library: str) -> Any:
