@@ -139,6 +139,22 @@ def test_text_beyond_int64_converts_to_uint64_when_the_column_has_no_negative_in
     assert report["x: >= 0"].failures == sum(e is not None and e < 0 for e in expected)
 
 
+@pytest.mark.parametrize("engine", [*CONSTRUCTORS, "pandas-numpy"])
+def test_the_text_nan_coerced_to_float_is_nan_not_missing_on_every_engine(engine: str) -> None:
+    class S(keel.Schema):
+        x: float = keel.Field(ge=0)
+
+    values = ["nan", "NaN", "1.5", "-inf", "x"]
+    df = pl.DataFrame({"x": values})
+    native = df.to_pandas() if engine == "pandas-numpy" else CONSTRUCTORS[engine](df)
+    report = S.check(native, coerce=True)
+    parsed = [oracle.float_from_text(v) for v in values]
+    assert sum(p is None for p in parsed) == report["x: type float"].failures == 1  # "x"
+    assert report["x: not null"].failures == 1  # "x" only: NaN is a value, not a missing one
+    range_failures = sum(oracle.range_fails(p, {"ge": 0}) for p in parsed if p is not None)
+    assert range_failures == report["x: >= 0"].failures == 3  # NaN, NaN, -inf
+
+
 def test_text_an_engine_cannot_parse_as_a_date_is_a_clear_error() -> None:
     class S(keel.Schema):
         day: dt.date

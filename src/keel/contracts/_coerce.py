@@ -5,8 +5,9 @@ is kept aside, so the type check counts it as a failure (docs/contracts.md, "Sem
 ``1.5``, ``NaN``, ``1e300`` and the text ``"1.5"`` for ``int``, whatever the source type
 and the engine. Polars casts non-strictly; on other engines the values an ``int`` or
 ``float`` cast would truncate or refuse are made null first, and NumPy-backed pandas and Dask
-(whose NumPy integers hold no nulls) get nullable integers. Other text conversions that an
-engine refuses outright stop checking with an :class:`~keel.errors.InputError`.
+(whose NumPy integers hold no nulls) get nullable integers, and text as float Arrow doubles
+(where ``"nan"`` stays NaN). Other text conversions that an engine refuses outright stop
+checking with an :class:`~keel.errors.InputError`.
 """
 
 from __future__ import annotations
@@ -55,8 +56,13 @@ def coerce(
         casts = [_polars_cast(c, schema[c], d, c in unsigned) for c, d in wrong.items()]
         return nw.from_native(native.with_columns(casts)), wrong
     frame, rest = backend.frame, dict(wrong)
-    nullable = {c: d for c, d in wrong.items() if d in _NULLABLE}
-    if backend.library in _PANDAS and nullable:  # NumPy ints and bools cannot hold failures
+    nullable: dict[str, DType] = {
+        c: d
+        for c, d in wrong.items()
+        if d in (DType.INT, DType.BOOL) or (d is DType.FLOAT and dtypes[c] == nw.String)
+    }
+    if backend.library in _PANDAS and nullable:  # NumPy ints and bools cannot hold failures,
+        # and a NumPy float's NaN is a missing value: text as Arrow doubles keeps "nan" NaN
         native = _pandas_cast(nw.to_native(frame), nullable, unsigned, backend.library)
         frame = nw.from_native(native)
         rest = {c: d for c, d in wrong.items() if c not in nullable}
@@ -163,7 +169,7 @@ def _grammar(x: Any, target: DType, unsigned: bool) -> Any:
     return x
 
 
-_NULLABLE = {DType.INT: "Int64", DType.BOOL: "boolean"}
+_NULLABLE = {DType.INT: "Int64", DType.BOOL: "boolean", DType.FLOAT: "double[pyarrow]"}
 
 
 def _pandas_cast(native: Any, columns: dict[str, DType], unsigned: set[str], library: str) -> Any:
@@ -188,11 +194,25 @@ def _pandas_cast(native: Any, columns: dict[str, DType], unsigned: set[str], lib
 def _exact_series(series: Any, target: DType, dtype: str) -> Any:
     import pandas as pd
 
+    if target is DType.FLOAT:  # built as Arrow: pandas would take NaN for a missing value
+        import pyarrow as pa
+
+        doubles = pa.array([_exact_float(v) for v in series.tolist()], pa.float64())
+        array = pd.arrays.ArrowExtensionArray(doubles)
+        return pd.Series(array, index=series.index, name=series.name)
     bounds = _UINT64 if dtype == "UInt64" else _INT64
     values = [
         _exact_int(v, bounds) if target is DType.INT else _exact_bool(v) for v in series.tolist()
     ]
     return pd.Series(values, index=series.index, name=series.name, dtype=dtype)
+
+
+_FLOAT_TEXT = re.compile(FLOAT_TEXT)
+
+
+def _exact_float(value: Any) -> float | None:
+    """Text as a float by the grammar of :data:`FLOAT_TEXT` (``"nan"`` is NaN), else ``None``."""
+    return float(value) if isinstance(value, str) and _FLOAT_TEXT.match(value) else None
 
 
 _INT_TEXT = re.compile(INT_TEXT)
