@@ -331,3 +331,32 @@ def test_dask_refuses_decimal_comparisons_beyond_what_float64_holds_exactly() ->
 
     with pytest.raises(InputError, match=r"the decimal 1.0000000000000001 has 17 significant"):
         Fine.check(CONSTRUCTORS["dask"](narrow))
+
+
+def test_dask_refuses_arithmetic_on_decimals_which_float64_gets_wrong() -> None:
+    class Total(keel.Schema):
+        a: decimal.Decimal
+        b: decimal.Decimal
+        c: decimal.Decimal
+        rules = (keel.expression(keel.col("a") + keel.col("b") == keel.col("c"), name="sum"),)
+
+    money = pl.Decimal(10, 2)
+    frame = pl.DataFrame(
+        {
+            "a": pl.Series([decimal.Decimal("0.10")], dtype=money),
+            "b": pl.Series([decimal.Decimal("0.20")], dtype=money),
+            "c": pl.Series([decimal.Decimal("0.30")], dtype=money),
+        }
+    )  # 0.1 + 0.2 == 0.3 in decimals, not in float64
+    assert Total.check(frame).passed  # Polars computes decimals exactly
+    with pytest.raises(InputError, match=r"arithmetic on decimals \('a', 'b'\): Dask"):
+        Total.check(CONSTRUCTORS["dask"](frame))
+    plain = pl.DataFrame({"a": [0.1], "b": [0.2], "c": [0.3]})  # floats: no refusal
+
+    class Floats(keel.Schema):
+        a: float
+        b: float
+        c: float
+        rules = (keel.expression(keel.col("a") + keel.col("b") > keel.col("c") - 1, name="x"),)
+
+    assert Floats.check(CONSTRUCTORS["dask"](plain)).passed

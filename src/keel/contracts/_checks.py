@@ -26,6 +26,7 @@ from keel.contracts._compare import (
     dask_decimal,
     dask_decimal_literal,
     isin_values,
+    refuse_dask_decimal_arithmetic,
     widened,
 )
 from keel.contracts._expr import Expr
@@ -73,6 +74,15 @@ class Scope:
         if self.library == "dask" and dtype is not None and dtype == nw.Date:
             return nw.col(name).cast(nw.Datetime("us"))
         return widened(name, self.dtypes, self.library)
+
+    def arithmetic(self, columns: Sequence[str], literals: Sequence[Any]) -> None:
+        """Dask computes decimals as float64, whose sums and products are not the decimal
+        ones even within 15 digits (0.1 + 0.2 != 0.3): arithmetic on them is refused."""
+        if self.library != "dask":
+            return
+        decimals = [c for c in columns if isinstance(self.dtypes.get(c), nw.Decimal)]
+        if decimals or any(isinstance(v, decimal.Decimal) for v in literals):
+            refuse_dask_decimal_arithmetic(decimals)
 
     def literal(self, value: Any) -> Any:
         """A literal as rules compare it (on Dask, decimals as floats, dates as datetimes)."""

@@ -15,14 +15,21 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
 
 import narwhals.stable.v2 as nw
 
 from keel.errors import InputError
 
-__all__ = ["canonical", "compare", "dask_decimal", "dask_decimal_literal", "widened"]
+__all__ = [
+    "canonical",
+    "compare",
+    "dask_decimal",
+    "dask_decimal_literal",
+    "refuse_dask_decimal_arithmetic",
+    "widened",
+]
 
 _HASH_SIGNED_ZERO = {"pandas", "pyarrow", "dask", "modin"}  # -0.0 and 0.0 hash apart there
 _INT_LIMITS = {
@@ -72,6 +79,18 @@ def dask_decimal(column: str, dtype: Any) -> Any:
             hint=_DASK_HINT,
         )
     return nw.col(column).cast(nw.Float64)
+
+
+def refuse_dask_decimal_arithmetic(columns: Sequence[str]) -> NoReturn:
+    """Arithmetic on decimals, which Dask would compute in float64 (inexact at any size)."""
+    named = ", ".join(repr(c) for c in columns) or "a decimal literal"
+    raise InputError(
+        f"a rule does arithmetic on decimals ({named}): Dask computes decimals as float64, "
+        "whose sums, differences and products are not the decimal ones (0.1 + 0.2 != 0.3), "
+        "so the rule could give another verdict than the other engines.",
+        hint="Check the data as a Polars or pandas frame (ddf.compute() if it fits in "
+        "memory), or compare the decimal columns without arithmetic.",
+    )
 
 
 def dask_decimal_literal(value: decimal.Decimal) -> float:

@@ -85,6 +85,9 @@ class Reader(Protocol):
 
     def literal(self, value: Any) -> Any: ...
 
+    def arithmetic(self, columns: Sequence[str], literals: Sequence[Any]) -> None:
+        """Refuse arithmetic the engine would not compute exactly (decimals on Dask)."""
+
 
 class _Plain:
     def column(self, name: str) -> Any:
@@ -92,6 +95,9 @@ class _Plain:
 
     def literal(self, value: Any) -> Any:
         return nw.lit(value)
+
+    def arithmetic(self, columns: Sequence[str], literals: Sequence[Any]) -> None:
+        return None
 
 
 _read: Reader = _Plain()
@@ -375,6 +381,11 @@ class Binary(Expr):
         return text if top else f"({text})"
 
     def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
+        if self.op in _ARITH:  # every column under either side takes part in it
+            seen: dict[str, None] = {}
+            self._collect(seen)
+            operands = (self.left, self.right)
+            read.arithmetic(list(seen), [o.value for o in operands if isinstance(o, Literal)])
         left, right = self.left.compile(floats, read), self.right.compile(floats, read)
         if self.op == "/":  # division by zero is null on every engine
             return nw.when(right != 0).then(left / right)
