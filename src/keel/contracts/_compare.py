@@ -27,6 +27,7 @@ __all__ = [
     "compare",
     "dask_decimal",
     "dask_decimal_literal",
+    "decimal_values",
     "refuse_dask_decimal_arithmetic",
     "widened",
 ]
@@ -215,7 +216,7 @@ def isin_values(values: tuple[Any, ...], dtype: Any, library: str) -> Any:
             return np.array(fits, dtype=np.uint64)
         return fits
     if isinstance(dtype, nw.Decimal):
-        return _decimal_values(values, dtype)
+        return decimal_values(values, dtype)
     if dtype is None or not dtype.is_float():
         return list(values)
     # a number equals a float when their values are equal: ints without an exact double
@@ -231,7 +232,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool)
 
 
-def _decimal_values(values: tuple[Any, ...], dtype: Any) -> list[decimal.Decimal]:
+def decimal_values(values: tuple[Any, ...], dtype: Any) -> list[decimal.Decimal]:
     """Allowed values for a decimal column, as decimals of its scale: a number equals a
     decimal when their values are equal (``1.5 == Decimal("1.50")``); a number that needs
     more digits than the column keeps (``0.1`` is 0.1000000000000000055...) equals none."""

@@ -18,6 +18,7 @@ either side (entirely null, or on a numeric column no finite value) is a
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -86,7 +87,7 @@ class Comparison:
     def drifted(self) -> bool:
         return bool(self.summary.get("drifted"))
 
-    @property
+    @functools.cached_property  # read by to_dict, passed, the CLI and the HTML report
     def findings(self) -> list[QualityFinding]:
         """Compared columns whose drift could not be measured (reference side first)."""
         sides: tuple[tuple[Side, Profile], ...] = (

@@ -10,6 +10,7 @@ against the manifest. Who did what is the ``KEEL_ACTOR`` variable, else the logi
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -170,18 +171,10 @@ def load(ref: str, *, trusted: bool = False, project: Project | None = None) -> 
     found = resolve(ref, project=project)
     folder = cache_folder(project, found)
     cached = folder / MANIFEST
-    if cached.is_file() and hash_file(cached) != found.manifest:
-        shutil.rmtree(folder)  # the local copy's manifest was edited: fetch it again
-    fetched = not cached.is_file()
-    if fetched:
-        _fetch(project, found, folder)
-    try:
-        return load_model(folder, trusted=trusted)
-    except ModelPackageError as exc:
-        if fetched:  # fresh from the artifact store, and still bad
-            raise _bad_in_store(project, found, exc) from exc
-    # a cached file was modified, corrupted or removed: drop the copy, fetch it once more
-    shutil.rmtree(folder, ignore_errors=True)
+    if cached.is_file() and hash_file(cached) == found.manifest:
+        with contextlib.suppress(ModelPackageError):  # else a cached file was damaged
+            return load_model(folder, trusted=trusted)
+    shutil.rmtree(folder, ignore_errors=True)  # absent, edited or damaged: fetch it (once)
     _fetch(project, found, folder)
     try:
         return load_model(folder, trusted=trusted)

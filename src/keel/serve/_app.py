@@ -25,7 +25,6 @@ from fastapi import FastAPI, Request
 
 from keel._version import __version__
 from keel.errors import KeelError, UsageError
-from keel.monitor import PredictionLog
 from keel.registry import load, set_alias
 from keel.registry import rollback as rollback_alias
 from keel.serve._accesslog import flush_access_log
@@ -212,7 +211,7 @@ class KeelServer:
         self.writer.recover()  # what a killed server left in the journal
         for served in self.models.values():
             self.writer.set_contract(served.model.input_contract)
-        self.feedback_gate = FeedbackGate(spec, PredictionLog(project.artifacts, name))
+        self.feedback_gate = FeedbackGate(spec, self.writer.predictions)
         self.occupancy = Occupancy()
         self.batchers = {
             role: Batcher(

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from keel.contracts import ColumnSpec, Contract, DType, translate_pattern
+from keel.contracts import ColumnSpec, Contract, DType, decimal_values, translate_pattern
 
 __all__ = ["CheckedBatch", "RecordChecker"]
 
@@ -330,13 +330,7 @@ def _members(values: Sequence[Any], dtype: DType) -> list[Any]:
     value, as the dataframe engines compare them."""
     if dtype is not DType.DECIMAL:
         return list(values)
-    return [
-        decimal.Decimal(v)
-        for v in values
-        if isinstance(v, int | float | decimal.Decimal)
-        and not isinstance(v, bool)
-        and not (isinstance(v, float) and not math.isfinite(v))
-    ]
+    return decimal_values(tuple(values), None)  # no scale: every exact value
 
 
 def _bound(bound: Any, test: Callable[[Any, Any], bool], words: str, dtype: DType) -> ValueCheck:

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from keel.config import format_seconds
 from keel.errors import UsageError
 from keel.serve._http import RequestError, bearer_token, same_token, shape_error
-from keel.serve._spec import format_seconds
 
 if TYPE_CHECKING:
     from fastapi import Request

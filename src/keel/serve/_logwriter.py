@@ -84,8 +84,8 @@ class LogWriter:
         self._journaling = threading.Lock()  # the open journal segment
         self._rows: list[tuple[Any, ...]] = []
         self._feedback: list[tuple[Any, ...]] = []
-        self._unjournaled: list[tuple[Any, ...]] = []
-        self._unjournaled_feedback: list[tuple[Any, ...]] = []
+        self._journaled = 0  # how many of _rows (and of _feedback) the journal holds
+        self._journaled_feedback = 0
         self._held: list[_Held] = []
         self._journal = _open_journal(journal, name)
         self._journaled_types: dict[str, DType] | None = None
@@ -134,7 +134,6 @@ class LogWriter:
         )
         with self._lock:
             self._rows.append(entry)
-            self._unjournaled.append(entry)
 
     def add_feedback(
         self, request_id: str, labels: Sequence[Any], time: dt.datetime, *, per_row: bool
@@ -142,7 +141,6 @@ class LogWriter:
         rows = [(request_id, i if per_row else None, label, time) for i, label in enumerate(labels)]
         with self._lock:
             self._feedback.extend(rows)
-            self._unjournaled_feedback.extend(rows)
 
     @property
     def pending(self) -> int:
@@ -155,8 +153,9 @@ class LogWriter:
             return
         with self._journaling:
             with self._lock:
-                rows, self._unjournaled = self._unjournaled, []
-                feedback, self._unjournaled_feedback = self._unjournaled_feedback, []
+                rows, self._journaled = self._rows[self._journaled :], len(self._rows)
+                feedback = self._feedback[self._journaled_feedback :]
+                self._journaled_feedback = len(self._feedback)
                 types = self._types
             self._append(self._journal, rows, feedback, types)
 
@@ -192,11 +191,9 @@ class LogWriter:
                 with self._lock:
                     rows, self._rows = self._rows, []
                     feedback, self._feedback = self._feedback, []
-                    unjournaled, self._unjournaled = self._unjournaled, []
-                    unjournaled_feedback, self._unjournaled_feedback = (
-                        self._unjournaled_feedback,
-                        [],
-                    )
+                    unjournaled, self._journaled = rows[self._journaled :], 0
+                    unjournaled_feedback = feedback[self._journaled_feedback :]
+                    self._journaled_feedback = 0
                     types = self._types
                 segment = None
                 if self._journal is not None:

@@ -428,7 +428,7 @@ class _Reader:
 
     def duration(self, data: Mapping[str, Any], key: str, path: Path_, default: float) -> float:
         value = data.get(key, default)
-        seconds = _seconds(value)
+        seconds = parse_seconds(value)
         if seconds is None:
             self.problem(
                 (*path, key),
@@ -648,7 +648,6 @@ class _Reader:
 
 
 # -- helpers -------------------------------------------------------------------------------
-_seconds = parse_seconds
 
 
 def _off(value: float | None, key: str) -> dict[str, float] | bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -47,7 +48,7 @@ from keel.store._metadata_schema import (
 from keel.store._models import ModelStore
 from keel.store._names import check_name, check_version
 from keel.store._pipelines import PipelineStore
-from keel.store._process import process_gone, this_process
+from keel.store._process import process_gone, this_host, this_process
 from keel.store._references import ReferenceStore
 
 _PARAMS, _METRICS = params, metrics  # tables, named apart from the arguments that shadow them
@@ -268,12 +269,12 @@ class MetadataStore:
         """Mark ``killed`` the running runs of this machine whose process no longer exists;
         return their ids. Run on every open: one indexed query, and a write only when a
         run is found dead. Best effort: a store this process cannot write is left as is."""
-        here = this_process()
+        host, me = this_host(), os.getpid()  # the start identity is read only if needed
         with self._read.connect() as conn:
             dead = [
                 (run_id, pid)
-                for run_id, pid, start in conn.execute(_RUNNING_HERE, {"host": here.host})
-                if pid is not None and pid != here.pid and process_gone(pid, start)
+                for run_id, pid, start in conn.execute(_RUNNING_HERE, {"host": host})
+                if pid is not None and pid != me and process_gone(pid, start)
             ]
         if not dead:
             return []
@@ -284,7 +285,7 @@ class MetadataStore:
                     conn.execute(
                         runs.update()
                         .where(runs.c.id == run_id, runs.c.status == "running")
-                        .values(status="killed", ended_at=now, error=_killed(pid, here.host))
+                        .values(status="killed", ended_at=now, error=_killed(pid, host))
                     )
         except DBAPIError:
             return []  # read-only or busy: the next open tries again

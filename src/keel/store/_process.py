@@ -18,7 +18,7 @@ import socket
 import sys
 from dataclasses import dataclass
 
-__all__ = ["ProcessIdentity", "process_gone", "this_process"]
+__all__ = ["ProcessIdentity", "process_gone", "this_host", "this_process"]
 
 _HOST_LENGTH = 255
 
@@ -37,9 +37,15 @@ def this_process() -> ProcessIdentity:
     return _identity(os.getpid())
 
 
+@functools.cache
+def this_host() -> str:
+    """This machine's name as runs record it (no /proc reads: the store opens with it)."""
+    return socket.gethostname()[:_HOST_LENGTH]
+
+
 @functools.lru_cache(maxsize=4)  # keyed by pid: a forked child computes its own
 def _identity(pid: int) -> ProcessIdentity:
-    host = socket.gethostname()[:_HOST_LENGTH]
+    host = this_host()
     ticks = _start_ticks(pid)
     start = None if ticks is None else f"{_machine()}:{_boot()}:{_namespace()}:{ticks}"
     return ProcessIdentity(host, pid, start)
