@@ -122,9 +122,9 @@ def load_value(
         return pl.read_parquet(io.BytesIO(store.get_bytes(item.digest)))
     if item.kind == "file":
         name = item.detail.get("filename") or "data"
-        where = f"the metadata store's record of output {item.name!r} ({item.digest[:12]})"
+        record = f"the metadata store's record of output {item.name!r} ({item.digest[:12]})"
         target = safe_join(
-            files, f"{item.digest[:2]}/{item.digest}/{name}", where=where, what="store"
+            files, f"{item.digest[:2]}/{item.digest}/{name}", where=record, what="store"
         )
         if not target.is_file():
             store.get_file(item.digest, target)

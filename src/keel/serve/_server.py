@@ -112,6 +112,7 @@ def app_from_environment() -> Any:
     from keel.tracking import open_project
 
     configure_logging(open_project(_path(options["root"])).config.log_format)
+    _connection_limits(options)  # serve() set them in its own process; this is a worker
     app = _build(options)
     _settle_memory()
     return app
@@ -158,8 +159,6 @@ def _connection_limits(options: dict[str, Any]) -> dict[str, Any]:
 def _build(options: dict[str, Any]) -> Any:
     from keel.serve._app import DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, create_app
     from keel.tracking import open_project
-
-    _connection_limits(options)  # in every worker process
 
     project = open_project(_path(options["root"]))
     limit = options.get("max_body_bytes")
