@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from keel.deploy._spec import DeploySpec
 from keel.errors import UsageError
 from keel.monitor import FeedbackLog, PredictionLog
 from keel.serve import create_app
-from keel.serve._spec import DeploySpec
 from keel.tracking import Project
 
 from ._serving import COLUMNS, client, expected, make_project, records

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from keel.deploy._spec import ChallengerSpec, DeploySpec, KeySource, Step
 from keel.monitor import PredictionLog
 from keel.registry import set_alias
 from keel.serve import create_app
-from keel.serve._spec import ChallengerSpec, DeploySpec, KeySource, Step
 from keel.tracking import Project
 
 from ._serving import client, expected, make_project, records

@@ -12,12 +12,12 @@ import pytest
 from typer.testing import CliRunner
 
 from keel.cli._app import app as cli
+from keel.deploy._spec import parse_spec
 from keel.errors import UsageError
 from keel.monitor import FeedbackLog
 from keel.serve import create_app
 from keel.serve._feedback import MAX_LABEL_CHARS, MAX_LABELS, FeedbackGate
 from keel.serve._http import RequestError
-from keel.serve._spec import parse_spec
 from keel.tracking import Project
 
 from ._serving import client, make_project, model, records, rollout_project

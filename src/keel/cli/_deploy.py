@@ -25,8 +25,8 @@ from keel.cli._models import version_move
 from keel.cli._output import EXIT_UNUSABLE, Format, err, fail, out, print_json, reporting
 
 if TYPE_CHECKING:
-    from keel.serve._controller import Controller
-    from keel.serve._spec import DeploySpec
+    from keel.deploy._controller import Controller
+    from keel.deploy._spec import DeploySpec
     from keel.tracking import Project
 
 __all__ = ["app"]
@@ -46,7 +46,7 @@ ReasonOpt = Annotated[str | None, typer.Option(help="Why (kept in the history)."
 
 
 def _file(name: str, root: Path) -> str | None:
-    from keel.serve._spec import spec_path
+    from keel.deploy._spec import spec_path
 
     path = spec_path(name, root=root)
     return str(path.relative_to(root)) if path.is_file() else None
@@ -56,8 +56,8 @@ def _file(name: str, root: Path) -> str | None:
 def check(name: NameArg, fmt: FormatOpt = Format.table) -> None:
     """Validate deploy/NAME.yaml; every problem is listed (exit 2 when there are any)."""
     from keel.config import find_root
+    from keel.deploy._spec import DeploySpecError, load_spec
     from keel.errors import KeelError
-    from keel.serve._spec import DeploySpecError, load_spec
 
     root = find_root()
     try:
@@ -98,7 +98,7 @@ def check(name: NameArg, fmt: FormatOpt = Format.table) -> None:
 
 
 def _open(name: str) -> tuple[Project, DeploySpec]:
-    from keel.serve._spec import load_spec
+    from keel.deploy._spec import load_spec
     from keel.tracking import open_project
 
     project = open_project()
@@ -109,7 +109,7 @@ def _open(name: str) -> tuple[Project, DeploySpec]:
 def status(name: NameArg, fmt: FormatOpt = Format.table) -> None:
     """Aliases, the spec, the rollout's current step and weight, and recent decisions."""
     from keel.cli._models import event_to_dict
-    from keel.serve._controller import phase, read_state
+    from keel.deploy._controller import phase, read_state
 
     with reporting():
         project, spec = _open(name)
@@ -178,9 +178,9 @@ def render(
 ) -> None:
     """Write the spec as Kubernetes manifests: a Rollout, Services, AnalysisTemplates."""
     from keel.config import find_root
-    from keel.serve._render import render as render_spec
-    from keel.serve._render import write_manifests
-    from keel.serve._spec import load_spec
+    from keel.deploy._render import render as render_spec
+    from keel.deploy._render import write_manifests
+    from keel.deploy._spec import load_spec
 
     with reporting():
         spec = load_spec(name, root=find_root())
@@ -226,9 +226,9 @@ def _registry_versions(spec: DeploySpec) -> tuple[int | None, int | None]:
 
 
 def _controller(name: str) -> Controller:
-    from keel.serve._controller import Controller
-    from keel.serve._guardrails import Guardrails
-    from keel.serve._router import Router
+    from keel.deploy._controller import Controller
+    from keel.deploy._guardrails import Guardrails
+    from keel.deploy._router import Router
 
     project, spec = _open(name)
     return Controller(project, spec, Router(spec), Guardrails(spec))
@@ -245,7 +245,7 @@ def _done(name: str, action: str, controller: Controller, fmt: Format, message: 
 @app.command()
 def advance(name: NameArg, reason: ReasonOpt = None, fmt: FormatOpt = Format.table) -> None:
     """Complete the rollout's current step now (ends a `pause: {}`)."""
-    from keel.serve._controller import phase
+    from keel.deploy._controller import phase
 
     with reporting():
         controller = _controller(name)

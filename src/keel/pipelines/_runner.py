@@ -38,9 +38,9 @@ from keel.pipelines._events import post_events, step_events
 from keel.pipelines._execute import Executor, StepOutcome, StepTask, make_executor, step_ref
 from keel.pipelines._graph import Graph, Node, Pipeline, Ref, Value
 from keel.pipelines._step import Port
-from keel.pipelines._telemetry import Telemetry
 from keel.pipelines._values import load_value
 from keel.store import ArtifactCorruptedError, ObjectTrust, StepIO, StepRunRecord
+from keel.telemetry import Telemetry
 from keel.tracking import Project, open_project, start_run
 from keel.versioning import HashCache, hash_path
 

@@ -1,5 +1,6 @@
-"""Serving from the registry: a contract-checked HTTP API with micro-batching, a prediction
-log, shadow and canary traffic, and guardrails that promote or roll back automatically.
+"""Serving from the registry: a contract-checked HTTP API with micro-batching and a prediction
+log. What it serves and how traffic moves (shadow, canary, guardrails, promotion) is
+:mod:`keel.deploy`'s; serve runs it.
 
 ``create_app(name)`` builds the ASGI app (FastAPI); ``serve(name, host, port, workers)``
 runs it under uvicorn. Both need the ``serve`` extra (``pip install 'mlkeel[serve]'``);
@@ -8,27 +9,13 @@ importing ``keel.serve`` does not.
 
 from typing import TYPE_CHECKING, Any
 
-from keel.serve._controller import Controller as Controller
 from keel.serve._export import export_predictions as export_predictions
 from keel.serve._export import recover_predictions as recover_predictions
-from keel.serve._guardrails import Decision as Decision
-from keel.serve._guardrails import Guardrails as Guardrails
-from keel.serve._router import Router as Router
 from keel.serve._server import serve as serve
-from keel.serve._spec import DeploySpec as DeploySpec
-from keel.serve._spec import load_spec as load_spec
-from keel.serve._spec import parse_spec as parse_spec
 
 __all__ = [
-    "Controller",
-    "Decision",
-    "DeploySpec",
-    "Guardrails",
-    "Router",
     "create_app",
     "export_predictions",
-    "load_spec",
-    "parse_spec",
     "recover_predictions",
     "serve",
 ]

@@ -24,15 +24,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from keel._version import __version__
+from keel.deploy._controller import Controller
+from keel.deploy._guardrails import Guardrails
+from keel.deploy._router import Router
+from keel.deploy._spec import DeploySpec, load_spec
 from keel.errors import KeelError, UsageError
 from keel.registry import load, set_alias
 from keel.registry import rollback as rollback_alias
 from keel.serve._accesslog import flush_access_log
 from keel.serve._batching import Batcher, Occupancy, Prediction
 from keel.serve._checks import CheckedBatch
-from keel.serve._controller import Controller
 from keel.serve._feedback import FeedbackGate, require_token
-from keel.serve._guardrails import Guardrails
 from keel.serve._http import (
     RequestError,
     bearer_token,
@@ -45,10 +47,8 @@ from keel.serve._logwriter import LogWriter
 from keel.serve._metrics import Metrics
 from keel.serve._middleware import ServeMiddleware
 from keel.serve._openapi import openapi_document
-from keel.serve._router import Router
 from keel.serve._routes import add_routes
 from keel.serve._served import ServedModel
-from keel.serve._spec import DeploySpec, load_spec
 from keel.tracking import Project, open_project
 
 __all__ = ["KeelServer", "create_app"]
@@ -552,8 +552,6 @@ def _tracer(project: Project) -> Any:
     """An OpenTelemetry tracer when ``[telemetry] exporter`` is set, else None."""
     if project.config.telemetry_exporter == "none":
         return None
-    from keel.pipelines._telemetry import Telemetry
+    from keel.telemetry import Telemetry
 
-    telemetry = Telemetry(project.config, log_format="text")
-    provider = telemetry._provider  # the pipelines' provider setup, reused
-    return None if provider is None else provider.get_tracer("keel.serve")
+    return Telemetry(project.config, log_format="text").tracer("keel.serve")

@@ -43,8 +43,8 @@ from keel.serve._http import RequestError, bearer_token, same_token, shape_error
 if TYPE_CHECKING:
     from fastapi import Request
 
+    from keel.deploy._spec import DeploySpec
     from keel.monitor import PredictionLog
-    from keel.serve._spec import DeploySpec
 
 __all__ = [
     "MAX_LABELS",

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from keel.serve._sequential import SequentialComparison, mixture_halfwidth, tuning
+from keel.deploy._sequential import SequentialComparison, mixture_halfwidth, tuning
 
 ALPHA = 0.05
 Z = 1.959963984540054  # two-sided 5% normal quantile

@@ -16,7 +16,7 @@ a promotion moves the champion alias to the challenger's version and then remove
 challenger alias. When several replicas decide at once exactly one move lands; the others
 get :class:`~keel.store.AliasConflictError`, log it and re-read the state.
 
-Each tick (every ``analysis.interval``) asks :class:`~keel.serve._guardrails.Guardrails`
+Each tick (every ``analysis.interval``) asks :class:`~keel.deploy._guardrails.Guardrails`
 for a verdict and applies it:
 
 - ``rollback`` (a guardrail breached): a failed analysis. Once more than ``failureLimit``
@@ -40,10 +40,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from keel._json import json_safe, nulled
+from keel.deploy._guardrails import Decision, Guardrails
+from keel.deploy._router import Router
+from keel.deploy._spec import DeploySpec, Step, format_seconds
 from keel.errors import UsageError
-from keel.serve._guardrails import Decision, Guardrails
-from keel.serve._router import Router
-from keel.serve._spec import DeploySpec, Step, format_seconds
 from keel.store import AliasConflictError, ModelEvent
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ import threading
 import numpy as np
 import pytest
 
-from keel.serve._guardrails import Guardrails, LatencyHistogram
-from keel.serve._spec import DeploySpec, parse_spec
+from keel.deploy._guardrails import Guardrails, LatencyHistogram
+from keel.deploy._spec import DeploySpec, parse_spec
 
 _ids = itertools.count()
 

@@ -9,8 +9,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keel.errors import UsageError
-from keel.serve._spec import (
+from keel.deploy._spec import (
     DeploySpec,
     DeploySpecError,
     KeySource,
@@ -19,6 +18,7 @@ from keel.serve._spec import (
     load_spec,
     parse_spec,
 )
+from keel.errors import UsageError
 
 FULL = """\
 model: churn

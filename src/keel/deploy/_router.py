@@ -15,7 +15,7 @@ import random
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from keel.serve._spec import DeploySpec
+from keel.deploy._spec import DeploySpec
 
 __all__ = ["BUCKETS", "Router", "bucket"]
 
@@ -33,7 +33,7 @@ class Router:
     """Assigns requests to the champion or the challenger as the spec and the rollout say.
 
     ``weight`` (percent of traffic to a canary challenger) and ``active`` (a challenger
-    version is deployed) are set by the :class:`~keel.serve._controller.Controller` as the
+    version is deployed) are set by the :class:`~keel.deploy._controller.Controller` as the
     rollout progresses; reading them is lock-free.
     """
 

@@ -19,8 +19,8 @@ import pytest
 
 from keel.config import Config, load_config
 from keel.errors import ConfigError, MissingDependencyError
-from keel.pipelines import _telemetry
-from keel.pipelines._telemetry import Telemetry
+from keel.telemetry import _telemetry
+from keel.telemetry._telemetry import Telemetry
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 
@@ -127,7 +127,7 @@ def test_none_never_imports_opentelemetry() -> None:
         """
         import io, sys
         from pathlib import Path
-        import keel.pipelines._telemetry as t
+        import keel.telemetry._telemetry as t
         from keel.config import load_config
         telemetry = t.Telemetry(load_config(Path.cwd(), env={}), stream=io.StringIO())
         with telemetry.step_span("p", "s", run_id="r") as span:

@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keel.config import init_project
+from keel.deploy._controller import Controller, progress, read_state
+from keel.deploy._guardrails import Decision, Guardrails
+from keel.deploy._router import Router
+from keel.deploy._spec import DeploySpec, parse_spec
 from keel.errors import UsageError
 from keel.registry import AliasConflictError, rollback, set_alias
-from keel.serve._controller import Controller, progress, read_state
-from keel.serve._guardrails import Decision, Guardrails
-from keel.serve._router import Router
-from keel.serve._spec import DeploySpec, parse_spec
 from keel.tracking import Project, open_project
 from tests.serve._serving import rollout_project
 

@@ -9,8 +9,8 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keel.serve._router import Router, bucket
-from keel.serve._spec import parse_spec
+from keel.deploy._router import Router, bucket
+from keel.deploy._spec import parse_spec
 
 CANARY = parse_spec("challenger: {mode: canary, key: {header: X-User-Id}}", name="churn")
 SHADOW = parse_spec("challenger: {mode: shadow, shadowFraction: 0.2}", name="churn")
@@ -47,7 +47,7 @@ def test_a_key_is_sticky_and_every_replica_agrees() -> None:
 
 def test_the_hash_has_no_per_process_salt() -> None:
     code = (
-        "from keel.serve._router import bucket\n"
+        "from keel.deploy._router import bucket\n"
         "print([bucket('churn', f'u{i}') for i in range(50)])"
     )
     runs = {

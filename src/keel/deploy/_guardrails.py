@@ -26,7 +26,7 @@ interval. Four comparisons, each switched on in the spec's ``analysis.guardrails
     models'; in canary mode the sides saw different users, which the threshold must allow.
 ``metric``
     once feedback arrives, per-record accuracy (or ``mae``/``mse``) of the two sides
-    compared with an always-valid confidence sequence (:mod:`keel.serve._sequential`):
+    compared with an always-valid confidence sequence (:mod:`keel.deploy._sequential`):
     paired in shadow mode, two independent streams in canary mode. Breached when the
     challenger is confidently worse by more than ``margin``; a *win* when it is confidently
     better than ``-margin``.
@@ -50,9 +50,9 @@ from typing import Any, Literal
 import numpy as np
 
 from keel._json import nulled
+from keel.deploy._sequential import SequentialComparison
+from keel.deploy._spec import DeploySpec, GuardrailSpec
 from keel.errors import UsageError
-from keel.serve._sequential import SequentialComparison
-from keel.serve._spec import DeploySpec, GuardrailSpec
 
 __all__ = ["Action", "Decision", "Guardrails", "LatencyHistogram"]
 

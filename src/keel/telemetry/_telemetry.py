@@ -1,4 +1,4 @@
-"""Observability for pipeline runs: an OpenTelemetry span per step and JSON log lines.
+"""Observability shared by pipelines and serving: OpenTelemetry spans and JSON log lines.
 
 ``[telemetry] exporter`` picks where spans go: ``"none"`` (the default, and then
 OpenTelemetry is never imported), ``"console"`` (one JSON object per span on the log
@@ -93,6 +93,11 @@ class Telemetry:
         if exporter != "none":
             self._provider = _tracer_provider(config, _LockedWriter(self._stream, self._lock))
             self._tracer = self._provider.get_tracer("keel.pipeline")
+
+    def tracer(self, name: str) -> Tracer | None:
+        """An OpenTelemetry tracer named ``name`` on this configuration's exporter, or
+        ``None`` when ``[telemetry] exporter = "none"``."""
+        return None if self._provider is None else self._provider.get_tracer(name)
 
     @contextmanager
     def step_span(

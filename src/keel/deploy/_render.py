@@ -32,8 +32,8 @@ from typing import Any
 
 import yaml
 
+from keel.deploy._spec import ChallengerSpec, DeploySpec, GuardrailSpec, format_seconds
 from keel.errors import UsageError
-from keel.serve._spec import ChallengerSpec, DeploySpec, GuardrailSpec, format_seconds
 
 __all__ = ["TARGETS", "render", "render_argo_rollouts", "write_manifests"]
 
