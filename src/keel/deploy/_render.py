@@ -35,7 +35,7 @@ import yaml
 from keel.deploy._spec import ChallengerSpec, DeploySpec, GuardrailSpec, format_seconds
 from keel.errors import UsageError
 
-__all__ = ["TARGETS", "render", "render_argo_rollouts", "write_manifests"]
+__all__ = ["TARGETS", "render", "write_manifests"]
 
 TARGETS = ("argo-rollouts",)
 _PORT = 8080
@@ -52,36 +52,17 @@ def render(
     prometheus: str = "http://prometheus.monitoring.svc:9090",
     replicas: int = 2,
 ) -> list[dict[str, Any]]:
-    """The manifests for target ``to`` (only ``argo-rollouts`` for now)."""
+    """The manifests for target ``to`` (only ``argo-rollouts`` for now): a Rollout, its two
+    Services and two AnalysisTemplates (see the module docstring).
+
+    ``canary_version`` is the version the new pods serve (default: ``stable_version``),
+    ``stable_version`` the one the running pods serve; the analysis compares the two.
+    """
     if to not in TARGETS:
         raise UsageError(
             f"cannot render deployment {spec.name!r} to {to!r}.",
             hint=f"Targets: {', '.join(TARGETS)}.",
         )
-    return render_argo_rollouts(
-        spec,
-        stable_version=stable_version,
-        canary_version=canary_version,
-        image=image,
-        prometheus=prometheus,
-        replicas=replicas,
-    )
-
-
-def render_argo_rollouts(
-    spec: DeploySpec,
-    *,
-    stable_version: int | None = None,
-    canary_version: int | None = None,
-    image: str = "keel:latest",
-    prometheus: str = "http://prometheus.monitoring.svc:9090",
-    replicas: int = 2,
-) -> list[dict[str, Any]]:
-    """A Rollout, its two Services and two AnalysisTemplates (see the module docstring).
-
-    ``canary_version`` is the version the new pods serve (default: ``stable_version``),
-    ``stable_version`` the one the running pods serve; the analysis compares the two.
-    """
     challenger = spec.challenger or ChallengerSpec()
     if challenger.mode == "shadow":
         raise UsageError(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import json
 import os
 import shutil
 import tempfile
@@ -33,12 +32,15 @@ from keel.models._package import (
 )
 from keel.store import (
     AliasState,
+    ListedFile,
     ModelEvent,
     ModelVersion,
     check_alias,
     check_name,
     hash_file,
     parse_version,
+    read_listing,
+    write_listing,
 )
 from keel.tracking import ActiveRun, Project, active_run, open_project
 
@@ -143,20 +145,18 @@ def store_package(
     project: Project,
 ) -> ModelVersion:
     """Store a checked package's files in the artifact store and record the new version."""
-    listing: list[dict[str, Any]] = []
+    listing: list[ListedFile] = []
     manifest_digest = ""
     for file in [*sorted(manifest.files), MANIFEST]:
         ref = project.artifacts.put_file(package_path(folder, file))  # no link followed
-        listing.append({"path": file, "digest": ref.digest, "size": ref.size})
+        listing.append(ListedFile(file, ref.digest, ref.size))
         if file == MANIFEST:
             manifest_digest = ref.digest
-    listed = project.artifacts.put_bytes(
-        json.dumps({"kind": "model", "files": listing}, sort_keys=True).encode()
-    )
+    listed = write_listing(project.artifacts, "model", listing)
     return project.metadata.models.add_version(
         name,
         manifest=manifest_digest,
-        listing=listed.digest,
+        listing=listed,
         adapter=manifest.adapter,
         actor=actor(),
         run_id=run_id,
@@ -315,14 +315,13 @@ def _smoke_test(model: KeelModel, name: str, sample: Any) -> None:
 
 def _materialize(project: Project, version: ModelVersion, folder: Path) -> None:
     where = f"the stored file listing of model {version.name}/{version.version}"
-    items = _listed_files(json.loads(project.artifacts.get_bytes(version.listing)), where)
+    hint = "The registry's records were altered; register the model again."
+    items = read_listing(project.artifacts, version.listing, where=where, hint=hint).files
     scratch = folder.with_name(folder.name + f".{os.getpid()}.part")
     shutil.rmtree(scratch, ignore_errors=True)
     try:
         # every path checked before anything is written
-        targets = [
-            (item["digest"], package_path(scratch, item["path"], where=where)) for item in items
-        ]
+        targets = [(item.digest, package_path(scratch, item.path, where=where)) for item in items]
         for digest, target in targets:
             project.artifacts.get_file(digest, target)
         if not (scratch / MANIFEST).is_file():  # load_model parses and verifies it
@@ -333,16 +332,3 @@ def _materialize(project: Project, version: ModelVersion, folder: Path) -> None:
         scratch.replace(folder) if not folder.exists() else shutil.rmtree(scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _listed_files(listing: Any, where: str) -> list[dict[str, Any]]:
-    """The ``files`` of a stored listing, each a mapping with a ``path`` and a ``digest``."""
-    items = listing.get("files") if isinstance(listing, dict) else None
-    if not isinstance(items, list) or not all(
-        isinstance(i, dict) and isinstance(i.get("digest"), str) and "path" in i for i in items
-    ):
-        raise ModelPackageError(
-            f"{where} is not a list of files with their path and digest.",
-            hint="The registry's records were altered; register the model again.",
-        )
-    return items

@@ -10,6 +10,10 @@ from keel.store._artifacts import ArtifactRef as ArtifactRef
 from keel.store._artifacts import ArtifactStore as ArtifactStore
 from keel.store._hashing import hash_bytes as hash_bytes
 from keel.store._hashing import hash_file as hash_file
+from keel.store._listing import ListedFile as ListedFile
+from keel.store._listing import Listing as Listing
+from keel.store._listing import read_listing as read_listing
+from keel.store._listing import write_listing as write_listing
 from keel.store._metadata import ArtifactRecord as ArtifactRecord
 from keel.store._metadata import DatasetVersion as DatasetVersion
 from keel.store._metadata import MetadataStore as MetadataStore
@@ -57,6 +61,8 @@ __all__ = [
     "DatasetVersion",
     "InvalidNameError",
     "LineageEvent",
+    "ListedFile",
+    "Listing",
     "MetadataStore",
     "Metric",
     "ModelEvent",
@@ -86,5 +92,7 @@ __all__ = [
     "hash_file",
     "metric_step",
     "parse_version",
+    "read_listing",
     "safe_join",
+    "write_listing",
 ]

@@ -8,7 +8,6 @@ it against a contract if one is given, stores its bytes (deduplicated) unless
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel.errors import InputError, KeelError, UsageError
-from keel.store import DatasetVersion, UnsafePathError, check_relative_path, safe_join
+from keel.store import (
+    DatasetVersion,
+    ListedFile,
+    Listing,
+    UnsafePathError,
+    check_relative_path,
+    read_listing,
+    safe_join,
+    write_listing,
+)
 from keel.tracking._project import Project, open_project
 from keel.tracking._refs import parse_ref
 from keel.tracking._run import active_run
@@ -132,7 +140,7 @@ def get_dataset(
     listing = _listing(project, found)
     target = Path(dest)
     writes = _writes(listing, target, where=f"the file listing of dataset {shown}")
-    if listing["kind"] == "directory" and not force and target.is_dir() and any(target.iterdir()):
+    if listing.kind == "directory" and not force and target.is_dir() and any(target.iterdir()):
         raise UsageError(
             f"{target} is a folder that is not empty; restoring {shown} would write into it.",
             hint=_FORCE_HINT,
@@ -141,34 +149,26 @@ def get_dataset(
         _check_target(path, shown, force=force)
     for digest, path in writes:
         project.artifacts.get_file(digest, path)
-    return writes[0][1] if listing["kind"] == "file" else target
+    return writes[0][1] if listing.kind == "file" else target
 
 
-def _writes(listing: dict[str, Any], target: Path, *, where: str) -> list[tuple[str, Path]]:
+def _writes(listing: Listing, target: Path, *, where: str) -> list[tuple[str, Path]]:
     """(digest, where it goes) for every file of a listing, each path checked."""
-    kind, items = listing.get("kind"), listing.get("files")
+    items = listing.files
+    if listing.kind == "file" and not target.is_dir():  # dest names the file itself
+        check_relative_path(items[0].path, where=where, what="listing")
+        return [(items[0].digest, target)]
     if (
-        kind not in ("file", "directory")
-        or not isinstance(items, list)
-        or not all(isinstance(i, dict) and isinstance(i.get("digest"), str) for i in items)
-        or (kind == "file" and len(items) != 1)
+        listing.kind == "directory"
+        and (target.exists() or target.is_symlink())
+        and not target.is_dir()
     ):
-        raise InputError(
-            f"{where} is not a list of files with their path and digest.",
-            hint="The stored listing was altered; add the data again (keel data add).",
-        )
-    if kind == "file" and not target.is_dir():  # dest names the file itself
-        check_relative_path(items[0].get("path"), where=where, what="listing")
-        return [(items[0]["digest"], target)]
-    if kind == "directory" and (target.exists() or target.is_symlink()) and not target.is_dir():
         raise UsageError(
             f"{target} exists and is not a folder; the dataset is a folder of {len(items)} "
             "file(s).",
             hint="Restore it to a new folder, or to an existing one.",
         )
-    return [
-        (i["digest"], safe_join(target, i.get("path"), where=where, what="listing")) for i in items
-    ]
+    return [(i.digest, safe_join(target, i.path, where=where, what="listing")) for i in items]
 
 
 def _check_target(path: Path, shown: str, *, force: bool) -> None:
@@ -254,11 +254,8 @@ def _store(
         # copies are kernel-side (sendfile) and release the GIL: threads overlap them
         with ThreadPoolExecutor(max_workers=_COPY_THREADS) as pool:
             list(pool.map(lambda d: store.put_file(sources[d], digest=d), sources))
-    listing = {
-        "kind": fingerprint.kind,
-        "files": [{"path": f.path, "digest": f.digest, "size": f.size} for f in fingerprint.files],
-    }
-    return store.put_bytes(json.dumps(listing, sort_keys=True).encode()).digest
+    listed = [ListedFile(f.path, f.digest, f.size) for f in fingerprint.files]
+    return write_listing(store, fingerprint.kind, listed)
 
 
 def _describe(root: Path, files: list[str]) -> _Described:
@@ -279,11 +276,12 @@ def _describe(root: Path, files: list[str]) -> _Described:
     return _Described(rows, schema)
 
 
-def _listing(project: Project, version: DatasetVersion) -> dict[str, Any]:
+def _listing(project: Project, version: DatasetVersion) -> Listing:
     if version.manifest is None:
-        return {"kind": "unknown", "files": []}
-    data: dict[str, Any] = json.loads(project.artifacts.get_bytes(version.manifest))
-    return data
+        return Listing("unknown", ())
+    where = f"the file listing of dataset {version.name}@{version.version}"
+    hint = "The stored listing was altered; add the data again (keel data add)."
+    return read_listing(project.artifacts, version.manifest, where=where, hint=hint)
 
 
 def _schema_diff(old: Any, new: Any) -> dict[str, Any]:
@@ -301,9 +299,9 @@ def _contract_summary(result: Any) -> dict[str, Any] | None:
     return {"contract": result.get("contract"), "passed": result.get("passed"), "failed": failed}
 
 
-def _file_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[str]]:
-    before = {f["path"]: f["digest"] for f in old["files"]}
-    after = {f["path"]: f["digest"] for f in new["files"]}
+def _file_diff(old: Listing, new: Listing) -> dict[str, list[str]]:
+    before = {f.path: f.digest for f in old.files}
+    after = {f.path: f.digest for f in new.files}
     return {
         "added": sorted(set(after) - set(before)),
         "removed": sorted(set(before) - set(after)),

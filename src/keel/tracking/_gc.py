@@ -15,12 +15,16 @@ counted as ``recent``, not deleted. The grace period must exceed the longest suc
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from dataclasses import dataclass
 
 from keel.errors import UsageError
+from keel.store import read_listing
 from keel.tracking._project import Project, open_project
+
+_ALTERED = (
+    "The store's records were altered; nothing was deleted. Restore the listing or re-add its data."
+)
 
 __all__ = ["GRACE_SECONDS", "GarbageReport", "collect_garbage"]
 
@@ -100,8 +104,10 @@ def _referenced(project: Project) -> set[str]:
     referenced = project.metadata.referenced_digests()
     for manifest in project.metadata.stored_manifests():
         if store.exists(manifest):
-            listing = json.loads(store.get_bytes(manifest))
-            referenced.update(item["digest"] for item in listing["files"])
+            listing = read_listing(
+                store, manifest, where=f"stored listing {manifest}", hint=_ALTERED
+            )
+            referenced.update(item.digest for item in listing.files)
     return referenced
 
 
