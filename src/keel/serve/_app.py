@@ -24,10 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from keel._version import __version__
-from keel.deploy._controller import Controller
-from keel.deploy._guardrails import Guardrails
-from keel.deploy._router import Router
-from keel.deploy._spec import DeploySpec, load_spec
+from keel.deploy import Controller, DeploySpec, Guardrails, Router, load_spec
 from keel.errors import KeelError, UsageError
 from keel.registry import load, set_alias
 from keel.registry import rollback as rollback_alias
@@ -94,11 +91,7 @@ def create_app(
     ``with TestClient(app)``; the logs are flushed once more at shutdown.
     """
     project = project or open_project()
-    if spec is None:
-        spec = load_spec(name, root=project.config.root)
-    version = pinned_version() if version is None else version
-    if version is not None:
-        spec = dataclasses.replace(spec, challenger=None)
+    spec, version = served_spec(name, project, spec=spec, version=version)
     server = KeelServer(
         name,
         project=project,
@@ -149,6 +142,20 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def served_spec(
+    name: str, project: Project, *, spec: DeploySpec | None = None, version: int | None = None
+) -> tuple[DeploySpec, int | None]:
+    """What ``keel serve NAME`` serves: ``deploy/NAME.yaml`` (or ``spec``) and the pinned
+    version (``version``, else ``KEEL_MODEL_VERSION``). A pinned version serves no rollout:
+    the spec then has no challenger."""
+    if spec is None:
+        spec = load_spec(name, root=project.config.root)
+    version = pinned_version() if version is None else version
+    if version is not None:
+        spec = dataclasses.replace(spec, challenger=None)
+    return spec, version
 
 
 def pinned_version() -> int | None:

@@ -120,12 +120,10 @@ def app_from_environment() -> Any:
 
 def _check_spec(name: str, project: Any) -> None:
     """Refuse, before any worker starts, a spec the app would refuse at start."""
-    from keel.deploy._spec import load_spec
-    from keel.serve._app import pinned_version
+    from keel.serve._app import served_spec
     from keel.serve._feedback import require_token
 
-    if pinned_version() is None:  # a pinned version serves no rollout
-        require_token(load_spec(name, root=project.config.root))
+    require_token(served_spec(name, project)[0])
 
 
 def _settle_memory() -> None:
