@@ -21,6 +21,7 @@ run is a tracked run (``keel runs list`` shows it) with one step-run record per 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -76,6 +77,11 @@ class PipelineResult:
     def executed(self) -> list[str]:
         return [s.step for s in self.steps if s.status == "finished"]
 
+    @functools.cached_property
+    def trust(self) -> ObjectTrust:
+        """Which stored pickles :meth:`value` may load (the project's rule, read once)."""
+        return ObjectTrust.of(self.project.config)
+
     @property
     def cached(self) -> list[str]:
         return [s.step for s in self.steps if s.status == "cached"]
@@ -101,7 +107,7 @@ class PipelineResult:
             node.step.outputs[index],
             self.project.artifacts,
             self.project.config.state_dir / "pipeline-files",
-            trust=ObjectTrust.of(self.project.config),
+            trust=self.trust,
             where=f"output {node.step.outputs[index].name!r} of step {step!r}",
         )
 
