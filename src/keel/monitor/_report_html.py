@@ -26,20 +26,7 @@ _BAD = "#c0392b"
 def comparison_html(comparison: Comparison, *, title: str, subtitle: str = "") -> str:
     """Render ``comparison`` as a complete HTML document (inline CSS and SVG only)."""
     e = html.escape
-    drifted = [r.column for r in comparison.columns if r.drifted]
-    verdict = (
-        f"<strong style='color:{_BAD}'>drift in {len(drifted)} of "
-        f"{len(comparison.columns)} columns</strong>: {e(', '.join(drifted))}"
-        if drifted
-        else "<strong>no drift</strong>"
-    )
-    if comparison.findings:
-        unmeasured = len({f.column for f in comparison.findings})
-        verdict += (
-            f" · <strong style='color:{_BAD}'>{unmeasured} column(s) could not be compared</strong>"
-        )
-        if not drifted:
-            verdict = verdict.replace("<strong>no drift</strong> · ", "", 1)
+    verdict = _verdict(comparison)
     parts = [document_head(title)]
     if subtitle:
         parts.append(f'<p class="subtitle">{e(subtitle)}</p>')
@@ -73,6 +60,24 @@ def comparison_html(comparison: Comparison, *, title: str, subtitle: str = "") -
     )
     parts.append(DOCUMENT_END)
     return "\n".join(parts) + "\n"
+
+
+def _verdict(comparison: Comparison) -> str:
+    """``drift in N of M columns: ...`` and/or ``K column(s) could not be compared``, else
+    ``no drift``: a comparison with findings never reads "no drift"."""
+    drifted = [r.column for r in comparison.columns if r.drifted]
+    parts = []
+    if drifted:
+        parts.append(
+            f"<strong style='color:{_BAD}'>drift in {len(drifted)} of "
+            f"{len(comparison.columns)} columns</strong>: {html.escape(', '.join(drifted))}"
+        )
+    if comparison.findings:
+        unmeasured = len({f.column for f in comparison.findings})
+        parts.append(
+            f"<strong style='color:{_BAD}'>{unmeasured} column(s) could not be compared</strong>"
+        )
+    return " · ".join(parts) or "<strong>no drift</strong>"
 
 
 def _table(comparison: Comparison) -> str:
