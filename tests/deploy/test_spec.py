@@ -14,11 +14,11 @@ from keel.deploy._spec import (
     DeploySpecError,
     KeySource,
     Step,
-    format_seconds,
     load_spec,
     parse_spec,
 )
 from keel.errors import UsageError
+from keel.grammar import format_duration
 
 FULL = """\
 model: churn
@@ -197,4 +197,4 @@ def test_durations_and_steps_survive_writing_and_reading(
     assert spec.challenger is not None
     assert spec.challenger.analysis.interval == interval
     assert parse_spec(yaml.safe_dump(spec.to_dict()), name="m") == spec
-    assert format_seconds(interval) in {"250ms", "1s", "30s", "90s", "1h", "2h"}
+    assert format_duration(interval) in {"250ms", "1s", "30s", "90s", "1h", "2h"}

@@ -136,7 +136,7 @@ def test_an_empty_log_is_a_clear_error(project: Project, served: Project) -> Non
 
 def test_bad_selections_are_usage_errors(served: Project) -> None:
     ref = training()[0]
-    with pytest.raises(UsageError, match="not a window length"):
+    with pytest.raises(UsageError, match="window '7x' is not a duration"):
         report("churn", window="7x", reference=ref, project=served)
     with pytest.raises(UsageError, match="divide a day"):
         report("churn", window="7h", reference=ref, project=served)
