@@ -34,7 +34,7 @@ _MICROS: dict[str, int] = {
     "ms": 1_000,
 }
 _TEXT = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
-_LONGEST = int(dt.timedelta.max / dt.timedelta(microseconds=1))
+_LONGEST = dt.timedelta.max // dt.timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, order=True)
