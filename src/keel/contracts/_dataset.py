@@ -204,6 +204,7 @@ class Fresh(_OnColumn):
         age = now - newest
         ok = age <= self.max_age
         shown = newest.isoformat()
-        return Outcome(
-            0 if ok else 1, shown, ok, "" if ok else f"newest is {format_duration(age)} old"
-        )
+        if ok:
+            return Outcome(0, shown, ok, "")
+        whole = dt.timedelta(seconds=round(age.total_seconds()))  # "3d", not "259200.0417s"
+        return Outcome(1, shown, ok, f"newest is {format_duration(whole)} old")
