@@ -32,6 +32,13 @@ def test_a_bad_duration_flag_exits_2(project_dir: Path, flag: str) -> None:
     done = CliRunner().invoke(app, ["serve", "churn", flag, "often"])
     assert done.exit_code == 2
     assert f"{flag} 'often' is not a duration" in done.output
+
+
+@pytest.mark.parametrize("flag", ["--timeout", "--header-timeout"])
+def test_a_zero_timeout_is_refused(project_dir: Path, flag: str) -> None:
+    done = CliRunner().invoke(app, ["serve", "churn", flag, "0s"])
+    assert done.exit_code == 2
+    assert f"{flag} '0s' is out of range; expected longer than 0s" in done.output
     assert "30s, 15m, 1.5h, 7d, 1w or 250ms" in done.output
 
 

@@ -20,11 +20,12 @@ __all__ = ["app", "serve"]
 app = typer.Typer(help="A served model's prediction log.", no_args_is_help=True)
 
 
-def _seconds(text: str | None, flag: str) -> float | None:
-    """A duration flag's value in seconds (the one duration grammar: 250ms, 30s, 1h, ...)."""
+def _seconds(text: str | None, flag: str, *, positive: bool = False) -> float | None:
+    """A duration flag's value in seconds (the one duration grammar: 250ms, 30s, 1h, ...);
+    ``positive`` refuses 0 (a timeout of 0 would fail every request)."""
     from keel.grammar import parse_duration
 
-    return None if text is None else parse_duration(text, where=flag).seconds
+    return None if text is None else parse_duration(text, where=flag, positive=positive).seconds
 
 
 def serve(
@@ -83,9 +84,9 @@ def serve(
             batching=not no_batching,
             log_flush_interval=_seconds(log_flush, "--log-flush"),
             max_body_bytes=max_body,
-            request_timeout=_seconds(timeout, "--timeout"),
+            request_timeout=_seconds(timeout, "--timeout", positive=True),
             max_header_bytes=max_header_bytes,
-            header_timeout=_seconds(header_timeout, "--header-timeout"),
+            header_timeout=_seconds(header_timeout, "--header-timeout", positive=True),
             max_connections=max_connections,
         )
 
