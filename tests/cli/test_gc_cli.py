@@ -192,6 +192,17 @@ def test_a_bad_grace_is_refused(project: Project) -> None:
         collect_garbage(grace=-1, project=project)
 
 
+@pytest.mark.parametrize(("grace", "seconds"), [("15m", 900), ("1w", 604_800), ("250ms", 0.25)])
+def test_the_grace_flag_reads_the_one_duration_grammar(
+    project: Project, grace: str, seconds: float
+) -> None:
+    result = runner.invoke(app, ["gc", "--grace", grace, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["grace_seconds"] == seconds
+    text = runner.invoke(app, ["gc", "--grace", grace])
+    assert f"within the grace period ({grace})" in text.stdout
+
+
 def test_gc_racing_a_run_artifact_or_a_model_registration_loses_nothing(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:

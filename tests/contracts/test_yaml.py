@@ -259,6 +259,21 @@ def test_odd_durations_survive_the_round_trip() -> None:
     assert load_yaml(dump_yaml(contract)) == contract
 
 
+@pytest.mark.parametrize(
+    ("text", "age"),
+    [
+        ("15m", dt.timedelta(minutes=15)),
+        ("1w", dt.timedelta(weeks=1)),
+        ("250ms", dt.timedelta(milliseconds=250)),
+    ],
+)
+def test_fresh_reads_the_one_duration_grammar(text: str, age: dt.timedelta) -> None:
+    assert keel.fresh("ts", text).params() == {"column": "ts", "max_age": text}
+    head = "keel: 1\nname: t\ncolumns:\n  ts: datetime\nrules:\n"
+    loaded = load_yaml(head + f"  - {{rule: fresh, column: ts, max_age: {text}}}\n")
+    assert loaded.rules[0] == keel.fresh("ts", age)
+
+
 # -- files -------------------------------------------------------------------------------
 @pytest.mark.parametrize("suffix", [".yaml", ".yml", ".json"])
 def test_read_contract_by_extension(tmp_path: Path, suffix: str) -> None:

@@ -9,16 +9,17 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from keel.deploy._render import render
 from keel.deploy._spec import (
     DeploySpec,
     DeploySpecError,
     KeySource,
     Step,
-    format_seconds,
     load_spec,
     parse_spec,
 )
 from keel.errors import UsageError
+from keel.grammar import format_duration
 
 FULL = """\
 model: churn
@@ -85,6 +86,30 @@ def test_the_written_form_reads_back_to_the_same_spec() -> None:
     spec = parse_spec(FULL, name="churn")
     again = parse_spec(yaml.safe_dump(spec.to_dict()), name="churn")
     assert again == spec
+
+
+def test_every_duration_reads_the_one_grammar_and_argo_gets_hours() -> None:
+    spec = parse_spec(
+        "challenger:\n"
+        "  steps: [{pause: {duration: 15m}}, {pause: {duration: 1w}}, {pause: {duration: '90'}}]\n"
+        "  analysis: {interval: 250ms}\n"
+        "feedback: {window: 1w}\n"
+        "reload: {interval: 15m}\n"
+        "predictionLog: {flushInterval: 250ms}\n",
+        name="churn",
+    )
+    assert spec.challenger is not None
+    assert [s.duration for s in spec.challenger.steps] == [900.0, 604_800.0, 90.0]
+    assert spec.challenger.analysis.interval == 0.25
+    assert (spec.feedback_window, spec.reload_interval) == (604_800.0, 900.0)
+    assert spec.log_flush_interval == 0.25
+    written = spec.to_dict()
+    assert written["challenger"]["steps"][1] == {"pause": {"duration": "1w"}}
+    assert written["feedback"]["window"] == "1w"
+    rollout, *_, analysis = render(spec, to="argo-rollouts")
+    steps = rollout["spec"]["strategy"]["canary"]["steps"]
+    assert [s["pause"]["duration"] for s in steps] == ["15m", "168h", "90s"]  # Go has no d, w
+    assert analysis["spec"]["metrics"][0]["interval"] == "250ms"
 
 
 def test_without_a_file_the_champion_is_served_alone(tmp_path: Path) -> None:
@@ -197,4 +222,4 @@ def test_durations_and_steps_survive_writing_and_reading(
     assert spec.challenger is not None
     assert spec.challenger.analysis.interval == interval
     assert parse_spec(yaml.safe_dump(spec.to_dict()), name="m") == spec
-    assert format_seconds(interval) in {"250ms", "1s", "30s", "90s", "1h", "2h"}
+    assert format_duration(interval) in {"250ms", "1s", "30s", "90s", "1h", "2h"}

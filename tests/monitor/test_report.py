@@ -136,7 +136,7 @@ def test_an_empty_log_is_a_clear_error(project: Project, served: Project) -> Non
 
 def test_bad_selections_are_usage_errors(served: Project) -> None:
     ref = training()[0]
-    with pytest.raises(UsageError, match="not a window length"):
+    with pytest.raises(UsageError, match="window '7x' is not a duration"):
         report("churn", window="7x", reference=ref, project=served)
     with pytest.raises(UsageError, match="divide a day"):
         report("churn", window="7h", reference=ref, project=served)
@@ -146,6 +146,22 @@ def test_bad_selections_are_usage_errors(served: Project) -> None:
         report("churn", reference=pl.DataFrame({"other": [1.0, 2.0]}), project=served)
     with pytest.raises(UsageError, match="slice by 'stat'"):
         report("churn", slice_by="stat", reference=ref, project=served)
+
+
+def test_windows_and_spans_read_the_one_duration_grammar(served: Project) -> None:
+    now = datetime(2026, 11, 27, 12, 30, tzinfo=UTC)
+    assert parse_window("15m") == timedelta(minutes=15)
+    assert parse_window("1w") == timedelta(weeks=1)
+    assert parse_window("1.5h") == timedelta(minutes=90)  # 16 windows a day
+    with pytest.raises(UsageError, match="shorter than a minute"):
+        parse_window("250ms")
+    for text, span in [("15m", timedelta(minutes=15)), ("1w", timedelta(weeks=1))]:
+        assert parse_time(text, now=now) == now - span
+    assert parse_time("250ms", now=now) == now - timedelta(milliseconds=250)
+    with pytest.raises(UsageError, match="neither a date nor a span"):
+        parse_time("30", now=now)  # a bare number is no span: it could be read as a date
+    result = report("churn", window="60m", reference=training()[0], project=served)
+    assert result.window == "1h"  # the canonical text, whichever way it was written
 
 
 def test_time_parsing_and_window_plans() -> None:

@@ -27,10 +27,19 @@ def test_serving_an_unknown_model_exits_2(project_dir: Path) -> None:
     assert "nothing" in done.output
 
 
-def test_a_bad_flush_interval_exits_2(project_dir: Path) -> None:
-    done = CliRunner().invoke(app, ["serve", "churn", "--log-flush", "often"])
+@pytest.mark.parametrize("flag", ["--log-flush", "--timeout", "--header-timeout"])
+def test_a_bad_duration_flag_exits_2(project_dir: Path, flag: str) -> None:
+    done = CliRunner().invoke(app, ["serve", "churn", flag, "often"])
     assert done.exit_code == 2
-    assert "500ms, 5s, 1m or 1h" in done.output
+    assert f"{flag} 'often' is not a duration" in done.output
+
+
+@pytest.mark.parametrize("flag", ["--timeout", "--header-timeout"])
+def test_a_zero_timeout_is_refused(project_dir: Path, flag: str) -> None:
+    done = CliRunner().invoke(app, ["serve", "churn", flag, "0s"])
+    assert done.exit_code == 2
+    assert f"{flag} '0s' is out of range; expected longer than 0s" in done.output
+    assert "30s, 15m, 1.5h, 7d, 1w or 250ms" in done.output
 
 
 def test_without_the_serve_extra_the_hint_names_it(

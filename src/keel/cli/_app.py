@@ -19,7 +19,7 @@ from keel.cli import (
     _serve,
     _validate,
 )
-from keel.cli._output import Format, KeelGroup, out, parse_seconds_option, print_json, reporting
+from keel.cli._output import Format, KeelGroup, out, print_json, reporting
 
 # Library code is imported inside each command, so that `keel X` loads only what X needs.
 
@@ -91,14 +91,16 @@ def gc(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Find artifacts nothing refers to; --force deletes them. A dry run by default."""
-    from keel.config import format_seconds
+    from keel.grammar import format_duration, parse_duration
     from keel.tracking import collect_garbage
 
     with reporting():
         if grace is None:
             found = collect_garbage(delete=force)
         else:
-            found = collect_garbage(delete=force, grace=parse_seconds_option(grace, "--grace"))
+            found = collect_garbage(
+                delete=force, grace=parse_duration(grace, where="--grace").seconds
+            )
     if fmt is Format.json:
         print_json(found.to_dict())
         return
@@ -107,7 +109,7 @@ def gc(
         f"{verb} {len(found.unreferenced)} unreferenced artifact(s), {found.bytes:,} bytes, "
         f"and {found.stale_tmp} stale temporary file(s); {found.referenced} referenced; "
         f"{found.recent} unreferenced kept, written or re-used within the grace period "
-        f"({format_seconds(found.grace)})." + ("" if force else " Run keel gc --force to delete."),
+        f"({format_duration(found.grace)})." + ("" if force else " Run keel gc --force to delete."),
         highlight=False,
     )
 

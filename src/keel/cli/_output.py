@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
-import re
 import sys
 from collections.abc import Iterator
 from typing import Any, NoReturn
@@ -19,8 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from keel.config import parse_seconds
-from keel.errors import ContractError, KeelError, StepFailedError, UsageError
+from keel.errors import ContractError, KeelError, StepFailedError
 
 __all__ = [
     "EXIT_FAILED",
@@ -30,7 +28,6 @@ __all__ = [
     "err",
     "fail",
     "out",
-    "parse_seconds_option",
     "reporting",
 ]
 
@@ -88,15 +85,3 @@ def progress(message: str) -> Iterator[None]:
             yield
     else:
         yield
-
-
-_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")  # a bare number: seconds
-
-
-def parse_seconds_option(text: str, flag: str) -> float:
-    """A duration flag's value (``500ms``, ``30s``, ``1h``, ``2d``, a bare number of seconds)
-    in seconds (the one duration grammar, :func:`keel.config.parse_seconds`)."""
-    found = parse_seconds(float(text) if _NUMBER.match(text) else text)
-    if found is None:
-        raise UsageError(f"{flag} {text!r} is not a duration.", hint="Write 500ms, 5s, 1m or 1h.")
-    return found

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from keel.cli._output import Format, out, parse_seconds_option, print_json, reporting
+from keel.cli._output import Format, out, print_json, reporting
 
 __all__ = ["app", "serve"]
 
@@ -20,8 +20,12 @@ __all__ = ["app", "serve"]
 app = typer.Typer(help="A served model's prediction log.", no_args_is_help=True)
 
 
-def _seconds(text: str) -> float:
-    return parse_seconds_option(text, "--log-flush")
+def _seconds(text: str | None, flag: str, *, positive: bool = False) -> float | None:
+    """A duration flag's value in seconds (the one duration grammar: 250ms, 30s, 1h, ...);
+    ``positive`` refuses 0 (a timeout of 0 would fail every request)."""
+    from keel.grammar import parse_duration
+
+    return None if text is None else parse_duration(text, where=flag, positive=positive).seconds
 
 
 def serve(
@@ -40,7 +44,7 @@ def serve(
         int | None, typer.Option("--max-body", help="Largest request body in bytes (1 MiB).")
     ] = None,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Seconds a request may take (30).")
+        str | None, typer.Option("--timeout", help="How long a request may take (30s).")
     ] = None,
     model_version: Annotated[
         int | None,
@@ -55,10 +59,8 @@ def serve(
         ),
     ] = None,
     header_timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--header-timeout", min=0.1, help="Seconds to send a request's headers (10): 408."
-        ),
+        str | None,
+        typer.Option("--header-timeout", help="How long to send a request's headers (10s): 408."),
     ] = None,
     max_connections: Annotated[
         int | None,
@@ -80,11 +82,11 @@ def serve(
             port,
             workers,
             batching=not no_batching,
-            log_flush_interval=_seconds(log_flush) if log_flush else None,
+            log_flush_interval=_seconds(log_flush, "--log-flush"),
             max_body_bytes=max_body,
-            request_timeout=timeout,
+            request_timeout=_seconds(timeout, "--timeout", positive=True),
             max_header_bytes=max_header_bytes,
-            header_timeout=header_timeout,
+            header_timeout=_seconds(header_timeout, "--header-timeout", positive=True),
             max_connections=max_connections,
         )
 

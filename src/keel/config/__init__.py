@@ -4,7 +4,5 @@ from keel.config._config import Config as Config
 from keel.config._config import find_root as find_root
 from keel.config._config import init_project as init_project
 from keel.config._config import load_config as load_config
-from keel.config._durations import format_seconds as format_seconds
-from keel.config._durations import parse_seconds as parse_seconds
 
-__all__ = ["Config", "find_root", "format_seconds", "init_project", "load_config", "parse_seconds"]
+__all__ = ["Config", "find_root", "init_project", "load_config"]

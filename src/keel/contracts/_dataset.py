@@ -15,6 +15,7 @@ import narwhals.stable.v2 as nw
 from keel.contracts._checks import Check, Outcome, Scope, _OnColumn, _OnExpression
 from keel.contracts._expr import Column, Expr, aggregations, evaluate
 from keel.errors import InputError
+from keel.grammar import format_duration
 
 __all__ = [
     "Aggregate",
@@ -22,8 +23,6 @@ __all__ = [
     "Fresh",
     "NullFraction",
     "Rows",
-    "format_duration",
-    "parse_duration",
 ]
 
 
@@ -205,30 +204,7 @@ class Fresh(_OnColumn):
         age = now - newest
         ok = age <= self.max_age
         shown = newest.isoformat()
-        return Outcome(
-            0 if ok else 1, shown, ok, "" if ok else f"newest is {format_duration(age)} old"
-        )
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str) -> dt.timedelta | None:
-    """``"90m"``, ``"36h"``, ``"7d"``, ``"2w"`` → timedelta; ``None`` when malformed."""
-    text = text.strip().lower()
-    if len(text) < 2 or text[-1] not in _UNITS:
-        return None
-    try:
-        amount = float(text[:-1])
-    except ValueError:
-        return None
-    return dt.timedelta(seconds=amount * _UNITS[text[-1]]) if amount >= 0 else None
-
-
-def format_duration(value: dt.timedelta) -> str:
-    seconds = value.total_seconds()
-    for unit in ("w", "d", "h", "m"):
-        size = _UNITS[unit]
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
+        if ok:
+            return Outcome(0, shown, ok, "")
+        whole = dt.timedelta(seconds=round(age.total_seconds()))  # "3d", not "259200.0417s"
+        return Outcome(1, shown, ok, f"newest is {format_duration(whole)} old")

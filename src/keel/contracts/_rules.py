@@ -27,11 +27,11 @@ from keel.contracts._dataset import (
     Fresh,
     NullFraction,
     Rows,
-    parse_duration,
 )
 from keel.contracts._expr import Column, Expr, parse_expr
 from keel.contracts._field import Severity
-from keel.errors import ContractDefinitionError
+from keel.errors import ContractDefinitionError, UsageError
+from keel.grammar import Duration, parse_duration
 
 __all__ = [
     "aggregate",
@@ -275,17 +275,17 @@ def null_fraction(
 
 def fresh(
     column: ColumnRef,
-    max_age: dt.timedelta | str,
+    max_age: dt.timedelta | Duration | str,
     *,
     name: str | None = None,
     severity: Severity = "error",
 ) -> Check:
-    """The newest value of ``column`` is at most ``max_age`` old (``"36h"``, ``"7d"``)."""
-    age = parse_duration(max_age) if isinstance(max_age, str) else max_age
-    if age is None:
-        raise ContractDefinitionError(
-            f"max_age {max_age!r} is not a duration.", hint="Write 90m, 36h, 7d or 2w."
-        )
+    """The newest value of ``column`` is at most ``max_age`` old (``"36h"``, ``"7d"``, or any
+    duration: docs/cli.md#durations)."""
+    try:
+        age = parse_duration(max_age, where="max_age").timedelta
+    except UsageError as exc:
+        raise ContractDefinitionError(exc.message, hint=exc.hint) from None
     return Fresh(column=_name(column), max_age=age, name=name, severity=severity)
 
 

@@ -52,7 +52,6 @@ import yaml
 
 from keel.contracts._checks import Check
 from keel.contracts._contract import ColumnSpec, Contract
-from keel.contracts._dataset import Fresh, format_duration, parse_duration
 from keel.contracts._dict_form import (
     FORMAT_VERSION,
     RULE_FORMS,
@@ -107,8 +106,6 @@ def rule_to_dict(check: Check) -> dict[str, Any]:
             hint="Build rules with keel.ordered(), keel.expression(), keel.rows(), ...",
         )
     out: dict[str, Any] = {"rule": check.kind, **check.params()}
-    if isinstance(check, Fresh):
-        out["max_age"] = _duration_text(check.max_age)
     if check.name is not None:
         out["name"] = check.name
     if check.severity != "error":
@@ -116,15 +113,6 @@ def rule_to_dict(check: Check) -> dict[str, Any]:
     if check.mostly is not None:
         out["mostly"] = check.mostly
     return {key: _plain(value) for key, value in out.items()}
-
-
-def _duration_text(value: dt.timedelta) -> str:
-    """``7d``, ``36h``... when exact, else seconds (``86401s``, ``0.5s``)."""
-    text = format_duration(value)
-    if parse_duration(text) == value:
-        return text
-    seconds = value.total_seconds()
-    return f"{int(seconds)}s" if seconds.is_integer() else f"{seconds!r}s"
 
 
 def _plain(value: Any) -> Any:

@@ -42,8 +42,9 @@ from typing import TYPE_CHECKING, Any
 from keel._json import json_safe, nulled
 from keel.deploy._guardrails import Decision, Guardrails
 from keel.deploy._router import Router
-from keel.deploy._spec import DeploySpec, Step, format_seconds
+from keel.deploy._spec import DeploySpec, Step
 from keel.errors import UsageError
+from keel.grammar import format_duration
 from keel.store import AliasConflictError, ModelEvent
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ def phase(spec: DeploySpec, state: RolloutState | None) -> str:  # noqa: PLR0911
         return f"{where}: analysis, advances when the guardrails pass"
     if step.duration is None:
         return f"{where}: paused until advanced by hand (keel deploy advance)"
-    return f"{where}: pause of {format_seconds(step.duration)}"
+    return f"{where}: pause of {format_duration(step.duration)}"
 
 
 def _start(events: Sequence[ModelEvent]) -> ModelEvent | None:
@@ -272,7 +273,7 @@ class Controller:
             self._advance(state, reason, decision.evidence, self.actor)
             return "advance"
         if self._pause_over(step, state):
-            reason = f"pause of {format_seconds(step.duration or 0)} over"
+            reason = f"pause of {format_duration(step.duration or 0)} over"
             self._advance(state, reason, {}, self.actor)
             return "advance"
         return None

@@ -8,7 +8,8 @@ For teams that run on Kubernetes with Argo Rollouts, the same ``deploy/NAME.yaml
   and the admin token from ``NAME-admin`` (key ``token``);
   its canary ``steps`` are the spec's, one for one (``setWeight``, ``pause`` with or without
   a duration, ``analysis`` running the step template), and a background ``analysis`` runs
-  the guardrails from the first step, as Keel's own controller does;
+  the guardrails from the first step, as Keel's own controller does (durations written in
+  hours at most, ``24h`` not ``1d``: Argo reads them with Go's ``time.ParseDuration``);
 - two ``Service`` objects, ``NAME-stable`` and ``NAME-canary``, that Argo points at the
   stable and the canary pods;
 - two ``AnalysisTemplate`` objects, ``NAME-guardrails`` (background, every
@@ -32,8 +33,9 @@ from typing import Any
 
 import yaml
 
-from keel.deploy._spec import ChallengerSpec, DeploySpec, GuardrailSpec, format_seconds
+from keel.deploy._spec import ChallengerSpec, DeploySpec, GuardrailSpec
 from keel.errors import UsageError
+from keel.grammar import format_duration
 
 __all__ = ["TARGETS", "render", "write_manifests"]
 
@@ -136,7 +138,7 @@ def _rollout(
                 {
                     "pause": {}
                     if step.duration is None
-                    else {"duration": format_seconds(step.duration)}
+                    else {"duration": format_duration(step.duration, largest="h")}
                 }
             )
         else:
@@ -224,7 +226,10 @@ def _template(
     metrics: list[dict[str, Any]] = []
 
     def metric(name: str, query: str, condition: str) -> None:
-        entry: dict[str, Any] = {"name": name, "interval": format_seconds(analysis.interval)}
+        entry: dict[str, Any] = {
+            "name": name,
+            "interval": format_duration(analysis.interval, largest="h"),
+        }
         if background:
             entry["failureLimit"] = analysis.failure_limit
         else:

@@ -47,8 +47,8 @@ from typing import Any, Literal, get_args
 
 import yaml
 
-from keel.config import format_seconds, parse_seconds
 from keel.errors import UsageError, did_you_mean
+from keel.grammar import DURATION_FORMS, format_duration, parse_duration
 from keel.store import InvalidNameError, check_alias
 
 __all__ = [
@@ -61,9 +61,7 @@ __all__ = [
     "KeySource",
     "MetricGuardrail",
     "Step",
-    "format_seconds",
     "load_spec",
-    "parse_seconds",
     "parse_spec",
     "spec_path",
 ]
@@ -107,7 +105,7 @@ class Step:
             return {
                 "pause": {}
                 if self.duration is None
-                else {"duration": format_seconds(self.duration)}
+                else {"duration": format_duration(self.duration)}
             }
         return {"analysis": {}}
 
@@ -195,7 +193,7 @@ class ChallengerSpec:
             **shadow,
             "steps": [s.to_dict() for s in self.steps],
             "analysis": {
-                "interval": format_seconds(a.interval),
+                "interval": format_duration(a.interval),
                 "failureLimit": a.failure_limit,
                 "minRequests": a.min_requests,
                 "guardrails": a.guardrails.to_dict(),
@@ -232,10 +230,10 @@ class DeploySpec:
             "admin": {"tokenEnv": self.admin_token_env},
             "feedback": {
                 "tokenEnv": self.feedback_token_env,
-                "window": format_seconds(self.feedback_window),
+                "window": format_duration(self.feedback_window),
             },
-            "reload": {"interval": format_seconds(self.reload_interval)},
-            "predictionLog": {"flushInterval": format_seconds(self.log_flush_interval)},
+            "reload": {"interval": format_duration(self.reload_interval)},
+            "predictionLog": {"flushInterval": format_duration(self.log_flush_interval)},
         }
 
 
@@ -428,15 +426,11 @@ class _Reader:
 
     def duration(self, data: Mapping[str, Any], key: str, path: Path_, default: float) -> float:
         value = data.get(key, default)
-        seconds = parse_seconds(value)
-        if seconds is None:
-            self.problem(
-                (*path, key),
-                f"expected a duration such as 30s, 2m, 1h or 500ms (a "
-                f"number is seconds); got {value!r}",
-            )
+        try:
+            return parse_duration(value, where=key).seconds
+        except UsageError:
+            self.problem((*path, key), f"expected {DURATION_FORMS}; got {value!r}")
             return default
-        return seconds
 
     def alias(self, data: Mapping[str, Any], key: str, path: Path_, default: str) -> str:
         value = data.get(key, default)

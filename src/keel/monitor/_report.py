@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from keel.errors import KeelError, UsageError, did_you_mean
+from keel.grammar import Duration, format_duration
 from keel.monitor._alerts import Alert, Thresholds, check
 from keel.monitor._drift import DriftResult
 from keel.monitor._performance import (
@@ -163,7 +164,7 @@ def report(
     *,
     since: str | datetime | None = None,
     until: str | datetime | None = None,
-    window: str | timedelta = "1h",
+    window: str | timedelta | Duration = "1h",
     reference: Any = None,
     slice_by: str | None = None,
     thresholds: Thresholds | None = None,
@@ -244,7 +245,7 @@ def report(
         model=name,
         since=windows[0].start if selection.since is None else selection.since,
         until=windows[-1].end if selection.until is None else selection.until,
-        window=window if isinstance(window, str) else f"{int(width.total_seconds() // 60)}m",
+        window=format_duration(width),
         task=task.kind,
         reference=ref_info,
         reference_profile=ref_profile,
@@ -260,7 +261,7 @@ def _select(
     log: PredictionLog,
     since: str | datetime | None,
     until: str | datetime | None,
-    window: str | timedelta,
+    window: str | timedelta | Duration,
 ) -> _Selection:
 
     parse_window(window)  # a bad window fails before any reading

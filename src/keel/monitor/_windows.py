@@ -1,9 +1,10 @@
 """Time windows over a prediction log: their bounds, their profiles and their drift.
 
-Windows are fixed lengths (``15m``, ``1h``, ``1d``, any ``<n>m|h|d``) aligned to the UTC
-epoch, so an hourly window starts on the hour and a daily one at midnight UTC, and two
-reports over overlapping ranges cut the same windows. A window with no traffic is still a
-window (``rows`` 0, no drift) so that silence shows in a report instead of vanishing.
+Windows are fixed lengths (``15m``, ``1h``, ``1d``: any duration of a minute or more that
+divides a day, or whole days) aligned to the UTC epoch, so an hourly window starts on the
+hour and a daily one at midnight UTC, and two reports over overlapping ranges cut the same
+windows. A window with no traffic is still a window (``rows`` 0, no drift) so that silence
+shows in a report instead of vanishing.
 
 Every window is profiled on the reference's bins (one streaming query per window over the
 log files of that window's hours, run concurrently; memory O(windows x columns x bins)),
@@ -12,13 +13,13 @@ and its drift from the reference goes through the same path as ``keel monitor co
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from keel.errors import UsageError
+from keel.grammar import Duration, parse_duration
 from keel.monitor._compare import _drift_all
 from keel.monitor._drift import DriftResult
 from keel.monitor._predlog import partition_hour
@@ -45,8 +46,6 @@ MAX_WINDOWS = 5000
 """More windows than this in one report is refused: choose a longer window or a shorter range."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SPAN = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 @dataclass(frozen=True)
@@ -62,18 +61,10 @@ class Window:
         return int((self.start - _EPOCH) // (self.end - self.start))
 
 
-def parse_window(window: str | timedelta) -> timedelta:
-    """``"15m"``, ``"1h"``, ``"1d"`` (minutes, hours, days) as a length."""
-    if isinstance(window, timedelta):
-        width = window
-    else:
-        found = _SPAN.match(str(window))
-        if found is None or found[2] == "s":
-            raise UsageError(
-                f"{window!r} is not a window length.",
-                hint="Write a number and a unit: 15m, 1h, 6h or 1d.",
-            )
-        width = timedelta(**{_UNITS[found[2]]: int(found[1])})
+def parse_window(window: str | timedelta | Duration) -> timedelta:
+    """``"15m"``, ``"1h"``, ``"1d"`` (any duration of a minute or more that divides a day, or
+    whole days) as a length."""
+    width = parse_duration(window, where="window").timedelta
     if width < timedelta(minutes=1):
         raise UsageError(f"window {window!r} is shorter than a minute.", hint="Use 1m or more.")
     if timedelta(days=1) % width and width % timedelta(days=1):
@@ -86,20 +77,20 @@ def parse_window(window: str | timedelta) -> timedelta:
 
 def parse_time(when: str | datetime | None, *, now: datetime | None = None) -> datetime | None:
     """A point in time: a datetime, an ISO date or datetime (UTC unless it says otherwise),
-    or a span back from now such as ``"24h"``, ``"7d"`` or ``"30m"``."""
+    or a span back from now: a duration with its unit such as ``"30m"``, ``"24h"`` or ``"7d"``
+    (a bare number is not a span: it could be read as a date)."""
     if when is None or isinstance(when, datetime):
         return None if when is None else _utc(when)
     text = when.strip()
-    found = _SPAN.match(text)
-    if found is not None:
-        now = _utc(now or datetime.now(UTC))
-        return now - timedelta(**{_UNITS[found[2]]: int(found[1])})
     try:
+        if text[-1:].isalpha():  # ISO dates and times never end in a letter once Z is read
+            return _utc(now or datetime.now(UTC)) - parse_duration(text, where="span").timedelta
         return _utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
+    except (UsageError, ValueError, OverflowError):
         raise UsageError(
             f"{when!r} is neither a date nor a span back from now.",
-            hint="Write 2026-11-01, 2026-11-01T12:00, 2026-11-01T12:00+01:00, 24h or 7d.",
+            hint="Write a date (2026-11-01, 2026-11-01T12:00, 2026-11-01T12:00+01:00) or a "
+            "duration with its unit (30m, 24h, 7d, 1w; docs/cli.md#durations).",
         ) from None
 
 

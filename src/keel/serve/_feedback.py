@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from keel.config import format_seconds
 from keel.errors import UsageError
+from keel.grammar import format_duration
 from keel.serve._http import RequestError, bearer_token, same_token, shape_error
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ class FeedbackGate:
                 404,
                 "unknown_request",
                 f"request {request_id!r} was not answered by this server{open_} in the last "
-                f"{format_seconds(self.window)}: feedback is taken only for request ids the "
+                f"{format_duration(self.window)}: feedback is taken only for request ids the "
                 "server issued (the x-request-id of the answer), within feedback.window",
             )
         if feedback.per_row and len(feedback.labels) > records:

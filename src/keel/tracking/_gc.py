@@ -18,13 +18,11 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
-from keel.errors import UsageError
+from keel.grammar import Duration, parse_duration
 from keel.store import read_listing
 from keel.tracking._project import Project, open_project
 
-_ALTERED = (
-    "The store's records were altered; nothing was deleted. Restore the listing or re-add its data."
-)
+_ALTERED = "The store's records were altered; nothing was deleted. Re-add the data it lists."
 
 __all__ = ["GRACE_SECONDS", "GarbageReport", "collect_garbage"]
 
@@ -62,17 +60,13 @@ class GarbageReport:
 def collect_garbage(
     *,
     delete: bool = False,
-    grace: float | dt.timedelta = GRACE_SECONDS,
+    grace: float | dt.timedelta | Duration | str = GRACE_SECONDS,
     project: Project | None = None,
 ) -> GarbageReport:
-    """List unreferenced artifacts older than ``grace`` (seconds); remove them (and stale
-    temporary files) if ``delete``. Younger unreferenced objects are kept and counted."""
-    seconds = grace.total_seconds() if isinstance(grace, dt.timedelta) else float(grace)
-    if not seconds >= 0:
-        raise UsageError(
-            f"the gc grace period must be a duration >= 0; got {grace!r}.",
-            hint="Use e.g. 3600 seconds (an hour, the default); 0 deletes even fresh objects.",
-        )
+    """List unreferenced artifacts older than ``grace`` (seconds, a timedelta or a duration
+    such as ``"1h"``); remove them (and stale temporary files) if ``delete``. Younger
+    unreferenced objects are kept and counted."""
+    seconds = parse_duration(grace, where="the gc grace period").seconds
     project = project or open_project()
     store = project.artifacts
     cutoff = time.time() - seconds
