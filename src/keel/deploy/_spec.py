@@ -49,7 +49,7 @@ import yaml
 
 from keel.config import format_seconds, parse_seconds
 from keel.errors import UsageError, did_you_mean
-from keel.store import InvalidNameError, check_alias
+from keel.grammar import InvalidNameError, check_alias
 
 __all__ = [
     "METRIC_NAMES",

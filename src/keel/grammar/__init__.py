@@ -2,4 +2,32 @@
 datasets and models, durations, and declarative files read with their locations. Every
 other package asks this one instead of parsing for itself."""
 
-__all__: list[str] = []
+from keel.grammar._names import NAME_LIMIT as NAME_LIMIT
+from keel.grammar._names import NAME_RULE as NAME_RULE
+from keel.grammar._names import VERSION_LIMIT as VERSION_LIMIT
+from keel.grammar._names import InvalidNameError as InvalidNameError
+from keel.grammar._names import check_alias as check_alias
+from keel.grammar._names import check_name as check_name
+from keel.grammar._names import check_version as check_version
+from keel.grammar._names import parse_version as parse_version
+from keel.grammar._references import PREFIXES as PREFIXES
+from keel.grammar._references import Reference as Reference
+from keel.grammar._references import ReferenceKind as ReferenceKind
+from keel.grammar._references import parse_reference as parse_reference
+from keel.grammar._references import prefix_kind as prefix_kind
+
+__all__ = [
+    "NAME_LIMIT",
+    "NAME_RULE",
+    "PREFIXES",
+    "VERSION_LIMIT",
+    "InvalidNameError",
+    "Reference",
+    "ReferenceKind",
+    "check_alias",
+    "check_name",
+    "check_version",
+    "parse_reference",
+    "parse_version",
+    "prefix_kind",
+]
