@@ -159,6 +159,7 @@ def main() -> None:
 def safety() -> None:
     """Nothing a user owns is lost: restores never overwrite, killed runs are marked."""
     console.print(Rule("8b. Restoring data never overwrites what is there; killed runs say so"))
+    keel("data", "get", "loans@1", "restored.parquet", expect=2)  # old form: names loans/1
     keel("data", "get", "loans/1", "restored.parquet")
     keel("data", "get", "loans/1", "restored.parquet", expect=2)  # occupied: refused
     keel("data", "get", "loans/1", "restored.parquet", "--force")  # regular files only

@@ -49,7 +49,7 @@ import yaml
 
 from keel.config import format_seconds, parse_seconds
 from keel.errors import UsageError, did_you_mean
-from keel.grammar import InvalidNameError, check_alias
+from keel.grammar import InvalidNameError, check_alias, check_name
 
 __all__ = [
     "METRIC_NAMES",
@@ -260,8 +260,7 @@ def spec_path(name: str, *, root: Path) -> Path:
 def load_spec(name: str, *, root: Path) -> DeploySpec:
     """The spec in ``deploy/NAME.yaml`` under ``root``, or the default (the champion alone)
     when there is no such file. Raises :class:`DeploySpecError` listing every mistake."""
-    if not name or "/" in name or "@" in name:
-        raise UsageError(f"{name!r} cannot name a deployment.", hint="Use the model's name.")
+    check_name(name, "deployment")  # the model's name: no / or @ of a reference, no ..
     path = spec_path(name, root=root)
     if not path.is_file():
         yml = path.with_suffix(".yml")

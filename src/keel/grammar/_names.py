@@ -46,7 +46,7 @@ NAME_RULE = (
     "without / \\ @ * ? [ ], control or bidirectional-override characters, and is not "
     "'.' or '..'."
 )
-_ALIAS_RULE = NAME_RULE + " An alias also must not look like a number (that is a version)."
+_ALIAS_RULE = NAME_RULE + " An alias also must not look like a number: a version is written NAME/3."
 _VERSION_RULE = f"A version is a whole number from 1 to {VERSION_LIMIT}."
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _DIGITS = re.compile(r"[0-9]+")
