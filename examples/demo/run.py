@@ -159,9 +159,10 @@ def main() -> None:
 def safety() -> None:
     """Nothing a user owns is lost: restores never overwrite, killed runs are marked."""
     console.print(Rule("8b. Restoring data never overwrites what is there; killed runs say so"))
-    keel("data", "get", "loans@1", "restored.parquet")
-    keel("data", "get", "loans@1", "restored.parquet", expect=2)  # occupied: refused
-    keel("data", "get", "loans@1", "restored.parquet", "--force")  # regular files only
+    keel("data", "get", "loans@1", "restored.parquet", expect=2)  # old form: names loans/1
+    keel("data", "get", "loans/1", "restored.parquet")
+    keel("data", "get", "loans/1", "restored.parquet", expect=2)  # occupied: refused
+    keel("data", "get", "loans/1", "restored.parquet", "--force")  # regular files only
     script = (
         "import time, keel\n"
         "with keel.start_run('crashes'):\n"
@@ -242,7 +243,7 @@ def train(batch: pl.DataFrame, smoothing: float) -> str:
     with kl.start_run(
         "default-rate", params={"smoothing": smoothing}, seed=0, project=open_project(OUT)
     ) as run:
-        run.use_dataset("loans@1")  # the clean batch, versioned above
+        run.use_dataset("loans/1")  # the clean batch, versioned above
         Loan.validate(batch)  # the reviewed contract guards the training input
         overall = batch["defaulted"].mean()
         rates = batch.group_by("state").agg(

@@ -73,7 +73,7 @@ def test_get_restores_a_version_exactly(project: Path) -> None:
     _add("events", "--name", "events")
     original = (project / "events" / "part-0.parquet").read_bytes()
     (project / "events" / "part-0.parquet").write_bytes(b"changed later")
-    result = runner.invoke(app, ["data", "get", "events@1", "restored"])
+    result = runner.invoke(app, ["data", "get", "events/1", "restored"])
     assert result.exit_code == 0, result.output
     assert (project / "restored" / "part-0.parquet").read_bytes() == original
     assert pl.read_parquet(project / "restored").height == 3
@@ -98,3 +98,23 @@ def test_bad_input(project: Path) -> None:
     lonely = runner.invoke(app, ["data", "diff", "events"])
     assert lonely.exit_code == 2
     assert "a diff needs two" in lonely.stderr
+
+
+@pytest.mark.parametrize("command", ["show", "get"])
+def test_the_old_version_form_exits_2_naming_the_new_one(project: Path, command: str) -> None:
+    _add("events", "--name", "loans")
+    result = runner.invoke(app, ["data", command, "loans@1", *(["out"] * (command == "get"))])
+
+    assert result.exit_code == 2
+    shown = " ".join(result.stderr.split())
+    assert "dataset versions are written NAME/3" in shown
+    assert "Hint: Write loans/1." in shown
+    assert not (project / "out").exists()
+
+
+def test_a_dataset_version_is_shown_and_read_as_name_slash_version(project: Path) -> None:
+    added = runner.invoke(app, ["data", "add", "events", "--name", "loans"])
+    assert added.stdout.startswith("loans/1: ")
+    shown = runner.invoke(app, ["data", "show", "loans/1"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["version"] == 1

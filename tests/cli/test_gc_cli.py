@@ -63,7 +63,7 @@ def test_gc_keeps_referenced_and_removes_orphans(
     assert version.manifest is not None
     assert project.artifacts.exists(version.manifest)
     restored = tmp_path / "restored.parquet"
-    get_dataset("d@1", restored, project=project)
+    get_dataset("d/1", restored, project=project)
     assert restored.read_bytes() == data.read_bytes()
 
 

@@ -1,5 +1,5 @@
 """keel data add stores a tabular version's profile; keel monitor reference set|show; and
-keel monitor compare against model:NAME@ALIAS and data:NAME@V as against the raw data."""
+keel monitor compare against model:NAME@ALIAS and data:NAME/3 as against the raw data."""
 
 from __future__ import annotations
 
@@ -93,13 +93,13 @@ def test_data_add_stores_the_profile_of_tabular_data(project: Path) -> None:
     assert shown["source"] == str((project / "train.parquet").resolve())
     assert shown["profile"]["rows"] == 5_000
     assert shown["inherited_from"] is None
-    table = runner.invoke(app, ["monitor", "reference", "show", "data:train@1"])
+    table = runner.invoke(app, ["monitor", "reference", "show", "data:train/1"])
     assert table.exit_code == 0, table.output
-    assert "dataset train@1: reference profile of 5,000 rows" in table.stdout
+    assert "dataset train/1: reference profile of 5,000 rows" in table.stdout
     assert "region" in table.stdout
     again = runner.invoke(app, ["data", "add", "train.parquet", "--name", "train"])
     assert again.exit_code == 0, again.output
-    assert "train@1:" in again.stdout  # unchanged: the same version, its profile kept
+    assert "train/1:" in again.stdout  # unchanged: the same version, its profile kept
     assert "profiled" in again.stdout
 
 
@@ -137,7 +137,7 @@ def test_set_and_show_a_model_reference_then_compare_with_it(project: Path) -> N
 
 def test_compare_with_a_dataset_version_equals_compare_with_its_file(project: Path) -> None:
     _json("data", "add", "train.parquet", "--name", "train")
-    via_data = _json("monitor", "compare", "data:train@1", "today.parquet", code=1)
+    via_data = _json("monitor", "compare", "data:train/1", "today.parquet", code=1)
     _same(via_data, _json("monitor", "compare", "train.parquet", "today.parquet", code=1))
     assert {c["column"] for c in via_data["columns"] if c["drifted"]} == {"income", "region"}
     sliced = _json("monitor", "compare", "data:train", "today.parquet", "--slice", "region",

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from keel.cli import app
 from keel.config import init_project
-from keel.store import NAME_RULE
+from keel.grammar import NAME_RULE
 from keel.tracking import open_project
 
 runner = CliRunner()
@@ -48,8 +48,8 @@ def test_a_bad_dataset_name_is_refused_with_the_rule(project: Path, name: str) -
 @pytest.mark.parametrize(
     "args",
     [
-        ["data", "get", "loans@99999999999999999999", "out"],
-        ["data", "show", "loans@1e30"],
+        ["data", "get", "loans/99999999999999999999", "out"],
+        ["data", "show", "loans/1e30"],
         ["data", "diff", "loans", "1", "99999999999999999999"],
         ["models", "show", "churn/1e30"],
         ["models", "show", "churn/99999999999999999999"],
@@ -66,6 +66,8 @@ def test_a_huge_version_is_refused_not_overflowed(project: Path, args: list[str]
     ("args", "rule"),
     [
         (["models", "alias", "churn", "3", "1"], "must not look like a number"),
+        (["models", "show", "churn@3"], "Hint: Write churn/3."),
+        (["data", "show", "loans@1"], "Hint: Write loans/1."),
         (["models", "alias", "churn", "a/b", "1"], NAME_RULE),
         (["models", "show", "churn@x\u202e"], NAME_RULE),
         (["data", "list", "nul\x00"], NAME_RULE),

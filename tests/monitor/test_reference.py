@@ -143,15 +143,15 @@ def test_a_dataset_reference_profiles_the_version_s_own_files(
     path = tmp_path / "train.parquet"
     _data(4_000, 1).write_parquet(path)
     add_dataset(path, "train", project=project)
-    assert dataset_reference("train@1", project=project) is None  # nothing stored yet
-    computed = store_dataset_reference("train@1", project=project)
+    assert dataset_reference("train/1", project=project) is None  # nothing stored yet
+    computed = store_dataset_reference("train/1", project=project)
     assert dataset_reference("train", project=project) == computed
-    assert computed == store_dataset_reference("train@1", path, project=project)
+    assert computed == store_dataset_reference("train/1", path, project=project)
     path.unlink()  # gone from where it was added: restored from the artifact store
-    assert store_dataset_reference("train@1", project=project) == computed
+    assert store_dataset_reference("train/1", project=project) == computed
     record = project.metadata.references.get("dataset", "train", 1)
     assert record is not None
-    assert (record.rows, record.source) == (4_000, "data:train@1")
+    assert (record.rows, record.source) == (4_000, "data:train/1")
 
 
 def test_data_added_by_reference_only_must_be_unchanged(project: Project, tmp_path: Path) -> None:
@@ -161,7 +161,7 @@ def test_data_added_by_reference_only_must_be_unchanged(project: Project, tmp_pa
     assert store_dataset_reference("events", project=project).rows == 2
     path.write_text("a,b\n1,x\n2,y\n3,z\n")
     with pytest.raises(InputError, match="changed or gone"):
-        store_dataset_reference("events@1", project=project)
+        store_dataset_reference("events/1", project=project)
 
 
 def test_a_model_falls_back_to_its_one_training_dataset(
@@ -175,20 +175,20 @@ def test_a_model_falls_back_to_its_one_training_dataset(
     (tmp_path / "notes" / "readme.txt").write_text("not tabular")
     add_dataset(tmp_path / "notes", "notes", project=project)
     with start_run("train", project=project) as run:
-        run.use_dataset("train@1")
+        run.use_dataset("train/1")
         run.use_dataset("notes")  # not tabular: does not count
         _register(project)
     inherited = model_reference("churn/1", project=project)
     assert inherited is not None
     assert list(inherited.columns) == ["income", "tenure"]  # the model's columns
-    own = dataset_reference("train@1", project=project)  # computed and stored on first use
+    own = dataset_reference("train/1", project=project)  # computed and stored on first use
     assert own is not None
     assert list(own.columns) == ["income", "tenure", "region", "churned"]
     assert inherited.columns["income"] == own.columns["income"]
     assert project.metadata.references.get("model", "churn", 1) is None  # inherited, not copied
     shown = find_reference("model:churn/1", project=project)
     assert shown is not None
-    assert shown.to_dict()["inherited_from"] == "data:train@1"
+    assert shown.to_dict()["inherited_from"] == "data:train/1"
 
 
 def test_no_reference_without_exactly_one_tabular_training_dataset(
@@ -240,13 +240,13 @@ def test_compare_with_a_stored_reference_equals_compare_with_the_raw_data(
     path = tmp_path / "train.parquet"
     train.write_parquet(path)
     add_dataset(path, "train", project=project)
-    store_dataset_reference("train@1", path, project=project)
+    store_dataset_reference("train/1", path, project=project)
     for current in (_data(5_000, 2), _data(5_000, 3, shift=True)):
         raw = compare(train, current, columns=["income", "tenure"]).to_dict()
         for reference in ("model:churn@champion", "model:churn/1"):
             _same(compare(reference, current, project=project).to_dict(), raw)
         everything = compare(train, current).to_dict()
-        _same(compare("data:train@1", current, project=project).to_dict(), everything)
+        _same(compare("data:train/1", current, project=project).to_dict(), everything)
     stored = dataset_reference("train", project=project)
     drifted = {r.column for r in compare(stored, current).columns if r.drifted}
     assert drifted == {"income", "region"}
@@ -284,7 +284,7 @@ def test_errors_name_the_unknown_thing_or_the_missing_columns(
         _register(project, reference=_data(100, 1).drop("tenure"))
     assert [v.version for v in project.metadata.models.versions("churn")] == [1]  # nothing new
     with pytest.raises(UsageError, match="dataset 'nope' is not"):
-        dataset_reference("nope@1", project=project)
+        dataset_reference("nope/1", project=project)
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "a.png").write_bytes(b"\x89PNG")
     add_dataset(tmp_path / "images", "images", project=project)

@@ -290,7 +290,7 @@ UPSTREAM_OF_PUBLISH = [
     ("step", "scores.scale"),
     ("artifact", "ingest.out as raw"),
     ("step", "scores.ingest"),
-    ("dataset", "scores@1"),
+    ("dataset", "scores/1"),
 ]
 
 
@@ -319,7 +319,7 @@ def test_lineage_of_a_step_reaches_the_input_dataset(
     assert leaf["detail"] == {"input": "source", "path": "scores.csv"}
 
     text = keel("lineage", f"{run_id[:8]}:publish").stdout  # a run id prefix works too
-    lines = ["step scores.publish", "step scores.scale", "step scores.ingest", "dataset scores@1"]
+    lines = ["step scores.publish", "step scores.scale", "step scores.ingest", "dataset scores/1"]
     positions = [text.index(line) for line in lines]
     assert positions == sorted(positions), text
 
@@ -343,13 +343,13 @@ def test_lineage_of_an_output_digest_prefix(project: Project, recorded: dict[str
 
 
 def test_lineage_of_a_dataset_version(project: Project, recorded: dict[str, Any]) -> None:
-    source = lineage_json("scores@1")  # registered by keel data add: no run made it
+    source = lineage_json("scores/1")  # registered by keel data add: no run made it
     assert (source["kind"], source["children"]) == ("dataset", [])
     assert source["digest"] == project.metadata.get_dataset_version("scores", 1).digest
 
-    published = lineage_json("scaled@1")  # registered by the publish step, inside the run
+    published = lineage_json("scaled/1")  # registered by the publish step, inside the run
     assert chain(published) == [
-        ("dataset", "scaled@1"),
+        ("dataset", "scaled/1"),
         ("run", "run scores (finished)"),
         *UPSTREAM_OF_PUBLISH,
     ]
@@ -382,7 +382,7 @@ def test_the_cli_digraph_keeps_node_labels(project: Project, recorded: dict[str,
         ("nope", "'nope' is not a run, a step (RUN_ID:STEP), an artifact digest"),
         ("{run}:nosuch", "has no step 'nosuch'. Hint: Steps: ingest, scale, publish"),
         ("ffff0000:publish", "no run 'ffff0000' in this store"),
-        ("scores@7", "version 7 of dataset 'scores' is not in the metadata store"),
+        ("scores/7", "version 7 of dataset 'scores' is not in the metadata store"),
     ],
 )
 def test_a_bad_ref_exits_2_with_a_message(

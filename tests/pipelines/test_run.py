@@ -290,7 +290,7 @@ def test_reproduce_restores_the_recorded_dataset_version(tmp_path: Path) -> None
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["reproduced"] is True
-    assert any("restored values@1" in note for note in report["notes"])
+    assert any("restored values/1" in note for note in report["notes"])
 
 
 def test_reproduce_refuses_runs_not_made_by_keel_run(project: Project) -> None:

@@ -180,3 +180,26 @@ def test_a_policy_without_the_contract_check_scores_the_data_as_it_is(
     )  # fmt: skip
     assert strict.returncode == 1
     assert "x1" in strict.stdout  # which check failed is named
+
+
+def test_the_data_may_be_a_dataset_version_in_the_one_grammar(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keel.grammar import InvalidNameError
+    from keel.registry import evaluate_model
+    from keel.tracking import add_dataset
+
+    root = project.config.root
+    monkeypatch.chdir(root)
+    add_dataset(root / "holdout.parquet", "holdout", project=project)
+
+    def rows(data: str) -> int:
+        _, result = evaluate_model("risk/1", data, target="label", n_boot=0, project=project)
+        return result.rows
+
+    assert {
+        rows(d) for d in ("holdout.parquet", "holdout/1", "data:holdout/1", "data:holdout")
+    } == {1500}
+    with pytest.raises(InvalidNameError, match="dataset versions are written") as caught:
+        rows("holdout@1")
+    assert caught.value.hint == "Write holdout/1."

@@ -15,20 +15,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import keel
-from keel.registry import parse_model_ref
-from keel.store import (
+from keel.grammar import (
     NAME_LIMIT,
     NAME_RULE,
     VERSION_LIMIT,
     InvalidNameError,
-    MetadataStore,
     check_alias,
     check_name,
     check_version,
     parse_version,
 )
+from keel.store import MetadataStore
 from keel.store._metadata_schema import KEY_LENGTH
-from keel.tracking import parse_ref
 
 D1, D2 = "1" * 64, "2" * 64
 BAD = [
@@ -121,40 +119,6 @@ def test_an_alias_must_not_look_like_a_number(alias: str) -> None:
     with pytest.raises(InvalidNameError, match="looks like a number") as caught:
         check_alias(alias)
     assert NAME_RULE in str(caught.value.hint)
-
-
-@pytest.mark.parametrize(
-    "ref",
-    [
-        "loans@99999999999999999999",
-        "loans@1e30",
-        "loans@-1",
-        "loans@0",
-        "loans@\u00b2",
-        "loans@" + "9" * 5000,
-        "a/b@1",
-        "rtl\u202e@1",
-    ],
-)
-def test_dataset_references_refuse_bad_names_and_versions(ref: str) -> None:
-    with pytest.raises(InvalidNameError):
-        parse_ref(ref)
-
-
-@pytest.mark.parametrize(
-    "ref", ["churn/1e30", "churn/99999999999999999999", "churn@3", "churn@a@b", "a\\b/1"]
-)
-def test_model_references_refuse_bad_names_and_versions(ref: str) -> None:
-    with pytest.raises(InvalidNameError):
-        parse_model_ref(ref)
-
-
-def test_good_references_still_parse() -> None:
-    assert parse_ref("loans@3") == ("loans", 3)
-    assert parse_ref("Données") == ("Données", None)
-    assert parse_model_ref("churn/2") == ("churn", 2, None)
-    assert parse_model_ref("churn@champion") == ("churn", None, "champion")
-    assert parse_model_ref(f"churn/{VERSION_LIMIT}") == ("churn", VERSION_LIMIT, None)
 
 
 def test_every_store_refuses_a_bad_name_the_same_way(store: MetadataStore) -> None:

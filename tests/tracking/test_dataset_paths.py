@@ -93,7 +93,7 @@ def test_a_crafted_listing_cannot_write_outside_dest(
     dest.mkdir()  # a file version goes into an existing folder under its listed name
     before = _tree(tmp_path)
 
-    code, said = _get("evil@1", str(dest))
+    code, said = _get("evil/1", str(dest))
 
     assert code == 2
     assert "".join(repr(entry).split()) in said
@@ -103,15 +103,15 @@ def test_a_crafted_listing_cannot_write_outside_dest(
 def test_an_existing_file_is_kept_unless_force(project: Project, tmp_path: Path) -> None:
     dest = tmp_path / "mine.csv"
     dest.write_text("my own work\n")
-    code, said = _get("one@1", str(dest))
+    code, said = _get("one/1", str(dest))
     assert code == 2
     assert "alreadyexists" in said
     assert "--force" in said
     assert dest.read_text() == "my own work\n"
     with pytest.raises(UsageError, match="already exists"):
-        get_dataset("one@1", dest, project=project)
+        get_dataset("one/1", dest, project=project)
 
-    assert _get("one@1", str(dest), "--force")[0] == 0
+    assert _get("one/1", str(dest), "--force")[0] == 0
     assert dest.read_text() == "id\n1\n2\n"
 
 
@@ -121,15 +121,15 @@ def test_a_folder_with_contents_is_kept_unless_force(project: Project, tmp_path:
     (dest / "notes.txt").write_text("mine")
     (dest / "sub" / "part-1.parquet").write_bytes(b"older")
     before = _tree(dest)
-    code, said = _get("events@1", str(dest))
+    code, said = _get("events/1", str(dest))
     assert (code, "notempty" in said, "--force" in said) == (2, True, True)
     assert _tree(dest) == before
 
-    assert _get("events@1", str(dest), "--force")[0] == 0
+    assert _get("events/1", str(dest), "--force")[0] == 0
     assert pl.read_parquet(dest / "sub" / "part-1.parquet")["id"].to_list() == [3]
     assert pl.read_parquet(dest / "part-0.parquet")["id"].to_list() == [1, 2]
     assert (dest / "notes.txt").read_text() == "mine"  # not listed: left alone
-    assert get_dataset("events@1", tmp_path / "new", project=project) == tmp_path / "new"
+    assert get_dataset("events/1", tmp_path / "new", project=project) == tmp_path / "new"
 
 
 @pytest.mark.parametrize("link", ["part-0.parquet", "sub"])
@@ -145,7 +145,7 @@ def test_force_never_follows_a_link_out_of_dest(
     (dest / link).symlink_to(outside / link if link != "sub" else outside)
     before = _tree(tmp_path)
 
-    code, said = _get("events@1", str(dest), "--force")
+    code, said = _get("events/1", str(dest), "--force")
 
     assert code == 2
     assert f"symboliclink'{link}'" in said
@@ -156,7 +156,7 @@ def test_force_never_replaces_a_link_given_as_dest(project: Project, tmp_path: P
     (tmp_path / "precious.csv").write_text("precious")
     dest = tmp_path / "link.csv"
     dest.symlink_to(tmp_path / "precious.csv")
-    code, said = _get("one@1", str(dest), "--force")
+    code, said = _get("one/1", str(dest), "--force")
     assert (code, "symboliclink" in said) == (2, True)
     assert dest.is_symlink()
     assert (tmp_path / "precious.csv").read_text() == "precious"
@@ -169,7 +169,7 @@ def test_a_special_file_is_never_replaced(project: Project, tmp_path: Path) -> N
     dest = tmp_path / "dest"
     dest.mkdir()
     os.mkfifo(dest / "part-0.parquet")
-    for args in (["one@1", str(device)], ["events@1", str(dest)]):
+    for args in (["one/1", str(device)], ["events/1", str(dest)]):
         for force in ([], ["--force"]):
             code, said = _get(*args, *force)
             assert code == 2, (args, force)

@@ -143,7 +143,7 @@ def test_runs_record_the_dataset_versions_they_read(project: Project, tmp_path: 
     pl.DataFrame({"x": [2]}).write_parquet(data)
     add_dataset(data, "d", project=project)
     with keel.start_run("b", project=project) as b:
-        b.use_dataset("d@2")
+        b.use_dataset("d/2")
     store = project.metadata
     run_a, run_b = store.get_run(a.id), store.get_run(b.id)
     assert run_a.fingerprint is not None

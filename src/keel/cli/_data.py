@@ -12,6 +12,7 @@ from rich.table import Table
 from keel._json import json_safe
 from keel.cli._output import Format, err, out, print_json, progress, reporting
 from keel.errors import KeelError
+from keel.grammar import Reference
 
 if TYPE_CHECKING:
     from keel.store import DatasetVersion
@@ -49,7 +50,7 @@ def add(
     """Register the data at PATH as the next version of dataset NAME.
 
     Tabular data (Parquet, CSV, NDJSON) also gets its reference profile stored, which
-    `keel monitor compare data:NAME@VERSION CURRENT` compares with.
+    `keel monitor compare data:NAME/3 CURRENT` compares with.
     """
     from keel.tracking import add_dataset
 
@@ -61,8 +62,9 @@ def add(
         return
     verdict = {True: ", contract passed", False: ", contract FAILED", None: ""}
     passed = (version.contract or {}).get("passed")
+    shown = Reference("dataset", version.name, version.version)
     out.print(
-        f"{name}@{version.version}: {version.files} file(s), {version.size:,} bytes, "
+        f"{shown}: {version.files} file(s), {version.size:,} bytes, "
         f"{version.rows if version.rows is not None else '?'} rows, digest "
         f"{version.digest[:12]}{verdict[passed]}{', profiled' if profiled else ''}",
         highlight=False,
@@ -74,7 +76,7 @@ def _profile(path: Path, version: DatasetVersion) -> bool:
     only warns: the version is recorded either way)."""
     from keel.tracking import open_project
 
-    ref = f"{version.name}@{version.version}"
+    ref = Reference("dataset", version.name, version.version)
     if open_project().metadata.references.get("dataset", version.name, version.version):
         return True  # unchanged data: its profile is stored already
     from keel.monitor import store_dataset_reference
@@ -125,15 +127,14 @@ def list_versions(
 
 @app.command()
 def show(
-    ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION.")],
+    ref: Annotated[str, typer.Argument(help="NAME (the latest) or NAME/3 (version 3).")],
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.json,
 ) -> None:
     """One version, with its schema and contract result (JSON)."""
-    from keel.tracking import open_project, parse_ref
+    from keel.tracking import dataset_version
 
     with reporting():
-        name, version = parse_ref(ref)
-        found = open_project().metadata.get_dataset_version(name, version)
+        found = dataset_version(ref)
     print_json(_version_dict(found)) if fmt is Format.json else out.print(_version_dict(found))
 
 
@@ -154,7 +155,7 @@ def diff(
 
 @app.command()
 def get(
-    ref: Annotated[str, typer.Argument(help="NAME@VERSION (or NAME for the latest).")],
+    ref: Annotated[str, typer.Argument(help="NAME/3 (version 3), or NAME for the latest.")],
     dest: Annotated[Path, typer.Argument(help="Where to restore it.")],
     force: Annotated[
         bool,

@@ -97,16 +97,18 @@ def show(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """A model's versions, or one version with its manifest."""
-    from keel.registry import parse_model_ref, resolve
+    from keel.grammar import parse_reference
+    from keel.registry import resolve
     from keel.tracking import open_project
 
     with reporting():
         project = open_project()
-        name, version, alias = parse_model_ref(ref)
-        if version is None and alias is None:
+        parsed = parse_reference(ref, kind="model")
+        name = parsed.name
+        if parsed.version is None and parsed.alias is None:
             versions = project.metadata.models.versions(name)
         else:
-            versions = [resolve(ref, project=project)]
+            versions = [resolve(parsed, project=project)]
     if fmt is Format.json:
         print_json([version_to_dict(v) for v in versions])
         return
@@ -188,10 +190,13 @@ def rollback(
     out.print(f"{name}@{alias_name} rolled back to version {state.version}", highlight=False)
 
 
+_DATA_HELP = "Parquet/CSV/NDJSON path, or dataset NAME/3 (data:NAME for the latest)."
+
+
 @app.command()
 def evaluate(
     ref: Annotated[str, typer.Argument(help="NAME, NAME/3 or NAME@ALIAS.")],
-    data: Annotated[str, typer.Option(help="Parquet/CSV/NDJSON path, or dataset NAME@VERSION.")],
+    data: Annotated[str, typer.Option(help=_DATA_HELP)],
     target: Annotated[str, typer.Option(help="The column holding the true values.")],
     slice_by: Annotated[
         list[str] | None, typer.Option("--slice", help="Also report per value of COL.")
@@ -244,7 +249,7 @@ def evaluate(
 def gate(
     name: Annotated[str, typer.Argument(help="Model name.")],
     candidate: Annotated[int, typer.Option(help="The version to check.")],
-    data: Annotated[str, typer.Option(help="Parquet/CSV/NDJSON path, or dataset NAME@VERSION.")],
+    data: Annotated[str, typer.Option(help=_DATA_HELP)],
     target: Annotated[str, typer.Option(help="The column holding the true values.")],
     against: Annotated[str, typer.Option(help="The alias to compare with.")] = "champion",
     policy: Annotated[Path | None, typer.Option(help="gate.yaml (default: built in).")] = None,

@@ -30,7 +30,7 @@ def compare(
         str,
         typer.Argument(
             help="Reference data: Parquet file/folder, CSV; or a stored reference profile: "
-            "model:NAME@ALIAS, model:NAME/3, data:NAME@3 (then only CURRENT is read, and "
+            "model:NAME@ALIAS, model:NAME/3, data:NAME/3 (then only CURRENT is read, and "
             "--slice compares each slice of CURRENT with the whole reference)."
         ),
     ],
@@ -109,7 +109,7 @@ _Window = Annotated[str, typer.Option(help="Window length, aligned to UTC: 15m, 
 _Reference = Annotated[
     str | None,
     typer.Option(
-        help="Reference data (Parquet/CSV path) or a stored profile (model:NAME/3, data:NAME@2); "
+        help="Reference data (Parquet/CSV path) or a stored profile (model:NAME/3, data:NAME/2); "
         "default: the stored reference of the version the champion served."
     ),
 ]

@@ -27,7 +27,7 @@ app = typer.Typer(
 
 _REF_HELP = (
     "A model version (NAME, NAME/3, NAME@champion, or model:...) or a dataset version "
-    "(data:NAME@3, data:NAME for the latest)."
+    "(data:NAME/3, data:NAME for the latest)."
 )
 
 
@@ -62,16 +62,16 @@ def show(
 ) -> None:
     """The reference profile of REF: rows, and per column its counts, moments and bins."""
     from keel.errors import UsageError
-    from keel.monitor._reference import find_reference, split_reference
+    from keel.monitor._reference import find_reference, parse_stored
 
     with reporting():
         stored = find_reference(ref)
         if stored is None:
-            subject, name = split_reference(ref)
+            named = parse_stored(ref)
             raise UsageError(
-                f"{subject} {name} has no reference profile.",
-                hint=f"Store one: keel monitor reference set {ref}"
-                + (" TRAINING_DATA" if subject == "model" else ""),
+                f"{named.kind} {named} has no reference profile.",
+                hint=f"Store one: keel monitor reference set {named.qualified}"
+                + (" TRAINING_DATA" if named.kind == "model" else ""),
             )
     _render(stored, fmt)
 
@@ -81,10 +81,12 @@ def _render(stored: StoredReference, fmt: Format) -> None:
         print_json(stored.to_dict())
         return
     record = stored.record
-    sep = "/" if stored.subject == "model" else "@"
-    via = f", inherited from data:{record.name}@{record.version}" if stored.inherited else ""
+    from keel.grammar import Reference
+
+    inherited = Reference("dataset", record.name, record.version).qualified
+    via = f", inherited from {inherited}" if stored.inherited else ""
     out.print(
-        f"{stored.subject} {stored.name}{sep}{stored.version}: reference profile of "
+        f"{stored.subject} {stored.reference}: reference profile of "
         f"{stored.profile.rows:,} rows from {record.source or '?'}{via}",
         highlight=False,
     )

@@ -225,7 +225,7 @@ class LineageFormat(enum.StrEnum):
 def lineage(
     ref: Annotated[
         str,
-        typer.Argument(help="A run id, RUN_ID:STEP, an artifact digest prefix, or NAME@VERSION."),
+        typer.Argument(help="A run id, RUN_ID:STEP, an artifact digest prefix, or dataset NAME/3."),
     ],
     fmt: Annotated[
         LineageFormat, typer.Option("--format", "-f", help="text, json or dot.")

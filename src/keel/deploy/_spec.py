@@ -48,8 +48,14 @@ from typing import Any, Literal, get_args
 import yaml
 
 from keel.errors import UsageError, did_you_mean
-from keel.grammar import DURATION_FORMS, format_duration, parse_duration
-from keel.store import InvalidNameError, check_alias
+from keel.grammar import (
+    DURATION_FORMS,
+    InvalidNameError,
+    check_alias,
+    check_name,
+    format_duration,
+    parse_duration,
+)
 
 __all__ = [
     "METRIC_NAMES",
@@ -258,8 +264,7 @@ def spec_path(name: str, *, root: Path) -> Path:
 def load_spec(name: str, *, root: Path) -> DeploySpec:
     """The spec in ``deploy/NAME.yaml`` under ``root``, or the default (the champion alone)
     when there is no such file. Raises :class:`DeploySpecError` listing every mistake."""
-    if not name or "/" in name or "@" in name:
-        raise UsageError(f"{name!r} cannot name a deployment.", hint="Use the model's name.")
+    check_name(name, "deployment")  # the model's name: no / or @ of a reference, no ..
     path = spec_path(name, root=root)
     if not path.is_file():
         yml = path.with_suffix(".yml")

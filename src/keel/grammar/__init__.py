@@ -7,5 +7,37 @@ from keel.grammar._durations import Duration as Duration
 from keel.grammar._durations import DurationUnit as DurationUnit
 from keel.grammar._durations import format_duration as format_duration
 from keel.grammar._durations import parse_duration as parse_duration
+from keel.grammar._names import NAME_LIMIT as NAME_LIMIT
+from keel.grammar._names import NAME_RULE as NAME_RULE
+from keel.grammar._names import VERSION_LIMIT as VERSION_LIMIT
+from keel.grammar._names import InvalidNameError as InvalidNameError
+from keel.grammar._names import check_alias as check_alias
+from keel.grammar._names import check_name as check_name
+from keel.grammar._names import check_version as check_version
+from keel.grammar._names import parse_version as parse_version
+from keel.grammar._references import PREFIXES as PREFIXES
+from keel.grammar._references import Reference as Reference
+from keel.grammar._references import ReferenceKind as ReferenceKind
+from keel.grammar._references import parse_reference as parse_reference
+from keel.grammar._references import prefix_kind as prefix_kind
 
-__all__ = ["DURATION_FORMS", "Duration", "DurationUnit", "format_duration", "parse_duration"]
+__all__ = [
+    "DURATION_FORMS",
+    "NAME_LIMIT",
+    "NAME_RULE",
+    "PREFIXES",
+    "VERSION_LIMIT",
+    "Duration",
+    "DurationUnit",
+    "InvalidNameError",
+    "Reference",
+    "ReferenceKind",
+    "check_alias",
+    "check_name",
+    "check_version",
+    "format_duration",
+    "parse_duration",
+    "parse_reference",
+    "parse_version",
+    "prefix_kind",
+]

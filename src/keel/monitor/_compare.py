@@ -174,7 +174,7 @@ def compare(
     measure each column's drift; ``columns`` (default: those both have) restricts it.
 
     ``reference`` may also be a stored reference :class:`Profile` (its columns carry their
-    bins), or a string naming one: ``model:NAME@ALIAS``, ``model:NAME/3``, ``data:NAME@3``
+    bins), or a string naming one: ``model:NAME@ALIAS``, ``model:NAME/3``, ``data:NAME/3``
     (resolved in ``project``, default: the current one). Then only ``current`` is read, and
     with ``slice_by`` each slice of the current data is compared with the *whole* reference
     (a profile cannot be sliced).

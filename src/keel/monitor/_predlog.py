@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from keel.errors import UsageError
-from keel.store import check_name
+from keel.grammar import check_name
 
 if TYPE_CHECKING:
     import polars as pl

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel.errors import InputError, UsageError
+from keel.grammar import Reference, parse_reference, prefix_kind
 from keel.monitor._profile import Profile, _schema_of, profile_reference
 
 if TYPE_CHECKING:
@@ -52,8 +52,6 @@ __all__ = [
     "store_model_reference",
 ]
 
-_STORED = re.compile(r"^(?P<subject>model|data):(?P<ref>.+)$")
-
 
 @dataclass(frozen=True)
 class StoredReference:
@@ -67,6 +65,11 @@ class StoredReference:
     record: ReferenceRecord
 
     @property
+    def reference(self) -> Reference:
+        """The model or dataset version this profile is the reference of."""
+        return Reference(self.subject, self.name, self.version)
+
+    @property
     def inherited(self) -> bool:
         """Whether a model version uses its training dataset version's profile."""
         return self.record.subject != self.subject
@@ -78,7 +81,7 @@ class StoredReference:
             "subject": self.subject,
             "name": self.name,
             "version": self.version,
-            "inherited_from": f"data:{record.name}@{record.version}" if self.inherited else None,
+            "inherited_from": _data(record.name, record.version) if self.inherited else None,
             "digest": record.digest,
             "rows": record.rows,
             "columns": list(self.profile.columns),
@@ -136,7 +139,7 @@ def model_reference(ref: str, *, project: Project | None = None) -> Profile | No
     return None if found is None else found.profile
 
 
-def _find_model(project: Project, ref: str) -> StoredReference | None:
+def _find_model(project: Project, ref: str | Reference) -> StoredReference | None:
     from keel.registry import resolve
 
     version = resolve(ref, project=project)
@@ -176,23 +179,22 @@ def save_model_reference(
 
 
 def store_dataset_reference(
-    ref: str, data: Any = None, *, project: Project | None = None
+    ref: str | Reference, data: Any = None, *, project: Project | None = None
 ) -> Profile:
-    """Profile dataset version ``ref`` (``NAME@3``, or ``NAME`` for the latest) and store it
+    """Profile dataset version ``ref`` (``NAME/3``, or ``NAME`` for the latest) and store it
     as its reference, replacing any earlier one; return the profile.
 
     ``data`` defaults to the version's own files (read where they were registered if they
     are unchanged there, else restored from the artifact store); pass it when it is at hand
     (``keel data add`` passes the path it has just hashed).
     """
-    from keel.tracking import open_project, parse_ref
+    from keel.tracking import dataset_version, open_project
 
     project = project or open_project()
-    name, number = parse_ref(ref)
-    version = project.metadata.get_dataset_version(name, number)
+    version = dataset_version(ref, project=project)
     if data is None:
         return _compute_dataset_profile(project, version)[0]
-    what = f"dataset {version.name}@{version.version}"
+    what = f"dataset {Reference('dataset', version.name, version.version)}"
     prepared = prepare_reference(data, None, what=what)
     _save(project, "dataset", version.name, version.version, prepared)
     return prepared.profile
@@ -210,29 +212,26 @@ def dataset_reference(ref: str, *, project: Project | None = None) -> Profile | 
 def is_stored_reference(text: str) -> bool:
     """Whether ``text`` names a stored reference (``model:...`` or ``data:...``) rather than
     a path (an existing file of that name wins)."""
-    return _STORED.match(text) is not None and not Path(text).exists()
+    return prefix_kind(text) is not None and not Path(text).exists()
 
 
-def split_reference(text: str) -> tuple[Subject, str]:
-    """``model:REF`` or ``REF`` as ("model", REF); ``data:REF`` as ("dataset", REF)."""
-    found = _STORED.match(text)
-    if found is None:
-        return "model", text
-    return ("model" if found["subject"] == "model" else "dataset"), found["ref"]
+def parse_stored(text: str) -> Reference:
+    """``model:REF`` or ``data:REF`` (:func:`keel.grammar.parse_reference`); a bare ``REF``
+    is a model."""
+    return parse_reference(text, default="model")
 
 
 def find_reference(text: str, *, project: Project | None = None) -> StoredReference | None:
-    """The reference ``text`` names (``model:NAME@ALIAS``, ``model:NAME/3``, ``data:NAME@3``;
+    """The reference ``text`` names (``model:NAME@ALIAS``, ``model:NAME/3``, ``data:NAME/3``;
     a bare ``NAME...`` is a model), or ``None`` when it has none. An unknown model, dataset
     or version is a :class:`UsageError`."""
-    from keel.tracking import open_project, parse_ref
+    from keel.tracking import dataset_version, open_project
 
     project = project or open_project()
-    subject, ref = split_reference(text)
-    if subject == "model":
+    ref = parse_stored(text)
+    if ref.kind == "model":
         return _find_model(project, ref)
-    name, number = parse_ref(ref)
-    version = project.metadata.get_dataset_version(name, number)
+    version = dataset_version(ref, project=project)
     record = project.metadata.references.get("dataset", version.name, version.version)
     if record is None:
         return None
@@ -248,14 +247,14 @@ def set_reference(
     from keel.tracking import open_project
 
     project = project or open_project()
-    subject, ref = split_reference(text)
-    if subject == "model":
+    ref = parse_stored(text)
+    if ref.kind == "model":
         if data is None:
             raise UsageError(
                 f"model {ref} needs reference data to profile.",
                 hint=f"keel monitor reference set {ref} TRAINING_DATA",
             )
-        store_model_reference(ref, data, contract=contract, project=project)
+        store_model_reference(str(ref), data, contract=contract, project=project)
     else:
         if contract is not None:
             raise UsageError(
@@ -269,24 +268,24 @@ def set_reference(
 
 
 def resolve_reference(text: str, *, project: Project | None = None) -> Profile:
-    """The profile ``model:NAME@ALIAS``, ``model:NAME/3``, ``model:NAME``, ``data:NAME@3`` or
+    """The profile ``model:NAME@ALIAS``, ``model:NAME/3``, ``model:NAME``, ``data:NAME/3`` or
     ``data:NAME`` names; a :class:`UsageError` when there is none."""
-    if _STORED.match(text) is None:
+    if prefix_kind(text) is None:
         raise UsageError(
             f"{text!r} does not name a stored reference profile.",
-            hint="Write model:NAME@ALIAS, model:NAME/3, data:NAME@3 (or a data path).",
+            hint="Write model:NAME@ALIAS, model:NAME/3, data:NAME/3 (or a data path).",
         )
     found = find_reference(text, project=project)
     if found is not None:
         return found.profile
-    subject, ref = split_reference(text)
-    if subject == "model":
+    ref = parse_stored(text)
+    if ref.kind == "model":
         hint = (
             f"Store one: keel monitor reference set {ref} TRAINING_DATA "
             "(or keel.register(..., reference=training_data))."
         )
     else:
-        hint = f"Store one: keel monitor reference set data:{ref}"
+        hint = f"Store one: keel monitor reference set {ref.qualified}"
     raise UsageError(f"{text} has no reference profile.", hint=hint)
 
 
@@ -392,7 +391,7 @@ def _save(
 def _read(project: Project, record: ReferenceRecord) -> Profile:
     if not project.artifacts.exists(record.digest):
         again = (
-            f"data:{record.name}@{record.version}"
+            _data(record.name, record.version)
             if record.subject == "dataset"
             else f"{record.name}/{record.version} DATA"
         )
@@ -463,7 +462,7 @@ def _compute_dataset_profile(
     project: Project, version: DatasetVersion
 ) -> tuple[Profile, ReferenceRecord]:
     """Profile a dataset version's own files and store the result as its reference."""
-    what = f"dataset {version.name}@{version.version}"
+    what = f"dataset {Reference('dataset', version.name, version.version)}"
     if version.schema is None:
         raise UsageError(
             f"{what} is not tabular data Keel reads, so it has no reference profile.",
@@ -476,16 +475,17 @@ def _compute_dataset_profile(
         from keel.tracking import get_dataset
 
         with tempfile.TemporaryDirectory(prefix="keel-reference-") as scratch:
-            restored = get_dataset(f"{version.name}@{version.version}", scratch, project=project)
+            ref = Reference("dataset", version.name, version.version)
+            restored = get_dataset(ref, scratch, project=project)
             prepared = prepare_reference(restored, None, what=what)
     else:
         raise InputError(
             f"{what} was registered by reference only and the data at {version.uri} has "
             "changed or gone since.",
             hint=f"Store the reference from the right data: keel monitor reference set "
-            f"data:{version.name}@{version.version} PATH",
+            f"{_data(version.name, version.version)} PATH",
         )
-    prepared = PreparedReference(prepared.profile, f"data:{version.name}@{version.version}")
+    prepared = PreparedReference(prepared.profile, _data(version.name, version.version))
     return prepared.profile, _save(project, "dataset", version.name, version.version, prepared)
 
 
@@ -504,3 +504,8 @@ def _source(data: Any) -> str:
     if isinstance(data, str | os.PathLike):
         return str(Path(data).resolve())
     return f"{type(data).__module__.split('.')[0]} {type(data).__name__}"
+
+
+def _data(name: str, version: int) -> str:
+    """``data:NAME/3``: how a stored reference names a dataset version."""
+    return Reference("dataset", name, version).qualified

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from keel.errors import KeelError, UsageError, did_you_mean
-from keel.grammar import Duration, format_duration
+from keel.grammar import Duration, Reference, format_duration, prefix_kind
 from keel.monitor._alerts import Alert, Thresholds, check
 from keel.monitor._drift import DriftResult
 from keel.monitor._performance import (
@@ -178,7 +178,7 @@ def report(
     as ``"24h"``; without ``until`` the range ends now if ``since`` is given, else at the last
     logged prediction). ``window`` is a length such as ``"15m"``, ``"1h"`` or ``"1d"``.
     ``reference`` is data (a frame or path), a :class:`Profile`, or ``"model:NAME/3"`` /
-    ``"data:NAME@2"``; by default, the stored reference of the model version the champion
+    ``"data:NAME/2"``; by default, the stored reference of the model version the champion
     served last. ``slice_by`` names a column to break performance and drift down by.
     ``thresholds`` (default: drift only) decide :attr:`MonitorReport.alerts`.
     """
@@ -361,18 +361,18 @@ def _reference(
 ) -> tuple[Profile, dict[str, Bins], dict[str, Any]]:
     if reference is None:
         version = _served_version(selection)
-        ref = f"{name}/{version}" if version is not None else f"{name}@champion"
-        found = _stored(f"model:{ref}", project)
+        ref = Reference("model", name, version, None if version is not None else "champion")
+        found = _stored(ref.qualified, project)
         if found is None:
             raise UsageError(
                 f"model {ref} has no stored reference profile to monitor against.",
                 hint=f"Pass --reference DATA (its training data), or store one with "
                 f"`keel monitor reference set {ref} DATA`.",
             )
-        return _restrict(found, selection, f"model:{ref}")
+        return _restrict(found, selection, ref.qualified)
     if isinstance(reference, Profile):
         return _restrict(reference, selection, "profile")
-    if isinstance(reference, str) and reference.startswith(("model:", "data:")):
+    if isinstance(reference, str) and prefix_kind(reference) is not None:
         found = _stored(reference, project)
         if found is None:
             raise UsageError(
@@ -401,7 +401,7 @@ def _reference_data(reference: Any) -> pl.LazyFrame | None:
     """The reference as rows, when it was given as data (slices can then be matched)."""
     if reference is None or isinstance(reference, Profile):
         return None
-    if isinstance(reference, str) and reference.startswith(("model:", "data:")):
+    if isinstance(reference, str) and prefix_kind(reference) is not None:
         return None
     from keel.monitor._compare import _lazy
 
@@ -410,14 +410,12 @@ def _reference_data(reference: Any) -> pl.LazyFrame | None:
 
 
 def _stored(ref: str, project: Project) -> Profile | None:
-    kind, _, rest = ref.partition(":")
     try:
         from keel.monitor import _reference as stored
     except ImportError:  # stored references are not available in this installation
         return None
-    if kind == "model":
-        return stored.model_reference(rest, project=project)
-    return stored.dataset_reference(rest, project=project)
+    found = stored.find_reference(ref, project=project)
+    return None if found is None else found.profile
 
 
 def _served_version(selection: _Selection) -> int | None:

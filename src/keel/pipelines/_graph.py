@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 from keel._hints import type_hints
 from keel.contracts import Contract, DType
 from keel.errors import PipelineDefinitionError, UsageError, did_you_mean
+from keel.grammar import check_name
 from keel.pipelines._step import MODES, NO_DEFAULT, Mode, Port, Step, as_step
-from keel.store import check_name
 
 if TYPE_CHECKING:
     from keel.pipelines._runner import PipelineResult

@@ -15,8 +15,9 @@ from typing import Any
 from rich.tree import Tree
 
 from keel.errors import UsageError
+from keel.grammar import Reference
 from keel.store import StepIO, StepRunRecord
-from keel.tracking import Project, open_project, parse_ref
+from keel.tracking import Project, dataset_version, open_project
 
 __all__ = ["LineageNode", "lineage_tree", "to_dot", "to_rich"]
 
@@ -46,7 +47,8 @@ class LineageNode:
 
 
 def lineage_tree(ref: str, *, project: Project | None = None) -> LineageNode:
-    """The upstream tree of ``ref``: ``RUN_ID``, ``RUN_ID:STEP``, a digest, or ``NAME@VER``."""
+    """The upstream tree of ``ref``: ``RUN_ID``, ``RUN_ID:STEP``, a digest, or a dataset
+    version ``NAME/3``."""
     project = project or open_project()
     run_part, sep, step_part = ref.partition(":")
     if sep:
@@ -59,7 +61,7 @@ def lineage_tree(ref: str, *, project: Project | None = None) -> LineageNode:
             f"run {run_id[:8]} has no step {step_part!r}.",
             hint="Steps: " + (", ".join(r.step for r in records) or "none (not a pipeline run)"),
         )
-    if "@" in ref:
+    if "/" in ref or "@" in ref:  # a dataset reference (NAME@3 is refused with its new form)
         return _dataset(project, ref)
     lowered = ref.lower()
     if _HEX.match(lowered):
@@ -101,17 +103,16 @@ def _run(project: Project, run_id: str) -> LineageNode:
     for data in (run.fingerprint or {}).get("data") or []:
         if not records:
             node.children.append(
-                LineageNode("dataset", f"{data['name']}@{data['version']}", data.get("digest"))
+                LineageNode("dataset", _label(data["name"], data["version"]), data.get("digest"))
             )
     return node
 
 
 def _dataset(project: Project, ref: str) -> LineageNode:
-    name, version = parse_ref(ref)
-    found = project.metadata.get_dataset_version(name, version)
+    found = dataset_version(ref, project=project)
     node = LineageNode(
         "dataset",
-        f"{found.name}@{found.version}",
+        _label(found.name, found.version),
         found.digest,
         found.run_id,
         {"rows": found.rows, "stored": found.stored},
@@ -119,6 +120,11 @@ def _dataset(project: Project, ref: str) -> LineageNode:
     if found.run_id:
         node.children.append(_run(project, found.run_id))
     return node
+
+
+def _label(name: Any, version: Any) -> str:
+    """How a dataset version is shown: ``NAME/3``."""
+    return str(Reference("dataset", str(name), int(version)))
 
 
 def _artifact(item: StepIO, children: list[LineageNode]) -> LineageNode:

@@ -24,6 +24,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 
 from keel.errors import UsageError
+from keel.grammar import Reference
 from keel.pipelines._load import load_pipeline
 from keel.pipelines._runner import StepEvent, run_pipeline
 from keel.store import StepIO, StepRunRecord, safe_join
@@ -159,12 +160,10 @@ def _restore_inputs(
             target = safe_join(
                 scratch, f"{version.name}-{version.version}/{path.name}", where=where, what="store"
             )
-            get_dataset(f"{version.name}@{version.version}", target, project=project)
+            ref = Reference("dataset", version.name, version.version)
+            get_dataset(ref, target, project=project)
             replaced.setdefault(record.step, {})[item.name] = target
-            notes.append(
-                f"data at {path} changed since the run; restored {version.name}@"
-                f"{version.version} as recorded."
-            )
+            notes.append(f"data at {path} changed since the run; restored {ref} as recorded.")
     return replaced
 
 

@@ -34,6 +34,7 @@ import blake3
 
 from keel.contracts import contract_to_dict
 from keel.errors import InputError, KeelError, StepFailedError, UsageError, did_you_mean
+from keel.grammar import Reference
 from keel.pipelines._code import fingerprint_function
 from keel.pipelines._events import post_events, step_events
 from keel.pipelines._execute import Executor, StepOutcome, StepTask, make_executor, step_ref
@@ -382,7 +383,7 @@ class _Scheduler:
         versions = self.project.metadata.dataset_versions_with_digest(found.digest)
         if versions:
             version = versions[-1]
-            detail["dataset"] = f"{version.name}@{version.version}"
+            detail["dataset"] = str(Reference("dataset", version.name, version.version))
             if detail["dataset"] not in self.datasets_used:  # the run's data fingerprint
                 self.datasets_used.add(detail["dataset"])
                 self.project.metadata.add_run_input(

@@ -10,7 +10,6 @@ from keel.registry._policy import GateResult as GateResult
 from keel.registry._registry import ModelRejectedError as ModelRejectedError
 from keel.registry._registry import history as history
 from keel.registry._registry import load as load
-from keel.registry._registry import parse_model_ref as parse_model_ref
 from keel.registry._registry import register as register
 from keel.registry._registry import resolve as resolve
 from keel.registry._registry import rollback as rollback
@@ -29,7 +28,6 @@ __all__ = [
     "history",
     "import_mlflow",
     "load",
-    "parse_model_ref",
     "register",
     "resolve",
     "rollback",

@@ -1,11 +1,11 @@
 """Evaluating registered models on data, and gating a candidate against a baseline.
 
 Both read the evaluation data (a Parquet/CSV/NDJSON path, or a registered dataset version
-``NAME@VERSION``), check it against the model's input contract (data that breaks the
-contract is reported, not silently scored), and predict. ``gate`` runs the policy's
-checks on the same rows for candidate and baseline (see :mod:`keel.registry._policy`),
-records the result in the model's event log and, when asked and passed, promotes the
-candidate to the baseline's alias.
+``NAME/3``, or ``data:NAME`` for the latest), check it against the model's input contract
+(data that breaks the contract is reported, not silently scored), and predict. ``gate``
+runs the policy's checks on the same rows for candidate and baseline (see
+:mod:`keel.registry._policy`), records the result in the model's event log and, when asked
+and passed, promotes the candidate to the baseline's alias.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from keel.errors import ContractError, UsageError, did_you_mean
+from keel.grammar import Reference, parse_reference, prefix_kind
 from keel.models._evaluate import Evaluation, evaluate
 from keel.models._package import KeelModel
 from keel.registry._policy import GatePolicy, GateResult, run_gate
 from keel.registry._registry import actor, load, resolve
 from keel.store import ModelVersion
-from keel.tracking import Project, get_dataset, open_project, parse_ref
+from keel.tracking import Project, get_dataset, open_project
 
 __all__ = ["GateOutcome", "evaluate_model", "gate", "read_frame"]
 
@@ -54,18 +55,30 @@ class GateOutcome:
 
 
 def read_frame(data: str, *, project: Project) -> Any:
-    """A Polars frame of ``data``: a file or folder path, or a dataset ``NAME@VERSION``."""
+    """A Polars frame of ``data``: a file or folder path, or a registered dataset version
+    (``NAME/3``, or ``data:NAME/3`` / ``data:NAME``; an existing path of that name wins)."""
     from keel.contracts import read_data
 
     path = Path(data)
-    if path.exists() or "@" not in data:
+    ref = None if path.exists() else _dataset_ref(data)
+    if ref is None:
         return read_data(path).collect()
-    name, version = parse_ref(data)
-    found = project.metadata.get_dataset_version(name, version)
     with tempfile.TemporaryDirectory(prefix="keel-eval-") as scratch:
         # into an existing folder: a single file keeps its name (and so its format)
-        target = get_dataset(f"{found.name}@{found.version}", scratch, project=project)
+        target = get_dataset(ref, scratch, project=project)
         return read_data(target).collect()
+
+
+def _dataset_ref(text: str) -> Reference | None:
+    """The dataset version ``text`` names when it is written as one (``data:REF``,
+    ``NAME/3``, or the refused ``NAME@3``), else ``None``: a path."""
+    if prefix_kind(text) == "dataset":
+        return parse_reference(text)
+    name, slash, version = text.rpartition("/")
+    numbered = bool(slash and name) and "/" not in name and version.isascii() and version.isdigit()
+    if "@" in text or numbered:
+        return parse_reference(text, kind="dataset")
+    return None
 
 
 def _predictions(

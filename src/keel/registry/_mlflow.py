@@ -52,6 +52,7 @@ import yaml
 
 from keel.contracts import ColumnSpec, Contract, DType
 from keel.errors import InputError, KeelError, MissingDependencyError, UsageError
+from keel.grammar import check_name
 from keel.models._adapters import read_skops
 from keel.models._package import (
     MANIFEST,
@@ -69,7 +70,7 @@ from keel.registry._registry import (
     resolve,
     store_package,
 )
-from keel.store import ModelVersion, check_name, safe_join
+from keel.store import ModelVersion, safe_join
 from keel.tracking import Project, open_project
 
 __all__ = ["export_mlflow", "import_mlflow"]

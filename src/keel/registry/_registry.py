@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from keel.errors import InputError, KeelError, UsageError
+from keel.grammar import Reference, check_name, parse_reference
 from keel.models._package import (
     MANIFEST,
     KeelModel,
@@ -35,10 +36,7 @@ from keel.store import (
     ListedFile,
     ModelEvent,
     ModelVersion,
-    check_alias,
-    check_name,
     hash_file,
-    parse_version,
     read_listing,
     write_listing,
 )
@@ -49,7 +47,6 @@ __all__ = [
     "actor",
     "history",
     "load",
-    "parse_model_ref",
     "register",
     "resolve",
     "rollback",
@@ -72,23 +69,6 @@ def actor() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def parse_model_ref(ref: str) -> tuple[str, int | None, str | None]:
-    """``NAME``, ``NAME/3`` or ``NAME@ALIAS`` as (name, version, alias).
-
-    Names and aliases follow Keel's one naming rule and versions are numbers in range;
-    otherwise :class:`keel.store.InvalidNameError`, whose hint states the rule.
-    """
-    text = ref.strip()
-    if "@" in text:
-        name, _, alias = text.partition("@")
-        return check_name(name, "model"), None, check_alias(alias)
-    name, slash, version = text.partition("/")
-    check_name(name, "model")
-    if not slash:
-        return name, None, None
-    return name, parse_version(version, text), None
 
 
 def register(
@@ -206,14 +186,19 @@ def cache_folder(project: Project, version: ModelVersion) -> Path:
     return package_path(project.config.state_dir / "models", version.manifest, where=where)
 
 
-def resolve(ref: str, *, project: Project | None = None) -> ModelVersion:
-    """The registered version a reference names."""
+def resolve(ref: str | Reference, *, project: Project | None = None) -> ModelVersion:
+    """The registered version a model reference names: ``NAME`` (the latest), ``NAME/3`` or
+    ``NAME@ALIAS`` (:func:`keel.grammar.parse_reference`)."""
+    if isinstance(ref, Reference):
+        found = Reference("model", ref.name, ref.version, ref.alias)
+    else:
+        found = parse_reference(ref, kind="model")
     project = project or open_project()
-    name, version, alias = parse_model_ref(ref)
     store = project.metadata.models
-    if alias is not None:
-        version = store.alias(name, alias).version
-    return store.get_version(name, version)
+    version = found.version
+    if found.alias is not None:
+        version = store.alias(found.name, found.alias).version
+    return store.get_version(found.name, version)
 
 
 def set_alias(

@@ -27,14 +27,6 @@ from keel.store._models import ModelEvent as ModelEvent
 from keel.store._models import ModelStore as ModelStore
 from keel.store._models import ModelVersion as ModelVersion
 from keel.store._models import RegisteredModel as RegisteredModel
-from keel.store._names import NAME_LIMIT as NAME_LIMIT
-from keel.store._names import NAME_RULE as NAME_RULE
-from keel.store._names import VERSION_LIMIT as VERSION_LIMIT
-from keel.store._names import InvalidNameError as InvalidNameError
-from keel.store._names import check_alias as check_alias
-from keel.store._names import check_name as check_name
-from keel.store._names import check_version as check_version
-from keel.store._names import parse_version as parse_version
 from keel.store._paths import UnsafePathError as UnsafePathError
 from keel.store._paths import check_relative_path as check_relative_path
 from keel.store._paths import safe_join as safe_join
@@ -49,9 +41,6 @@ from keel.store._trust import ObjectTrust as ObjectTrust
 from keel.store._trust import UntrustedObjectError as UntrustedObjectError
 
 __all__ = [
-    "NAME_LIMIT",
-    "NAME_RULE",
-    "VERSION_LIMIT",
     "AliasConflictError",
     "AliasState",
     "ArtifactCorruptedError",
@@ -59,7 +48,6 @@ __all__ = [
     "ArtifactRef",
     "ArtifactStore",
     "DatasetVersion",
-    "InvalidNameError",
     "LineageEvent",
     "ListedFile",
     "Listing",
@@ -84,14 +72,10 @@ __all__ = [
     "StoreWriteError",
     "UnsafePathError",
     "UntrustedObjectError",
-    "check_alias",
-    "check_name",
     "check_relative_path",
-    "check_version",
     "hash_bytes",
     "hash_file",
     "metric_step",
-    "parse_version",
     "read_listing",
     "safe_join",
     "write_listing",

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from keel.errors import StoreUnavailableError, UsageError
+from keel.grammar import check_name, check_version
 from keel.store import _migrations
 from keel.store._metadata_engine import create_engine, parse_url, public_url, transaction
 from keel.store._metadata_schema import (
@@ -46,7 +47,6 @@ from keel.store._metadata_schema import (
     step_io,
 )
 from keel.store._models import ModelStore
-from keel.store._names import check_name, check_version
 from keel.store._pipelines import PipelineStore
 from keel.store._process import process_gone, this_host, this_process
 from keel.store._references import ReferenceStore

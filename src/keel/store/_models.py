@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from keel.errors import KeelError, UsageError, did_you_mean
+from keel.grammar import check_alias, check_name, check_version
 from keel.store._metadata_engine import transaction
 from keel.store._metadata_schema import (
     model_aliases,
@@ -30,7 +31,6 @@ from keel.store._metadata_schema import (
     model_versions,
     registered_models,
 )
-from keel.store._names import check_alias, check_name, check_version
 
 __all__ = [
     "AliasConflictError",

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
 from keel.errors import UsageError
+from keel.grammar import check_version
 from keel.store._metadata_engine import transaction
 from keel.store._metadata_schema import (
     dataset_versions,
@@ -27,7 +28,6 @@ from keel.store._metadata_schema import (
     reference_profiles,
     registered_models,
 )
-from keel.store._names import check_version
 
 __all__ = ["ReferenceRecord", "ReferenceStore", "Subject"]
 
@@ -49,7 +49,7 @@ class ReferenceRecord:
     created_at: datetime
     created_by: str
     source: str | None = None
-    """What was profiled: a path, ``dataset:NAME@V``, or a description of a frame."""
+    """What was profiled: a path, ``data:NAME/3``, or a description of a frame."""
 
 
 class ReferenceStore:

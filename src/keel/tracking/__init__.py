@@ -11,7 +11,7 @@ from keel.tracking._gc import GarbageReport as GarbageReport
 from keel.tracking._gc import collect_garbage as collect_garbage
 from keel.tracking._project import Project as Project
 from keel.tracking._project import open_project as open_project
-from keel.tracking._refs import parse_ref as parse_ref
+from keel.tracking._refs import dataset_version as dataset_version
 from keel.tracking._run import ActiveRun as ActiveRun
 from keel.tracking._run import active_run as active_run
 from keel.tracking._run import start_run as start_run
@@ -25,10 +25,10 @@ __all__ = [
     "add_dataset",
     "collect_garbage",
     "compare_runs",
+    "dataset_version",
     "diff_datasets",
     "get_dataset",
     "open_project",
-    "parse_ref",
     "run_to_dict",
     "start_run",
 ]

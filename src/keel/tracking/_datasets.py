@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel.errors import InputError, KeelError, UsageError
+from keel.grammar import Reference
 from keel.store import (
     DatasetVersion,
     ListedFile,
@@ -27,7 +28,7 @@ from keel.store import (
     write_listing,
 )
 from keel.tracking._project import Project, open_project
-from keel.tracking._refs import parse_ref
+from keel.tracking._refs import dataset_version
 from keel.tracking._run import active_run
 from keel.versioning import DataFingerprint, HashCache, hash_path
 
@@ -106,13 +107,13 @@ def add_dataset(
 
 
 def get_dataset(
-    ref: str,
+    ref: str | Reference,
     dest: str | os.PathLike[str],
     *,
     force: bool = False,
     project: Project | None = None,
 ) -> Path:
-    """Restore ``NAME@VERSION`` (or ``NAME`` for the latest) to ``dest``; return the path.
+    """Restore dataset ``NAME/3`` (or ``NAME`` for the latest) to ``dest``; return the path.
 
     A folder version is written into ``dest``, a new or empty folder; a file version to
     ``dest``, or into it when ``dest`` is a folder. Anything already at ``dest`` is refused
@@ -123,15 +124,13 @@ def get_dataset(
     nothing is written unless every one is safe.
     """
     project = project or open_project()
-    name, version = parse_ref(ref)
-    found = project.metadata.get_dataset_version(name, version)
+    found = dataset_version(ref, project=project)
+    shown = str(Reference("dataset", found.name, found.version))
     if not found.stored:
         raise InputError(
-            f"{name}@{found.version} was registered by reference only; its bytes are not in "
-            "the artifact store.",
+            f"{shown} was registered by reference only; its bytes are not in the artifact store.",
             hint=f"Read it where it lives: {found.uri}",
         )
-    shown = f"{name}@{found.version}"
     if found.manifest is None:
         raise InputError(
             f"{shown} was recorded without a list of its files, so it cannot be restored.",
@@ -279,7 +278,7 @@ def _describe(root: Path, files: list[str]) -> _Described:
 def _listing(project: Project, version: DatasetVersion) -> Listing:
     if version.manifest is None:
         return Listing("unknown", ())
-    where = f"the file listing of dataset {version.name}@{version.version}"
+    where = f"the file listing of dataset {version.name}/{version.version}"
     hint = "The stored listing was altered; add the data again (keel data add)."
     return read_listing(project.artifacts, version.manifest, where=where, hint=hint)
 

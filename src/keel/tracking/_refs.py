@@ -1,21 +1,28 @@
-"""References to dataset versions: ``NAME@VERSION``, or ``NAME`` for the latest."""
+"""Dataset references resolved to the versions they name (``NAME/3``, or ``NAME``: the
+latest); the grammar itself is :func:`keel.grammar.parse_reference`'s."""
 
 from __future__ import annotations
 
-from keel.store import check_name, parse_version
+from typing import TYPE_CHECKING
 
-__all__ = ["parse_ref"]
+from keel.grammar import Reference, parse_reference
+from keel.tracking._project import Project, open_project
+
+if TYPE_CHECKING:
+    from keel.store import DatasetVersion
+
+__all__ = ["dataset_version"]
 
 
-def parse_ref(ref: str) -> tuple[str, int | None]:
-    """``"loans@3"`` → ``("loans", 3)``; ``"loans"`` → ``("loans", None)`` (the latest).
+def dataset_version(ref: str | Reference, *, project: Project | None = None) -> DatasetVersion:
+    """The registered dataset version ``ref`` names (``NAME/3``, or ``NAME`` for the latest).
 
-    The name follows Keel's one naming rule and the version is a number in range
-    (:func:`keel.store.check_name`, :func:`keel.store.parse_version`); otherwise
-    :class:`keel.store.InvalidNameError`, whose hint states the rule.
+    A reference that breaks the grammar raises :class:`keel.grammar.InvalidNameError`; an
+    unknown dataset or version a ``UsageError`` naming ``keel data list``.
     """
-    name, at, version = ref.partition("@")
-    check_name(name, "dataset")
-    if not at:
-        return name, None
-    return name, parse_version(version, ref)
+    if isinstance(ref, Reference):
+        found = Reference("dataset", ref.name, ref.version, ref.alias)
+    else:
+        found = parse_reference(ref, kind="dataset")
+    project = project or open_project()
+    return project.metadata.get_dataset_version(found.name, found.version)

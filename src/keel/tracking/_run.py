@@ -24,7 +24,7 @@ from typing import Any
 from keel.errors import InputError, StoreValueError, UsageError
 from keel.store import ArtifactRef, DatasetVersion, Metric, RunStatus, metric_step
 from keel.tracking._project import Project, open_project
-from keel.tracking._refs import parse_ref
+from keel.tracking._refs import dataset_version
 from keel.versioning import EnvironmentFingerprint, code_fingerprint, environment_fingerprint
 
 __all__ = ["ActiveRun", "active_run", "start_run"]
@@ -86,12 +86,12 @@ class ActiveRun:
         return ref
 
     def use_dataset(self, ref: str) -> DatasetVersion:
-        """Declare that this run reads ``NAME@VERSION`` (``NAME``: the latest); return it.
+        """Declare that this run reads dataset ``NAME/3`` (``NAME``: the latest); return it.
 
         The version becomes part of the run's fingerprint, so ``keel runs compare`` can say
         whether two runs saw the same data.
         """
-        found = self.project.metadata.get_dataset_version(*parse_ref(ref))
+        found = dataset_version(ref, project=self.project)
         self.project.metadata.add_run_input(self.id, found.name, found.version, found.digest)
         return found
 

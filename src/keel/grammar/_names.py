@@ -1,17 +1,18 @@
 """The one rule for names (datasets, models, aliases, experiments, steps) and version numbers.
 
 A name is stored in a ``VARCHAR(250)`` column on every backend and becomes part of
-references (``loans@3``, ``churn/2``, ``churn@champion``) and of paths in the artifact store
+references (``loans/3``, ``churn/2``, ``churn@champion``; see
+:mod:`keel.grammar._references`) and of paths in the artifact store
 (the prediction log of a model), so the same rule holds on SQLite and PostgreSQL alike:
 
 - 1 to :data:`NAME_LIMIT` characters, with no space at either end;
 - printable: no control characters (NUL, newline, escape...), no format characters
   (bidirectional overrides such as U+202E, zero-width characters) and no separators but
   the plain space;
-- none of ``/`` and ``\\`` (path separators), ``@`` (it starts an alias or version), or the
+- none of ``/`` and ``\\`` (path separators), ``@`` (it starts an alias), or the
   wildcards ``*``, ``?``, ``[`` and ``]``; and not ``.`` or ``..``.
 
-An alias also must not look like a number, since a number after ``@`` is a version. A
+An alias also must not look like a number, which reads as a version (``churn/3``). A
 version is a whole number from 1 to :data:`VERSION_LIMIT` (the columns are 32-bit
 integers), written in ASCII digits.
 """
@@ -45,7 +46,7 @@ NAME_RULE = (
     "without / \\ @ * ? [ ], control or bidirectional-override characters, and is not "
     "'.' or '..'."
 )
-_ALIAS_RULE = NAME_RULE + " An alias also must not look like a number (that is a version)."
+_ALIAS_RULE = NAME_RULE + " An alias also must not look like a number: a version is written NAME/3."
 _VERSION_RULE = f"A version is a whole number from 1 to {VERSION_LIMIT}."
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _DIGITS = re.compile(r"[0-9]+")
