@@ -1,0 +1,490 @@
+"""Declarative files read with their locations: one reader for every YAML and TOML file a
+user writes (contracts, gate policies, deployment specs, alert thresholds, ``keel.toml``).
+
+Reading gives plain data (dicts, lists, scalars) and the location (file, line, column, key
+path) of every key and list item, so each schema can say exactly where a mistake sits.
+The reader refuses what a plain YAML load would let through silently: a key given twice
+(YAML keeps the last) and tags that construct objects (``!!python/object``, ``!custom``).
+
+Schemas take their typed values through a :class:`Reader`, which collects problems instead
+of stopping at the first, and raises one :class:`~keel.errors.InvalidFileError` listing
+them all (``file:line: key: what is wrong; allowed: ...``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from keel.errors import InvalidFileError, Problem
+
+__all__ = [
+    "Document",
+    "KeyPath",
+    "Location",
+    "Reader",
+    "dotted",
+    "kind_of",
+    "read_toml",
+    "read_yaml",
+]
+
+KeyPath = tuple[str | int, ...]
+"""Where a value sits: ``("challenger", "steps", 0, "setWeight")``."""
+
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where installed
+_CORE = "tag:yaml.org,2002:"
+_PLAIN_TAGS = frozenset(
+    _CORE + name for name in ("null", "bool", "int", "float", "str", "timestamp", "binary")
+)
+_MAX_DEPTH = 64  # declarative files are shallow; this also stops alias cycles
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a key (or list item) sits: 1-based line and column."""
+
+    source: str
+    line: int | None
+    column: int | None
+    path: KeyPath
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}" if self.line is not None else self.source
+
+
+@dataclass
+class Document:
+    """A file read into plain data, the location of every key, and the problems found
+    while reading (duplicate keys, refused tags), which a :class:`Reader` reports."""
+
+    source: str
+    data: Any
+    locations: dict[KeyPath, Location] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def locate(self, path: KeyPath) -> Location:
+        """The location of ``path``, else of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            found = self.locations.get(path[:end])
+            if found is not None:
+                return found
+        return Location(self.source, None, None, path)
+
+    def problem(self, path: KeyPath, message: str, *, allowed: str = "", hint: str = "") -> Problem:
+        """A problem at ``path`` (located at it or its nearest located ancestor)."""
+        where = self.locate(path)
+        return Problem(self.source, where.line, where.column, dotted(path), message, allowed, hint)
+
+
+# -- YAML ------------------------------------------------------------------------------------
+def read_yaml(text: str, source: str = "<string>", *, what: str = "file") -> Document:
+    """Parse one YAML document into plain data with locations.
+
+    A syntax error raises :class:`InvalidFileError` at once (nothing after it can be trusted);
+    duplicate keys, refused tags and impossible dates are collected in ``Document.problems``.
+    """
+    loader = _LOADER(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        raise InvalidFileError(source, [_syntax_problem(exc, source)], what=what) from exc
+    except yaml.YAMLError as exc:
+        problem = Problem(source, None, None, "", f"invalid YAML: {exc}", hint=_SYNTAX_HINT)
+        raise InvalidFileError(source, [problem], what=what) from exc
+    finally:
+        loader.dispose()
+    document = Document(source, None)
+    if node is not None:
+        document.data = _Builder(document, loader).build(node, ())
+    return document
+
+
+_SYNTAX_HINT = "Indent with spaces, not tabs; quote values that hold ': ' or ' #'."
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, source: str) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+    context = f" ({exc.context})" if exc.context else ""
+    hint = _SYNTAX_HINT
+    if isinstance(exc, yaml.composer.ComposerError) and "another document" in str(exc.problem):
+        hint = "The file holds one YAML document: remove the extra '---'."
+    message = f"invalid YAML: {exc.problem or 'syntax error'}{context}"
+    return Problem(source, line, column, "", message, hint=hint)
+
+
+class _Builder:
+    """Builds plain data from composed nodes, recording locations and problems.
+
+    Aliased nodes are built once and shared, as a plain load shares them, so an alias bomb
+    costs no more than the file's size."""
+
+    def __init__(self, document: Document, loader: Any) -> None:
+        self.document = document
+        self.loader = loader
+        self.built: dict[int, Any] = {}
+
+    def locate(self, node: yaml.Node, path: KeyPath) -> None:
+        mark = node.start_mark
+        where = Location(self.document.source, mark.line + 1, mark.column + 1, path)
+        self.document.locations.setdefault(path, where)
+
+    def refuse(self, node: yaml.Node, path: KeyPath, message: str, hint: str) -> None:
+        self.locate(node, path)
+        self.document.problems.append(self.document.problem(path, message, hint=hint))
+
+    def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        self.locate(node, path)
+        if id(node) in self.built:
+            return self.built[id(node)]
+        if len(path) > _MAX_DEPTH:
+            self.refuse(node, path, "nested too deeply", "Declarative files are shallow.")
+            return None
+        if isinstance(node, yaml.MappingNode) and node.tag == _CORE + "map":
+            value: Any = self.mapping(node, path)
+        elif isinstance(node, yaml.SequenceNode) and node.tag == _CORE + "seq":
+            value = [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        elif isinstance(node, yaml.ScalarNode) and node.tag in _PLAIN_TAGS:
+            value = self.scalar(node, path)
+        else:
+            self.refuse(
+                node,
+                path,
+                f"the tag {node.tag!r} is not allowed",
+                "Files hold plain values only (no tags); quote a value to keep it as text.",
+            )
+            value = None
+        self.built[id(node)] = value
+        return value
+
+    def scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
+        try:
+            return self.loader.construct_object(node)
+        except (ValueError, yaml.YAMLError) as exc:
+            what = "date" if node.tag == _CORE + "timestamp" else node.tag.rsplit(":", 1)[-1]
+            self.refuse(node, path, f"{node.value!r} is not a valid {what} ({exc})", _DATE_HINT)
+            return node.value
+
+    def mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        merged: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _CORE + "merge":
+                merged.update(self.merge(value_node, path))
+                continue
+            key = self.key(key_node, path)
+            here = (*path, str(key))
+            if key in out:
+                self.document.problems.append(
+                    Problem(
+                        self.document.source,
+                        key_node.start_mark.line + 1,
+                        key_node.start_mark.column + 1,
+                        dotted(here),
+                        "duplicate key; YAML would silently keep the last",
+                        hint="Keep one of the two.",
+                    )
+                )
+            self.locate(key_node, here)
+            out[key] = self.build(value_node, here)
+        return {**{k: v for k, v in merged.items() if k not in out}, **out}
+
+    def merge(self, node: yaml.Node, path: KeyPath) -> dict[Any, Any]:
+        """``<<: *base`` (or a list of them): earlier maps win, explicit keys win over all."""
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        out: dict[Any, Any] = {}
+        for source in reversed(sources):
+            built = self.build(source, path)
+            if isinstance(built, dict):
+                out.update(built)
+        return out
+
+    def key(self, node: yaml.Node, path: KeyPath) -> Any:
+        if isinstance(node, yaml.ScalarNode) and node.tag in _PLAIN_TAGS:
+            return self.scalar(node, path)
+        self.refuse(node, path, "a key must be a plain value", "Write keys as plain text.")
+        return str(node.start_mark)
+
+
+_DATE_HINT = "Write a real date as YYYY-MM-DD, or quote the value to keep it as text."
+
+
+# -- TOML ------------------------------------------------------------------------------------
+_TOML_ERROR_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+_TOML_TABLE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_TOML_KEY = re.compile(
+    r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*="""
+)
+
+
+def read_toml(text: str, source: str = "<string>", *, what: str = "file") -> Document:
+    """Parse TOML into plain data with the line of every table and key.
+
+    ``tomllib`` refuses duplicate keys itself (reported with its line) and has no tags; it
+    gives no locations, so a light scan of the text finds each ``[table]`` header and
+    ``key =`` line (enough for the flat files Keel reads; a key the scan misses falls back
+    to its table's line)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = _TOML_ERROR_AT.search(str(exc))
+        line, column = (int(found[1]), int(found[2])) if found else (None, None)
+        message = _TOML_ERROR_AT.sub("", str(exc)).strip()
+        problem = Problem(
+            source,
+            line,
+            column,
+            "",
+            f"invalid TOML: {message}",
+            hint="Fix the syntax: a key is written once, text is quoted.",
+        )
+        raise InvalidFileError(source, [problem], what=what) from exc
+    document = Document(source, data)
+    document.locations[()] = Location(source, 1, 1, ())
+    _scan_toml(text, document)
+    return document
+
+
+def _scan_toml(text: str, document: Document) -> None:
+    table: KeyPath = ()
+    in_string = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        quotes = line.count('"""') + line.count("'''")
+        if in_string or quotes % 2:
+            in_string = in_string != bool(quotes % 2)
+            if in_string or quotes % 2 == 0:
+                continue
+        header = _TOML_TABLE.match(line)
+        if header:
+            table = _toml_path(header[1])
+            document.locations.setdefault(table, Location(document.source, number, 1, table))
+            continue
+        key = _TOML_KEY.match(line)
+        if key:
+            path = (*table, *_toml_path(key[1]))
+            column = len(line) - len(line.lstrip()) + 1
+            document.locations.setdefault(path, Location(document.source, number, column, path))
+
+
+def _toml_path(text: str) -> KeyPath:
+    parts = re.findall(r'"[^"]*"|\'[^\']*\'|[^.\s]+', text)
+    return tuple(part.strip("\"'") for part in parts)
+
+
+# -- typed values ----------------------------------------------------------------------------
+def dotted(path: KeyPath) -> str:
+    """A key path as users write it: ``challenger.steps[0].setWeight``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def kind_of(value: Any) -> str:
+    """What a value is, for messages: ``text 'x'``, ``a list``, ``nothing``."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (true/false)"
+    if isinstance(value, str):
+        return f"text {value!r}"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return repr(value)
+
+
+def _suggest(word: str, known: Sequence[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
+class Reader:
+    """Takes typed values out of a :class:`Document`, collecting every problem.
+
+    Each ``take`` method reads ``data[key]`` (``path`` is where ``data`` sits), returns the
+    value, or records a problem and returns ``default`` so reading goes on; :meth:`finish`
+    raises one error listing them all. ``error`` is the error class (a subclass of
+    :class:`InvalidFileError`), ``what`` names the kind of file in its message."""
+
+    def __init__(
+        self,
+        document: Document,
+        *,
+        what: str = "file",
+        hint: str | None = None,
+        error: type[InvalidFileError] = InvalidFileError,
+    ) -> None:
+        self.document = document
+        self.problems: list[Problem] = list(document.problems)
+        self.what = what
+        self.hint = hint
+        self.error = error
+
+    @property
+    def source(self) -> str:
+        return self.document.source
+
+    def problem(self, path: KeyPath, message: str, *, allowed: str = "", hint: str = "") -> None:
+        """Record a problem at ``path``."""
+        self.problems.append(self.document.problem(path, message, allowed=allowed, hint=hint))
+
+    def finish(self) -> None:
+        """Raise the error listing every problem, if any was found."""
+        if self.problems:
+            raise self.error(self.source, self.problems, what=self.what, hint=self.hint)
+
+    # -- structure -----------------------------------------------------------------------------
+    def mapping(
+        self,
+        value: Any,
+        path: KeyPath,
+        known: Sequence[str] | None,
+        *,
+        instead: Mapping[str, str] | None = None,
+    ) -> Mapping[Any, Any] | None:
+        """``value`` as a mapping (``None`` reads as empty); unknown keys are problems, each
+        with the closest known key, or the advice in ``instead`` for keys from other tools."""
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            allowed = ", ".join(known) if known else ""
+            self.problem(path, f"expected a mapping; got {kind_of(value)}", allowed=allowed)
+            return None
+        if known is not None:
+            for key in value:
+                if str(key) not in known:
+                    self.unknown((*path, str(key)), str(key), known, instead)
+        return value
+
+    def unknown(
+        self,
+        path: KeyPath,
+        key: str,
+        known: Sequence[str],
+        instead: Mapping[str, str] | None = None,
+    ) -> None:
+        """Record an unknown key with a did-you-mean and the keys allowed there."""
+        advice = (instead or {}).get(key) or _suggest(key, known)
+        message = f"unknown key{'; ' + advice if advice else ''}"
+        self.problem(path, message, allowed=", ".join(known) or "(no keys)")
+
+    def require(self, data: Mapping[Any, Any], key: str, path: KeyPath) -> bool:
+        """Whether ``data`` has ``key``; a problem (at ``path``) when it does not."""
+        if key in data:
+            return True
+        self.problem(path, f"missing the required key {key!r}", hint=f"Add {key}: ...")
+        return False
+
+    # -- scalars -------------------------------------------------------------------------------
+    def text(
+        self, data: Mapping[Any, Any], key: str, path: KeyPath, default: str, *, empty: bool = False
+    ) -> str:
+        value = data.get(key, default)
+        if not isinstance(value, str) or (not empty and not value.strip()):
+            what = "text" if empty else "non-empty text"
+            self.problem((*path, key), f"expected {what}; got {kind_of(value)}")
+            return default
+        return value
+
+    def boolean(self, data: Mapping[Any, Any], key: str, path: KeyPath, default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(
+                (*path, key), f"expected true or false; got {kind_of(value)}", allowed="true, false"
+            )
+            return default
+        return value
+
+    def number(
+        self,
+        data: Mapping[Any, Any],
+        key: str,
+        path: KeyPath,
+        default: float,
+        *,
+        low: float = -math.inf,
+        high: float = math.inf,
+        integer: bool = False,
+        open_low: bool = False,
+        open_high: bool = False,
+    ) -> float:
+        """A number (an integer when ``integer``) within the bounds; never NaN or infinite."""
+        value = data.get(key, default)
+        ok = not isinstance(value, bool) and isinstance(value, int if integer else int | float)
+        ok = ok and math.isfinite(value)
+        ok = ok and (value > low if open_low else value >= low)
+        ok = ok and (value < high if open_high else value <= high)
+        if not ok:
+            what = "an integer" if integer else "a number"
+            bounds = []
+            if math.isfinite(low):
+                bounds.append(f"{'>' if open_low else '>='} {low:g}")
+            if math.isfinite(high):
+                bounds.append(f"{'<' if open_high else '<='} {high:g}")
+            hint = ""
+            if isinstance(value, str) and "e" in value.lower():
+                hint = "YAML reads 1e-2 as text: write 0.01 or 1.0e-2."
+            expected = " ".join([what, " and ".join(bounds)]).strip()
+            self.problem((*path, key), f"expected {expected}; got {kind_of(value)}", hint=hint)
+            return default
+        return float(value)
+
+    def choice(
+        self,
+        data: Mapping[Any, Any],
+        key: str,
+        path: KeyPath,
+        allowed: Sequence[str],
+        default: str,
+    ) -> str:
+        """One of ``allowed`` words."""
+        value = data.get(key, default)
+        if not isinstance(value, str) or value not in allowed:
+            advice = _suggest(str(value), allowed)
+            self.problem(
+                (*path, key),
+                f"{value!r} is not allowed{'; ' + advice if advice else ''}",
+                allowed=", ".join(allowed),
+            )
+            return default
+        return value
+
+    def items(self, data: Mapping[Any, Any], key: str, path: KeyPath) -> list[Any] | None:
+        """A list (``None`` when absent or wrong, the latter a problem)."""
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            self.problem((*path, key), f"expected a list; got {kind_of(value)}")
+            return None
+        return value
+
+    def converted(
+        self,
+        data: Mapping[Any, Any],
+        key: str,
+        path: KeyPath,
+        default: Any,
+        *,
+        convert: Callable[[Any], Any],
+        expected: str,
+    ) -> Any:
+        """``convert(value)``, which returns ``None`` when the value is not of its kind
+        (durations, aliases...); a problem naming ``expected`` then."""
+        value = data.get(key, default)
+        out = convert(value)
+        if out is None:
+            self.problem((*path, key), f"expected {expected}; got {kind_of(value)}")
+            return default
+        return out
