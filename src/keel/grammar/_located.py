@@ -306,7 +306,7 @@ def _suggest(word: str, known: Sequence[str]) -> str:
     import difflib
 
     close = difflib.get_close_matches(word, list(known), n=1)
-    return f"did you mean {close[0]!r}?" if close else ""
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class Reader:
@@ -375,8 +375,8 @@ class Reader:
         instead: Mapping[str, str] | None = None,
     ) -> None:
         """Record an unknown key with a did-you-mean and the keys allowed there."""
-        advice = (instead or {}).get(key) or _suggest(key, known)
-        message = f"unknown key{'; ' + advice if advice else ''}"
+        advice = (instead or {}).get(key)
+        message = f"unknown key; {advice}" if advice else f"unknown key{_suggest(key, known)}"
         self.problem(path, message, allowed=", ".join(known) or "(no keys)")
 
     def require(self, data: Mapping[Any, Any], key: str, path: KeyPath) -> bool:
@@ -451,10 +451,9 @@ class Reader:
         """One of ``allowed`` words."""
         value = data.get(key, default)
         if not isinstance(value, str) or value not in allowed:
-            advice = _suggest(str(value), allowed)
             self.problem(
                 (*path, key),
-                f"{value!r} is not allowed{'; ' + advice if advice else ''}",
+                f"{value!r} is not allowed{_suggest(str(value), allowed)}",
                 allowed=", ".join(allowed),
             )
             return default
