@@ -447,14 +447,15 @@ class Reader:
         path: KeyPath,
         allowed: Sequence[str],
         default: str,
+        *,
+        what: str = "",
     ) -> str:
-        """One of ``allowed`` words."""
+        """One of ``allowed`` words; ``what`` names them in the message (``unknown metric``)."""
         value = data.get(key, default)
         if not isinstance(value, str) or value not in allowed:
+            wrong = f"unknown {what} {value!r}" if what else f"{value!r} is not allowed"
             self.problem(
-                (*path, key),
-                f"{value!r} is not allowed{_suggest(str(value), allowed)}",
-                allowed=", ".join(allowed),
+                (*path, key), wrong + _suggest(str(value), allowed), allowed=", ".join(allowed)
             )
             return default
         return value

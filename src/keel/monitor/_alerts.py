@@ -113,7 +113,7 @@ _KEYS = ("drift", *_RATE_KEYS, "min_rows", "min", "max")
 
 def _read(document: Document) -> Thresholds:
     """Thresholds from a read file (or plain data), collecting every problem."""
-    hint = "Fix each problem; docs/monitoring.md lists every key."
+    hint = "docs/monitoring.md lists every key of a thresholds file."
     reader = Reader(document, what=_WHAT, hint=hint)
     data = reader.mapping(document.data, (), _KEYS) or {}
     values: dict[str, Any] = {"drift": reader.boolean(data, "drift", (), True)}
