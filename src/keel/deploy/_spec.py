@@ -283,10 +283,7 @@ def load_spec(name: str, *, root: Path) -> DeploySpec:
 
 def parse_spec(text: str, *, name: str, source: str = "deployment spec") -> DeploySpec:
     """A spec from YAML text; :class:`DeploySpecError` names ``source``, lines and keys."""
-    try:
-        document = read_yaml(text, source, what="deployment spec")
-    except InvalidFileError as exc:
-        raise DeploySpecError(source, exc.problems) from exc
+    document = read_yaml(text, source, what="deployment spec", error=DeploySpecError)
     reader = _Reader(document, what="deployment spec", error=DeploySpecError)
     spec = reader.spec(document.data, name)
     reader.finish()

@@ -84,20 +84,27 @@ class Document:
 
 
 # -- YAML ------------------------------------------------------------------------------------
-def read_yaml(text: str, source: str = "<string>", *, what: str = "file") -> Document:
+def read_yaml(
+    text: str,
+    source: str = "<string>",
+    *,
+    what: str = "file",
+    error: type[InvalidFileError] = InvalidFileError,
+) -> Document:
     """Parse one YAML document into plain data with locations.
 
-    A syntax error raises :class:`InvalidFileError` at once (nothing after it can be trusted);
-    duplicate keys, refused tags and impossible dates are collected in ``Document.problems``.
+    A syntax error raises ``error`` (an :class:`InvalidFileError`) at once, as nothing
+    after it can be trusted; duplicate keys, refused tags and impossible dates are
+    collected in ``Document.problems``.
     """
     loader = _LOADER(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        raise InvalidFileError(source, [_syntax_problem(exc, source)], what=what) from exc
+        raise error(source, [_syntax_problem(exc, source)], what=what) from exc
     except yaml.YAMLError as exc:
         problem = Problem(source, None, None, "", f"invalid YAML: {exc}", hint=_SYNTAX_HINT)
-        raise InvalidFileError(source, [problem], what=what) from exc
+        raise error(source, [problem], what=what) from exc
     finally:
         loader.dispose()
     document = Document(source, None)
@@ -224,7 +231,13 @@ _TOML_KEY = re.compile(
 )
 
 
-def read_toml(text: str, source: str = "<string>", *, what: str = "file") -> Document:
+def read_toml(
+    text: str,
+    source: str = "<string>",
+    *,
+    what: str = "file",
+    error: type[InvalidFileError] = InvalidFileError,
+) -> Document:
     """Parse TOML into plain data with the line of every table and key.
 
     ``tomllib`` refuses duplicate keys itself (reported with its line) and has no tags; it
@@ -245,7 +258,7 @@ def read_toml(text: str, source: str = "<string>", *, what: str = "file") -> Doc
             f"invalid TOML: {message}",
             hint="Fix the syntax: a key is written once, text is quoted.",
         )
-        raise InvalidFileError(source, [problem], what=what) from exc
+        raise error(source, [problem], what=what) from exc
     document = Document(source, data)
     document.locations[()] = Location(source, 1, 1, ())
     _scan_toml(text, document)
@@ -373,10 +386,13 @@ class Reader:
         key: str,
         known: Sequence[str],
         instead: Mapping[str, str] | None = None,
+        *,
+        what: str = "key",
     ) -> None:
-        """Record an unknown key with a did-you-mean and the keys allowed there."""
+        """Record an unknown key (or ``what``: section...) with a did-you-mean and the keys
+        allowed there; ``instead`` maps keys of other tools to advice."""
         advice = (instead or {}).get(key)
-        message = f"unknown key; {advice}" if advice else f"unknown key{_suggest(key, known)}"
+        message = f"unknown {what}; {advice}" if advice else f"unknown {what}{_suggest(key, known)}"
         self.problem(path, message, allowed=", ".join(known) or "(no keys)")
 
     def require(self, data: Mapping[Any, Any], key: str, path: KeyPath) -> bool:
