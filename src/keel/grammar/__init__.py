@@ -10,6 +10,7 @@ from keel.grammar._located import dotted as dotted
 from keel.grammar._located import kind_of as kind_of
 from keel.grammar._located import read_toml as read_toml
 from keel.grammar._located import read_yaml as read_yaml
+from keel.grammar._located import suggestion as suggestion
 
 __all__ = [
     "Document",
@@ -20,4 +21,5 @@ __all__ = [
     "kind_of",
     "read_toml",
     "read_yaml",
+    "suggestion",
 ]

@@ -13,6 +13,7 @@ them all (``file:line: key: what is wrong; allowed: ...``).
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import tomllib
@@ -33,6 +34,7 @@ __all__ = [
     "kind_of",
     "read_toml",
     "read_yaml",
+    "suggestion",
 ]
 
 KeyPath = tuple[str | int, ...]
@@ -161,10 +163,11 @@ class _Builder:
         elif isinstance(node, yaml.ScalarNode) and node.tag in _PLAIN_TAGS:
             value = self.scalar(node, path)
         else:
+            tag = "!!" + node.tag.removeprefix(_CORE) if node.tag.startswith(_CORE) else node.tag
             self.refuse(
                 node,
                 path,
-                f"the tag {node.tag!r} is not allowed",
+                f"the tag {tag!r} is not allowed",
                 "Files hold plain values only (no tags); quote a value to keep it as text.",
             )
             value = None
@@ -315,9 +318,8 @@ def kind_of(value: Any) -> str:
     return repr(value)
 
 
-def _suggest(word: str, known: Sequence[str]) -> str:
-    import difflib
-
+def suggestion(word: str, known: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` naming the closest of ``known``, or nothing."""
     close = difflib.get_close_matches(word, list(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -353,9 +355,16 @@ class Reader:
         self.problems.append(self.document.problem(path, message, allowed=allowed, hint=hint))
 
     def finish(self) -> None:
-        """Raise the error listing every problem, if any was found."""
+        """Raise the error listing every problem, if any. A value refused while reading (a
+        tag, an impossible date) is not reported a second time by the schema."""
         if self.problems:
-            raise self.error(self.source, self.problems, what=self.what, hint=self.hint)
+            read = self.document.problems
+            refused = {(p.key, p.line) for p in read}
+            kept = [
+                *read,
+                *(p for p in self.problems[len(read) :] if (p.key, p.line) not in refused),
+            ]
+            raise self.error(self.source, kept, what=self.what, hint=self.hint)
 
     # -- structure -----------------------------------------------------------------------------
     def mapping(
@@ -392,7 +401,9 @@ class Reader:
         """Record an unknown key (or ``what``: section...) with a did-you-mean and the keys
         allowed there; ``instead`` maps keys of other tools to advice."""
         advice = (instead or {}).get(key)
-        message = f"unknown {what}; {advice}" if advice else f"unknown {what}{_suggest(key, known)}"
+        message = (
+            f"unknown {what}; {advice}" if advice else f"unknown {what}{suggestion(key, known)}"
+        )
         self.problem(path, message, allowed=", ".join(known) or "(no keys)")
 
     def require(self, data: Mapping[Any, Any], key: str, path: KeyPath) -> bool:
@@ -471,7 +482,7 @@ class Reader:
         if not isinstance(value, str) or value not in allowed:
             wrong = f"unknown {what} {value!r}" if what else f"{value!r} is not allowed"
             self.problem(
-                (*path, key), wrong + _suggest(str(value), allowed), allowed=", ".join(allowed)
+                (*path, key), wrong + suggestion(str(value), allowed), allowed=", ".join(allowed)
             )
             return default
         return value
