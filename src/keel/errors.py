@@ -78,10 +78,10 @@ class ContractDefinitionError(UsageError):
     """A contract is malformed: unknown column, bad regex, unknown YAML key, wrong type."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Problem:
     """One mistake in a declarative file: where it sits (file, line, column, dotted key),
-    what is wrong, what is allowed there and how to fix it. Problems sort in file order."""
+    what is wrong, what is allowed there and how to fix it."""
 
     source: str
     line: int | None
