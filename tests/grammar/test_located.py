@@ -141,6 +141,7 @@ def test_toml_multiline_strings_do_not_read_as_keys() -> None:
     text = '[project]\nname = """\nfake = 1\n"""\n[store]\nurl = "u"\n'
     lines = {path: loc.line for path, loc in read_toml(text).locations.items()}
     assert ("project", "fake") not in lines
+    assert lines[("project", "name")] == 2
     assert lines[("store", "url")] == 6
 
 

@@ -141,11 +141,11 @@ def _scan_toml(text: str, document: Document) -> None:
     table: KeyPath = ()
     in_string = False
     for number, line in enumerate(text.splitlines(), start=1):
-        quotes = line.count('"""') + line.count("'''")
-        if in_string or quotes % 2:
-            in_string = in_string != bool(quotes % 2)
-            if in_string or quotes % 2 == 0:
-                continue
+        toggles = (line.count('"""') + line.count("'''")) % 2 == 1
+        if in_string:  # inside a multi-line string: no keys until it closes
+            in_string = not toggles
+            continue
+        in_string = toggles  # a key line may open one: name = """
         header = _TOML_TABLE.match(line)
         if header:
             table = _toml_path(header[1])
@@ -354,16 +354,6 @@ class Reader:
                 (*path, key), wrong + suggestion(str(value), allowed), allowed=", ".join(allowed)
             )
             return default
-        return value
-
-    def items(self, data: Mapping[Any, Any], key: str, path: KeyPath) -> list[Any] | None:
-        """A list (``None`` when absent or wrong, the latter a problem)."""
-        value = data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, list):
-            self.problem((*path, key), f"expected a list; got {kind_of(value)}")
-            return None
         return value
 
     def converted(
