@@ -337,9 +337,8 @@ class _Reader:
                 version=version,
             )
         except ContractDefinitionError as exc:
-            self.located.problems.append(self.wrap(exc, ()).problem)
-            self.located.finish()
-            raise  # pragma: no cover  # finish raised
+            problem = self.wrap(exc, ()).problem
+            raise ContractFileError(self.document.source, [problem], what="contract") from exc
 
     def format_version(self, data: Mapping[str, Any]) -> None:
         if "keel" not in data:
