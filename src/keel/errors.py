@@ -5,8 +5,11 @@ and (after ``Hint:``) what to do about it. The hierarchy::
 
     KeelError
     ├── UsageError                  the caller or a definition is wrong; fix the code or config
+    │   ├── InvalidFileError        a declarative file is invalid (``.problems``, each located)
     │   ├── ConfigError             keel.toml, a KEEL_* variable or a store URL is invalid
+    │   │   └── ConfigFileError     keel.toml is invalid (also an InvalidFileError)
     │   ├── ContractDefinitionError a contract (class, YAML, JSON) is malformed
+    │   │   └── ContractFileError   a contract file is invalid (also an InvalidFileError)
     │   ├── MissingDependencyError  an optional extra is not installed
     │   ├── PipelineDefinitionError a pipeline's wiring is wrong (cycle, unbound input...)
     │   ├── StoreValueError         a value does not fit the metadata store (out of range...)
@@ -24,20 +27,25 @@ code 1 and every other ``KeelError`` to exit code 2.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from keel.contracts import Report
 
 __all__ = [
     "ConfigError",
+    "ConfigFileError",
     "ContractDefinitionError",
     "ContractError",
+    "ContractFileError",
     "InputError",
+    "InvalidFileError",
     "KeelError",
     "MissingDependencyError",
     "PipelineDefinitionError",
+    "Problem",
     "StepFailedError",
     "StoreUnavailableError",
     "StoreValueError",
@@ -68,6 +76,75 @@ class ConfigError(UsageError):
 
 class ContractDefinitionError(UsageError):
     """A contract is malformed: unknown column, bad regex, unknown YAML key, wrong type."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One mistake in a declarative file: where it sits (file, line, column, dotted key),
+    what is wrong, what is allowed there and how to fix it."""
+
+    source: str
+    line: int | None
+    column: int | None
+    key: str
+    message: str
+    allowed: str = ""
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        key = f" {self.key}:" if self.key else ""
+        allowed = f"; allowed: {self.allowed}" if self.allowed else ""
+        return f"{where}:{key} {self.message}{allowed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output (``keel deploy check --format json``)."""
+        return {
+            "file": self.source,
+            "line": self.line,
+            "column": self.column,
+            "key": self.key,
+            "message": self.message,
+            "allowed": self.allowed or None,
+            "hint": self.hint or None,
+            "text": str(self),
+        }
+
+
+class InvalidFileError(UsageError):
+    """A declarative file (contract YAML, gate policy, deployment spec, alert thresholds,
+    ``keel.toml``) is invalid. ``problems`` lists every mistake found, in file order, each
+    with its line and key; one problem reads as one line, several as a list."""
+
+    def __init__(
+        self,
+        source: str,
+        problems: Sequence[Problem],
+        *,
+        what: str = "file",
+        hint: str | None = None,
+    ) -> None:
+        self.source = source
+        self.problems = sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+        if len(self.problems) == 1:
+            only = self.problems[0]
+            super().__init__(str(only), hint=only.hint or hint)
+            return
+        listed = "\n".join(
+            f"  - {p}" + (f"\n      {p.hint}" if p.hint else "") for p in self.problems
+        )
+        super().__init__(
+            f"{source} is not a valid {what} ({len(self.problems)} problems):\n{listed}",
+            hint=hint or "Fix each problem above; every one names its line and key.",
+        )
+
+
+class ContractFileError(InvalidFileError, ContractDefinitionError):
+    """A contract file (YAML, JSON, or its data) is invalid; ``problems`` lists every mistake."""
+
+
+class ConfigFileError(InvalidFileError, ConfigError):
+    """``keel.toml`` is invalid; ``problems`` lists every mistake."""
 
 
 class MissingDependencyError(UsageError):

@@ -22,7 +22,7 @@ from keel.contracts._yaml import (
     load_yaml,
     read_contract,
 )
-from keel.errors import ContractDefinitionError, InputError
+from keel.errors import ContractDefinitionError, ContractFileError, InputError
 from tests.contracts.strategies import contracts
 
 DOCUMENTED = """\
@@ -308,17 +308,21 @@ def test_read_contract_folder(tmp_path: Path) -> None:
 def test_json_errors_name_the_line(tmp_path: Path) -> None:
     path = tmp_path / "loan.json"
     path.write_text('{\n "keel": 1,\n "name": "x",\n "columns": {"id": {"type": "integer"}}\n}')
-    with pytest.raises(ContractDefinitionError, match=r"loan\.json, line 4: unknown type"):
+    with pytest.raises(
+        ContractDefinitionError, match=r"loan\.json:4: columns\.id\.type: unknown type"
+    ):
         read_contract(path)
     path.write_text('{\n "keel": 1,\n "name": "x"\n "columns": {}\n}')
-    with pytest.raises(ContractDefinitionError, match=r"loan\.json, line 4: invalid JSON"):
+    with pytest.raises(ContractDefinitionError, match=r"loan\.json:4: invalid JSON"):
         read_contract(path)
 
 
 def test_errors_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "loan.yaml"
     path.write_text(HEAD + "  x: {type: int, uniqe: true}\n")
-    with pytest.raises(ContractDefinitionError, match=r"loan\.yaml, line 5: unknown key 'uniqe'"):
+    with pytest.raises(
+        ContractDefinitionError, match=r"loan\.yaml:5: columns\.x\.uniqe: unknown key"
+    ):
         read_contract(path)
 
 
@@ -328,108 +332,112 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
     [
         (
             "  x: {type: int, uniqe: true}\n",
-            "contract.yaml, line 5: unknown key 'uniqe' in column 'x'.",
-            "Did you mean 'unique'?",
+            "contract.yaml:5: columns.x.uniqe: unknown key (did you mean 'unique'?)",
+            "",
         ),
         (
             "  x: {type: int, ge: abc}\n",
-            "contract.yaml, line 5: ge: 'abc' in column 'x' is not a valid int.",
+            "contract.yaml:5: columns.x.ge: 'abc' is not a valid int",
             "Write a whole number",
         ),
         (
             "  x: {type: integer}\n",
-            "contract.yaml, line 5: unknown type 'integer' in column 'x'.",
-            "Did you mean 'int'?",
+            "contract.yaml:5: columns.x.type: unknown type 'integer' (did you mean",
+            "allowed names",
         ),
         (
             "  x: {type: int, nullable: 'yes'}\n",
-            "contract.yaml, line 5: nullable must be true or false, got text ('yes').",
+            "contract.yaml:5: columns.x.nullable: must be true or false, got text",
             "Write nullable: true or nullable: false",
         ),
         (
             "  x: {type: str, pattern: '(ab'}\n",
-            "contract.yaml, line 5, column 'x': invalid regular expression '(ab'",
+            "contract.yaml:5: columns.x: invalid regular expression '(ab': missing",
             "Fix the pattern",
         ),
         (
             "  x: {type: str, pattern: '(?=a)b'}\n",
-            "contract.yaml, line 5, column 'x': the pattern '(?=a)b' uses look-around",
+            "contract.yaml:5: columns.x: the pattern '(?=a)b' uses look-around (at",
             "Keel patterns are RE2 syntax with ASCII classes",
         ),
         (
             "  x: {type: str, ge: 3}\n",
-            "contract.yaml, line 5, column 'x': bounds ['ge'] do not apply to type str.",
+            "contract.yaml:5: columns.x: bounds ['ge'] do not apply to type str",
             "isin",
         ),
         (
             "  x:\n    type: int\n    min_length: 3\n",
-            "contract.yaml, line 5, column 'x': pattern and length checks apply to strings",
+            "contract.yaml:5: columns.x: pattern and length checks apply to strings,",
             "Declare the column as str",
         ),
         (
             "  x: {type: date, ge: 'June 1st'}\n",
-            "contract.yaml, line 5: ge: 'June 1st' in column 'x' is not a valid date.",
+            "contract.yaml:5: columns.x.ge: 'June 1st' is not a valid date",
             "ISO date",
         ),
         (
             "  x: {type: datetime, le: tomorrow}\n",
-            "contract.yaml, line 5: le: 'tomorrow' in column 'x' is not a valid datetime.",
+            "contract.yaml:5: columns.x.le: 'tomorrow' is not a valid datetime",
             "ISO datetime",
         ),
         (
             "  x: {type: decimal, le: 'ten'}\n",
-            "contract.yaml, line 5: le: 'ten' in column 'x' is not a valid decimal.",
+            "contract.yaml:5: columns.x.le: 'ten' is not a valid decimal",
             "'0.01'",
         ),
         (
             "  country: {type: str, isin: [US, NO]}\n",
-            "contract.yaml, line 5: isin: False in column 'country' is not a valid str.",
+            "contract.yaml:5: columns.country.isin[1]: False is not a valid str",
             "Quote it",
         ),
         (
             "  x: {type: int, isin: 3}\n",
-            "contract.yaml, line 5: isin must be a list, got int 3.",
+            "contract.yaml:5: columns.x.isin: must be a list, got 3",
             "isin: [a, b]",
         ),
         (
             "  x: {type: str, severity: warning}\n",
-            "contract.yaml, line 5: severity must be 'error' or 'warn', got text ('warning').",
+            "contract.yaml:5: columns.x.severity: must be 'error' or 'warn', got",
             "severity: warn",
         ),
         (
             "  x: {type: str, mostly: 2}\n",
-            "contract.yaml, line 5: mostly must be a fraction in (0, 1], got int 2.",
+            "contract.yaml:5: columns.x.mostly: must be a fraction in (0, 1], got 2",
             "mostly: 0.99",
         ),
         (
             "  x: {type: str, min_length: 1.5}\n",
-            "contract.yaml, line 5: min_length must be a whole number, got float 1.5.",
+            "contract.yaml:5: columns.x.min_length: must be a whole number, got 1.5",
             "min_length: 10",
         ),
         (
             "  x: {nullable: true}\n",
-            "contract.yaml, line 5: missing the required key 'type' in column 'x'.",
+            "contract.yaml:5: columns.x: missing the required key 'type'",
             "Add type: ...",
         ),
-        ("  x:\n", "contract.yaml, line 5: column 'x' must be a mapping", "types: int, float"),
+        (
+            "  x:\n",
+            "contract.yaml:5: columns.x: must be a mapping such as {type: int}",
+            "types: int, float",
+        ),
         (
             "  id: {type: str}\n",
-            "contract.yaml, line 5: duplicate key 'id' in columns.",
+            "contract.yaml:5: columns.id: duplicate key; YAML would silently keep",
             "Keep one of the two",
         ),
         (
             "  yes: {type: bool}\n",
-            "contract.yaml, line 5: the column name True is not text.",
+            "contract.yaml:5: columns.True: the column name True is not text",
             "Quote it",
         ),
         (
             "colums: {}\n",
-            "contract.yaml, line 5: unknown key 'colums' at the top level.",
-            "Did you mean 'columns'?",
+            "contract.yaml:5: colums: unknown key (did you mean 'columns'?)",
+            "",
         ),
-        ("strict: 1\n", "contract.yaml, line 5: strict must be true or false, got int 1.", ""),
-        ("version: 1.1\n", "contract.yaml, line 5: version must be text, got float 1.1.", ""),
-        ("rules: {a: 1}\n", "contract.yaml, line 5: rules must be a list", ""),
+        ("strict: 1\n", "contract.yaml:5: strict: must be true or false, got 1", ""),
+        ("version: 1.1\n", "contract.yaml:5: version: must be text, got 1.1", ""),
+        ("rules: {a: 1}\n", "contract.yaml:5: rules: must be a list, got a mapping", ""),
     ],
 )
 def test_column_and_top_level_errors(tail: str, message: str, hint: str) -> None:
@@ -443,75 +451,79 @@ def test_column_and_top_level_errors(tail: str, message: str, hint: str) -> None
     [
         (
             "  - {rule: ordered, columns: [id, incme]}\n",
-            "contract.yaml, line 7: the rule uses column 'incme', which the contract does not "
-            "declare.",
+            "contract.yaml:7: rules[0].columns[1]: the rule uses column 'incme', which the "
+            "contract does not declare",
             "Did you mean 'income'?",
         ),
         (
             "  - rule: functional_dependency\n    key: id\n    value: stat\n",
-            "contract.yaml, line 9: the rule uses column 'stat'",
+            "contract.yaml:9: rules[0].value: the rule uses column 'stat', which the",
             "Known: id, income",
         ),
         (
             "  - {rule: expression, expr: 'id < incme'}\n",
-            "contract.yaml, line 7: in the expression 'id < incme': no column named 'incme'.",
+            "contract.yaml:7: rules[0].expr: in the expression 'id < incme': no",
             "Did you mean 'income'?",
         ),
         (
             "  - rule: expression\n    expr: 'id <'\n",
-            "contract.yaml, line 8: the expression 'id <' is not valid",
+            "contract.yaml:8: rules[0].expr: the expression 'id <' is not valid:",
             "Write it like Python",
         ),
         (
             "  - {rule: aggregate, expr: 'id < 3'}\n",
-            "contract.yaml, line 7: the rule id < 3 is row-level",
+            "contract.yaml:7: rules[0]: the rule id < 3 is row-level: every column",
             "keel.expression",
         ),
         (
             "  - {rule: orderd, columns: [id, income]}\n",
-            "contract.yaml, line 7: unknown rule 'orderd'.",
-            "Did you mean 'ordered'?",
+            "contract.yaml:7: rules[0].rule: unknown rule 'orderd' (did you mean",
+            "every rule",
         ),
         (
             "  - {columns: [id, income]}\n",
-            "contract.yaml, line 7: missing the required key 'rule' in rule 0.",
+            "contract.yaml:7: rules[0]: missing the required key 'rule'",
             "Add rule: ...",
         ),
         (
             "  - {rule: rows, min: 3, mostly: 0.5}\n",
-            "contract.yaml, line 7: unknown key 'mostly' in rule 'rows'.",
-            "Known: max, min, name, rule, severity.",
+            "contract.yaml:7: rules[0].mostly: unknown key",
+            "",
         ),
-        ("  - {rule: rows}\n", "contract.yaml, line 7: rows() needs min= or max=.", "min="),
+        ("  - {rule: rows}\n", "contract.yaml:7: rules[0]: rows() needs min= or max=", "min="),
         (
             "  - {rule: rows, min: many}\n",
-            "contract.yaml, line 7: min must be a whole number, got text ('many').",
+            "contract.yaml:7: rules[0].min: must be a whole number, got text 'many'",
             "",
         ),
         (
             "  - {rule: ordered}\n",
-            "contract.yaml, line 7: missing the required key 'columns' in rule 'ordered'.",
+            "contract.yaml:7: rules[0]: missing the required key 'columns'",
             "",
         ),
         (
             "  - {rule: correlated, columns: [id], min: 0}\n",
-            "contract.yaml, line 7: columns must name exactly two columns, got 1.",
+            "contract.yaml:7: rules[0].columns: must name exactly two columns, got 1",
             "",
         ),
         (
             "  - {rule: correlated, columns: [id, income], min: 2}\n",
-            "contract.yaml, line 7: correlation bounds must lie in [-1, 1], got 2.",
+            "contract.yaml:7: rules[0]: correlation bounds must lie in [-1, 1], got 2",
             "",
         ),
         (
             "  - {rule: fresh, column: id, max_age: 7 days}\n",
-            "contract.yaml, line 7: max_age '7 days' is not a duration.",
+            "contract.yaml:7: rules[0]: max_age '7 days' is not a duration",
             "7d",
         ),
-        ("  - [rows, 1]\n", "contract.yaml, line 7: each rule must be a mapping", "Rules: "),
+        (
+            "  - [rows, 1]\n",
+            "contract.yaml:7: rules[0]: must be a mapping such as {rule: rows",
+            "Rules: ",
+        ),
         (
             "  - {rule: rows, min: 1, severity: fatal}\n",
-            "contract.yaml, line 7: severity must be 'error' or 'warn'",
+            "contract.yaml:7: rules[0].severity: must be 'error' or 'warn', got text",
             "",
         ),
     ],
@@ -525,34 +537,50 @@ def test_rule_errors(rules: str, message: str, hint: str) -> None:
 @pytest.mark.parametrize(
     ("text", "message", "hint"),
     [
-        ("", "contract.yaml: the contract is empty.", "keel: 1"),
-        ("# only a comment\n", "contract.yaml: the contract is empty.", "keel: 1"),
-        ("- a\n- b\n", "contract.yaml, line 1: a contract must be a mapping", "keel: 1"),
-        ("name: x\ncolumns: {}\n", "contract.yaml, line 1: missing the format version", "keel: 1"),
+        ("", "contract.yaml: the contract is empty", "keel: 1"),
+        ("# only a comment\n", "contract.yaml: the contract is empty", "keel: 1"),
+        (
+            "- a\n- b\n",
+            "contract.yaml:1: a contract must be a mapping of keys, got a list",
+            "keel: 1",
+        ),
+        (
+            "name: x\ncolumns: {}\n",
+            "contract.yaml:1: missing the format version key 'keel'",
+            "keel: 1",
+        ),
         (
             "keel: 2\nname: x\ncolumns: {}\n",
-            "contract.yaml, line 1: unknown contract format version keel: 2",
+            "contract.yaml:1: keel: unknown contract format version keel: 2; this",
             "pip install -U mlkeel",
         ),
-        ("keel: 1\ncolumns: {}\n", "contract.yaml, line 1: missing the required key 'name'", ""),
-        ("keel: 1\nname: x\n", "contract.yaml, line 1: missing the required key 'columns'", ""),
+        ("keel: 1\ncolumns: {}\n", "contract.yaml:1: missing the required key 'name'", ""),
+        ("keel: 1\nname: x\n", "contract.yaml:1: missing the required key 'columns'", ""),
         (
             HEAD + "  x: {type: int\n",
-            "contract.yaml, line 6: invalid YAML: expected ',' or '}'",
+            "contract.yaml:6: invalid YAML: did not find expected ',' or '}' (while",
             "Indent with spaces",
         ),
-        (HEAD + "\tx: int\n", "contract.yaml, line 5: invalid YAML: found character '\\t'", ""),
+        (
+            HEAD + "\tx: int\n",
+            "contract.yaml:5: invalid YAML: found character that cannot start any",
+            "",
+        ),
         (
             HEAD + "  x: {type: date, ge: 2020-13-01}\n",
-            "contract.yaml, line 5: invalid YAML: '2020-13-01' is not a valid date",
+            "contract.yaml:5: columns.x.ge: '2020-13-01' is not a valid date (month",
             "YYYY-MM-DD",
         ),
         (
             HEAD + "  x: !!python/object/apply:os.system [ls]\n",
-            "contract.yaml, line 5: invalid YAML: could not determine a constructor",
-            "no !!tags",
+            "contract.yaml:5: columns.x: the tag '!!python/object/apply:os.system'",
+            "no tags",
         ),
-        (HEAD + "---\nkeel: 1\n", "contract.yaml, line 5: invalid YAML: but found another", "---"),
+        (
+            HEAD + "---\nkeel: 1\n",
+            "contract.yaml:5: invalid YAML: but found another document (expected a",
+            "---",
+        ),
     ],
 )
 def test_file_level_errors(text: str, message: str, hint: str) -> None:
@@ -563,12 +591,50 @@ def test_file_level_errors(text: str, message: str, hint: str) -> None:
 
 def test_errors_without_a_file_name_the_key() -> None:
     data = {"keel": 1, "name": "x", "columns": {"id": {"type": "int", "uniqe": True}}}
-    with pytest.raises(ContractDefinitionError, match=r"^<dict>: unknown key 'uniqe' in column"):
+    with pytest.raises(ContractDefinitionError, match=r"^<dict>: columns\.id\.uniqe: unknown key"):
         contract_from_dict(data)
 
 
 def test_error_lines_come_from_the_given_map() -> None:
     data = {"keel": 1, "name": "x", "columns": {"id": {"type": "int", "ge": "abc"}}}
     lines: dict[tuple[str | int, ...], int] = {("columns", "id"): 10, ("columns", "id", "ge"): 12}
-    with pytest.raises(ContractDefinitionError, match=r"^spec\.yaml, line 12: ge: 'abc'"):
+    with pytest.raises(ContractDefinitionError, match=r"^spec\.yaml:12: columns\.id\.ge: 'abc'"):
         contract_from_dict(data, "spec.yaml", lines)
+
+
+def test_every_mistake_is_reported_at_once_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "loan.yaml"
+    path.write_text(
+        HEAD
+        + "  x: {type: int, uniqe: true}\n"  # line 5
+        + "  y: {type: strr}\n"  # line 6
+        + "rules:\n"
+        + "  - {rule: ordered, columns: [id, q]}\n"  # line 8
+    )
+    with pytest.raises(ContractFileError) as caught:
+        read_contract(path)
+    error = caught.value
+    assert isinstance(error, ContractDefinitionError)  # what callers catch today
+    assert [(p.line, p.key) for p in error.problems] == [
+        (5, "columns.x.uniqe"),
+        (6, "columns.y.type"),
+        (8, "rules[0].columns[1]"),
+    ]
+    assert error.message.startswith(f"{path} is not a valid contract (3 problems):")
+    assert f"{path}:6: columns.y.type: unknown type 'strr' (did you mean 'str'?)" in error.message
+
+
+def test_a_key_given_twice_and_a_tag_are_refused_with_their_lines() -> None:
+    text = HEAD + "  x: int\n  x: str\n  y: !!python/name:os.system int\n"
+    found = error(text)
+    assert isinstance(found, ContractFileError)
+    assert [(p.line, p.key) for p in found.problems] == [(6, "columns.x"), (7, "columns.y")]
+    assert "duplicate key" in found.problems[0].message
+    assert "'!!python/name:os.system' is not allowed" in found.problems[1].message
+
+
+def test_json_reports_a_key_given_twice(tmp_path: Path) -> None:
+    path = tmp_path / "contract.json"
+    path.write_text('{\n "keel": 1,\n "name": "x",\n "name": "y",\n "columns": {}\n}')
+    with pytest.raises(ContractFileError, match=r"contract\.json:4: name: duplicate key"):
+        read_contract(path)

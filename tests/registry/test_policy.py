@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from keel.errors import UsageError
+from keel.errors import InvalidFileError, UsageError
 from keel.registry._policy import (
     Check,
     GatePolicy,
@@ -85,45 +85,51 @@ def test_default_policies() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("metric:\n  auc: {min: 0.7}\n", r"gate\.yaml, line 1: metric: unknown key 'metric'"),
+        (
+            "metric:\n  auc: {min: 0.7}\n",
+            r"gate\.yaml:1: metric: unknown key \(did you mean 'metrics'\?\)",
+        ),
         (
             "metrics:\n  auc:\n    min: 0.7\n    min_detla: -0.01\n",
-            r"line 4: metrics\.auc\.min_detla: unknown key 'min_detla'",
+            r":4: metrics\.auc\.min_detla: unknown key \(did you mean 'min_delta'\?\)",
         ),
-        ("metrics:\n  auc:\n    min: high\n", r"line 3: metrics\.auc\.min: expected a number"),
+        ("metrics:\n  auc:\n    min: high\n", r":3: metrics\.auc\.min: expected a number"),
         (
             "metrics:\n  auc:\n    significance: noninferior\n",
-            r"line 3: metrics\.auc\.significance: unknown significance 'noninferior'",
+            r"^gate\.yaml:3: metrics\.auc\.significance: unknown significance 'noninferior'",
         ),
-        ("metrics:\n  auc:\n    min: 0.9\n    max: 0.8\n", r"line 2: metrics\.auc: min 0\.9"),
-        ("metrics:\n  auc: {}\n", r"line 2: metrics\.auc: states no rule"),
-        ("confidence: 95\nmetrics:\n  auc: {min: 0.7}\n", r"line 1: confidence: must be"),
-        ("contract: yes please\n", r"line 1: contract: expected true or false"),
+        ("metrics:\n  auc:\n    min: 0.9\n    max: 0.8\n", r":2: metrics\.auc: min 0\.9"),
+        ("metrics:\n  auc: {}\n", r":2: metrics\.auc: states no rule"),
+        (
+            "confidence: 95\nmetrics:\n  auc: {min: 0.7}\n",
+            r":1: confidence: expected a number > 0 and < 1; got 95",
+        ),
+        ("contract: yes please\n", r":1: contract: expected true or false"),
         (
             "metrics:\n  auc: {min: 0.7}\n  rmse: {max: 3}\n",
-            r"line 1: metrics: mixes classification and regression metrics \(auc, rmse\)",
+            r":1: metrics: mixes classification and regression metrics \(auc, rmse\)",
         ),
         (
             "metrics:\n  auc: {min: 0.7}\nslices:\n  columns: [state]\n  metric: auc\n",
-            r"line 3: slices: missing the key 'max_drop'",
+            r":3: slices: missing the required key 'max_drop'",
         ),
         (
             "slices:\n  columns: []\n  metric: auc\n  max_drop: 0.1\n",
-            r"line 2: slices\.columns: expected a list of column names",
+            r":2: slices\.columns: expected a list of column names",
         ),
         (
             "slices:\n  columns: [a]\n  metric: auc\n  max_drop: 0.1\n  min_rows: 0\n",
-            r"line 5: slices\.min_rows",
+            r":5: slices\.min_rows: expected an integer >= 1; got 0",
         ),
         (
             "slices:\n  columns: [a]\n  metric: auc\n  max_drop: -0.1\n",
-            r"line 4: slices\.max_drop: must be 0 or more",
+            r":4: slices\.max_drop: expected a number >= 0; got -0\.1",
         ),
-        ("metrics:\n  auc: {min: 0.7}\n  auc: {min: 0.8}\n", r"line 3: duplicate key 'auc'"),
-        ("metrics:\n  auc:\n    min: [0.7\n", r"gate\.yaml, line 4: invalid YAML"),
-        ("contract: false\n", r"gate\.yaml, line 1: the gate policy checks nothing"),
+        ("metrics:\n  auc: {min: 0.7}\n  auc: {min: 0.8}\n", r":3: metrics\.auc: duplicate key"),
+        ("metrics:\n  auc:\n    min: [0.7\n", r"gate\.yaml:4: invalid YAML"),
+        ("contract: false\n", r"gate\.yaml:1: the gate policy checks nothing"),
         ("", r"gate\.yaml: the gate policy is empty"),
-        ("- auc\n", r"gate\.yaml, line 1: expected a mapping, got a list"),
+        ("- auc\n", r"gate\.yaml:1: expected a mapping; got a list"),
     ],
 )
 def test_mistakes_name_the_line_and_the_key(text: str, expected: str) -> None:
@@ -134,15 +140,30 @@ def test_mistakes_name_the_line_and_the_key(text: str, expected: str) -> None:
 def test_unknown_names_get_a_suggestion() -> None:
     with pytest.raises(UsageError) as info:
         GatePolicy.from_yaml("metrics:\n  acu:\n    min: 0.7\n", source="gate.yaml")
-    assert "gate.yaml, line 2: metrics.acu: unknown metric 'acu'" in str(info.value)
-    assert info.value.hint is not None
-    assert info.value.hint.startswith("Did you mean 'auc'?")
-    with pytest.raises(UsageError, match="Did you mean 'metrics'"):
+    assert "gate.yaml:2: metrics.acu: unknown metric 'acu' (did you mean 'auc'?)" in str(info.value)
+    assert "allowed: auc, log_loss" in str(info.value)
+    with pytest.raises(UsageError, match="did you mean 'metrics'"):
         GatePolicy.from_yaml("metric: {}\n")
-    with pytest.raises(UsageError, match="Did you mean 'non-inferior'"):
+    with pytest.raises(UsageError, match="did you mean 'non-inferior'"):
         GatePolicy.from_yaml("metrics:\n  auc: {significance: non_inferior}\n")
-    with pytest.raises(UsageError, match=r"line 4: slices\.metric: unknown metric 'rsme'"):
+    with pytest.raises(UsageError, match=r":4: slices\.metric: unknown metric 'rsme'"):
         GatePolicy.from_yaml("slices:\n  columns: [a]\n  max_drop: 1\n  metric: rsme\n")
+
+
+def test_every_mistake_is_reported_at_once_with_its_line() -> None:
+    text = "confidence: 2\nmetrics:\n  auc: {min: high}\n  acu: {min: 0.7}\ncontract: maybe\n"
+    with pytest.raises(InvalidFileError) as caught:
+        GatePolicy.from_yaml(text, source="gate.yaml")
+    error = caught.value
+    assert isinstance(error, UsageError)
+    assert [(p.line, p.key) for p in error.problems] == [
+        (1, "confidence"),
+        (3, "metrics.auc.min"),
+        (4, "metrics.acu"),
+        (5, "contract"),
+    ]
+    assert "gate.yaml is not a valid gate policy (4 problems)" in error.message
+    assert "gate.yaml:5: contract: expected true or false; got text 'maybe'" in error.message
 
 
 def test_exponent_without_a_dot_gets_a_hint() -> None:

@@ -73,13 +73,15 @@ def test_check_lists_every_problem_and_exits_2(project: Path) -> None:
     )
     result = runner.invoke(app, ["deploy", "check", "churn"])
     assert result.exit_code == 2
-    assert "deploy/churn.yaml is not a valid deployment spec (3 problem(s))" in result.stderr
-    assert "line 2: challenger.mode: 'blue' is not allowed" in result.stderr
+    assert "deploy/churn.yaml is not a valid deployment spec (3 problems)" in result.stderr
+    assert "deploy/churn.yaml:2: challenger.mode: 'blue' is not allowed" in result.stderr
     as_json = runner.invoke(app, ["deploy", "check", "churn", "--format", "json"])
     assert as_json.exit_code == 2
     found = json.loads(as_json.stdout)
     assert found["valid"] is False
     assert len(found["problems"]) == 3
+    assert found["problems"][0]["line"] == 2
+    assert found["problems"][0]["key"] == "challenger.mode"
 
 
 def test_status_shows_aliases_step_weight_and_decisions(project: Path) -> None:

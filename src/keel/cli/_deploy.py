@@ -69,7 +69,7 @@ def check(name: NameArg, fmt: FormatOpt = Format.table) -> None:
                     "name": name,
                     "file": _file(name, root),
                     "valid": False,
-                    "problems": error.problems,
+                    "problems": [p.to_dict() for p in error.problems],
                 }
             )
             raise typer.Exit(EXIT_UNUSABLE) from None

@@ -3,18 +3,18 @@
 Every setting has a section, a key, a type and a default. ``KEEL_<SECTION>_<KEY>`` (upper case)
 overrides the file, so ``KEEL_STORE_URL`` overrides ``[store] url``. Unknown sections or keys
 are errors that name the closest known one, because a silently ignored typo is a setting that
-never took effect.
+never took effect. Every mistake in the file is reported at once, each with its line and key.
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from keel.errors import ConfigError, did_you_mean
+from keel.errors import ConfigError, ConfigFileError, did_you_mean
+from keel.grammar import Reader, read_toml
 
 __all__ = ["Config", "find_root", "init_project", "load_config"]
 
@@ -169,28 +169,43 @@ def init_project(root: Path, *, name: str | None = None, force: bool = False) ->
     return path
 
 
+_WHAT = "configuration"
+
+
 def _read_file(path: Path) -> dict[tuple[str, str], Value]:
+    """The settings in ``keel.toml``; every mistake is reported at once with its line."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"{path} is not valid TOML: {exc}", hint="Fix the syntax, or run keel init --force."
-        ) from exc
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text.", hint="Save it as UTF-8.") from exc
+    source = str(path)
+    document = read_toml(text, source, what=_WHAT, error=ConfigFileError)
+    hint = "Fix it, or run keel init --force to start from the defaults."
+    reader = Reader(document, what=_WHAT, hint=hint, error=ConfigFileError)
     known_sections = sorted({section for section, _ in _SETTINGS})
     values: dict[tuple[str, str], Value] = {}
-    for section, table in data.items():
-        if section not in known_sections or not isinstance(table, dict):
-            raise ConfigError(
-                f"{path}: unknown section [{section}].", hint=did_you_mean(section, known_sections)
-            )
+    for section, table in document.data.items():
+        if section not in known_sections:
+            reader.unknown((section,), section, known_sections, what="section")
+            continue
         keys = sorted(k for s, k in _SETTINGS if s == section)
-        for key, raw in table.items():
-            if key not in keys:
-                raise ConfigError(
-                    f"{path}: unknown key {key!r} in [{section}].", hint=did_you_mean(key, keys)
-                )
-            values[(section, key)] = _typed(raw, section, key, f"{path} [{section}] {key}")
+        if reader.mapping(table, (section,), keys) is None:
+            continue
+        for key in (k for k in table if k in keys):
+            values[(section, key)] = _file_value(reader, table, section, key)
+    reader.finish()
     return values
+
+
+def _file_value(reader: Reader, table: dict[str, object], section: str, key: str) -> Value:
+    choices = _CHOICES.get((section, key))
+    default = _SETTINGS[(section, key)][1]
+    if choices is not None and isinstance(table[key], str):
+        return reader.choice(table, key, (section,), choices, str(default))
+    value, problem, hint = _convert(table[key], section, key)
+    if problem:
+        reader.problem((section, key), problem, hint=hint)
+    return value
 
 
 def _read_env(env: Mapping[str, str]) -> dict[tuple[str, str], Value]:
@@ -203,22 +218,33 @@ def _read_env(env: Mapping[str, str]) -> dict[tuple[str, str], Value]:
 
 
 def _typed(raw: object, section: str, key: str, where: str) -> Value:
-    kind = _SETTINGS[(section, key)][0]
+    value, problem, hint = _convert(raw, section, key)
+    if problem:
+        raise ConfigError(f"{where} {problem}.", hint=hint)
+    return value
+
+
+def _convert(raw: object, section: str, key: str) -> tuple[Value, str, str]:
+    """``raw`` as the setting's type (text read as a bool or int where that is meant), or
+    the default with what is wrong and a hint."""
+    kind, default = _SETTINGS[(section, key)]
     if isinstance(raw, str) and kind is not str:
         text = raw.strip().lower()
         if kind is bool and text in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
-            return text in {"1", "true", "yes", "on"}
+            return text in {"1", "true", "yes", "on"}, "", ""
         if kind is int and text.lstrip("-").isdigit():
-            return int(text)
+            return int(text), "", ""
     elif isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
         choices = _CHOICES.get((section, key))
         if choices is not None and raw not in choices:
-            raise ConfigError(
-                f"{where} must be one of {', '.join(map(repr, choices))}, got {raw!r}.",
-                hint=did_you_mean(str(raw), choices) or f"Set it to {choices[0]!r}.",
+            return (
+                default,
+                f"must be one of {', '.join(map(repr, choices))}, got {raw!r}",
+                did_you_mean(str(raw), choices) or f"Set it to {choices[0]!r}.",
             )
-        return raw  # type: ignore[return-value]  # isinstance against a runtime type object
-    raise ConfigError(
-        f"{where} must be {kind.__name__}, got {raw!r}.",
-        hint=f"Set it to a {kind.__name__} value, e.g. {_SETTINGS[(section, key)][1]!r}.",
+        return raw, "", ""  # type: ignore[return-value]  # isinstance against a runtime type
+    return (
+        default,
+        f"must be {kind.__name__}, got {raw!r}",
+        f"Set it to a {kind.__name__} value, e.g. {default!r}.",
     )

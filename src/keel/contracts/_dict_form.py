@@ -1,7 +1,7 @@
 """From a contract file's data (parsed YAML or JSON) to a validated :class:`Contract`.
 
 Every value is checked against the format (documented in ``_yaml``) and every mistake is
-reported with the file, the line and the key path, never as a traceback.
+reported at once, each with the file, the line and the key path, never as a traceback.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,14 +30,19 @@ from keel.contracts._rules import (
     unique,
 )
 from keel.contracts._types import DType
-from keel.errors import ContractDefinitionError, did_you_mean
+from keel.errors import ContractDefinitionError, ContractFileError, Problem, did_you_mean
+from keel.grammar import Document, KeyPath, Location, Reader, kind_of, suggestion
 
-__all__ = ["FORMAT_VERSION", "RULE_FORMS", "START_HINT", "KeyPath", "contract_from_dict"]
+__all__ = [
+    "FORMAT_VERSION",
+    "RULE_FORMS",
+    "START_HINT",
+    "KeyPath",
+    "contract_from_dict",
+    "contract_from_document",
+]
 
 FORMAT_VERSION = 1
-
-KeyPath = tuple[str | int, ...]
-"""Where a value sits in the file: ``("columns", "id", "ge")``, ``("rules", 2, "expr")``."""
 
 _TOP_KEYS = ("keel", "name", "description", "version", "strict", "columns", "rules")
 _COLUMN_KEYS = (
@@ -60,17 +66,17 @@ def contract_from_dict(
 ) -> Contract:
     """Build a contract from its file form (parsed YAML or JSON).
 
-    ``source`` names the file in errors; ``lines`` maps key paths to line numbers.
+    ``source`` names the file in errors; ``lines`` maps key paths to line numbers. Raises
+    :class:`~keel.errors.ContractFileError` listing every mistake.
     """
-    return _Reader(source, lines or {}).contract(data)
+    where = {path: Location(source, line, None, path) for path, line in (lines or {}).items()}
+    return contract_from_document(Document(source, data, where))
 
 
-def _kind(value: Any) -> str:
-    names = {dict: "a mapping", list: "a list", str: "text", bool: "a boolean"}
-    if value is None:
-        return "nothing (null)"
-    label = next((v for t, v in names.items() if isinstance(value, t)), None)
-    return f"{label} ({value!r})" if label else f"{type(value).__name__} {value!r}"
+def contract_from_document(document: Document) -> Contract:
+    """Build a contract from a read file (``keel.grammar.read_yaml``): plain data, the
+    location of every key, and the problems found while reading, reported with the rest."""
+    return _Reader(document).contract(document.data)
 
 
 def _ident(path: KeyPath) -> str:
@@ -208,51 +214,57 @@ RULE_FORMS: dict[str, _RuleForm] = {
 }
 
 
-class _Reader:
-    """Turns parsed data into a :class:`Contract`, naming the file, line and key of mistakes."""
+class _PartError(Exception):
+    """Stops reading one part (a column, a rule, a top-level key); its problem is kept and
+    reading goes on with the next part."""
 
-    def __init__(self, source: str, lines: Mapping[KeyPath, int]) -> None:
-        self.source = source
-        self.lines = lines
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+_MARK = "\0"  # where ColumnSpec.validate puts the location, removed from its messages
+
+
+class _Reader:
+    """Turns parsed data into a :class:`Contract`, collecting every mistake with its file,
+    line and key; each column and each rule is read on its own, so one bad column does not
+    hide the next."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.located = Reader(document, what="contract", error=ContractFileError)
         self.names: tuple[str, ...] = ()  # the declared columns, once read
 
     # -- errors ----------------------------------------------------------------------------
-    def where(self, path: KeyPath) -> str:
-        for end in range(len(path), -1, -1):
-            line = self.lines.get(path[:end])
-            if line is not None:
-                return f"{self.source}, line {line}"
-        return self.source
+    def error(self, path: KeyPath, message: str, hint: str) -> _PartError:
+        return _PartError(self.document.problem(path, message.rstrip("."), hint=hint))
 
-    def error(self, path: KeyPath, message: str, hint: str) -> ContractDefinitionError:
-        return ContractDefinitionError(f"{self.where(path)}: {message}", hint=hint)
+    def wrap(self, exc: ContractDefinitionError, path: KeyPath) -> _PartError:
+        return self.error(path, exc.message, exc.hint or "")
 
-    def wrap(self, exc: ContractDefinitionError, path: KeyPath) -> ContractDefinitionError:
-        return ContractDefinitionError(f"{self.where(path)}: {exc.message}", hint=exc.hint)
+    @contextmanager
+    def each(self) -> Iterator[None]:
+        """Read one part; a mistake in it is collected and reading goes on."""
+        try:
+            yield
+        except _PartError as mistake:
+            self.located.problems.append(mistake.problem)
 
-    def check_keys(
-        self, mapping: Mapping[Any, Any], path: KeyPath, known: tuple[str, ...], where: str
-    ) -> None:
+    def check_keys(self, mapping: Mapping[Any, Any], path: KeyPath, known: tuple[str, ...]) -> None:
         for key in mapping:
             if key not in known:
-                raise self.error(
-                    (*path, str(key)),
-                    f"unknown key {key!r} {where}.",
-                    hint=did_you_mean(str(key), known),
-                )
+                self.located.unknown((*path, str(key)), str(key), known)
 
-    def require(self, mapping: Mapping[Any, Any], path: KeyPath, key: str, where: str) -> Any:
+    def require(self, mapping: Mapping[Any, Any], path: KeyPath, key: str) -> Any:
         if key not in mapping:
-            raise self.error(
-                path, f"missing the required key {key!r} {where}.", hint=f"Add {key}: ..."
-            )
+            raise self.error(path, f"missing the required key {key!r}", hint=f"Add {key}: ...")
         return mapping[key]
 
     # -- plain values (each checker takes the value and where it sits) --------------------
     def expect(self, ok: bool, value: Any, path: KeyPath, expected: str, hint: str) -> None:
         if not ok:
-            message = f"{_ident(path)} must be {expected}, got {_kind(value)}."
-            raise self.error(path, message, hint=hint)
+            raise self.error(path, f"must be {expected}, got {kind_of(value)}", hint=hint)
 
     def boolean(self, value: Any, path: KeyPath) -> bool:
         key = _ident(path)
@@ -292,23 +304,29 @@ class _Reader:
 
     # -- the contract ----------------------------------------------------------------------
     def contract(self, data: Any) -> Contract:
-        if data is None:
-            raise self.error((), "the contract is empty.", hint=START_HINT)
-        if not isinstance(data, Mapping):
-            raise self.error(
-                (), f"a contract must be a mapping of keys, got {_kind(data)}.", hint=START_HINT
-            )
-        self.check_keys(data, (), _TOP_KEYS, "at the top level")
-        self.format_version(data)
-        name = self.text(self.require(data, (), "name", "at the top level"), ("name",))
-        columns = self.columns(self.require(data, (), "columns", "at the top level"))
-        self.names = tuple(spec.name for spec in columns)
-        raw_rules = data.get("rules")
-        rules = [] if raw_rules is None else self.items(raw_rules, ("rules",))
-        checks = tuple(self.rule(item, ("rules", i)) for i, item in enumerate(rules))
-        strict = self.boolean(data.get("strict", False), ("strict",))
-        description = self.text(data.get("description", ""), ("description",))
-        version = self.version(data.get("version", ""))
+        if data is None or not isinstance(data, Mapping):
+            empty = data is None and not self.located.problems
+            message = f"a contract must be a mapping of keys, got {kind_of(data)}"
+            self.located.problem((), "the contract is empty" if empty else message, hint=START_HINT)
+            self.located.finish()
+        self.check_keys(data, (), _TOP_KEYS)
+        with self.each():
+            self.format_version(data)
+        name = ""
+        with self.each():
+            name = self.text(self.require(data, (), "name"), ("name",))
+        columns: tuple[ColumnSpec, ...] = ()
+        with self.each():
+            columns = self.columns(self.require(data, (), "columns"))
+        checks = self.rules(data.get("rules"))
+        strict, description, version = False, "", ""
+        with self.each():
+            strict = self.boolean(data.get("strict", False), ("strict",))
+        with self.each():
+            description = self.text(data.get("description", ""), ("description",))
+        with self.each():
+            version = self.version(data.get("version", ""))
+        self.located.finish()
         try:
             return Contract(
                 name=name,
@@ -319,13 +337,14 @@ class _Reader:
                 version=version,
             )
         except ContractDefinitionError as exc:
-            raise self.wrap(exc, ()) from exc
+            problem = self.wrap(exc, ()).problem
+            raise ContractFileError(self.document.source, [problem], what="contract") from exc
 
     def format_version(self, data: Mapping[str, Any]) -> None:
         if "keel" not in data:
             raise self.error(
                 (),
-                "missing the format version key 'keel'.",
+                "missing the format version key 'keel'",
                 hint=f"Add `keel: {FORMAT_VERSION}` as the first line.",
             )
         value = data["keel"]
@@ -333,7 +352,7 @@ class _Reader:
             raise self.error(
                 ("keel",),
                 f"unknown contract format version keel: {value!r}; "
-                f"this Keel reads version {FORMAT_VERSION}.",
+                f"this Keel reads version {FORMAT_VERSION}",
                 hint=f"Write keel: {FORMAT_VERSION}, or upgrade Keel: pip install -U mlkeel.",
             )
 
@@ -343,7 +362,7 @@ class _Reader:
         if not isinstance(value, str):
             raise self.error(
                 ("version",),
-                f"version must be text, got {_kind(value)}.",
+                f"must be text, got {kind_of(value)}",
                 hint='Quote it: version: "1.10" (a bare 1.10 is the number 1.1).',
             )
         return value
@@ -354,18 +373,25 @@ class _Reader:
         if not isinstance(value, Mapping):
             raise self.error(
                 ("columns",),
-                f"columns must map each column name to its type and checks, got {_kind(value)}.",
+                f"must map each column name to its type and checks, got {kind_of(value)}",
                 hint="Write columns:\n  id: {type: int}\n  income: {type: float, ge: 0}",
             )
-        return tuple(self.column_spec(name, spec) for name, spec in value.items())
+        self.names = tuple(name for name in value if isinstance(name, str))
+        specs = []
+        for name, spec in value.items():
+            with self.each():
+                column = self.column_spec(name, spec)
+                if column is not None:
+                    specs.append(column)
+        return tuple(specs)
 
     # -- columns ---------------------------------------------------------------------------
-    def column_spec(self, name: Any, spec: Any) -> ColumnSpec:
+    def column_spec(self, name: Any, spec: Any) -> ColumnSpec | None:
         path: KeyPath = ("columns", str(name))
         if not isinstance(name, str):
             raise self.error(
                 path,
-                f"the column name {name!r} is not text.",
+                f"the column name {name!r} is not text",
                 hint="Quote it: YAML reads yes, no, on, off and numbers unquoted.",
             )
         if isinstance(spec, str):
@@ -373,74 +399,104 @@ class _Reader:
         if not isinstance(spec, Mapping):
             raise self.error(
                 path,
-                f"column {name!r} must be a mapping such as {{type: int}}, got {_kind(spec)}.",
+                f"must be a mapping such as {{type: int}}, got {kind_of(spec)}",
                 hint=f"Write {name}: {{type: str}}; types: {', '.join(_TYPES)}.",
             )
-        where = f"in column {name!r}"
-        self.check_keys(spec, path, _COLUMN_KEYS, where)
-        dtype = self.dtype(self.require(spec, path, "type", where), (*path, "type"), name)
-        values = {
-            key: self.column_value(key, value, dtype, (*path, key), name)
-            for key, value in spec.items()
-            if key != "type"
-        }
+        before = len(self.located.problems)
+        self.check_keys(spec, path, _COLUMN_KEYS)
+        dtype = self.dtype(self.require(spec, path, "type"), (*path, "type"))
+        values = {}
+        for key, value in spec.items():
+            if key != "type" and key in _COLUMN_KEYS:
+                with self.each():
+                    values[key] = self.column_value(key, value, dtype, (*path, key))
+        if len(self.located.problems) > before:
+            return None
         column = ColumnSpec(name=name, dtype=dtype, **values)
-        column.validate(self.where(path))
+        try:
+            column.validate(_MARK)
+        except ContractDefinitionError as exc:
+            message = exc.message.removeprefix(f"{_MARK}, column {name!r}: ")
+            raise self.error(path, message, exc.hint or "") from exc
         return column
 
-    def dtype(self, value: Any, path: KeyPath, column: str) -> DType:
+    def dtype(self, value: Any, path: KeyPath) -> DType:
         if not isinstance(value, str) or value not in _TYPES:
-            raise self.error(
-                path,
-                f"unknown type {value!r} in column {column!r}.",
-                hint=did_you_mean(str(value), _TYPES),
+            raise _PartError(
+                self.document.problem(
+                    path,
+                    f"unknown type {value!r}{suggestion(str(value), _TYPES)}",
+                    allowed=", ".join(_TYPES),
+                    hint="A column's type is one of the allowed names.",
+                )
             )
         return DType(value)
 
-    def column_value(self, key: str, value: Any, dtype: DType, path: KeyPath, column: str) -> Any:
+    def column_value(self, key: str, value: Any, dtype: DType, path: KeyPath) -> Any:
         if key in {"ge", "gt", "le", "lt"}:
             # bounds on unordered types are reported by ColumnSpec.validate, with a better hint
-            return self.value(value, dtype, path, column) if dtype.is_ordered else value
+            return self.value(value, dtype, path) if dtype.is_ordered else value
         if key in {"isin", "notin"}:
             items = self.items(value, path)
-            return tuple(self.value(v, dtype, (*path, i), column) for i, v in enumerate(items))
+            return tuple(self.value(v, dtype, (*path, i)) for i, v in enumerate(items))
         check: Callable[[Any, KeyPath], Any] = getattr(self, _PLAIN_KEYS[key])
         return check(value, path)
 
-    def value(self, value: Any, dtype: DType, path: KeyPath, column: str) -> Any:
+    def value(self, value: Any, dtype: DType, path: KeyPath) -> Any:
         if value is None:
             return None
         convert, hint = _VALUES[dtype]
         try:
             return convert(value)
         except (ValueError, decimal.InvalidOperation):
-            raise self.error(
-                path,
-                f"{_ident(path)}: {value!r} in column {column!r} is not a valid {dtype.value}.",
-                hint=hint,
-            ) from None
+            raise self.error(path, f"{value!r} is not a valid {dtype.value}", hint=hint) from None
 
     # -- rules -----------------------------------------------------------------------------
-    def rule(self, item: Any, path: KeyPath) -> Check:
+    def rules(self, value: Any) -> tuple[Check, ...]:
+        items: list[Any] = []
+        with self.each():
+            items = [] if value is None else self.items(value, ("rules",))
+        checks = []
+        for i, item in enumerate(items):
+            with self.each():
+                check = self.rule(item, ("rules", i))
+                if check is not None:
+                    checks.append(check)
+        return tuple(checks)
+
+    def rule(self, item: Any, path: KeyPath) -> Check | None:
         if not isinstance(item, Mapping):
             raise self.error(
                 path,
-                f"each rule must be a mapping such as {{rule: rows, min: 1}}, got {_kind(item)}.",
+                f"must be a mapping such as {{rule: rows, min: 1}}, got {kind_of(item)}",
                 hint=f"Rules: {', '.join(RULE_FORMS)}.",
             )
-        kind = self.require(item, path, "rule", f"in rule {path[-1]}")
+        kind = self.require(item, path, "rule")
         form = RULE_FORMS.get(kind) if isinstance(kind, str) else None
         if form is None:
-            raise self.error(
-                (*path, "rule"), f"unknown rule {kind!r}.", hint=did_you_mean(str(kind), RULE_FORMS)
+            raise _PartError(
+                self.document.problem(
+                    (*path, "rule"),
+                    f"unknown rule {kind!r}{suggestion(str(kind), tuple(RULE_FORMS))}",
+                    allowed=", ".join(RULE_FORMS),
+                    hint="docs/contracts.md shows every rule's keys.",
+                )
             )
+        before = len(self.located.problems)
         common = ("name", "severity", "mostly") if form.mostly else ("name", "severity")
-        where = f"in rule {kind!r}"
-        self.check_keys(item, path, ("rule", *form.fields, *common), where)
+        known = ("rule", *form.fields, *common)
+        self.check_keys(item, path, known)
         for key in form.required:
-            self.require(item, path, key, where)
+            with self.each():
+                self.require(item, path, key)
         kinds = {**_COMMON, **form.fields}
-        args = {k: self.rule_value(kinds[k], v, (*path, k)) for k, v in item.items()}
+        args = {}
+        for key, value in item.items():
+            if key in known:
+                with self.each():
+                    args[key] = self.rule_value(kinds[key], value, (*path, key))
+        if len(self.located.problems) > before:
+            return None
         options = {k: args.pop(k) for k in common if k in args}
         del args["rule"]
         try:
@@ -466,7 +522,7 @@ class _Reader:
         if kind == "pair" and len(refs) != 2:
             raise self.error(
                 path,
-                f"columns must name exactly two columns, got {len(refs)}.",
+                f"must name exactly two columns, got {len(refs)}",
                 hint="Write columns: [income, amount].",
             )
         return refs
@@ -477,7 +533,7 @@ class _Reader:
         if name not in self.names:
             raise self.error(
                 path,
-                f"the rule uses column {name!r}, which the contract does not declare.",
+                f"the rule uses column {name!r}, which the contract does not declare",
                 hint=did_you_mean(name, self.names),
             )
         return name

@@ -36,8 +36,9 @@ also takes ``name`` and ``severity``; ``ordered``, ``expression``, ``close``,
 
 Values follow the column type: dates and datetimes are ISO text (``"2020-01-01"``,
 ``"2020-01-01T08:00:00+00:00"``), decimals are text or numbers. Keys at their defaults are
-left out when writing. Files are read with YAML's safe loader only (no Python objects), and
-every mistake is reported with the file, the line and the key, never as a traceback.
+left out when writing. Files are read with ``keel.grammar.read_yaml`` (plain values only: no
+tags, no key given twice), and every mistake is reported at once, each with the file, the
+line and the key, never as a traceback.
 """
 
 from __future__ import annotations
@@ -55,11 +56,17 @@ from keel.contracts._contract import ColumnSpec, Contract
 from keel.contracts._dict_form import (
     FORMAT_VERSION,
     RULE_FORMS,
-    START_HINT,
-    KeyPath,
     contract_from_dict,
+    contract_from_document,
 )
-from keel.errors import ContractDefinitionError, InputError
+from keel.errors import (
+    ContractDefinitionError,
+    ContractFileError,
+    InputError,
+    InvalidFileError,
+    Problem,
+)
+from keel.grammar import Document, read_yaml
 
 __all__ = [
     "FORMAT_VERSION",
@@ -238,110 +245,29 @@ def read_contract(path: str | Path) -> Contract:
 
 
 def load_yaml(text: str, source: str = "<string>") -> Contract:
-    """Parse a contract from YAML text; errors name ``source``, the line and the key."""
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise ContractDefinitionError(f"{source}: the contract is empty.", hint=START_HINT)
-        lines = _line_map(node, source)  # before constructing, which flattens merge keys
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(exc, source) from exc
-    except yaml.YAMLError as exc:
-        raise ContractDefinitionError(
-            f"{source}: invalid YAML: {exc}", hint="Check the file's syntax."
-        ) from exc
-    finally:
-        loader.dispose()
-    return contract_from_dict(data, source, lines)
+    """Parse a contract from YAML text; every mistake is reported at once, each with
+    ``source``, the line and the key (:class:`~keel.errors.ContractFileError`)."""
+    return contract_from_document(read_yaml(text, source, what=_WHAT, error=ContractFileError))
 
 
-class _BadDate(yaml.constructor.ConstructorError):
-    """A scalar that looks like a date but is not one (``2020-13-01``)."""
-
-
-class _Loader(yaml.SafeLoader):
-    """The safe loader, reporting an impossible date (2020-13-01) with its line."""
-
-    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
-        try:
-            return super().construct_yaml_timestamp(node)
-        except ValueError as exc:
-            raise _BadDate(
-                None, None, f"{node.value!r} is not a valid date ({exc})", node.start_mark
-            ) from exc
-
-
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+_WHAT = "contract"
 
 
 def _load_json(text: str, source: str) -> Contract:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ContractDefinitionError(
-            f"{source}, line {exc.lineno}: invalid JSON: {exc.msg}.",
+        problem = Problem(
+            source,
+            exc.lineno,
+            exc.colno,
+            "",
+            f"invalid JSON: {exc.msg}",
             hint="Check commas, quotes and brackets near that line.",
-        ) from exc
-    try:  # JSON is YAML, which tells where each key sits; best effort
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        node = None
-    return contract_from_dict(data, source, _line_map(node, source) if node else {})
-
-
-def _syntax_error(exc: yaml.MarkedYAMLError, source: str) -> ContractDefinitionError:
-    mark = exc.problem_mark or exc.context_mark
-    where = f"{source}, line {mark.line + 1}" if mark else source
-    problem = exc.problem or "syntax error"
-    context = f" ({exc.context})" if exc.context else ""
-    if isinstance(exc, _BadDate):
-        hint = "Write a real date as YYYY-MM-DD."
-    elif isinstance(exc, yaml.composer.ComposerError):
-        hint = "A contract file holds one YAML document: remove the extra '---'."
-    elif isinstance(exc, yaml.constructor.ConstructorError):
-        hint = "Contracts hold plain values only (no !!tags); quote a value to keep it as text."
-    else:
-        hint = "Indent with spaces, not tabs; quote values that hold ': ' or ' #'."
-    return ContractDefinitionError(f"{where}: invalid YAML: {problem}{context}.", hint=hint)
-
-
-def _line_map(node: yaml.Node, source: str) -> dict[KeyPath, int]:
-    """The 1-based line of every key down to list items inside columns and rules."""
-    lines: dict[KeyPath, int] = {}
-    _walk(node, (), lines, source)
-    return lines
-
-
-def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], source: str) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if len(path) >= 4:  # deep enough for every key of the format; also stops alias cycles
-        return
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            text = _key_text(key)
-            line = key.start_mark.line + 1
-            if text in seen and text != "<<":
-                where = ".".join(map(str, path)) or "the top level"
-                raise ContractDefinitionError(
-                    f"{source}, line {line}: duplicate key {text!r} in {where}.",
-                    hint="Keep one of the two; YAML would silently use the last.",
-                )
-            seen.add(text)
-            lines[(*path, text)] = line
-            _walk(value, (*path, text), lines, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines, source)
-
-
-def _key_text(key: yaml.Node) -> str:
-    """A key as the parsed data will hold it, as text (``yes`` becomes ``"True"``)."""
-    if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:str":
-        try:
-            return str(yaml.safe_load(key.value))
-        except (yaml.YAMLError, ValueError):
-            pass
-    return str(key.value)
+        )
+        raise ContractFileError(source, [problem], what=_WHAT) from exc
+    try:  # JSON is YAML, which tells where each key sits (and a key given twice); best effort
+        located = read_yaml(text, source, what=_WHAT)
+    except InvalidFileError:
+        located = Document(source, data)
+    return contract_from_document(Document(source, data, located.locations, located.problems))

@@ -39,22 +39,23 @@ Every mistake is reported at once, each with the file, line, key and what is all
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
-
-from keel.errors import UsageError, did_you_mean
+from keel.errors import InvalidFileError, Problem, UsageError
 from keel.grammar import (
     DURATION_FORMS,
     InvalidNameError,
+    KeyPath,
+    Reader,
     check_alias,
     check_name,
     format_duration,
+    kind_of,
     parse_duration,
+    read_yaml,
 )
 
 __all__ = [
@@ -76,7 +77,6 @@ Mode = Literal["shadow", "canary"]
 InputsMode = Literal["reject", "warn"]
 Promotion = Literal["auto", "manual"]
 StepKind = Literal["setWeight", "pause", "analysis"]
-Path_ = tuple[str | int, ...]
 
 METRIC_NAMES = ("accuracy", "mae", "mse")
 """Per-record metrics the sequential test can compare (higher accuracy, lower error)."""
@@ -243,16 +243,23 @@ class DeploySpec:
         }
 
 
-class DeploySpecError(UsageError):
-    """A deployment spec is invalid; ``problems`` lists every mistake found."""
+class DeploySpecError(InvalidFileError):
+    """A deployment spec is invalid; ``problems`` lists every mistake found, each located."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.problems = problems
-        self.source = source
-        listed = "\n".join(f"  - {p}" for p in problems)
+    def __init__(
+        self,
+        source: str,
+        problems: Sequence[Problem],
+        *,
+        what: str = "deployment spec",
+        hint: str | None = None,
+    ) -> None:
         super().__init__(
-            f"{source} is not a valid deployment spec ({len(problems)} problem(s)):\n{listed}",
-            hint="Fix them and run `keel deploy check NAME`; docs/serving.md lists every key.",
+            source,
+            problems,
+            what=what,
+            hint=hint
+            or "Fix them and run `keel deploy check NAME`; docs/serving.md lists every key.",
         )
 
 
@@ -282,21 +289,10 @@ def load_spec(name: str, *, root: Path) -> DeploySpec:
 
 def parse_spec(text: str, *, name: str, source: str = "deployment spec") -> DeploySpec:
     """A spec from YAML text; :class:`DeploySpecError` names ``source``, lines and keys."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}: " if mark else ""
-        raise DeploySpecError(source, [f"{where}invalid YAML: {exc.problem or exc}"]) from exc
-    except yaml.YAMLError as exc:
-        raise DeploySpecError(source, [f"invalid YAML: {exc}"]) from exc
-    reader = _Reader(source, {})
-    if node is not None:
-        _lines(node, (), reader)
-    spec = reader.spec(data, name)
-    if reader.problems:
-        raise DeploySpecError(source, reader.problems)
+    document = read_yaml(text, source, what="deployment spec", error=DeploySpecError)
+    reader = _Reader(document, what="deployment spec", error=DeploySpecError)
+    spec = reader.spec(document.data, name)
+    reader.finish()
     assert spec is not None
     return spec
 
@@ -336,121 +332,32 @@ _ARGO = {  # Argo Rollouts / Flagger keys a user may reach for, and what Keel sa
 }
 
 
-def _lines(node: yaml.Node, path: Path_, reader: _Reader) -> None:
-    reader.lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            text = str(key.value)
-            if text in seen:
-                reader.problem(
-                    (*path, text),
-                    "duplicate key; YAML would silently keep the last",
-                    line=key.start_mark.line + 1,
-                )
-            seen.add(text)
-            reader.lines[(*path, text)] = key.start_mark.line + 1
-            _lines(value, (*path, text), reader)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _lines(item, (*path, i), reader)
-
-
-@dataclass
-class _Reader:
+class _Reader(Reader):
     """Reads plain data into a spec, collecting every problem instead of stopping."""
 
-    source: str
-    lines: dict[Path_, int]
-    found: list[tuple[int, str]] = field(default_factory=list)
+    def mapping(  # type: ignore[override]  # the same, with Argo's keys explained
+        self, value: Any, path: KeyPath, known: Sequence[str]
+    ) -> Mapping[Any, Any] | None:
+        return super().mapping(value, path, known, instead=_ARGO)
 
-    @property
-    def problems(self) -> list[str]:
-        """Every problem, in the order of the file's lines."""
-        return [text for _, text in sorted(self.found, key=lambda p: p[0])]
+    def duration(self, data: Mapping[str, Any], key: str, path: KeyPath, default: float) -> float:
+        def seconds(value: Any) -> float | None:
+            try:
+                return parse_duration(value, where=key).seconds
+            except UsageError:
+                return None
 
-    def problem(self, path: Path_, text: str, *, line: int | None = None) -> None:
-        if line is None:
-            line = next(
-                (self.lines[path[:i]] for i in range(len(path), -1, -1) if path[:i] in self.lines),
-                None,
-            )
-        key = _key(path)
-        where = f"line {line}: " if line else ""
-        self.found.append((line or 0, f"{where}{key + ': ' if key else ''}{text}"))
+        return float(
+            self.converted(data, key, path, default, convert=seconds, expected=DURATION_FORMS)
+        )
 
-    # -- typed values ------------------------------------------------------------------------
-    def mapping(self, value: Any, path: Path_, known: Sequence[str]) -> Mapping[str, Any] | None:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            self.problem(
-                path, f"expected a mapping with keys {', '.join(known)}; got {_kind(value)}"
-            )
-            return None
-        for key in value:
-            if str(key) not in known:
-                hint = _ARGO.get(str(key)) or did_you_mean(str(key), known)
-                self.problem((*path, str(key)), f"unknown key. {hint}")
-        return value
-
-    def choice(
-        self, data: Mapping[str, Any], key: str, path: Path_, allowed: Sequence[str], default: str
-    ) -> str:
-        value = data.get(key, default)
-        if value not in allowed:
-            self.problem(
-                (*path, key), f"{value!r} is not allowed; use one of {', '.join(map(str, allowed))}"
-            )
-            return default
-        return str(value)
-
-    def number(
-        self,
-        data: Mapping[str, Any],
-        key: str,
-        path: Path_,
-        default: float,
-        *,
-        low: float,
-        high: float = math.inf,
-        integer: bool = False,
-        open_low: bool = False,
-    ) -> float:
-        value = data.get(key, default)
-        ok = not isinstance(value, bool) and isinstance(value, int if integer else int | float)
-        ok = ok and math.isfinite(value) and (value > low if open_low else value >= low)
-        if not ok or value > high:
-            what = "an integer" if integer else "a number"
-            bound = f"{'>' if open_low else '>='} {low:g}" + (
-                f" and <= {high:g}" if math.isfinite(high) else ""
-            )
-            self.problem((*path, key), f"expected {what} {bound}; got {value!r}")
-            return default
-        return float(value)
-
-    def duration(self, data: Mapping[str, Any], key: str, path: Path_, default: float) -> float:
-        value = data.get(key, default)
-        try:
-            return parse_duration(value, where=key).seconds
-        except UsageError:
-            self.problem((*path, key), f"expected {DURATION_FORMS}; got {value!r}")
-            return default
-
-    def alias(self, data: Mapping[str, Any], key: str, path: Path_, default: str) -> str:
+    def alias(self, data: Mapping[str, Any], key: str, path: KeyPath, default: str) -> str:
         value = data.get(key, default)
         try:
             return check_alias(value)
         except InvalidNameError as exc:
-            self.problem((*path, key), f"expected an alias: {exc.message} {exc.hint}")
+            self.problem((*path, key), f"expected an alias: {exc.message}", hint=exc.hint or "")
             return default
-
-    def text(self, data: Mapping[str, Any], key: str, path: Path_, default: str) -> str:
-        value = data.get(key, default)
-        if not isinstance(value, str) or not value.strip():
-            self.problem((*path, key), f"expected non-empty text; got {value!r}")
-            return default
-        return value
 
     # -- sections ------------------------------------------------------------------------------
     def spec(self, data: Any, name: str) -> DeploySpec | None:
@@ -508,7 +415,7 @@ class _Reader:
             return 86400.0
         return seconds
 
-    def challenger(self, value: Any, path: Path_) -> ChallengerSpec | None:
+    def challenger(self, value: Any, path: KeyPath) -> ChallengerSpec | None:
         data = self.mapping(value, path, _CHALLENGER)
         if data is None:
             return None
@@ -529,7 +436,7 @@ class _Reader:
             promotion=self.choice(data, "promotion", path, get_args(Promotion), "auto"),  # type: ignore[arg-type]
         )
 
-    def key(self, value: Any, path: Path_) -> KeySource | None:
+    def key(self, value: Any, path: KeyPath) -> KeySource | None:
         if value is None:
             return None
         data = self.mapping(value, path, ("header", "column"))
@@ -544,10 +451,11 @@ class _Reader:
             return None
         return KeySource(header=name) if kind == "header" else KeySource(column=name)
 
-    def steps(self, value: Any, path: Path_, mode: str) -> tuple[Step, ...]:
+    def steps(self, value: Any, path: KeyPath, mode: str) -> tuple[Step, ...]:
         if not isinstance(value, list) or not value:
             self.problem(
-                path, f"expected a non-empty list such as {_DEFAULT_STEPS_TEXT}; got {_kind(value)}"
+                path,
+                f"expected a non-empty list such as {_DEFAULT_STEPS_TEXT}; got {kind_of(value)}",
             )
             return DEFAULT_CANARY_STEPS
         steps = []
@@ -557,7 +465,7 @@ class _Reader:
                 steps.append(step)
         return tuple(steps)
 
-    def step(self, item: Any, path: Path_, mode: str) -> Step | None:
+    def step(self, item: Any, path: KeyPath, mode: str) -> Step | None:
         kinds = get_args(StepKind)
         if not isinstance(item, Mapping) or len(item) != 1 or next(iter(item)) not in kinds:
             self.problem(
@@ -585,7 +493,7 @@ class _Reader:
         self.mapping(arg, (*path, "analysis"), ())
         return Step("analysis")
 
-    def analysis(self, value: Any, path: Path_) -> Analysis:
+    def analysis(self, value: Any, path: KeyPath) -> Analysis:
         data = self.mapping(value, path, _ANALYSIS)
         if data is None:
             return Analysis()
@@ -596,7 +504,7 @@ class _Reader:
             guardrails=self.guardrails(data.get("guardrails"), (*path, "guardrails")),
         )
 
-    def guardrails(self, value: Any, path: Path_) -> GuardrailSpec:
+    def guardrails(self, value: Any, path: KeyPath) -> GuardrailSpec:
         data = self.mapping(value, path, tuple(_GUARDRAILS))
         if data is None:
             return GuardrailSpec()
@@ -626,13 +534,13 @@ class _Reader:
             metric=self.metric(data.get("metric"), (*path, "metric")),
         )
 
-    def tolerance(self, value: Any, path: Path_) -> float:
+    def tolerance(self, value: Any, path: KeyPath) -> float:
         default = GuardrailSpec.latency_p99_tolerance_ms
         if not isinstance(value, Mapping):
             return default
         return self.number(value, "toleranceMs", path, default, low=0)
 
-    def metric(self, value: Any, path: Path_) -> MetricGuardrail | None:
+    def metric(self, value: Any, path: KeyPath) -> MetricGuardrail | None:
         if value is None or value is False:
             return None
         data = self.mapping(value, path, _GUARDRAILS["metric"])
@@ -651,15 +559,3 @@ class _Reader:
 
 def _off(value: float | None, key: str) -> dict[str, float] | bool:
     return False if value is None else {key: value}
-
-
-def _key(path: Path_) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
-
-
-def _kind(value: Any) -> str:
-    kinds: dict[type, str] = {list: "a list", dict: "a mapping", str: "text", bool: "true/false"}
-    return next((v for k, v in kinds.items() if isinstance(value, k)), repr(value))

@@ -13,6 +13,8 @@ file is YAML::
     min_rows: 100               # rows in the last window
     min: {accuracy: 0.8, auc: 0.75}
     max: {rmse: 3.0}
+
+Every mistake in the file is reported at once, each with its line, key and what is allowed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from keel.errors import KeelError, UsageError
+from keel.grammar import Document, Reader, read_yaml
 
 __all__ = ["METRIC_NAMES", "Alert", "Thresholds", "WebhookError", "check", "post_alerts"]
 
@@ -72,47 +75,20 @@ class Thresholds:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "thresholds") -> Thresholds:
-        """Thresholds from a mapping with the keys of the YAML file (see the module)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise UsageError(
-                f"{where}: unknown key(s) {', '.join(unknown)}.",
-                hint=f"Allowed: {', '.join(sorted(known))}.",
-            )
-        try:
-            values: dict[str, Any] = {}
-            for key, value in data.items():
-                if key in ("min", "max"):
-                    values[key] = {str(k): float(v) for k, v in dict(value or {}).items()}
-                elif key == "drift":
-                    values[key] = bool(value)
-                elif key == "min_rows":
-                    values[key] = None if value is None else int(value)
-                else:
-                    values[key] = None if value is None else float(value)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(
-                f"{where}: {exc}.",
-                hint="Rates are numbers in [0, 1]; min/max map metrics to numbers.",
-            ) from exc
-        return cls(**values)
+        """Thresholds from a mapping with the keys of the YAML file (see the module); every
+        mistake is reported at once, naming ``where`` and the key."""
+        return _read(Document(where, data))
 
     @classmethod
     def load(cls, path: str | Path) -> Thresholds:
-        """Thresholds from a YAML file."""
-        import yaml
-
+        """Thresholds from a YAML file; every mistake is reported at once with its line."""
         file = Path(path)
         try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise UsageError(f"cannot read thresholds file {file}: {exc.strerror}.") from exc
-        except yaml.YAMLError as exc:
-            raise UsageError(f"thresholds file {file} is not valid YAML: {exc}.") from exc
-        if not isinstance(data, Mapping):
-            raise UsageError(f"thresholds file {file} must hold a mapping of thresholds.")
-        return cls.from_dict(data, where=str(file))
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+            raise UsageError(f"cannot read thresholds file {file}: {reason}.") from exc
+        return _read(read_yaml(text, str(file), what=_WHAT))
 
     def override(self, **changes: Any) -> Thresholds:
         """These thresholds with the non-``None`` ``changes`` applied (``min``/``max`` merged)."""
@@ -128,6 +104,33 @@ class Thresholds:
             "min": dict(self.min),
             "max": dict(self.max),
         }
+
+
+_WHAT = "thresholds file"
+_RATE_KEYS = ("max_violation_rate", "max_null_rate", "max_out_of_range_rate", "max_unseen_rate")
+_KEYS = ("drift", *_RATE_KEYS, "min_rows", "min", "max")
+
+
+def _read(document: Document) -> Thresholds:
+    """Thresholds from a read file (or plain data), collecting every problem."""
+    hint = "docs/monitoring.md lists every key of a thresholds file."
+    reader = Reader(document, what=_WHAT, hint=hint)
+    data = reader.mapping(document.data, (), _KEYS) or {}
+    values: dict[str, Any] = {"drift": reader.boolean(data, "drift", (), True)}
+    for key in _RATE_KEYS:
+        if data.get(key) is not None:
+            values[key] = reader.number(data, key, (), 0.0, low=0, high=1)
+    if data.get("min_rows") is not None:
+        values["min_rows"] = int(reader.number(data, "min_rows", (), 0, low=0, integer=True))
+    for bound in ("min", "max"):
+        limits = reader.mapping(data.get(bound), (bound,), METRIC_NAMES) or {}
+        values[bound] = {
+            str(metric): reader.number(limits, metric, (bound,), 0.0)
+            for metric in limits
+            if metric in METRIC_NAMES
+        }
+    reader.finish()
+    return Thresholds(**values)
 
 
 @dataclass(frozen=True)

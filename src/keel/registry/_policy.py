@@ -54,16 +54,16 @@ recording the result are the caller's job.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 
 from keel._json import nulled
 from keel.errors import UsageError, did_you_mean
+from keel.grammar import Document, KeyPath, Reader, kind_of, read_yaml
 from keel.models._metrics import METRICS, Metric, Task
 from keel.registry._stats import PairedComparison, _inputs, compare
 
@@ -79,7 +79,6 @@ __all__ = [
 
 Significance = Literal["none", "better", "non-inferior"]
 Array = npt.NDArray[Any]
-KeyPath = tuple[str, ...]
 
 _SLACK = 1e-9  # rounding slack on every threshold comparison
 _MAX_LEVELS = 10  # numeric slice columns with more distinct values are binned
@@ -134,28 +133,13 @@ class GatePolicy:
 
     @classmethod
     def from_yaml(cls, text: str, *, source: str = "gate policy") -> GatePolicy:
-        """Read a policy from YAML; mistakes name ``source``, the line and the key."""
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            if node is None:
-                raise UsageError(f"{source}: the gate policy is empty.", hint=_start_hint())
-            lines = _line_map(node, source)
-            data = yaml.safe_load(text)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            where = f"{source}, line {mark.line + 1}" if mark else source
-            raise UsageError(
-                f"{where}: invalid YAML: {exc.problem or 'syntax error'}.",
-                hint="Indent with spaces, not tabs; quote values that hold ': ' or ' #'.",
-            ) from exc
-        except yaml.YAMLError as exc:
-            raise UsageError(f"{source}: invalid YAML: {exc}", hint=_start_hint()) from exc
-        return _Reader(source, lines).policy(data)
+        """Read a policy from YAML; every mistake is reported at once with its line and key."""
+        return _read(read_yaml(text, source, what=_WHAT))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "gate policy") -> GatePolicy:
         """Build a policy from plain data in the ``gate.yaml`` form."""
-        return _Reader(source, {}).policy(data)
+        return _read(Document(source, data))
 
     @classmethod
     def default(cls, task: Task) -> GatePolicy:
@@ -200,151 +184,99 @@ class GatePolicy:
 
 
 # -- reading ---------------------------------------------------------------------------------
+_WHAT = "gate policy"
+
+
 def _start_hint() -> str:
     return f"A gate policy is a mapping, for example:\n{_EXAMPLE}"
 
 
-def _line_map(node: yaml.Node, source: str) -> dict[KeyPath, int]:
-    """The 1-based line of every mapping key down to a rule's keys; rejects duplicate keys."""
-    lines: dict[KeyPath, int] = {}
-
-    def walk(node: yaml.Node, path: KeyPath) -> None:
-        lines.setdefault(path, node.start_mark.line + 1)
-        if not isinstance(node, yaml.MappingNode) or len(path) >= 3:
-            return
-        for key, value in node.value:
-            text = str(key.value)
-            line = key.start_mark.line + 1
-            if (*path, text) in lines:
-                where = ".".join(path) or "the top level"
-                raise UsageError(
-                    f"{source}, line {line}: duplicate key {text!r} in {where}.",
-                    hint="Keep one of the two; YAML would silently use the last.",
-                )
-            lines[(*path, text)] = line
-            walk(value, (*path, text))
-
-    walk(node, ())
-    return lines
+def _read(document: Document) -> GatePolicy:
+    reader = _Reader(document, what=_WHAT, hint="docs/models.md lists every key of gate.yaml.")
+    policy = reader.policy(document.data)
+    reader.finish()
+    assert policy is not None
+    return policy
 
 
-@dataclass
-class _Reader:
-    """Turns plain data into a policy, naming the line and key of every mistake."""
+class _Reader(Reader):
+    """Turns plain data into a policy, collecting every mistake with its line and key."""
 
-    source: str
-    lines: dict[KeyPath, int] = field(default_factory=dict)
+    def metric(self, data: Mapping[Any, Any], key: str, path: KeyPath) -> str | None:
+        """A metric name Keel computes; ``None`` (and a problem) for any other."""
+        name = self.choice(data, key, path, tuple(METRICS), "", what="metric")
+        return name or None
 
-    def error(self, path: KeyPath, problem: str, hint: str) -> UsageError:
-        line = next(
-            (self.lines[path[:i]] for i in range(len(path), -1, -1) if path[:i] in self.lines), None
-        )
-        where = f"{self.source}, line {line}" if line is not None else self.source
-        key = f" {'.'.join(path)}:" if path else ""
-        return UsageError(f"{where}:{key} {problem}", hint=hint)
-
-    def mapping(self, value: Any, path: KeyPath, known: Sequence[str] | None) -> Mapping[str, Any]:
-        if not isinstance(value, Mapping):
-            raise self.error(path, f"expected a mapping, got {_kind(value)}.", hint=_start_hint())
-        for key in value:
-            if known is not None and str(key) not in known:
-                raise self.error(
-                    (*path, str(key)),
-                    f"unknown key {str(key)!r}.",
-                    hint=did_you_mean(str(key), known),
-                )
-        return value
-
-    def number(self, value: Any, path: KeyPath) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-            hint = "Write a number such as 0.7 or -0.01."
-            if isinstance(value, str) and "e" in value.lower():
-                hint += " YAML reads 1e-2 as text: write 0.01 or 1.0e-2."
-            raise self.error(path, f"expected a number, got {_kind(value)}.", hint=hint)
-        return float(value)
-
-    def metric(self, value: Any, path: KeyPath) -> str:
-        if not isinstance(value, str) or value not in METRICS:
-            raise self.error(
-                path, f"unknown metric {value!r}.", hint=did_you_mean(str(value), METRICS)
-            )
-        return value
-
-    def policy(self, data: Any) -> GatePolicy:
+    def policy(self, data: Any) -> GatePolicy | None:
+        if data is None:
+            self.problem((), "the gate policy is empty", hint=_start_hint())
+            return None
         top = self.mapping(data, (), _TOP_KEYS)
-        confidence = self.number(top.get("confidence", 0.95), ("confidence",))
-        if not 0.0 < confidence < 1.0:
-            raise self.error(
-                ("confidence",),
-                f"must be strictly between 0 and 1, got {confidence!r}.",
-                hint="Use 0.95 for 95% intervals.",
-            )
-        contract = top.get("contract", True)
-        if not isinstance(contract, bool):
-            raise self.error(
-                ("contract",),
-                f"expected true or false, got {_kind(contract)}.",
-                hint="Write contract: true or contract: false.",
-            )
-        metrics = self.metric_rules(top.get("metrics", {}))
+        if top is None:
+            return None
+        confidence = self.number(
+            top, "confidence", (), 0.95, low=0, high=1, open_low=True, open_high=True
+        )
+        contract = self.boolean(top, "contract", (), True)
+        metrics = self.metric_rules(top.get("metrics"))
         slices = None if top.get("slices") is None else self.slice_rule(top["slices"])
-        if not metrics and slices is None and not contract:
-            raise self.error((), "the gate policy checks nothing.", hint=_start_hint())
+        if not self.problems and not metrics and slices is None and not contract:
+            self.problem((), "the gate policy checks nothing", hint=_start_hint())
         return GatePolicy(metrics, slices, contract, confidence)
 
     def metric_rules(self, data: Any) -> tuple[MetricRule, ...]:
-        rules = tuple(
-            self.metric_rule(self.metric(name, ("metrics", str(name))), value)
-            for name, value in self.mapping(data or {}, ("metrics",), None).items()
-        )
+        body = self.mapping(data, ("metrics",), None) or {}
+        rules = []
+        for name in body:
+            if self.metric({name: name}, name, ("metrics",)):
+                rule = self.metric_rule(name, body[name])
+                rules.extend([] if rule is None else [rule])
         tasks = {METRICS[rule.metric].task: rule.metric for rule in rules}
         if len(tasks) > 1:
             names = ", ".join(sorted(tasks.values()))
-            raise self.error(
+            self.problem(
                 ("metrics",),
-                f"mixes classification and regression metrics ({names}).",
+                f"mixes classification and regression metrics ({names})",
                 hint="A gate compares models of one task; keep the metrics of that task.",
             )
-        return rules
+        return tuple(rules)
 
-    def metric_rule(self, name: str, data: Any) -> MetricRule:
+    def metric_rule(self, name: str, data: Any) -> MetricRule | None:
         path = ("metrics", name)
-        body = self.mapping(data if data is not None else {}, path, _RULE_KEYS)
+        before = len(self.problems)
+        body = self.mapping(data, path, _RULE_KEYS)
+        if body is None:
+            return None
         bounds = {
-            key: None if body.get(key) is None else self.number(body[key], (*path, key))
+            key: None if body.get(key) is None else self.number(body, key, path, math.nan)
             for key in _RULE_KEYS[:-1]
         }
-        significance = body.get("significance", "none")
-        if significance is None:
-            significance = "none"
-        if significance not in get_args(Significance):
-            raise self.error(
-                (*path, "significance"),
-                f"unknown significance {significance!r}.",
-                hint=did_you_mean(str(significance), get_args(Significance)),
+        significance = "none"
+        if body.get("significance") is not None:
+            allowed = get_args(Significance)
+            significance = self.choice(
+                body, "significance", path, allowed, "none", what="significance"
             )
         rule = MetricRule(name, significance=cast(Significance, significance), **bounds)
         if rule.min is not None and rule.max is not None and rule.min > rule.max:
-            raise self.error(
-                path, f"min {rule.min} is above max {rule.max}.", hint="Swap them or drop one."
-            )
-        if rule.min is None and rule.max is None and not rule.compares:
-            raise self.error(
+            self.problem(path, f"min {rule.min} is above max {rule.max}", hint="Swap them.")
+        stated = rule.min is not None or rule.max is not None or rule.compares
+        if not stated and len(self.problems) == before:  # a wrong key may have been the rule
+            self.problem(
                 path,
-                "states no rule.",
+                "states no rule",
                 hint="Give min or max, min_delta or min_relative_delta, or significance.",
             )
         return rule
 
-    def slice_rule(self, data: Any) -> SliceRule:
-        body = self.mapping(data, ("slices",), _SLICE_KEYS)
-        for key in ("columns", "metric", "max_drop"):
-            if key not in body:
-                raise self.error(
-                    ("slices",),
-                    f"missing the key {key!r}.",
-                    hint="A slice rule names columns, metric and max_drop (and min_rows).",
-                )
+    def slice_rule(self, data: Any) -> SliceRule | None:
+        path = ("slices",)
+        body = self.mapping(data, path, _SLICE_KEYS)
+        if body is None:
+            return None
+        present = [self.require(body, key, path) for key in _SLICE_KEYS[:3]]  # each reported
+        if not all(present):
+            return None
         columns = body["columns"]
         if isinstance(columns, str):
             columns = [columns]
@@ -353,35 +285,17 @@ class _Reader:
             or not columns
             or not all(isinstance(c, str) for c in columns)
         ):
-            raise self.error(
-                ("slices", "columns"),
-                f"expected a list of column names, got {_kind(columns)}.",
+            self.problem(
+                (*path, "columns"),
+                f"expected a list of column names; got {kind_of(columns)}",
                 hint="Write columns: [state] or columns: [state, channel].",
             )
-        max_drop = self.number(body["max_drop"], ("slices", "max_drop"))
-        min_rows = body.get("min_rows", 50)
-        if max_drop < 0:
-            raise self.error(
-                ("slices", "max_drop"),
-                f"must be 0 or more, got {max_drop}.",
-                hint="max_drop is how much worse a slice may get, e.g. 0.05.",
-            )
-        if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 1:
-            raise self.error(
-                ("slices", "min_rows"),
-                f"expected a whole number of rows >= 1, got {_kind(min_rows)}.",
-                hint="min_rows: 50 skips slices with fewer than 50 rows.",
-            )
-        metric = self.metric(body["metric"], ("slices", "metric"))
+        max_drop = self.number(body, "max_drop", path, 0.0, low=0)
+        min_rows = int(self.number(body, "min_rows", path, 50, low=1, integer=True))
+        metric = self.metric(body, "metric", path)
+        if metric is None:
+            return None
         return SliceRule(tuple(columns), metric, max_drop, min_rows)
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, str | int | float | bool):
-        return repr(value)
-    return f"a {type(value).__name__}"
 
 
 # -- results ---------------------------------------------------------------------------------
