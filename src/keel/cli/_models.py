@@ -205,8 +205,8 @@ def evaluate(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Metrics overall and per slice, with bootstrap confidence intervals."""
-    from keel.models._report_html import evaluation_html
-    from keel.registry._gate import evaluate_model
+    from keel.models import evaluation_html
+    from keel.registry import evaluate_model
 
     with reporting():
         version, result = evaluate_model(
@@ -258,8 +258,8 @@ def gate(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Check a candidate against the champion on the same rows. Exit 1 when it fails."""
-    from keel.registry._gate import gate as run_gate
-    from keel.registry._policy import GatePolicy
+    from keel.registry import GatePolicy
+    from keel.registry import gate as run_gate
 
     with reporting():
         rules = None
@@ -311,7 +311,7 @@ def export_model(
     ] = False,
 ) -> None:
     """Write a registered version as an MLflow model directory (no MLflow server needed)."""
-    from keel.registry._mlflow import export_mlflow
+    from keel.registry import export_mlflow
 
     with reporting():
         if model_format != "mlflow":
@@ -332,7 +332,7 @@ def import_model(
     description: Annotated[str | None, typer.Option(help="Why (kept with the version).")] = None,
 ) -> None:
     """Register an MLflow model directory (sklearn or python_function) as a new version."""
-    from keel.registry._mlflow import import_mlflow
+    from keel.registry import import_mlflow
 
     with reporting():
         version = import_mlflow(source, name, trusted=trusted, description=description)

@@ -434,6 +434,6 @@ class Controller:
 
 
 def _user() -> str:
-    from keel.registry._registry import actor
+    from keel.registry import actor
 
     return actor()

@@ -16,6 +16,7 @@ from keel.models._package import ModelVersionWarning as ModelVersionWarning
 from keel.models._package import load_model as load_model
 from keel.models._package import sample_rows as sample_rows
 from keel.models._package import save_model as save_model
+from keel.models._report_html import evaluation_html as evaluation_html
 
 __all__ = [
     "Adapter",
@@ -29,6 +30,7 @@ __all__ = [
     "adapter_for",
     "adapters",
     "evaluate",
+    "evaluation_html",
     "get_adapter",
     "load_model",
     "sample_rows",

@@ -8,6 +8,7 @@ from keel.registry._mlflow import import_mlflow as import_mlflow
 from keel.registry._policy import GatePolicy as GatePolicy
 from keel.registry._policy import GateResult as GateResult
 from keel.registry._registry import ModelRejectedError as ModelRejectedError
+from keel.registry._registry import actor as actor
 from keel.registry._registry import history as history
 from keel.registry._registry import load as load
 from keel.registry._registry import parse_model_ref as parse_model_ref
@@ -23,6 +24,7 @@ __all__ = [
     "GatePolicy",
     "GateResult",
     "ModelRejectedError",
+    "actor",
     "evaluate_model",
     "export_mlflow",
     "gate",

@@ -24,10 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from keel._version import __version__
-from keel.deploy._controller import Controller
-from keel.deploy._guardrails import Guardrails
-from keel.deploy._router import Router
-from keel.deploy._spec import DeploySpec, load_spec
+from keel.deploy import Controller, DeploySpec, Guardrails, Router, load_spec
 from keel.errors import KeelError, UsageError
 from keel.registry import load, set_alias
 from keel.registry import rollback as rollback_alias

@@ -43,7 +43,7 @@ from keel.serve._http import RequestError, bearer_token, same_token, shape_error
 if TYPE_CHECKING:
     from fastapi import Request
 
-    from keel.deploy._spec import DeploySpec
+    from keel.deploy import DeploySpec
     from keel.monitor import PredictionLog
 
 __all__ = [

@@ -120,7 +120,7 @@ def app_from_environment() -> Any:
 
 def _check_spec(name: str, project: Any) -> None:
     """Refuse, before any worker starts, a spec the app would refuse at start."""
-    from keel.deploy._spec import load_spec
+    from keel.deploy import load_spec
     from keel.serve._app import pinned_version
     from keel.serve._feedback import require_token
 
