@@ -60,9 +60,41 @@ def offenders(src: Path = _SRC) -> list[str]:
     return found
 
 
+# Imports below the CLI not yet moved to public names (issue 13 left them: each needs its
+# owner to publish an internal, the model package format or the contract engine, and those
+# packages are being reworked). The list only shrinks: a new offender fails, and so does an
+# entry that no longer occurs, so that it is struck off here.
+_NOT_YET = {
+    "keel/_register.py: keel.monitor._reference",
+    "keel/monitor/_performance.py: keel.models._metrics",
+    "keel/monitor/_reference.py: keel.store._references",
+    "keel/pipelines/_values.py: keel.contracts._engine",
+    "keel/registry/_gate.py: keel.models._evaluate",
+    "keel/registry/_gate.py: keel.models._package",
+    "keel/registry/_mlflow.py: keel.models._adapters",
+    "keel/registry/_mlflow.py: keel.models._package",
+    "keel/registry/_policy.py: keel.models._metrics",
+    "keel/registry/_registry.py: keel.models._package",
+    "keel/registry/_stats.py: keel.models._metrics",
+}
+
+
+def _without_line(offender: str) -> str:
+    path, _line, name = offender.split(":", 2)
+    return f"{path}:{name}"
+
+
 def test_no_package_imports_another_packages_private_modules() -> None:
     found = offenders()
-    assert not found, "import the owner's public name instead:\n" + "\n".join(found)
+    new = [f for f in found if _without_line(f) not in _NOT_YET]
+    assert not new, "import the owner's public name instead:\n" + "\n".join(new)
+    gone = _NOT_YET - {_without_line(f) for f in found}
+    assert not gone, "no longer imported; strike off _NOT_YET:\n" + "\n".join(sorted(gone))
+
+
+def test_the_cli_serve_and_deploy_use_public_names_only() -> None:
+    layers = ("keel/cli/", "keel/serve/", "keel/deploy/")
+    assert [f for f in offenders() if f.startswith(layers)] == []
 
 
 def test_the_walk_finds_every_kind_of_private_import(tmp_path: Path) -> None:

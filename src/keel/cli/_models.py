@@ -288,7 +288,7 @@ def gate(
         )
         for column in ("check", "result", "detail"):
             table.add_column(column, overflow="fold")
-        for check in outcome.result.checks:
+        for check in outcome.checks:
             verdict = "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
             table.add_row(check.name, verdict, check.detail)
         out.print(table)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,33 +24,7 @@ from keel.registry._registry import actor, load, resolve
 from keel.store import ModelVersion
 from keel.tracking import Project, get_dataset, open_project, parse_ref
 
-__all__ = ["GateOutcome", "evaluate_model", "gate", "read_frame"]
-
-
-@dataclass(frozen=True)
-class GateOutcome:
-    """A gate's verdict with what it compared."""
-
-    name: str
-    candidate: int
-    baseline: int | None
-    against: str
-    result: GateResult
-    promoted: bool
-
-    @property
-    def passed(self) -> bool:
-        return self.result.passed
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.name,
-            "candidate": self.candidate,
-            "baseline": self.baseline,
-            "against": self.against,
-            "promoted": self.promoted,
-            **self.result.to_dict(),
-        }
+__all__ = ["evaluate_model", "gate", "read_frame"]
 
 
 def read_frame(data: str, *, project: Project) -> Any:
@@ -154,12 +128,12 @@ def gate(
     seed: int = 0,
     trusted: bool = False,
     project: Project | None = None,
-) -> GateOutcome:
+) -> GateResult:
     """Check version ``candidate`` of ``name`` against the version ``against`` names.
 
     Without that alias (the first version), the delta rules are skipped. The result is
     recorded in the event log; with ``promote`` and a pass, ``against`` moves to the
-    candidate (recorded as a promotion).
+    candidate (recorded as a promotion). The :class:`GateResult` names what it compared.
     """
     project = project or open_project()
     store = project.metadata.models
@@ -242,7 +216,14 @@ def gate(
             kind="promote",
         )
         promoted = True
-    return GateOutcome(name, candidate, baseline, against, result, promoted)
+    return replace(
+        result,
+        model=name,
+        candidate=candidate,
+        baseline=baseline,
+        against=against,
+        promoted=promoted,
+    )
 
 
 def _with_check(result: GateResult, name: str, passed: bool, detail: str) -> GateResult:
