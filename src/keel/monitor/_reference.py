@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from keel.models import KeelModel, Manifest
     from keel.store import DatasetVersion, ModelVersion, ReferenceRecord
-    from keel.store._references import Subject
+    from keel.store import ReferenceSubject as Subject
     from keel.tracking import Project
 
 __all__ = [

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from keel.errors import ContractError, UsageError, did_you_mean
-from keel.models._evaluate import Evaluation, evaluate
-from keel.models._package import KeelModel
+from keel.models import Evaluation, KeelModel, evaluate
 from keel.registry._policy import GatePolicy, GateResult, run_gate
 from keel.registry._registry import actor, load, resolve
 from keel.store import ModelVersion

@@ -64,7 +64,7 @@ import yaml
 
 from keel._json import nulled
 from keel.errors import UsageError, did_you_mean
-from keel.models._metrics import METRICS, Metric, Task
+from keel.models import METRICS, Metric, Task
 from keel.registry._stats import PairedComparison, _inputs, compare
 
 __all__ = [

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from keel.errors import InputError, KeelError, UsageError
-from keel.models._package import (
+from keel.models import (
     MANIFEST,
     KeelModel,
     Manifest,
