@@ -258,22 +258,16 @@ def gate(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Check a candidate against the champion on the same rows. Exit 1 when it fails."""
-    from keel.registry import GatePolicy
     from keel.registry import gate as run_gate
 
     with reporting():
-        rules = None
-        if policy is not None:
-            if not policy.is_file():
-                raise UsageError(f"no gate policy at {policy}.", hint="Check the path.")
-            rules = GatePolicy.from_yaml(policy.read_text(encoding="utf-8"), source=str(policy))
         outcome = run_gate(
             name,
             candidate=candidate,
             against=against,
             data=data,
             target=target,
-            policy=rules,
+            policy=policy,
             promote=promote,
             seed=seed,
             trusted=trusted,

@@ -10,6 +10,7 @@ candidate to the baseline's alias.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
@@ -122,7 +123,7 @@ def gate(
     against: str = "champion",
     data: str,
     target: str,
-    policy: GatePolicy | None = None,
+    policy: GatePolicy | str | os.PathLike[str] | None = None,
     promote: bool = False,
     seed: int = 0,
     trusted: bool = False,
@@ -130,10 +131,13 @@ def gate(
 ) -> GateResult:
     """Check version ``candidate`` of ``name`` against the version ``against`` names.
 
-    Without that alias (the first version), the delta rules are skipped. The result is
+    ``policy`` is a :class:`GatePolicy` or the path of its ``gate.yaml`` (default: the
+    built-in policy for the candidate's task). Without that alias (the first version), the
+    delta rules are skipped. The result is
     recorded in the event log; with ``promote`` and a pass, ``against`` moves to the
     candidate (recorded as a promotion). The :class:`GateResult` names what it compared.
     """
+    rules = _read_policy(policy)  # a bad policy file fails before anything is read
     project = project or open_project()
     store = project.metadata.models
     cand_version = store.get_version(name, candidate)
@@ -141,7 +145,7 @@ def gate(
     frame = read_frame(data, project=project)
     where = f"model {name}/{candidate}"
     y_true = _target(frame, target, where)
-    chosen = policy or GatePolicy.default(
+    chosen = rules or GatePolicy.default(
         "classification" if cand.manifest.task == "classification" else "regression"
     )
     contract_report = None
@@ -223,6 +227,15 @@ def gate(
         against=against,
         promoted=promoted,
     )
+
+
+def _read_policy(policy: GatePolicy | str | os.PathLike[str] | None) -> GatePolicy | None:
+    if policy is None or isinstance(policy, GatePolicy):
+        return policy
+    path = Path(policy)
+    if not path.is_file():
+        raise UsageError(f"no gate policy at {path}.", hint="Check the path.")
+    return GatePolicy.from_yaml(path.read_text(encoding="utf-8"), source=str(path))
 
 
 def _with_check(result: GateResult, name: str, passed: bool, detail: str) -> GateResult:
