@@ -89,7 +89,6 @@ def check(name: NameArg, fmt: FormatOpt = Format.table) -> None:
 @app.command()
 def status(name: NameArg, fmt: FormatOpt = Format.table) -> None:
     """Aliases, the spec, the rollout's current step and weight, and recent decisions."""
-    from keel.cli._models import event_to_dict
     from keel.deploy import rollout_status
 
     with reporting():
@@ -104,7 +103,7 @@ def status(name: NameArg, fmt: FormatOpt = Format.table) -> None:
                 "aliases": aliases,
                 "rollout": None if state is None else state.to_dict(),
                 "phase": found.phase,
-                "decisions": [event_to_dict(e) for e in decisions],
+                "decisions": [e.to_dict() for e in decisions],
             }
         )
         return

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -15,53 +15,11 @@ from keel._json import json_safe
 from keel.cli._output import EXIT_FAILED, Format, out, print_json, reporting
 from keel.errors import UsageError
 
-if TYPE_CHECKING:
-    from keel.store import ModelEvent, ModelVersion
-
 __all__ = ["app"]
 
 # Library code is imported inside each command, so that `keel X` loads only what X needs.
 
 app = typer.Typer(help="The model registry: versions, aliases, history.", no_args_is_help=True)
-
-
-def version_to_dict(version: ModelVersion) -> dict[str, Any]:
-    """The documented JSON shape of one model version."""
-    return dict(
-        json_safe(
-            {
-                "name": version.name,
-                "version": version.version,
-                "aliases": list(version.aliases),
-                "adapter": version.adapter,
-                "created_at": version.created_at,
-                "created_by": version.created_by,
-                "run_id": version.run_id,
-                "description": version.description,
-                "metrics": dict(version.metrics),
-                "manifest": version.manifest,
-            }
-        )
-    )
-
-
-def event_to_dict(event: ModelEvent) -> dict[str, Any]:
-    """The documented JSON shape of one registry event."""
-    return dict(
-        json_safe(
-            {
-                "id": event.id,
-                "kind": event.kind,
-                "version": event.version,
-                "alias": event.alias,
-                "previous_version": event.previous_version,
-                "actor": event.actor,
-                "reason": event.reason,
-                "created_at": event.created_at,
-                "detail": dict(event.detail),
-            }
-        )
-    )
 
 
 @app.command("list")
@@ -108,7 +66,7 @@ def show(
         else:
             versions = [resolve(ref, project=project)]
     if fmt is Format.json:
-        print_json([version_to_dict(v) for v in versions])
+        print_json([v.to_dict() for v in versions])
         return
     table = Table(title=f"model {name}", title_justify="left")
     for column in ("version", "aliases", "adapter", "created", "by", "run", "metrics"):
@@ -137,7 +95,7 @@ def history(
     with reporting():
         events = read_history(name)
     if fmt is Format.json:
-        print_json([event_to_dict(e) for e in events])
+        print_json([e.to_dict() for e in events])
         return
     table = Table(title=f"history of {name}", title_justify="left")
     for column in ("when", "what", "version", "alias", "who", "why"):
