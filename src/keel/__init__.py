@@ -17,10 +17,12 @@ __all__ = [
     "Frame",
     "Model",
     "Pipeline",
+    "ProfileWarning",
     "Report",
     "Schema",
     "__version__",
     "active_run",
+    "add_dataset",
     "aggregate",
     "check_types",
     "close",
@@ -44,6 +46,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from keel._datasets import ProfileWarning as ProfileWarning
+    from keel._datasets import add_dataset as add_dataset
     from keel._register import register as register
     from keel.contracts import Categorical as Categorical
     from keel.contracts import Check as Check
@@ -102,6 +106,8 @@ _LAZY = {
     "Pipeline": "keel.pipelines",
     "load": "keel.registry",
     "register": "keel._register",
+    "add_dataset": "keel._datasets",
+    "ProfileWarning": "keel._datasets",
     "param": "keel.pipelines",
     "pipeline": "keel.pipelines",
     "ref": "keel.pipelines",

@@ -1,4 +1,5 @@
-"""``keel models evaluate`` and ``keel models gate`` on registered models, as CI runs them."""
+"""``keel models evaluate`` and ``keel models gate`` on registered models, as CI runs them,
+and ``keel.registry.gate`` from Python: one result type, the same JSON the CLI prints."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from sklearn.linear_model import LogisticRegression
 
 import keel
 from keel.config import init_project
+from keel.errors import UsageError
+from keel.registry import GateResult, gate, set_alias
 from keel.tracking import Project, open_project
 
 
@@ -203,3 +206,42 @@ def test_the_data_may_be_a_dataset_version_in_the_one_grammar(
     with pytest.raises(InvalidNameError, match="dataset versions are written") as caught:
         rows("holdout@1")
     assert caught.value.hint == "Write holdout/1."
+
+
+def test_gate_returns_the_one_result_type_naming_what_it_compared(project: Project) -> None:
+    root = project.config.root
+    set_alias("risk", "champion", 1, project=project)
+    (root / "gate.yaml").write_text("metrics:\n  auc:\n    min_delta: -0.01\n")
+    result = gate(
+        "risk",
+        candidate=2,
+        data=str(root / "holdout.parquet"),
+        target="label",
+        policy=root / "gate.yaml",
+        project=project,
+    )
+    assert isinstance(result, GateResult)
+    assert (result.model, result.candidate, result.baseline, result.against) == (
+        "risk", 2, 1, "champion",
+    )  # fmt: skip
+    assert not result.passed
+    assert not result.promoted
+    assert "auc.min_delta" in {check.name for check in result.failures}
+    shape = list(result.to_dict())
+    assert shape == ["model", "candidate", "baseline", "against", "promoted", "passed", "checks"]
+    (event,) = [e for e in project.metadata.models.events("risk") if e.kind == "gate"]
+    assert event.detail["checks"] == result.to_dict()["checks"]  # the event keeps checks only
+    assert "model" not in event.detail
+
+
+def test_a_missing_policy_file_fails_before_the_model_is_read(project: Project) -> None:
+    with pytest.raises(UsageError, match="no gate policy at") as caught:
+        gate(
+            "no-such-model",
+            candidate=1,
+            data="nowhere.parquet",
+            target="label",
+            policy=Path(project.config.root) / "missing.yaml",
+            project=project,
+        )
+    assert caught.value.hint == "Check the path."

@@ -11,7 +11,6 @@ from rich.table import Table
 
 from keel._json import json_safe
 from keel.cli._output import Format, err, out, print_json, progress, reporting
-from keel.errors import KeelError
 from keel.grammar import Reference
 
 if TYPE_CHECKING:
@@ -52,11 +51,22 @@ def add(
     Tabular data (Parquet, CSV, NDJSON) also gets its reference profile stored, which
     `keel monitor compare data:NAME/3 CURRENT` compares with.
     """
-    from keel.tracking import add_dataset
+    import warnings
 
-    with reporting(), progress(f"Hashing {path}"):
-        version = add_dataset(path, name, contract=contract, reference_only=reference_only)
-    profiled = not no_profile and version.schema is not None and _profile(path, version)
+    from keel import ProfileWarning, add_dataset
+
+    with reporting(), progress(f"Hashing {path}"), warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ProfileWarning)
+        version = add_dataset(
+            path, name, contract=contract, reference_only=reference_only, profile=not no_profile
+        )
+    unprofiled = [w for w in seen if issubclass(w.category, ProfileWarning)]
+    for caught in seen:
+        if caught in unprofiled:
+            err.print(f"[bold yellow]warning:[/] {caught.message}", highlight=False)
+        else:  # not ours to render: shown as Python would have
+            warnings.warn_explicit(caught.message, caught.category, caught.filename, caught.lineno)
+    profiled = not no_profile and version.schema is not None and not unprofiled
     if fmt is Format.json:
         print_json(_version_dict(version))
         return
@@ -69,29 +79,6 @@ def add(
         f"{version.digest[:12]}{verdict[passed]}{', profiled' if profiled else ''}",
         highlight=False,
     )
-
-
-def _profile(path: Path, version: DatasetVersion) -> bool:
-    """Store the reference profile of a new tabular version; whether it has one (a failure
-    only warns: the version is recorded either way)."""
-    from keel.tracking import open_project
-
-    ref = Reference("dataset", version.name, version.version)
-    if open_project().metadata.references.get("dataset", version.name, version.version):
-        return True  # unchanged data: its profile is stored already
-    from keel.monitor import store_dataset_reference
-
-    try:
-        with progress(f"Profiling {ref}"):
-            store_dataset_reference(ref, data=path)
-    except KeelError as error:
-        err.print(
-            f"[bold yellow]warning:[/] {ref} was recorded without a reference profile: "
-            f"{error.message}",
-            highlight=False,
-        )
-        return False
-    return True
 
 
 @app.command("list")

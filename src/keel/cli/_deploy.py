@@ -25,9 +25,7 @@ from keel.cli._models import version_move
 from keel.cli._output import EXIT_UNUSABLE, Format, err, fail, out, print_json, reporting
 
 if TYPE_CHECKING:
-    from keel.deploy._controller import Controller
-    from keel.deploy._spec import DeploySpec
-    from keel.tracking import Project
+    from keel.deploy import Controller, DeploySpec
 
 __all__ = ["app"]
 
@@ -38,25 +36,16 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_DECISIONS = ("advance", "analysis", "promote", "rollback", "delete-alias", "alias")
-
 NameArg = Annotated[str, typer.Argument(help="The deployment (model) name: deploy/NAME.yaml.")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 ReasonOpt = Annotated[str | None, typer.Option(help="Why (kept in the history).")]
-
-
-def _file(name: str, root: Path) -> str | None:
-    from keel.deploy._spec import spec_path
-
-    path = spec_path(name, root=root)
-    return str(path.relative_to(root)) if path.is_file() else None
 
 
 @app.command()
 def check(name: NameArg, fmt: FormatOpt = Format.table) -> None:
     """Validate deploy/NAME.yaml; every problem is listed (exit 2 when there are any)."""
     from keel.config import find_root
-    from keel.deploy._spec import DeploySpecError, load_spec
+    from keel.deploy import DeploySpecError, load_spec, spec_file
     from keel.errors import KeelError
 
     root = find_root()
@@ -67,7 +56,7 @@ def check(name: NameArg, fmt: FormatOpt = Format.table) -> None:
             print_json(
                 {
                     "name": name,
-                    "file": _file(name, root),
+                    "file": spec_file(name, root=root),
                     "valid": False,
                     "problems": [p.to_dict() for p in error.problems],
                 }
@@ -76,7 +65,7 @@ def check(name: NameArg, fmt: FormatOpt = Format.table) -> None:
         fail(error)
     except KeelError as error:
         fail(error)
-    file = _file(name, root)
+    file = spec_file(name, root=root)
     if fmt is Format.json:
         print_json({"name": name, "file": file, "valid": True, "spec": spec.to_dict()})
         return
@@ -97,37 +86,24 @@ def check(name: NameArg, fmt: FormatOpt = Format.table) -> None:
     out.print(f"{file} is valid: {what}.", highlight=False)
 
 
-def _open(name: str) -> tuple[Project, DeploySpec]:
-    from keel.deploy._spec import load_spec
-    from keel.tracking import open_project
-
-    project = open_project()
-    return project, load_spec(name, root=project.config.root)
-
-
 @app.command()
 def status(name: NameArg, fmt: FormatOpt = Format.table) -> None:
     """Aliases, the spec, the rollout's current step and weight, and recent decisions."""
-    from keel.cli._models import event_to_dict
-    from keel.deploy._controller import phase, read_state
+    from keel.deploy import rollout_status
 
     with reporting():
-        project, spec = _open(name)
-        store = project.metadata.models
-        aliases = store.aliases(name)
-        state = read_state(project, spec)
-        decisions = [e for e in store.events(name) if e.kind in _DECISIONS][-20:]
-    described = phase(spec, state)
+        found = rollout_status(name)
+    spec, state, aliases, decisions = found.spec, found.state, found.aliases, found.decisions
     if fmt is Format.json:
         print_json(
             {
                 "name": name,
-                "file": _file(name, project.config.root),
+                "file": found.file,
                 "spec": spec.to_dict(),
                 "aliases": aliases,
                 "rollout": None if state is None else state.to_dict(),
-                "phase": described,
-                "decisions": [event_to_dict(e) for e in decisions],
+                "phase": found.phase,
+                "decisions": [e.to_dict() for e in decisions],
             }
         )
         return
@@ -140,7 +116,7 @@ def status(name: NameArg, fmt: FormatOpt = Format.table) -> None:
             f"{state.weight:g}%",
             highlight=False,
         )
-    out.print(described, highlight=False)
+    out.print(found.phase, highlight=False)
     if decisions:
         table = Table(title="recent decisions", title_justify="left")
         for column in ("when", "what", "alias", "version", "who", "why"):
@@ -178,9 +154,8 @@ def render(
 ) -> None:
     """Write the spec as Kubernetes manifests: a Rollout, Services, AnalysisTemplates."""
     from keel.config import find_root
-    from keel.deploy._render import render as render_spec
-    from keel.deploy._render import write_manifests
-    from keel.deploy._spec import load_spec
+    from keel.deploy import load_spec, write_manifests
+    from keel.deploy import render as render_spec
 
     with reporting():
         spec = load_spec(name, root=find_root())
@@ -225,15 +200,6 @@ def _registry_versions(spec: DeploySpec) -> tuple[int | None, int | None]:
     return stable, canary if canary is not None else stable
 
 
-def _controller(name: str) -> Controller:
-    from keel.deploy._controller import Controller
-    from keel.deploy._guardrails import Guardrails
-    from keel.deploy._router import Router
-
-    project, spec = _open(name)
-    return Controller(project, spec, Router(spec), Guardrails(spec))
-
-
 def _done(name: str, action: str, controller: Controller, fmt: Format, message: str) -> None:
     aliases: dict[str, Any] = controller.project.metadata.models.aliases(name)
     if fmt is Format.json:
@@ -245,10 +211,10 @@ def _done(name: str, action: str, controller: Controller, fmt: Format, message: 
 @app.command()
 def advance(name: NameArg, reason: ReasonOpt = None, fmt: FormatOpt = Format.table) -> None:
     """Complete the rollout's current step now (ends a `pause: {}`)."""
-    from keel.deploy._controller import phase
+    from keel.deploy import open_rollout, phase
 
     with reporting():
-        controller = _controller(name)
+        controller = open_rollout(name)
         state = controller.advance(reason or "advanced by hand")
     _done(name, "advance", controller, fmt, phase(controller.spec, state))
 
@@ -256,8 +222,10 @@ def advance(name: NameArg, reason: ReasonOpt = None, fmt: FormatOpt = Format.tab
 @app.command()
 def promote(name: NameArg, reason: ReasonOpt = None, fmt: FormatOpt = Format.table) -> None:
     """Make the challenger's version the champion now and end the rollout."""
+    from keel.deploy import open_rollout
+
     with reporting():
-        controller = _controller(name)
+        controller = open_rollout(name)
         controller.promote(reason or "promoted by hand")
     _done(name, "promote", controller, fmt, f"{name}: challenger promoted to champion")
 
@@ -265,7 +233,9 @@ def promote(name: NameArg, reason: ReasonOpt = None, fmt: FormatOpt = Format.tab
 @app.command()
 def rollback(name: NameArg, reason: ReasonOpt = None, fmt: FormatOpt = Format.table) -> None:
     """Withdraw the challenger now (its alias is removed; the champion serves alone)."""
+    from keel.deploy import open_rollout
+
     with reporting():
-        controller = _controller(name)
+        controller = open_rollout(name)
         controller.rollback(reason or "rolled back by hand")
     _done(name, "rollback", controller, fmt, f"{name}: challenger rolled back")

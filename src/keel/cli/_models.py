@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -15,53 +15,11 @@ from keel._json import json_safe
 from keel.cli._output import EXIT_FAILED, Format, out, print_json, reporting
 from keel.errors import UsageError
 
-if TYPE_CHECKING:
-    from keel.store import ModelEvent, ModelVersion
-
 __all__ = ["app"]
 
 # Library code is imported inside each command, so that `keel X` loads only what X needs.
 
 app = typer.Typer(help="The model registry: versions, aliases, history.", no_args_is_help=True)
-
-
-def version_to_dict(version: ModelVersion) -> dict[str, Any]:
-    """The documented JSON shape of one model version."""
-    return dict(
-        json_safe(
-            {
-                "name": version.name,
-                "version": version.version,
-                "aliases": list(version.aliases),
-                "adapter": version.adapter,
-                "created_at": version.created_at,
-                "created_by": version.created_by,
-                "run_id": version.run_id,
-                "description": version.description,
-                "metrics": dict(version.metrics),
-                "manifest": version.manifest,
-            }
-        )
-    )
-
-
-def event_to_dict(event: ModelEvent) -> dict[str, Any]:
-    """The documented JSON shape of one registry event."""
-    return dict(
-        json_safe(
-            {
-                "id": event.id,
-                "kind": event.kind,
-                "version": event.version,
-                "alias": event.alias,
-                "previous_version": event.previous_version,
-                "actor": event.actor,
-                "reason": event.reason,
-                "created_at": event.created_at,
-                "detail": dict(event.detail),
-            }
-        )
-    )
 
 
 @app.command("list")
@@ -110,7 +68,7 @@ def show(
         else:
             versions = [resolve(parsed, project=project)]
     if fmt is Format.json:
-        print_json([version_to_dict(v) for v in versions])
+        print_json([v.to_dict() for v in versions])
         return
     table = Table(title=f"model {name}", title_justify="left")
     for column in ("version", "aliases", "adapter", "created", "by", "run", "metrics"):
@@ -139,7 +97,7 @@ def history(
     with reporting():
         events = read_history(name)
     if fmt is Format.json:
-        print_json([event_to_dict(e) for e in events])
+        print_json([e.to_dict() for e in events])
         return
     table = Table(title=f"history of {name}", title_justify="left")
     for column in ("when", "what", "version", "alias", "who", "why"):
@@ -210,8 +168,8 @@ def evaluate(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Metrics overall and per slice, with bootstrap confidence intervals."""
-    from keel.models._report_html import evaluation_html
-    from keel.registry._gate import evaluate_model
+    from keel.models import evaluation_html
+    from keel.registry import evaluate_model
 
     with reporting():
         version, result = evaluate_model(
@@ -263,22 +221,16 @@ def gate(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Check a candidate against the champion on the same rows. Exit 1 when it fails."""
-    from keel.registry._gate import gate as run_gate
-    from keel.registry._policy import GatePolicy
+    from keel.registry import gate as run_gate
 
     with reporting():
-        rules = None
-        if policy is not None:
-            if not policy.is_file():
-                raise UsageError(f"no gate policy at {policy}.", hint="Check the path.")
-            rules = GatePolicy.from_yaml(policy.read_text(encoding="utf-8"), source=str(policy))
         outcome = run_gate(
             name,
             candidate=candidate,
             against=against,
             data=data,
             target=target,
-            policy=rules,
+            policy=policy,
             promote=promote,
             seed=seed,
             trusted=trusted,
@@ -293,7 +245,7 @@ def gate(
         )
         for column in ("check", "result", "detail"):
             table.add_column(column, overflow="fold")
-        for check in outcome.result.checks:
+        for check in outcome.checks:
             verdict = "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
             table.add_row(check.name, verdict, check.detail)
         out.print(table)
@@ -316,7 +268,7 @@ def export_model(
     ] = False,
 ) -> None:
     """Write a registered version as an MLflow model directory (no MLflow server needed)."""
-    from keel.registry._mlflow import export_mlflow
+    from keel.registry import export_mlflow
 
     with reporting():
         if model_format != "mlflow":
@@ -337,7 +289,7 @@ def import_model(
     description: Annotated[str | None, typer.Option(help="Why (kept with the version).")] = None,
 ) -> None:
     """Register an MLflow model directory (sklearn or python_function) as a new version."""
-    from keel.registry._mlflow import import_mlflow
+    from keel.registry import import_mlflow
 
     with reporting():
         version = import_mlflow(source, name, trusted=trusted, description=description)

@@ -44,7 +44,7 @@ def compare(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Which columns drifted between REFERENCE and CURRENT (effect sizes with intervals)."""
-    from keel.monitor._compare import compare as run_compare
+    from keel.monitor import compare as run_compare
 
     with reporting(), progress(f"Profiling {reference} and {current}"):
         columns = None
@@ -54,7 +54,7 @@ def compare(
             columns = list(load_contract(contract).column_names)
         result = run_compare(reference, current, columns=columns, slice_by=slice_by, seed=seed)
     if html is not None:
-        from keel.monitor._report_html import comparison_html
+        from keel.monitor import comparison_html
 
         html.write_text(
             comparison_html(result, title=f"Drift: {current} against {reference}"),
@@ -128,7 +128,7 @@ def _report(
     **options: Any,
 ) -> MonitorReport:
     """``keel.monitor.report`` over the selection both commands take, with progress shown."""
-    from keel.monitor._report import report as run_report
+    from keel.monitor import report as run_report
 
     with progress(f"Reading the prediction log of {name}"):
         return run_report(
@@ -206,7 +206,7 @@ def check(
 ) -> None:
     """Exit 1 when model NAME's latest window crosses a threshold (2: unusable input, or the
     webhook could not be reached)."""
-    from keel.monitor._alerts import Thresholds, post_alerts
+    from keel.monitor import Thresholds, alert_payload, post_alerts
 
     with reporting():
         limits = Thresholds.load(thresholds) if thresholds is not None else Thresholds()
@@ -222,7 +222,7 @@ def check(
         )
         result = _report(name, since, until, window, reference, slice_by, thresholds=limits)
     _write_html(result, html)
-    payload = alert_payload(result) | {"thresholds": limits.to_dict()}
+    payload = alert_payload(result, limits)
     if fmt is Format.json:
         print_json(payload)
     else:
@@ -233,34 +233,6 @@ def check(
         err.print(f"Posted {len(result.alerts)} alert(s) to {webhook} ({status}).", highlight=False)
     if result.alerts:
         raise typer.Exit(EXIT_FAILED)
-
-
-def alert_payload(result: Any) -> dict[str, Any]:
-    """The JSON ``keel monitor check`` prints and POSTs to the webhook."""
-    latest = result.latest
-    alerts = [a.to_dict() for a in result.alerts]
-    text = (
-        f"keel: model {result.model}: {len(alerts)} alert(s): "
-        + "; ".join(a["message"] for a in alerts)
-        if alerts
-        else f"keel: model {result.model}: all checks passed."
-    )
-    return {
-        "text": text,
-        "model": result.model,
-        "ok": not alerts,
-        "since": result.since.isoformat(),
-        "until": result.until.isoformat(),
-        "window": result.window,
-        "checked": None
-        if latest is None
-        else {
-            "start": latest.start.isoformat(),
-            "end": latest.end.isoformat(),
-            "rows": latest.rows,
-        },
-        "alerts": alerts,
-    }
 
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, float] | None:
@@ -285,7 +257,7 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, float] | None:
 def _write_html(result: Any, html: Path | None) -> None:
     if html is None:
         return
-    from keel.monitor._report_html import monitor_report_html
+    from keel.monitor import monitor_report_html
 
     html.write_text(monitor_report_html(result), encoding="utf-8")
 

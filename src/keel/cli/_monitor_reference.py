@@ -13,8 +13,7 @@ from rich.table import Table
 from keel.cli._output import Format, out, print_json, progress, reporting
 
 if TYPE_CHECKING:
-    from keel.monitor import ColumnProfile
-    from keel.monitor._reference import StoredReference
+    from keel.monitor import ColumnProfile, StoredReference
 
 __all__ = ["app"]
 
@@ -48,7 +47,7 @@ def set_(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Profile DATA and store it as the reference of REF (replacing any earlier one)."""
-    from keel.monitor._reference import set_reference
+    from keel.monitor import set_reference
 
     with reporting(), progress(f"Profiling {data if data is not None else ref}"):
         stored = set_reference(ref, data, contract=contract)
@@ -61,18 +60,10 @@ def show(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """The reference profile of REF: rows, and per column its counts, moments and bins."""
-    from keel.errors import UsageError
-    from keel.monitor._reference import find_reference, parse_stored
+    from keel.monitor import get_reference
 
     with reporting():
-        stored = find_reference(ref)
-        if stored is None:
-            named = parse_stored(ref)
-            raise UsageError(
-                f"{named.kind} {named} has no reference profile.",
-                hint=f"Store one: keel monitor reference set {named.qualified}"
-                + (" TRAINING_DATA" if named.kind == "model" else ""),
-            )
+        stored = get_reference(ref)
     _render(stored, fmt)
 
 

@@ -204,7 +204,7 @@ def reproduce(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Re-run a recorded pipeline run and check that every output reproduces. Exit 1 if not."""
-    from keel.pipelines._reproduce import reproduce_run
+    from keel.pipelines import reproduce_run
 
     with reporting():
         report = reproduce_run(run_id, tolerance=tolerance, on_event=_Progress(live=False))
@@ -233,7 +233,7 @@ def lineage(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
 ) -> None:
     """The upstream tree of a dataset, artifact, step or run: what it was made from."""
-    from keel.pipelines._lineage import lineage_tree, to_dot, to_rich
+    from keel.pipelines import lineage_dot, lineage_rich, lineage_tree
 
     with reporting():
         tree = lineage_tree(ref)
@@ -241,7 +241,7 @@ def lineage(
         print_json(tree.to_dict())
         return
     if fmt is LineageFormat.dot:  # Graphviz text, exactly: no markup, no wrapping
-        text = to_dot(tree)
+        text = lineage_dot(tree)
         if output is not None:
             output.write_text(text, encoding="utf-8")
         else:
@@ -251,6 +251,6 @@ def lineage(
         from rich.console import Console
 
         with output.open("w", encoding="utf-8") as handle:
-            Console(file=handle, width=200, soft_wrap=True).print(to_rich(tree))
+            Console(file=handle, width=200, soft_wrap=True).print(lineage_rich(tree))
         return
-    out.print(to_rich(tree))
+    out.print(lineage_rich(tree))

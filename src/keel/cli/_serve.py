@@ -101,7 +101,7 @@ def export(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Write the prediction log of NAME as one Parquet file, one row per predicted record."""
-    from keel.serve._export import export_predictions
+    from keel.serve import export_predictions
 
     with reporting():
         rows = export_predictions(name, output, since=since)

@@ -4,27 +4,45 @@
 :class:`Router` picks the model that answers a request (shadow, canary); :class:`Guardrails`
 compare the challenger with the champion on live traffic; the :class:`Controller` advances,
 promotes or rolls back a rollout; :func:`render` writes the spec as Argo Rollouts manifests.
+By name, :func:`rollout_status` says where a deployment's rollout stands and
+:func:`open_rollout` gives its controller to advance, promote or roll back by hand.
 Serving (:mod:`keel.serve`) uses this package; this package never imports serving.
 """
 
 from keel.deploy._controller import Controller as Controller
+from keel.deploy._controller import RolloutState as RolloutState
+from keel.deploy._controller import phase as phase
 from keel.deploy._guardrails import Decision as Decision
 from keel.deploy._guardrails import Guardrails as Guardrails
 from keel.deploy._render import render as render
 from keel.deploy._render import write_manifests as write_manifests
+from keel.deploy._rollout import RolloutStatus as RolloutStatus
+from keel.deploy._rollout import open_rollout as open_rollout
+from keel.deploy._rollout import rollout_status as rollout_status
+from keel.deploy._rollout import spec_file as spec_file
 from keel.deploy._router import Router as Router
 from keel.deploy._spec import DeploySpec as DeploySpec
+from keel.deploy._spec import DeploySpecError as DeploySpecError
 from keel.deploy._spec import load_spec as load_spec
 from keel.deploy._spec import parse_spec as parse_spec
+from keel.deploy._spec import spec_path as spec_path
 
 __all__ = [
     "Controller",
     "Decision",
     "DeploySpec",
+    "DeploySpecError",
     "Guardrails",
+    "RolloutState",
+    "RolloutStatus",
     "Router",
     "load_spec",
+    "open_rollout",
     "parse_spec",
+    "phase",
     "render",
+    "rollout_status",
+    "spec_file",
+    "spec_path",
     "write_manifests",
 ]

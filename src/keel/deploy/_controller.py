@@ -435,6 +435,6 @@ class Controller:
 
 
 def _user() -> str:
-    from keel.registry._registry import actor
+    from keel.registry import actor
 
     return actor()

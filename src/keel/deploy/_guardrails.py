@@ -442,7 +442,7 @@ def _profile(values: Sequence[Any], bins: Any) -> Any:
 
 
 def _centers(bins: Any) -> Any:
-    from keel.monitor._compare import bin_centers
+    from keel.monitor import bin_centers
 
     return bin_centers(bins)
 

@@ -1,5 +1,10 @@
 """Models: one protocol for every framework, adapters by composition, safe model packages,
-metrics and evaluation per slice."""
+metrics and evaluation per slice.
+
+The package format (``MANIFEST``, :func:`read_manifest`, :func:`package_path`) and the
+metrics (:data:`METRICS` by name, each a :class:`Metric`) are public because the registry,
+gates and monitoring build on them; they are the same for a user's own tooling.
+"""
 
 from keel.models._adapters import Adapter as Adapter
 from keel.models._adapters import Model as Model
@@ -7,30 +12,62 @@ from keel.models._adapters import ProbabilisticModel as ProbabilisticModel
 from keel.models._adapters import adapter_for as adapter_for
 from keel.models._adapters import adapters as adapters
 from keel.models._adapters import get_adapter as get_adapter
+from keel.models._adapters import read_skops as read_skops
 from keel.models._evaluate import Evaluation as Evaluation
 from keel.models._evaluate import evaluate as evaluate
+from keel.models._metrics import METRICS as METRICS
+from keel.models._metrics import Metric as Metric
+from keel.models._metrics import Task as Task
+from keel.models._metrics import accuracy as accuracy
+from keel.models._metrics import auc as auc
+from keel.models._metrics import expected_calibration_error as expected_calibration_error
+from keel.models._metrics import f1 as f1
+from keel.models._metrics import log_loss as log_loss
+from keel.models._metrics import mae as mae
+from keel.models._metrics import r2 as r2
+from keel.models._metrics import rmse as rmse
+from keel.models._package import MANIFEST as MANIFEST
 from keel.models._package import KeelModel as KeelModel
 from keel.models._package import Manifest as Manifest
 from keel.models._package import ModelPackageError as ModelPackageError
 from keel.models._package import ModelVersionWarning as ModelVersionWarning
 from keel.models._package import load_model as load_model
+from keel.models._package import package_path as package_path
+from keel.models._package import read_manifest as read_manifest
 from keel.models._package import sample_rows as sample_rows
 from keel.models._package import save_model as save_model
+from keel.models._report_html import evaluation_html as evaluation_html
 
 __all__ = [
+    "MANIFEST",
+    "METRICS",
     "Adapter",
     "Evaluation",
     "KeelModel",
     "Manifest",
+    "Metric",
     "Model",
     "ModelPackageError",
     "ModelVersionWarning",
     "ProbabilisticModel",
+    "Task",
+    "accuracy",
     "adapter_for",
     "adapters",
+    "auc",
     "evaluate",
+    "evaluation_html",
+    "expected_calibration_error",
+    "f1",
     "get_adapter",
     "load_model",
+    "log_loss",
+    "mae",
+    "package_path",
+    "r2",
+    "read_manifest",
+    "read_skops",
+    "rmse",
     "sample_rows",
     "save_model",
 ]

@@ -264,6 +264,8 @@ def package_path(folder: str | Path, name: object, *, where: str | None = None) 
 
 
 def read_manifest(path: str | Path) -> Manifest:
+    """The manifest (``keel-model.yaml``) of the model package at ``path``, without loading
+    the model; a missing or malformed one raises :class:`ModelPackageError`."""
     folder = Path(path)
     file = package_path(folder, MANIFEST)
     if not file.is_file():

@@ -30,7 +30,15 @@ from typing import Any
 from keel.errors import KeelError, UsageError
 from keel.grammar import Document, Reader, read_yaml
 
-__all__ = ["METRIC_NAMES", "Alert", "Thresholds", "WebhookError", "check", "post_alerts"]
+__all__ = [
+    "METRIC_NAMES",
+    "Alert",
+    "Thresholds",
+    "WebhookError",
+    "alert_payload",
+    "check",
+    "post_alerts",
+]
 
 METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "auc", "mae", "rmse", "r2")
 _RATES = (
@@ -315,3 +323,36 @@ def post_alerts(url: str, payload: Mapping[str, Any], *, timeout: float = 10.0) 
     if status >= 300:
         raise WebhookError(f"the webhook {url} answered {status}; the alert was not delivered.")
     return status
+
+
+def alert_payload(report: Any, thresholds: Thresholds | None = None) -> dict[str, Any]:
+    """The JSON of a checked :class:`~keel.monitor.MonitorReport`: what ``keel monitor check``
+    prints and POSTs to a webhook (:func:`post_alerts`), with a one-line ``text`` for chat
+    tools, the window checked and every alert; ``thresholds`` are included when given."""
+    latest = report.latest
+    alerts = [a.to_dict() for a in report.alerts]
+    text = (
+        f"keel: model {report.model}: {len(alerts)} alert(s): "
+        + "; ".join(a["message"] for a in alerts)
+        if alerts
+        else f"keel: model {report.model}: all checks passed."
+    )
+    payload: dict[str, Any] = {
+        "text": text,
+        "model": report.model,
+        "ok": not alerts,
+        "since": report.since.isoformat(),
+        "until": report.until.isoformat(),
+        "window": report.window,
+        "checked": None
+        if latest is None
+        else {
+            "start": latest.start.isoformat(),
+            "end": latest.end.isoformat(),
+            "rows": latest.rows,
+        },
+        "alerts": alerts,
+    }
+    if thresholds is not None:
+        payload["thresholds"] = thresholds.to_dict()
+    return payload

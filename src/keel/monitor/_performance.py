@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from keel._json import nulled
-from keel.models._metrics import accuracy, auc, f1, mae, r2, rmse
+from keel.models import accuracy, auc, f1, mae, r2, rmse
 
 if TYPE_CHECKING:
     import polars as pl

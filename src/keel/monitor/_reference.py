@@ -38,13 +38,14 @@ if TYPE_CHECKING:
 
     from keel.models import KeelModel, Manifest
     from keel.store import DatasetVersion, ModelVersion, ReferenceRecord
-    from keel.store._references import Subject
+    from keel.store import ReferenceSubject as Subject
     from keel.tracking import Project
 
 __all__ = [
     "StoredReference",
     "dataset_reference",
     "find_reference",
+    "get_reference",
     "model_reference",
     "resolve_reference",
     "set_reference",
@@ -239,6 +240,20 @@ def find_reference(text: str, *, project: Project | None = None) -> StoredRefere
     return StoredReference("dataset", version.name, version.version, profile_, record)
 
 
+def get_reference(text: str, *, project: Project | None = None) -> StoredReference:
+    """The reference ``text`` names, like :func:`find_reference`, but a :class:`UsageError`
+    saying how to store one when it has none."""
+    found = find_reference(text, project=project)
+    if found is None:
+        named = parse_stored(text)
+        raise UsageError(
+            f"{named.kind} {named} has no reference profile.",
+            hint=f"Store one: keel monitor reference set {named.qualified}"
+            + (" TRAINING_DATA" if named.kind == "model" else ""),
+        )
+    return found
+
+
 def set_reference(
     text: str, data: Any = None, *, contract: Any = None, project: Project | None = None
 ) -> StoredReference:
@@ -372,7 +387,7 @@ def contract_columns(contract: Any) -> list[str]:
 def _save(
     project: Project, subject: Subject, name: str, version: int, prepared: PreparedReference
 ) -> ReferenceRecord:
-    from keel.registry._registry import actor
+    from keel.registry import actor
 
     encoded = json.dumps(prepared.profile.to_dict(), sort_keys=True, allow_nan=False).encode()
     stored = project.artifacts.put_bytes(encoded)

@@ -1,13 +1,14 @@
 """The model registry: immutable versions, aliases, an append-only event log, gates."""
 
-from keel.registry._gate import GateOutcome as GateOutcome
 from keel.registry._gate import evaluate_model as evaluate_model
 from keel.registry._gate import gate as gate
 from keel.registry._mlflow import export_mlflow as export_mlflow
 from keel.registry._mlflow import import_mlflow as import_mlflow
+from keel.registry._policy import Check as GateCheck
 from keel.registry._policy import GatePolicy as GatePolicy
 from keel.registry._policy import GateResult as GateResult
 from keel.registry._registry import ModelRejectedError as ModelRejectedError
+from keel.registry._registry import actor as actor
 from keel.registry._registry import history as history
 from keel.registry._registry import load as load
 from keel.registry._registry import register as register
@@ -18,10 +19,11 @@ from keel.store import AliasConflictError as AliasConflictError
 
 __all__ = [
     "AliasConflictError",
-    "GateOutcome",
+    "GateCheck",
     "GatePolicy",
     "GateResult",
     "ModelRejectedError",
+    "actor",
     "evaluate_model",
     "export_mlflow",
     "gate",

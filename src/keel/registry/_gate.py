@@ -10,48 +10,22 @@ and passed, promotes the candidate to the baseline's alias.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from keel.errors import ContractError, UsageError, did_you_mean
 from keel.grammar import Reference, parse_reference, prefix_kind
-from keel.models._evaluate import Evaluation, evaluate
-from keel.models._package import KeelModel
+from keel.models import Evaluation, KeelModel, evaluate
 from keel.registry._policy import GatePolicy, GateResult, run_gate
 from keel.registry._registry import actor, load, resolve
 from keel.store import ModelVersion
 from keel.tracking import Project, get_dataset, open_project
 
-__all__ = ["GateOutcome", "evaluate_model", "gate", "read_frame"]
-
-
-@dataclass(frozen=True)
-class GateOutcome:
-    """A gate's verdict with what it compared."""
-
-    name: str
-    candidate: int
-    baseline: int | None
-    against: str
-    result: GateResult
-    promoted: bool
-
-    @property
-    def passed(self) -> bool:
-        return self.result.passed
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.name,
-            "candidate": self.candidate,
-            "baseline": self.baseline,
-            "against": self.against,
-            "promoted": self.promoted,
-            **self.result.to_dict(),
-        }
+__all__ = ["evaluate_model", "gate", "read_frame"]
 
 
 def read_frame(data: str, *, project: Project) -> Any:
@@ -162,18 +136,21 @@ def gate(
     against: str = "champion",
     data: str,
     target: str,
-    policy: GatePolicy | None = None,
+    policy: GatePolicy | str | os.PathLike[str] | None = None,
     promote: bool = False,
     seed: int = 0,
     trusted: bool = False,
     project: Project | None = None,
-) -> GateOutcome:
+) -> GateResult:
     """Check version ``candidate`` of ``name`` against the version ``against`` names.
 
-    Without that alias (the first version), the delta rules are skipped. The result is
+    ``policy`` is a :class:`GatePolicy` or the path of its ``gate.yaml`` (default: the
+    built-in policy for the candidate's task). Without that alias (the first version), the
+    delta rules are skipped. The result is
     recorded in the event log; with ``promote`` and a pass, ``against`` moves to the
-    candidate (recorded as a promotion).
+    candidate (recorded as a promotion). The :class:`GateResult` names what it compared.
     """
+    rules = _read_policy(policy)  # a bad policy file fails before anything is read
     project = project or open_project()
     store = project.metadata.models
     cand_version = store.get_version(name, candidate)
@@ -181,7 +158,7 @@ def gate(
     frame = read_frame(data, project=project)
     where = f"model {name}/{candidate}"
     y_true = _target(frame, target, where)
-    chosen = policy or GatePolicy.default(
+    chosen = rules or GatePolicy.default(
         "classification" if cand.manifest.task == "classification" else "regression"
     )
     contract_report = None
@@ -255,7 +232,23 @@ def gate(
             kind="promote",
         )
         promoted = True
-    return GateOutcome(name, candidate, baseline, against, result, promoted)
+    return replace(
+        result,
+        model=name,
+        candidate=candidate,
+        baseline=baseline,
+        against=against,
+        promoted=promoted,
+    )
+
+
+def _read_policy(policy: GatePolicy | str | os.PathLike[str] | None) -> GatePolicy | None:
+    if policy is None or isinstance(policy, GatePolicy):
+        return policy
+    path = Path(policy)
+    if not path.is_file():
+        raise UsageError(f"no gate policy at {path}.", hint="Check the path.")
+    return GatePolicy.from_yaml(path.read_text(encoding="utf-8"), source=str(path))
 
 
 def _with_check(result: GateResult, name: str, passed: bool, detail: str) -> GateResult:

@@ -53,14 +53,14 @@ import yaml
 from keel.contracts import ColumnSpec, Contract, DType
 from keel.errors import InputError, KeelError, MissingDependencyError, UsageError
 from keel.grammar import check_name
-from keel.models._adapters import read_skops
-from keel.models._package import (
+from keel.models import (
     MANIFEST,
     KeelModel,
     Manifest,
     load_model,
     package_path,
     read_manifest,
+    read_skops,
 )
 from keel.registry._registry import (
     ModelRejectedError,

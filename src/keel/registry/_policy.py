@@ -64,7 +64,7 @@ import numpy.typing as npt
 from keel._json import nulled
 from keel.errors import UsageError, did_you_mean
 from keel.grammar import Document, KeyPath, Reader, kind_of, read_yaml
-from keel.models._metrics import METRICS, Metric, Task
+from keel.models import METRICS, Metric, Task
 from keel.registry._stats import PairedComparison, _inputs, compare
 
 __all__ = [
@@ -311,18 +311,44 @@ class Check:
 
 @dataclass(frozen=True)
 class GateResult:
-    """Every check of a gate run; ``passed`` when all passed (exit 0 in CI, else 1)."""
+    """A gate's verdict, the one result type of every gate: every check, and ``passed`` when
+    all passed (exit 0 in CI, else 1).
+
+    :func:`keel.registry.gate` also says what it compared: the ``model``, the ``candidate``
+    version, the ``baseline`` version the alias ``against`` named (``None``: no baseline,
+    the delta rules were skipped) and whether the candidate was ``promoted``. A result of
+    the checks alone (:func:`run_gate`, a gate event's ``detail``) leaves ``model`` ``None``.
+    """
 
     passed: bool
     checks: tuple[Check, ...]
+    model: str | None = None
+    candidate: int | None = None
+    baseline: int | None = None
+    against: str | None = None
+    promoted: bool = False
 
     @property
     def failures(self) -> tuple[Check, ...]:
         return tuple(check for check in self.checks if not check.passed)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain, strict-JSON data (``nan`` becomes ``None``) for the event log."""
-        return {
+        """Plain, strict-JSON data (``nan`` becomes ``None``): ``passed`` and ``checks``
+        (the event log's shape), after ``model``, ``candidate``, ``baseline``, ``against``
+        and ``promoted`` when the result names what it compared (``keel models gate
+        --format json``)."""
+        named = (
+            {}
+            if self.model is None
+            else {
+                "model": self.model,
+                "candidate": self.candidate,
+                "baseline": self.baseline,
+                "against": self.against,
+                "promoted": self.promoted,
+            }
+        )
+        return named | {
             "passed": self.passed,
             "checks": [
                 {

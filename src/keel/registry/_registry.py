@@ -21,7 +21,7 @@ from typing import Any
 
 from keel.errors import InputError, KeelError, UsageError
 from keel.grammar import Reference, check_name, parse_reference
-from keel.models._package import (
+from keel.models import (
     MANIFEST,
     KeelModel,
     Manifest,

@@ -61,7 +61,7 @@ import numpy as np
 import numpy.typing as npt
 
 from keel.errors import UsageError, did_you_mean
-from keel.models._metrics import METRICS, Metric
+from keel.models import METRICS, Metric
 
 __all__ = [
     "Method",

@@ -26,8 +26,7 @@ def export_predictions(
     ``since`` keeps rows from that time on: a datetime, an ISO date or datetime, or a span
     back from now (``"24h"``, ``"7d"``). An empty log writes a file with no rows.
     """
-    from keel.monitor import PredictionLog
-    from keel.monitor._windows import parse_time
+    from keel.monitor import PredictionLog, parse_time
     from keel.tracking import open_project
 
     project = project or open_project()

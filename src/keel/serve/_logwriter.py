@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel.contracts import DType
-from keel.monitor import FeedbackLog, PredictionLog
-from keel.monitor._predlog import FEEDBACK_COLUMNS
+from keel.monitor import FEEDBACK_COLUMNS, FeedbackLog, PredictionLog
 from keel.serve._journal import FEEDBACK, PREDICTIONS, TYPES, Journal, Segment
 
 if TYPE_CHECKING:

@@ -37,6 +37,7 @@ from keel.store._pipelines import StepRunRecord as StepRunRecord
 from keel.store._pipelines import StepStatus as StepStatus
 from keel.store._references import ReferenceRecord as ReferenceRecord
 from keel.store._references import ReferenceStore as ReferenceStore
+from keel.store._references import Subject as ReferenceSubject
 from keel.store._trust import ObjectTrust as ObjectTrust
 from keel.store._trust import UntrustedObjectError as UntrustedObjectError
 
@@ -60,6 +61,7 @@ __all__ = [
     "PipelineStore",
     "ReferenceRecord",
     "ReferenceStore",
+    "ReferenceSubject",
     "RegisteredModel",
     "Run",
     "RunStatus",

@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
+from keel._json import json_safe
 from keel.errors import KeelError, UsageError, did_you_mean
 from keel.grammar import check_alias, check_name, check_version
 from keel.store._metadata_engine import transaction
@@ -60,6 +61,25 @@ class ModelVersion:
     metrics: Mapping[str, float] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON of one version (``keel models show NAME/3 --format json``)."""
+        return dict(
+            json_safe(
+                {
+                    "name": self.name,
+                    "version": self.version,
+                    "aliases": list(self.aliases),
+                    "adapter": self.adapter,
+                    "created_at": self.created_at,
+                    "created_by": self.created_by,
+                    "run_id": self.run_id,
+                    "description": self.description,
+                    "metrics": dict(self.metrics),
+                    "manifest": self.manifest,
+                }
+            )
+        )
+
 
 @dataclass(frozen=True)
 class RegisteredModel:
@@ -81,6 +101,24 @@ class ModelEvent:
     previous_version: int | None = None
     reason: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON of one event (``keel models history --format json``)."""
+        return dict(
+            json_safe(
+                {
+                    "id": self.id,
+                    "kind": self.kind,
+                    "version": self.version,
+                    "alias": self.alias,
+                    "previous_version": self.previous_version,
+                    "actor": self.actor,
+                    "reason": self.reason,
+                    "created_at": self.created_at,
+                    "detail": dict(self.detail),
+                }
+            )
+        )
 
 
 @dataclass(frozen=True)
