@@ -13,9 +13,8 @@ from typer.testing import CliRunner
 
 import keel
 from keel.cli import app
-from keel.contracts import ColumnSpec, Contract, DType, check_data, translate_pattern
+from keel.contracts import ColumnSpec, Contract, DType, RecordChecker, check_data, translate_pattern
 from keel.errors import ContractDefinitionError, InputError
-from keel.serve._checks import RecordChecker
 from tests.conftest import CONSTRUCTORS, Constructor
 from tests.contracts.conformance import oracle
 

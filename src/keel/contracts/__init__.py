@@ -26,6 +26,9 @@ from keel.contracts._field import FieldInfo as FieldInfo
 from keel.contracts._infer import infer_contract as infer_contract
 from keel.contracts._jsonschema import to_json_schema as to_json_schema
 from keel.contracts._load import load_contract as load_contract
+from keel.contracts._records import CheckedBatch as CheckedBatch
+from keel.contracts._records import RecordChecker as RecordChecker
+from keel.contracts._records import record_checker as record_checker
 from keel.contracts._regex import translate as translate_pattern
 from keel.contracts._report import CheckResult as CheckResult
 from keel.contracts._report import Report as Report
@@ -55,6 +58,7 @@ __all__ = [
     "Change",
     "Check",
     "CheckResult",
+    "CheckedBatch",
     "Column",
     "ColumnSpec",
     "Contract",
@@ -64,6 +68,7 @@ __all__ = [
     "Field",
     "FieldInfo",
     "Frame",
+    "RecordChecker",
     "Report",
     "Schema",
     "aggregate",
@@ -90,6 +95,7 @@ __all__ = [
     "parse_expr",
     "read_contract",
     "read_data",
+    "record_checker",
     "require_unique_columns",
     "rows",
     "rule",

@@ -119,6 +119,11 @@ def canonical(column: str, dtypes: Mapping[str, Any], library: str) -> Any:
 def compare(column: str, op: str, bound: Any, dtypes: Mapping[str, Any], library: str) -> Any:
     """``column <op> bound`` as a narwhals expression, null where the value is null."""
     dtype = dtypes.get(column)
+    if library == "dask" and isinstance(bound, decimal.Decimal):
+        # Dask cannot compare with a decimal literal: both sides as float64 (15 digits)
+        if isinstance(dtype, nw.Decimal):
+            return getattr(dask_decimal(column, dtype), _OPS[op])(dask_decimal_literal(bound))
+        return getattr(nw.col(column).cast(nw.Float64), _OPS[op])(dask_decimal_literal(bound))
     x = widened(column, dtypes, library)
     limits = _int_limits(dtype)
     if limits is not None and isinstance(bound, int) and not isinstance(bound, bool):

@@ -293,11 +293,16 @@ class Expr:
     def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
         """Translate to a narwhals expression; ``floats`` says which columns hold floats,
         ``read`` how to read a column."""
-        raise NotImplementedError
+        return self.compiled(floats, read)[0]
 
     def unknown(self, floats: Mapping[str, bool], read: Reader = _read) -> Any | None:
         """Where the value is null (unknown), as a boolean expression that is never null
         itself; ``None`` when it never is."""
+        return self.compiled(floats, read)[1]
+
+    def compiled(self, floats: Mapping[str, bool], read: Reader = _read) -> tuple[Any, Any | None]:
+        """``compile`` and ``unknown`` together, each node compiled once (the unknown-mask of
+        ``&`` and ``|`` reads the values of both sides)."""
         raise NotImplementedError
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
@@ -322,11 +327,8 @@ class Column(Expr, Generic[T]):
         plain = self.name.isidentifier() and not keyword.iskeyword(self.name)
         return self.name if plain and self.name not in _FUNCTION_NAMES else f"col({self.name!r})"
 
-    def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
-        return read.column(self.name)
-
-    def unknown(self, floats: Mapping[str, bool], read: Reader = _read) -> Any | None:
-        return nw.col(self.name).is_null()
+    def compiled(self, floats: Mapping[str, bool], read: Reader = _read) -> tuple[Any, Any | None]:
+        return read.column(self.name), nw.col(self.name).is_null()
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
         return floats.get(self.name, False)
@@ -353,11 +355,8 @@ class Literal(Expr):
             return f"decimal({str(value)!r})"
         return repr(self.value)
 
-    def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
-        return read.literal(self.value)
-
-    def unknown(self, floats: Mapping[str, bool], read: Reader = _read) -> Any | None:
-        return nw.lit(True) if self.value is None else None
+    def compiled(self, floats: Mapping[str, bool], read: Reader = _read) -> tuple[Any, Any | None]:
+        return read.literal(self.value), nw.lit(True) if self.value is None else None
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
         return False
@@ -380,15 +379,17 @@ class Binary(Expr):
         text = f"{self.left.render(top=False)} {self.op} {self.right.render(top=False)}"
         return text if top else f"({text})"
 
-    def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
+    def compiled(self, floats: Mapping[str, bool], read: Reader = _read) -> tuple[Any, Any | None]:
         if self.op in _ARITH:  # every column under either side takes part in it
             seen: dict[str, None] = {}
             self._collect(seen)
             operands = (self.left, self.right)
             read.arithmetic(list(seen), [o.value for o in operands if isinstance(o, Literal)])
-        left, right = self.left.compile(floats, read), self.right.compile(floats, read)
+        left, left_unknown = self.left.compiled(floats, read)
+        right, right_unknown = self.right.compiled(floats, read)
+        either = _either(left_unknown, right_unknown)
         if self.op == "/":  # division by zero is null on every engine
-            return nw.when(right != 0).then(left / right)
+            return nw.when(right != 0).then(left / right), _either(either, right == 0)
         result = _BINARY[self.op](left, right)
         if self.op in _COMPARE:
             for side, compiled in ((self.left, left), (self.right, right)):
@@ -397,23 +398,14 @@ class Binary(Expr):
             # on a known row a null can only be a NaN that pandas' Arrow arithmetic made
             # null, and a comparison with NaN is false; unknown rows are unknown()'s business
             result = result.fill_null(False)  # a value, not a flag
-        return result
-
-    def unknown(self, floats: Mapping[str, bool], read: Reader = _read) -> Any | None:
-        left = self.left.unknown(floats, read)
-        right = self.right.unknown(floats, read)
-        either = _either(left, right)
-        if self.op == "/":
-            return _either(either, self.right.compile(floats, read) == 0)
         if self.op not in _LOGIC or either is None:
-            return either
+            return result, either
         # Kleene: a known false side decides &, a known true side decides |
         decided = []
-        for side, mask in ((self.left, left), (self.right, right)):
-            value = side.compile(floats, read)
-            value = ~value if self.op == "&" else value
-            decided.append(value if mask is None else ~mask & value)
-        return either & ~(decided[0] | decided[1])
+        for side, mask in ((left, left_unknown), (right, right_unknown)):
+            deciding = ~side if self.op == "&" else side
+            decided.append(deciding if mask is None else ~mask & deciding)
+        return result, either & ~(decided[0] | decided[1])
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
         if self.op in _ARITH:
@@ -438,27 +430,22 @@ class Call(Expr):
             return f"~({self.args[0].render()})"
         return f"{self.fn}({', '.join(a.render() for a in self.args)})"
 
-    def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
+    def compiled(self, floats: Mapping[str, bool], read: Reader = _read) -> tuple[Any, Any | None]:
+        arg, arg_unknown = self.args[0].compiled(floats, read)
+        if self.fn in _AGG_FUNCS:
+            if self.fn in _SKIP_NAN and self.args[0].is_float(floats):
+                arg = arg.fill_nan(None)
+            return _AGG_FUNCS[self.fn](arg), None
+        if self.fn in ("is_null", "is_not_null"):
+            found = nw.lit(False) if arg_unknown is None else arg_unknown  # a literal
+            return (~found if self.fn == "is_not_null" else found), None
         if self.fn == "not":
-            return ~self.args[0].compile(floats, read)
+            return ~arg, arg_unknown
         if self.fn == "is_in":
             values = self.args[1]
             assert isinstance(values, Literal)
-            return _ROW_FUNCS["is_in"](self.args[0].compile(floats, read), list(values.value))
-        if self.fn in ("is_null", "is_not_null"):
-            mask = self.args[0].unknown(floats, read)
-            found = nw.lit(False) if mask is None else mask  # a literal
-            return ~found if self.fn == "is_not_null" else found
-        args = [a.compile(floats, read) for a in self.args]
-        if self.fn in _SKIP_NAN and self.args[0].is_float(floats):
-            args[0] = args[0].fill_nan(None)
-        build = _ROW_FUNCS.get(self.fn) or _AGG_FUNCS[self.fn]
-        return build(*args)
-
-    def unknown(self, floats: Mapping[str, bool], read: Reader = _read) -> Any | None:
-        if self.fn in ("is_null", "is_not_null") or self.fn in _AGG_FUNCS:
-            return None
-        return self.args[0].unknown(floats, read)
+            return _ROW_FUNCS["is_in"](arg, list(values.value)), arg_unknown
+        return _ROW_FUNCS[self.fn](arg), arg_unknown
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
         if self.fn in _FLOAT_RESULT:
@@ -487,26 +474,32 @@ def aggregations(expr: Expr) -> list[Call]:
     return list(found.values())
 
 
-def evaluate(expr: Expr, values: Mapping[str, Any]) -> Any:
-    """``expr`` evaluated in Python, aggregation calls looked up in ``values`` (by their
-    text), with the rules' semantics: null is unknown (three-valued logic), a comparison
-    with NaN is false, division by zero is null. ``None`` is null."""
+def evaluate(expr: Expr, values: Mapping[str, Any], *, row: bool = False) -> Any:
+    """``expr`` evaluated in Python with the rules' semantics: null is unknown (three-valued
+    logic), a comparison with NaN is false, division by zero is null. ``None`` is null.
+
+    Aggregation calls are looked up in ``values`` by their text (a dataset-level rule); with
+    ``row``, ``values`` is one record and columns are read from it (a row-level rule).
+    """
     if isinstance(expr, Literal):
         return expr.value
     if isinstance(expr, Binary):
-        return _apply(expr.op, evaluate(expr.left, values), evaluate(expr.right, values))
+        left = evaluate(expr.left, values, row=row)
+        return _apply(expr.op, left, evaluate(expr.right, values, row=row))
     if isinstance(expr, Call):
-        return _call(expr, values)
+        return _call(expr, values, row)
+    if row and isinstance(expr, Column):
+        return values.get(expr.name)
     raise ContractDefinitionError(
         f"the column {expr} is read outside an aggregation in a dataset-level rule.",
         hint="Wrap it in an aggregation: x.mean(), x.max(), ...",
     )
 
 
-def _call(expr: Call, values: Mapping[str, Any]) -> Any:
+def _call(expr: Call, values: Mapping[str, Any], row: bool) -> Any:
     if expr.fn in _AGG_FUNCS:
         return values[expr.render()]
-    x = evaluate(expr.args[0], values)
+    x = evaluate(expr.args[0], values, row=row)
     if expr.fn in ("is_null", "is_not_null"):
         return (x is None) == (expr.fn == "is_null")
     if x is None:

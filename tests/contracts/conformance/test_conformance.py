@@ -22,9 +22,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import keel
-from keel.contracts import ColumnSpec, Contract, DType, check_data, dump_yaml, lit
+from keel.contracts import ColumnSpec, Contract, DType, RecordChecker, check_data, dump_yaml, lit
 from keel.contracts._dataset import Fresh
-from keel.serve._checks import RecordChecker
 from tests.conftest import CONSTRUCTORS
 from tests.contracts.conformance import oracle
 
