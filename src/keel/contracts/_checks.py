@@ -399,6 +399,31 @@ class NotNull(_OnColumn):
 
 
 @dataclass(frozen=True, kw_only=True)
+class NullFraction(NotNull):
+    """``not_null`` judged on a share: at most a fraction ``max`` of the column is null.
+
+    The same count and failing rows as :class:`NotNull`; only the verdict (and the rule's
+    name and YAML form, ``null_fraction``) differ. Judged on a share, it has no per-record
+    form.
+    """
+
+    max: float
+    kind: ClassVar[str] = "null_fraction"
+
+    def default_name(self) -> str:
+        return f"{self.column}: null fraction <= {self.max}"
+
+    def params(self) -> dict[str, Any]:
+        return {"column": self.column, "max": self.max}
+
+    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
+        nulls = int(values[0] or 0)
+        fraction = nulls / rows if rows else 0.0
+        ok = fraction <= self.max
+        return Outcome(nulls, round(fraction, 6), ok, "" if ok else f"{fraction:.2%} null")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Range(RowCheck, _OnColumn):
     ge: Any = None
     gt: Any = None
