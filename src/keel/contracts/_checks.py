@@ -38,7 +38,7 @@ from keel.contracts._compare import (
     refuse_dask_decimal_arithmetic,
     widened,
 )
-from keel.contracts._expr import Expr, evaluate
+from keel.contracts._expr import Expr, evaluator
 from keel.contracts._field import Severity
 from keel.contracts._regex import Dialect, translate
 from keel.contracts._types import DType
@@ -494,11 +494,6 @@ def _banned(found: Any) -> str:
     return f"must not be {found!r}"
 
 
-def _finite(value: Any) -> bool:
-    """A number is finite (an integer too large for a double is not a stored value)."""
-    return not isinstance(value, float) or math.isfinite(value)
-
-
 def _not_finite(found: Any) -> str:
     return f"must be finite, got {found!r}"
 
@@ -614,7 +609,8 @@ class Finite(RowCheck, _OnColumn):
         return column.is_finite() | column.is_null()
 
     def record_test(self, dtype: DType) -> RecordTest:
-        return RecordTest("{p}isfinite({v})", {"isfinite": _finite}, _not_finite)
+        # a record's float column holds a float or an integer within ±2**53 (a double)
+        return RecordTest("{p}isfinite({v})", {"isfinite": math.isfinite}, _not_finite)
 
 
 # -- rules: checks across columns and over the whole dataset -----------------------------
@@ -695,10 +691,10 @@ class ExpressionRule(_OnExpression, RowCheck):
         return value if unknown is None else value | unknown
 
     def record_rule(self) -> RecordRule:
-        expr = self.expr
+        value_of = evaluator(self.expr, row=True)
 
         def holds(record: Mapping[str, Any]) -> bool:
-            value = evaluate(expr, record, row=True)
+            value = value_of(record)
             return value is None or bool(value)  # a null makes the rule unknown: skipped
 
         return holds
@@ -788,10 +784,11 @@ class Close(RowCheck):
         return (near & left.is_finite() & right.is_finite()) | left.is_null() | right.is_null()
 
     def record_rule(self) -> RecordRule:
-        sides, abs_tol, rel_tol = (self.left, self.right), self.abs_tol, self.rel_tol
+        left_of, right_of = (evaluator(side, row=True) for side in (self.left, self.right))
+        abs_tol, rel_tol = self.abs_tol, self.rel_tol
 
         def holds(record: Mapping[str, Any]) -> bool:
-            left, right = (evaluate(side, record, row=True) for side in sides)
+            left, right = left_of(record), right_of(record)
             if left is None or right is None:
                 return True
             x, y = float(left), float(right)

@@ -30,7 +30,7 @@ import narwhals.stable.v2 as nw
 
 from keel.errors import ContractDefinitionError, did_you_mean
 
-__all__ = ["Column", "Expr", "aggregations", "col", "evaluate", "lit", "parse_expr"]
+__all__ = ["Column", "Expr", "aggregations", "col", "evaluate", "evaluator", "lit", "parse_expr"]
 
 T = TypeVar("T")
 Scalar = int | float | str | bool | dt.date | dt.datetime | decimal.Decimal | None
@@ -474,39 +474,62 @@ def aggregations(expr: Expr) -> list[Call]:
     return list(found.values())
 
 
-def evaluate(expr: Expr, values: Mapping[str, Any], *, row: bool = False) -> Any:
-    """``expr`` evaluated in Python with the rules' semantics: null is unknown (three-valued
-    logic), a comparison with NaN is false, division by zero is null. ``None`` is null.
+Evaluator = Callable[[Mapping[str, Any]], Any]
 
-    Aggregation calls are looked up in ``values`` by their text (a dataset-level rule); with
-    ``row``, ``values`` is one record and columns are read from it (a row-level rule).
+
+def evaluate(expr: Expr, values: Mapping[str, Any], *, row: bool = False) -> Any:
+    """``expr`` evaluated in Python (see :func:`evaluator`)."""
+    return evaluator(expr, row=row)(values)
+
+
+def evaluator(expr: Expr, *, row: bool = False) -> Evaluator:
+    """``expr`` as a Python function, built once, with the rules' semantics: null is unknown
+    (three-valued logic), a comparison with NaN is false, division by zero is null. ``None``
+    is null.
+
+    Aggregation calls are looked up in the values by their text (a dataset-level rule); with
+    ``row``, the values are one record and columns are read from it (a row-level rule, run
+    per record while serving).
     """
     if isinstance(expr, Literal):
-        return expr.value
+        value = expr.value
+        return lambda values: value
     if isinstance(expr, Binary):
-        left = evaluate(expr.left, values, row=row)
-        return _apply(expr.op, left, evaluate(expr.right, values, row=row))
+        return _binary(expr.op, evaluator(expr.left, row=row), evaluator(expr.right, row=row))
     if isinstance(expr, Call):
-        return _call(expr, values, row)
+        return _call(expr, row)
     if row and isinstance(expr, Column):
-        return values.get(expr.name)
+        name = expr.name
+        return lambda values: values.get(name)
     raise ContractDefinitionError(
         f"the column {expr} is read outside an aggregation in a dataset-level rule.",
         hint="Wrap it in an aggregation: x.mean(), x.max(), ...",
     )
 
 
-def _call(expr: Call, values: Mapping[str, Any], row: bool) -> Any:
+def _call(expr: Call, row: bool) -> Evaluator:
     if expr.fn in _AGG_FUNCS:
-        return values[expr.render()]
-    x = evaluate(expr.args[0], values, row=row)
+        key = expr.render()
+        return lambda values: values[key]
+    arg = evaluator(expr.args[0], row=row)
     if expr.fn in ("is_null", "is_not_null"):
-        return (x is None) == (expr.fn == "is_null")
-    if x is None:
-        return None
+        null = expr.fn == "is_null"
+        return lambda values: (arg(values) is None) == null
     if expr.fn == "is_in":
-        return any(x == v for v in typing.cast(Literal, expr.args[1]).value)
-    return _PYTHON_FUNCS[expr.fn](x)
+        listed = typing.cast(Literal, expr.args[1]).value
+
+        def is_in(values: Mapping[str, Any]) -> Any:
+            x = arg(values)
+            return None if x is None else any(x == v for v in listed)
+
+        return is_in
+    fn = _PYTHON_FUNCS[expr.fn]
+
+    def call(values: Mapping[str, Any]) -> Any:
+        x = arg(values)
+        return None if x is None else fn(x)
+
+    return call
 
 
 def _is_nan(value: Any) -> bool:
@@ -522,19 +545,37 @@ _PYTHON_FUNCS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _apply(op: str, a: Any, b: Any) -> Any:
+def _binary(op: str, left: Evaluator, right: Evaluator) -> Evaluator:
     if op in _LOGIC:  # Kleene: a known false decides &, a known true decides |
         decisive = op == "|"
-        if a is decisive or b is decisive:
-            return decisive
-        return None if a is None or b is None else not decisive
-    if a is None or b is None:
-        return None
+
+        def logic(values: Mapping[str, Any]) -> Any:
+            a, b = left(values), right(values)
+            if a is decisive or b is decisive:
+                return decisive
+            return None if a is None or b is None else not decisive
+
+        return logic
     if op in _COMPARE:
-        return False if _is_nan(a) or _is_nan(b) else bool(_COMPARE[op](a, b))
-    if op == "/":
-        return None if b == 0 else a / b
-    return _ARITH[op](a, b)
+        test = _COMPARE[op]
+
+        def compare(values: Mapping[str, Any]) -> Any:
+            a, b = left(values), right(values)
+            if a is None or b is None:
+                return None
+            return False if _is_nan(a) or _is_nan(b) else bool(test(a, b))
+
+        return compare
+    apply = _ARITH[op]
+    divide = op == "/"
+
+    def arithmetic(values: Mapping[str, Any]) -> Any:
+        a, b = left(values), right(values)
+        if a is None or b is None or (divide and b == 0):
+            return None
+        return apply(a, b)
+
+    return arithmetic
 
 
 def col(name: str) -> Column[Any]:
