@@ -13,7 +13,14 @@ from typer.testing import CliRunner
 
 import keel
 from keel.cli import app
-from keel.contracts import ColumnSpec, Contract, DType, RecordChecker, check_data, translate_pattern
+from keel.contracts import (
+    ColumnSpec,
+    Contract,
+    DType,
+    check_data,
+    record_checker,
+    translate_pattern,
+)
 from keel.errors import ContractDefinitionError, InputError
 from tests.conftest import CONSTRUCTORS, Constructor
 from tests.contracts.conformance import oracle
@@ -183,7 +190,7 @@ def test_one_regex_dialect_on_every_engine_and_in_serving(
 
     df = pl.DataFrame({"s": values})
     assert _verdict(S, df, constructor, f"s: matches {pattern}") == ("failed", failures)
-    errors = RecordChecker(S.__contract__).check([{"s": v} for v in values]).errors
+    errors = record_checker(S.__contract__).check([{"s": v} for v in values]).errors
     assert len(errors) == failures
 
 
