@@ -166,3 +166,23 @@ def test_an_integer_in_a_float_column_is_the_double_a_frame_would_hold() -> None
     assert _refused(contract, {"x": 10**400}) == [
         "expected a number within the range of a double, got " + repr(10**400)[:40]
     ]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "constraints", "value"),
+    [
+        (DType.FLOAT, {"ge": 2**63 + 1}, 2.0**63),  # the bound as the double nearest to it
+        (DType.FLOAT, {"isin": (2**53 + 1, 1)}, 2.0**53),  # an int without a double: no match
+        (DType.INT, {"isin": (True, 2)}, 1),  # a boolean is not the number 1
+        (DType.INT, {"isin": (2.0, 1.5)}, 2),
+        (DType.INT, {"notin": (True,)}, 1),
+    ],
+)
+def test_bounds_and_sets_mean_on_a_record_what_they_mean_on_a_frame(
+    dtype: DType, constraints: dict[str, Any], value: Any
+) -> None:
+    spec = ColumnSpec(name="x", dtype=dtype, **constraints)
+    contract = Contract(name="C", columns=(spec,))
+    storage = pl.Float64 if dtype is DType.FLOAT else pl.Int64
+    engine = check_data(contract, pl.DataFrame({"x": [value]}, schema={"x": storage}))
+    assert (_refused(contract, {"x": value}) == []) == engine.passed

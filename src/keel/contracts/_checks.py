@@ -33,8 +33,9 @@ from keel.contracts._compare import (
     compare,
     dask_decimal,
     dask_decimal_literal,
-    decimal_values,
     isin_values,
+    record_bound,
+    record_values,
     refuse_dask_decimal_arithmetic,
     widened,
 )
@@ -450,7 +451,7 @@ class Range(RowCheck, _OnColumn):
     def record_test(self, dtype: DType) -> RecordTest:
         # a decimal compares by the exact value its JSON text says; NaN compares false
         exact = dtype is DType.DECIMAL
-        bounds = [(op, decimal.Decimal(v) if exact else v) for op, v in self.bounds()]
+        bounds = [(op, record_bound(v, dtype)) for op, v in self.bounds()]
         names: dict[str, Any] = {f"b{j}": bound for j, (_, bound) in enumerate(bounds)}
         value = "{p}key({v})" if exact else "{v}"
         names["key"] = record_decimal
@@ -520,14 +521,10 @@ class IsIn(RowCheck, _OnColumn):
         return ~test if self.negate else test
 
     def record_test(self, dtype: DType) -> RecordTest:
-        # compared with ==: NaN equals nothing (a set would find the very NaN object it
-        # holds, so NaN is left out), -0.0 is 0.0; a decimal by its exact value
+        # compared with == as on a frame: NaN equals nothing (a set would find the very NaN
+        # object it holds), -0.0 is 0.0, a boolean is not a number, a decimal by its value
         exact = dtype is DType.DECIMAL
-        members = frozenset(
-            decimal_values(self.values, None)
-            if exact
-            else (v for v in self.values if not _is_nan(v))
-        )
+        members = frozenset(record_values(self.values, dtype))
         value = "{p}key({v})" if exact else "{v}"
         source = f"{value} {'not in' if self.negate else 'in'} {{p}}members"
         if self.negate:
