@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from keel.contracts._backends import require_unique_columns as require_unique_columns
 from keel.contracts._checks import Check as Check
 from keel.contracts._codegen import codegen as codegen
-from keel.contracts._compare import decimal_values as decimal_values
 from keel.contracts._contract import ColumnSpec as ColumnSpec
 from keel.contracts._contract import Contract as Contract
 from keel.contracts._decorator import check_types as check_types
@@ -80,7 +79,6 @@ __all__ = [
     "contract_from_dict",
     "contract_to_dict",
     "correlated",
-    "decimal_values",
     "diff_contracts",
     "dump_yaml",
     "expression",
