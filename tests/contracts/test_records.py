@@ -186,3 +186,16 @@ def test_bounds_and_sets_mean_on_a_record_what_they_mean_on_a_frame(
     storage = pl.Float64 if dtype is DType.FLOAT else pl.Int64
     engine = check_data(contract, pl.DataFrame({"x": [value]}, schema={"x": storage}))
     assert (_refused(contract, {"x": value}) == []) == engine.passed
+
+
+@pytest.mark.parametrize("rule", ["d * 0.5 < 0.5", "d == 0.1", "d + 1 > 1.05", "d - 0.05 >= 0.05"])
+def test_a_decimal_met_with_a_float_is_computed_as_a_float_as_on_a_frame(rule: str) -> None:
+    spec = ColumnSpec(name="d", dtype=DType.DECIMAL)
+    contract = Contract(name="C", columns=(spec,), rules=(keel.expression(rule),))
+    texts = ["0.10", "1.50", "0.05"]
+    frame = pl.DataFrame(
+        {"d": [decimal.Decimal(t) for t in texts]}, schema={"d": pl.Decimal(12, 2)}
+    )
+    engine = _engine_failing(contract, frame)[contract.rules[0].label]
+    checked = record_checker(contract).check([{"d": t} for t in texts])
+    assert {e["row"] for e in checked.errors} == engine

@@ -563,6 +563,8 @@ def _binary(op: str, left: Evaluator, right: Evaluator) -> Evaluator:
             a, b = left(values), right(values)
             if a is None or b is None:
                 return None
+            if type(a) is not type(b):
+                a, b = _alike(a, b)
             return False if _is_nan(a) or _is_nan(b) else bool(test(a, b))
 
         return compare
@@ -573,9 +575,20 @@ def _binary(op: str, left: Evaluator, right: Evaluator) -> Evaluator:
         a, b = left(values), right(values)
         if a is None or b is None or (divide and b == 0):
             return None
+        if type(a) is not type(b):
+            a, b = _alike(a, b)
         return apply(a, b)
 
     return arithmetic
+
+
+def _alike(a: Any, b: Any) -> tuple[Any, Any]:
+    """A decimal met with a float is a float, as the engines compute it (``d * 0.5``)."""
+    if isinstance(a, decimal.Decimal) and isinstance(b, float):
+        return float(a), b
+    if isinstance(b, decimal.Decimal) and isinstance(a, float):
+        return a, float(b)
+    return a, b
 
 
 def col(name: str) -> Column[Any]:
