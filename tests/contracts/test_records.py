@@ -199,3 +199,18 @@ def test_a_decimal_met_with_a_float_is_computed_as_a_float_as_on_a_frame(rule: s
     engine = _engine_failing(contract, frame)[contract.rules[0].label]
     checked = record_checker(contract).check([{"d": t} for t in texts])
     assert {e["row"] for e in checked.errors} == engine
+
+
+@pytest.mark.parametrize("rule", ["a % b == 1", "f % g < 1", "is_nan(a % b)", "is_null(f % g)"])
+def test_modulo_by_zero_is_what_a_frame_computes(rule: str) -> None:
+    specs = tuple(
+        ColumnSpec(name=n, dtype=DType.INT if n in "ab" else DType.FLOAT, nullable=True)
+        for n in "abfg"
+    )
+    contract = Contract(name="C", columns=specs, rules=(keel.expression(rule),))
+    rows = {"a": [-3, 3, 5, None], "b": [2, 0, 0, 1], "f": [-3.5, 3.5, 1.0, 2.0]}
+    rows["g"] = [2.0, 0.0, -0.0, None]
+    engine = _engine_failing(contract, pl.DataFrame(rows))[contract.rules[0].label]
+    records = [dict(zip(rows, values, strict=True)) for values in zip(*rows.values(), strict=True)]
+    checked = record_checker(contract).check(records)
+    assert {e["row"] for e in checked.errors} == engine

@@ -569,12 +569,14 @@ def _binary(op: str, left: Evaluator, right: Evaluator) -> Evaluator:
 
         return compare
     apply = _ARITH[op]
-    divide = op == "/"
+    divide, modulo = op == "/", op == "%"
 
     def arithmetic(values: Mapping[str, Any]) -> Any:
         a, b = left(values), right(values)
         if a is None or b is None or (divide and b == 0):
             return None
+        if modulo and b == 0:  # a value no comparison holds for, as x % 0 on a frame
+            return math.nan
         if type(a) is not type(b):
             a, b = _alike(a, b)
         return apply(a, b)

@@ -159,7 +159,7 @@ class RecordChecker:
 def _holds(holds: RecordRule, record: dict[str, Any]) -> bool:
     try:
         return holds(record)
-    except TypeError:  # values that cannot be compared (an aware and a naive datetime)
+    except (TypeError, ArithmeticError):  # values that cannot be compared or computed
         return False
 
 
