@@ -441,10 +441,12 @@ class Call(Expr):
             return (~found if self.fn == "is_not_null" else found), None
         if self.fn == "not":
             return ~arg, arg_unknown
-        if self.fn == "is_in":
+        if self.fn == "is_in":  # NaN equals nothing, not even a NaN in the list (IEEE ==)
             values = self.args[1]
             assert isinstance(values, Literal)
-            return _ROW_FUNCS["is_in"](arg, list(values.value)), arg_unknown
+            listed = [v for v in values.value if not _is_nan(v)]
+            found = _ROW_FUNCS["is_in"](arg, listed) if listed else nw.lit(False)
+            return found, arg_unknown
         return _ROW_FUNCS[self.fn](arg), arg_unknown
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
