@@ -57,7 +57,7 @@ finally:
 
 # (component, substrings of a function's file): the first match wins
 GROUPS = [
-    ("keel: input checks", ("keel/serve/_checks",)),
+    ("keel: input checks", ("keel/contracts/_records",)),
     ("keel: batching", ("keel/serve/_batching",)),
     ("keel: prediction log", ("keel/serve/_logwriter", "keel/monitor/_predlog")),
     ("keel: metrics", ("keel/serve/_metrics", "prometheus_client")),

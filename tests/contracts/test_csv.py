@@ -98,6 +98,26 @@ def test_a_value_not_of_its_type_is_still_a_type_failure(tmp_path: Path) -> None
     assert Row.check(path, coerce=True)["day: type date"].failures == 1
 
 
+def test_the_shape_of_a_csv_is_checked_once_when_its_types_fall_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value not of its declared type makes the typed read fail; the file is then read
+    with inferred types, without a second pass over its lines."""
+    from keel.contracts import _csv as reading
+
+    passes: list[Path] = []
+    ragged = reading._first_ragged_line
+
+    def counted(file: Path, width: int) -> tuple[int, int] | None:
+        passes.append(file)
+        return ragged(file, width)
+
+    monkeypatch.setattr(reading, "_first_ragged_line", counted)
+    path = _csv(tmp_path, "id,code,day\n1,a,2024-01-01\n2,b,2024-02-30\n")
+    assert not Row.check(path).passed
+    assert passes == [path]
+
+
 def test_timestamps_with_an_offset_read_as_without_a_contract(tmp_path: Path) -> None:
     class Event(keel.Schema):
         at: dt.datetime

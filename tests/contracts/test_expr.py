@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
+import narwhals.stable.v2 as nw
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -117,3 +121,33 @@ def test_date_and_decimal_literals_round_trip_and_evaluate() -> None:
     report = S.check(pl.DataFrame({"d": [dt.date(2023, 12, 31), dt.date(2024, 1, 1)]}))
     assert report[rule.label].failures == 1
     assert parse_expr("x == decimal('1.50')").render() == "x == decimal('1.50')"
+
+
+def test_a_rule_compiles_each_node_once() -> None:
+    """The unknown-mask of ``&`` and ``|`` reads the values of both sides: they are compiled
+    once with it, not again per level (a long rule would compile quadratically)."""
+    reads: Counter[str] = Counter()
+
+    class Counting:
+        def column(self, name: str) -> Any:
+            reads[name] += 1
+            return nw.col(name)
+
+        def literal(self, value: Any) -> Any:
+            return nw.lit(value)
+
+        def arithmetic(self, columns: Sequence[str], literals: Sequence[Any]) -> None:
+            return None
+
+    names = [f"c{i}" for i in range(12)]
+    rule = parse_expr(" & ".join(f"({n} > 0) | ({n} < -1)" for n in names))
+    value, unknown = rule.compiled(dict.fromkeys(names, False), Counting())
+    assert unknown is not None
+    assert reads == dict.fromkeys(names, 2)  # each column is read twice in the rule
+    frame = pl.DataFrame({n: [1, None, -5, 0] for n in names})
+    assert nw.from_native(frame).select(value.alias("v"))["v"].to_list() == [
+        True,
+        False,
+        True,
+        False,
+    ]

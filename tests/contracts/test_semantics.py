@@ -13,9 +13,15 @@ from typer.testing import CliRunner
 
 import keel
 from keel.cli import app
-from keel.contracts import ColumnSpec, Contract, DType, check_data, translate_pattern
+from keel.contracts import (
+    ColumnSpec,
+    Contract,
+    DType,
+    check_data,
+    record_checker,
+    translate_pattern,
+)
 from keel.errors import ContractDefinitionError, InputError
-from keel.serve._checks import RecordChecker
 from tests.conftest import CONSTRUCTORS, Constructor
 from tests.contracts.conformance import oracle
 
@@ -184,7 +190,7 @@ def test_one_regex_dialect_on_every_engine_and_in_serving(
 
     df = pl.DataFrame({"s": values})
     assert _verdict(S, df, constructor, f"s: matches {pattern}") == ("failed", failures)
-    errors = RecordChecker(S.__contract__).check([{"s": v} for v in values]).errors
+    errors = record_checker(S.__contract__).check([{"s": v} for v in values]).errors
     assert len(errors) == failures
 
 
@@ -360,3 +366,18 @@ def test_dask_refuses_arithmetic_on_decimals_which_float64_gets_wrong() -> None:
         rules = (keel.expression(keel.col("a") + keel.col("b") > keel.col("c") - 1, name="x"),)
 
     assert Floats.check(CONSTRUCTORS["dask"](plain)).passed
+
+
+@pytest.mark.parametrize(("listed", "failures"), [([math.nan], 3), ([math.nan, 1.0], 2)])
+def test_nan_is_in_no_list_in_a_rule_as_in_isin(
+    constructor: Constructor, listed: list[float], failures: int
+) -> None:
+    class S(keel.Schema):
+        x: float | None
+        rules = (keel.expression(keel.col("x").is_in(listed)),)
+
+    df = pl.DataFrame({"x": [math.nan, 1.0, 2.0, None]})
+    name = f"is_in(x, {listed!r})"
+    assert _verdict(S, df, constructor, name) == ("failed", failures)
+    errors = record_checker(S.__contract__).check(df.to_dicts()).errors
+    assert len(errors) == failures

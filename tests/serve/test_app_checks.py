@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import keel
-from keel.contracts import ColumnSpec, Contract, DType
-from keel.serve._checks import RecordChecker
+from keel.contracts import ColumnSpec, Contract, DType, RecordChecker
 
 
 class Order(keel.Schema):

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from keel.contracts._backends import require_unique_columns as require_unique_columns
 from keel.contracts._checks import Check as Check
 from keel.contracts._codegen import codegen as codegen
-from keel.contracts._compare import decimal_values as decimal_values
 from keel.contracts._contract import ColumnSpec as ColumnSpec
 from keel.contracts._contract import Contract as Contract
 from keel.contracts._decorator import check_types as check_types
@@ -26,6 +25,9 @@ from keel.contracts._field import FieldInfo as FieldInfo
 from keel.contracts._infer import infer_contract as infer_contract
 from keel.contracts._jsonschema import to_json_schema as to_json_schema
 from keel.contracts._load import load_contract as load_contract
+from keel.contracts._records import CheckedBatch as CheckedBatch
+from keel.contracts._records import RecordChecker as RecordChecker
+from keel.contracts._records import record_checker as record_checker
 from keel.contracts._regex import translate as translate_pattern
 from keel.contracts._report import CheckResult as CheckResult
 from keel.contracts._report import Report as Report
@@ -55,6 +57,7 @@ __all__ = [
     "Change",
     "Check",
     "CheckResult",
+    "CheckedBatch",
     "Column",
     "ColumnSpec",
     "Contract",
@@ -64,6 +67,7 @@ __all__ = [
     "Field",
     "FieldInfo",
     "Frame",
+    "RecordChecker",
     "Report",
     "Schema",
     "aggregate",
@@ -75,7 +79,6 @@ __all__ = [
     "contract_from_dict",
     "contract_to_dict",
     "correlated",
-    "decimal_values",
     "diff_contracts",
     "dump_yaml",
     "expression",
@@ -90,6 +93,7 @@ __all__ = [
     "parse_expr",
     "read_contract",
     "read_data",
+    "record_checker",
     "require_unique_columns",
     "rows",
     "rule",

@@ -4,6 +4,11 @@ Each check contributes aggregate expressions to the one summary query (``summary
 the resulting values into an :class:`Outcome`, and may offer a row predicate (``failing``)
 that the engine uses, only when the check failed, to fetch example rows.
 
+Beside its frame expression, each row check defines its *per-record* form, for one record
+of parsed JSON on the serving hot path (:mod:`keel.contracts._records` compiles them): a
+check of one column gives a :class:`RecordTest` (``record_test``), a rule across columns a
+predicate over the record (``record_rule``). Dataset checks have none.
+
 *Row checks* define ``valid``: a per-row boolean that is null where the check does not apply
 (a null input); their failure count is the number of rows where it is false. *Dataset checks*
 compute statistics (row count, correlation, freshness) and judge them.
@@ -13,6 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
+import operator
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -26,15 +34,17 @@ from keel.contracts._compare import (
     dask_decimal,
     dask_decimal_literal,
     isin_values,
+    record_bound,
+    record_values,
     refuse_dask_decimal_arithmetic,
     widened,
 )
-from keel.contracts._expr import Expr
+from keel.contracts._expr import Expr, evaluator
 from keel.contracts._field import Severity
 from keel.contracts._regex import Dialect, translate
 from keel.contracts._types import DType
 
-__all__ = ["Check", "Outcome", "RowCheck", "Scope"]
+__all__ = ["Check", "Outcome", "RecordRule", "RecordTest", "RowCheck", "Scope"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,25 @@ class Outcome:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class RecordTest:
+    """A column check on one record's value, as Python source the record checker compiles.
+
+    ``source`` is an expression true when the value passes: ``{v}`` stands for the value (never
+    null, already of the column's type) and ``{p}`` prefixes each name of ``names`` it reads.
+    ``problem(value)`` says what is wrong with a value that fails.
+    """
+
+    source: str
+    names: Mapping[str, Any]
+    problem: Callable[[Any], str]
+
+
+RecordRule = Callable[[Mapping[str, Any]], bool]
+"""A rule on one record (column name to value, ``None`` for null): true when it holds or
+does not apply (a null input)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Check:
     """Base of every check. Subclasses are frozen, plain data: they serialize and diff."""
@@ -161,6 +190,16 @@ class Check:
     def example_columns(self, scope: Scope) -> list[tuple[str, Any]]:
         """What an example shows: (label, expression) pairs, by default the columns read."""
         return [(name, nw.col(name)) for name in self.columns]
+
+    def record_test(self, dtype: DType) -> RecordTest | None:
+        """This check on one value of its column (of logical type ``dtype``); ``None`` when
+        it is not a check of one value."""
+        return None
+
+    def record_rule(self) -> RecordRule | None:
+        """This check on one record (a rule across its columns); ``None`` when only a whole
+        dataset can fail it."""
+        return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -361,6 +400,31 @@ class NotNull(_OnColumn):
 
 
 @dataclass(frozen=True, kw_only=True)
+class NullFraction(NotNull):
+    """``not_null`` judged on a share: at most a fraction ``max`` of the column is null.
+
+    The same count and failing rows as :class:`NotNull`; only the verdict (and the rule's
+    name and YAML form, ``null_fraction``) differ. Judged on a share, it has no per-record
+    form.
+    """
+
+    max: float
+    kind: ClassVar[str] = "null_fraction"
+
+    def default_name(self) -> str:
+        return f"{self.column}: null fraction <= {self.max}"
+
+    def params(self) -> dict[str, Any]:
+        return {"column": self.column, "max": self.max}
+
+    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
+        nulls = int(values[0] or 0)
+        fraction = nulls / rows if rows else 0.0
+        ok = fraction <= self.max
+        return Outcome(nulls, round(fraction, 6), ok, "" if ok else f"{fraction:.2%} null")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Range(RowCheck, _OnColumn):
     ge: Any = None
     gt: Any = None
@@ -376,29 +440,63 @@ class Range(RowCheck, _OnColumn):
         return f"{self.column}: " + " and ".join(f"{op} {v}" for op, v in self.bounds())
 
     def valid(self, scope: Scope) -> Any:
-        bounds = self.bounds()
-        if scope.library == "dask" and any(isinstance(v, decimal.Decimal) for _, v in bounds):
-            # Dask cannot compare decimals with a literal: compare as float64 (15 digits)
-            dtype = scope.dtypes.get(self.column)
-            x = (
-                dask_decimal(self.column, dtype)
-                if isinstance(dtype, nw.Decimal)
-                else nw.col(self.column).cast(nw.Float64)
-            )
-            ops = {">=": x.__ge__, ">": x.__gt__, "<=": x.__le__, "<": x.__lt__}
-            tests = [ops[op](_dask_number(value)) for op, value in bounds]
-        else:
-            tests = [
-                compare(self.column, op, value, scope.dtypes, scope.library) for op, value in bounds
-            ]
+        tests = [
+            compare(self.column, op, v, scope.dtypes, scope.library) for op, v in self.bounds()
+        ]
         result = tests[0]
         for test in tests[1:]:
             result = result & test
         return _not_nan(result, self.column, scope)
 
+    def record_test(self, dtype: DType) -> RecordTest:
+        # a decimal compares by the exact value its JSON text says; NaN compares false
+        exact = dtype is DType.DECIMAL
+        bounds = [(op, record_bound(v, dtype)) for op, v in self.bounds()]
+        names: dict[str, Any] = {f"b{j}": bound for j, (_, bound) in enumerate(bounds)}
+        value = "{p}key({v})" if exact else "{v}"
+        names["key"] = record_decimal
+        source = " and ".join(f"{value} {op} {{p}}b{j}" for j, (op, _) in enumerate(bounds))
+        shown = self.bounds()
 
-def _dask_number(value: Any) -> float:
-    return dask_decimal_literal(value) if isinstance(value, decimal.Decimal) else float(value)
+        def problem(found: Any) -> str:
+            key, text = (record_decimal(found), str(found)) if exact else (found, repr(found))
+            for (op, bound), (_, written) in zip(bounds, shown, strict=True):
+                try:
+                    holds = _RECORD_OPS[op](key, bound)
+                except TypeError:  # a datetime against a date bound, say
+                    return f"cannot be compared with {written!r}"
+                if not holds:
+                    return f"must be {op} {written}, got {text}"
+            return f"must be {' and '.join(f'{op} {b}' for op, b in shown)}, got {text}"
+
+        return RecordTest(source, names, problem)
+
+
+_RECORD_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+
+
+def record_decimal(value: Any) -> Any:
+    """A record's decimal as the number its JSON text says (``0.1`` is the decimal 0.1)."""
+    if isinstance(value, float) and math.isfinite(value):
+        return decimal.Decimal(repr(value))
+    return decimal.Decimal(value) if isinstance(value, int) else value
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _banned(found: Any) -> str:
+    return f"must not be {found!r}"
+
+
+def _not_finite(found: Any) -> str:
+    return f"must be finite, got {found!r}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -422,6 +520,23 @@ class IsIn(RowCheck, _OnColumn):
         test = column.is_in(values)
         return ~test if self.negate else test
 
+    def record_test(self, dtype: DType) -> RecordTest:
+        # compared with == as on a frame: NaN equals nothing (a set would find the very NaN
+        # object it holds), -0.0 is 0.0, a boolean is not a number, a decimal by its value
+        exact = dtype is DType.DECIMAL
+        members = frozenset(record_values(self.values, dtype))
+        value = "{p}key({v})" if exact else "{v}"
+        source = f"{value} {'not in' if self.negate else 'in'} {{p}}members"
+        if self.negate:
+            return RecordTest(source, {"members": members, "key": record_decimal}, _banned)
+        shown = repr(list(self.values[:10]))
+        shown = shown[:-1] + (", ...]" if len(self.values) > 10 else "]")
+
+        def problem(found: Any) -> str:
+            return f"must be one of {shown}, got {found!r}"
+
+        return RecordTest(source, {"members": members, "key": record_decimal}, problem)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Pattern(RowCheck, _OnColumn):
@@ -434,6 +549,15 @@ class Pattern(RowCheck, _OnColumn):
     def valid(self, scope: Scope) -> Any:
         pattern = translate(self.pattern, scope.regex_dialect(self.column))
         return _text(self.column, scope).str.contains(pattern)
+
+    def record_test(self, dtype: DType) -> RecordTest:
+        search = re.compile(translate(self.pattern, "python")).search
+        pattern = self.pattern
+
+        def problem(found: Any) -> str:
+            return f"must match {pattern!r}, got {found!r}"
+
+        return RecordTest("{p}search({v}) is not None", {"search": search}, problem)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -456,6 +580,17 @@ class Length(RowCheck, _OnColumn):
             tests.append(length <= self.max)
         return tests[0] & tests[1] if len(tests) == 2 else tests[0]
 
+    def record_test(self, dtype: DType) -> RecordTest:
+        low, high = self.min, self.max
+        tests = [] if low is None else ["{p}low <= len({v})"]
+        tests += [] if high is None else ["len({v}) <= {p}high"]
+
+        def problem(found: Any) -> str:
+            within = f"[{low or 0}, {'' if high is None else high}]"
+            return f"length must be within {within}, got {len(found)}"
+
+        return RecordTest(" and ".join(tests), {"low": low, "high": high}, problem)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Finite(RowCheck, _OnColumn):
@@ -469,6 +604,10 @@ class Finite(RowCheck, _OnColumn):
         if not scope.is_float(self.column):  # an all-null column (dtype Null): nothing to test
             return column.is_null()
         return column.is_finite() | column.is_null()
+
+    def record_test(self, dtype: DType) -> RecordTest:
+        # a record's float column holds a float or an integer within ±2**53 (a double)
+        return RecordTest("{p}isfinite({v})", {"isfinite": math.isfinite}, _not_finite)
 
 
 # -- rules: checks across columns and over the whole dataset -----------------------------
@@ -545,9 +684,17 @@ class ExpressionRule(_OnExpression, RowCheck):
     def valid(self, scope: Scope) -> Any:
         # three-valued logic: a row fails where the rule is false, and is skipped where a
         # null makes it unknown (the same rows on every engine)
-        value = self.expr.compile(scope.floats, scope)
-        unknown = self.expr.unknown(scope.floats, scope)
+        value, unknown = self.expr.compiled(scope.floats, scope)
         return value if unknown is None else value | unknown
+
+    def record_rule(self) -> RecordRule:
+        value_of = evaluator(self.expr, row=True)
+
+        def holds(record: Mapping[str, Any]) -> bool:
+            value = value_of(record)
+            return value is None or bool(value)  # a null makes the rule unknown: skipped
+
+        return holds
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -581,6 +728,21 @@ class Ordered(RowCheck):
         for test in tests[1:]:
             result = result & test
         return result
+
+    def record_rule(self) -> RecordRule:
+        pairs = list(zip(self.chain, self.chain[1:], strict=False))
+        less = operator.lt if self.strict else operator.le
+
+        def holds(record: Mapping[str, Any]) -> bool:
+            for low, high in pairs:
+                a, b = record.get(low), record.get(high)
+                if a is None or b is None:
+                    continue
+                if _is_nan(a) or _is_nan(b) or not less(a, b):
+                    return False
+            return True
+
+        return holds
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -617,6 +779,20 @@ class Close(RowCheck):
         )
         near = (left - right).abs() <= self.abs_tol + self.rel_tol * right.abs()
         return (near & left.is_finite() & right.is_finite()) | left.is_null() | right.is_null()
+
+    def record_rule(self) -> RecordRule:
+        left_of, right_of = (evaluator(side, row=True) for side in (self.left, self.right))
+        abs_tol, rel_tol = self.abs_tol, self.rel_tol
+
+        def holds(record: Mapping[str, Any]) -> bool:
+            left, right = left_of(record), right_of(record)
+            if left is None or right is None:
+                return True
+            x, y = float(left), float(right)
+            finite = math.isfinite(x) and math.isfinite(y)
+            return finite and abs(x - y) <= abs_tol + rel_tol * abs(y)
+
+        return holds
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -51,10 +51,9 @@ def coerce(
             *(nw.col(c).alias(RAW + c) for c in wrong),
             *(_lossless(c, dtypes[c], d, c in unsigned).alias(c) for c, d in wrong.items()),
         )
-        native = nw.to_native(filtered)
-        schema = native.collect_schema()
-        casts = [_polars_cast(c, schema[c], d, c in unsigned) for c, d in wrong.items()]
-        return nw.from_native(native.with_columns(casts)), wrong
+        text = {c for c in wrong if dtypes[c] == nw.String}
+        casts = [_polars_cast(c, c in text, d, c in unsigned) for c, d in wrong.items()]
+        return nw.from_native(nw.to_native(filtered).with_columns(casts)), wrong
     frame, rest = backend.frame, dict(wrong)
     nullable: dict[str, DType] = {
         c: d
@@ -93,11 +92,17 @@ def _unsigned(frame: Any, wrong: dict[str, DType], dtypes: dict[str, Any]) -> se
     return {c for c, flag in zip(text, flags.row(0), strict=True) if flag}
 
 
+def _digits(x: Any) -> tuple[Any, Any]:
+    """An integer text's digits without sign and leading zeros, and how many there are:
+    compared with a limit's digits, they say whether the integer fits a type."""
+    digits = x.str.replace_all(r"^[+-]?0*", "")
+    return digits, digits.str.len_chars()
+
+
 def _beyond_int64(x: Any) -> Any:
     """Whether the text column ``x`` holds an integer above Int64 and no negative integer."""
     x = x.fill_null("")
-    digits = x.str.replace_all(r"^[+-]?0*", "")
-    size = digits.str.len_chars()
+    digits, size = _digits(x)
     above = (size > 19) | ((size == 19) & (digits > str(_INT64[1])))
     big = x.str.contains(INT_TEXT) & ~x.str.starts_with("-") & above
     negative = x.str.contains(r"^-0*[1-9][0-9]*$")
@@ -145,13 +150,11 @@ def _lossless(column: str, source: Any, target: DType, unsigned: bool = False) -
 def _grammar(x: Any, target: DType, unsigned: bool) -> Any:
     """Text that is an int, float or bool by the documented grammar; other text null."""
     if target is DType.INT and unsigned:  # no negative integer in the column, "-0" is 0
-        digits = x.str.replace_all(r"^[+-]?0*", "")
-        size = digits.str.len_chars()
+        digits, size = _digits(x)
         fits = (size < 20) | ((size == 20) & (digits <= str(_UINT64[1])))
         return nw.when(x.str.contains(INT_TEXT) & fits).then(x.str.replace_all(r"^[+-]", ""))
     if target is DType.INT:
-        digits = x.str.replace_all(r"^[+-]?0*", "")
-        size = digits.str.len_chars()
+        digits, size = _digits(x)
         edge = (digits <= str(_INT64[1])) | (x.str.starts_with("-") & (digits == str(-_INT64[0])))
         fits = (size < 19) | ((size == 19) & edge)
         return nw.when(x.str.contains(INT_TEXT) & fits).then(x.str.replace_all(r"^\+", ""))
@@ -244,15 +247,15 @@ def _exact_bool(value: Any) -> bool | None:
     return None
 
 
-def _polars_cast(column: str, source: Any, target: DType, unsigned: bool = False) -> Any:
+def _polars_cast(column: str, text: bool, target: DType, unsigned: bool = False) -> Any:
     """A non-strict Polars cast of the filtered column (:func:`_lossless`); dates are parsed
-    from ISO text rather than cast."""
+    from ISO text (``text``: the column was read as text) rather than cast."""
     import polars as pl
 
     expr = pl.col(column)
-    if source == pl.String and target is DType.DATE:
+    if text and target is DType.DATE:
         return expr.str.to_date(strict=False)
-    if source == pl.String and target is DType.DATETIME:
+    if text and target is DType.DATETIME:
         return expr.str.to_datetime(strict=False, time_unit="us")
     return expr.cast(pl.UInt64 if unsigned else _polars_dtype(target), strict=False)
 

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 import narwhals.stable.v2 as nw
 
+from keel.contracts._types import DType
 from keel.errors import InputError
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "dask_decimal",
     "dask_decimal_literal",
     "decimal_values",
+    "record_bound",
+    "record_values",
     "refuse_dask_decimal_arithmetic",
     "widened",
 ]
@@ -46,6 +49,7 @@ _INT_LIMITS = {
     nw.UInt128: (0, 2**128 - 1),
 }
 _OPS = {">=": "__ge__", ">": "__gt__", "<=": "__le__", "<": "__lt__"}
+_EXACT_DOUBLE = 2**53  # integers beyond it may have no exact double
 
 
 def widened(column: str, dtypes: Mapping[str, Any], library: str) -> Any:
@@ -119,6 +123,11 @@ def canonical(column: str, dtypes: Mapping[str, Any], library: str) -> Any:
 def compare(column: str, op: str, bound: Any, dtypes: Mapping[str, Any], library: str) -> Any:
     """``column <op> bound`` as a narwhals expression, null where the value is null."""
     dtype = dtypes.get(column)
+    if library == "dask" and isinstance(bound, decimal.Decimal):
+        # Dask cannot compare with a decimal literal: both sides as float64 (15 digits)
+        if isinstance(dtype, nw.Decimal):
+            return getattr(dask_decimal(column, dtype), _OPS[op])(dask_decimal_literal(bound))
+        return getattr(nw.col(column).cast(nw.Float64), _OPS[op])(dask_decimal_literal(bound))
     x = widened(column, dtypes, library)
     limits = _int_limits(dtype)
     if limits is not None and isinstance(bound, int) and not isinstance(bound, bool):
@@ -130,7 +139,7 @@ def compare(column: str, op: str, bound: Any, dtypes: Mapping[str, Any], library
         if low == 0 and library == "pyarrow":  # a signed literal would make it cast the data
             return getattr(x, _OPS[op])(nw.lit(_arrow_unsigned(bound, high)))
     if dtype is not None and dtype.is_float() and isinstance(bound, int):
-        bound = float(bound) if abs(bound) > 2**53 else bound
+        bound = float(bound) if abs(bound) > _EXACT_DOUBLE else bound
     if isinstance(bound, dt.datetime):
         bound = _zoned_bound(column, dtype, bound)
     return getattr(x, _OPS[op])(bound)
@@ -222,6 +231,29 @@ def isin_values(values: tuple[Any, ...], dtype: Any, library: str) -> Any:
     # a number equals a float when their values are equal: ints without an exact double
     # (2**63 - 1) equal none; NaN equals nothing; -0.0 is 0.0
     return [float(v) + 0.0 for v in values if _is_number(v) and float(v) == v]
+
+
+def record_values(values: tuple[Any, ...], dtype: DType) -> list[Any]:
+    """:func:`isin_values` for one record's value of the logical type ``dtype`` (parsed JSON,
+    of any size): the same equality, so a record is in a set exactly when its row would be."""
+    if dtype is DType.INT:
+        return [int(v) for v in values if _is_number(v) and _integral(v)]
+    if dtype is DType.FLOAT:
+        return [float(v) + 0.0 for v in values if _is_number(v) and float(v) == v]
+    if dtype is DType.DECIMAL:
+        return decimal_values(values, None)  # no scale: every exact value
+    return [v for v in values if not (isinstance(v, float) and math.isnan(v))]
+
+
+def record_bound(bound: Any, dtype: DType) -> Any:
+    """A bound as :func:`compare` uses it, for one record's value of the logical type
+    ``dtype``: an integer bound of a float column is the double nearest to it, a decimal
+    column's bound the exact decimal."""
+    if dtype is DType.FLOAT and isinstance(bound, int) and abs(bound) > _EXACT_DOUBLE:
+        return float(bound)
+    if dtype is DType.DECIMAL:
+        return decimal.Decimal(bound)
+    return bound
 
 
 def _integral(value: Any) -> bool:

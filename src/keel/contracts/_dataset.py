@@ -21,7 +21,6 @@ __all__ = [
     "Aggregate",
     "Correlated",
     "Fresh",
-    "NullFraction",
     "Rows",
 ]
 
@@ -148,31 +147,6 @@ class Rows(Check):
     def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
         ok = (self.min is None or rows >= self.min) and (self.max is None or rows <= self.max)
         return Outcome(0 if ok else 1, rows, ok, "" if ok else f"{rows:,} rows")
-
-
-@dataclass(frozen=True, kw_only=True)
-class NullFraction(_OnColumn):
-    max: float
-    kind: ClassVar[str] = "null_fraction"
-    counts_rows: ClassVar[bool] = True
-
-    def default_name(self) -> str:
-        return f"{self.column}: null fraction <= {self.max}"
-
-    def params(self) -> dict[str, Any]:
-        return {"column": self.column, "max": self.max}
-
-    def summary(self, scope: Scope) -> list[Any]:
-        return [nw.col(self.column).null_count()]
-
-    def outcome(self, values: Sequence[Any], rows: int, scope: Scope) -> Outcome:
-        nulls = int(values[0] or 0)
-        fraction = nulls / rows if rows else 0.0
-        ok = fraction <= self.max
-        return Outcome(nulls, round(fraction, 6), ok, "" if ok else f"{fraction:.2%} null")
-
-    def failing(self, scope: Scope) -> Any:
-        return nw.col(self.column).is_null()
 
 
 @dataclass(frozen=True, kw_only=True)

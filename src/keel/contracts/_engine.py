@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import narwhals.stable.v2 as nw
@@ -33,7 +34,7 @@ from keel.contracts._checks import (
 from keel.contracts._coerce import RAW, coercion_error
 from keel.contracts._coerce import coerce as coerce_columns
 from keel.contracts._contract import Contract
-from keel.contracts._io import read_as_declared, read_data
+from keel.contracts._io import inferred_csv, read_as_declared, read_data
 from keel.contracts._report import CheckResult, Report
 from keel.errors import InputError, KeelError
 
@@ -97,15 +98,16 @@ def _run_file(
     inferred types, so the type check reports what the column holds, as for any frame.
     """
     declared = read_as_declared(path, contract)
-    if declared is not None:
-        try:
-            return _run(contract, declared, source=source, **options)
-        except NarwhalsError:
-            pass
-        except InputError as exc:
-            if not isinstance(exc.__cause__, _ENGINE_ERRORS):
-                raise  # unusable for another reason: ragged rows, duplicate names...
-    return _run(contract, path, source=source, **options)
+    if declared is None:
+        return _run(contract, path, source=source, **options)
+    try:
+        return _run(contract, declared, source=source, **options)
+    except NarwhalsError:
+        pass
+    except InputError as exc:
+        if not isinstance(exc.__cause__, _ENGINE_ERRORS):
+            raise  # unusable for another reason: ragged rows, duplicate names...
+    return _run(contract, inferred_csv(Path(path)), source=source, **options)  # shape checked
 
 
 def _run(

@@ -30,7 +30,7 @@ import narwhals.stable.v2 as nw
 
 from keel.errors import ContractDefinitionError, did_you_mean
 
-__all__ = ["Column", "Expr", "aggregations", "col", "evaluate", "lit", "parse_expr"]
+__all__ = ["Column", "Expr", "aggregations", "col", "evaluate", "evaluator", "lit", "parse_expr"]
 
 T = TypeVar("T")
 Scalar = int | float | str | bool | dt.date | dt.datetime | decimal.Decimal | None
@@ -293,11 +293,16 @@ class Expr:
     def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
         """Translate to a narwhals expression; ``floats`` says which columns hold floats,
         ``read`` how to read a column."""
-        raise NotImplementedError
+        return self.compiled(floats, read)[0]
 
     def unknown(self, floats: Mapping[str, bool], read: Reader = _read) -> Any | None:
         """Where the value is null (unknown), as a boolean expression that is never null
         itself; ``None`` when it never is."""
+        return self.compiled(floats, read)[1]
+
+    def compiled(self, floats: Mapping[str, bool], read: Reader = _read) -> tuple[Any, Any | None]:
+        """``compile`` and ``unknown`` together, each node compiled once (the unknown-mask of
+        ``&`` and ``|`` reads the values of both sides)."""
         raise NotImplementedError
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
@@ -322,11 +327,8 @@ class Column(Expr, Generic[T]):
         plain = self.name.isidentifier() and not keyword.iskeyword(self.name)
         return self.name if plain and self.name not in _FUNCTION_NAMES else f"col({self.name!r})"
 
-    def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
-        return read.column(self.name)
-
-    def unknown(self, floats: Mapping[str, bool], read: Reader = _read) -> Any | None:
-        return nw.col(self.name).is_null()
+    def compiled(self, floats: Mapping[str, bool], read: Reader = _read) -> tuple[Any, Any | None]:
+        return read.column(self.name), nw.col(self.name).is_null()
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
         return floats.get(self.name, False)
@@ -353,11 +355,8 @@ class Literal(Expr):
             return f"decimal({str(value)!r})"
         return repr(self.value)
 
-    def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
-        return read.literal(self.value)
-
-    def unknown(self, floats: Mapping[str, bool], read: Reader = _read) -> Any | None:
-        return nw.lit(True) if self.value is None else None
+    def compiled(self, floats: Mapping[str, bool], read: Reader = _read) -> tuple[Any, Any | None]:
+        return read.literal(self.value), nw.lit(True) if self.value is None else None
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
         return False
@@ -380,15 +379,17 @@ class Binary(Expr):
         text = f"{self.left.render(top=False)} {self.op} {self.right.render(top=False)}"
         return text if top else f"({text})"
 
-    def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
+    def compiled(self, floats: Mapping[str, bool], read: Reader = _read) -> tuple[Any, Any | None]:
         if self.op in _ARITH:  # every column under either side takes part in it
             seen: dict[str, None] = {}
             self._collect(seen)
             operands = (self.left, self.right)
             read.arithmetic(list(seen), [o.value for o in operands if isinstance(o, Literal)])
-        left, right = self.left.compile(floats, read), self.right.compile(floats, read)
+        left, left_unknown = self.left.compiled(floats, read)
+        right, right_unknown = self.right.compiled(floats, read)
+        either = _either(left_unknown, right_unknown)
         if self.op == "/":  # division by zero is null on every engine
-            return nw.when(right != 0).then(left / right)
+            return nw.when(right != 0).then(left / right), _either(either, right == 0)
         result = _BINARY[self.op](left, right)
         if self.op in _COMPARE:
             for side, compiled in ((self.left, left), (self.right, right)):
@@ -397,23 +398,14 @@ class Binary(Expr):
             # on a known row a null can only be a NaN that pandas' Arrow arithmetic made
             # null, and a comparison with NaN is false; unknown rows are unknown()'s business
             result = result.fill_null(False)  # a value, not a flag
-        return result
-
-    def unknown(self, floats: Mapping[str, bool], read: Reader = _read) -> Any | None:
-        left = self.left.unknown(floats, read)
-        right = self.right.unknown(floats, read)
-        either = _either(left, right)
-        if self.op == "/":
-            return _either(either, self.right.compile(floats, read) == 0)
         if self.op not in _LOGIC or either is None:
-            return either
+            return result, either
         # Kleene: a known false side decides &, a known true side decides |
         decided = []
-        for side, mask in ((self.left, left), (self.right, right)):
-            value = side.compile(floats, read)
-            value = ~value if self.op == "&" else value
-            decided.append(value if mask is None else ~mask & value)
-        return either & ~(decided[0] | decided[1])
+        for side, mask in ((left, left_unknown), (right, right_unknown)):
+            deciding = ~side if self.op == "&" else side
+            decided.append(deciding if mask is None else ~mask & deciding)
+        return result, either & ~(decided[0] | decided[1])
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
         if self.op in _ARITH:
@@ -438,27 +430,24 @@ class Call(Expr):
             return f"~({self.args[0].render()})"
         return f"{self.fn}({', '.join(a.render() for a in self.args)})"
 
-    def compile(self, floats: Mapping[str, bool], read: Reader = _read) -> Any:
+    def compiled(self, floats: Mapping[str, bool], read: Reader = _read) -> tuple[Any, Any | None]:
+        arg, arg_unknown = self.args[0].compiled(floats, read)
+        if self.fn in _AGG_FUNCS:
+            if self.fn in _SKIP_NAN and self.args[0].is_float(floats):
+                arg = arg.fill_nan(None)
+            return _AGG_FUNCS[self.fn](arg), None
+        if self.fn in ("is_null", "is_not_null"):
+            found = nw.lit(False) if arg_unknown is None else arg_unknown  # a literal
+            return (~found if self.fn == "is_not_null" else found), None
         if self.fn == "not":
-            return ~self.args[0].compile(floats, read)
-        if self.fn == "is_in":
+            return ~arg, arg_unknown
+        if self.fn == "is_in":  # NaN equals nothing, not even a NaN in the list (IEEE ==)
             values = self.args[1]
             assert isinstance(values, Literal)
-            return _ROW_FUNCS["is_in"](self.args[0].compile(floats, read), list(values.value))
-        if self.fn in ("is_null", "is_not_null"):
-            mask = self.args[0].unknown(floats, read)
-            found = nw.lit(False) if mask is None else mask  # a literal
-            return ~found if self.fn == "is_not_null" else found
-        args = [a.compile(floats, read) for a in self.args]
-        if self.fn in _SKIP_NAN and self.args[0].is_float(floats):
-            args[0] = args[0].fill_nan(None)
-        build = _ROW_FUNCS.get(self.fn) or _AGG_FUNCS[self.fn]
-        return build(*args)
-
-    def unknown(self, floats: Mapping[str, bool], read: Reader = _read) -> Any | None:
-        if self.fn in ("is_null", "is_not_null") or self.fn in _AGG_FUNCS:
-            return None
-        return self.args[0].unknown(floats, read)
+            listed = [v for v in values.value if not _is_nan(v)]
+            found = _ROW_FUNCS["is_in"](arg, listed) if listed else nw.lit(False)
+            return found, arg_unknown
+        return _ROW_FUNCS[self.fn](arg), arg_unknown
 
     def is_float(self, floats: Mapping[str, bool]) -> bool:
         if self.fn in _FLOAT_RESULT:
@@ -487,33 +476,62 @@ def aggregations(expr: Expr) -> list[Call]:
     return list(found.values())
 
 
-def evaluate(expr: Expr, values: Mapping[str, Any]) -> Any:
-    """``expr`` evaluated in Python, aggregation calls looked up in ``values`` (by their
-    text), with the rules' semantics: null is unknown (three-valued logic), a comparison
-    with NaN is false, division by zero is null. ``None`` is null."""
+Evaluator = Callable[[Mapping[str, Any]], Any]
+
+
+def evaluate(expr: Expr, values: Mapping[str, Any], *, row: bool = False) -> Any:
+    """``expr`` evaluated in Python (see :func:`evaluator`)."""
+    return evaluator(expr, row=row)(values)
+
+
+def evaluator(expr: Expr, *, row: bool = False) -> Evaluator:
+    """``expr`` as a Python function, built once, with the rules' semantics: null is unknown
+    (three-valued logic), a comparison with NaN is false, division by zero is null. ``None``
+    is null.
+
+    Aggregation calls are looked up in the values by their text (a dataset-level rule); with
+    ``row``, the values are one record and columns are read from it (a row-level rule, run
+    per record while serving).
+    """
     if isinstance(expr, Literal):
-        return expr.value
+        value = expr.value
+        return lambda values: value
     if isinstance(expr, Binary):
-        return _apply(expr.op, evaluate(expr.left, values), evaluate(expr.right, values))
+        return _binary(expr.op, evaluator(expr.left, row=row), evaluator(expr.right, row=row))
     if isinstance(expr, Call):
-        return _call(expr, values)
+        return _call(expr, row)
+    if row and isinstance(expr, Column):
+        name = expr.name
+        return lambda values: values.get(name)
     raise ContractDefinitionError(
         f"the column {expr} is read outside an aggregation in a dataset-level rule.",
         hint="Wrap it in an aggregation: x.mean(), x.max(), ...",
     )
 
 
-def _call(expr: Call, values: Mapping[str, Any]) -> Any:
+def _call(expr: Call, row: bool) -> Evaluator:
     if expr.fn in _AGG_FUNCS:
-        return values[expr.render()]
-    x = evaluate(expr.args[0], values)
+        key = expr.render()
+        return lambda values: values[key]
+    arg = evaluator(expr.args[0], row=row)
     if expr.fn in ("is_null", "is_not_null"):
-        return (x is None) == (expr.fn == "is_null")
-    if x is None:
-        return None
+        null = expr.fn == "is_null"
+        return lambda values: (arg(values) is None) == null
     if expr.fn == "is_in":
-        return any(x == v for v in typing.cast(Literal, expr.args[1]).value)
-    return _PYTHON_FUNCS[expr.fn](x)
+        listed = typing.cast(Literal, expr.args[1]).value
+
+        def is_in(values: Mapping[str, Any]) -> Any:
+            x = arg(values)
+            return None if x is None else any(x == v for v in listed)
+
+        return is_in
+    fn = _PYTHON_FUNCS[expr.fn]
+
+    def call(values: Mapping[str, Any]) -> Any:
+        x = arg(values)
+        return None if x is None else fn(x)
+
+    return call
 
 
 def _is_nan(value: Any) -> bool:
@@ -529,19 +547,52 @@ _PYTHON_FUNCS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _apply(op: str, a: Any, b: Any) -> Any:
+def _binary(op: str, left: Evaluator, right: Evaluator) -> Evaluator:
     if op in _LOGIC:  # Kleene: a known false decides &, a known true decides |
         decisive = op == "|"
-        if a is decisive or b is decisive:
-            return decisive
-        return None if a is None or b is None else not decisive
-    if a is None or b is None:
-        return None
+
+        def logic(values: Mapping[str, Any]) -> Any:
+            a, b = left(values), right(values)
+            if a is decisive or b is decisive:
+                return decisive
+            return None if a is None or b is None else not decisive
+
+        return logic
     if op in _COMPARE:
-        return False if _is_nan(a) or _is_nan(b) else bool(_COMPARE[op](a, b))
-    if op == "/":
-        return None if b == 0 else a / b
-    return _ARITH[op](a, b)
+        test = _COMPARE[op]
+
+        def compare(values: Mapping[str, Any]) -> Any:
+            a, b = left(values), right(values)
+            if a is None or b is None:
+                return None
+            if type(a) is not type(b):
+                a, b = _alike(a, b)
+            return False if _is_nan(a) or _is_nan(b) else bool(test(a, b))
+
+        return compare
+    apply = _ARITH[op]
+    divide, modulo = op == "/", op == "%"
+
+    def arithmetic(values: Mapping[str, Any]) -> Any:
+        a, b = left(values), right(values)
+        if a is None or b is None or (divide and b == 0):
+            return None
+        if modulo and b == 0:  # a value no comparison holds for, as x % 0 on a frame
+            return math.nan
+        if type(a) is not type(b):
+            a, b = _alike(a, b)
+        return apply(a, b)
+
+    return arithmetic
+
+
+def _alike(a: Any, b: Any) -> tuple[Any, Any]:
+    """A decimal met with a float is a float, as the engines compute it (``d * 0.5``)."""
+    if isinstance(a, decimal.Decimal) and isinstance(b, float):
+        return float(a), b
+    if isinstance(b, decimal.Decimal) and isinstance(a, float):
+        return a, float(b)
+    return a, b
 
 
 def col(name: str) -> Column[Any]:

@@ -18,7 +18,7 @@ from keel.contracts._contract import Contract
 from keel.contracts._csv import check_csv_shape, check_utf8, typed_csv
 from keel.errors import InputError, first_line
 
-__all__ = ["read_as_declared", "read_data"]
+__all__ = ["inferred_csv", "read_as_declared", "read_data"]
 
 _PARQUET = {".parquet", ".pq"}
 _CSV = {".csv"}
@@ -40,11 +40,9 @@ def read_data(path: str | Path) -> pl.LazyFrame:
     suffix = file.suffix.lower()
     if suffix in _PARQUET:
         return _checked(pl.scan_parquet(file), file)
-    if suffix in _CSV:  # the types found once and kept: a lazy scan would infer per query
+    if suffix in _CSV:
         check_csv_shape(file)
-        inferred = pl.scan_csv(file, infer_schema_length=None, try_parse_dates=True)
-        schema = _checked(inferred, file).collect_schema()
-        return pl.scan_csv(file, schema=schema, try_parse_dates=True)
+        return inferred_csv(file)
     if suffix in _NDJSON:
         check_utf8(file)
         schema = _checked(pl.scan_ndjson(file, infer_schema_length=None), file).collect_schema()
@@ -55,11 +53,20 @@ def read_data(path: str | Path) -> pl.LazyFrame:
     )
 
 
+def inferred_csv(file: Path) -> pl.LazyFrame:
+    """A CSV whose shape was checked, with types inferred from every row once and kept (a
+    lazy scan would infer them per query)."""
+    inferred = pl.scan_csv(file, infer_schema_length=None, try_parse_dates=True)
+    schema = _checked(inferred, file).collect_schema()
+    return pl.scan_csv(file, schema=schema, try_parse_dates=True)
+
+
 def read_as_declared(path: str | Path, contract: Contract) -> pl.LazyFrame | None:
     """A CSV file parsed with the types ``contract`` declares; ``None`` for other inputs.
 
     A value that does not parse as its declared type makes the query fail; read the file
-    with :func:`read_data` then, so the type check reports the type the column holds.
+    with :func:`inferred_csv` then (its shape is checked already), so the type check reports
+    the type the column holds.
     """
     text = str(path)
     if any(ch in text for ch in "*?[") or Path(text).suffix.lower() not in _CSV:

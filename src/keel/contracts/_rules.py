@@ -18,6 +18,7 @@ from keel.contracts._checks import (
     Close,
     ExpressionRule,
     FunctionalDependency,
+    NullFraction,
     Ordered,
     Unique,
 )
@@ -25,7 +26,6 @@ from keel.contracts._dataset import (
     Aggregate,
     Correlated,
     Fresh,
-    NullFraction,
     Rows,
 )
 from keel.contracts._expr import Column, Expr, parse_expr

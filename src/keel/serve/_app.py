@@ -1,10 +1,10 @@
 """``create_app``: the FastAPI app that serves a registered model.
 
 The hot path avoids per-request framework work: handlers take the raw ``Request``, parse
-the body once with orjson, check the records with the contract compiled at load time
-(:mod:`keel.serve._checks`), hand the rows to the micro-batcher and answer with orjson. The
-OpenAPI document is written from the model's contract instead of pydantic models
-(:mod:`keel.serve._openapi`).
+the body once with orjson, check the records with the contract's record checker, compiled
+at load time (:func:`keel.contracts.record_checker`), hand the rows to the micro-batcher
+and answer with orjson. The OpenAPI document is written from the model's contract instead
+of pydantic models (:mod:`keel.serve._openapi`).
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from keel._version import __version__
+from keel.contracts import CheckedBatch
 from keel.deploy import Controller, DeploySpec, Guardrails, Router, load_spec
 from keel.errors import KeelError, UsageError
 from keel.registry import load, set_alias
 from keel.registry import rollback as rollback_alias
 from keel.serve._accesslog import flush_access_log
 from keel.serve._batching import Batcher, Occupancy, Prediction
-from keel.serve._checks import CheckedBatch
 from keel.serve._feedback import FeedbackGate, require_token
 from keel.serve._http import (
     RequestError,

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from keel.contracts import record_checker
 from keel.models import KeelModel, sample_rows
 from keel.serve._batching import Prediction
-from keel.serve._checks import RecordChecker
 
 __all__ = ["ServedModel"]
 
@@ -23,7 +23,7 @@ class ServedModel:
         self.name = name
         self.version = version
         self.model = model
-        self.checker = RecordChecker(model.input_contract, mode=inputs_mode)
+        self.checker = record_checker(model.input_contract, mode=inputs_mode)
         self.columns = self.checker.names
         classes = model.classes
         self.classes: list[Any] | None = list(classes) if classes is not None else None

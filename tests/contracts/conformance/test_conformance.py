@@ -22,9 +22,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import keel
-from keel.contracts import ColumnSpec, Contract, DType, check_data, dump_yaml, lit
+from keel.contracts import ColumnSpec, Contract, DType, check_data, dump_yaml, lit, record_checker
 from keel.contracts._dataset import Fresh
-from keel.serve._checks import RecordChecker
 from tests.conftest import CONSTRUCTORS
 from tests.contracts.conformance import oracle
 
@@ -336,7 +335,7 @@ def _json(value: Any) -> Any:
 
 def _record_verdicts(contract: Contract, df: pl.DataFrame) -> dict[str, oracle.Verdict]:
     """The serving checker's verdicts: a check fails on the records it reports for its column."""
-    checker = RecordChecker(contract, mode="reject")
+    checker = record_checker(contract, mode="reject")
     failures: dict[str, int] = {}
     for row in df.to_dicts():
         for field in {error["field"] for error in checker.check([_record(row)]).errors}:
