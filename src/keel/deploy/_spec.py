@@ -49,6 +49,7 @@ import yaml
 
 from keel.config import format_seconds, parse_seconds
 from keel.errors import UsageError, did_you_mean
+from keel.models import METRICS, metric, metric_not_usable
 from keel.store import InvalidNameError, check_alias
 
 __all__ = [
@@ -74,7 +75,7 @@ Promotion = Literal["auto", "manual"]
 StepKind = Literal["setWeight", "pause", "analysis"]
 Path_ = tuple[str | int, ...]
 
-METRIC_NAMES = ("accuracy", "mae", "mse")
+METRIC_NAMES = tuple(name for name, m in METRICS.items() if m.per_record is not None)
 """Per-record metrics the sequential test can compare (higher accuracy, lower error)."""
 
 _DEFAULT_STEPS_TEXT = "[{setWeight: 10}, {pause: {duration: 5m}}, {analysis: {}}, ...]"
@@ -633,6 +634,18 @@ class _Reader:
             return default
         return self.number(value, "toleranceMs", path, default, low=0)
 
+    def metric_name(self, value: Any, path: Path_) -> str:
+        """A name of the metric vocabulary that has a per-record form."""
+        try:
+            found = metric(value)
+            if found.per_record is None:
+                why = "The sequential test compares per-record values; this metric has none."
+                raise metric_not_usable(found.name, "a guardrail", METRIC_NAMES, why)
+        except UsageError as exc:
+            self.problem(path, f"{exc.message} {exc.hint}")
+            return "accuracy"
+        return found.name
+
     def metric(self, value: Any, path: Path_) -> MetricGuardrail | None:
         if value is None or value is False:
             return None
@@ -640,7 +653,7 @@ class _Reader:
         if data is None:
             return None
         return MetricGuardrail(
-            name=self.choice(data, "name", path, METRIC_NAMES, "accuracy"),
+            name=self.metric_name(data.get("name", "accuracy"), (*path, "name")),
             alpha=self.number(data, "alpha", path, 0.05, low=0, high=0.5, open_low=True),
             margin=self.number(data, "margin", path, 0.0, low=0),
             min_samples=int(self.number(data, "minSamples", path, 100, low=10, integer=True)),

@@ -64,7 +64,7 @@ import yaml
 
 from keel._json import nulled
 from keel.errors import UsageError, did_you_mean
-from keel.models._metrics import METRICS, Metric, Task
+from keel.models._metrics import METRICS, Metric, Task, metric
 from keel.registry._stats import PairedComparison, _inputs, compare
 
 __all__ = [
@@ -264,11 +264,10 @@ class _Reader:
         return float(value)
 
     def metric(self, value: Any, path: KeyPath) -> str:
-        if not isinstance(value, str) or value not in METRICS:
-            raise self.error(
-                path, f"unknown metric {value!r}.", hint=did_you_mean(str(value), METRICS)
-            )
-        return value
+        try:
+            return metric(value).name
+        except UsageError as exc:  # the vocabulary's error, placed at its line and key
+            raise self.error(path, exc.message, hint=exc.hint or "") from None
 
     def policy(self, data: Any) -> GatePolicy:
         top = self.mapping(data, (), _TOP_KEYS)
