@@ -1,7 +1,7 @@
 """Evaluating registered models on data, and gating a candidate against a baseline.
 
-Both read the evaluation data (a Parquet/CSV/NDJSON path, or a registered dataset version
-``NAME@VERSION``), check it against the model's input contract (data that breaks the
+Both read the evaluation data through :func:`keel.tracking.open_source` (a path, a frame,
+or a registered dataset version), check it against the model's input contract (data that breaks the
 contract is reported, not silently scored), and predict. ``gate`` runs the policy's
 checks on the same rows for candidate and baseline (see :mod:`keel.registry._policy`),
 records the result in the model's event log and, when asked and passed, promotes the
@@ -10,10 +10,8 @@ candidate to the baseline's alias.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from keel.errors import ContractError, UsageError, did_you_mean
@@ -22,7 +20,7 @@ from keel.models._package import KeelModel
 from keel.registry._policy import GatePolicy, GateResult, run_gate
 from keel.registry._registry import actor, load, resolve
 from keel.store import ModelVersion
-from keel.tracking import Project, get_dataset, open_project, parse_ref
+from keel.tracking import Project, open_project, open_source
 
 __all__ = ["GateOutcome", "evaluate_model", "gate", "read_frame"]
 
@@ -53,19 +51,10 @@ class GateOutcome:
         }
 
 
-def read_frame(data: str, *, project: Project) -> Any:
-    """A Polars frame of ``data``: a file or folder path, or a dataset ``NAME@VERSION``."""
-    from keel.contracts import read_data
-
-    path = Path(data)
-    if path.exists() or "@" not in data:
-        return read_data(path).collect()
-    name, version = parse_ref(data)
-    found = project.metadata.get_dataset_version(name, version)
-    with tempfile.TemporaryDirectory(prefix="keel-eval-") as scratch:
-        # into an existing folder: a single file keeps its name (and so its format)
-        target = get_dataset(f"{found.name}@{found.version}", scratch, project=project)
-        return read_data(target).collect()
+def read_frame(data: Any, *, project: Project) -> Any:
+    """A Polars frame of ``data``: any data source :func:`keel.tracking.open_source` reads
+    (a path, a frame, a dataset reference)."""
+    return open_source(data, project=project).collect()
 
 
 def _predictions(
@@ -113,7 +102,7 @@ def _slices(frame: Any, columns: Sequence[str], where: str) -> dict[str, Any]:
 
 def evaluate_model(
     ref: str,
-    data: str,
+    data: Any,
     *,
     target: str,
     slices: Sequence[str] = (),
@@ -147,7 +136,7 @@ def gate(
     *,
     candidate: int,
     against: str = "champion",
-    data: str,
+    data: Any,
     target: str,
     policy: GatePolicy | None = None,
     promote: bool = False,
