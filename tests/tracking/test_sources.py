@@ -3,6 +3,7 @@ a glob, a dataset reference or a Polars/pandas/PyArrow/DuckDB frame, and answer 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,30 @@ def test_what_counts_as_a_dataset_reference(root: Path, monkeypatch: pytest.Monk
 def test_something_that_is_no_data_is_refused(root: Path) -> None:
     with pytest.raises(UsageError, match=r"cannot read data of type builtins\.dict"):
         open_source({"x1": [1.0]})
+
+
+def test_the_commands_take_a_dataset_reference(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from keel.cli import app
+
+    monkeypatch.chdir(root)
+    (root / "features.yaml").write_text(Features.to_yaml())
+    runner = CliRunner()
+    by_path = runner.invoke(app, ["validate", "features.yaml", "holdout.parquet", "-f", "json"])
+    by_ref = runner.invoke(app, ["validate", "features.yaml", "data:holdout", "-f", "json"])
+    assert (by_path.exit_code, by_ref.exit_code) == (1, 1)  # x1 > 0.9 in some rows
+    failures = [json.loads(r.stdout)["errors"] for r in (by_path, by_ref)]
+    assert failures[0] == failures[1] > 0
+    drift = runner.invoke(
+        app, ["monitor", "compare", _version_ref("holdout", 1), "holdout.parquet", "-f", "json"]
+    )
+    assert drift.exit_code == 0, drift.output
+    evaluated = runner.invoke(
+        app,
+        [
+            *("models", "evaluate", "risk/1", "--data", "data:holdout", "--target", "label"),
+            *("--n-boot", "10", "-f", "json"),
+        ],
+    )
+    assert evaluated.exit_code == 0, evaluated.output
