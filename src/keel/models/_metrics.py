@@ -80,6 +80,12 @@ class Metric:
     needs_score: bool = False  # a probability is required (AUC, log loss, ECE)
     default: bool = True
     per_record: Callable[[Any, Any], float] | None = None
+    label: str = ""  # how reports title it (the name when empty)
+
+    @property
+    def title(self) -> str:
+        """The metric's name as reports show it ("Log loss", "R²")."""
+        return self.label or self.name
 
     @property
     def kind(self) -> MetricKind:
@@ -320,17 +326,33 @@ def _record_sq_error(prediction: Any, label: Any) -> float:
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("auc", auc, "classification", True, needs_score=True),
-        Metric("log_loss", log_loss, "classification", False, needs_score=True),
-        Metric("accuracy", accuracy, "classification", True, per_record=_record_correct),
-        Metric("f1", f1, "classification", True),
-        Metric("ece", expected_calibration_error, "classification", False, needs_score=True),
-        Metric("precision", precision, "classification", True, default=False),
-        Metric("recall", recall, "classification", True, default=False),
-        Metric("rmse", rmse, "regression", False),
-        Metric("mae", mae, "regression", False, per_record=_record_abs_error),
-        Metric("r2", r2, "regression", True),
-        Metric("mse", mse, "regression", False, default=False, per_record=_record_sq_error),
+        Metric("auc", auc, "classification", True, needs_score=True, label="AUC"),
+        Metric("log_loss", log_loss, "classification", False, needs_score=True, label="Log loss"),
+        Metric(
+            "accuracy",
+            accuracy,
+            "classification",
+            True,
+            per_record=_record_correct,
+            label="Accuracy",
+        ),
+        Metric("f1", f1, "classification", True, label="F1"),
+        Metric(
+            "ece",
+            expected_calibration_error,
+            "classification",
+            False,
+            needs_score=True,
+            label="Expected calibration error",
+        ),
+        Metric("precision", precision, "classification", True, default=False, label="Precision"),
+        Metric("recall", recall, "classification", True, default=False, label="Recall"),
+        Metric("rmse", rmse, "regression", False, label="RMSE"),
+        Metric("mae", mae, "regression", False, per_record=_record_abs_error, label="MAE"),
+        Metric("r2", r2, "regression", True, label="R²"),
+        Metric(
+            "mse", mse, "regression", False, default=False, per_record=_record_sq_error, label="MSE"
+        ),
     )
 }
 """The vocabulary, by name. Evaluation's default set is the metrics with ``default``."""
