@@ -50,6 +50,7 @@ __all__ = [
     "metric",
     "metric_not_usable",
     "mse",
+    "one_class_metrics",
     "precision",
     "r2",
     "recall",
@@ -194,6 +195,15 @@ def _counts(y_true: Array, y_pred: Array, positive: Any) -> _Counts:
         float(np.sum(guess & ~truth)),
         float(np.sum(~guess & truth)),
     )
+
+
+def one_class_metrics(tp: float, fp: float, fn: float) -> tuple[float, float, float]:
+    """Precision, recall and F1 from (possibly expected, fractional) true positive, false
+    positive and false negative counts: the formulas every one-class figure uses, with
+    ``nan`` for an empty precision or recall and 0 for the F1 of no true positive."""
+    counts = (tp, fp, fn)
+    nan = float("nan")
+    return _precision_of(counts, nan), _recall_of(counts, nan), _f1_of(counts, nan)
 
 
 def _precision_of(counts: _Counts, empty: float) -> float:

@@ -43,6 +43,7 @@ from keel.models._metrics import (
     log_loss,
     mae,
     mse,
+    one_class_metrics,
     precision,
     r2,
     recall,
@@ -227,9 +228,7 @@ def _estimate(row: Mapping[str, Any], task: Task, curve: Any, *, has_conf: bool)
     if task.binary and row.get("n_score"):
         tp, fp, fn, tn = (float(row[k] or 0.0) for k in ("tp", "fp", "fn", "tn"))
         found.setdefault("accuracy", (tp + tn) / row["n_score"])
-        found["precision"] = tp / (tp + fp) if tp + fp else math.nan
-        found["recall"] = tp / (tp + fn) if tp + fn else math.nan
-        found["f1"] = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        found["precision"], found["recall"], found["f1"] = one_class_metrics(tp, fp, fn)
         found["auc"] = _expected_auc(curve) if curve is not None else math.nan
     if len(found) == 1:
         return found
