@@ -354,7 +354,7 @@ def test_keys_must_name_their_column(bins: dict[str, Bins]) -> None:
 
 
 def test_unsupported_data_type(bins: dict[str, Bins]) -> None:
-    with pytest.raises(UsageError, match="cannot profile data of type list"):
+    with pytest.raises(UsageError, match=r"cannot read data of type builtins\.list"):
         profile([1, 2, 3], bins)
 
 

@@ -223,7 +223,7 @@ def test_thresholds_from_yaml(tmp_path: Path) -> None:
     file.write_text("max_nul_rate: 0.05\n")
     with pytest.raises(UsageError, match="unknown key"):
         Thresholds.load(file)
-    with pytest.raises(UsageError, match="no metric called acc"):
+    with pytest.raises(UsageError, match="unknown metric 'acc'"):
         Thresholds(min={"acc": 0.5})
     with pytest.raises(UsageError, match=r"\[0, 1\]"):
         Thresholds(max_null_rate=5)

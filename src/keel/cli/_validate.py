@@ -15,7 +15,12 @@ __all__ = ["validate"]
 
 def validate(
     contract: Annotated[str, typer.Argument(help="contract.yaml, or module:Class.")],
-    data: Annotated[str, typer.Argument(help="Parquet file/folder/glob, CSV or NDJSON.")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            help="Parquet file/folder/glob, CSV or NDJSON, or a dataset version (data:NAME)."
+        ),
+    ],
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     examples: Annotated[
         int | None, typer.Option(min=0, help="Failing rows shown per check (keel.toml default).")
@@ -31,6 +36,7 @@ def validate(
     """Validate DATA against CONTRACT. Exit 0: passed; 1: an error check failed; 2: unusable."""
     from keel.config import load_config
     from keel.contracts import check_data, load_contract
+    from keel.tracking import local_source
 
     with reporting():
         config = load_config()
@@ -38,7 +44,7 @@ def validate(
         with progress(f"Validating {data} against {spec.name}"):
             report = check_data(
                 spec,
-                data,
+                local_source(data),
                 coerce=coerce,
                 strict=config.contract_strict if strict is None else strict,
                 examples=config.contract_examples if examples is None else examples,

@@ -89,6 +89,7 @@ __all__ = [
     "load_contract",
     "load_yaml",
     "null_fraction",
+    "open_data",
     "ordered",
     "parse_expr",
     "read_contract",
@@ -104,9 +105,14 @@ __all__ = [
 
 if TYPE_CHECKING:
     from keel.contracts._engine import check_data as check_data
+    from keel.contracts._io import open_data as open_data
     from keel.contracts._io import read_data as read_data
 
-_LAZY = {"check_data": "keel.contracts._engine", "read_data": "keel.contracts._io"}
+_LAZY = {
+    "check_data": "keel.contracts._engine",
+    "open_data": "keel.contracts._io",
+    "read_data": "keel.contracts._io",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""Reading data files for validation: Parquet (file, folder or glob), CSV and NDJSON.
+"""Reading data: files for validation (Parquet file, folder or glob, CSV, NDJSON), and any
+data source as one lazy Polars frame (:func:`open_data`).
 
 Files are opened lazily with Polars, so validation streams them: a Parquet or CSV file larger
 than memory is checked in bounded memory. Problems that make the input unusable (missing,
@@ -10,15 +11,23 @@ contract is parsed with the contract's types (see :mod:`keel.contracts._csv`).
 from __future__ import annotations
 
 import glob
+import os
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from keel.contracts._contract import Contract
 from keel.contracts._csv import check_csv_shape, check_utf8, typed_csv
-from keel.errors import InputError, first_line
+from keel.errors import InputError, UsageError, first_line
 
-__all__ = ["inferred_csv", "read_as_declared", "read_data"]
+__all__ = ["DATA_SOURCES", "inferred_csv", "open_data", "read_as_declared", "read_data"]
+
+DATA_SOURCES = (
+    "a Parquet file, folder or glob, a CSV or NDJSON file, or a Polars, pandas, PyArrow, "
+    "DuckDB or Dask frame"
+)
+"""What :func:`open_data` accepts, for messages and help texts."""
 
 _PARQUET = {".parquet", ".pq"}
 _CSV = {".csv"}
@@ -59,6 +68,54 @@ def inferred_csv(file: Path) -> pl.LazyFrame:
     inferred = pl.scan_csv(file, infer_schema_length=None, try_parse_dates=True)
     schema = _checked(inferred, file).collect_schema()
     return pl.scan_csv(file, schema=schema, try_parse_dates=True)
+
+
+def open_data(data: Any, *, what: str = "data") -> pl.LazyFrame:
+    """Any data source as a lazy Polars frame: the one way Keel's commands accept data.
+
+    A path (file, folder or glob) is scanned lazily by :func:`read_data`; a Polars frame is
+    used as it is; pandas and PyArrow are converted; any other frame narwhals knows (DuckDB,
+    Dask, ...) is collected into Polars. Callers that process Dask distributed (profiles,
+    drift) check for Dask first and never get here with one. ``what`` names the data in the
+    error for an object that is no data source.
+    """
+    if isinstance(data, pl.LazyFrame):
+        return data
+    if isinstance(data, pl.DataFrame):
+        return data.lazy()
+    if isinstance(data, str | os.PathLike):
+        return read_data(os.fspath(data))
+    from keel.contracts._backends import require_unique_columns
+
+    names = getattr(data, "column_names", None) or getattr(data, "columns", None)
+    if names is not None and not callable(names):  # pandas and PyArrow allow repeated names
+        require_unique_columns(map(str, names), f"the {type(data).__name__}")
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        return pl.from_pandas(data).lazy()
+    if module == "pyarrow":
+        frame = pl.from_arrow(data)
+        if isinstance(frame, pl.DataFrame):
+            return frame.lazy()
+    return _via_narwhals(data, what)
+
+
+def _via_narwhals(data: Any, what: str) -> pl.LazyFrame:
+    import narwhals.stable.v2 as nw
+
+    try:
+        frame = nw.from_native(data)
+    except TypeError:
+        frame = None
+    if isinstance(frame, nw.LazyFrame):
+        frame = frame.collect(backend="polars")
+    if not isinstance(frame, nw.DataFrame):
+        raise UsageError(
+            f"cannot read {what} of type {type(data).__module__}.{type(data).__name__}.",
+            hint=f"Pass {DATA_SOURCES}.",
+        )
+    native = frame.to_polars()
+    return native.lazy()
 
 
 def read_as_declared(path: str | Path, contract: Contract) -> pl.LazyFrame | None:

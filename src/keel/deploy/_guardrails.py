@@ -25,7 +25,8 @@ interval. Four comparisons, each switched on in the spec's ``analysis.guardrails
     ``max``. In shadow mode both sides saw the same requests, so any divergence is the
     models'; in canary mode the sides saw different users, which the threshold must allow.
 ``metric``
-    once feedback arrives, per-record accuracy (or ``mae``/``mse``) of the two sides
+    once feedback arrives, per-record accuracy (or ``mae``/``mse``: the metrics of
+    :data:`keel.models.METRICS` with a per-record form) of the two sides
     compared with an always-valid confidence sequence (:mod:`keel.deploy._sequential`):
     paired in shadow mode, two independent streams in canary mode. Breached when the
     challenger is confidently worse by more than ``margin``; a *win* when it is confidently
@@ -43,7 +44,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,6 +54,7 @@ from keel._json import nulled
 from keel.deploy._sequential import SequentialComparison
 from keel.deploy._spec import DeploySpec, GuardrailSpec
 from keel.errors import UsageError
+from keel.models import metric
 
 __all__ = ["Action", "Decision", "Guardrails", "LatencyHistogram"]
 
@@ -157,6 +159,7 @@ class Guardrails:
             )
             self._bins: Any = None
             self._reference: list[Any] = []
+            self._score_record = _scorer(metric.name if metric else "accuracy")
 
     # -- the hot path --------------------------------------------------------------------
     def observe(
@@ -214,7 +217,7 @@ class Guardrails:
         if self._paired and not ("champion" in entry and "challenger" in entry):
             return  # wait for the other side (or for eviction)
         del self._tracked[request_id]
-        score = _SCORES[self._rules.metric.name if self._rules.metric else "accuracy"]
+        score = self._score_record
         labels = entry[_LABELS]
         if self._paired:
             for a, b, y in zip(entry["champion"], entry["challenger"], labels, strict=False):
@@ -447,16 +450,11 @@ def _centers(bins: Any) -> Any:
     return bin_centers(bins)
 
 
-def _accuracy(p: Any, y: Any) -> float:
-    return 1.0 if p == y or (type(p) is not type(y) and str(p) == str(y)) else 0.0
-
-
-def _abs_error(p: Any, y: Any) -> float:
-    return -abs(float(p) - float(y))
-
-
-def _sq_error(p: Any, y: Any) -> float:
-    return -((float(p) - float(y)) ** 2)
-
-
-_SCORES = {"accuracy": _accuracy, "mae": _abs_error, "mse": _sq_error}
+def _scorer(name: str) -> Callable[[Any, Any], float]:
+    """The metric's per-record value, turned so that higher is better."""
+    spec = metric(name)
+    per_record = spec.per_record
+    assert per_record is not None  # the spec accepts only metrics that have one
+    if spec.higher_is_better:
+        return per_record
+    return lambda p, y: -per_record(p, y)

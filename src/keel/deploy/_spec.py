@@ -57,6 +57,7 @@ from keel.grammar import (
     parse_duration,
     read_yaml,
 )
+from keel.models import METRICS, metric, metric_not_usable
 
 __all__ = [
     "METRIC_NAMES",
@@ -78,7 +79,7 @@ InputsMode = Literal["reject", "warn"]
 Promotion = Literal["auto", "manual"]
 StepKind = Literal["setWeight", "pause", "analysis"]
 
-METRIC_NAMES = ("accuracy", "mae", "mse")
+METRIC_NAMES = tuple(name for name, m in METRICS.items() if m.per_record is not None)
 """Per-record metrics the sequential test can compare (higher accuracy, lower error)."""
 
 _DEFAULT_STEPS_TEXT = "[{setWeight: 10}, {pause: {duration: 5m}}, {analysis: {}}, ...]"
@@ -540,6 +541,18 @@ class _Reader(Reader):
             return default
         return self.number(value, "toleranceMs", path, default, low=0)
 
+    def metric_name(self, value: Any, path: KeyPath) -> str:
+        """A name of the metric vocabulary that has a per-record form."""
+        try:
+            found = metric(value)
+            if found.per_record is None:
+                why = "The sequential test compares per-record values; this metric has none."
+                raise metric_not_usable(found.name, "a guardrail", METRIC_NAMES, why)
+        except UsageError as exc:
+            self.problem(path, exc.message, hint=exc.hint or "")
+            return "accuracy"
+        return found.name
+
     def metric(self, value: Any, path: KeyPath) -> MetricGuardrail | None:
         if value is None or value is False:
             return None
@@ -547,7 +560,7 @@ class _Reader(Reader):
         if data is None:
             return None
         return MetricGuardrail(
-            name=self.choice(data, "name", path, METRIC_NAMES, "accuracy"),
+            name=self.metric_name(data.get("name", "accuracy"), (*path, "name")),
             alpha=self.number(data, "alpha", path, 0.05, low=0, high=0.5, open_low=True),
             margin=self.number(data, "margin", path, 0.0, low=0),
             min_samples=int(self.number(data, "minSamples", path, 100, low=10, integer=True)),

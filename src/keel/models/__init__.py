@@ -1,5 +1,5 @@
 """Models: one protocol for every framework, adapters by composition, safe model packages,
-metrics and evaluation per slice.
+the metric vocabulary and evaluation per slice.
 
 The package format (``MANIFEST``, :func:`read_manifest`, :func:`package_path`) and the
 metrics (:data:`METRICS` by name, each a :class:`Metric`) are public because the registry,
@@ -17,6 +17,7 @@ from keel.models._evaluate import Evaluation as Evaluation
 from keel.models._evaluate import evaluate as evaluate
 from keel.models._metrics import METRICS as METRICS
 from keel.models._metrics import Metric as Metric
+from keel.models._metrics import MetricKind as MetricKind
 from keel.models._metrics import Task as Task
 from keel.models._metrics import accuracy as accuracy
 from keel.models._metrics import auc as auc
@@ -24,8 +25,15 @@ from keel.models._metrics import expected_calibration_error as expected_calibrat
 from keel.models._metrics import f1 as f1
 from keel.models._metrics import log_loss as log_loss
 from keel.models._metrics import mae as mae
+from keel.models._metrics import metric as metric
+from keel.models._metrics import metric_not_usable as metric_not_usable
+from keel.models._metrics import mse as mse
+from keel.models._metrics import one_class_metrics as one_class_metrics
+from keel.models._metrics import precision as precision
 from keel.models._metrics import r2 as r2
+from keel.models._metrics import recall as recall
 from keel.models._metrics import rmse as rmse
+from keel.models._metrics import unknown_metric as unknown_metric
 from keel.models._package import MANIFEST as MANIFEST
 from keel.models._package import KeelModel as KeelModel
 from keel.models._package import Manifest as Manifest
@@ -46,6 +54,7 @@ __all__ = [
     "KeelModel",
     "Manifest",
     "Metric",
+    "MetricKind",
     "Model",
     "ModelPackageError",
     "ModelVersionWarning",
@@ -63,11 +72,18 @@ __all__ = [
     "load_model",
     "log_loss",
     "mae",
+    "metric",
+    "metric_not_usable",
+    "mse",
+    "one_class_metrics",
     "package_path",
+    "precision",
     "r2",
     "read_manifest",
     "read_skops",
+    "recall",
     "rmse",
     "sample_rows",
     "save_model",
+    "unknown_metric",
 ]

@@ -42,7 +42,7 @@ import numpy.typing as npt
 
 from keel._json import nulled
 from keel.errors import UsageError, did_you_mean
-from keel.models._metrics import METRICS, Array, Task
+from keel.models._metrics import METRICS, Array, Task, metric
 
 __all__ = ["NULL_LABEL", "Evaluation", "MetricValue", "SliceResult", "evaluate"]
 
@@ -417,21 +417,23 @@ def _metric_names(requested: Sequence[str] | None, rows: _Rows) -> list[str]:
     task = rows.task
     usable = [name for name, m in METRICS.items() if m.task == task]
     if requested is None:
-        return [n for n in usable if rows.score is not None or not METRICS[n].needs_score]
+        return [
+            n
+            for n in usable
+            if METRICS[n].default and (rows.score is not None or not METRICS[n].needs_score)
+        ]
     if isinstance(requested, str):
         requested = [requested]
     if not requested:
         raise UsageError("no metrics requested.", hint=f"Choose from: {', '.join(usable)}.")
     for name in requested:
-        if name not in METRICS:
-            raise UsageError(f"unknown metric {name!r}.", hint=did_you_mean(name, METRICS))
-        metric = METRICS[name]
-        if metric.task != task:
+        spec = metric(name)
+        if spec.task != task:
             raise UsageError(
-                f"metric {name!r} is for {metric.task}, but this evaluation is {task}.",
+                f"metric {name!r} is for {spec.task}, but this evaluation is {task}.",
                 hint=f"Metrics for {task}: {', '.join(usable)}.",
             )
-        if metric.needs_score and rows.score is None:
+        if spec.needs_score and rows.score is None:
             raise UsageError(
                 f"metric {name!r} needs predicted probabilities (y_score).",
                 hint="Pass y_score=model.predict_proba(X)[:, 1] for a binary classifier.",
@@ -628,6 +630,31 @@ def _f1_finish(counts: Array, sums: Array, rows: _Rows) -> Array:
     return cast(Array, np.where(n_present <= 2, single, macro))
 
 
+def _precision_finish(counts: Array, sums: Array, rows: _Rows) -> Array:
+    return _one_class_finish(sums, lambda tp, fp, fn: (tp, tp + fp))
+
+
+def _recall_finish(counts: Array, sums: Array, rows: _Rows) -> Array:
+    return _one_class_finish(sums, lambda tp, fp, fn: (tp, tp + fn))
+
+
+def _one_class_finish(
+    sums: Array, ratio: Callable[[Array, Array, Array], tuple[Array, Array]]
+) -> Array:
+    # as ``precision``/``recall``: of the greatest class drawn when at most two are (nan when
+    # its denominator is 0), else the macro mean over the classes drawn (0 for such a class)
+    k = sums.shape[1] // 4
+    top_num, den = ratio(sums[:, :k], sums[:, k : 2 * k], sums[:, 2 * k : 3 * k])
+    present = sums[:, 3 * k :] > 0
+    per_class = top_num / np.where(den > 0, den, 1)
+    n_present = present.sum(axis=1)
+    top = k - 1 - np.argmax(present[:, ::-1], axis=1)
+    picked = np.arange(len(sums)), top
+    single = np.where(den[picked] > 0, per_class[picked], np.nan)
+    macro = (per_class * present).sum(axis=1) / np.maximum(n_present, 1)
+    return np.where(n_present <= 2, single, macro)
+
+
 def _ece_columns(rows: _Rows) -> Array:
     assert rows.score is not None
     index = np.minimum((rows.score * _CALIBRATION_BINS).astype(int), _CALIBRATION_BINS - 1)
@@ -687,10 +714,13 @@ _KERNELS: dict[str, tuple[Columns, Finish]] = {
     "accuracy": (_accuracy_columns, _mean),
     "f1": (_f1_columns, _f1_finish),
     "log_loss": (_log_loss_columns, _mean),
+    "precision": (_f1_columns, _precision_finish),
+    "recall": (_f1_columns, _recall_finish),
     "ece": (_ece_columns, _ece_finish),
     "auc": (_no_columns, _auc_finish),
     "rmse": (_error_columns(2), _rmse_finish),
     "mae": (_error_columns(1), _mean),
+    "mse": (_error_columns(2), _mean),
     "r2": (_r2_columns, _r2_finish),
 }
 

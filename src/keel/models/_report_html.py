@@ -20,17 +20,6 @@ from keel.models._metrics import METRICS
 
 __all__ = ["evaluation_html"]
 
-_NAMES = {
-    "auc": "AUC",
-    "log_loss": "Log loss",
-    "accuracy": "Accuracy",
-    "f1": "F1",
-    "ece": "Expected calibration error",
-    "rmse": "RMSE",
-    "mae": "MAE",
-    "r2": "R²",
-}
-
 
 _Scale = Callable[[float], float]
 _DOT = "#1f5f99"
@@ -68,7 +57,7 @@ def evaluation_html(evaluation: Evaluation, *, title: str, subtitle: str = "") -
 
 
 def _display(name: str) -> str:
-    return _NAMES.get(name, name)
+    return METRICS[name].title if name in METRICS else name
 
 
 def _fmt(value: float) -> str:

@@ -14,6 +14,7 @@ file is YAML::
     min: {accuracy: 0.8, auc: 0.75}
     max: {rmse: 3.0}
 
+``min`` and ``max`` name metrics of :data:`keel.models.METRICS` (any of them).
 Every mistake in the file is reported at once, each with its line, key and what is allowed.
 """
 
@@ -29,6 +30,8 @@ from typing import Any
 
 from keel.errors import KeelError, UsageError
 from keel.grammar import Document, Reader, read_yaml
+from keel.models import METRICS
+from keel.models import metric as lookup_metric
 
 __all__ = [
     "METRIC_NAMES",
@@ -40,7 +43,8 @@ __all__ = [
     "post_alerts",
 ]
 
-METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "auc", "mae", "rmse", "r2")
+METRIC_NAMES = tuple(METRICS)
+"""Every metric of the vocabulary: the performance report measures each that applies."""
 _RATES = (
     ("max_null_rate", "null_rate", "null rate"),
     ("max_out_of_range_rate", "out_of_range_rate", "out-of-range rate"),
@@ -74,12 +78,8 @@ class Thresholds:
             raise UsageError(
                 f"threshold max_unseen_rate must lie in [0, 1], got {self.max_unseen_rate}."
             )
-        unknown = sorted((set(self.min) | set(self.max)) - set(METRIC_NAMES))
-        if unknown:
-            raise UsageError(
-                f"no metric called {', '.join(unknown)} to set a threshold on.",
-                hint=f"Metrics: {', '.join(METRIC_NAMES)}.",
-            )
+        for name in sorted({*self.min, *self.max}):
+            lookup_metric(name)  # the vocabulary's error for a name it does not know
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "thresholds") -> Thresholds:

@@ -190,11 +190,21 @@ def compare(
         )
     elif isinstance(reference, Profile):
         done = _compare_profile(
-            reference, current, columns=columns, slice_by=slice_by, alpha=alpha, seed=seed
+            reference,
+            _lazy(current, project),
+            columns=columns,
+            slice_by=slice_by,
+            alpha=alpha,
+            seed=seed,
         )
     else:
         done = _compare_frames(
-            reference, current, columns=columns, slice_by=slice_by, alpha=alpha, seed=seed
+            _lazy(reference, project),
+            _lazy(current, project),
+            columns=columns,
+            slice_by=slice_by,
+            alpha=alpha,
+            seed=seed,
         )
     _require_rows(done, *labels)
     return done
@@ -210,7 +220,7 @@ def _compare_frames(
     seed: int,
 ) -> Comparison:
     """``compare`` of two frames or paths: the reference's bins and profile in one read."""
-    ref_frame, cur_frame = _lazy(reference), _lazy(current)
+    ref_frame, cur_frame = reference, current
     ref_columns = ref_frame.collect_schema().names()
     cur_columns = cur_frame.collect_schema().names()
     chosen = _choose(ref_columns, cur_columns, columns, slice_by, "reference data")
@@ -382,23 +392,8 @@ def _scale(reference: ColumnProfile) -> float | None:
     return math.sqrt(variance) if variance and math.isfinite(variance) and variance > 0 else None
 
 
-def _lazy(data: Any) -> Any:
-    import polars as pl
+def _lazy(data: Any, project: Project | None = None) -> Any:
+    """``data`` (a frame, a path or a dataset reference) as a lazy Polars frame."""
+    from keel.tracking import open_source
 
-    from keel.contracts import read_data, require_unique_columns
-
-    if isinstance(data, pl.LazyFrame):
-        return data
-    if isinstance(data, pl.DataFrame):
-        return data.lazy()
-    if isinstance(data, str) or hasattr(data, "__fspath__"):
-        return read_data(data)
-    if hasattr(data, "columns"):  # pandas allows two columns of one name
-        require_unique_columns(map(str, data.columns), f"the {type(data).__name__}")
-    try:
-        return pl.from_pandas(data).lazy()
-    except (TypeError, ValueError, ImportError) as exc:
-        raise UsageError(
-            f"cannot compare a {type(data).__name__}.",
-            hint="Give a Parquet/CSV/NDJSON path (or folder), or a Polars or pandas frame.",
-        ) from exc
+    return open_source(data, project=project)

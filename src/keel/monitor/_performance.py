@@ -5,7 +5,8 @@ estimated from its confidence where they did not.
 feedback row without ``row`` labels every record of its request, and when a record got
 several labels the latest counts. Classifiers get accuracy, precision, recall and F1 (of the
 positive class for two classes, the unweighted mean over classes otherwise) and ROC AUC
-when the log holds ``score``; regressors MAE, RMSE and R². The definitions are
+when the log holds ``score`` (with log loss and calibration error); regressors MAE, RMSE, MSE
+and R². The definitions are
 :mod:`keel.models._metrics` (the ones evaluation and gates use), and every figure comes
 with the number of rows it rests on.
 
@@ -34,7 +35,20 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from keel._json import nulled
-from keel.models import accuracy, auc, f1, mae, r2, rmse
+from keel.models import (
+    accuracy,
+    auc,
+    expected_calibration_error,
+    f1,
+    log_loss,
+    mae,
+    mse,
+    one_class_metrics,
+    precision,
+    r2,
+    recall,
+    rmse,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -129,40 +143,33 @@ def _measured(group: pl.DataFrame, task: Task) -> dict[str, Any]:
     found: dict[str, Any] = {"labelled": group.height}
     if task.kind == "regression":
         t, p = y_true.astype(float), y_pred.astype(float)
-        found |= {"mae": mae(t, p), "rmse": rmse(t, p), "r2": r2(t, p)}
+        found |= {"mae": mae(t, p), "rmse": rmse(t, p), "mse": mse(t, p), "r2": r2(t, p)}
     else:
         found |= _classification(y_true, y_pred, task)
         score = group["score"] if "score" in group.columns else None
         if task.binary and score is not None and score.null_count() == 0:
             truth = (y_true == task.positive).astype(int)
-            found["auc"] = auc(truth, None, score.to_numpy().astype(float))
+            s = score.to_numpy().astype(float)
+            found["auc"] = auc(truth, None, s)
+            found["log_loss"] = log_loss(truth, None, s)
+            found["ece"] = expected_calibration_error(truth, None, s)
         elif task.binary:
-            found["auc"] = None
+            found |= {"auc": None, "log_loss": None, "ece": None}
     return {k: nulled(v) for k, v in found.items()} | {"estimated": False}
 
 
 def _classification(y_true: Any, y_pred: Any, task: Task) -> dict[str, Any]:
     found: dict[str, Any] = {"accuracy": accuracy(y_true, y_pred)}
     if task.binary:
+        found["precision"] = precision(y_true, y_pred, positive=task.positive)
+        found["recall"] = recall(y_true, y_pred, positive=task.positive)
         truth, guess = y_true == task.positive, y_pred == task.positive
-        found["precision"], found["recall"] = _precision_recall(truth, guess, empty=math.nan)
         found["f1"] = f1(truth.astype(int), guess.astype(int))
         return found
-    pairs = [
-        _precision_recall(y_true == c, y_pred == c, empty=0.0)
-        for c in np.unique(np.concatenate([y_true, y_pred]))
-    ]
-    found["precision"] = float(np.mean([p for p, _ in pairs]))  # macro, as f1 for many classes
-    found["recall"] = float(np.mean([r for _, r in pairs]))
+    found["precision"] = precision(y_true, y_pred, average="macro")  # macro, as f1 for many
+    found["recall"] = recall(y_true, y_pred, average="macro")
     found["f1"] = f1(y_true, y_pred)
     return found
-
-
-def _precision_recall(truth: Any, guess: Any, *, empty: float) -> tuple[float, float]:
-    """Precision and recall of one class (``empty`` where nothing was predicted / present)."""
-    tp = float(np.sum(truth & guess))
-    predicted, actual = float(np.sum(guess)), float(np.sum(truth))
-    return (tp / predicted if predicted else empty, tp / actual if actual else empty)
 
 
 # --------------------------------------------------------------------------- estimated
@@ -221,9 +228,7 @@ def _estimate(row: Mapping[str, Any], task: Task, curve: Any, *, has_conf: bool)
     if task.binary and row.get("n_score"):
         tp, fp, fn, tn = (float(row[k] or 0.0) for k in ("tp", "fp", "fn", "tn"))
         found.setdefault("accuracy", (tp + tn) / row["n_score"])
-        found["precision"] = tp / (tp + fp) if tp + fp else math.nan
-        found["recall"] = tp / (tp + fn) if tp + fn else math.nan
-        found["f1"] = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        found["precision"], found["recall"], found["f1"] = one_class_metrics(tp, fp, fn)
         found["auc"] = _expected_auc(curve) if curve is not None else math.nan
     if len(found) == 1:
         return found

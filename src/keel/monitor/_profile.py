@@ -115,28 +115,10 @@ def _schema_of(data: Any) -> Mapping[str, pl.DataType]:
 
 
 def _as_lazy(data: Any) -> pl.LazyFrame:
-    import polars as pl
+    """``data`` (a frame, a path or a dataset reference) as a lazy Polars frame."""
+    from keel.tracking import open_source
 
-    if isinstance(data, pl.LazyFrame):
-        return data
-    if isinstance(data, pl.DataFrame):
-        return data.lazy()
-    if isinstance(data, str | Path):
-        from keel.contracts import read_data
-
-        return read_data(data)
-    module = type(data).__module__.split(".")[0]
-    if module == "pandas":
-        return pl.from_pandas(data).lazy()
-    if module == "pyarrow":
-        frame = pl.from_arrow(data)
-        if isinstance(frame, pl.DataFrame):
-            return frame.lazy()
-    raise UsageError(
-        f"cannot profile data of type {type(data).__name__}.",
-        hint="Pass a Polars DataFrame or LazyFrame, a pandas DataFrame, a PyArrow Table or "
-        "the path of a data file.",
-    )
+    return open_source(data)
 
 
 def _kind_of(dtype: pl.DataType) -> Kind | None:

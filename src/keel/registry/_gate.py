@@ -1,58 +1,35 @@
 """Evaluating registered models on data, and gating a candidate against a baseline.
 
-Both read the evaluation data (a Parquet/CSV/NDJSON path, or a registered dataset version
-``NAME/3``, or ``data:NAME`` for the latest), check it against the model's input contract
-(data that breaks the contract is reported, not silently scored), and predict. ``gate``
-runs the policy's checks on the same rows for candidate and baseline (see
-:mod:`keel.registry._policy`), records the result in the model's event log and, when asked
-and passed, promotes the candidate to the baseline's alias.
+Both read the evaluation data through :func:`keel.tracking.open_source` (a path, a frame,
+or a registered dataset version), check it against the model's input contract (data that breaks the
+contract is reported, not silently scored), and predict. ``gate`` runs the policy's
+checks on the same rows for candidate and baseline (see :mod:`keel.registry._policy`),
+records the result in the model's event log and, when asked and passed, promotes the
+candidate to the baseline's alias.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from keel.errors import ContractError, UsageError, did_you_mean
-from keel.grammar import Reference, parse_reference, prefix_kind
 from keel.models import Evaluation, KeelModel, evaluate
 from keel.registry._policy import GatePolicy, GateResult, run_gate
 from keel.registry._registry import actor, load, resolve
 from keel.store import ModelVersion
-from keel.tracking import Project, get_dataset, open_project
+from keel.tracking import Project, open_project, open_source
 
 __all__ = ["evaluate_model", "gate", "read_frame"]
 
 
-def read_frame(data: str, *, project: Project) -> Any:
-    """A Polars frame of ``data``: a file or folder path, or a registered dataset version
-    (``NAME/3``, or ``data:NAME/3`` / ``data:NAME``; an existing path of that name wins)."""
-    from keel.contracts import read_data
-
-    path = Path(data)
-    ref = None if path.exists() else _dataset_ref(data)
-    if ref is None:
-        return read_data(path).collect()
-    with tempfile.TemporaryDirectory(prefix="keel-eval-") as scratch:
-        # into an existing folder: a single file keeps its name (and so its format)
-        target = get_dataset(ref, scratch, project=project)
-        return read_data(target).collect()
-
-
-def _dataset_ref(text: str) -> Reference | None:
-    """The dataset version ``text`` names when it is written as one (``data:REF``,
-    ``NAME/3``, or the refused ``NAME@3``), else ``None``: a path."""
-    if prefix_kind(text) == "dataset":
-        return parse_reference(text)
-    name, slash, version = text.rpartition("/")
-    numbered = bool(slash and name) and "/" not in name and version.isascii() and version.isdigit()
-    if "@" in text or numbered:
-        return parse_reference(text, kind="dataset")
-    return None
+def read_frame(data: Any, *, project: Project) -> Any:
+    """A Polars frame of ``data``: any data source :func:`keel.tracking.open_source` reads
+    (a path, a frame, a dataset reference)."""
+    return open_source(data, project=project).collect()
 
 
 def _predictions(
@@ -100,7 +77,7 @@ def _slices(frame: Any, columns: Sequence[str], where: str) -> dict[str, Any]:
 
 def evaluate_model(
     ref: str,
-    data: str,
+    data: Any,
     *,
     target: str,
     slices: Sequence[str] = (),
@@ -134,7 +111,7 @@ def gate(
     *,
     candidate: int,
     against: str = "champion",
-    data: str,
+    data: Any,
     target: str,
     policy: GatePolicy | str | os.PathLike[str] | None = None,
     promote: bool = False,

@@ -65,6 +65,7 @@ from keel._json import nulled
 from keel.errors import UsageError, did_you_mean
 from keel.grammar import Document, KeyPath, Reader, kind_of, read_yaml
 from keel.models import METRICS, Metric, Task
+from keel.models import metric as lookup_metric
 from keel.registry._stats import PairedComparison, _inputs, compare
 
 __all__ = [
@@ -203,9 +204,13 @@ class _Reader(Reader):
     """Turns plain data into a policy, collecting every mistake with its line and key."""
 
     def metric(self, data: Mapping[Any, Any], key: str, path: KeyPath) -> str | None:
-        """A metric name Keel computes; ``None`` (and a problem) for any other."""
-        name = self.choice(data, key, path, tuple(METRICS), "", what="metric")
-        return name or None
+        """A metric name of the vocabulary; ``None`` (and the vocabulary's own error, placed
+        at its line and key) for any other."""
+        try:
+            return lookup_metric(data.get(key)).name
+        except UsageError as exc:
+            self.problem((*path, key), exc.message, hint=exc.hint or "")
+            return None
 
     def policy(self, data: Any) -> GatePolicy | None:
         if data is None:

@@ -62,6 +62,7 @@ import numpy.typing as npt
 
 from keel.errors import UsageError, did_you_mean
 from keel.models import METRICS, Metric
+from keel.models import metric as lookup
 
 __all__ = [
     "Method",
@@ -226,7 +227,7 @@ def paired_bootstrap(
     _z_value(confidence)  # validates
     if n_boot < 1:
         raise UsageError(f"n_boot must be at least 1, got {n_boot}.", hint="Use 1000 or more.")
-    spec = _metric(metric)
+    spec = lookup(metric)
     y = _as_array(y_true, "y_true")
     base = _inputs(spec, "base", base_pred, base_score, len(y))
     cand = _inputs(spec, "cand", cand_pred, cand_score, len(y))
@@ -301,7 +302,7 @@ def compare(
     ``method="auto"`` uses DeLong for ``auc``, McNemar for ``accuracy`` and the paired
     bootstrap otherwise; DeLong and McNemar may only be asked for by those metrics.
     """
-    spec = _metric(metric)
+    spec = lookup(metric)
     chosen = _AUTO.get(spec.name, "paired-bootstrap") if method == "auto" else method
     if chosen == "paired-bootstrap":
         return paired_bootstrap(
@@ -339,10 +340,6 @@ def compare(
 
 
 # -- helpers -------------------------------------------------------------------------------
-def _metric(name: str) -> Metric:
-    if name not in METRICS:
-        raise UsageError(f"unknown metric {name!r}.", hint=did_you_mean(name, METRICS))
-    return METRICS[name]
 
 
 def _z_value(confidence: float) -> float:

@@ -15,6 +15,9 @@ from keel.tracking._refs import dataset_version as dataset_version
 from keel.tracking._run import ActiveRun as ActiveRun
 from keel.tracking._run import active_run as active_run
 from keel.tracking._run import start_run as start_run
+from keel.tracking._sources import dataset_reference as dataset_reference
+from keel.tracking._sources import local_source as local_source
+from keel.tracking._sources import open_source as open_source
 
 __all__ = [
     "ActiveRun",
@@ -25,10 +28,13 @@ __all__ = [
     "add_dataset",
     "collect_garbage",
     "compare_runs",
+    "dataset_reference",
     "dataset_version",
     "diff_datasets",
     "get_dataset",
+    "local_source",
     "open_project",
+    "open_source",
     "run_to_dict",
     "start_run",
 ]
