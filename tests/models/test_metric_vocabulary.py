@@ -89,7 +89,8 @@ def test_guardrails_accept_the_metrics_with_a_per_record_form(name: str) -> None
         with pytest.raises(DeploySpecError) as caught:
             parse_spec(text, name="churn")
         assert any(
-            f"metric {name!r} cannot be used for a guardrail" in p for p in caught.value.problems
+            f"metric {name!r} cannot be used for a guardrail" in p.message
+            for p in caught.value.problems
         )
         return
     spec = parse_spec(text, name="churn")
@@ -135,7 +136,7 @@ def test_every_consumer_refuses_an_unknown_metric_with_the_same_message() -> Non
     for message in errors:
         assert UNKNOWN_MESSAGE in message, message
         assert ", ".join(sorted(METRICS)) in message
-    problems = " ".join(spec_error.value.problems)
+    problems = " ".join(f"{p.message} {p.hint}" for p in spec_error.value.problems)
     assert UNKNOWN_MESSAGE.replace("\nHint: ", " ") in problems
 
 

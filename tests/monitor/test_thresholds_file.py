@@ -30,7 +30,7 @@ def test_a_rate_outside_zero_to_one_and_an_unknown_metric(tmp_path: Path) -> Non
     found = {p.key: str(p) for p in caught.value.problems}
     assert "expected a number >= 0 and <= 1; got 5" in found["max_null_rate"]
     assert "did you mean 'rmse'?" in found["max.rsme"]
-    assert "allowed: accuracy, precision" in found["max.rsme"]
+    assert "allowed: accuracy, auc, ece" in found["max.rsme"]
 
 
 def test_an_empty_file_and_plain_data_read_as_defaults(tmp_path: Path) -> None:

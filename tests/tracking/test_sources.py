@@ -103,7 +103,7 @@ def _evaluate(root: Path, source: Any) -> Any:
 
 def _gate(root: Path, source: Any) -> Any:
     outcome = gate("risk", candidate=1, data=source, target="label", project=open_project(root))
-    return outcome.passed, [(c.name, c.passed, c.detail) for c in outcome.result.checks]
+    return outcome.passed, [(c.name, c.passed, c.detail) for c in outcome.checks]
 
 
 USERS = {

@@ -43,7 +43,7 @@ __all__ = [
     "post_alerts",
 ]
 
-METRIC_NAMES = tuple(METRICS)
+METRIC_NAMES = tuple(sorted(METRICS))
 """Every metric of the vocabulary: the performance report measures each that applies."""
 _RATES = (
     ("max_null_rate", "null_rate", "null rate"),
