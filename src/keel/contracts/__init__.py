@@ -10,12 +10,18 @@ from keel.contracts._backends import require_unique_columns as require_unique_co
 from keel.contracts._checks import Check as Check
 from keel.contracts._codegen import codegen as codegen
 from keel.contracts._compare import decimal_values as decimal_values
+from keel.contracts._contract import ColumnKind as ColumnKind
 from keel.contracts._contract import ColumnSpec as ColumnSpec
 from keel.contracts._contract import Contract as Contract
 from keel.contracts._decorator import check_types as check_types
 from keel.contracts._diff import Change as Change
 from keel.contracts._diff import ContractDiff as ContractDiff
 from keel.contracts._diff import diff_contracts as diff_contracts
+from keel.contracts._dtype_map import TypeMap as TypeMap
+from keel.contracts._dtype_map import arrow_type as arrow_type
+from keel.contracts._dtype_map import dtype_from_mlflow as dtype_from_mlflow
+from keel.contracts._dtype_map import polars_type as polars_type
+from keel.contracts._dtype_map import type_map as type_map
 from keel.contracts._expr import Column as Column
 from keel.contracts._expr import Expr as Expr
 from keel.contracts._expr import col as col
@@ -25,6 +31,8 @@ from keel.contracts._field import Field as Field
 from keel.contracts._field import FieldInfo as FieldInfo
 from keel.contracts._infer import infer_contract as infer_contract
 from keel.contracts._jsonschema import to_json_schema as to_json_schema
+from keel.contracts._load import ContractLike as ContractLike
+from keel.contracts._load import as_contract as as_contract
 from keel.contracts._load import load_contract as load_contract
 from keel.contracts._regex import translate as translate_pattern
 from keel.contracts._report import CheckResult as CheckResult
@@ -56,9 +64,11 @@ __all__ = [
     "Check",
     "CheckResult",
     "Column",
+    "ColumnKind",
     "ColumnSpec",
     "Contract",
     "ContractDiff",
+    "ContractLike",
     "DType",
     "Expr",
     "Field",
@@ -66,7 +76,10 @@ __all__ = [
     "Frame",
     "Report",
     "Schema",
+    "TypeMap",
     "aggregate",
+    "arrow_type",
+    "as_contract",
     "check_data",
     "check_types",
     "close",
@@ -77,6 +90,7 @@ __all__ = [
     "correlated",
     "decimal_values",
     "diff_contracts",
+    "dtype_from_mlflow",
     "dump_yaml",
     "expression",
     "fresh",
@@ -88,6 +102,7 @@ __all__ = [
     "null_fraction",
     "ordered",
     "parse_expr",
+    "polars_type",
     "read_contract",
     "read_data",
     "require_unique_columns",
@@ -95,6 +110,7 @@ __all__ = [
     "rule",
     "to_json_schema",
     "translate_pattern",
+    "type_map",
     "unique",
 ]
 

@@ -36,6 +36,8 @@ _RESERVED = frozenset(
 
 
 class _SchemaMeta(type):
+    __contract__: Contract  # every schema class's compiled contract (Schema declares it too)
+
     def __new__(
         mcls,
         name: str,
@@ -52,7 +54,7 @@ class _SchemaMeta(type):
         if isinstance(namespace.get("__contract__"), Contract):  # from_contract(): prebuilt
             _bind_columns(cls, namespace["__contract__"].columns)
             return cls
-        cls.__contract__ = _build_contract(cls, namespace, strict, contract_name)  # type: ignore[attr-defined]  # set on every schema class
+        cls.__contract__ = _build_contract(cls, namespace, strict, contract_name)
         return cls
 
 
