@@ -97,19 +97,6 @@ def test_a_reference_that_names_no_schema_is_refused(tmp_path: Path) -> None:
         as_contract(f"{tmp_path / 'absent.py'}:Loan")
 
 
-def test_register_and_its_helpers_take_every_contract_form(tmp_path: Path) -> None:
-    """The models package, the registry, monitoring and MLflow import share the coercer."""
-    import inspect
-
-    from keel.models import save_model
-    from keel.monitor import store_model_reference
-    from keel.registry import import_mlflow, register
-
-    for function in (save_model, register, store_model_reference, import_mlflow):
-        annotation = inspect.signature(function).parameters["contract"].annotation
-        assert "ContractLike" in str(annotation), function.__qualname__
-
-
 # -- the fingerprint ---------------------------------------------------------------------------
 def _reordered(data: dict[str, Any]) -> dict[str, Any]:
     """The same file form with every mapping's keys in reverse order (column order kept)."""
