@@ -48,7 +48,6 @@ __all__ = [
 if TYPE_CHECKING:
     from keel._datasets import ProfileWarning as ProfileWarning
     from keel._datasets import add_dataset as add_dataset
-    from keel._register import register as register
     from keel.contracts import Categorical as Categorical
     from keel.contracts import Check as Check
     from keel.contracts import Column as Column
@@ -77,6 +76,7 @@ if TYPE_CHECKING:
     from keel.pipelines import ref as ref
     from keel.pipelines import step as step
     from keel.registry import load as load
+    from keel.registry import register as register
     from keel.tracking import active_run as active_run
     from keel.tracking import start_run as start_run
 
@@ -105,7 +105,7 @@ _LAZY = {
     "Model": "keel.models",
     "Pipeline": "keel.pipelines",
     "load": "keel.registry",
-    "register": "keel._register",
+    "register": "keel.registry",
     "add_dataset": "keel._datasets",
     "ProfileWarning": "keel._datasets",
     "param": "keel.pipelines",

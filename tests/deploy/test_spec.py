@@ -183,7 +183,10 @@ def test_every_mistake_is_reported_at_once_with_line_key_and_what_is_allowed(
         ("challenger: {mode: canary, shadowFraction: 0.5}", "applies to mode: shadow only"),
         ("challenger: {alias: champion}", "must differ from the champion alias"),
         ("challenger: {key: {header: A, column: b}}", "exactly one of header: NAME or column"),
-        ("challenger: {analysis: {guardrails: {metric: {name: auc}}}}", "use one of accuracy, mae, mse"),
+        (
+            "challenger: {analysis: {guardrails: {metric: {name: auc}}}}",
+            "use one of accuracy, mae, mse",
+        ),
         ("challenger: [1, 2]", "challenger: expected a mapping"),
         ("champion: [unclosed\n", "invalid YAML"),
         ("challenger: {analysis: {successCondition: x}}", "take the place of Argo's metric"),

@@ -21,6 +21,7 @@ from keel.monitor import (
     compare,
     dataset_reference,
     model_reference,
+    profile_reference,
     store_dataset_reference,
     store_model_reference,
 )
@@ -303,10 +304,28 @@ def test_errors_name_the_unknown_thing_or_the_missing_columns(
     assert "keel monitor reference set churn/1 DATA" in str(info.value.hint)
 
 
-def test_keel_register_takes_every_argument_of_the_registry_s_register() -> None:
-    # the facade wraps keel.registry.register (which cannot import monitoring): a parameter
-    # added there must be added here too, or keel.register would silently lack it
-    facade = inspect.signature(keel.register).parameters
-    registry = inspect.signature(keel.registry.register).parameters
-    assert [name for name in facade if name != "reference"] == list(registry)
-    assert all(facade[n].default == registry[n].default for n in registry)
+def test_keel_register_is_the_registry_s_register() -> None:
+    # one function: a parameter added to the registry's register is keel.register's too
+    assert keel.register is keel.registry.register
+    assert "reference" in inspect.signature(keel.registry.register).parameters
+
+
+class Tiered(keel.Schema):
+    income: float
+    tier: keel.Categorical = keel.Field(isin=["1", "2", "3"])
+
+
+def test_a_model_reference_profiles_each_column_by_the_kind_its_contract_declares(
+    project: Project,
+) -> None:
+    rng = np.random.default_rng(3)
+    train = pl.DataFrame(
+        {"income": rng.lognormal(10, 0.5, 300), "tier": rng.integers(1, 4, 300)}
+    )  # the tiers stored as integer codes: by their storage, a numeric column
+    fitted = LogisticRegression().fit(train.to_numpy(), rng.integers(0, 2, 300))
+    keel.register(fitted, "tiers", contract=Tiered, reference=train, project=project)
+    stored = model_reference("tiers/1", project=project)
+    assert stored is not None
+    assert stored.columns["tier"].kind == "categorical"  # as the contract declares it
+    assert stored.columns["income"].kind == "numeric"
+    assert profile_reference(train).columns["tier"].kind == "numeric"  # without a contract

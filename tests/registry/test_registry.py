@@ -324,3 +324,19 @@ def test_a_model_damaged_in_the_store_too_is_a_clear_error(project: Project) -> 
     assert item["digest"] in info.value.message
     assert info.value.hint is not None
     assert "Register the model again" in info.value.hint
+
+
+def test_a_contract_is_taken_in_any_of_its_forms(project: Project, tmp_path: Path) -> None:
+    path = tmp_path / "features.yaml"
+    path.write_text(Features.to_yaml(), encoding="utf-8")
+    for given in (Features, Features.__contract__, path, str(path)):
+        version = keel.register(_model(), "churn", contract=given, project=project)
+        loaded = keel.load(f"churn/{version.version}", project=project)
+        assert loaded.input_contract == Features.__contract__  # parsed once, from the manifest
+        assert loaded.manifest.input_contract is loaded.input_contract
+    count = len(project.metadata.models.versions("churn"))
+    with pytest.raises(UsageError, match=r"contract=\{'x1': 'float'\} is not a contract"):
+        keel.register(_model(), "churn", contract={"x1": "float"}, project=project)
+    with pytest.raises(UsageError, match="output_contract=3 is not a contract"):
+        keel.register(_model(), "churn", output_contract=3, project=project)
+    assert len(project.metadata.models.versions("churn")) == count  # nothing registered

@@ -22,7 +22,7 @@ class Order(keel.Schema):
     note: str = keel.Field(min_length=2, severity="warn")
 
 
-CONTRACT = Order.__contract__  # type: ignore[attr-defined]
+CONTRACT = Order.__contract__
 VALUES = st.one_of(
     st.none(),
     st.booleans(),

@@ -5,6 +5,7 @@ nothing), and ``keel predictions export``."""
 from __future__ import annotations
 
 import asyncio
+import decimal
 import json
 import os
 import signal
@@ -17,15 +18,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
+from sklearn.linear_model import LinearRegression
 from typer.testing import CliRunner
 
+import keel
 from keel.cli._app import app as cli
+from keel.config import init_project
+from keel.contracts import DType, polars_type
 from keel.monitor import PredictionLog
 from keel.monitor._predlog import PREDICTION_COLUMNS
-from keel.serve import create_app
+from keel.registry import set_alias
+from keel.serve import create_app, recover_predictions
 from keel.serve._export import export_predictions
+from keel.serve._journal import Journal, journal_folder
+from keel.serve._logwriter import LogWriter
+from keel.tracking import open_project
 
 from ._serving import COLUMNS, client, expected, make_project, records
 
@@ -202,3 +212,71 @@ def test_keel_serve_logs_every_request_when_stopped_by_sigterm(tmp_path: Path) -
     access = [json.loads(line) for line in stderr.splitlines() if '"event": "request"' in line]
     assert len([a for a in access if a["path"] == "/predict"]) == 25
     assert {a["status"] for a in access if a["path"] == "/predict"} == {200}
+
+
+class Priced(keel.Schema):
+    amount: decimal.Decimal = keel.Field(ge=0)
+    tier: keel.Categorical = keel.Field(isin=["1", "2", "3"])
+
+
+def _priced_project(root: Path) -> Any:
+    init_project(root)
+    project = open_project(root)
+    x = np.array([[1.5, 1], [20.25, 2], [3.0, 3], [40.0, 1]])
+    fitted = LinearRegression().fit(x, x[:, 0] * 2)
+    keel.register(fitted, "priced", contract=Priced, project=project)
+    set_alias("priced", "champion", 1, project=project)
+    return project
+
+
+def test_decimal_and_categorical_inputs_are_logged_with_the_contract_s_types(
+    tmp_path: Path,
+) -> None:
+    project = _priced_project(tmp_path)
+    rows = [{"amount": "12.345678901", "tier": "2"}, {"amount": 0.1, "tier": "1"}]
+    app = create_app("priced", project=project, log_flush_interval=3600)
+
+    async def main() -> None:
+        async with client(app) as http:
+            answer = await http.post("/predict", json=rows)
+            assert answer.status_code == 200, answer.text
+
+    asyncio.run(main())
+    logged = PredictionLog(project.artifacts, "priced").scan().collect().sort("row")
+    types = {c.name: polars_type(c.dtype) for c in Priced.__contract__.columns}
+    assert {name: logged.schema[name] for name in types} == types
+    assert logged["tier"].to_list() == ["2", "1"]
+    # decimals are kept exactly at the contract's scale, not as floats
+    assert logged["amount"].to_list() == [decimal.Decimal("12.345678901"), decimal.Decimal("0.1")]
+
+
+def test_journaled_decimals_are_recovered_exactly(tmp_path: Path) -> None:
+    project = _priced_project(tmp_path)
+    folder = journal_folder(project.config.state_dir, "priced")
+    writer = LogWriter(project.artifacts, "priced", Priced.__contract__, journal=folder)
+    writer.add(
+        request_id="r0",
+        time=time.time(),
+        model="priced",
+        version=1,
+        role="champion",
+        latency_ms=1.0,
+        inputs=[[decimal.Decimal("0.123456789"), "3"]],
+        violations=[None],
+        predictions=[0.5],
+        scores=[None],
+        confidences=[None],
+        columns=("amount", "tier"),
+    )
+    writer.journal()
+    journal = writer._journal
+    assert journal is not None
+    assert journal.current is not None
+    Journal.close(journal.current)  # what a killed server leaves
+    journal.current = None
+
+    assert recover_predictions("priced", project=project) == 1
+    logged = PredictionLog(project.artifacts, "priced").scan().collect()
+    assert logged["amount"].dtype == polars_type(DType.DECIMAL)
+    assert logged["amount"].to_list() == [decimal.Decimal("0.123456789")]
+    assert logged["tier"].dtype == polars_type(DType.CATEGORICAL)

@@ -29,3 +29,5 @@ def train(data: keel.Frame[Loan]) -> int:
 
 
 train(Loan.validate(pl.DataFrame()))
+assert_type(Loan.__contract__, keel.Contract)  # typed, no ignore needed to reach it
+assert_type(Loan.__contract__.fingerprint, str)

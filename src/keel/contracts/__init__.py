@@ -9,12 +9,18 @@ from typing import TYPE_CHECKING, Any
 from keel.contracts._backends import require_unique_columns as require_unique_columns
 from keel.contracts._checks import Check as Check
 from keel.contracts._codegen import codegen as codegen
+from keel.contracts._contract import ColumnKind as ColumnKind
 from keel.contracts._contract import ColumnSpec as ColumnSpec
 from keel.contracts._contract import Contract as Contract
 from keel.contracts._decorator import check_types as check_types
 from keel.contracts._diff import Change as Change
 from keel.contracts._diff import ContractDiff as ContractDiff
 from keel.contracts._diff import diff_contracts as diff_contracts
+from keel.contracts._dtype_map import TypeMap as TypeMap
+from keel.contracts._dtype_map import arrow_type as arrow_type
+from keel.contracts._dtype_map import dtype_from_mlflow as dtype_from_mlflow
+from keel.contracts._dtype_map import polars_type as polars_type
+from keel.contracts._dtype_map import type_map as type_map
 from keel.contracts._expr import Column as Column
 from keel.contracts._expr import Expr as Expr
 from keel.contracts._expr import col as col
@@ -24,6 +30,8 @@ from keel.contracts._field import Field as Field
 from keel.contracts._field import FieldInfo as FieldInfo
 from keel.contracts._infer import infer_contract as infer_contract
 from keel.contracts._jsonschema import to_json_schema as to_json_schema
+from keel.contracts._load import ContractLike as ContractLike
+from keel.contracts._load import as_contract as as_contract
 from keel.contracts._load import load_contract as load_contract
 from keel.contracts._records import CheckedBatch as CheckedBatch
 from keel.contracts._records import RecordChecker as RecordChecker
@@ -59,9 +67,11 @@ __all__ = [
     "CheckResult",
     "CheckedBatch",
     "Column",
+    "ColumnKind",
     "ColumnSpec",
     "Contract",
     "ContractDiff",
+    "ContractLike",
     "DType",
     "Expr",
     "Field",
@@ -70,9 +80,13 @@ __all__ = [
     "RecordChecker",
     "Report",
     "Schema",
+    "TypeMap",
     "aggregate",
+    "arrow_type",
+    "as_contract",
     "check_data",
     "check_types",
+    "checked_data",
     "close",
     "codegen",
     "col",
@@ -80,6 +94,7 @@ __all__ = [
     "contract_to_dict",
     "correlated",
     "diff_contracts",
+    "dtype_from_mlflow",
     "dump_yaml",
     "expression",
     "fresh",
@@ -92,6 +107,7 @@ __all__ = [
     "open_data",
     "ordered",
     "parse_expr",
+    "polars_type",
     "read_contract",
     "read_data",
     "record_checker",
@@ -100,16 +116,19 @@ __all__ = [
     "rule",
     "to_json_schema",
     "translate_pattern",
+    "type_map",
     "unique",
 ]
 
 if TYPE_CHECKING:
     from keel.contracts._engine import check_data as check_data
+    from keel.contracts._engine import checked_data as checked_data
     from keel.contracts._io import open_data as open_data
     from keel.contracts._io import read_data as read_data
 
 _LAZY = {
     "check_data": "keel.contracts._engine",
+    "checked_data": "keel.contracts._engine",
     "open_data": "keel.contracts._io",
     "read_data": "keel.contracts._io",
 }

@@ -21,6 +21,7 @@ import narwhals.stable.v2 as nw
 
 from keel.contracts._backends import Backend
 from keel.contracts._contract import Contract
+from keel.contracts._dtype_map import polars_type
 from keel.contracts._types import DType
 from keel.errors import InputError, first_line
 
@@ -257,19 +258,4 @@ def _polars_cast(column: str, text: bool, target: DType, unsigned: bool = False)
         return expr.str.to_date(strict=False)
     if text and target is DType.DATETIME:
         return expr.str.to_datetime(strict=False, time_unit="us")
-    return expr.cast(pl.UInt64 if unsigned else _polars_dtype(target), strict=False)
-
-
-def _polars_dtype(dtype: Any) -> Any:
-    import polars as pl
-
-    return {
-        DType.INT: pl.Int64,
-        DType.FLOAT: pl.Float64,
-        DType.BOOL: pl.Boolean,
-        DType.STR: pl.String,
-        DType.CATEGORICAL: pl.Categorical,
-        DType.DATE: pl.Date,
-        DType.DATETIME: pl.Datetime("us"),
-        DType.DECIMAL: pl.Decimal(38, 9),
-    }[dtype]
+    return expr.cast(pl.UInt64 if unsigned else polars_type(target), strict=False)

@@ -13,7 +13,8 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from functools import cached_property
+from typing import Any, Literal
 
 from keel.contracts._checks import (
     Check,
@@ -32,7 +33,21 @@ from keel.contracts._regex import dialect_error, translate
 from keel.contracts._types import DType
 from keel.errors import ContractDefinitionError, did_you_mean
 
-__all__ = ["ColumnSpec", "Contract"]
+__all__ = ["ColumnKind", "ColumnSpec", "Contract"]
+
+ColumnKind = Literal["numeric", "categorical", "datetime", "text"]
+"""What a column's values are, for summaries such as monitoring profiles."""
+
+_KINDS: dict[DType, ColumnKind] = {
+    DType.INT: "numeric",
+    DType.FLOAT: "numeric",
+    DType.DECIMAL: "numeric",
+    DType.BOOL: "categorical",
+    DType.CATEGORICAL: "categorical",
+    DType.STR: "text",
+    DType.DATE: "datetime",
+    DType.DATETIME: "datetime",
+}
 
 _BOUND_TYPES: dict[DType, tuple[type, ...]] = {
     DType.INT: (int,),
@@ -59,6 +74,12 @@ class ColumnSpec(Constraints):
     ) -> ColumnSpec:
         values = {f.name: getattr(info, f.name) for f in fields(Constraints)}
         return cls(name=name, dtype=dtype, nullable=nullable, attribute=attribute, **values)
+
+    @property
+    def kind(self) -> ColumnKind:
+        """The column's kind by its declared type: ``numeric`` (int, float, decimal),
+        ``categorical`` (categorical, bool), ``datetime`` (date, datetime) or ``text`` (str)."""
+        return _KINDS[self.dtype]
 
     def constraints(self) -> dict[str, Any]:
         """The constraints that are set (not at their defaults), in declaration order."""
@@ -230,6 +251,20 @@ class Contract:
             f"contract {self.name!r} has no column {name!r}.",
             hint=did_you_mean(name, self.column_names),
         )
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A hex digest of the contract's file form (:func:`keel.contracts.contract_to_dict`):
+        equal contracts have equal fingerprints, in any process; any change to a column, a
+        check or a rule changes it. Caches, lineage and stores key contracts by it."""
+        import json
+
+        import blake3
+
+        from keel.contracts._yaml import contract_to_dict  # the file form builds on this module
+
+        text = json.dumps(contract_to_dict(self), sort_keys=True, default=str)
+        return blake3.blake3(text.encode()).hexdigest()
 
     def checks(self) -> tuple[Check, ...]:
         """Every check: column presence, per-column types and constraints, then the rules."""

@@ -38,7 +38,7 @@ from keel.contracts._io import inferred_csv, read_as_declared, read_data
 from keel.contracts._report import CheckResult, Report
 from keel.errors import InputError, KeelError
 
-__all__ = ["check_data", "run"]
+__all__ = ["check_data", "checked_data"]
 
 _ROWS = "__keel_rows__"
 _FAIL = "__keel_fail__"
@@ -64,10 +64,10 @@ def check_data(
     examples: int = 5,
 ) -> Report:
     """Check ``data`` (a dataframe or a file path) against ``contract``; return the report."""
-    return run(contract, data, coerce=coerce, strict=strict, examples=examples)[0]
+    return checked_data(contract, data, coerce=coerce, strict=strict, examples=examples)[0]
 
 
-def run(
+def checked_data(
     contract: Contract,
     data: Any,
     *,

@@ -26,6 +26,7 @@ import math
 from typing import Any
 
 from keel.contracts._contract import ColumnSpec, Contract
+from keel.contracts._dtype_map import type_map
 from keel.contracts._regex import PatternError, translate
 from keel.contracts._types import DType
 
@@ -33,17 +34,6 @@ __all__ = ["to_json_schema"]
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
-_TYPES: dict[DType, list[str]] = {
-    DType.INT: ["integer"],
-    DType.FLOAT: ["number"],
-    DType.BOOL: ["boolean"],
-    DType.STR: ["string"],
-    DType.CATEGORICAL: ["string"],
-    DType.DATE: ["string"],
-    DType.DATETIME: ["string"],
-    DType.DECIMAL: ["string", "number"],
-}
-_FORMATS = {DType.DATE: "date", DType.DATETIME: "date-time"}
 _DECIMAL_TEXT = translate(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", "ecma")
 _BOUNDS = (
     ("ge", "minimum"),
@@ -69,10 +59,11 @@ def to_json_schema(contract: Contract) -> dict[str, Any]:
 def _property(spec: ColumnSpec) -> dict[str, Any]:
     soft = spec.severity == "warn" or spec.mostly is not None
     nullable = spec.nullable or soft
-    types = _TYPES[spec.dtype] + (["null"] if nullable else [])
+    mapped = type_map(spec.dtype)
+    types = [*mapped.json, *(["null"] if nullable else [])]
     out: dict[str, Any] = {"type": types[0] if len(types) == 1 else types}
-    if spec.dtype in _FORMATS:
-        out["format"] = _FORMATS[spec.dtype]
+    if mapped.json_format is not None:
+        out["format"] = mapped.json_format
     if spec.dtype is DType.DECIMAL:
         out["pattern"] = _DECIMAL_TEXT  # applies to the text form only
     if spec.description:

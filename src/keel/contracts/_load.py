@@ -1,20 +1,55 @@
-"""Finding a contract by reference: a YAML/JSON file, or ``module:Class`` / ``file.py:Class``."""
+"""Turning what a user passes as a contract into a :class:`Contract`: one way, used by every
+API that takes one (registering a model, a reference profile, an MLflow import...).
+
+A contract may be given as a ``keel.Schema`` class, a ``Contract``, or a reference: the path
+of a YAML/JSON file, or ``module:Class`` / ``file.py:Class`` naming a schema class.
+"""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
+from typing import TypeAlias, TypeGuard
 
 from keel.contracts._contract import Contract
 from keel.contracts._schema import Schema
 from keel.contracts._yaml import read_contract
 from keel.errors import InputError, UsageError
 
-__all__ = ["load_contract"]
+__all__ = ["ContractLike", "as_contract", "load_contract"]
 
 _FILES = {".yaml", ".yml", ".json"}
+
+ContractLike: TypeAlias = type[Schema] | Contract | str | os.PathLike[str]
+"""What every ``contract=`` parameter takes: a ``keel.Schema`` class, a ``Contract``, the path
+of a ``contract.yaml``/``.json`` file, or a ``module:Class`` / ``file.py:Class`` reference."""
+
+_FORMS = "a keel.Schema class, a Contract, a contract.yaml/.json path or a module:Class reference"
+
+
+def as_contract(value: ContractLike, *, what: str = "contract") -> Contract:
+    """The :class:`Contract` that ``value`` (:data:`ContractLike`) stands for.
+
+    ``what`` names the parameter in the error a value of another kind raises.
+    """
+    if isinstance(value, Contract):
+        return value
+    if isinstance(value, str | os.PathLike):
+        return load_contract(os.fspath(value))
+    if _is_schema(value):
+        return value.__contract__
+    raise UsageError(
+        f"{what}={value!r} is not a contract: expected {_FORMS}, got a {type(value).__name__}.",
+        hint=f'Pass the schema class of the data, e.g. {what}=Features, or {what}="contract.yaml".',
+    )
+
+
+def _is_schema(value: object) -> TypeGuard[type[Schema]]:
+    """A subclass of ``keel.Schema`` (the base class declares no contract of its own)."""
+    return isinstance(value, type) and issubclass(value, Schema) and value is not Schema
 
 
 def load_contract(ref: str | Path) -> Contract:

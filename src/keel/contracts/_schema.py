@@ -36,6 +36,8 @@ _RESERVED = frozenset(
 
 
 class _SchemaMeta(type):
+    __contract__: Contract  # every schema class's compiled contract (Schema declares it too)
+
     def __new__(
         mcls,
         name: str,
@@ -52,7 +54,7 @@ class _SchemaMeta(type):
         if isinstance(namespace.get("__contract__"), Contract):  # from_contract(): prebuilt
             _bind_columns(cls, namespace["__contract__"].columns)
             return cls
-        cls.__contract__ = _build_contract(cls, namespace, strict, contract_name)  # type: ignore[attr-defined]  # set on every schema class
+        cls.__contract__ = _build_contract(cls, namespace, strict, contract_name)
         return cls
 
 
@@ -188,9 +190,11 @@ class Schema(metaclass=_SchemaMeta):
         examples: int = 5,
     ) -> Report:
         """Check ``data`` and return the report; never raises for violations."""
-        from keel.contracts._engine import run
+        from keel.contracts._engine import checked_data
 
-        return run(cls.__contract__, data, coerce=coerce, strict=strict, examples=examples)[0]
+        return checked_data(
+            cls.__contract__, data, coerce=coerce, strict=strict, examples=examples
+        )[0]
 
     @classmethod
     def validate(
@@ -207,10 +211,10 @@ class Schema(metaclass=_SchemaMeta):
         ``coerce=True`` columns are cast to the declared types first (values that do not
         convert are reported); warnings never fail validation.
         """
-        from keel.contracts._engine import run
+        from keel.contracts._engine import checked_data
         from keel.errors import ContractError
 
-        report, native = run(
+        report, native = checked_data(
             cls.__contract__, data, coerce=coerce, strict=strict, examples=examples
         )
         if not report.passed:

@@ -26,7 +26,14 @@ import numpy as np
 import yaml
 
 from keel._version import __version__
-from keel.contracts import Contract, DType, contract_from_dict, contract_to_dict
+from keel.contracts import (
+    Contract,
+    ContractLike,
+    DType,
+    as_contract,
+    contract_from_dict,
+    contract_to_dict,
+)
 from keel.errors import InputError, UsageError
 from keel.models._adapters import Adapter, adapter_for, get_adapter
 from keel.store import UnsafePathError, check_relative_path, hash_file, safe_join
@@ -60,15 +67,15 @@ class ModelVersionWarning(UserWarning):
 
 @dataclass(frozen=True)
 class Manifest:
-    """The contents of ``keel-model.yaml``."""
+    """The contents of ``keel-model.yaml``; its contracts are parsed once, when it is read."""
 
     adapter: str
     files: Mapping[str, Mapping[str, Any]]  # relative path -> {"digest", "size"}
     frameworks: Mapping[str, str] = field(default_factory=dict)
     task: str | None = None
     classes: list[Any] | None = None
-    input_contract: Mapping[str, Any] | None = None
-    output_contract: Mapping[str, Any] | None = None
+    input_contract: Contract | None = None
+    output_contract: Contract | None = None
     requirements: list[str] = field(default_factory=list)
     lineage: Mapping[str, Any] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
@@ -87,8 +94,8 @@ class Manifest:
             "python": self.python,
             "requirements": list(self.requirements),
             "trusted": self.trusted,
-            "input_contract": self.input_contract,
-            "output_contract": self.output_contract,
+            "input_contract": _contract_dict(self.input_contract),
+            "output_contract": _contract_dict(self.output_contract),
             "lineage": dict(self.lineage),
             "metrics": dict(self.metrics),
             "files": {k: dict(v) for k, v in self.files.items()},
@@ -121,7 +128,10 @@ class Manifest:
             except UnsafePathError as exc:
                 raise ModelPackageError(exc.message, hint=exc.hint) from exc
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ("input_contract", "output_contract"):
+            values[key] = _read_contract(values.get(key), f"{where}, {key}")
+        return cls(**values)
 
 
 class KeelModel:
@@ -131,9 +141,7 @@ class KeelModel:
         self.native = native
         self.adapter = adapter
         self.manifest = manifest
-        self.input_contract: Contract | None = (
-            contract_from_dict(dict(manifest.input_contract)) if manifest.input_contract else None
-        )
+        self.input_contract: Contract | None = manifest.input_contract
 
     @property
     def columns(self) -> tuple[str, ...] | None:
@@ -193,8 +201,8 @@ def save_model(
     model: Any,
     path: str | Path,
     *,
-    contract: Any = None,
-    output_contract: Any = None,
+    contract: ContractLike | None = None,
+    output_contract: ContractLike | None = None,
     trusted: bool = False,
     lineage: Mapping[str, Any] | None = None,
     metrics: Mapping[str, float] | None = None,
@@ -202,20 +210,23 @@ def save_model(
 ) -> Manifest:
     """Write ``model`` as a package in the folder ``path`` (created; must be empty).
 
-    ``contract`` (a ``keel.Schema`` class or ``Contract``) names the input columns;
+    ``contract`` (:data:`keel.contracts.ContractLike`) names the input columns;
     ``trusted=True`` allows pickle for models no safe format can hold. ``environment``
     (installed distributions) is taken once per process when not given.
     """
+    inputs = None if contract is None else as_contract(contract)
+    outputs = (
+        None if output_contract is None else as_contract(output_contract, what="output_contract")
+    )
     folder = Path(path)
     if folder.exists() and any(folder.iterdir()):
         raise UsageError(f"{folder} is not empty.", hint="Save a model package to a new folder.")
     folder.mkdir(parents=True, exist_ok=True)
     adapter = adapter_for(model)
     options: dict[str, Any] = {}
-    if "example" in inspect.signature(adapter.save).parameters:  # exporters trace a sample
-        found = _contract(contract)
-        if found is not None:
-            options["example"] = KeelModel.rows_as_array(sample_rows(found), found)
+    exports = "example" in inspect.signature(adapter.save).parameters  # they trace a sample
+    if exports and inputs is not None:
+        options["example"] = KeelModel.rows_as_array(sample_rows(inputs), inputs)
     written = adapter.save(model, folder, trusted=trusted, **options)
     frameworks = adapter.frameworks()
     installed = environment if environment is not None else _environment()
@@ -235,8 +246,8 @@ def save_model(
         if adapter.name != "callable"
         else None,
         classes=[_plain(c) for c in classes] if classes is not None else None,
-        input_contract=_contract_dict(contract),
-        output_contract=_contract_dict(output_contract),
+        input_contract=inputs,
+        output_contract=outputs,
         requirements=requirements,
         lineage=dict(lineage or {}),
         metrics={k: float(v) for k, v in (metrics or {}).items()},
@@ -348,21 +359,19 @@ def _value(column: Any, i: int) -> Any:
     return f"value{i}"
 
 
-def _contract(contract: Any) -> Contract | None:
-    if contract is None:
+def _contract_dict(contract: Contract | None) -> dict[str, Any] | None:
+    return contract_to_dict(contract) if contract is not None else None
+
+
+def _read_contract(data: Any, where: str) -> Contract | None:
+    if not data:
         return None
-    found = getattr(contract, "__contract__", contract)
-    if not isinstance(found, Contract):
-        raise UsageError(
-            f"contract={contract!r} is not a keel.Schema class or a Contract.",
-            hint="Pass the schema class of the model's input, e.g. contract=Features.",
+    if not isinstance(data, Mapping):
+        raise ModelPackageError(
+            f"{where} is not a contract (a mapping), got {type(data).__name__}.",
+            hint="Do not use this package: it was altered, or made by another tool.",
         )
-    return found
-
-
-def _contract_dict(contract: Any) -> dict[str, Any] | None:
-    found = _contract(contract)
-    return contract_to_dict(found) if found is not None else None
+    return contract_from_dict(dict(data))
 
 
 def _plain(value: Any) -> Any:

@@ -25,14 +25,17 @@ from keel.monitor._profile import Profile as Profile
 from keel.monitor._profile import profile as profile
 from keel.monitor._profile import profile_reference as profile_reference
 from keel.monitor._profile import reference_bins as reference_bins
+from keel.monitor._reference import PreparedReference as PreparedReference
 from keel.monitor._reference import StoredReference as StoredReference
 from keel.monitor._reference import dataset_reference as dataset_reference
 from keel.monitor._reference import find_reference as find_reference
 from keel.monitor._reference import get_reference as get_reference
 from keel.monitor._reference import model_reference as model_reference
+from keel.monitor._reference import prepare_reference as prepare_reference
 from keel.monitor._reference import set_reference as set_reference
 from keel.monitor._reference import store_dataset_reference as store_dataset_reference
 from keel.monitor._reference import store_model_reference as store_model_reference
+from keel.monitor._reference import store_prepared_reference as store_prepared_reference
 from keel.monitor._report import MonitorReport as MonitorReport
 from keel.monitor._report import WindowReport as WindowReport
 from keel.monitor._report import report as report
@@ -51,6 +54,7 @@ __all__ = [
     "FeedbackLog",
     "MonitorReport",
     "PredictionLog",
+    "PreparedReference",
     "Profile",
     "QualityFinding",
     "StoredReference",
@@ -71,6 +75,7 @@ __all__ = [
     "monitor_report_html",
     "parse_time",
     "post_alerts",
+    "prepare_reference",
     "profile",
     "profile_reference",
     "reference_bins",
@@ -78,4 +83,5 @@ __all__ = [
     "set_reference",
     "store_dataset_reference",
     "store_model_reference",
+    "store_prepared_reference",
 ]

@@ -36,6 +36,7 @@ from keel.monitor._profile import Profile, _schema_of, profile_reference
 if TYPE_CHECKING:
     import polars as pl
 
+    from keel.contracts import Contract, ContractLike
     from keel.models import KeelModel, Manifest
     from keel.store import DatasetVersion, ModelVersion, ReferenceRecord
     from keel.store import ReferenceSubject as Subject
@@ -106,7 +107,7 @@ class PreparedReference:
 
 
 def store_model_reference(
-    ref: str, data: Any, *, contract: Any = None, project: Project | None = None
+    ref: str, data: Any, *, contract: ContractLike | None = None, project: Project | None = None
 ) -> Profile:
     """Profile ``data`` as the reference of model version ``ref`` (``NAME``, ``NAME/3`` or
     ``NAME@champion``) and store it, replacing any earlier one; return the profile.
@@ -114,20 +115,20 @@ def store_model_reference(
     The model's answers on ``data`` are profiled with it (``prediction``, and ``score`` for a
     binary classifier), so monitoring measures prediction drift as well as input drift.
 
-    The profiled columns are ``contract``'s (a ``keel.Schema`` class, a ``Contract``, or a
-    ``contract.yaml``/``module:Class`` reference) when given, else the model's input contract's,
-    else every column of ``data``. ``data`` is a Polars/pandas frame, a PyArrow table or a
-    path (Parquet file or folder, CSV, NDJSON).
+    The profiled columns are ``contract``'s (:data:`keel.contracts.ContractLike`) when given,
+    else the model's input contract's, else every column of ``data``; a contract's columns are
+    profiled by their declared kind (:attr:`keel.contracts.ColumnSpec.kind`). ``data`` is a
+    Polars/pandas frame, a PyArrow table or a path (Parquet file or folder, CSV, NDJSON).
     """
+    from keel.contracts import as_contract
     from keel.registry import resolve
     from keel.tracking import open_project
 
+    given = None if contract is None else as_contract(contract)
     project = project or open_project()
     version = resolve(ref, project=project)
-    columns = (
-        contract_columns(contract) if contract is not None else _model_columns(project, version)
-    )
-    prepared = prepare_reference(data, columns, what=f"model {version.name}/{version.version}")
+    found = given if given is not None else _manifest(project, version).input_contract
+    prepared = prepare_reference(data, found, what=f"model {version.name}/{version.version}")
     prepared = with_outputs(prepared, data, project, version)
     save_model_reference(project, version, prepared)
     return prepared.profile
@@ -149,7 +150,8 @@ def _find_model(project: Project, ref: str | Reference) -> StoredReference | Non
         return StoredReference(
             "model", version.name, version.version, _read(project, record), record
         )
-    columns = _model_columns(project, version)
+    contract = _manifest(project, version).input_contract
+    columns = None if contract is None else contract.column_names
     trained_on = _training_dataset(project, version, columns)
     if trained_on is None:
         return None
@@ -158,6 +160,15 @@ def _find_model(project: Project, ref: str | Reference) -> StoredReference | Non
     if columns is not None:
         found = Profile(columns={c: found.columns[c] for c in columns}, rows=found.rows)
     return StoredReference("model", version.name, version.version, found, record)
+
+
+def store_prepared_reference(
+    prepared: PreparedReference, data: Any, project: Project, version: ModelVersion
+) -> None:
+    """Store ``prepared`` (from ``data``) as the reference of the just registered ``version``,
+    with the profile of its answers on ``data`` (:func:`with_outputs`); what
+    ``keel.register(..., reference=data)`` does once the version is stored."""
+    save_model_reference(project, version, with_outputs(prepared, data, project, version))
 
 
 def save_model_reference(
@@ -255,7 +266,11 @@ def get_reference(text: str, *, project: Project | None = None) -> StoredReferen
 
 
 def set_reference(
-    text: str, data: Any = None, *, contract: Any = None, project: Project | None = None
+    text: str,
+    data: Any = None,
+    *,
+    contract: ContractLike | None = None,
+    project: Project | None = None,
 ) -> StoredReference:
     """Store the reference profile of what ``text`` names (see :func:`find_reference`):
     :func:`store_model_reference` (``data`` required) or :func:`store_dataset_reference`."""
@@ -307,10 +322,12 @@ def resolve_reference(text: str, *, project: Project | None = None) -> Profile:
 # --------------------------------------------------------------------------- internals
 
 
-def prepare_reference(data: Any, columns: Sequence[str] | None, *, what: str) -> PreparedReference:
-    """Profile ``data`` on its own bins (``columns`` only, when given), checking first that it
-    has them; ``what`` names the reference's owner in messages."""
+def prepare_reference(data: Any, contract: Contract | None, *, what: str) -> PreparedReference:
+    """Profile ``data`` on its own bins (``contract``'s columns only, by their declared kinds,
+    when given), checking first that it has them; ``what`` names the reference's owner in
+    messages."""
     present = list(_schema_of(data))
+    columns = None if contract is None else list(contract.column_names)
     if columns is not None:
         missing = [c for c in columns if c not in present]
         if missing:
@@ -320,13 +337,22 @@ def prepare_reference(data: Any, columns: Sequence[str] | None, *, what: str) ->
                 hint=f"It has: {', '.join(present) or 'no columns'}. Pass the data the model "
                 "was trained on (its feature columns).",
             )
-    found = profile_reference(data, columns=list(columns) if columns is not None else None)
+    found = profile_reference(data, columns=columns, categorical=_categorical(contract))
     if not found.columns:
         raise UsageError(
             f"the reference data for {what} has no column Keel can profile.",
             hint="Profiles cover numeric, temporal, text, categorical and boolean columns.",
         )
     return PreparedReference(found, _source(data))
+
+
+def _categorical(contract: Contract | None) -> list[str] | None:
+    """The columns a contract declares as categories or text: profiled by their levels
+    whatever their storage (numeric and temporal ones are binned by value, as their
+    storage already says)."""
+    if contract is None:
+        return None
+    return [c.name for c in contract.columns if c.kind in ("categorical", "text")]
 
 
 def with_outputs(
@@ -369,21 +395,6 @@ def model_outputs(model: KeelModel, frame: pl.DataFrame) -> pl.DataFrame:
     return outputs
 
 
-def contract_columns(contract: Any) -> list[str]:
-    """The column names of a ``keel.Schema`` class, a ``Contract`` or a contract reference."""
-    from keel.contracts import Contract, load_contract
-
-    if isinstance(contract, str | os.PathLike):
-        contract = load_contract(os.fspath(contract))
-    found = getattr(contract, "__contract__", contract)
-    if not isinstance(found, Contract):
-        raise UsageError(
-            f"contract={contract!r} is not a keel.Schema class, a Contract or a contract file.",
-            hint="Pass the schema class of the model's input, e.g. contract=Features.",
-        )
-    return list(found.column_names)
-
-
 def _save(
     project: Project, subject: Subject, name: str, version: int, prepared: PreparedReference
 ) -> ReferenceRecord:
@@ -417,16 +428,6 @@ def _read(project: Project, record: ReferenceRecord) -> Profile:
             hint=f"Store it again: keel monitor reference set {again}",
         )
     return Profile.from_dict(json.loads(project.artifacts.get_bytes(record.digest)))
-
-
-def _model_columns(project: Project, version: ModelVersion) -> list[str] | None:
-    """The model's input contract columns, read from its stored manifest (no model load)."""
-    contract = _manifest(project, version).input_contract
-    if not contract:
-        return None
-    from keel.contracts import contract_from_dict
-
-    return list(contract_from_dict(dict(contract)).column_names)
 
 
 def _manifest(project: Project, version: ModelVersion) -> Manifest:

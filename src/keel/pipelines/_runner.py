@@ -32,7 +32,6 @@ from typing import Any, Literal
 
 import blake3
 
-from keel.contracts import contract_to_dict
 from keel.errors import InputError, KeelError, StepFailedError, UsageError, did_you_mean
 from keel.grammar import Reference
 from keel.pipelines._code import fingerprint_function
@@ -557,8 +556,7 @@ def _outcome(future: concurrent.futures.Future[StepOutcome]) -> StepOutcome:
 
 def _contract_digest(port: Port) -> str:
     assert port.schema is not None
-    text = json.dumps(contract_to_dict(port.schema.__contract__), sort_keys=True, default=str)
-    return blake3.blake3(text.encode()).hexdigest()
+    return port.schema.__contract__.fingerprint
 
 
 def _digest_of(item: StepIO | None) -> str | None:

@@ -36,11 +36,11 @@ def check_frame(value: Any, port: Port, mode: Mode, *, where: str) -> Frame[Any]
         value = value.native
     if mode == "off":
         return Frame(value, schema, Report(schema.__contract__.name, -1, ()))
-    from keel.contracts._engine import run as run_contract
+    from keel.contracts import checked_data
 
     contract = schema.__contract__ if mode == "full" else _schema_only(schema.__contract__)
     try:
-        report, native = run_contract(contract, value, examples=5)
+        report, native = checked_data(contract, value, examples=5)
     except UsageError:
         raise
     except Exception as exc:

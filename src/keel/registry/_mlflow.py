@@ -50,7 +50,14 @@ from typing import Any
 import numpy as np
 import yaml
 
-from keel.contracts import ColumnSpec, Contract, DType
+from keel.contracts import (
+    ColumnSpec,
+    Contract,
+    ContractLike,
+    as_contract,
+    dtype_from_mlflow,
+    type_map,
+)
 from keel.errors import InputError, KeelError, MissingDependencyError, UsageError
 from keel.grammar import check_name
 from keel.models import (
@@ -78,25 +85,6 @@ __all__ = ["export_mlflow", "import_mlflow"]
 MLMODEL = "MLmodel"
 PACKAGE = "keel-model"  # the folder of an export that holds the Keel package
 
-_TO_MLFLOW = {
-    DType.INT: "long",
-    DType.FLOAT: "double",
-    DType.DECIMAL: "double",
-    DType.BOOL: "boolean",
-    DType.STR: "string",
-    DType.CATEGORICAL: "string",
-    DType.DATE: "datetime",
-    DType.DATETIME: "datetime",
-}
-_FROM_MLFLOW = {
-    "long": DType.INT,
-    "integer": DType.INT,
-    "double": DType.FLOAT,
-    "float": DType.FLOAT,
-    "boolean": DType.BOOL,
-    "string": DType.STR,
-    "datetime": DType.DATETIME,
-}
 # What a column of each MLflow type is cast to before the pyfunc sees it (Keel hands floats).
 _NUMPY = {
     "long": "int64",
@@ -193,7 +181,7 @@ def _signature(model: KeelModel) -> dict[str, Any] | None:
     if contract is None:
         return None
     inputs = [
-        {"type": _TO_MLFLOW[c.dtype], "name": c.name, "required": not c.nullable}
+        {"type": type_map(c.dtype).mlflow, "name": c.name, "required": not c.nullable}
         for c in contract.columns
     ]
     signature: dict[str, Any] = {"inputs": json.dumps(inputs), "outputs": None, "params": None}
@@ -280,14 +268,14 @@ def import_mlflow(
     source: str | Path,
     name: str,
     *,
-    contract: Any = None,
+    contract: ContractLike | None = None,
     trusted: bool = False,
     description: str | None = None,
     project: Project | None = None,
 ) -> ModelVersion:
     """Register the MLflow model directory ``source`` as the next version of ``name``.
 
-    ``contract`` (a ``keel.Schema`` class or ``Contract``) defaults to the MLflow signature's
+    ``contract`` (:data:`keel.contracts.ContractLike`) defaults to the MLflow signature's
     input columns. ``trusted=True`` is needed for a pickled sklearn model and for a
     python_function-only model (loading either runs code from the directory). The version's
     description records that it was imported from MLflow, and from where.
@@ -297,12 +285,7 @@ def import_mlflow(
     meta = _read_mlmodel(folder)
     flavors = meta.get("flavors")
     flavors = flavors if isinstance(flavors, dict) else {}
-    given = None if contract is None else getattr(contract, "__contract__", contract)
-    if given is not None and not isinstance(given, Contract):
-        raise UsageError(
-            f"contract={contract!r} is not a keel.Schema class or a Contract.",
-            hint="Pass the schema class of the model's input, e.g. contract=Features.",
-        )
+    given = None if contract is None else as_contract(contract)
     project = project or open_project()
     for flavour in ("keel", "sklearn", "python_function"):
         conf = flavors.get(flavour)
@@ -374,7 +357,7 @@ def _contract(folder: Path, name: str, specs: list[dict[str, Any]] | None) -> Co
         return None
     columns = []
     for spec in specs:
-        dtype = _FROM_MLFLOW.get(str(spec.get("type")))
+        dtype = dtype_from_mlflow(str(spec.get("type")))
         if dtype is None:
             raise UsageError(
                 f"input column {spec['name']!r} of the MLflow model at {folder} has the MLflow "

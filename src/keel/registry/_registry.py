@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import importlib
 import os
 import shutil
 import tempfile
+import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from keel.contracts import Contract, ContractLike, as_contract
 from keel.errors import InputError, KeelError, UsageError
 from keel.grammar import Reference, check_name, parse_reference
 from keel.models import (
@@ -75,24 +78,34 @@ def register(
     model: Any,
     name: str,
     *,
-    contract: Any = None,
-    output_contract: Any = None,
+    contract: ContractLike | None = None,
+    output_contract: ContractLike | None = None,
     run: ActiveRun | str | None = None,
     metrics: Mapping[str, float] | None = None,
     description: str | None = None,
     sample: Any = None,
     trusted: bool = False,
+    reference: Any = None,
     project: Project | None = None,
 ) -> ModelVersion:
-    """Register ``model`` as the next immutable version of ``name``.
+    """Register ``model`` as the next immutable version of ``name`` (``keel.register``).
 
-    ``contract`` is the model's input schema; ``run`` (default: the active run) links the
-    version to the run, its data versions and code fingerprint. Before anything is stored,
-    the model predicts on ``sample`` (default: rows generated from the contract); a failure
-    rejects it with :class:`ModelRejectedError`.
+    ``contract`` (:data:`keel.contracts.ContractLike`) is the model's input schema; ``run``
+    (default: the active run) links the version to the run, its data versions and code
+    fingerprint. Before anything is stored, the model predicts on ``sample`` (default: rows
+    generated from the contract); a failure rejects it with :class:`ModelRejectedError`.
+
+    ``reference`` (a frame or a data path, typically the training data) is profiled on the
+    contract's columns (every column without a contract) and stored as the version's
+    reference profile, which ``keel monitor compare model:NAME/V CURRENT`` compares with.
+    It is profiled before anything is registered, so bad reference data registers nothing.
     """
     check_name(name, "model")
+    inputs = None if contract is None else as_contract(contract)
     project = project or open_project()
+    prepared = None
+    if reference is not None:
+        prepared = _references().prepare_reference(reference, inputs, what=f"model {name!r}")
     run_id = run.id if isinstance(run, ActiveRun) else run
     if run_id is None and (current := active_run()) is not None:
         run_id = current.id
@@ -102,7 +115,7 @@ def register(
         manifest = save_model(
             model,
             folder,
-            contract=contract,
+            contract=inputs,
             output_contract=output_contract,
             trusted=trusted,
             lineage=lineage,
@@ -110,9 +123,30 @@ def register(
         )
         loaded = load_model(folder, trusted=trusted)
         _smoke_test(loaded, name, sample)
-        return store_package(
+        version = store_package(
             folder, name, manifest, run_id=run_id, description=description, project=project
         )
+    if prepared is not None:
+        _references().store_prepared_reference(prepared, reference, project, version)
+    return version
+
+
+class _References(Protocol):
+    """What registering with ``reference=`` asks of monitoring (``keel.monitor``)."""
+
+    def prepare_reference(self, data: Any, contract: Contract | None, *, what: str) -> Any: ...
+
+    def store_prepared_reference(
+        self, prepared: Any, data: Any, project: Project, version: ModelVersion
+    ) -> None: ...
+
+
+def _references() -> _References:
+    """Monitoring's reference profiles (its public :func:`keel.monitor.prepare_reference` and
+    :func:`keel.monitor.store_prepared_reference`). Monitoring sits above the registry (it
+    reads registered versions), so it is looked up by name when ``reference=`` first needs
+    it, the one place a lower layer reaches up, behind the typed :class:`_References`."""
+    return typing.cast(_References, importlib.import_module("keel.monitor"))
 
 
 def store_package(

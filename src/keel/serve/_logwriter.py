@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keel.contracts import DType
+from keel.contracts import DType, polars_type
 from keel.monitor import FEEDBACK_COLUMNS, FeedbackLog, PredictionLog
 from keel.serve._journal import FEEDBACK, PREDICTIONS, TYPES, Journal, Segment
 
@@ -332,23 +332,9 @@ def _group_frame(
     )
     if not columns:
         return fixed
-    schema = {c: _polars_type(types.get(c, DType.STR)) for c in columns}
+    schema = {c: polars_type(types.get(c, DType.STR)) for c in columns}
     inputs = pl.DataFrame(flat(11), schema=schema, orient="row", strict=False)
     return pl.concat([fixed, inputs], how="horizontal")
-
-
-def _polars_type(dtype: DType) -> Any:
-    import polars as pl
-
-    found: dict[DType, Any] = {
-        DType.INT: pl.Int64,
-        DType.FLOAT: pl.Float64,
-        DType.BOOL: pl.Boolean,
-        DType.DATE: pl.Date,
-        DType.DATETIME: pl.Datetime("us"),
-        DType.DECIMAL: pl.Float64,
-    }
-    return found.get(dtype, pl.String)
 
 
 def _feedback_frame(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
@@ -401,16 +387,17 @@ def _dumps(value: Any) -> bytes:
 def _plain(value: Any) -> Any:
     """A JSON value for what orjson does not write itself."""
     if isinstance(value, Decimal):
-        return float(value)  # the log keeps decimals as floats
+        return str(value)  # exact; read back as a Decimal (_PARSERS)
     item = getattr(value, "item", None)  # a NumPy scalar
     if callable(item):
         return item()
     return str(value)
 
 
-_PARSERS: dict[DType, Any] = {
+_PARSERS: dict[DType, Any] = {  # inputs the journal holds as text
     DType.DATE: dt.date.fromisoformat,
     DType.DATETIME: dt.datetime.fromisoformat,
+    DType.DECIMAL: Decimal,
 }
 
 
