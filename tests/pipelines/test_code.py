@@ -542,3 +542,43 @@ def test_padding_with_blank_lines_comments_and_trailing_spaces_keeps_the_key(
     assert {
         k.replace("plain.py", "padded.py"): v for k, v in expected.parts.items()
     } == actual.parts
+
+
+# -- the key itself is stable across Keel versions ------------------------------------------
+PINNED = {
+    "src/helpers.py": """
+        import math
+
+        SCALE = 2.5
+
+        def scaled(x):
+            return math.floor(x * SCALE)
+    """,
+    "src/features.py": """
+        from helpers import scaled
+
+        LABELS = ("a", "b")
+
+        def step(rows):
+            return [scaled(r) for r in rows if r not in LABELS]
+    """,
+}
+# Computed before the function fingerprint moved from keel.pipelines to keel.versioning:
+# a change of this value invalidates every cached step of every user, so it must be deliberate.
+# ``ast.dump`` (the normalized source) differs between Python versions, so the pin is per version.
+PINNED_DIGESTS = {
+    (3, 11): "3e629e4abef0f0974f5a6a9e64fb33142012f5cac191d68bac1cbb602f999e3c",
+}
+
+
+def test_a_known_step_keeps_its_cache_key(project: Project) -> None:
+    pinned = PINNED_DIGESTS.get(sys.version_info[:2])
+    if pinned is None:
+        pytest.skip(f"no digest pinned for Python {sys.version_info[:2]}")
+    for relative, text in PINNED.items():
+        project.write(relative, text)
+    found = project.fingerprint("features")
+
+    assert found.packages == {}
+    assert set(found.parts) == {"src/features.py:step", "src/helpers.py:scaled"}
+    assert found.digest == pinned
