@@ -1,4 +1,5 @@
-"""The code part of a step's cache key: what invalidates a cached step and what must not."""
+"""The code part of a step's cache key (keel.versioning.fingerprint_function): what invalidates a
+cached step and what must not."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keel.pipelines._code import CodeFingerprint, fingerprint_function
+from keel.versioning import FunctionFingerprint, fingerprint_function
 
 
 class Project:
@@ -47,7 +48,7 @@ class Project:
         fn: Callable[..., Any] = getattr(self.load(module), name)
         return fn
 
-    def fingerprint(self, module: str, name: str = "step") -> CodeFingerprint:
+    def fingerprint(self, module: str, name: str = "step") -> FunctionFingerprint:
         return fingerprint_function(self.step(module, name), self.root)
 
     def forget(self) -> None:
@@ -67,7 +68,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
     folder.forget()
 
 
-def changed(before: CodeFingerprint, after: CodeFingerprint) -> set[str]:
+def changed(before: FunctionFingerprint, after: FunctionFingerprint) -> set[str]:
     """Labels whose digest differs (or that appear on one side only)."""
     labels = set(before.parts) | set(after.parts)
     return {label for label in labels if before.parts.get(label) != after.parts.get(label)}
@@ -342,8 +343,8 @@ def test_a_package_version_is_part_of_the_digest() -> None:
     parts = {"src/features.py:step": "0" * 64}
 
     assert (
-        CodeFingerprint(parts, {"polars": "1.0.0"}).digest
-        != CodeFingerprint(parts, {"polars": "1.0.1"}).digest
+        FunctionFingerprint(parts, {"polars": "1.0.0"}).digest
+        != FunctionFingerprint(parts, {"polars": "1.0.1"}).digest
     )
 
 
@@ -471,7 +472,7 @@ def test_a_function_without_source_has_the_same_digest_in_every_process(tmp_path
     """A set literal's order follows string hashing, which differs between processes."""
     script = (
         "import sys\nfrom pathlib import Path\n"
-        "from keel.pipelines._code import fingerprint_function\n"
+        "from keel.versioning import fingerprint_function\n"
         f"namespace = {{'__name__': 'scratch'}}\nexec({EXEC_STEP!r}, namespace)\n"
         "print(fingerprint_function(namespace['step'], Path(sys.argv[1])).digest)\n"
     )
