@@ -15,7 +15,6 @@ a required column missing, a type mismatch, a nullable column where nulls are no
 
 from __future__ import annotations
 
-import contextvars
 import inspect
 import json
 import pathlib
@@ -29,12 +28,13 @@ from keel._hints import type_hints
 from keel.contracts import Contract, DType
 from keel.errors import PipelineDefinitionError, UsageError, did_you_mean
 from keel.pipelines._step import MODES, NO_DEFAULT, Mode, Port, Step, as_step
+from keel.pipelines._tracing import tracing
 from keel.store import check_name
 
 if TYPE_CHECKING:
     from keel.pipelines._runner import PipelineResult
 
-__all__ = ["Graph", "Node", "Param", "Pipeline", "current_trace", "param", "pipeline", "ref"]
+__all__ = ["Graph", "Node", "Param", "Pipeline", "param", "pipeline", "ref"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -380,13 +380,6 @@ def value_fits(annotation: Any, value: Any) -> bool:  # noqa: PLR0911 - one retu
 
 
 # -- tracing --------------------------------------------------------------------------------
-_TRACE: contextvars.ContextVar[_Trace | None] = contextvars.ContextVar("keel_trace", default=None)
-
-
-def current_trace() -> _Trace | None:
-    return _TRACE.get()
-
-
 class Output:
     """A step's output while a pipeline is being built: pass it to another step."""
 
@@ -542,9 +535,9 @@ class Pipeline:
         if self.fn is None:
             return self._explicit_graph(values, mode)
         trace = _Trace()
-        token = _TRACE.set(trace)
         try:
-            self.fn(**values)
+            with tracing(trace):
+                self.fn(**values)
         except UsageError:
             raise
         except Exception as exc:
@@ -552,8 +545,6 @@ class Pipeline:
                 f"pipeline {self.name!r} raised while being built: {type(exc).__name__}: {exc}",
                 hint="A pipeline function only calls steps; compute inside steps.",
             ) from exc
-        finally:
-            _TRACE.reset(token)
         if not trace.nodes and not trace.problems:
             trace.problems.append("it calls no step (decorate the functions with @keel.step).")
         return Graph(self.name, trace.nodes, values, mode, trace.problems)
