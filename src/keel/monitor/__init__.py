@@ -11,6 +11,7 @@ from keel.monitor._compare import Comparison as Comparison
 from keel.monitor._compare import QualityFinding as QualityFinding
 from keel.monitor._compare import compare as compare
 from keel.monitor._drift import DriftResult as DriftResult
+from keel.monitor._drift import bin_centers as bin_centers
 from keel.monitor._drift import column_drift as column_drift
 from keel.monitor._drift import dataset_drift as dataset_drift
 from keel.monitor._predlog import FeedbackLog as FeedbackLog
@@ -43,6 +44,7 @@ __all__ = [
     "Thresholds",
     "WebhookError",
     "WindowReport",
+    "bin_centers",
     "check",
     "column_drift",
     "compare",

@@ -19,7 +19,6 @@ either side (entirely null, or on a numeric column no finite value) is a
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from keel.errors import InputError, UsageError
-from keel.monitor._drift import DriftResult, column_drift, dataset_drift
+from keel.monitor._drift import DriftResult, bin_centers, column_drift, dataset_drift
 from keel.monitor._profile import (
     Bins,
     ColumnProfile,
@@ -42,7 +41,7 @@ from keel.monitor._reference import is_stored_reference, resolve_reference
 if TYPE_CHECKING:
     from keel.tracking import Project
 
-__all__ = ["Comparison", "QualityFinding", "bin_centers", "compare"]
+__all__ = ["Comparison", "QualityFinding", "compare"]
 
 Side = Literal["reference", "current"]
 
@@ -145,19 +144,6 @@ def _finding(column: ColumnProfile, side: Side, rows: int) -> QualityFinding | N
         f"infinite, {column.nulls:,} null or NaN, of {rows:,} rows): its drift cannot be "
         "measured.",
     )
-
-
-def bin_centers(bins: Bins) -> np.ndarray:
-    """A representative value per numeric bin: midpoints, the outer bins anchored at the
-    reference's min and max (or half a neighbouring width outside the edges)."""
-    edges = list(bins.edges)
-    if not edges:
-        return np.array([bins.low if bins.low is not None else 0.0])
-    width = (edges[-1] - edges[0]) / max(len(edges) - 1, 1) or 1.0
-    low = bins.low if bins.low is not None and bins.low < edges[0] else edges[0] - width / 2
-    high = bins.high if bins.high is not None and bins.high > edges[-1] else edges[-1] + width / 2
-    points = [low, *edges, high]
-    return np.array([(a + b) / 2 for a, b in itertools.pairwise(points)])
 
 
 def compare(
