@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keel.errors import UsageError
-from keel.monitor import _profile
+from keel.monitor import _polars
 from keel.monitor._profile import (
     Bins,
     ColumnProfile,
@@ -212,7 +212,7 @@ def test_categorical_levels_other_and_known() -> None:
 def test_levels_beyond_the_known_limit_count_as_unseen(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_profile, "MAX_KNOWN", 1)
+    monkeypatch.setattr(_polars, "MAX_KNOWN", 1)
     frame = pl.DataFrame({"s": ["a"] * 3 + ["b"] * 2 + ["c"]})
     b = reference_bins(frame, top_k=1)["s"]
     assert b.levels == ("a",)

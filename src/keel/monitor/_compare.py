@@ -32,7 +32,8 @@ from keel.monitor._profile import (
     Bins,
     ColumnProfile,
     Profile,
-    _is_dask,
+    _schema_of,
+    engine_for,
     profile_many,
     profile_reference,
 )
@@ -168,10 +169,8 @@ def compare(
     labels = (_label(reference), _label(current))
     if isinstance(reference, str) and is_stored_reference(reference):
         reference = resolve_reference(reference, project=project)
-    if _is_dask(reference) or _is_dask(current):
-        from keel.monitor._dask import compare_dask
-
-        done = compare_dask(
+    if _partitioned(reference) or _partitioned(current):
+        done = _compare_partitioned(
             reference, current, columns=columns, slice_by=slice_by, alpha=alpha, seed=seed
         )
     elif isinstance(reference, Profile):
@@ -184,6 +183,42 @@ def compare(
         )
     _require_rows(done, *labels)
     return done
+
+
+def _partitioned(data: Any) -> bool:
+    return not isinstance(data, Profile | str) and engine_for(data).partitioned
+
+
+def _compare_partitioned(
+    reference: Any,
+    current: Any,
+    *,
+    columns: Sequence[str] | None,
+    slice_by: str | None,
+    alpha: float,
+    seed: int,
+) -> Comparison:
+    """``compare`` where either side is partitioned data (a Dask DataFrame; the other a
+    frame, path or profile): each side profiled by its own engine, no slices."""
+    if slice_by is not None:
+        raise UsageError(
+            "compare: slice_by is not supported for Dask data.",
+            hint="Filter each slice with Dask and compare the slices one by one.",
+        )
+    stored = isinstance(reference, Profile)
+    ref_names = list(reference.columns) if stored else list(_schema_of(reference))
+    chosen = _choose(ref_names, list(_schema_of(current)), columns, None, "reference data")
+    if stored:
+        bins = {name: _bins_of(reference, name) for name in chosen}
+        ref_profile = Profile(
+            columns={c: reference.columns[c] for c in chosen}, rows=reference.rows
+        )
+    else:
+        ref_profile = profile_reference(reference, columns=chosen)
+        bins = ref_profile.bins
+    (cur_profile,) = profile_many([current], bins)
+    results, summary = _drift_all(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
+    return Comparison(results, summary, ref_profile, cur_profile, bins, {})
 
 
 def _compare_frames(
