@@ -19,15 +19,13 @@ either side (entirely null, or on a numeric column no finite value) is a
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
 from keel.errors import InputError, UsageError
-from keel.monitor._drift import DriftResult, bin_centers, column_drift, dataset_drift
+from keel.monitor._drift import DriftResult, drift_of_profiles
+from keel.monitor._polars import lazy_frame
 from keel.monitor._profile import (
     Bins,
     ColumnProfile,
@@ -217,7 +215,7 @@ def _compare_partitioned(
         ref_profile = profile_reference(reference, columns=chosen)
         bins = ref_profile.bins
     (cur_profile,) = profile_many([current], bins)
-    results, summary = _drift_all(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
+    results, summary = drift_of_profiles(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
     return Comparison(results, summary, ref_profile, cur_profile, bins, {})
 
 
@@ -231,7 +229,7 @@ def _compare_frames(
     seed: int,
 ) -> Comparison:
     """``compare`` of two frames or paths: the reference's bins and profile in one read."""
-    ref_frame, cur_frame = _lazy(reference), _lazy(current)
+    ref_frame, cur_frame = lazy_frame(reference), lazy_frame(current)
     ref_columns = ref_frame.collect_schema().names()
     cur_columns = cur_frame.collect_schema().names()
     chosen = _choose(ref_columns, cur_columns, columns, slice_by, "reference data")
@@ -239,7 +237,7 @@ def _compare_frames(
     bins = ref_profile.bins
     cur_frame = _empty_text_as_numbers(cur_frame, bins)
     (cur_profile,) = profile_many([cur_frame], bins)
-    results, summary = _drift_all(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
+    results, summary = drift_of_profiles(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
     slices: dict[str, list[DriftResult]] = {}
     if slice_by is not None:
         if slice_by not in cur_columns or slice_by not in ref_columns:
@@ -248,7 +246,9 @@ def _compare_frames(
             sliced_ref, sliced_cur = profile_many(
                 [ref_frame.filter(keep), cur_frame.filter(keep)], bins
             )
-            slices[label] = _drift_all(sliced_ref, sliced_cur, bins, alpha=alpha, seed=seed)[0]
+            slices[label] = drift_of_profiles(sliced_ref, sliced_cur, bins, alpha=alpha, seed=seed)[
+                0
+            ]
     return Comparison(results, summary, ref_profile, cur_profile, bins, slices)
 
 
@@ -262,7 +262,7 @@ def _compare_profile(
     seed: int,
 ) -> Comparison:
     """``compare`` against a stored profile: its bins, and one pass over ``current``."""
-    cur_frame = _lazy(current)
+    cur_frame = lazy_frame(current)
     cur_columns = cur_frame.collect_schema().names()
     chosen = _choose(list(reference.columns), cur_columns, columns, slice_by, "reference profile")
     bins = {name: _bins_of(reference, name) for name in chosen}
@@ -277,9 +277,9 @@ def _compare_profile(
             labels.append(label)
             frames.append(cur_frame.filter(keep))
     cur_profile, *sliced = profile_many(frames, bins)  # the slices' queries run concurrently
-    results, summary = _drift_all(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
+    results, summary = drift_of_profiles(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
     slices = {
-        label: _drift_all(ref_profile, part, bins, alpha=alpha, seed=seed)[0]
+        label: drift_of_profiles(ref_profile, part, bins, alpha=alpha, seed=seed)[0]
         for label, part in zip(labels, sliced, strict=True)
     }
     return Comparison(results, summary, ref_profile, cur_profile, bins, slices)
@@ -374,52 +374,3 @@ def _bins_of(reference: Profile, name: str) -> Bins:
             hint="Use a profile made by keel.monitor.profile (or a stored reference profile).",
         )
     return bins
-
-
-def _drift_all(
-    ref: Profile, cur: Profile, bins: dict[str, Bins], *, alpha: float, seed: int
-) -> tuple[list[DriftResult], dict[str, Any]]:
-    results = []
-    for i, (name, column_bins) in enumerate(bins.items()):
-        r, c = ref.columns[name], cur.columns[name]
-        numeric = column_bins.kind == "numeric"
-        results.append(
-            column_drift(
-                name,
-                column_bins.kind,
-                np.asarray(r.counts, dtype=float),
-                np.asarray(c.counts, dtype=float),
-                centers=bin_centers(column_bins) if numeric else None,
-                scale=_scale(r) if numeric else None,
-                seed=seed + i,
-            )
-        )
-    flagged, summary = dataset_drift(results, alpha=alpha)
-    return list(flagged), summary
-
-
-def _scale(reference: ColumnProfile) -> float | None:
-    variance = reference.variance
-    return math.sqrt(variance) if variance and math.isfinite(variance) and variance > 0 else None
-
-
-def _lazy(data: Any) -> Any:
-    import polars as pl
-
-    from keel.contracts import read_data, require_unique_columns
-
-    if isinstance(data, pl.LazyFrame):
-        return data
-    if isinstance(data, pl.DataFrame):
-        return data.lazy()
-    if isinstance(data, str) or hasattr(data, "__fspath__"):
-        return read_data(data)
-    if hasattr(data, "columns"):  # pandas allows two columns of one name
-        require_unique_columns(map(str, data.columns), f"the {type(data).__name__}")
-    try:
-        return pl.from_pandas(data).lazy()
-    except (TypeError, ValueError, ImportError) as exc:
-        raise UsageError(
-            f"cannot compare a {type(data).__name__}.",
-            hint="Give a Parquet/CSV/NDJSON path (or folder), or a Polars or pandas frame.",
-        ) from exc

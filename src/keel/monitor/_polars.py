@@ -23,7 +23,7 @@ from keel.monitor._profile_data import Bins, ColumnProfile, Kind, Profile, _opt_
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["MAX_KNOWN", "POLARS", "PolarsEngine"]
+__all__ = ["MAX_KNOWN", "POLARS", "PolarsEngine", "lazy_frame"]
 
 
 class PolarsEngine:
@@ -415,3 +415,27 @@ def _categorical_plan(b: Bins, dtype: pl.DataType) -> tuple[list[pl.Expr], _Fini
         )
 
     return exprs, finish
+
+
+def lazy_frame(data: Any) -> Any:
+    """``data`` (a Polars or pandas frame, or a data file or folder) as a Polars LazyFrame,
+    for ``compare`` and reports; a pandas frame with two columns of one name is refused."""
+    import polars as pl
+
+    from keel.contracts import read_data, require_unique_columns
+
+    if isinstance(data, pl.LazyFrame):
+        return data
+    if isinstance(data, pl.DataFrame):
+        return data.lazy()
+    if isinstance(data, str) or hasattr(data, "__fspath__"):
+        return read_data(data)
+    if hasattr(data, "columns"):  # pandas allows two columns of one name
+        require_unique_columns(map(str, data.columns), f"the {type(data).__name__}")
+    try:
+        return pl.from_pandas(data).lazy()
+    except (TypeError, ValueError, ImportError) as exc:
+        raise UsageError(
+            f"cannot compare a {type(data).__name__}.",
+            hint="Give a Parquet/CSV/NDJSON path (or folder), or a Polars or pandas frame.",
+        ) from exc

@@ -323,7 +323,7 @@ def with_outputs(
     a version without an input contract (which columns it reads is unknown) and for a
     package that needs trusted loading (profiling must not unpickle anything)."""
     from keel.errors import KeelError
-    from keel.monitor._compare import _lazy
+    from keel.monitor._polars import lazy_frame as _lazy
     from keel.registry import load
 
     try:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from keel.errors import KeelError, UsageError, did_you_mean
 from keel.monitor._alerts import Alert, Thresholds, check
-from keel.monitor._drift import DriftResult
+from keel.monitor._drift import DriftResult, drift_of_profiles
 from keel.monitor._performance import (
     Task,
     agreement,
@@ -29,6 +29,7 @@ from keel.monitor._performance import (
     measured_metrics,
     performance_difference,
 )
+from keel.monitor._polars import lazy_frame
 from keel.monitor._predlog import PREDICTION_COLUMNS, FeedbackLog, PredictionLog
 from keel.monitor._profile import Bins, Profile, profile_many, reference_bins
 from keel.monitor._quality import quality_queries, window_quality
@@ -379,9 +380,7 @@ def _reference(
                 hint="Store one with `keel monitor reference set`, or pass the data itself.",
             )
         return _restrict(found, selection, reference)
-    from keel.monitor._compare import _lazy
-
-    frame = _lazy(reference)
+    frame = lazy_frame(reference)
     names = frame.collect_schema().names()
     columns = [c for c in selection.inputs if c in names]
     if not columns:
@@ -402,9 +401,7 @@ def _reference_data(reference: Any) -> pl.LazyFrame | None:
         return None
     if isinstance(reference, str) and reference.startswith(("model:", "data:")):
         return None
-    from keel.monitor._compare import _lazy
-
-    found: pl.LazyFrame = _lazy(reference)
+    found: pl.LazyFrame = lazy_frame(reference)
     return found
 
 
@@ -633,9 +630,7 @@ def _slices(
             continue
         results = None
         if profiled.rows and ref.rows and kept:
-            from keel.monitor._compare import _drift_all
-
-            results = _drift_all(ref, profiled, kept, alpha=alpha, seed=seed)
+            results = drift_of_profiles(ref, profiled, kept, alpha=alpha, seed=seed)
         values.append(
             {
                 "value": label,
