@@ -2,12 +2,12 @@
 OpenLineage lineage, and execution in-process, on a process pool or on Dask."""
 
 from keel.pipelines._graph import Graph as Graph
-from keel.pipelines._graph import Pipeline as Pipeline
 from keel.pipelines._graph import contract_gaps as contract_gaps
 from keel.pipelines._graph import param as param
-from keel.pipelines._graph import pipeline as pipeline
 from keel.pipelines._graph import ref as ref
 from keel.pipelines._load import load_pipeline as load_pipeline
+from keel.pipelines._pipeline import Pipeline as Pipeline
+from keel.pipelines._pipeline import pipeline as pipeline
 from keel.pipelines._runner import PipelineResult as PipelineResult
 from keel.pipelines._runner import StepEvent as StepEvent
 from keel.pipelines._runner import run_pipeline as run_pipeline

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import blake3
 
@@ -36,13 +36,16 @@ from keel.contracts import contract_to_dict
 from keel.errors import InputError, KeelError, StepFailedError, UsageError, did_you_mean
 from keel.pipelines._events import post_events, step_events
 from keel.pipelines._execute import Executor, StepOutcome, StepTask, make_executor, step_ref
-from keel.pipelines._graph import Graph, Node, Pipeline, Ref, Value
+from keel.pipelines._graph import Graph, Node, Ref, Value
 from keel.pipelines._step import Port
 from keel.pipelines._values import load_value
 from keel.store import ArtifactCorruptedError, ObjectTrust, StepIO, StepRunRecord
 from keel.telemetry import Telemetry
 from keel.tracking import Project, open_project, start_run
 from keel.versioning import HashCache, fingerprint_function, hash_path
+
+if TYPE_CHECKING:
+    from keel.pipelines._pipeline import Pipeline  # it runs through here: types only
 
 __all__ = ["PipelineResult", "StepEvent", "run_pipeline"]
 

@@ -3,7 +3,7 @@
 While a ``@keel.pipeline`` function is being built into a graph, a *trace* is active in the
 current context: a step call then asks the trace to record a node instead of running. Steps
 (:mod:`keel.pipelines._step`) only read the active trace; the graph builder
-(:mod:`keel.pipelines._graph`) activates one. Both depend on this module and not on each
+(:mod:`keel.pipelines._pipeline`) activates one. Both depend on this module and not on each
 other, so neither imports the other inside a function to dodge a cycle. The state is a
 :class:`contextvars.ContextVar`, so threads and asyncio tasks each see their own.
 """
