@@ -358,6 +358,26 @@ def test_unsupported_data_type(bins: dict[str, Bins]) -> None:
         profile([1, 2, 3], bins)
 
 
+def test_profile_compare_and_reports_read_data_alike(bins: dict[str, Bins]) -> None:
+    """One reader: a PyArrow Table compares as it profiles; a pandas frame naming a column
+    twice is refused by profile as by compare."""
+    from keel.errors import InputError
+    from keel.monitor import compare
+
+    table = _REFERENCE.to_arrow()
+    assert profile(table, bins) == profile(_REFERENCE, bins)
+    assert not compare(table, _REFERENCE).drifted
+    import pandas as pd
+
+    column = _REFERENCE.select("x").to_pandas()
+    doubled = pd.concat([column, column], axis=1)  # two columns named "x"
+    for call in (lambda: profile(doubled, bins), lambda: compare(doubled, doubled)):
+        with pytest.raises(InputError, match="duplicate column names"):
+            call()
+    with pytest.raises(UsageError, match="cannot compare data of type list"):
+        compare([1, 2, 3], _REFERENCE)
+
+
 # --------------------------------------------------------------------------- inputs
 
 

@@ -229,7 +229,7 @@ def _compare_frames(
     seed: int,
 ) -> Comparison:
     """``compare`` of two frames or paths: the reference's bins and profile in one read."""
-    ref_frame, cur_frame = lazy_frame(reference), lazy_frame(current)
+    ref_frame, cur_frame = lazy_frame(reference, "compare"), lazy_frame(current, "compare")
     ref_columns = ref_frame.collect_schema().names()
     cur_columns = cur_frame.collect_schema().names()
     chosen = _choose(ref_columns, cur_columns, columns, slice_by, "reference data")
@@ -262,7 +262,7 @@ def _compare_profile(
     seed: int,
 ) -> Comparison:
     """``compare`` against a stored profile: its bins, and one pass over ``current``."""
-    cur_frame = lazy_frame(current)
+    cur_frame = lazy_frame(current, "compare")
     cur_columns = cur_frame.collect_schema().names()
     chosen = _choose(list(reference.columns), cur_columns, columns, slice_by, "reference profile")
     bins = {name: _bins_of(reference, name) for name in chosen}

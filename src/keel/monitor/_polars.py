@@ -33,7 +33,7 @@ class PolarsEngine:
     partitioned = False
 
     def schema(self, data: Any) -> Mapping[str, pl.DataType]:
-        return _as_lazy(data).collect_schema()
+        return lazy_frame(data).collect_schema()
 
     def reference_bins(
         self, data: Any, kinds_of: KindsOf, *, bins: int, top_k: int
@@ -45,7 +45,7 @@ class PolarsEngine:
         also give the reference's bin counts (binary search)."""
         import polars as pl
 
-        frame = _as_lazy(data)
+        frame = lazy_frame(data)
         kinds = kinds_of(frame.collect_schema())
         engine: Literal["in-memory", "streaming"] = "streaming"
         if _fit_in_memory({0: (data, frame)}, kinds)[0]:  # read it once, then work in memory
@@ -106,31 +106,6 @@ POLARS = PolarsEngine()
 
 MAX_KNOWN = 1000
 """How many reference levels beyond the top-K a categorical :class:`Bins` remembers."""
-
-
-def _as_lazy(data: Any) -> pl.LazyFrame:
-    import polars as pl
-
-    if isinstance(data, pl.LazyFrame):
-        return data
-    if isinstance(data, pl.DataFrame):
-        return data.lazy()
-    if isinstance(data, str | Path):
-        from keel.contracts import read_data
-
-        return read_data(data)
-    module = type(data).__module__.split(".")[0]
-    if module == "pandas":
-        return pl.from_pandas(data).lazy()
-    if module == "pyarrow":
-        frame = pl.from_arrow(data)
-        if isinstance(frame, pl.DataFrame):
-            return frame.lazy()
-    raise UsageError(
-        f"cannot profile data of type {type(data).__name__}.",
-        hint="Pass a Polars DataFrame or LazyFrame, a pandas DataFrame, a PyArrow Table or "
-        "the path of a data file.",
-    )
 
 
 def _kind_of(dtype: pl.DataType) -> Kind | None:
@@ -309,7 +284,7 @@ def _profile_query(
     """The data as a lazy frame, its profile query (one row), and what makes it a Profile."""
     import polars as pl
 
-    frame = _as_lazy(data)
+    frame = lazy_frame(data)
     schema = frame.collect_schema()
     require_columns([b.column for b in bins.values()], schema, "profile")
     exprs: list[pl.Expr] = [pl.len().alias("rows")]
@@ -417,25 +392,36 @@ def _categorical_plan(b: Bins, dtype: pl.DataType) -> tuple[list[pl.Expr], _Fini
     return exprs, finish
 
 
-def lazy_frame(data: Any) -> Any:
-    """``data`` (a Polars or pandas frame, or a data file or folder) as a Polars LazyFrame,
-    for ``compare`` and reports; a pandas frame with two columns of one name is refused."""
-    import polars as pl
+def lazy_frame(data: Any, what: str = "profile") -> pl.LazyFrame:
+    """``data`` as a Polars LazyFrame: one reader for profiles, ``compare`` and reports.
 
-    from keel.contracts import read_data, require_unique_columns
+    A Polars frame or lazy frame, a data file or folder (read lazily by
+    :func:`keel.contracts.read_data`), a pandas DataFrame (refused if it names a column twice)
+    or a PyArrow Table; anything else is a :class:`UsageError` saying what could not be
+    ``what``-ed.
+    """
+    import polars as pl
 
     if isinstance(data, pl.LazyFrame):
         return data
     if isinstance(data, pl.DataFrame):
         return data.lazy()
     if isinstance(data, str) or hasattr(data, "__fspath__"):
+        from keel.contracts import read_data
+
         return read_data(data)
-    if hasattr(data, "columns"):  # pandas allows two columns of one name
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas" and hasattr(data, "columns"):
+        from keel.contracts import require_unique_columns
+
         require_unique_columns(map(str, data.columns), f"the {type(data).__name__}")
-    try:
         return pl.from_pandas(data).lazy()
-    except (TypeError, ValueError, ImportError) as exc:
-        raise UsageError(
-            f"cannot compare a {type(data).__name__}.",
-            hint="Give a Parquet/CSV/NDJSON path (or folder), or a Polars or pandas frame.",
-        ) from exc
+    if module == "pyarrow":
+        frame = pl.from_arrow(data)
+        if isinstance(frame, pl.DataFrame):
+            return frame.lazy()
+    raise UsageError(
+        f"cannot {what} data of type {type(data).__name__}.",
+        hint="Pass a Polars DataFrame or LazyFrame, a pandas DataFrame, a PyArrow Table or "
+        "the path of a data file (or folder).",
+    )
