@@ -26,7 +26,7 @@ of one-minute windows (1,440 profiles of 20 columns) combines in a few tens of m
 
 **One query per profile.** :func:`profile` builds every statistic of every column as one lazy
 Polars ``select`` of reductions (bin counts as sums of ``x >= edge`` indicators, differenced
-afterwards). A large source (more than :data:`_STREAM_ABOVE` cells, about half a gigabyte of
+afterwards). A large source (more than ``_polars._STREAM_ABOVE`` cells, about half a gigabyte of
 values; a Parquet file's row count is in its metadata) is collected with the streaming engine,
 so a file larger than memory is read in batches and never materialised; smaller data runs on
 the in-memory engine, which evaluates this wide ``select`` at about half the CPU cost.
@@ -156,7 +156,7 @@ def profile_reference(
     rounding) at about half the cost: the sorted values that give the quantile edges also
     give the reference's bin counts. The bins are :attr:`Profile.bins`.
 
-    A Dask DataFrame is binned from a uniform sample of :data:`DASK_SAMPLE_ROWS` rows
+    A Dask DataFrame is binned from a uniform sample of ``_dask.DASK_SAMPLE_ROWS`` rows
     (all rows when there are fewer): the quantile edges are the sample's; the minimum and
     maximum of each numeric column and the level counts of each categorical column are
     exact (one pass over every partition). It is then profiled exactly over those bins
