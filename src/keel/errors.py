@@ -29,10 +29,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from keel.contracts import Report
+from typing import Any, Protocol
 
 __all__ = [
     "ConfigError",
@@ -40,6 +37,7 @@ __all__ = [
     "ContractDefinitionError",
     "ContractError",
     "ContractFileError",
+    "FailureReport",
     "InputError",
     "InvalidFileError",
     "KeelError",
@@ -212,10 +210,32 @@ class InputError(KeelError):
     """Data could not be read: a missing or corrupt file, an unsupported format or encoding."""
 
 
-class ContractError(KeelError):
-    """Data violates its contract. ``report`` holds every failure, not just the first."""
+class FailureReport(Protocol):
+    """What :class:`ContractError` needs of a report: :class:`keel.contracts.Report` is one.
 
-    def __init__(self, report: Report, *, where: str = "") -> None:
+    A protocol rather than an import: ``errors`` is the bottom layer and imports no other
+    Keel package, not even for typing, so anything may raise its errors without a cycle.
+    """
+
+    @property
+    def errors(self) -> Sequence[Any]:
+        """The failed checks."""
+        ...
+
+    def summary(self) -> str:
+        """Every failure, one per line (the error's message)."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        ...
+
+
+class ContractError(KeelError):
+    """Data violates its contract. ``report`` (a :class:`keel.contracts.Report`) holds every
+    failure, not just the first."""
+
+    def __init__(self, report: FailureReport, *, where: str = "") -> None:
         self.report = report
         self.where = where
         prefix = f"{where}: " if where else ""

@@ -24,6 +24,7 @@ from scipy.special import rel_entr
 from scipy.stats.contingency import association
 
 from keel.errors import UsageError
+from keel.monitor import Bins
 from keel.monitor._drift import (
     DEFAULT_THRESHOLDS,
     METHODS,
@@ -40,7 +41,7 @@ Floats = npt.NDArray[np.float64]
 _RNG = np.random.default_rng(20240601)
 SAMPLE = _RNG.normal(size=1_000_000)
 EDGES = np.quantile(SAMPLE, np.linspace(0.1, 0.9, 9))
-CENTERS = bin_centers(EDGES)
+CENTERS = bin_centers(Bins("x", "numeric", edges=tuple(EDGES)))
 SCALE = float(np.std(SAMPLE))
 REFERENCE = np.bincount(np.searchsorted(EDGES, SAMPLE, side="right"), minlength=10)
 
@@ -124,12 +125,39 @@ def test_chi2_effect_is_cramers_v_with_both_windows_weighted_equally(
     assert bigger.raw == pytest.approx(result.raw, abs=1e-12)
 
 
-def test_bin_centers_put_outer_bins_half_a_neighbouring_width_out() -> None:
-    assert bin_centers([0.0, 1.0, 3.0]).tolist() == [-0.5, 0.5, 2.0, 4.0]
-    assert bin_centers([2.0]).tolist() == [1.5, 2.5]
-    assert bin_centers([]).tolist() == [0.0]
+def _edges(*edges: float, low: float | None = None, high: float | None = None) -> Bins:
+    return Bins("x", "numeric", edges=edges, low=low, high=high)
+
+
+def test_bin_centers_anchor_outer_bins_at_the_reference_extremes() -> None:
+    assert bin_centers(_edges(0.0, 1.0, 3.0, low=-2.0, high=5.0)).tolist() == [
+        -1.0,
+        0.5,
+        2.0,
+        4.0,
+    ]
+    assert bin_centers(_edges(low=7.0)).tolist() == [7.0]
+
+
+def test_bin_centers_without_extremes_bound_outer_bins_half_an_average_width_out() -> None:
+    assert bin_centers(_edges(0.0, 1.0, 3.0)).tolist() == [-0.375, 0.5, 2.0, 3.375]
+    # an extreme that is not beyond its edge (a point mass at the minimum) does not anchor
+    assert bin_centers(_edges(0.0, 1.0, 3.0, low=0.0, high=3.0)).tolist() == [
+        -0.375,
+        0.5,
+        2.0,
+        3.375,
+    ]
+    assert bin_centers(_edges(2.0)).tolist() == [1.75, 2.25]
+    assert bin_centers(_edges()).tolist() == [0.0]
     with pytest.raises(UsageError, match="strictly increasing"):
-        bin_centers([1.0, 1.0])
+        bin_centers(_edges(1.0, 1.0))
+
+
+def test_the_bin_centre_rule_is_public_in_keel_monitor() -> None:
+    import keel.monitor
+
+    assert keel.monitor.bin_centers is bin_centers
 
 
 counts_st = st.lists(st.integers(0, 10**6), min_size=2, max_size=8).filter(lambda c: sum(c) > 0)
@@ -417,7 +445,7 @@ def test_twenty_million_row_columns_in_well_under_half_a_second() -> None:
             lambda: column_drift("x", "categorical", [1, 2], [1, 2], method="wasserstein"),
             "ordered numeric bins",
         ),
-        (lambda: column_drift("x", "numeric", [1, 2], [1, 2]), "centers=bin_centers"),
+        (lambda: column_drift("x", "numeric", [1, 2], [1, 2]), r"centers=bin_centers\(bins\)"),
         (
             lambda: column_drift("x", "numeric", [1, 2], [1, 2], centers=[1.0, 0.0]),
             "strictly increasing",

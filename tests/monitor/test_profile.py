@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keel.errors import UsageError
-from keel.monitor import _profile
+from keel.monitor import _polars
 from keel.monitor._profile import (
     Bins,
     ColumnProfile,
@@ -212,7 +212,7 @@ def test_categorical_levels_other_and_known() -> None:
 def test_levels_beyond_the_known_limit_count_as_unseen(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_profile, "MAX_KNOWN", 1)
+    monkeypatch.setattr(_polars, "MAX_KNOWN", 1)
     frame = pl.DataFrame({"s": ["a"] * 3 + ["b"] * 2 + ["c"]})
     b = reference_bins(frame, top_k=1)["s"]
     assert b.levels == ("a",)
@@ -356,6 +356,26 @@ def test_keys_must_name_their_column(bins: dict[str, Bins]) -> None:
 def test_unsupported_data_type(bins: dict[str, Bins]) -> None:
     with pytest.raises(UsageError, match=r"cannot read data of type builtins\.list"):
         profile([1, 2, 3], bins)
+
+
+def test_profile_compare_and_reports_read_data_alike(bins: dict[str, Bins]) -> None:
+    """One reader: a PyArrow Table compares as it profiles; a pandas frame naming a column
+    twice is refused by profile as by compare."""
+    from keel.errors import InputError
+    from keel.monitor import compare
+
+    table = _REFERENCE.to_arrow()
+    assert profile(table, bins) == profile(_REFERENCE, bins)
+    assert not compare(table, _REFERENCE).drifted
+    import pandas as pd
+
+    column = _REFERENCE.select("x").to_pandas()
+    doubled = pd.concat([column, column], axis=1)  # two columns named "x"
+    for call in (lambda: profile(doubled, bins), lambda: compare(doubled, doubled)):
+        with pytest.raises(InputError, match="duplicate column names"):
+            call()
+    with pytest.raises(UsageError, match="cannot compare data of type list"):
+        compare([1, 2, 3], _REFERENCE)
 
 
 # --------------------------------------------------------------------------- inputs

@@ -364,7 +364,7 @@ class Guardrails:
         limit = self._rules.prediction_drift_max
         if limit is None:
             return None
-        from keel.monitor import column_drift
+        from keel.monitor import bin_centers, column_drift
 
         sides = self._sides
         if self._bins is None:
@@ -392,7 +392,7 @@ class Guardrails:
             self._bins.kind,
             np.asarray(champion.counts, dtype=float),
             np.asarray(challenger.counts, dtype=float),
-            centers=_centers(self._bins) if numeric else None,
+            centers=bin_centers(self._bins) if numeric else None,
             scale=math.sqrt(champion.variance) if numeric and champion.variance > 0 else None,
             threshold=limit,
         )
@@ -442,12 +442,6 @@ def _profile(values: Sequence[Any], bins: Any) -> Any:
     from keel.monitor import profile
 
     return profile(_frame(values, bins.kind), {"prediction": bins}).columns["prediction"]
-
-
-def _centers(bins: Any) -> Any:
-    from keel.monitor import bin_centers
-
-    return bin_centers(bins)
 
 
 def _scorer(name: str) -> Callable[[Any, Any], float]:

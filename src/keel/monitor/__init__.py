@@ -10,9 +10,9 @@ from keel.monitor._alerts import check as check
 from keel.monitor._alerts import post_alerts as post_alerts
 from keel.monitor._compare import Comparison as Comparison
 from keel.monitor._compare import QualityFinding as QualityFinding
-from keel.monitor._compare import bin_centers as bin_centers
 from keel.monitor._compare import compare as compare
 from keel.monitor._drift import DriftResult as DriftResult
+from keel.monitor._drift import bin_centers as bin_centers
 from keel.monitor._drift import column_drift as column_drift
 from keel.monitor._drift import dataset_drift as dataset_drift
 from keel.monitor._predlog import FEEDBACK_COLUMNS as FEEDBACK_COLUMNS

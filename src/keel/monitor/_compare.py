@@ -19,21 +19,19 @@ either side (entirely null, or on a numeric column no finite value) is a
 from __future__ import annotations
 
 import functools
-import itertools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
+from keel.contracts import open_data
 from keel.errors import InputError, UsageError
-from keel.monitor._drift import DriftResult, column_drift, dataset_drift
+from keel.monitor._drift import DriftResult, drift_of_profiles
 from keel.monitor._profile import (
     Bins,
     ColumnProfile,
     Profile,
-    _is_dask,
+    _schema_of,
+    engine_for,
     profile_many,
     profile_reference,
 )
@@ -42,7 +40,7 @@ from keel.monitor._reference import is_stored_reference, resolve_reference
 if TYPE_CHECKING:
     from keel.tracking import Project
 
-__all__ = ["Comparison", "QualityFinding", "bin_centers", "compare"]
+__all__ = ["Comparison", "QualityFinding", "compare"]
 
 Side = Literal["reference", "current"]
 
@@ -147,19 +145,6 @@ def _finding(column: ColumnProfile, side: Side, rows: int) -> QualityFinding | N
     )
 
 
-def bin_centers(bins: Bins) -> np.ndarray:
-    """A representative value per numeric bin: midpoints, the outer bins anchored at the
-    reference's min and max (or half a neighbouring width outside the edges)."""
-    edges = list(bins.edges)
-    if not edges:
-        return np.array([bins.low if bins.low is not None else 0.0])
-    width = (edges[-1] - edges[0]) / max(len(edges) - 1, 1) or 1.0
-    low = bins.low if bins.low is not None and bins.low < edges[0] else edges[0] - width / 2
-    high = bins.high if bins.high is not None and bins.high > edges[-1] else edges[-1] + width / 2
-    points = [low, *edges, high]
-    return np.array([(a + b) / 2 for a, b in itertools.pairwise(points)])
-
-
 def compare(
     reference: Any,
     current: Any,
@@ -182,10 +167,8 @@ def compare(
     labels = (_label(reference), _label(current))
     if isinstance(reference, str) and is_stored_reference(reference):
         reference = resolve_reference(reference, project=project)
-    if _is_dask(reference) or _is_dask(current):
-        from keel.monitor._dask import compare_dask
-
-        done = compare_dask(
+    if _partitioned(reference) or _partitioned(current):
+        done = _compare_partitioned(
             reference, current, columns=columns, slice_by=slice_by, alpha=alpha, seed=seed
         )
     elif isinstance(reference, Profile):
@@ -210,6 +193,42 @@ def compare(
     return done
 
 
+def _partitioned(data: Any) -> bool:
+    return not isinstance(data, Profile | str) and engine_for(data).partitioned
+
+
+def _compare_partitioned(
+    reference: Any,
+    current: Any,
+    *,
+    columns: Sequence[str] | None,
+    slice_by: str | None,
+    alpha: float,
+    seed: int,
+) -> Comparison:
+    """``compare`` where either side is partitioned data (a Dask DataFrame; the other a
+    frame, path or profile): each side profiled by its own engine, no slices."""
+    if slice_by is not None:
+        raise UsageError(
+            "compare: slice_by is not supported for Dask data.",
+            hint="Filter each slice with Dask and compare the slices one by one.",
+        )
+    stored = isinstance(reference, Profile)
+    ref_names = list(reference.columns) if stored else list(_schema_of(reference))
+    chosen = _choose(ref_names, list(_schema_of(current)), columns, None, "reference data")
+    if stored:
+        bins = {name: _bins_of(reference, name) for name in chosen}
+        ref_profile = Profile(
+            columns={c: reference.columns[c] for c in chosen}, rows=reference.rows
+        )
+    else:
+        ref_profile = profile_reference(reference, columns=chosen)
+        bins = ref_profile.bins
+    (cur_profile,) = profile_many([current], bins)
+    results, summary = drift_of_profiles(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
+    return Comparison(results, summary, ref_profile, cur_profile, bins, {})
+
+
 def _compare_frames(
     reference: Any,
     current: Any,
@@ -228,7 +247,7 @@ def _compare_frames(
     bins = ref_profile.bins
     cur_frame = _empty_text_as_numbers(cur_frame, bins)
     (cur_profile,) = profile_many([cur_frame], bins)
-    results, summary = _drift_all(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
+    results, summary = drift_of_profiles(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
     slices: dict[str, list[DriftResult]] = {}
     if slice_by is not None:
         if slice_by not in cur_columns or slice_by not in ref_columns:
@@ -237,7 +256,9 @@ def _compare_frames(
             sliced_ref, sliced_cur = profile_many(
                 [ref_frame.filter(keep), cur_frame.filter(keep)], bins
             )
-            slices[label] = _drift_all(sliced_ref, sliced_cur, bins, alpha=alpha, seed=seed)[0]
+            slices[label] = drift_of_profiles(sliced_ref, sliced_cur, bins, alpha=alpha, seed=seed)[
+                0
+            ]
     return Comparison(results, summary, ref_profile, cur_profile, bins, slices)
 
 
@@ -251,7 +272,7 @@ def _compare_profile(
     seed: int,
 ) -> Comparison:
     """``compare`` against a stored profile: its bins, and one pass over ``current``."""
-    cur_frame = _lazy(current)
+    cur_frame = open_data(current)
     cur_columns = cur_frame.collect_schema().names()
     chosen = _choose(list(reference.columns), cur_columns, columns, slice_by, "reference profile")
     bins = {name: _bins_of(reference, name) for name in chosen}
@@ -266,9 +287,9 @@ def _compare_profile(
             labels.append(label)
             frames.append(cur_frame.filter(keep))
     cur_profile, *sliced = profile_many(frames, bins)  # the slices' queries run concurrently
-    results, summary = _drift_all(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
+    results, summary = drift_of_profiles(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
     slices = {
-        label: _drift_all(ref_profile, part, bins, alpha=alpha, seed=seed)[0]
+        label: drift_of_profiles(ref_profile, part, bins, alpha=alpha, seed=seed)[0]
         for label, part in zip(labels, sliced, strict=True)
     }
     return Comparison(results, summary, ref_profile, cur_profile, bins, slices)
@@ -363,33 +384,6 @@ def _bins_of(reference: Profile, name: str) -> Bins:
             hint="Use a profile made by keel.monitor.profile (or a stored reference profile).",
         )
     return bins
-
-
-def _drift_all(
-    ref: Profile, cur: Profile, bins: dict[str, Bins], *, alpha: float, seed: int
-) -> tuple[list[DriftResult], dict[str, Any]]:
-    results = []
-    for i, (name, column_bins) in enumerate(bins.items()):
-        r, c = ref.columns[name], cur.columns[name]
-        numeric = column_bins.kind == "numeric"
-        results.append(
-            column_drift(
-                name,
-                column_bins.kind,
-                np.asarray(r.counts, dtype=float),
-                np.asarray(c.counts, dtype=float),
-                centers=bin_centers(column_bins) if numeric else None,
-                scale=_scale(r) if numeric else None,
-                seed=seed + i,
-            )
-        )
-    flagged, summary = dataset_drift(results, alpha=alpha)
-    return list(flagged), summary
-
-
-def _scale(reference: ColumnProfile) -> float | None:
-    variance = reference.variance
-    return math.sqrt(variance) if variance and math.isfinite(variance) and variance > 0 else None
 
 
 def _lazy(data: Any, project: Project | None = None) -> Any:

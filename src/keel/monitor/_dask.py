@@ -26,30 +26,24 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from keel.errors import UsageError
-from keel.monitor._profile import (
+from keel.monitor._engine import KindsOf, require_columns
+from keel.monitor._polars import (
     MAX_KNOWN,
-    Bins,
-    Kind,
-    Profile,
+    POLARS,
     _bins_from_sorted,
     _categorical,
     _categorical_bins,
     _finite_values,
-    _missing,
-    _schema_of,
-    profile,
-    profile_reference,
 )
+from keel.monitor._profile_data import Bins, Kind, Profile
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from keel.monitor._compare import Comparison
-
 __all__ = [
+    "DASK",
     "DASK_SAMPLE_ROWS",
-    "compare_dask",
+    "DaskEngine",
     "dask_reference_bins",
     "dask_schema",
     "profile_dask",
@@ -85,14 +79,14 @@ def _compute(tasks: Sequence[Any]) -> tuple[Any, ...]:
 
 
 def _profile_part(part: Any, bins: Mapping[str, Bins]) -> Profile:
-    return profile(_polars(part), bins)
+    return POLARS.profile_many([_polars(part)], bins)[0]
 
 
 def profile_dask(data: Any, bins: Mapping[str, Bins]) -> Profile:
     """Profile every partition of ``data`` with Polars (as Dask tasks) and merge them."""
     from dask.delayed import delayed
 
-    _missing([b.column for b in bins.values()], dask_schema(data), "profile")
+    require_columns([b.column for b in bins.values()], dask_schema(data), "profile")
     columns = list(dict.fromkeys(b.column for b in bins.values()))
     parts = data[columns].to_delayed()
     task = delayed(_profile_part, pure=True)
@@ -169,34 +163,25 @@ def _extreme(pick: Any, values: Sequence[Any]) -> float | None:
     return float(pick(present)) if present else None
 
 
-def compare_dask(
-    reference: Any,
-    current: Any,
-    *,
-    columns: Sequence[str] | None,
-    slice_by: str | None,
-    alpha: float,
-    seed: int,
-) -> Comparison:
-    """``compare`` where either side is a Dask DataFrame (the other a frame, path or profile)."""
-    from keel.monitor._compare import Comparison, _bins_of, _choose, _drift_all
+class DaskEngine:
+    """The :class:`~keel.monitor._engine.ProfileEngine` of Dask DataFrames: the Polars
+    engine on every partition, as Dask tasks, merged exactly."""
 
-    if slice_by is not None:
-        raise UsageError(
-            "compare: slice_by is not supported for Dask data.",
-            hint="Filter each slice with Dask and compare the slices one by one.",
-        )
-    stored = isinstance(reference, Profile)
-    ref_names = list(reference.columns) if stored else list(_schema_of(reference))
-    chosen = _choose(ref_names, list(_schema_of(current)), columns, None, "reference data")
-    if stored:
-        bins = {name: _bins_of(reference, name) for name in chosen}
-        ref_profile = Profile(
-            columns={c: reference.columns[c] for c in chosen}, rows=reference.rows
-        )
-    else:
-        ref_profile = profile_reference(reference, columns=chosen)
-        bins = ref_profile.bins
-    cur_profile = profile(current, bins)
-    results, summary = _drift_all(ref_profile, cur_profile, bins, alpha=alpha, seed=seed)
-    return Comparison(results, summary, ref_profile, cur_profile, bins, {})
+    partitioned = True
+
+    def schema(self, data: Any) -> Mapping[str, pl.DataType]:
+        return dask_schema(data)
+
+    def reference_bins(
+        self, data: Any, kinds_of: KindsOf, *, bins: int, top_k: int
+    ) -> dict[str, Bins]:
+        return dask_reference_bins(data, kinds_of(dask_schema(data)), bins=bins, top_k=top_k)
+
+    def reference(self, data: Any, kinds_of: KindsOf, *, bins: int, top_k: int) -> Profile:
+        return profile_dask(data, self.reference_bins(data, kinds_of, bins=bins, top_k=top_k))
+
+    def profile_many(self, datas: Sequence[Any], bins: Mapping[str, Bins]) -> list[Profile]:
+        return [profile_dask(data, bins) for data in datas]
+
+
+DASK = DaskEngine()

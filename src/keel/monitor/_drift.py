@@ -120,6 +120,7 @@ Decisions
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import zlib
@@ -133,6 +134,7 @@ import numpy.typing as npt
 
 from keel._json import nulled
 from keel.errors import UsageError, did_you_mean
+from keel.monitor._profile_data import Bins, ColumnProfile, Profile
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -142,6 +144,7 @@ __all__ = [
     "bin_centers",
     "column_drift",
     "dataset_drift",
+    "drift_of_profiles",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -248,26 +251,26 @@ class _Statistic:
     upper: float
 
 
-def bin_centers(edges: npt.ArrayLike) -> FloatArray:
-    """A representative value for each of the ``len(edges) + 1`` bins cut by ``edges``.
+def bin_centers(bins: Bins) -> FloatArray:
+    """A representative value for each numeric bin of ``bins``: the one bin-centre rule.
 
     Inner bins get their midpoint. The two outer bins are open (``(-inf, edges[0])`` and
-    ``[edges[-1], inf)``), so their center sits half the neighbouring bin's width beyond
-    the edge. With a single edge there is no neighbour, and the outer centers sit 0.5 from
-    it; with none, the one bin is centered at 0.
+    ``[edges[-1], inf)``), so they are anchored at the reference's minimum and maximum
+    (``bins.low``, ``bins.high``) when those lie beyond the edges: the outer centre is the
+    midpoint between the extreme and the edge. Otherwise the outer bin is taken to end half
+    the average bin width beyond its edge (half of 1 with a single edge), and is centred
+    between there and the edge. With no edge at all, the one bin is centred at the minimum
+    (0 without one). Used by :func:`column_drift`'s
+    Wasserstein statistic in ``compare``, monitor reports and the deployment guardrails.
     """
-    e = np.asarray(edges, dtype=np.float64).ravel()
-    if e.size == 0:
-        return np.zeros(1)
-    if not np.all(np.isfinite(e)) or np.any(np.diff(e) <= 0):
-        raise UsageError(
-            f"bin_centers: the edges must be finite and strictly increasing, got {e.tolist()}.",
-            hint="Pass the inner edges of the reference's bins, in increasing order.",
-        )
-    left = e[1] - e[0] if e.size > 1 else 1.0
-    right = e[-1] - e[-2] if e.size > 1 else 1.0
-    mids = (e[:-1] + e[1:]) / 2
-    return np.concatenate([[e[0] - left / 2], mids, [e[-1] + right / 2]])
+    edges = list(bins.edges)
+    if not edges:
+        return np.array([bins.low if bins.low is not None else 0.0])
+    width = (edges[-1] - edges[0]) / max(len(edges) - 1, 1) or 1.0
+    low = bins.low if bins.low is not None and bins.low < edges[0] else edges[0] - width / 2
+    high = bins.high if bins.high is not None and bins.high > edges[-1] else edges[-1] + width / 2
+    points = [low, *edges, high]
+    return np.array([(a + b) / 2 for a, b in itertools.pairwise(points)])
 
 
 # -- statistics on proportions, one distribution per row ------------------------------------
@@ -435,14 +438,14 @@ def _wasserstein_for(
     if centers is None:
         raise UsageError(
             f"column_drift({column!r}): 'wasserstein' needs a representative value per bin.",
-            hint="Pass centers=bin_centers(edges) with the reference's bin edges.",
+            hint="Pass centers=bin_centers(bins) with the reference's bins.",
         )
     x = np.asarray(centers, dtype=np.float64).ravel()
     if x.shape != p.shape or not np.all(np.isfinite(x)) or np.any(np.diff(x) <= 0):
         raise UsageError(
             f"column_drift({column!r}): centers must be {p.size} finite, strictly "
             f"increasing values (one per bin), got {x[:12].tolist()}.",
-            hint="Pass centers=bin_centers(edges) with the reference's bin edges.",
+            hint="Pass centers=bin_centers(bins) with the reference's bins.",
         )
     if scale is None or not math.isfinite(scale) or scale <= 0:
         mean = float(p @ x)
@@ -673,3 +676,37 @@ def dataset_drift(
         "alpha": alpha,
     }
     return decided, summary
+
+
+# -- drift of whole profiles ---------------------------------------------------------------
+
+
+def drift_of_profiles(
+    ref: Profile, cur: Profile, bins: dict[str, Bins], *, alpha: float, seed: int
+) -> tuple[list[DriftResult], dict[str, Any]]:
+    """Every binned column's drift from ``ref`` to ``cur`` (:func:`column_drift`, numeric
+    columns by Wasserstein on :func:`bin_centers`, in reference standard deviations), then
+    flagged across columns by :func:`dataset_drift`: what ``compare``, monitor windows and
+    reports all measure."""
+    results = []
+    for i, (name, column_bins) in enumerate(bins.items()):
+        r, c = ref.columns[name], cur.columns[name]
+        numeric = column_bins.kind == "numeric"
+        results.append(
+            column_drift(
+                name,
+                column_bins.kind,
+                np.asarray(r.counts, dtype=float),
+                np.asarray(c.counts, dtype=float),
+                centers=bin_centers(column_bins) if numeric else None,
+                scale=_scale(r) if numeric else None,
+                seed=seed + i,
+            )
+        )
+    flagged, summary = dataset_drift(results, alpha=alpha)
+    return list(flagged), summary
+
+
+def _scale(reference: ColumnProfile) -> float | None:
+    variance = reference.variance
+    return math.sqrt(variance) if variance and math.isfinite(variance) and variance > 0 else None

@@ -362,8 +362,8 @@ def with_outputs(
     (:func:`model_outputs`), so that monitoring measures prediction drift too. Left out for
     a version without an input contract (which columns it reads is unknown) and for a
     package that needs trusted loading (profiling must not unpickle anything)."""
+    from keel.contracts import open_data as _lazy
     from keel.errors import KeelError
-    from keel.monitor._compare import _lazy
     from keel.registry import load
 
     try:

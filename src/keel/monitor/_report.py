@@ -18,10 +18,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from keel.contracts import open_data
 from keel.errors import KeelError, UsageError, did_you_mean
 from keel.grammar import Duration, Reference, format_duration, prefix_kind
 from keel.monitor._alerts import Alert, Thresholds, check
-from keel.monitor._drift import DriftResult
+from keel.monitor._drift import DriftResult, drift_of_profiles
 from keel.monitor._performance import (
     Task,
     agreement,
@@ -380,9 +381,7 @@ def _reference(
                 hint="Store one with `keel monitor reference set`, or pass the data itself.",
             )
         return _restrict(found, selection, reference)
-    from keel.monitor._compare import _lazy
-
-    frame = _lazy(reference)
+    frame = open_data(reference)
     names = frame.collect_schema().names()
     columns = [c for c in selection.inputs if c in names]
     if not columns:
@@ -403,9 +402,7 @@ def _reference_data(reference: Any) -> pl.LazyFrame | None:
         return None
     if isinstance(reference, str) and prefix_kind(reference) is not None:
         return None
-    from keel.monitor._compare import _lazy
-
-    found: pl.LazyFrame = _lazy(reference)
+    found: pl.LazyFrame = open_data(reference)
     return found
 
 
@@ -632,9 +629,7 @@ def _slices(
             continue
         results = None
         if profiled.rows and ref.rows and kept:
-            from keel.monitor._compare import _drift_all
-
-            results = _drift_all(ref, profiled, kept, alpha=alpha, seed=seed)
+            results = drift_of_profiles(ref, profiled, kept, alpha=alpha, seed=seed)
         values.append(
             {
                 "value": label,

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from keel.errors import UsageError
 from keel.grammar import Duration, parse_duration
-from keel.monitor._compare import _drift_all
-from keel.monitor._drift import DriftResult
+from keel.monitor._drift import DriftResult, drift_of_profiles
 from keel.monitor._predlog import partition_hour
 from keel.monitor._profile import Bins, Profile, profile_many
 
@@ -177,7 +176,7 @@ def drift_by_window(
         if current.rows == 0:
             found.append(None)
             continue
-        found.append(_drift_all(reference, current, bins, alpha=alpha, seed=seed))
+        found.append(drift_of_profiles(reference, current, bins, alpha=alpha, seed=seed))
     return found
 
 

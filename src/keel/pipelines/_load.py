@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from keel.errors import UsageError, did_you_mean
-from keel.pipelines._graph import Pipeline
+from keel.pipelines._pipeline import Pipeline
 
 __all__ = ["load_pipeline"]
 

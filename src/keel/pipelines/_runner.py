@@ -4,7 +4,8 @@ A step's cache key hashes, part by part (the *components*, kept with every step 
 miss can be explained):
 
 - ``code``: the step's source and the project-local functions, classes and modules it
-  reaches (see :mod:`keel.pipelines._code`), so editing a helper invalidates the step;
+  reaches (see :func:`keel.versioning.fingerprint_function`), so editing a helper
+  invalidates the step;
 - ``params``: its literal arguments; an external file or folder (a ``Path`` argument) by
   its content digest, so changed data re-runs the step even under the same path;
 - ``inputs``: the digests of the upstream outputs it reads;
@@ -28,22 +29,24 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import blake3
 
 from keel.errors import InputError, KeelError, StepFailedError, UsageError, did_you_mean
 from keel.grammar import Reference
-from keel.pipelines._code import fingerprint_function
 from keel.pipelines._events import post_events, step_events
 from keel.pipelines._execute import Executor, StepOutcome, StepTask, make_executor, step_ref
-from keel.pipelines._graph import Graph, Node, Pipeline, Ref, Value
+from keel.pipelines._graph import Graph, Node, Ref, Value
 from keel.pipelines._step import Port
 from keel.pipelines._values import load_value
 from keel.store import ArtifactCorruptedError, ObjectTrust, StepIO, StepRunRecord
 from keel.telemetry import Telemetry
 from keel.tracking import Project, open_project, start_run
-from keel.versioning import HashCache, hash_path
+from keel.versioning import HashCache, fingerprint_function, hash_path
+
+if TYPE_CHECKING:
+    from keel.pipelines._pipeline import Pipeline  # it runs through here: types only
 
 __all__ = ["PipelineResult", "StepEvent", "run_pipeline"]
 

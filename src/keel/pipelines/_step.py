@@ -26,6 +26,7 @@ from typing import Any, Literal, ParamSpec, TypeVar, overload
 from keel._hints import type_hints
 from keel.contracts import Frame, Schema
 from keel.errors import UsageError
+from keel.pipelines._tracing import active_tracer
 
 __all__ = ["Kind", "Mode", "Port", "Step", "step"]
 
@@ -92,12 +93,10 @@ class Step:
         self.__wrapped__ = fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from keel.pipelines._graph import current_trace
-
-        trace = current_trace()
-        if trace is None:
+        tracer = active_tracer()
+        if tracer is None:
             return self.fn(*args, **kwargs)
-        return trace.call(self, args, kwargs)
+        return tracer.call(self, args, kwargs)
 
     def __repr__(self) -> str:
         return f"<keel step {self.name}>"

@@ -1,4 +1,5 @@
-"""The code part of a step's cache key: what invalidates a cached step and what must not."""
+"""The code part of a step's cache key (keel.versioning.fingerprint_function): what invalidates a
+cached step and what must not."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keel.pipelines._code import CodeFingerprint, fingerprint_function
+from keel.versioning import FunctionFingerprint, fingerprint_function
 
 
 class Project:
@@ -47,7 +48,7 @@ class Project:
         fn: Callable[..., Any] = getattr(self.load(module), name)
         return fn
 
-    def fingerprint(self, module: str, name: str = "step") -> CodeFingerprint:
+    def fingerprint(self, module: str, name: str = "step") -> FunctionFingerprint:
         return fingerprint_function(self.step(module, name), self.root)
 
     def forget(self) -> None:
@@ -67,7 +68,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
     folder.forget()
 
 
-def changed(before: CodeFingerprint, after: CodeFingerprint) -> set[str]:
+def changed(before: FunctionFingerprint, after: FunctionFingerprint) -> set[str]:
     """Labels whose digest differs (or that appear on one side only)."""
     labels = set(before.parts) | set(after.parts)
     return {label for label in labels if before.parts.get(label) != after.parts.get(label)}
@@ -342,8 +343,8 @@ def test_a_package_version_is_part_of_the_digest() -> None:
     parts = {"src/features.py:step": "0" * 64}
 
     assert (
-        CodeFingerprint(parts, {"polars": "1.0.0"}).digest
-        != CodeFingerprint(parts, {"polars": "1.0.1"}).digest
+        FunctionFingerprint(parts, {"polars": "1.0.0"}).digest
+        != FunctionFingerprint(parts, {"polars": "1.0.1"}).digest
     )
 
 
@@ -471,7 +472,7 @@ def test_a_function_without_source_has_the_same_digest_in_every_process(tmp_path
     """A set literal's order follows string hashing, which differs between processes."""
     script = (
         "import sys\nfrom pathlib import Path\n"
-        "from keel.pipelines._code import fingerprint_function\n"
+        "from keel.versioning import fingerprint_function\n"
         f"namespace = {{'__name__': 'scratch'}}\nexec({EXEC_STEP!r}, namespace)\n"
         "print(fingerprint_function(namespace['step'], Path(sys.argv[1])).digest)\n"
     )
@@ -542,3 +543,43 @@ def test_padding_with_blank_lines_comments_and_trailing_spaces_keeps_the_key(
     assert {
         k.replace("plain.py", "padded.py"): v for k, v in expected.parts.items()
     } == actual.parts
+
+
+# -- the key itself is stable across Keel versions ------------------------------------------
+PINNED = {
+    "src/helpers.py": """
+        import math
+
+        SCALE = 2.5
+
+        def scaled(x):
+            return math.floor(x * SCALE)
+    """,
+    "src/features.py": """
+        from helpers import scaled
+
+        LABELS = ("a", "b")
+
+        def step(rows):
+            return [scaled(r) for r in rows if r not in LABELS]
+    """,
+}
+# Computed before the function fingerprint moved from keel.pipelines to keel.versioning:
+# a change of this value invalidates every cached step of every user, so it must be deliberate.
+# ``ast.dump`` (the normalized source) differs between Python versions, so the pin is per version.
+PINNED_DIGESTS = {
+    (3, 11): "3e629e4abef0f0974f5a6a9e64fb33142012f5cac191d68bac1cbb602f999e3c",
+}
+
+
+def test_a_known_step_keeps_its_cache_key(project: Project) -> None:
+    pinned = PINNED_DIGESTS.get(sys.version_info[:2])
+    if pinned is None:
+        pytest.skip(f"no digest pinned for Python {sys.version_info[:2]}")
+    for relative, text in PINNED.items():
+        project.write(relative, text)
+    found = project.fingerprint("features")
+
+    assert found.packages == {}
+    assert set(found.parts) == {"src/features.py:step", "src/helpers.py:scaled"}
+    assert found.digest == pinned

@@ -1,4 +1,7 @@
-"""The code part of a step's cache key: the step's source and every project function it reaches.
+"""The code a function runs: its source and every project function it reaches (a step's cache key).
+
+The function-level sibling of :func:`~keel.versioning.code_fingerprint` (which fingerprints a
+whole work tree for a run): pipelines use it for the code part of each step's cache key.
 
 A step's result depends on more than its own body: on the helpers it calls, their helpers in
 other files, the module constants they read, and the versions of the libraries they use. Hashing
@@ -37,9 +40,10 @@ from typing import Any, NamedTuple
 import blake3
 
 from keel.errors import UsageError
-from keel.versioning import site_index
+from keel.store import hash_bytes
+from keel.versioning._site import site_index
 
-__all__ = ["CodeFingerprint", "fingerprint_function"]
+__all__ = ["FunctionFingerprint", "fingerprint_function"]
 
 _KEEL = "keel"
 _KEEL_DISTRIBUTION = "mlkeel"
@@ -55,7 +59,7 @@ _Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
 
 
 @dataclass(frozen=True)
-class CodeFingerprint:
+class FunctionFingerprint:
     """The code a step runs: hashed project sources and the versions of the libraries it uses.
 
     ``parts`` maps a label (``"src/features.py:clean"`` for a function or class,
@@ -78,12 +82,12 @@ class CodeFingerprint:
         return _hash(payload)
 
 
-def fingerprint_function(fn: Callable[..., Any], root: Path) -> CodeFingerprint:
+def fingerprint_function(fn: Callable[..., Any], root: Path) -> FunctionFingerprint:
     """Fingerprint ``fn`` and the project code it reaches; ``root`` bounds the project."""
     closure = _Closure(Path(root).resolve())
     closure.add_root(fn)
     closure.walk()
-    return CodeFingerprint(
+    return FunctionFingerprint(
         parts=dict(sorted(closure.parts.items())), packages=_versions(closure.imports)
     )
 
@@ -414,7 +418,7 @@ def _source_file(filename: str) -> _SourceFile | None:
         tree: ast.Module | None = ast.parse(raw, filename=filename)
     except (SyntaxError, ValueError):
         tree = None
-    parsed = _SourceFile(tree=tree, raw_digest=blake3.blake3(raw).hexdigest())
+    parsed = _SourceFile(tree=tree, raw_digest=hash_bytes(raw))
     _FILES[filename] = (key, parsed)
     return parsed
 
@@ -604,7 +608,7 @@ def _qualname(obj: object) -> str:
 
 # -- digests and versions -------------------------------------------------------------------
 def _hash(text: str) -> str:
-    return blake3.blake3(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return hash_bytes(text.encode("utf-8", "surrogatepass"))
 
 
 def _part_digest(dump: str, constants: Mapping[str, str]) -> str:

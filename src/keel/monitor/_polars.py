@@ -1,0 +1,393 @@
+"""The Polars profile engine: every statistic of every column in one lazy query.
+
+Polars frames and lazy frames, pandas DataFrames, PyArrow Tables and data files (read lazily
+by :func:`keel.contracts.read_data`) are profiled here; the Dask engine
+(:mod:`keel.monitor._dask`) runs this same engine on each partition. See
+:mod:`keel.monitor._profile` for the design (fixed reference bins, exact merging, one query
+per profile, in-memory or streaming by size) and the conventions (NaN, infinities, dates,
+booleans, point masses, "other" and "unseen" levels); this module is their implementation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence, Sized
+from itertools import pairwise
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from keel.errors import UsageError
+from keel.monitor._engine import KindsOf, require_columns
+from keel.monitor._profile_data import Bins, ColumnProfile, Kind, Profile, _opt_float
+from keel.tracking import open_source
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["MAX_KNOWN", "POLARS", "PolarsEngine"]
+
+
+class PolarsEngine:
+    """The default :class:`~keel.monitor._engine.ProfileEngine`: one lazy Polars query per
+    dataset, several datasets' queries collected concurrently."""
+
+    partitioned = False
+
+    def schema(self, data: Any) -> Mapping[str, pl.DataType]:
+        return open_source(data).collect_schema()
+
+    def reference_bins(
+        self, data: Any, kinds_of: KindsOf, *, bins: int, top_k: int
+    ) -> dict[str, Bins]:
+        return self.reference(data, kinds_of, bins=bins, top_k=top_k).bins
+
+    def reference(self, data: Any, kinds_of: KindsOf, *, bins: int, top_k: int) -> Profile:
+        """Bins and profile from one read: the sorted values that give the quantile edges
+        also give the reference's bin counts (binary search)."""
+        import polars as pl
+
+        frame = open_source(data)
+        kinds = kinds_of(frame.collect_schema())
+        engine: Literal["in-memory", "streaming"] = "streaming"
+        if _fit_in_memory({0: (data, frame)}, kinds)[0]:  # read it once, then work in memory
+            frame, engine = frame.select(list(kinds)).collect().lazy(), "in-memory"
+        schema = frame.collect_schema()
+        numeric = [n for n, k in kinds.items() if k == "numeric"]
+        text = [n for n, k in kinds.items() if k == "categorical"]
+        main = frame.select(
+            pl.len().alias("rows"),
+            *[e for i, name in enumerate(numeric) for e in _sorted_exprs(i, name, schema[name])],
+            *[_categorical(n, schema[n]).null_count().alias(f"cz{i}") for i, n in enumerate(text)],
+        )
+        levels = [_levels_query(frame, name, schema[name], top_k + MAX_KNOWN) for name in text]
+        results = pl.collect_all([main, *levels], engine=engine)
+        lists = [f"v{i}" for i in range(len(numeric))]
+        row = results[0].drop(lists).row(0, named=True)  # the scalars; the sorted values stay
+        rows = int(row["rows"])
+        found: dict[str, ColumnProfile] = {}
+        for i, name in enumerate(numeric):
+            values = results[0].get_column(f"v{i}")[0].to_numpy()
+            found[name] = _numeric_reference(name, i, values, row, bins)
+        for i, (name, frequent) in enumerate(zip(text, results[1:], strict=True)):
+            values = frequent.get_column("v").to_list()
+            counts = [int(c) for c in frequent.get_column("n").to_list()]
+            nulls = int(row[f"cz{i}"])
+            found[name] = ColumnProfile(
+                column=name,
+                kind="categorical",
+                count=rows,
+                nulls=nulls,
+                counts=(*counts[:top_k], sum(counts[top_k:]), rows - nulls - sum(counts)),
+                bins=_categorical_bins(name, values, top_k),
+            )
+        return Profile(columns={name: found[name] for name in kinds}, rows=rows)
+
+    def profile_many(self, datas: Sequence[Any], bins: Mapping[str, Bins]) -> list[Profile]:
+        """Small sources on the in-memory engine, large ones streaming; each group's queries
+        collected concurrently."""
+        import polars as pl
+
+        planned = [_profile_query(data, bins) for data in datas]
+        fits = _fit_in_memory({i: (datas[i], p[0]) for i, p in enumerate(planned)}, bins)
+        done: dict[int, Profile] = {}
+        engines: list[tuple[list[int], Literal["in-memory", "streaming"]]] = [
+            ([i for i in fits if fits[i]], "in-memory"),
+            ([i for i in fits if not fits[i]], "streaming"),
+        ]
+        for group, engine in engines:
+            if group:
+                frames = pl.collect_all([planned[i][1] for i in group], engine=engine)
+                for i, frame in zip(group, frames, strict=True):
+                    done[i] = planned[i][2](frame.row(0))
+        return [done[i] for i in range(len(datas))]
+
+
+POLARS = PolarsEngine()
+
+
+MAX_KNOWN = 1000
+"""How many reference levels beyond the top-K a categorical :class:`Bins` remembers."""
+
+
+def _kind_of(dtype: pl.DataType) -> Kind | None:
+    import polars as pl
+
+    if dtype.is_numeric() or isinstance(dtype, pl.Date | pl.Datetime | pl.Duration | pl.Null):
+        return "numeric"  # a Null column (no value at all) profiles as numeric: all null
+    if isinstance(dtype, pl.String | pl.Categorical | pl.Enum | pl.Boolean):
+        return "categorical"
+    return None
+
+
+def _numeric(name: str, dtype: pl.DataType) -> pl.Expr:
+    """The column as Float64: temporal values as epoch (or length) microseconds."""
+    import polars as pl
+
+    col = pl.col(name)
+    if isinstance(dtype, pl.Date | pl.Datetime):
+        col = col.dt.epoch("us")
+    elif isinstance(dtype, pl.Duration):
+        col = col.dt.total_microseconds()
+    return col.cast(pl.Float64)
+
+
+def _categorical(name: str, dtype: pl.DataType) -> pl.Expr:
+    """The column as text (kept as is if it is already text or categories)."""
+    import polars as pl
+
+    if isinstance(dtype, pl.String | pl.Categorical | pl.Enum):
+        return pl.col(name)
+    return pl.col(name).cast(pl.String)
+
+
+def _finite_values(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A numeric column as Float64, null where it is not finite."""
+    import polars as pl
+
+    x = _numeric(name, dtype)
+    return (pl.when(x.is_finite()).then(x) if dtype.is_float() else x).alias(name)
+
+
+def _sorted_exprs(i: int, name: str, dtype: pl.DataType) -> list[pl.Expr]:
+    """A numeric column's finite values sorted (one list), its null/NaN/inf counts, moments."""
+    import polars as pl
+
+    x = _numeric(name, dtype)
+    floating = dtype.is_float()
+    finite = _finite_values(name, dtype)
+    zero = pl.lit(0, dtype=pl.UInt32)
+    return [
+        finite.drop_nulls().sort().implode().alias(f"v{i}"),
+        x.null_count().alias(f"z{i}"),
+        (x.is_nan().sum() if floating else zero).alias(f"nan{i}"),
+        ((x == -math.inf).sum() if floating else zero).alias(f"ninf{i}"),
+        ((x == math.inf).sum() if floating else zero).alias(f"pinf{i}"),
+        finite.mean().alias(f"mean{i}"),
+        finite.var(ddof=0).alias(f"var{i}"),
+    ]
+
+
+def _numeric_reference(
+    name: str, i: int, values: Any, row: Mapping[str, Any], bins: int
+) -> ColumnProfile:
+    """Bins from the sorted finite values (a numpy array), and the reference's profile."""
+    import numpy as np
+
+    rows = int(row["rows"])
+    b = _bins_from_sorted(name, values, bins)
+    n = int(values.size)
+    at = np.searchsorted(values, np.asarray(b.edges, dtype=np.float64), side="left")
+    bounds = [0, *(int(a) for a in at), n]
+    nans, ninf, pinf = int(row[f"nan{i}"]), int(row[f"ninf{i}"]), int(row[f"pinf{i}"])
+    return ColumnProfile(
+        column=name,
+        kind="numeric",
+        count=rows,
+        nulls=int(row[f"z{i}"]) + nans,
+        nans=nans,
+        counts=tuple(b - a for a, b in pairwise(bounds)),
+        below=ninf if n else 0,  # with no finite values there is no range to be outside
+        above=pinf if n else 0,
+        infinite=ninf + pinf,
+        minimum=b.low,
+        maximum=b.high,
+        mean=float(row[f"mean{i}"]) if n else math.nan,
+        m2=float(row[f"var{i}"]) * n if n else 0.0,
+        n=n,
+        bins=b,
+    )
+
+
+def _bins_from_sorted(name: str, values: Any, bins: int) -> Bins:
+    """Numeric bins from a column's finite values in increasing order (a numpy array).
+
+    Edges at the ``lower`` quantiles ``k / bins``; a value that fills several quantiles (or
+    the minimum) gets a bin of its own, cut at the next larger value. A constant column gets
+    three bins: below, at and above its value.
+    """
+    import numpy as np
+
+    n = int(values.size)
+    if n == 0:
+        return Bins(column=name, kind="numeric")
+    low, high = float(values[0]), float(values[-1])
+    if low == high:  # "at" is [low, low + a billionth), so the three centers stay apart
+        edges = (low, low + max(abs(low), 1.0) * 1e-9)
+        return Bins(column=name, kind="numeric", edges=edges, low=low, high=high)
+    quantiles = [float(values[(n - 1) * k // bins]) for k in range(1, bins)]
+    cuts: set[float] = set(quantiles)
+    seen: set[float] = set()
+    for q in quantiles:
+        if (q in seen or q == low) and q != high:
+            after = int(np.searchsorted(values, q, side="right"))
+            if after < n:
+                cuts.add(float(values[after]))
+        seen.add(q)
+    inner = tuple(sorted(e for e in cuts if low < e <= high))
+    return Bins(column=name, kind="numeric", edges=inner, low=low, high=high)
+
+
+def _categorical_bins(name: str, values: Sequence[str], top_k: int) -> Bins:
+    """Categorical bins from the reference's levels, most frequent first."""
+    limit = top_k + MAX_KNOWN
+    return Bins(
+        column=name,
+        kind="categorical",
+        levels=tuple(values[:top_k]),
+        known=frozenset(values[top_k:limit]),
+    )
+
+
+def _levels_query(frame: pl.LazyFrame, name: str, dtype: pl.DataType, limit: int) -> pl.LazyFrame:
+    """A column's most frequent levels and their counts, most frequent first (ties by level)."""
+    import polars as pl
+
+    return (
+        frame.select(_categorical(name, dtype).cast(pl.String).alias("v"))
+        .drop_nulls()
+        .group_by("v")
+        .len(name="n")
+        .sort(["n", "v"], descending=[True, False])
+        .head(limit)
+    )
+
+
+_Finish = Callable[[int, Sequence[Any]], ColumnProfile]
+
+
+_STREAM_ABOVE = 2**26
+"""Cells (rows x profiled columns) above which a lazy source is profiled by streaming."""
+
+
+def _fit_in_memory(
+    sources: Mapping[int, tuple[Any, pl.LazyFrame]], columns: Sized
+) -> dict[int, bool]:
+    """Which sources to profile on the in-memory engine (about half the CPU of streaming).
+
+    Data already in memory always is; a lazy source when its profiled columns would take
+    less than about half a gigabyte (``_STREAM_ABOVE`` cells). The row counts of all lazy
+    sources are read in one concurrent query (for Parquet, from the files' metadata).
+    Larger sources stream, in memory O(columns x bins).
+    """
+    import polars as pl
+
+    lazy = [i for i, (data, _) in sources.items() if isinstance(data, pl.LazyFrame | str | Path)]
+    found = dict.fromkeys(sources, True)
+    counts = pl.collect_all([sources[i][1].select(pl.len()) for i in lazy])
+    for i, count in zip(lazy, counts, strict=True):
+        found[i] = int(count.item()) * max(len(columns), 1) <= _STREAM_ABOVE
+    return found
+
+
+def _profile_query(
+    data: Any, bins: Mapping[str, Bins]
+) -> tuple[pl.LazyFrame, pl.LazyFrame, Callable[[tuple[Any, ...]], Profile]]:
+    """The data as a lazy frame, its profile query (one row), and what makes it a Profile."""
+    import polars as pl
+
+    frame = open_source(data)
+    schema = frame.collect_schema()
+    require_columns([b.column for b in bins.values()], schema, "profile")
+    exprs: list[pl.Expr] = [pl.len().alias("rows")]
+    plans: list[tuple[int, int, _Finish]] = []
+    for key, b in bins.items():
+        if key != b.column:
+            raise UsageError(f"profile: bins under key {key!r} are for column {b.column!r}.")
+        plan = _numeric_plan if b.kind == "numeric" else _categorical_plan
+        column_exprs, finish = plan(b, schema[b.column])
+        start = len(exprs)
+        exprs += [e.alias(f"s{start + j}") for j, e in enumerate(column_exprs)]
+        plans.append((start, len(exprs), finish))
+
+    def done(row: tuple[Any, ...]) -> Profile:
+        rows = int(row[0])
+        columns = [finish(rows, row[start:stop]) for start, stop, finish in plans]
+        return Profile(columns={c.column: c for c in columns}, rows=rows)
+
+    return frame, frame.select(exprs), done
+
+
+def _numeric_plan(b: Bins, dtype: pl.DataType) -> tuple[list[pl.Expr], _Finish]:
+    import polars as pl
+
+    if _kind_of(dtype) != "numeric":
+        raise UsageError(
+            f"profile: column {b.column!r} holds {dtype} values, but its reference bins are "
+            "numeric.",
+            hint="Profile data of the reference's types (check it against its contract first).",
+        )
+    x = _numeric(b.column, dtype)
+    zero = pl.lit(0, dtype=pl.UInt32)
+    finite: pl.Expr
+    if dtype.is_float():
+        valid, finite = x.fill_nan(None), pl.when(x.is_finite()).then(x)
+        nans, infinite = x.is_nan().sum(), x.is_infinite().sum()
+    else:  # no NaN or infinity possible
+        valid, finite, nans, infinite = x, x, zero, zero
+    exprs = [
+        x.null_count(),
+        nans,
+        infinite,
+        finite.count(),
+        finite.mean(),
+        finite.var(ddof=0),
+        finite.min(),
+        finite.max(),
+        (valid < b.low).sum() if b.low is not None else zero,
+        (valid > b.high).sum() if b.high is not None else zero,
+        *[(finite >= e).sum() for e in b.edges],
+    ]
+
+    def finish(rows: int, v: Sequence[Any]) -> ColumnProfile:
+        nulls, nan, inf, n, mean, var, low, high, below, above, *at_least = v
+        cumulative = [n, *at_least, 0]
+        return ColumnProfile(
+            column=b.column,
+            kind="numeric",
+            count=rows,
+            nulls=int(nulls) + int(nan),
+            nans=int(nan),
+            counts=tuple(int(a - z) for a, z in pairwise(cumulative)),
+            below=int(below),
+            above=int(above),
+            infinite=int(inf),
+            minimum=_opt_float(low),
+            maximum=_opt_float(high),
+            mean=float(mean) if n else math.nan,
+            m2=float(var) * n if n else 0.0,
+            n=int(n),
+            bins=b,
+        )
+
+    return exprs, finish
+
+
+def _categorical_plan(b: Bins, dtype: pl.DataType) -> tuple[list[pl.Expr], _Finish]:
+    import polars as pl
+
+    if dtype.is_nested() or isinstance(dtype, pl.Binary | pl.Object):
+        raise UsageError(
+            f"profile: column {b.column!r} holds {dtype} values, which Keel cannot count as "
+            "categories.",
+            hint="Profile data of the reference's types (check it against its contract first).",
+        )
+    s = _categorical(b.column, dtype)
+    exprs = [
+        s.null_count(),
+        s.is_in(sorted(b.known)).sum() if b.known else pl.lit(0),
+        *[(s == level).sum() for level in b.levels],
+    ]
+
+    def finish(rows: int, v: Sequence[Any]) -> ColumnProfile:
+        nulls, other, *levels = (int(x) for x in v)
+        unseen = rows - nulls - other - sum(levels)
+        return ColumnProfile(
+            column=b.column,
+            kind="categorical",
+            count=rows,
+            nulls=nulls,
+            counts=(*levels, other, unseen),
+            bins=b,
+        )
+
+    return exprs, finish
