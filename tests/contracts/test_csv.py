@@ -15,8 +15,7 @@ import pyarrow as pa
 import pytest
 
 import keel
-from keel.contracts import check_data, infer_contract, read_data
-from keel.contracts._engine import run
+from keel.contracts import check_data, checked_data, infer_contract, read_data
 from keel.errors import InputError
 
 
@@ -86,7 +85,7 @@ def test_frames_with_two_columns_of_one_name_are_refused(frame: object) -> None:
 def test_columns_are_read_as_the_contract_declares(tmp_path: Path) -> None:
     """Codes with leading zeros stay text: CSV has no types, the contract says them."""
     path = _csv(tmp_path, "id,code,day\n1,02134,2024-01-01\n2,00501,2024-01-02\n")
-    report, data = run(Row.__contract__, path)
+    report, data = checked_data(Row.__contract__, path)
     assert report.passed
     assert data.collect()["code"].to_list() == ["02134", "00501"]
 
@@ -123,7 +122,7 @@ def test_timestamps_with_an_offset_read_as_without_a_contract(tmp_path: Path) ->
         at: dt.datetime
 
     path = _csv(tmp_path, "at\n2024-01-01T10:00:00+02:00\n2024-01-02T10:00:00+02:00\n")
-    report, data = run(Event.__contract__, path)
+    report, data = checked_data(Event.__contract__, path)
     assert report.passed
     assert data.collect().equals(read_data(path).collect())
     assert data.collect()["at"][0] == dt.datetime(2024, 1, 1, 8, tzinfo=dt.UTC)

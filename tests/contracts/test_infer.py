@@ -12,9 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keel.contracts import DType
+from keel.contracts import DType, checked_data
 from keel.contracts._backends import Backend
-from keel.contracts._engine import run
 from keel.contracts._infer import PATTERNS, infer_contract
 from keel.errors import InputError, UsageError
 from tests.conftest import Constructor
@@ -76,7 +75,7 @@ def test_categories_keys_and_plain_text() -> None:
 
 def test_the_inferred_contract_accepts_its_data() -> None:
     data = loans()
-    report, _ = run(infer_contract(data), data)
+    report, _ = checked_data(infer_contract(data), data)
     assert report.passed, report.summary()
 
 
@@ -107,7 +106,7 @@ def test_formats_when_every_value_matches(values: list[str | None], pattern: str
     frame = pl.DataFrame({"v": values})
     contract = infer_contract(frame)
     assert contract.column("v").pattern == PATTERNS[pattern]
-    assert run(contract, frame)[0].passed
+    assert checked_data(contract, frame)[0].passed
 
 
 def test_no_format_when_one_value_differs() -> None:
@@ -128,7 +127,7 @@ def test_floats_with_nan_or_infinity_get_no_range_and_no_finite() -> None:
     for name in ("x", "y"):
         spec = contract.column(name)
         assert (spec.finite, spec.ge, spec.le) == (False, None, None)
-    assert run(contract, frame)[0].passed
+    assert checked_data(contract, frame)[0].passed
 
 
 def test_single_row_is_not_called_unique() -> None:
@@ -210,7 +209,7 @@ def test_any_inferred_contract_accepts_the_data_it_came_from(columns: dict[str, 
         columns,
         schema={"i": pl.Int64, "f": pl.Float64, "s": pl.String, "d": pl.Date, "b": pl.Boolean},
     )
-    report, _ = run(infer_contract(frame), frame)
+    report, _ = checked_data(infer_contract(frame), frame)
     assert report.passed, report.summary()
 
 
@@ -256,4 +255,4 @@ def test_wide_data_from_a_file_gives_the_right_contract_per_column(tmp_path: Pat
         else:
             expected = (DType.FLOAT, False, float(-i), float(-i + rows - 1), False)
         assert (spec.dtype, spec.nullable, spec.ge, spec.le, spec.unique) == expected, spec.name
-    assert run(contract, path)[0].passed
+    assert checked_data(contract, path)[0].passed

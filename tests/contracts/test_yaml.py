@@ -13,8 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import keel
-from keel.contracts import Contract, DType
-from keel.contracts._engine import run
+from keel.contracts import Contract, DType, checked_data
 from keel.contracts._yaml import (
     contract_from_dict,
     contract_to_dict,
@@ -221,7 +220,7 @@ def test_a_loaded_contract_validates_data() -> None:
         "keel: 1\nname: T\ncolumns:\n  id: {type: int, ge: 1}\n"
         "  state: {type: str, isin: [CA]}\nrules:\n  - {rule: rows, min: 2}\n"
     )
-    report, _ = run(contract, pl.DataFrame({"id": [1, 0], "state": ["CA", "NY"]}))
+    report, _ = checked_data(contract, pl.DataFrame({"id": [1, 0], "state": ["CA", "NY"]}))
     failed = {check.name for check in report.errors}
     assert failed == {"id: >= 1", "state: in {'CA'}"}
 
