@@ -51,3 +51,11 @@ def test_a_profile_that_fails_warns_and_the_version_is_recorded(project: Path) -
         version = keel.add_dataset("t.parquet", "train")
     assert version.version == 1
     assert find_reference("data:train/1") is None
+
+
+def test_one_add_dataset_in_the_public_api() -> None:
+    """One name per concept: the facade and the tracking package hand out the same function."""
+    import keel.tracking
+
+    assert keel.add_dataset is keel.tracking.add_dataset
+    assert keel.ProfileWarning is keel.tracking.ProfileWarning

@@ -46,8 +46,6 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from keel._datasets import ProfileWarning as ProfileWarning
-    from keel._datasets import add_dataset as add_dataset
     from keel.contracts import Categorical as Categorical
     from keel.contracts import Check as Check
     from keel.contracts import Column as Column
@@ -77,7 +75,9 @@ if TYPE_CHECKING:
     from keel.pipelines import step as step
     from keel.registry import load as load
     from keel.registry import register as register
+    from keel.tracking import ProfileWarning as ProfileWarning
     from keel.tracking import active_run as active_run
+    from keel.tracking import add_dataset as add_dataset
     from keel.tracking import start_run as start_run
 
 _LAZY = {
@@ -106,8 +106,8 @@ _LAZY = {
     "Pipeline": "keel.pipelines",
     "load": "keel.registry",
     "register": "keel.registry",
-    "add_dataset": "keel._datasets",
-    "ProfileWarning": "keel._datasets",
+    "add_dataset": "keel.tracking",
+    "ProfileWarning": "keel.tracking",
     "param": "keel.pipelines",
     "pipeline": "keel.pipelines",
     "ref": "keel.pipelines",

@@ -374,7 +374,7 @@ def test_profile_compare_and_reports_read_data_alike(bins: dict[str, Bins]) -> N
     for call in (lambda: profile(doubled, bins), lambda: compare(doubled, doubled)):
         with pytest.raises(InputError, match="duplicate column names"):
             call()
-    with pytest.raises(UsageError, match="cannot read data of type builtins.list"):
+    with pytest.raises(UsageError, match=r"cannot read data of type builtins\.list"):
         compare([1, 2, 3], _REFERENCE)
 
 

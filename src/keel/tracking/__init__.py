@@ -4,6 +4,7 @@ the run's fingerprint (code, environment, seed) in the project's stores."""
 from keel.tracking._compare import RunComparison as RunComparison
 from keel.tracking._compare import compare_runs as compare_runs
 from keel.tracking._compare import run_to_dict as run_to_dict
+from keel.tracking._datasets import ProfileWarning as ProfileWarning
 from keel.tracking._datasets import add_dataset as add_dataset
 from keel.tracking._datasets import diff_datasets as diff_datasets
 from keel.tracking._datasets import get_dataset as get_dataset
@@ -22,6 +23,7 @@ from keel.tracking._sources import open_source as open_source
 __all__ = [
     "ActiveRun",
     "GarbageReport",
+    "ProfileWarning",
     "Project",
     "RunComparison",
     "active_run",

@@ -8,12 +8,15 @@ it against a contract if one is given, stores its bytes (deduplicated) unless
 
 from __future__ import annotations
 
+import importlib
 import os
 import stat
+import typing
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from keel.errors import InputError, KeelError, UsageError
 from keel.grammar import Reference
@@ -33,12 +36,12 @@ from keel.tracking._run import active_run
 from keel.versioning import DataFingerprint, HashCache, hash_path
 
 if TYPE_CHECKING:
-    from keel.contracts import Contract
+    from keel.contracts import ContractLike
 
 # keel.contracts (and Polars) are imported only when data is described or checked: an
 # unchanged re-registration, the common case, then costs hashing and one query.
 
-__all__ = ["add_dataset", "diff_datasets", "get_dataset"]
+__all__ = ["ProfileWarning", "add_dataset", "diff_datasets", "get_dataset"]
 
 
 _COPY_THREADS = 8
@@ -54,16 +57,70 @@ class _Described:
     schema: dict[str, str] | None
 
 
+class ProfileWarning(UserWarning):
+    """A dataset version was recorded without its reference profile (the profiling failed;
+    the version is recorded either way)."""
+
+
+class _Profiles(Protocol):
+    """What adding a dataset asks of monitoring (:func:`keel.monitor.store_dataset_reference`)."""
+
+    def store_dataset_reference(
+        self, ref: str, *, data: Any = None, project: Project | None = None
+    ) -> Any: ...
+
+
 def add_dataset(
     path: str | os.PathLike[str],
     name: str,
     *,
-    contract: str | os.PathLike[str] | Contract | None = None,
+    contract: ContractLike | None = None,
     reference_only: bool = False,
+    profile: bool = True,
     project: Project | None = None,
 ) -> DatasetVersion:
-    """Register the data at ``path`` as the next version of dataset ``name``."""
+    """Register the data at ``path`` as the next version of dataset ``name`` (``keel data
+    add``) and, for tabular data (Parquet, CSV, NDJSON) unless ``profile=False``, store the
+    version's reference profile, which ``keel monitor compare data:NAME/3 CURRENT`` compares
+    with.
+
+    Unchanged data returns the version it matches. ``contract`` (any
+    :data:`keel.contracts.ContractLike`) is checked and its report recorded with the version.
+    A profile that cannot be computed warns (:class:`ProfileWarning`) instead of raising:
+    the version is recorded either way, and ``keel monitor reference set data:NAME/3`` can
+    store the profile later.
+    """
     project = project or open_project()
+    version = _record(path, name, contract=contract, reference_only=reference_only, project=project)
+    if profile and version.schema is not None:
+        _store_profile(project, version, path)
+    return version
+
+
+def _store_profile(project: Project, version: DatasetVersion, path: Any) -> None:
+    """Monitoring profiles the data: it sits above tracking (it reads dataset versions), so
+    it is looked up by name, behind the typed :class:`_Profiles`."""
+    if project.metadata.references.get("dataset", version.name, version.version):
+        return  # unchanged data: its profile is stored already
+    monitoring = typing.cast(_Profiles, importlib.import_module("keel.monitor"))
+    ref = str(Reference("dataset", version.name, version.version))
+    try:
+        monitoring.store_dataset_reference(ref, data=path, project=project)
+    except KeelError as error:
+        warnings.warn(
+            ProfileWarning(f"{ref} was recorded without a reference profile: {error.message}"),
+            stacklevel=3,
+        )
+
+
+def _record(
+    path: str | os.PathLike[str],
+    name: str,
+    *,
+    contract: ContractLike | None,
+    reference_only: bool,
+    project: Project,
+) -> DatasetVersion:
     root = Path(path)
     if not root.exists():
         raise InputError(f"no data at {root}.", hint="Check the path.")
@@ -85,10 +142,9 @@ def add_dataset(
     described = _describe(root, [f.path for f in fingerprint.files])
     result = None
     if contract is not None:
-        from keel.contracts import Contract, check_data, load_contract
+        from keel.contracts import as_contract, check_data
 
-        spec = contract if isinstance(contract, Contract) else load_contract(os.fspath(contract))
-        result = check_data(spec, os.fspath(root), examples=3).to_dict()
+        result = check_data(as_contract(contract), os.fspath(root), examples=3).to_dict()
     manifest = _store(project, root, fingerprint, files=not reference_only)
     run = active_run()
     return project.metadata.add_dataset_version(
