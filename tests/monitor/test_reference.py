@@ -143,7 +143,7 @@ def test_a_dataset_reference_profiles_the_version_s_own_files(
     project = any_project
     path = tmp_path / "train.parquet"
     _data(4_000, 1).write_parquet(path)
-    add_dataset(path, "train", project=project)
+    add_dataset(path, "train", profile=False, project=project)
     assert dataset_reference("train/1", project=project) is None  # nothing stored yet
     computed = store_dataset_reference("train/1", project=project)
     assert dataset_reference("train", project=project) == computed
