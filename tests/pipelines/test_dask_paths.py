@@ -170,9 +170,16 @@ def test_a_worker_that_cannot_see_the_callers_file_fails_the_step(
     try:
         gone = executor.submit(*_task(project, tmp_path / "gone" / "loans.csv", digest))
         other = executor.submit(*_task(project, elsewhere / "loans.csv", digest))
+        unseen = executor.submit(*_task(project, elsewhere / "loans.csv", None))
+        same = executor.submit(*_task(project, tmp_path / "loans.csv", digest))
         missing, differing = gone.result(timeout=60), other.result(timeout=60)
+        surprise, shared = unseen.result(timeout=60), same.result(timeout=60)
     finally:
         executor.close()
+
+    assert shared.ok, shared.error  # the same bytes at the same path: the step runs
+    assert surprise.error_kind == "error"  # the caller had no file there, the worker has one
+    assert "expected no file" in (surprise.error or "")
 
     for outcome, says in ((missing, "cannot see"), (differing, "other data")):
         error = outcome.error or ""
