@@ -11,11 +11,13 @@ scheduler record a cache entry, so a worker that dies mid-step leaves nothing ha
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import importlib
 import importlib.util
 import multiprocessing
 import pathlib
 import signal
+import socket
 import sys
 import threading
 import time
@@ -25,10 +27,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from keel.errors import ContractError, KeelError, MissingDependencyError, UsageError
+from keel.errors import (
+    ContractError,
+    InputError,
+    KeelError,
+    MissingDependencyError,
+    UsageError,
+)
 from keel.pipelines._step import Mode, Step
 from keel.pipelines._values import check_frame, load_value, store_value
 from keel.store import ArtifactStore, StepIO
+from keel.versioning import hash_path
 
 __all__ = ["Executor", "StepOutcome", "StepTask", "execute", "make_executor"]
 
@@ -54,6 +63,10 @@ class StepTask:
     mode: Mode
     artifacts_url: str
     files_dir: str
+    # the digest the caller hashed for each path argument (None: no file there), and whether
+    # the worker must find the same bytes at that path (on a cluster of other machines)
+    paths: Mapping[str, str | None] = field(default_factory=dict)
+    check_paths: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +170,8 @@ def _arguments(
     for name, port in step.inputs.items():
         if name in kwargs and port.kind == "file" and kwargs[name] is not None:
             kwargs[name] = pathlib.Path(kwargs[name])
+            if task.check_paths:
+                _check_path(task, name, kwargs[name])
     for name, item in task.inputs.items():
         port = step.inputs[name]
         if memo is not None and item.kind == "frame" and item.digest in memo:
@@ -169,6 +184,40 @@ def _arguments(
             value = check_frame(value, port, task.mode, where=where)
         kwargs[name] = value
     return kwargs
+
+
+def _check_path(task: StepTask, name: str, path: pathlib.Path) -> None:
+    """Fail unless this worker sees, at ``path``, the bytes the caller hashed and recorded.
+
+    A worker on another machine may have no file there, or another file of the same name:
+    running the step on it would record the caller's data and cache a result of other data.
+    """
+    expected = task.paths.get(name)
+    host = socket.gethostname()
+    where = f"step {task.node!r} input {name!r}"
+    hint = (
+        "Put the data where every worker sees it at the same absolute path (a shared "
+        "volume), or run the pipeline with --executor local or process."
+    )
+    if not path.exists():
+        if expected is None:
+            return  # the caller saw no file there either: the step says what that means
+        raise UsageError(
+            f"{where}: the Dask worker on {host} cannot see {path}; the caller hashed the "
+            f"data there as {expected[:12]}.",
+            hint=hint,
+        )
+    try:
+        found: str | None = hash_path(path).digest
+    except InputError as exc:
+        raise UsageError(f"{where}: the Dask worker on {host}: {exc}", hint=hint) from exc
+    if found != expected:
+        caller = expected[:12] if expected else "no file"
+        raise UsageError(
+            f"{where}: the Dask worker on {host} sees other data at {path} than the caller: "
+            f"expected {caller}, got {(found or '')[:12]}.",
+            hint=hint,
+        )
 
 
 def _call_with_retries(step: Step, kwargs: dict[str, Any], tries: list[int]) -> Any:
@@ -312,6 +361,8 @@ class DaskExecutor:
 
     def submit(self, task: StepTask, step: Step) -> concurrent.futures.Future[StepOutcome]:
         future: concurrent.futures.Future[StepOutcome] = concurrent.futures.Future()
+        if self._cluster is None:  # workers elsewhere: they must see the caller's files
+            task = dataclasses.replace(task, check_paths=True)
         remote = self.client.submit(execute, task, pure=False)
 
         def done(finished: Any) -> None:

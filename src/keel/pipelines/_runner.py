@@ -311,6 +311,11 @@ class _Scheduler:
             step=step_ref(node.step),
             inputs={i.name: i for i in inputs if i.kind != "external"},
             literals=literals,
+            paths={
+                name: value["digest"]
+                for name, value in components["params"].items()
+                if node.step.inputs[name].kind == "file" and isinstance(value, dict)
+            },
             mode=self.graph.contract_mode(node),
             artifacts_url=self.project.config.artifacts_url,
             files_dir=str(self.project.config.state_dir / "pipeline-files"),
@@ -345,12 +350,15 @@ class _Scheduler:
             elif isinstance(binding, Value):
                 value = binding.value
                 if port.kind == "file" and value is not None:
-                    value = self.replace_inputs.get(node.name, {}).get(name, Path(value))
-                    external = self._external(name, Path(value))
+                    given = self.replace_inputs.get(node.name, {}).get(name, Path(value))
+                    # resolved once, here, from this process's folder: the path hashed is
+                    # the path the step opens, whatever folder a worker runs in
+                    path = Path(given).absolute()
+                    external = self._external(name, path, shown=str(given))
                     if external is not None:
                         inputs.append(external)
                     params[name] = {"path": str(binding.value), "digest": _digest_of(external)}
-                    literals[name] = str(value)
+                    literals[name] = str(path)
                 else:
                     params[name] = _jsonable(value)
                     literals[name] = value
@@ -373,15 +381,18 @@ class _Scheduler:
         }
         return components, tuple(inputs), literals
 
-    def _external(self, name: str, path: Path) -> StepIO | None:
-        """A file or folder a step reads from outside the pipeline, by content digest."""
+    def _external(self, name: str, path: Path, *, shown: str) -> StepIO | None:
+        """A file or folder a step reads from outside the pipeline, by content digest.
+
+        ``path`` is hashed; ``shown`` (the path as the pipeline gave it) is what is recorded.
+        """
         if not path.exists():
             return None
         try:
             found = hash_path(path, cache=self.hash_cache)
         except InputError:
             return None
-        detail: dict[str, Any] = {"path": str(path)}
+        detail: dict[str, Any] = {"path": shown}
         versions = self.project.metadata.dataset_versions_with_digest(found.digest)
         if versions:
             version = versions[-1]
