@@ -428,6 +428,8 @@ def _restrict(
     """The reference's columns the log has, with their bins: inputs, and the model's
     outputs (``prediction``, ``score``) when the reference profiled them."""
     logged = {*selection.inputs, *(c for c in _OUTPUTS if c in selection.schema)}
+    if source.startswith("model:"):
+        _require_inputs(profile, selection, source)
     columns = {
         name: c for name, c in profile.columns.items() if name in logged and c.bins is not None
     }
@@ -443,6 +445,27 @@ def _restrict(
 
 
 _OUTPUTS = ("prediction", "score")  # the model's answers, drifted like its inputs
+
+
+def _require_inputs(profile: Profile, selection: _Selection, source: str) -> None:
+    """A model version's reference covers its input contract, which serving logs in full:
+    an input column the log lacks (another version's contract, say) is named, not left out
+    of the drift as if it had not drifted."""
+    logged = set(selection.inputs)
+    missing = [
+        name
+        for name, column in profile.columns.items()
+        if name not in logged and name not in _OUTPUTS and column.bins is not None
+    ]
+    if missing:
+        raise UsageError(
+            f"the prediction log of model {selection.log.name!r} lacks input column(s) "
+            f"{', '.join(missing)} that the reference ({source}) profiles: their drift "
+            "cannot be measured.",
+            hint="Monitor against the reference of the version that served (the default), "
+            "or pass --reference DATA. The log's inputs: "
+            f"{', '.join(selection.inputs) or '(none)'}.",
+        )
 
 
 def _ref_info(source: str, profile: Profile) -> dict[str, Any]:
