@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from keel.cli import app
@@ -88,6 +90,21 @@ def test_a_reference_column_the_current_data_lacks_is_named_not_dropped(tmp_path
     assert [r.column for r in compare(current, reference).columns] == ["amount", "age"]
 
 
+@settings(max_examples=25, deadline=None)
+@given(dropped=st.sets(st.sampled_from(["amount", "age", "plan"]), min_size=1, max_size=2))
+def test_exactly_the_columns_the_current_data_lacks_are_named(dropped: set[str]) -> None:
+    reference = _reference(rows=200)
+    with pytest.raises(UsageError) as err:
+        compare(reference, _reference(rows=200, seed=1).drop(sorted(dropped)))
+    named = [c for c in ("amount", "age", "plan") if c in dropped]  # in the reference's order
+    assert f"lacks column(s) {', '.join(named)} that" in str(err.value)
+
+
+def test_a_slicing_column_the_current_data_lacks_keeps_its_own_error() -> None:
+    with pytest.raises(UsageError, match="cannot slice by 'plan'"):
+        compare(_reference(), _reference(seed=1).drop("plan"), slice_by="plan")
+
+
 def test_a_stored_profile_column_the_current_data_lacks_is_named() -> None:
     stored = profile_reference(_reference())
     with pytest.raises(UsageError, match=r"lacks column\(s\) age that the reference profile"):
@@ -110,6 +127,9 @@ def test_dask_current_data_lacking_a_reference_column_is_named() -> None:
         compare(stored, current)
     subset = compare(_reference(), current, columns=["amount", "age"])
     assert [r.column for r in subset.columns] == ["amount", "age"]
+    reference = dd.from_pandas(_reference().to_pandas(), npartitions=3)  # Dask on the left
+    with pytest.raises(UsageError, match=r"lacks column\(s\) age that the reference data"):
+        compare(reference, _reference(seed=1).drop("age"))
 
 
 def test_cli_exits_2_naming_the_column_the_current_data_lacks(tmp_path: Path) -> None:
