@@ -189,3 +189,26 @@ def test_a_webhook_answering_an_error_exits_2(served: Path, hook: str) -> None:
     assert len(_Hook.received) == 1  # it was sent, and refused
     assert "answered 500" in result.stderr
     assert "drift" in result.stdout
+
+
+def test_an_input_the_log_lacks_is_named_not_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model version's reference covers its input contract (x1, x2); a log without x2
+    (written under another contract) cannot have x2's drift measured: exit 2 naming it,
+    not a report that passes over x2 as if it had not drifted."""
+    init_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    project = open_project(tmp_path)
+    model = fit()
+    register(project, model)
+    write(project, *(traffic(model, hour=h, rows=200, seed=h).drop("x2") for h in range(2)))
+    training()[0].write_parquet(tmp_path / "train.parquet")
+    stored = runner.invoke(app, ["monitor", "reference", "set", "churn/1", "train.parquet"])
+    assert stored.exit_code == 0, stored.output
+    for command in ("report", "check"):
+        result = runner.invoke(app, ["monitor", command, "churn"])
+        assert result.exit_code == 2, result.output
+        said = " ".join(result.stderr.split())
+        assert "lacks input column(s) x2 that the reference (model:churn/1)" in said
+        assert "--reference DATA" in said

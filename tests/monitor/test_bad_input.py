@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from keel.cli import app
 from keel.contracts import dump_yaml, infer_contract
 from keel.errors import InputError, UsageError
-from keel.monitor import compare, profile, reference_bins
+from keel.monitor import compare, profile, profile_reference, reference_bins
 
 runner = CliRunner()
 
@@ -70,6 +72,86 @@ def test_cli_exits_2_naming_the_contract_columns_the_current_data_lacks(tmp_path
     assert result.exit_code == 2, result.output
     assert "plan" in result.output
     assert "lacks" in result.output
+
+
+def test_a_reference_column_the_current_data_lacks_is_named_not_dropped(tmp_path: Path) -> None:
+    """Without ``columns=`` every reference column is compared: one the current data lacks
+    is a usage error naming it and the current data, never a silent "no drift"."""
+    reference, current = _reference(), _reference(seed=1).drop("plan")
+    with pytest.raises(UsageError, match=r"current data lacks column\(s\) plan that") as err:
+        compare(reference, current)
+    assert "columns=" in str(err.value)
+    assert "--columns" in str(err.value)
+    current.write_parquet(tmp_path / "today.parquet")
+    with pytest.raises(UsageError, match=r"current data \(.*today\.parquet\) lacks column"):
+        compare(reference, tmp_path / "today.parquet")
+    subset = compare(reference, current, columns=["amount", "age"])  # a subset, on purpose
+    assert [r.column for r in subset.columns] == ["amount", "age"]
+    assert [r.column for r in compare(current, reference).columns] == ["amount", "age"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(dropped=st.sets(st.sampled_from(["amount", "age", "plan"]), min_size=1, max_size=2))
+def test_exactly_the_columns_the_current_data_lacks_are_named(dropped: set[str]) -> None:
+    reference = _reference(rows=200)
+    with pytest.raises(UsageError) as err:
+        compare(reference, _reference(rows=200, seed=1).drop(sorted(dropped)))
+    named = [c for c in ("amount", "age", "plan") if c in dropped]  # in the reference's order
+    assert f"lacks column(s) {', '.join(named)} that" in str(err.value)
+
+
+def test_a_slicing_column_the_current_data_lacks_keeps_its_own_error() -> None:
+    with pytest.raises(UsageError, match="cannot slice by 'plan'"):
+        compare(_reference(), _reference(seed=1).drop("plan"), slice_by="plan")
+
+
+def test_a_stored_profile_column_the_current_data_lacks_is_named() -> None:
+    stored = profile_reference(_reference())
+    with pytest.raises(UsageError, match=r"lacks column\(s\) age that the reference profile"):
+        compare(stored, _reference(seed=1).drop("age"))
+    assert [r.column for r in compare(stored, _reference(seed=1)).columns] == [
+        "amount",
+        "age",
+        "plan",
+    ]
+
+
+def test_dask_current_data_lacking_a_reference_column_is_named() -> None:
+    import dask.dataframe as dd  # installed with the test dependencies: missing fails here
+
+    current = dd.from_pandas(_reference(seed=1).drop("plan").to_pandas(), npartitions=3)
+    with pytest.raises(UsageError, match=r"lacks column\(s\) plan that the reference data"):
+        compare(_reference(), current)
+    stored = profile_reference(_reference())
+    with pytest.raises(UsageError, match=r"lacks column\(s\) plan that the reference profile"):
+        compare(stored, current)
+    subset = compare(_reference(), current, columns=["amount", "age"])
+    assert [r.column for r in subset.columns] == ["amount", "age"]
+    reference = dd.from_pandas(_reference().to_pandas(), npartitions=3)  # Dask on the left
+    with pytest.raises(UsageError, match=r"lacks column\(s\) age that the reference data"):
+        compare(reference, _reference(seed=1).drop("age"))
+
+
+def test_cli_exits_2_naming_the_column_the_current_data_lacks(tmp_path: Path) -> None:
+    _reference().write_parquet(tmp_path / "ref.parquet")
+    _reference(seed=1).drop("age").write_parquet(tmp_path / "cur.parquet")
+    paths = [str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet")]
+    for fmt in ("table", "json"):
+        result = runner.invoke(app, ["monitor", "compare", *paths, "--format", fmt])
+        assert result.exit_code == 2, result.output
+        said = result.output.replace("\n", "")  # the terminal wraps the message
+        assert "lacks column(s) age that the reference data has" in said
+        assert "cur.parquet" in said
+        assert "--columns" in said
+    subset = runner.invoke(
+        app, ["monitor", "compare", *paths, "--columns", "amount,plan", "--format", "json"]
+    )
+    assert subset.exit_code in (0, 1), subset.output
+    assert [c["column"] for c in json.loads(subset.output)["columns"]] == ["amount", "plan"]
+    (tmp_path / "loan.yaml").write_text(dump_yaml(infer_contract(_reference(), name="Loan")))
+    both = ["--columns", "amount", "--contract", str(tmp_path / "loan.yaml")]
+    assert runner.invoke(app, ["monitor", "compare", *paths, *both]).exit_code == 2
+    assert runner.invoke(app, ["monitor", "compare", *paths, "--columns", " , "]).exit_code == 2
 
 
 # --------------------------------------------------------------------------- nulls and sizes

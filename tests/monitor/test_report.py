@@ -127,6 +127,17 @@ def test_the_stored_reference_is_the_default(served: Project) -> None:
     assert result.to_dict()["windows"][4]["drifted"] is True
 
 
+def test_an_input_of_the_model_reference_the_log_lacks_is_named(project: Project) -> None:
+    model = fit()
+    register(project, model)
+    write(project, *(traffic(model, hour=h, rows=200, seed=h).drop("x2") for h in range(2)))
+    store_model_reference("churn/1", training()[0], project=project)
+    with pytest.raises(UsageError, match=r"lacks input column\(s\) x2 that the reference"):
+        report("churn", project=project)
+    with pytest.raises(UsageError, match=r"lacks input column\(s\) x2"):
+        report("churn", reference="model:churn/1", project=project)
+
+
 def test_an_empty_log_is_a_clear_error(project: Project, served: Project) -> None:
     with pytest.raises(UsageError, match="'other' has no predictions"):
         report("other", reference=training()[0], project=project)

@@ -38,6 +38,14 @@ def compare(
     contract: Annotated[
         str | None, typer.Option(help="Compare the contract's columns (contract.yaml, mod:Class).")
     ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            help="Compare only these columns, comma-separated (A,B); default: every column "
+            "of REFERENCE, which CURRENT must have.",
+        ),
+    ] = None,
     slice_by: Annotated[str | None, typer.Option("--slice", help="Also per value of COL.")] = None,
     html: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the resampling.")] = 0,
@@ -47,12 +55,13 @@ def compare(
     from keel.monitor import compare as run_compare
 
     with reporting(), progress(f"Profiling {reference} and {current}"):
-        columns = None
-        if contract is not None:
-            from keel.contracts import load_contract
-
-            columns = list(load_contract(contract).column_names)
-        result = run_compare(reference, current, columns=columns, slice_by=slice_by, seed=seed)
+        result = run_compare(
+            reference,
+            current,
+            columns=_compared_columns(contract, columns),
+            slice_by=slice_by,
+            seed=seed,
+        )
     if html is not None:
         from keel.monitor import comparison_html
 
@@ -68,6 +77,29 @@ def compare(
             out.print(f"Wrote {html}", highlight=False)
     if not result.passed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _compared_columns(contract: str | None, columns: str | None) -> list[str] | None:
+    """The columns ``--contract`` or ``--columns`` name (one of them), else ``None``: all."""
+    from keel.errors import UsageError
+
+    if contract is not None and columns is not None:
+        raise UsageError(
+            "keel monitor compare: --contract and --columns both name the columns to compare.",
+            hint="Pass one of them.",
+        )
+    if contract is not None:
+        from keel.contracts import load_contract
+
+        return list(load_contract(contract).column_names)
+    if columns is None:
+        return None
+    names = [name.strip() for name in columns.split(",") if name.strip()]
+    if not names:
+        raise UsageError(
+            f"--columns {columns!r} names no column.", hint="Pass names separated by commas: A,B."
+        )
+    return names
 
 
 def _print_comparison(result: Comparison, title: str) -> None:

@@ -35,7 +35,7 @@ from keel.monitor._profile import (
     profile_many,
     profile_reference,
 )
-from keel.monitor._reference import is_stored_reference, resolve_reference
+from keel.monitor._reference import MODEL_OUTPUTS, is_stored_reference, resolve_reference
 
 if TYPE_CHECKING:
     from keel.tracking import Project
@@ -156,7 +156,9 @@ def compare(
     project: Project | None = None,
 ) -> Comparison:
     """Profile ``reference`` and ``current`` (frames or paths) on the reference's bins and
-    measure each column's drift; ``columns`` (default: those both have) restricts it.
+    measure each column's drift; ``columns`` restricts it (default: every column of the
+    reference, which ``current`` must then have: a :class:`~keel.errors.UsageError` names
+    the ones it lacks rather than leave them out as if they had not drifted).
 
     ``reference`` may also be a stored reference :class:`Profile` (its columns carry their
     bins), or a string naming one: ``model:NAME@ALIAS``, ``model:NAME/3``, ``data:NAME/3``
@@ -169,7 +171,13 @@ def compare(
         reference = resolve_reference(reference, project=project)
     if _partitioned(reference) or _partitioned(current):
         done = _compare_partitioned(
-            reference, current, columns=columns, slice_by=slice_by, alpha=alpha, seed=seed
+            reference,
+            current,
+            columns=columns,
+            slice_by=slice_by,
+            alpha=alpha,
+            seed=seed,
+            current_label=labels[1],
         )
     elif isinstance(reference, Profile):
         done = _compare_profile(
@@ -179,6 +187,7 @@ def compare(
             slice_by=slice_by,
             alpha=alpha,
             seed=seed,
+            current_label=labels[1],
         )
     else:
         done = _compare_frames(
@@ -188,6 +197,7 @@ def compare(
             slice_by=slice_by,
             alpha=alpha,
             seed=seed,
+            current_label=labels[1],
         )
     _require_rows(done, *labels)
     return done
@@ -205,6 +215,7 @@ def _compare_partitioned(
     slice_by: str | None,
     alpha: float,
     seed: int,
+    current_label: str = "",
 ) -> Comparison:
     """``compare`` where either side is partitioned data (a Dask DataFrame; the other a
     frame, path or profile): each side profiled by its own engine, no slices."""
@@ -214,8 +225,10 @@ def _compare_partitioned(
             hint="Filter each slice with Dask and compare the slices one by one.",
         )
     stored = isinstance(reference, Profile)
-    ref_names = list(reference.columns) if stored else list(_schema_of(reference))
-    chosen = _choose(ref_names, list(_schema_of(current)), columns, None, "reference data")
+    cur_names = list(_schema_of(current))
+    ref_names = _stored_names(reference, cur_names) if stored else list(_schema_of(reference))
+    what = "reference profile" if stored else "reference data"
+    chosen = _choose(ref_names, cur_names, columns, None, what, current_label=current_label)
     if stored:
         bins = {name: _bins_of(reference, name) for name in chosen}
         ref_profile = Profile(
@@ -237,12 +250,15 @@ def _compare_frames(
     slice_by: str | None,
     alpha: float,
     seed: int,
+    current_label: str = "",
 ) -> Comparison:
     """``compare`` of two frames or paths: the reference's bins and profile in one read."""
     ref_frame, cur_frame = reference, current
     ref_columns = ref_frame.collect_schema().names()
     cur_columns = cur_frame.collect_schema().names()
-    chosen = _choose(ref_columns, cur_columns, columns, slice_by, "reference data")
+    chosen = _choose(
+        ref_columns, cur_columns, columns, slice_by, "reference data", current_label=current_label
+    )
     ref_profile = profile_reference(ref_frame, columns=chosen)  # bins and profile: one read
     bins = ref_profile.bins
     cur_frame = _empty_text_as_numbers(cur_frame, bins)
@@ -270,11 +286,14 @@ def _compare_profile(
     slice_by: str | None,
     alpha: float,
     seed: int,
+    current_label: str = "",
 ) -> Comparison:
     """``compare`` against a stored profile: its bins, and one pass over ``current``."""
     cur_frame = open_data(current)
     cur_columns = cur_frame.collect_schema().names()
-    chosen = _choose(list(reference.columns), cur_columns, columns, slice_by, "reference profile")
+    ref_columns = _stored_names(reference, cur_columns)
+    what = "reference profile"
+    chosen = _choose(ref_columns, cur_columns, columns, slice_by, what, current_label=current_label)
     bins = {name: _bins_of(reference, name) for name in chosen}
     cur_frame = _empty_text_as_numbers(cur_frame, bins)
     ref_profile = Profile(columns={c: reference.columns[c] for c in chosen}, rows=reference.rows)
@@ -340,13 +359,19 @@ def _choose(
     columns: Sequence[str] | None,
     slice_by: str | None,
     what: str,
+    *,
+    current_label: str = "",
 ) -> list[str]:
-    """The columns to compare: ``columns``, or those both sides have, less ``slice_by``."""
+    """The columns to compare: ``columns``, or every column of the reference (less
+    ``slice_by``), which the current data must then all have: a column dropped silently
+    would read as "no drift" on it."""
+    if columns is None:
+        _require_reference_columns(ref_columns, cur_columns, slice_by, what, current_label)
     chosen = list(columns) if columns is not None else [c for c in ref_columns if c in cur_columns]
     missing = [c for c in chosen if c not in cur_columns]
     if missing:
         raise UsageError(
-            f"the current data lacks column(s) {', '.join(missing)}.",
+            f"the current data{current_label} lacks column(s) {', '.join(missing)}.",
             hint=f"It has: {', '.join(cur_columns) or 'no columns'}.",
         )
     missing_ref = [c for c in chosen if c not in ref_columns]
@@ -359,6 +384,35 @@ def _choose(
     if not chosen:
         raise UsageError("there is no column to compare.", hint="The two datasets share none.")
     return chosen
+
+
+def _require_reference_columns(
+    ref_columns: Sequence[str],
+    cur_columns: Sequence[str],
+    slice_by: str | None,
+    what: str,
+    current_label: str,
+) -> None:
+    """A :class:`UsageError` naming the reference's columns the current data lacks (the
+    slicing column is left to its own error)."""
+    present = set(cur_columns)
+    missing = [c for c in ref_columns if c not in present and c != slice_by]
+    if missing:
+        raise UsageError(
+            f"the current data{current_label} lacks column(s) {', '.join(missing)} that the "
+            f"{what} has: they cannot be compared, and leaving them out would hide their drift.",
+            hint="Fix the current data, or compare a subset: columns=[...] in Python, "
+            "--columns A,B or --contract on the command line. The current data has: "
+            f"{', '.join(cur_columns) or 'no columns'}.",
+        )
+
+
+def _stored_names(reference: Profile, cur_columns: Sequence[str]) -> list[str]:
+    """A stored profile's columns to compare: all of them, but the model's answers
+    (``prediction``, ``score``, profiled with a model version's reference) only when the
+    current data holds them, as a prediction log does; feature data does not."""
+    present = set(cur_columns)
+    return [c for c in reference.columns if c in present or c not in MODEL_OUTPUTS]
 
 
 def _slices(frame: Any, slice_by: str) -> list[tuple[str, Any]]:

@@ -378,6 +378,9 @@ def with_outputs(
     return PreparedReference(Profile(columns=columns, rows=prepared.profile.rows), prepared.source)
 
 
+MODEL_OUTPUTS = ("prediction", "score")  # the columns model_outputs profiles, as serving logs them
+
+
 def model_outputs(model: KeelModel, frame: pl.DataFrame) -> pl.DataFrame:
     """What serving logs of ``model``'s answers on ``frame``: ``prediction`` (as text for a
     classifier, so its classes are categories) and, for a binary classifier, ``score`` (the

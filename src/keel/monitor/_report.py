@@ -34,6 +34,7 @@ from keel.monitor._performance import (
 from keel.monitor._predlog import PREDICTION_COLUMNS, FeedbackLog, PredictionLog
 from keel.monitor._profile import Bins, Profile, profile_many, reference_bins
 from keel.monitor._quality import quality_queries, window_quality
+from keel.monitor._reference import MODEL_OUTPUTS  # the model's answers, drifted like inputs
 from keel.monitor._windows import (
     Window,
     drift_by_window,
@@ -427,7 +428,9 @@ def _restrict(
 ) -> tuple[Profile, dict[str, Bins], dict[str, Any]]:
     """The reference's columns the log has, with their bins: inputs, and the model's
     outputs (``prediction``, ``score``) when the reference profiled them."""
-    logged = {*selection.inputs, *(c for c in _OUTPUTS if c in selection.schema)}
+    logged = {*selection.inputs, *(c for c in MODEL_OUTPUTS if c in selection.schema)}
+    if source.startswith("model:"):
+        _require_inputs(profile, selection, source)
     columns = {
         name: c for name, c in profile.columns.items() if name in logged and c.bins is not None
     }
@@ -442,7 +445,25 @@ def _restrict(
     return restricted, bins, _ref_info(source, restricted)
 
 
-_OUTPUTS = ("prediction", "score")  # the model's answers, drifted like its inputs
+def _require_inputs(profile: Profile, selection: _Selection, source: str) -> None:
+    """A model version's reference covers its input contract, which serving logs in full:
+    an input column the log lacks (another version's contract, say) is named, not left out
+    of the drift as if it had not drifted."""
+    logged = set(selection.inputs)
+    missing = [
+        name
+        for name, column in profile.columns.items()
+        if name not in logged and name not in MODEL_OUTPUTS and column.bins is not None
+    ]
+    if missing:
+        raise UsageError(
+            f"the prediction log of model {selection.log.name!r} lacks input column(s) "
+            f"{', '.join(missing)} that the reference ({source}) profiles: their drift "
+            "cannot be measured.",
+            hint="Monitor against the reference of the version that served (the default), "
+            "or pass --reference DATA. The log's inputs: "
+            f"{', '.join(selection.inputs) or '(none)'}.",
+        )
 
 
 def _ref_info(source: str, profile: Profile) -> dict[str, Any]:
