@@ -91,9 +91,10 @@ def test_cli_report_uses_the_stored_reference(served: Project) -> None:
     assert any(w["rows"] == 0 for w in data["windows"])
     (busy,) = (w for w in data["windows"] if w["rows"])
     assert {"prediction", "score"} <= {c["column"] for c in busy["columns"]}
-    table = runner.invoke(cli, ["monitor", "report", "churn", "--since", "3h"])
+    table = runner.invoke(cli, ["monitor", "report", "churn", "--since", "3h", "--html", "r.html"])
     assert table.exit_code == 0, table.output
     assert "churn: 15 predictions" in table.stdout
+    assert "score" in Path("r.html").read_text()
 
 
 def test_an_empty_log_scan_has_the_types_serving_writes(served: Project) -> None:
