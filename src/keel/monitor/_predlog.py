@@ -45,6 +45,7 @@ __all__ = [
     "PREDICTION_COLUMNS",
     "FeedbackLog",
     "PredictionLog",
+    "column_type",
     "partition_hour",
 ]
 
@@ -174,9 +175,10 @@ class _Log:
         return parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
 
     def _empty_schema(self) -> dict[str, Any]:
-        import polars as pl
-
-        return {c: pl.Datetime("us", "UTC") if c == "time" else pl.String for c in self.required}
+        """The log's own columns with the types serving writes them in, so that a scan of no
+        file has the types of a scan of some (an empty report window is profiled over the
+        reference's bins: a numeric ``score`` typed as text there failed the report)."""
+        return {c: column_type(c) for c in self.required}
 
 
 class PredictionLog(_Log):
@@ -202,6 +204,28 @@ class FeedbackLog(_Log):
 
     kind = "feedback"
     required = FEEDBACK_COLUMNS
+
+
+def column_type(name: str) -> Any:
+    """The Polars type serving writes log column ``name`` in (``prediction`` and ``label``
+    take the model's type: unknown, Null, until a row holds one; Null joins any type when
+    files are combined)."""
+    import polars as pl
+
+    types: dict[str, Any] = {
+        "request_id": pl.String,
+        "row": pl.Int64,
+        "time": pl.Datetime("us", "UTC"),
+        "model": pl.String,
+        "version": pl.Int64,
+        "role": pl.String,
+        "latency_ms": pl.Float64,
+        "valid": pl.Boolean,
+        "violations": pl.String,
+        "score": pl.Float64,
+        "confidence": pl.Float64,
+    }
+    return types.get(name, pl.Null)
 
 
 def partition_hour(path: str) -> datetime | None:

@@ -133,7 +133,7 @@ def window_scans(
     partition (a file's rows start in its hour and may run into the next, as serving
     flushes), so each file is read by one or two windows. Every frame has the columns of
     ``schema`` (a window whose files lack a column gets it as nulls; one without files is
-    empty).
+    empty, of ``schema``'s types).
     """
     import polars as pl
 
@@ -144,7 +144,8 @@ def window_scans(
         high = min(d for d in (w.end, until) if d is not None)
         earliest = low.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
         chosen = [p for p, h in hours if h is None or earliest <= h < high]
-        frame = log.scan_files(chosen)
+        # a window without files has no rows, but the selection's types all the same
+        frame = log.scan_files(chosen) if chosen else pl.LazyFrame(schema=dict(schema))
         present = frame.collect_schema().names()
         missing = [pl.lit(None, dtype).alias(c) for c, dtype in schema.items() if c not in present]
         if missing:
