@@ -19,6 +19,7 @@ from keel.monitor._predlog import FEEDBACK_COLUMNS as FEEDBACK_COLUMNS
 from keel.monitor._predlog import PREDICTION_COLUMNS as PREDICTION_COLUMNS
 from keel.monitor._predlog import FeedbackLog as FeedbackLog
 from keel.monitor._predlog import PredictionLog as PredictionLog
+from keel.monitor._predlog import column_type as log_column_type
 from keel.monitor._profile import Bins as Bins
 from keel.monitor._profile import ColumnProfile as ColumnProfile
 from keel.monitor._profile import Profile as Profile
@@ -71,6 +72,7 @@ __all__ = [
     "dataset_reference",
     "find_reference",
     "get_reference",
+    "log_column_type",
     "model_reference",
     "monitor_report_html",
     "parse_time",

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel.contracts import DType, polars_type
-from keel.monitor import FEEDBACK_COLUMNS, FeedbackLog, PredictionLog
+from keel.monitor import FEEDBACK_COLUMNS, FeedbackLog, PredictionLog, log_column_type
 from keel.serve._journal import FEEDBACK, PREDICTIONS, TYPES, Journal, Segment
 
 if TYPE_CHECKING:
@@ -305,6 +305,7 @@ def _group_frame(
 ) -> pl.DataFrame:
     import polars as pl
 
+    typed = log_column_type  # the log's own column types, as its readers expect them
     counts = [len(e[7]) for e in group]
 
     def repeat(index: int) -> list[Any]:
@@ -316,18 +317,18 @@ def _group_frame(
     violations = flat(6)
     fixed = pl.DataFrame(
         [
-            pl.Series("request_id", repeat(0), dtype=pl.String),
-            pl.Series("row", [i for n in counts for i in range(n)], dtype=pl.Int64),
-            pl.Series("time", repeat(1), dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
-            pl.Series("model", repeat(2), dtype=pl.String),
-            pl.Series("version", repeat(3), dtype=pl.Int64),
-            pl.Series("role", repeat(4), dtype=pl.String),
-            pl.Series("latency_ms", repeat(5), dtype=pl.Float64),
-            pl.Series("valid", [v is None for v in violations], dtype=pl.Boolean),
-            pl.Series("violations", violations, dtype=pl.String),
+            pl.Series("request_id", repeat(0), dtype=typed("request_id")),
+            pl.Series("row", [i for n in counts for i in range(n)], dtype=typed("row")),
+            pl.Series("time", repeat(1), dtype=pl.Int64).cast(typed("time")),
+            pl.Series("model", repeat(2), dtype=typed("model")),
+            pl.Series("version", repeat(3), dtype=typed("version")),
+            pl.Series("role", repeat(4), dtype=typed("role")),
+            pl.Series("latency_ms", repeat(5), dtype=typed("latency_ms")),
+            pl.Series("valid", [v is None for v in violations], dtype=typed("valid")),
+            pl.Series("violations", violations, dtype=typed("violations")),
             pl.Series("prediction", flat(7), strict=False),
-            pl.Series("score", flat(8), dtype=pl.Float64),
-            pl.Series("confidence", flat(9), dtype=pl.Float64),
+            pl.Series("score", flat(8), dtype=typed("score")),
+            pl.Series("confidence", flat(9), dtype=typed("confidence")),
         ]
     )
     if not columns:
