@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from keel.contracts import open_data
 from keel.errors import InputError, UsageError
 from keel.monitor._drift import DriftResult, drift_of_profiles
 from keel.monitor._profile import (
@@ -230,10 +229,7 @@ def _compare_partitioned(
     what = "reference profile" if stored else "reference data"
     chosen = _choose(ref_names, cur_names, columns, None, what, current_label=current_label)
     if stored:
-        bins = {name: _bins_of(reference, name) for name in chosen}
-        ref_profile = Profile(
-            columns={c: reference.columns[c] for c in chosen}, rows=reference.rows
-        )
+        ref_profile, bins = _stored_subset(reference, chosen)
     else:
         ref_profile = profile_reference(reference, columns=chosen)
         bins = ref_profile.bins
@@ -289,14 +285,12 @@ def _compare_profile(
     current_label: str = "",
 ) -> Comparison:
     """``compare`` against a stored profile: its bins, and one pass over ``current``."""
-    cur_frame = open_data(current)
-    cur_columns = cur_frame.collect_schema().names()
+    cur_columns = current.collect_schema().names()
     ref_columns = _stored_names(reference, cur_columns)
     what = "reference profile"
     chosen = _choose(ref_columns, cur_columns, columns, slice_by, what, current_label=current_label)
-    bins = {name: _bins_of(reference, name) for name in chosen}
-    cur_frame = _empty_text_as_numbers(cur_frame, bins)
-    ref_profile = Profile(columns={c: reference.columns[c] for c in chosen}, rows=reference.rows)
+    ref_profile, bins = _stored_subset(reference, chosen)
+    cur_frame = _empty_text_as_numbers(current, bins)
     frames = [cur_frame]
     labels: list[str] = []
     if slice_by is not None:
@@ -312,6 +306,12 @@ def _compare_profile(
         for label, part in zip(labels, sliced, strict=True)
     }
     return Comparison(results, summary, ref_profile, cur_profile, bins, slices)
+
+
+def _stored_subset(reference: Profile, chosen: Sequence[str]) -> tuple[Profile, dict[str, Bins]]:
+    """A stored reference restricted to the ``chosen`` columns, and their bins."""
+    bins = {name: _bins_of(reference, name) for name in chosen}
+    return Profile(columns={c: reference.columns[c] for c in chosen}, rows=reference.rows), bins
 
 
 def _empty_text_as_numbers(frame: Any, bins: dict[str, Bins]) -> Any:

@@ -25,6 +25,7 @@ the request), ``label``, ``time``.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import uuid
@@ -212,7 +213,15 @@ def column_type(name: str) -> Any:
     files are combined)."""
     import polars as pl
 
-    types: dict[str, Any] = {
+    return _column_types().get(name, pl.Null)
+
+
+@functools.cache
+def _column_types() -> dict[str, Any]:
+    """The log's fixed column types, built once (Polars is imported on first use)."""
+    import polars as pl
+
+    return {
         "request_id": pl.String,
         "row": pl.Int64,
         "time": pl.Datetime("us", "UTC"),
@@ -225,7 +234,6 @@ def column_type(name: str) -> Any:
         "score": pl.Float64,
         "confidence": pl.Float64,
     }
-    return types.get(name, pl.Null)
 
 
 def partition_hour(path: str) -> datetime | None:
