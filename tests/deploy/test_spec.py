@@ -106,7 +106,7 @@ def test_every_duration_reads_the_one_grammar_and_argo_gets_hours() -> None:
     written = spec.to_dict()
     assert written["challenger"]["steps"][1] == {"pause": {"duration": "1w"}}
     assert written["feedback"]["window"] == "1w"
-    rollout, *_, analysis = render(spec, to="argo-rollouts")
+    rollout, *_, analysis = render(spec, to="argo-rollouts", image="keel-churn:1")
     steps = rollout["spec"]["strategy"]["canary"]["steps"]
     assert [s["pause"]["duration"] for s in steps] == ["15m", "168h", "90s"]  # Go has no d, w
     assert analysis["spec"]["metrics"][0]["interval"] == "250ms"

@@ -113,8 +113,11 @@ def test_promote_and_rollback_by_hand(project: Path) -> None:
     assert _json("deploy", "status", "churn")["rollout"]["active"] is False  # type: ignore[index]
 
 
+IMAGE = ["--image", "registry.example.com/churn:1.4"]
+
+
 def test_render_writes_argo_rollouts_manifests_with_the_steps_mapped(project: Path) -> None:
-    result = runner.invoke(app, ["deploy", "render", "churn", "--to", "argo-rollouts"])
+    result = runner.invoke(app, ["deploy", "render", "churn", "--to", "argo-rollouts", *IMAGE])
     assert result.exit_code == 0, result.output
     documents = list(yaml.safe_load_all(result.stdout))
     kinds = [d["kind"] for d in documents]
@@ -131,26 +134,34 @@ def test_render_writes_argo_rollouts_manifests_with_the_steps_mapped(project: Pa
     args = {a["name"]: a["value"] for a in canary["analysis"]["args"]}
     assert args == {"stable-version": "1", "canary-version": "2"}  # from the registry
     container = rollout["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "registry.example.com/churn:1.4"
     assert container["args"][:2] == ["serve", "churn"]
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
     assert env["KEEL_MODEL_VERSION"] == "2"
     assert env["KEEL_STORE_URL"]["secretKeyRef"]["name"] == "keel-store"
     assert env["KEEL_FEEDBACK_TOKEN"]["secretKeyRef"]["name"] == "churn-feedback"
-    assert "predictionDrift" in rollout["metadata"]["annotations"]["keel.dev/unmapped-guardrails"]
+    unmapped = rollout["metadata"]["annotations"]["keel.dev/unmapped"].split("\n")
+    assert [line.split(" ")[0] for line in unmapped] == [
+        "challenger.key",
+        "guardrails.predictionDrift:",
+    ]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: deploy/churn.yaml: not rendered: {line}" for line in unmapped]
     background = documents[3]
     assert background["metadata"]["name"] == "churn-guardrails"
     metrics = {m["name"]: m for m in background["spec"]["metrics"]}
     errors, latency = metrics["error-rate-increase"], metrics["latency-p99-ratio"]
     assert (errors["interval"], errors["failureLimit"]) == ("30s", 2)
-    assert errors["successCondition"] == "result[0] <= 0.02"
+    assert errors["failureCondition"] == "len(result) > 0 && result[0] > 0.02"
     query = errors["provider"]["prometheus"]["query"]
     assert 'keel_requests_total{model="churn",version="{{args.canary-version}}"' in query
     assert 'status=~"5.."' in query
-    assert latency["successCondition"] == "result[0] <= 1.3"
+    assert latency["failureCondition"] == "len(result) > 0 && result[0] > 1.3"
     latency_query = latency["provider"]["prometheus"]["query"]
     assert "keel_request_latency_seconds_bucket" in latency_query
-    assert latency_query.endswith("> bool 0.005)")  # toleranceMs: 5
-    assert documents[4]["spec"]["metrics"][0]["count"] == 1  # the step's single measurement
+    assert "> bool 0.005)" in latency_query  # toleranceMs: 5
+    step = documents[4]["spec"]["metrics"][0]
+    assert step["consecutiveSuccessLimit"] == 1  # the step ends at its first pass
 
 
 def test_render_to_a_folder(project: Path) -> None:
@@ -160,35 +171,47 @@ def test_render_to_a_folder(project: Path) -> None:
         "churn",
         "--to",
         "argo-rollouts",
+        *IMAGE,
         "-o",
         "k8s",
         "--stable-version",
         "7",
         "--canary-version",
         "8",
+        "--service-monitor",
     )
     assert found["files"] == [
         "k8s/rollout.yaml",
         "k8s/services.yaml",
         "k8s/analysis-templates.yaml",
+        "k8s/service-monitor.yaml",
     ]
     services = list(yaml.safe_load_all((project / "k8s" / "services.yaml").read_text()))
     assert [s["metadata"]["name"] for s in services] == ["churn-stable", "churn-canary"]
     rollout = yaml.safe_load((project / "k8s" / "rollout.yaml").read_text())
     assert rollout["metadata"]["annotations"]["keel.dev/model-version"] == "8"
+    monitor = yaml.safe_load((project / "k8s" / "service-monitor.yaml").read_text())
+    assert monitor["kind"] == "ServiceMonitor"
+    assert "prometheus.io/scrape" not in rollout["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_a_shadow_rollout_renders_at_weight_zero_with_a_warning(project: Path) -> None:
+    (project / "deploy" / "churn.yaml").write_text("challenger: {mode: shadow}")
+    result = runner.invoke(app, ["deploy", "render", "churn", "--to", "argo-rollouts", *IMAGE])
+    assert result.exit_code == 0, result.output
+    rollout = next(yaml.safe_load_all(result.stdout))
+    assert rollout["spec"]["strategy"]["canary"]["steps"][0] == {"setWeight": 0}
+    assert "warning: deploy/churn.yaml: not rendered: challenger.mode shadow:" in result.stderr
 
 
 @pytest.mark.parametrize(
-    ("spec", "args", "message"),
+    ("args", "message"),
     [
-        ("challenger: {mode: shadow}", ["--to", "argo-rollouts"], "mode shadow"),
-        (SPEC, ["--to", "flagger"], "Targets: argo-rollouts"),
+        (["--to", "flagger", *IMAGE], "Targets: argo-rollouts"),
+        (["--to", "argo-rollouts"], "Missing option '--image'"),
     ],
 )
-def test_render_refuses_what_it_cannot_map(
-    project: Path, spec: str, args: list[str], message: str
-) -> None:
-    (project / "deploy" / "churn.yaml").write_text(spec)
+def test_render_refuses_what_it_cannot_map(project: Path, args: list[str], message: str) -> None:
     result = runner.invoke(app, ["deploy", "render", "churn", *args])
     assert result.exit_code == 2
     assert message in result.stderr

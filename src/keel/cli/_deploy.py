@@ -137,13 +137,22 @@ def status(name: NameArg, fmt: FormatOpt = Format.table) -> None:
 def render(
     name: NameArg,
     to: Annotated[str, typer.Option("--to", help="Target: argo-rollouts.")],
+    image: Annotated[
+        str, typer.Option(help="Container image with Keel and this project (required).")
+    ],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Folder to write (default: stdout).")
     ] = None,
-    image: Annotated[str, typer.Option(help="Container image with Keel.")] = "keel:latest",
     prometheus: Annotated[
         str, typer.Option(help="Prometheus address for the analysis queries.")
     ] = "http://prometheus.monitoring.svc:9090",
+    service_monitor: Annotated[
+        bool,
+        typer.Option(
+            "--service-monitor",
+            help="Write a Prometheus Operator ServiceMonitor instead of scrape annotations.",
+        ),
+    ] = False,
     stable_version: Annotated[
         int | None, typer.Option(help="Version the running pods serve (default: champion).")
     ] = None,
@@ -152,9 +161,14 @@ def render(
     ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Write the spec as Kubernetes manifests: a Rollout, Services, AnalysisTemplates."""
+    """Write the spec as Kubernetes manifests: a Rollout, Services, AnalysisTemplates.
+
+    What the manifests cannot carry (sticky routing, shadow mode, guardrails Prometheus
+    cannot compute) is printed as warnings on stderr and kept in the Rollout's
+    keel.dev/unmapped annotation.
+    """
     from keel.config import find_root
-    from keel.deploy import load_spec, write_manifests
+    from keel.deploy import load_spec, unmapped, write_manifests
     from keel.deploy import render as render_spec
 
     with reporting():
@@ -166,12 +180,20 @@ def render(
         documents = render_spec(
             spec,
             to=to,
+            image=image,
             stable_version=stable_version,
             canary_version=canary_version,
-            image=image,
             prometheus=prometheus,
+            service_monitor=service_monitor,
         )
         written = write_manifests(documents, output)
+    where = f"{spec.source}: " if spec.source else ""
+    for gap in unmapped(spec, to=to):
+        err.print(
+            f"[bold yellow]warning:[/] {where}not rendered: {gap}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if isinstance(written, str):
         typer.echo(written, nl=False)
         return

@@ -3,7 +3,8 @@
 ``deploy/NAME.yaml`` is a :class:`DeploySpec` (:func:`load_spec`, :func:`parse_spec`); the
 :class:`Router` picks the model that answers a request (shadow, canary); :class:`Guardrails`
 compare the challenger with the champion on live traffic; the :class:`Controller` advances,
-promotes or rolls back a rollout; :func:`render` writes the spec as Argo Rollouts manifests.
+promotes or rolls back a rollout; :func:`render` writes the spec as Argo Rollouts manifests
+(:func:`unmapped` lists what they cannot carry).
 By name, :func:`rollout_status` says where a deployment's rollout stands and
 :func:`open_rollout` gives its controller to advance, promote or roll back by hand.
 Serving (:mod:`keel.serve`) uses this package; this package never imports serving.
@@ -14,7 +15,9 @@ from keel.deploy._controller import RolloutState as RolloutState
 from keel.deploy._controller import phase as phase
 from keel.deploy._guardrails import Decision as Decision
 from keel.deploy._guardrails import Guardrails as Guardrails
+from keel.deploy._render import UNMAPPED_ANNOTATION as UNMAPPED_ANNOTATION
 from keel.deploy._render import render as render
+from keel.deploy._render import unmapped as unmapped
 from keel.deploy._render import write_manifests as write_manifests
 from keel.deploy._rollout import RolloutStatus as RolloutStatus
 from keel.deploy._rollout import open_rollout as open_rollout
@@ -28,6 +31,7 @@ from keel.deploy._spec import parse_spec as parse_spec
 from keel.deploy._spec import spec_path as spec_path
 
 __all__ = [
+    "UNMAPPED_ANNOTATION",
     "Controller",
     "Decision",
     "DeploySpec",
@@ -44,5 +48,6 @@ __all__ = [
     "rollout_status",
     "spec_file",
     "spec_path",
+    "unmapped",
     "write_manifests",
 ]
