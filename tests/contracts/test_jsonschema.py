@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import keel
-from keel.contracts import ColumnSpec, Contract, DType
+from keel.contracts import ColumnSpec, Contract, DType, record_checker
 from keel.contracts._jsonschema import to_json_schema
 from tests.contracts.strategies import contracts
 
@@ -22,6 +23,11 @@ def schema_of(**spec: Any) -> dict[str, Any]:
     contract = Contract(name="T", columns=(ColumnSpec(name="x", **spec),))
     schema: dict[str, Any] = to_json_schema(contract)["properties"]["x"]
     return schema
+
+
+def _text_of(dtype: DType) -> st.SearchStrategy[tuple[DType, str]]:
+    pattern = schema_of(dtype=dtype)["pattern"]
+    return st.from_regex(pattern, fullmatch=True).map(lambda text: (dtype, text))
 
 
 class Loan(keel.Schema, strict=True):
@@ -69,12 +75,81 @@ def test_not_strict_allows_other_properties() -> None:
         (DType.BOOL, {"type": "boolean"}),
         (DType.STR, {"type": "string"}),
         (DType.CATEGORICAL, {"type": "string"}),
-        (DType.DATE, {"type": "string", "format": "date"}),
-        (DType.DATETIME, {"type": "string", "format": "date-time"}),
     ],
 )
 def test_types(dtype: DType, expected: dict[str, Any]) -> None:
     assert schema_of(dtype=dtype) == expected
+
+
+@pytest.mark.parametrize(("dtype", "form"), [(DType.DATE, "date"), (DType.DATETIME, "date-time")])
+def test_dates_are_text_with_a_format_and_a_pattern(dtype: DType, form: str) -> None:
+    schema = schema_of(dtype=dtype)
+    assert (schema["type"], schema["format"]) == ("string", form)
+    assert schema["pattern"].startswith("^")
+    assert schema["pattern"].endswith("$")
+
+
+GOOD_DATES = ["2024-01-31", "2024-02-29", "2000-02-29", "0001-01-01", "9999-12-31", "1900-02-28"]
+BAD_DATES = [
+    "2024-13-45",
+    "yesterday",
+    "2023-02-29",  # not a leap year
+    "1900-02-29",  # divisible by 100, not by 400
+    "2024-04-31",
+    "0000-01-01",
+    "2024-1-01",
+    "2024-01-01T10:00:00",  # a datetime is not a date
+    " 2024-01-01",
+]
+ISO_BASIC = ["20240101", "2024-01-01", "2024-01-01T10:00"]  # ISO 8601, not RFC 3339
+GOOD_DATETIMES = [
+    "2024-02-29T23:59:59",
+    "2024-01-01T10:00:00Z",
+    "2024-01-01t10:00:00.5+05:30",
+    "2024-01-01 10:00:00.123456-08:00",
+]
+BAD_DATETIMES = [
+    "2024-13-45T10:00:00",
+    "yesterday",
+    "2024-01-01T24:00:00",
+    "2024-01-01T10:00:60",  # leap seconds: Python's datetime has none
+    "2024-01-01T10:00:00+24:00",
+    "2024-01-01T10:00:00z",  # fromisoformat reads Z only
+    "2023-02-29T10:00:00Z",
+]
+
+
+def test_dates_validate_as_such_in_a_default_draft_2020_12_validator() -> None:
+    """A default validator does not assert ``format``; the pattern makes a client's
+    validator refuse what the server refuses. It asks for RFC 3339 forms: ISO 8601's
+    basic and shortened forms, which the server also reads, are refused."""
+    from jsonschema import Draft202012Validator
+
+    class Event(keel.Schema):
+        day: keel.Column[dt.date]
+        at: keel.Column[dt.datetime]
+
+    validator = Draft202012Validator(Event.to_json_schema())
+    assert validator.format_checker is None
+    checker = record_checker(Event.__contract__)  # type: ignore[attr-defined]
+    at, day = GOOD_DATETIMES[0], GOOD_DATES[0]
+    cases = [({"day": d, "at": at}, d in GOOD_DATES) for d in GOOD_DATES + BAD_DATES]
+    cases += [({"day": day, "at": t}, t in GOOD_DATETIMES) for t in GOOD_DATETIMES + BAD_DATETIMES]
+    for record, good in cases:
+        assert validator.is_valid(record) is good, record
+        assert (not checker.check([record]).errors) is good, record
+    lenient = [{"day": ISO_BASIC[0], "at": at}, *({"day": day, "at": t} for t in ISO_BASIC[1:])]
+    for record in lenient:
+        assert not validator.is_valid(record), record
+        assert not checker.check([record]).errors, record
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([DType.DATE, DType.DATETIME]).flatmap(_text_of))
+def test_anything_the_pattern_accepts_the_server_reads(drawn: tuple[DType, str]) -> None:
+    dtype, text = drawn
+    contract = Contract(name="T", columns=(ColumnSpec(name="x", dtype=dtype),))
+    assert record_checker(contract).check([{"x": text}]).errors == []
 
 
 def test_decimal_is_a_number_or_decimal_text() -> None:
@@ -141,7 +216,8 @@ def test_a_pattern_with_inline_flags_has_no_ecma_262_form_and_is_left_out() -> N
 
 def test_dates_in_enums_are_iso_text_and_date_bounds_are_left_out() -> None:
     schema = schema_of(dtype=DType.DATE, ge=dt.date(2020, 1, 1), isin=(dt.date(2021, 5, 4),))
-    assert schema == {"type": "string", "format": "date", "enum": ["2021-05-04"]}
+    assert schema["enum"] == ["2021-05-04"]
+    assert set(schema) == {"type", "format", "pattern", "enum"}
 
 
 def test_soft_checks_keep_the_type_but_allow_null_and_any_value() -> None:

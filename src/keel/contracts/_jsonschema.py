@@ -6,6 +6,17 @@ The record is an object with one property per declared column, all required; wit
 ``datetime`` → string (format date-time), ``decimal`` → string or number; a nullable column
 also allows ``null``.
 
+Draft 2020-12 validators do not assert ``format`` by default, so dates and datetimes also
+carry a ``pattern``, which every validator asserts: a ``date`` is an RFC 3339 full-date
+(``2024-02-29``: month lengths and leap years included, years 0001 to 9999); a
+``datetime`` is that date, ``T`` (or ``t`` or a space), ``hh:mm:ss`` with an optional
+fraction, and an optional offset (``Z`` or ``+hh:mm``). Anything the pattern accepts, the
+contract engine's per-record check reads (Python's ``fromisoformat``); the ISO 8601 forms
+that check also reads beyond RFC 3339 (``20240101``, a datetime without seconds) are
+refused by the pattern. The offset is optional because a contract's datetime may be a
+local time, which RFC 3339's ``date-time`` (what a ``format``-asserting validator checks)
+does not allow.
+
 Per-value checks carry over: bounds (numbers and decimals only: JSON Schema cannot bound
 dates), ``isin`` → ``enum``, ``notin`` → ``not: {enum}``, ``pattern`` (rewritten into
 ECMA-262, JSON Schema's regex dialect, so that it means what the contract's dialect says:
@@ -35,6 +46,20 @@ __all__ = ["to_json_schema"]
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 _DECIMAL_TEXT = translate(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", "ecma")
+_MONTH_DAY = (
+    "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    "|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
+_DATE = f"(?!0000)(?:[0-9]{{4}}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]+)?"
+_OFFSET = "(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+_PATTERNS = {  # ECMA-262 and Python's re read them alike
+    DType.DATE: f"^{_DATE}$",
+    DType.DATETIME: f"^{_DATE}[Tt ]{_TIME}{_OFFSET}?$",
+    DType.DECIMAL: _DECIMAL_TEXT,  # applies to the text form only
+}
 _BOUNDS = (
     ("ge", "minimum"),
     ("gt", "exclusiveMinimum"),
@@ -64,8 +89,8 @@ def _property(spec: ColumnSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"type": types[0] if len(types) == 1 else types}
     if mapped.json_format is not None:
         out["format"] = mapped.json_format
-    if spec.dtype is DType.DECIMAL:
-        out["pattern"] = _DECIMAL_TEXT  # applies to the text form only
+    if spec.dtype in _PATTERNS:
+        out["pattern"] = _PATTERNS[spec.dtype]
     if spec.description:
         out["description"] = spec.description
     if not soft:
