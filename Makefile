@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# promtool (Prometheus' rule tester) for tests/deploy/test_promql.py: unpacked from Debian's
+# prometheus package into .tools/, not installed, so no Prometheus service is set up
+PROMTOOL := .tools/prometheus/usr/bin/promtool
 
 .PHONY: setup demo test lint types imports unit bench clean
 
@@ -13,6 +16,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
 	$(BIN)/python -m pip install --quiet -e . --group dev
 	touch $(STAMP)
+
+$(PROMTOOL):
+	apt-cache show prometheus >/dev/null 2>&1 || apt-get update -qq
+	mkdir -p .tools
+	rm -f .tools/prometheus_*.deb
+	cd .tools && apt-get download -qq prometheus
+	dpkg-deb -x .tools/prometheus_*.deb .tools/prometheus
+	rm -f .tools/prometheus_*.deb
+	test -x $@
 
 demo: setup
 	$(BIN)/python examples/demo/run.py
@@ -27,7 +39,7 @@ types: setup
 imports: setup
 	$(BIN)/lint-imports
 
-unit: setup
+unit: setup $(PROMTOOL)
 	$(BIN)/pytest -n 2 -q
 
 test: lint types imports unit
@@ -44,4 +56,4 @@ bench: setup
 	$(BIN)/python benchmarks/serve/bench_serve.py
 
 clean:
-	rm -rf $(VENV) .venv-bench .venv-bench-ge .venv-bench-store .venv-bench-monitor .venv-bench-serve .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tools .venv-bench .venv-bench-ge .venv-bench-store .venv-bench-monitor .venv-bench-serve .mypy_cache .ruff_cache .pytest_cache
