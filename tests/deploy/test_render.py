@@ -181,6 +181,25 @@ def check_service_monitor(monitor: dict[str, Any], services: list[dict[str, Any]
         assert endpoint["path"] == "/metrics"
 
 
+def check_metric_rules(metric: dict[str, Any]) -> None:
+    """The rules Argo's controller applies to a metric beyond its CRD schema
+    (``ValidateMetric`` in utils/analysis/factory.go of v1.9.1), restated."""
+    count = int(metric.get("count", 0))
+    failure = int(metric.get("failureLimit", 0))
+    success = int(metric.get("consecutiveSuccessLimit", 0))
+    inconclusive = int(metric.get("inconclusiveLimit", 0))
+    assert success >= 0
+    assert failure >= -1
+    assert not (success == 0 and failure == -1)  # one of the two must apply
+    assert inconclusive >= 0
+    if count > 0:
+        assert count >= (failure + success if failure >= 0 else success)
+        assert count >= inconclusive
+    if count > 1:
+        assert metric.get("interval")
+    assert re.fullmatch(r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+", metric["interval"])  # Go durations
+
+
 def check_references(documents: list[dict[str, Any]]) -> None:
     """What ties the objects together: templates named exist, their arguments are given,
     the Rollout's selector matches its pods, probes use a port the container names."""
@@ -201,6 +220,8 @@ def check_references(documents: list[dict[str, Any]]) -> None:
             declared = {a["name"] for a in templates[ref["templateName"]]["spec"]["args"]}
             assert declared == given
     for template in templates.values():
+        for metric in template["spec"]["metrics"]:
+            check_metric_rules(metric)
         names = [m["name"] for m in template["spec"]["metrics"]]
         assert names
         assert len(set(names)) == len(names)
