@@ -325,18 +325,19 @@ def test_what_cannot_be_rendered_is_listed_on_the_rollout() -> None:
     assert listed == unmapped(parse_spec(CANARY, name="churn"))
     assert [line.split(" ")[0] for line in listed] == [
         "challenger.key",
-        "guardrails.predictionDrift:",
+        "challenger.analysis.guardrails.predictionDrift:",
     ]
     assert "header X-User-Id" in listed[0]
     shadow = rendered(SHADOW)[0]
     listed = shadow["metadata"]["annotations"][UNMAPPED_ANNOTATION]
-    assert listed.startswith("challenger.mode shadow:")
+    assert listed.startswith("challenger.mode shadow (shadowFraction 0.5):")
     steps = shadow["spec"]["strategy"]["canary"]["steps"]
     assert steps[0] == {"setWeight": 0}  # the new version answers nothing until promoted
     assert all(s.get("setWeight", 0) == 0 for s in steps)
     default = rendered("challenger: {analysis: {}}")[0]
     assert default["metadata"]["annotations"][UNMAPPED_ANNOTATION] == (
-        "guardrails.predictionDrift: needs the predictions, which Prometheus lacks"
+        "challenger.analysis.guardrails.predictionDrift: needs the predictions, which "
+        "Prometheus lacks"
     )
     off = "challenger: {analysis: {guardrails: {predictionDrift: false}}}"
     assert UNMAPPED_ANNOTATION not in rendered(off)[0]["metadata"]["annotations"]

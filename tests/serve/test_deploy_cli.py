@@ -143,7 +143,7 @@ def test_render_writes_argo_rollouts_manifests_with_the_steps_mapped(project: Pa
     unmapped = rollout["metadata"]["annotations"]["keel.dev/unmapped"].split("\n")
     assert [line.split(" ")[0] for line in unmapped] == [
         "challenger.key",
-        "guardrails.predictionDrift:",
+        "challenger.analysis.guardrails.predictionDrift:",
     ]
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert warnings == [f"warning: deploy/churn.yaml: not rendered: {line}" for line in unmapped]
@@ -201,7 +201,10 @@ def test_a_shadow_rollout_renders_at_weight_zero_with_a_warning(project: Path) -
     assert result.exit_code == 0, result.output
     rollout = next(yaml.safe_load_all(result.stdout))
     assert rollout["spec"]["strategy"]["canary"]["steps"][0] == {"setWeight": 0}
-    assert "warning: deploy/churn.yaml: not rendered: challenger.mode shadow:" in result.stderr
+    assert (
+        "warning: deploy/churn.yaml: not rendered: challenger.mode shadow (shadowFraction 1):"
+        in result.stderr
+    )
 
 
 @pytest.mark.parametrize(

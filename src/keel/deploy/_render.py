@@ -67,6 +67,7 @@ UNMAPPED_ANNOTATION = "keel.dev/unmapped"
 _PORT = 8080
 _METRICS_PATH = "/metrics"  # keel serve's Prometheus exposition
 _WINDOW = "2m"  # the rate() window of every query
+_GUARDRAILS = "challenger.analysis.guardrails"  # the spec's keys, as unmapped() names them
 _WAIT = 3600.0  # seconds an analysis step waits for minRequests before it is Inconclusive
 
 
@@ -132,9 +133,10 @@ def unmapped(spec: DeploySpec, *, to: str = "argo-rollouts") -> list[str]:
     found = []
     if challenger.mode == "shadow":
         found.append(
-            "challenger.mode shadow: Argo Rollouts mirrors traffic only through a service mesh; "
-            "rendered as a canary at weight 0 (the new version answers nothing until promoted, "
-            "and no guardrail can judge it)"
+            f"challenger.mode shadow (shadowFraction {challenger.shadow_fraction:g}): Argo "
+            "Rollouts mirrors traffic only through a service mesh; rendered as a canary at "
+            "weight 0 (the new version answers nothing until promoted, and no guardrail can "
+            "judge it)"
         )
     if challenger.key is not None:
         source = challenger.key.to_dict()
@@ -145,10 +147,13 @@ def unmapped(spec: DeploySpec, *, to: str = "argo-rollouts") -> list[str]:
         )
     rules = challenger.analysis.guardrails
     if rules.prediction_drift_max is not None:
-        found.append("guardrails.predictionDrift: needs the predictions, which Prometheus lacks")
+        found.append(
+            f"{_GUARDRAILS}.predictionDrift: needs the predictions, which Prometheus lacks"
+        )
     if rules.metric is not None:
         found.append(
-            f"guardrails.metric ({rules.metric.name}): needs the feedback, which Prometheus lacks"
+            f"{_GUARDRAILS}.metric ({rules.metric.name}): needs the feedback, which Prometheus "
+            "lacks"
         )
     return found
 
