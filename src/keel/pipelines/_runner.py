@@ -527,9 +527,10 @@ class _Scheduler:
             error=error,
         )
         started, ended = record.started_at, record.ended_at
+        events = [step_end_event(self.parent, record)]
         if self.started.pop(prepared.id, None) is None:  # a cache hit: it starts as it ends
-            self.lineage.emit(step_end_event(self.parent, record, "START"))
-        self.lineage.emit(step_end_event(self.parent, record), records=[record])
+            events.insert(0, step_end_event(self.parent, record, "START"))
+        self.lineage.emit(*events, records=[record])
         self.records.append(record)
         if status != "failed":
             self.outputs[record.step] = outputs
