@@ -35,6 +35,7 @@ __all__ = [
     "PRODUCER",
     "SCHEMA_URL",
     "LineageEmitter",
+    "ParentRun",
     "pipeline_event",
     "post_events",
     "step_end_event",
@@ -90,9 +91,10 @@ def pipeline_event(
     """An event of the pipeline run itself, the parent job of its steps."""
     run_facets: dict[str, Any] = {"processing_engine": _engine()}
     if error is not None:
-        message = error.message if isinstance(error, KeelError) else f"{type(error).__name__}"
-        if not isinstance(error, KeelError) and str(error):
-            message += f": {error}"
+        if isinstance(error, KeelError):
+            message = error.message  # the hint stays in the stack trace
+        else:
+            message = ": ".join(filter(None, (type(error).__name__, str(error))))
         trace = "".join(traceback.format_exception(error))
         run_facets["errorMessage"] = _error(trace, message)
     payload = _payload(
