@@ -200,6 +200,11 @@ def test_a_killed_worker_fails_the_run_and_the_next_run_resumes(project: Project
     }
     assert records["fragile"].outputs == ()
     assert project.metadata.pipelines.cached(records["fragile"].key) is None
+    # the lineage server saw the step start before its worker died, then the failure
+    fragile = project.metadata.pipelines.events(records["fragile"].id)
+    assert [e.event_type for e in fragile] == ["START", "FAIL"]
+    assert fragile[0].event_time < fragile[1].event_time
+    assert [e.event_type for e in project.metadata.pipelines.events(run_id)] == ["START", "FAIL"]
 
     flag.unlink()  # the step is fixed
     resumed = run_pipeline(pipeline, params, executor="process", workers=2, project=project)

@@ -114,26 +114,38 @@ def facets(dataset: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- events ---------------------------------------------------------------------------------
-def test_every_step_run_emits_start_then_complete(project: Project) -> None:
+def test_every_step_run_emits_start_then_complete_inside_its_pipeline_run(
+    project: Project,
+) -> None:
     result = run(project)
     events = project.metadata.pipelines.events()
 
     assert [(e.job, e.event_type) for e in events] == [
-        (f"scores.{step}", kind) for step in STEPS for kind in ("START", "COMPLETE")
+        ("scores", "START"),
+        *((f"scores.{step}", kind) for step in STEPS for kind in ("START", "COMPLETE")),
+        ("scores", "COMPLETE"),
     ]
     namespace = project.config.project_name
     pipeline_run = str(uuid.UUID(result.run_id))
-    for event in events:
+    for event in events[1:-1]:
         payload = event.payload
         record = result.record(event.job.split(".")[1])
+        assert event.run_id == record.id
         assert payload["eventType"] == event.event_type
         assert datetime.fromisoformat(payload["eventTime"]).tzinfo is not None
         assert payload["run"]["runId"] == str(uuid.UUID(record.id))  # a UUID string
-        assert payload["job"] == {"namespace": namespace, "name": event.job, "facets": {}}
+        assert (payload["job"]["namespace"], payload["job"]["name"]) == (namespace, event.job)
         parent = payload["run"]["facets"]["parent"]
         assert parent["run"] == {"runId": pipeline_run}
         assert parent["job"] == {"namespace": namespace, "name": "scores"}
-        assert payload["schemaURL"].startswith("https://openlineage.io/spec/")
+        assert payload["schemaURL"] == (
+            "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+        )
+    for event in (events[0], events[-1]):  # the pipeline run: the parent job
+        assert event.run_id == result.run_id
+        assert event.payload["run"]["runId"] == pipeline_run
+        assert event.payload["job"]["name"] == "scores"
+        assert "parent" not in event.payload["run"]["facets"]
     for step in STEPS:  # START and COMPLETE of a step run share its run id
         start, complete = project.metadata.pipelines.events(result.record(step).id)
         assert start.payload["run"]["runId"] == complete.payload["run"]["runId"]
@@ -146,7 +158,7 @@ def test_datasets_carry_their_version_and_schema(project: Project) -> None:
     completes = {
         e.job.split(".")[1]: e.payload
         for e in project.metadata.pipelines.events()
-        if e.event_type == "COMPLETE"
+        if e.event_type == "COMPLETE" and "." in e.job
     }
 
     (source,) = completes["ingest"]["inputs"]
@@ -178,12 +190,14 @@ def test_a_failing_step_emits_fail_with_its_error(project: Project) -> None:
 
     events = project.metadata.pipelines.events()
     assert [(e.job, e.event_type) for e in events] == [
+        ("broken", "START"),
         ("broken.ingest", "START"),
         ("broken.ingest", "COMPLETE"),
         ("broken.reject", "START"),
         ("broken.reject", "FAIL"),
+        ("broken", "FAIL"),
     ]
-    failed = events[-1].payload
+    failed = events[-2].payload
     assert failed["outputs"] == []
     error = failed["run"]["facets"]["errorMessage"]
     assert error["message"] == "ValueError: no score may be negative"
@@ -236,7 +250,7 @@ def test_every_event_is_posted_to_the_lineage_url(
     run(project)
 
     stored = project.metadata.pipelines.events()
-    assert len(received) == len(stored) == 6
+    assert len(received) == len(stored) == 8  # the pipeline run's two, each step's two
     assert [body["eventType"] for _, _, body in received] == [e.event_type for e in stored]
     assert [body for _, _, body in received] == [e.payload for e in stored]
     assert {(path, kind) for path, kind, _ in received} == {("/api/v1/lineage", "application/json")}
@@ -251,12 +265,15 @@ def test_an_unreachable_lineage_url_only_warns(
     monkeypatch.setenv("KEEL_LINEAGE_URL", f"http://127.0.0.1:{port}/api/v1/lineage")
     project = open_project(folder)
 
-    with pytest.warns(RuntimeWarning, match="did not take the event.*kept in the metadata store"):
+    with pytest.warns(RuntimeWarning) as warned:
         result = run(project)
 
+    (warning,) = warned  # once, not once per event
+    assert "did not take the START event of scores" in str(warning.message)
+    assert "kept in the metadata store only" in str(warning.message)
     assert result.executed == STEPS
     assert project.metadata.get_run(result.run_id).status == "finished"
-    assert len(project.metadata.pipelines.events()) == 6
+    assert len(project.metadata.pipelines.events()) == 8
 
 
 # -- keel lineage ---------------------------------------------------------------------------

@@ -35,7 +35,13 @@ import blake3
 
 from keel.errors import InputError, KeelError, StepFailedError, UsageError, did_you_mean
 from keel.grammar import Reference
-from keel.pipelines._events import post_events, step_events
+from keel.pipelines._events import (
+    LineageEmitter,
+    ParentRun,
+    pipeline_event,
+    step_end_event,
+    step_start_event,
+)
 from keel.pipelines._execute import Executor, StepOutcome, StepTask, make_executor, step_ref
 from keel.pipelines._graph import Graph, Node, Ref, Value
 from keel.pipelines._step import Port
@@ -147,6 +153,7 @@ class _Prepared:
     components: dict[str, Any]
     inputs: tuple[StepIO, ...]
     task: StepTask
+    id: str = ""  # the step run's id, from its START event on
     explanation: str | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -198,12 +205,17 @@ def run_pipeline(
         with start_run(
             pipeline.name, params=_jsonable(graph.params), tags=run_tags, project=project
         ) as run:
-            scheduler.run_id = run.id
+            scheduler.start(run.id)
             telemetry.log("pipeline.start", pipeline=pipeline.name, run_id=run.id)
-            scheduler.run(chosen)
-            metrics = scheduler.metrics()
-            if metrics:
-                run.log_metrics(metrics)
+            try:
+                scheduler.run(chosen)
+                metrics = scheduler.metrics()
+                if metrics:
+                    run.log_metrics(metrics)
+            except BaseException as exc:  # interrupted, or the scheduler itself failed
+                scheduler.end(exc)
+                raise
+            scheduler.end(scheduler.failure)
             if scheduler.failure is not None:
                 raise scheduler.failure
     finally:
@@ -248,6 +260,9 @@ class _Scheduler:
         self.telemetry, self.notify = telemetry, notify
         self.replace_inputs = replace_inputs
         self.run_id = ""
+        self.lineage = LineageEmitter(project.metadata.pipelines, project.config.lineage_url)
+        self.parent = ParentRun("", project.config.project_name, graph.pipeline)
+        self.started: dict[str, _Prepared] = {}  # sent START, not yet their end
         self.datasets_used: set[str] = set()
         self.records: list[StepRunRecord] = []
         self.outputs: dict[str, tuple[StepIO, ...]] = {}
@@ -257,6 +272,22 @@ class _Scheduler:
         self.hash_cache = HashCache(project.config.state_dir / "cache")
         self.trust = ObjectTrust.of(project.config)
         self.python = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+    # -- the pipeline run: the parent job of its step runs ---------------------------------
+    def start(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.parent = ParentRun(run_id, self.parent.namespace, self.parent.pipeline)
+        self.lineage.emit(pipeline_event(self.parent, "START", datetime.now(UTC)))
+
+    def end(self, error: BaseException | None) -> None:
+        """Send the pipeline run's ``COMPLETE`` or ``FAIL`` (``ABORT`` for steps cut off)."""
+        now = datetime.now(UTC)
+        for prepared in self.started.values():  # never ended: the run stopped under them
+            record = self._new_record(prepared, "failed", (), now)
+            self.lineage.emit(step_end_event(self.parent, record, "ABORT"))
+        self.started.clear()
+        kind: Literal["COMPLETE", "FAIL"] = "COMPLETE" if error is None else "FAIL"
+        self.lineage.emit(pipeline_event(self.parent, kind, now, error=error))
 
     # -- the loop -------------------------------------------------------------------------
     def run(self, executor: Executor) -> None:
@@ -280,6 +311,7 @@ class _Scheduler:
                         continue  # a cache hit, recorded
                     self.notify(StepEvent(name, "running", explanation=prepared.explanation))
                     prepared.started_at = datetime.now(UTC)
+                    self._send_start(prepared)
                     running[executor.submit(prepared.task, prepared.node.step)] = prepared
             if not running:
                 break  # nothing runs and nothing can start: done, or stopped by a failure
@@ -320,7 +352,9 @@ class _Scheduler:
             artifacts_url=self.project.config.artifacts_url,
             files_dir=str(self.project.config.state_dir / "pipeline-files"),
         )
-        prepared = _Prepared(node, key, components, inputs, task, started_at=started)
+        prepared = _Prepared(
+            node, key, components, inputs, task, id=self.store.new_id(), started_at=started
+        )
         hit_problem = None
         if node.name not in self.forced and node.step.options.cache:
             hit = self.store.cached(key)
@@ -436,6 +470,20 @@ class _Scheduler:
         reasons = explain_change(previous.components, components)
         return f"{name} re-ran: " + ("; ".join(reasons) or "its cached outputs were not found")
 
+    def _send_start(self, prepared: _Prepared) -> None:
+        """The step is handed to its executor: a lineage server sees it running from now."""
+        self.started[prepared.id] = prepared
+        self.lineage.emit(
+            step_start_event(
+                self.parent,
+                prepared.id,
+                step=prepared.node.name,
+                key=prepared.key,
+                inputs=prepared.inputs,
+                when=prepared.started_at,
+            )
+        )
+
     def _finish(self, prepared: _Prepared, outcome: StepOutcome) -> None:
         if outcome.ok:
             outputs = tuple(self.trust.sealed(item) for item in outcome.outputs)
@@ -469,28 +517,20 @@ class _Scheduler:
         explanation: str | None = None,
         error: str | None = None,
     ) -> None:
-        started = outcome.started_at if outcome else prepared.started_at
-        ended = outcome.ended_at if outcome else datetime.now(UTC)
-        record = StepRunRecord(
-            id=self.store.new_id(),
-            run_id=self.run_id,
-            pipeline=self.graph.pipeline,
-            step=prepared.node.name,
-            key=prepared.key,
-            status=status,
-            started_at=started,
-            ended_at=ended,
-            attempts=outcome.attempts if outcome else 0,
-            explanation=explanation or prepared.explanation,
+        record = self._new_record(
+            prepared,
+            status,
+            outputs,
+            outcome.ended_at if outcome else datetime.now(UTC),
+            outcome=outcome,
+            explanation=explanation,
             error=error,
-            components=prepared.components,
-            inputs=prepared.inputs,
-            outputs=outputs,
         )
-        events = step_events(record, self.project.config.project_name)
-        self.store.record([record], events)
-        if self.project.config.lineage_url:
-            post_events(self.project.config.lineage_url, events)
+        started, ended = record.started_at, record.ended_at
+        events = [step_end_event(self.parent, record)]
+        if self.started.pop(prepared.id, None) is None:  # a cache hit: it starts as it ends
+            events.insert(0, step_end_event(self.parent, record, "START"))
+        self.lineage.emit(*events, records=[record])
         self.records.append(record)
         if status != "failed":
             self.outputs[record.step] = outputs
@@ -516,6 +556,34 @@ class _Scheduler:
             trace_id=trace_id,
         )
         self.notify(StepEvent(record.step, shown, record.duration, record.explanation, error))
+
+    def _new_record(
+        self,
+        prepared: _Prepared,
+        status: Literal["finished", "cached", "failed"],
+        outputs: tuple[StepIO, ...],
+        ended: datetime,
+        *,
+        outcome: StepOutcome | None = None,
+        explanation: str | None = None,
+        error: str | None = None,
+    ) -> StepRunRecord:
+        return StepRunRecord(
+            id=prepared.id,
+            run_id=self.run_id,
+            pipeline=self.graph.pipeline,
+            step=prepared.node.name,
+            key=prepared.key,
+            status=status,
+            started_at=outcome.started_at if outcome else prepared.started_at,
+            ended_at=ended,
+            attempts=outcome.attempts if outcome else 0,
+            explanation=explanation or prepared.explanation,
+            error=error,
+            components=prepared.components,
+            inputs=prepared.inputs,
+            outputs=outputs,
+        )
 
 
 def explain_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
