@@ -125,7 +125,7 @@ ATTACKS: dict[str, Callable[[Path, Path], str]] = {
 def test_import_refuses_a_package_naming_a_path_out_of_it(
     project: Project, tmp_path: Path, attack: str
 ) -> None:
-    export = export_mlflow("churn", tmp_path / "export", project=project)
+    export = export_mlflow("churn", tmp_path / "export", project=project, flavour="keel")
     outside = tmp_path / "other-venv"
     outside.mkdir()
     entry = ATTACKS[attack](export / "keel-model", outside)
@@ -198,7 +198,7 @@ def test_a_crafted_manifest_digest_in_the_metadata_store_cannot_name_a_folder_ou
 
 
 def test_an_honest_package_still_round_trips(project: Project, tmp_path: Path) -> None:
-    export = export_mlflow("churn", tmp_path / "export", project=project)
+    export = export_mlflow("churn", tmp_path / "export", project=project, flavour="keel")
     assert sorted(os.listdir(export / "keel-model")) == ["keel-model.yaml", "model.skops"]
     result = runner.invoke(app, ["models", "import", str(export), "--name", "back"])
     assert result.exit_code == 0, result.output

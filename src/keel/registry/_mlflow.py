@@ -1,17 +1,20 @@
 """MLflow interop, both ways, without an MLflow server: plain model directories.
 
-:func:`export_mlflow` writes a registered version as an MLflow Model directory::
+:func:`export_mlflow` writes a registered version as an MLflow Model directory. A
+scikit-learn, XGBoost, LightGBM or ONNX package becomes MLflow's own flavour of that name
+(``keel.registry._mlflow_native``): it loads without Keel. Any other package (PyTorch, a
+plain callable), or any package when asked for ``flavour="keel"``, becomes Keel's flavour::
 
     MLmodel            python_function flavour (loader: this module), signature, a keel flavour
     keel-model/        the Keel package, file for file as registered (keel-model.yaml and all)
     requirements.txt   the package's requirements (mlkeel, its frameworks, numpy), and mlflow
     python_env.yaml    conda.yaml: the same requirements, as MLflow writes them
 
-``mlflow.pyfunc.load_model(DEST)`` loads it through :func:`_load_pyfunc`, which goes through
+``mlflow.pyfunc.load_model(DEST)`` loads that through :func:`_load_pyfunc`, which goes through
 :func:`keel.models.load_model`: every file is checked against its recorded digest, so a
 tampered export fails to load. ``predict`` takes the pandas frame MLflow passes and returns
 what the Keel model's ``predict`` returns (labels for a classifier, MLflow's convention).
-Writing needs no MLflow; the signature's inputs come from the input contract.
+Writing it needs no MLflow; the signature's inputs come from the input contract.
 
 :func:`import_mlflow` registers an MLflow model directory as the next version of a model:
 
@@ -22,7 +25,8 @@ Writing needs no MLflow; the signature's inputs come from the input contract.
   with ``mlflow.pyfunc.load_model`` (MLflow must be installed) and predicts on a frame with
   the signature's column names.
 
-The contract defaults to the MLflow signature's input columns. Safety: unpickling runs any
+The contract is the ``contract.yaml`` a native export wrote beside ``MLmodel`` (checks and
+all), else the MLflow signature's input columns. Safety: unpickling runs any
 code the file names, and so does loading a pyfunc model, so importing a pickled sklearn model
 or a pyfunc model needs ``trusted=True``. A skops file is read under Keel's own trust rule
 (the types MLmodel lists as trusted are ignored: whoever wrote the file wrote that list too).
@@ -56,6 +60,7 @@ from keel.contracts import (
     ContractLike,
     as_contract,
     dtype_from_mlflow,
+    read_contract,
     type_map,
 )
 from keel.errors import InputError, KeelError, MissingDependencyError, UsageError
@@ -69,6 +74,12 @@ from keel.models import (
     read_manifest,
     read_skops,
 )
+from keel.registry._mlflow_native import (
+    CONTRACT,
+    native_flavour,
+    output_type,
+    write_native,
+)
 from keel.registry._registry import (
     ModelRejectedError,
     cache_folder,
@@ -80,10 +91,11 @@ from keel.registry._registry import (
 from keel.store import ModelVersion, safe_join
 from keel.tracking import Project, open_project
 
-__all__ = ["export_mlflow", "import_mlflow"]
+__all__ = ["FLAVOURS", "export_mlflow", "import_mlflow", "mlflow_flavour"]
 
 MLMODEL = "MLmodel"
 PACKAGE = "keel-model"  # the folder of an export that holds the Keel package
+FLAVOURS = ("native", "keel")  # what export_mlflow can be asked to write
 
 # What a column of each MLflow type is cast to before the pyfunc sees it (Keel hands floats).
 _NUMPY = {
@@ -99,15 +111,32 @@ _NUMPY = {
 
 
 def export_mlflow(
-    ref: str, dest: str | Path, *, project: Project | None = None, trusted: bool = False
+    ref: str,
+    dest: str | Path,
+    *,
+    project: Project | None = None,
+    trusted: bool = False,
+    flavour: str = "native",
 ) -> Path:
     """Write the version ``ref`` names (``NAME``, ``NAME/3``, ``NAME@ALIAS``) as an MLflow
     Model directory at ``dest`` (new, or an empty folder); return its path.
+
+    ``flavour="native"`` (the default) writes a scikit-learn, XGBoost, LightGBM or ONNX
+    package as MLflow's own flavour of that name, with MLflow's ``save_model`` (MLflow must
+    be installed): it loads where MLflow and the framework are, without Keel. Other packages
+    (PyTorch, plain callables), and every package with ``flavour="keel"``, get Keel's flavour:
+    the Keel package inside, loaded through Keel (which must be installed where it is loaded),
+    every file verified; writing it needs no MLflow. :func:`mlflow_flavour` says which.
 
     ``trusted=True`` is needed for a package that holds a pickle, as for :func:`keel.load`;
     MLflow later loads such an export without asking again (loading an MLflow model runs
     the code its MLmodel names anyway).
     """
+    if flavour not in FLAVOURS:
+        raise UsageError(
+            f"cannot export with the flavour {flavour!r}.",
+            hint="Use 'native' (MLflow's own flavour where one fits) or 'keel'.",
+        )
     project = project or open_project()
     target = Path(dest)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -118,25 +147,42 @@ def export_mlflow(
     version = resolve(ref, project=project)
     model = load(f"{version.name}/{version.version}", trusted=trusted, project=project)
     cached = cache_folder(project, version)
+    native = mlflow_flavour(model.manifest.adapter, flavour=flavour)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.{os.getpid()}.part")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        _copy_package(cached, staging / PACKAGE, [*model.manifest.files, MANIFEST])
-        load_model(staging / PACKAGE, trusted=trusted)  # the copy is what MLflow will read
-        requirements = _requirements(model.manifest)
-        python = model.manifest.python or platform.python_version()
-        mlmodel = _mlmodel(model, version, python)
-        _write_yaml(staging / MLMODEL, mlmodel)
-        (staging / "requirements.txt").write_text("\n".join(requirements) + "\n", "utf-8")
-        _write_yaml(staging / "python_env.yaml", _python_env(python))
-        _write_yaml(staging / "conda.yaml", _conda_env(python, requirements))
+        if native != "keel":
+            write_native(model, cached, staging, flavour=native, version=version)
+        else:
+            _write_keel(model, version, cached, staging, trusted=trusted)
         if target.exists():
             target.rmdir()  # empty, checked above
         staging.replace(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def mlflow_flavour(adapter: str, *, flavour: str = "native") -> str:
+    """The MLflow flavour :func:`export_mlflow` writes for a package of ``adapter``:
+    ``sklearn``, ``xgboost``, ``lightgbm`` or ``onnx`` (loads without Keel), else ``keel``."""
+    found = native_flavour(adapter) if flavour == "native" else None
+    return found or "keel"
+
+
+def _write_keel(
+    model: KeelModel, version: ModelVersion, cached: Path, staging: Path, *, trusted: bool
+) -> None:
+    _copy_package(cached, staging / PACKAGE, [*model.manifest.files, MANIFEST])
+    load_model(staging / PACKAGE, trusted=trusted)  # the copy is what MLflow will read
+    requirements = _requirements(model.manifest)
+    python = model.manifest.python or platform.python_version()
+    mlmodel = _mlmodel(model, version, python)
+    _write_yaml(staging / MLMODEL, mlmodel)
+    (staging / "requirements.txt").write_text("\n".join(requirements) + "\n", "utf-8")
+    _write_yaml(staging / "python_env.yaml", _python_env(python))
+    _write_yaml(staging / "conda.yaml", _conda_env(python, requirements))
 
 
 def _copy_package(source: Path, dest: Path, names: list[str]) -> None:
@@ -185,25 +231,10 @@ def _signature(model: KeelModel) -> dict[str, Any] | None:
         for c in contract.columns
     ]
     signature: dict[str, Any] = {"inputs": json.dumps(inputs), "outputs": None, "params": None}
-    output = _output_type(model.manifest)
+    output = output_type(model)
     if output is not None:
         signature["outputs"] = json.dumps([{"type": output, "required": True}])
     return signature
-
-
-def _output_type(manifest: Manifest) -> str | None:
-    if manifest.task == "regression":
-        return "double"
-    classes = manifest.classes or []
-    if manifest.task != "classification" or not classes:
-        return None
-    if all(isinstance(c, bool) for c in classes):
-        return "boolean"
-    if all(isinstance(c, int) and not isinstance(c, bool) for c in classes):
-        return "long"
-    if all(isinstance(c, str) for c in classes):
-        return "string"
-    return "double" if all(isinstance(c, float) for c in classes) else None
 
 
 def _requirements(manifest: Manifest) -> list[str]:
@@ -300,7 +331,7 @@ def import_mlflow(
                 folder, conf, name=name, contract=given, trusted=trusted, note=note, project=project
             )
         specs = _input_specs(folder, meta)
-        found = given or _contract(folder, name, specs)
+        found = given or _saved_contract(folder, meta) or _contract(folder, name, specs)
         if flavour == "sklearn":
             return _import_sklearn(
                 folder, conf, name=name, contract=found, trusted=trusted, note=note, project=project
@@ -350,6 +381,16 @@ def _input_specs(folder: Path, meta: Mapping[str, Any]) -> list[dict[str, Any]] 
     if any(not isinstance(s, dict) or s.get("type") == "tensor" or "name" not in s for s in specs):
         return None
     return specs
+
+
+def _saved_contract(folder: Path, meta: Mapping[str, Any]) -> Contract | None:
+    """The full input contract a native export wrote beside MLmodel (checks included)."""
+    metadata = meta.get("metadata")
+    listed = metadata.get("contract") if isinstance(metadata, dict) else None
+    file = _inside(folder, listed or CONTRACT)
+    if listed is None and not file.is_file():
+        return None
+    return read_contract(file)
 
 
 def _contract(folder: Path, name: str, specs: list[dict[str, Any]] | None) -> Contract | None:

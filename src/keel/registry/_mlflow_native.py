@@ -1,0 +1,202 @@
+"""Native MLflow flavours: a registered version written by MLflow's own ``save_model``.
+
+A scikit-learn, XGBoost, LightGBM or ONNX package is exported as MLflow's ``sklearn``,
+``xgboost``, ``lightgbm`` or ``onnx`` flavour, so ``mlflow.pyfunc.load_model`` loads it where
+MLflow and the framework are installed and Keel is not. What Keel adds to what MLflow writes:
+
+- the signature: input columns (names, MLflow types, ``required`` unless nullable) from the
+  input contract, through the contract type table (:func:`keel.contracts.type_map`); the
+  output from the task (labels for a classifier, a number for a regressor);
+- an input example, a few rows every column's constraints accept, when the contract's
+  columns are all numbers or booleans (what the frameworks read);
+- requirements pinned to the installed versions: MLflow and the framework, nothing else (no
+  requirement inference, which would start a subprocess);
+- ``contract.yaml`` (and ``output_contract.yaml``): the full contracts, checks included, that
+  :func:`keel.registry.import_mlflow` reads back; MLmodel's ``metadata`` names the source
+  version, the task and the class labels.
+
+What ``predict`` returns is what the flavour's own pyfunc returns: the estimator's ``predict``
+(labels) for scikit-learn and XGBoost's scikit-learn classes; for a booster (a LightGBM
+package is always one, and a raw ``xgboost.Booster``) the booster's output, probabilities
+for a classifier; for ONNX a frame with one column per graph output.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+from keel.contracts import DType, dump_yaml, type_map
+from keel.errors import MissingDependencyError
+from keel.models import KeelModel, package_path, sample_rows
+from keel.store import ModelVersion
+
+__all__ = ["CONTRACT", "OUTPUT_CONTRACT", "native_flavour", "output_type", "write_native"]
+
+CONTRACT = "contract.yaml"  # the input contract, beside MLmodel
+OUTPUT_CONTRACT = "output_contract.yaml"
+
+# The MLflow flavour written for the packages of each Keel adapter (the others: Keel's own).
+_NATIVE = {"sklearn": "sklearn", "xgboost": "xgboost", "lightgbm": "lightgbm", "onnx": "onnx"}
+_EXAMPLE_TYPES = (DType.INT, DType.FLOAT, DType.BOOL)
+
+
+def native_flavour(adapter: str) -> str | None:
+    """The native MLflow flavour written for a package of ``adapter``, or ``None``."""
+    return _NATIVE.get(adapter)
+
+
+def write_native(
+    model: KeelModel, package: Path, dest: Path, *, flavour: str, version: ModelVersion
+) -> None:
+    """Write ``model`` (loaded from the package folder ``package``) into the new folder
+    ``dest`` with ``mlflow.<flavour>.save_model``."""
+    module = _mlflow_module(flavour)
+    signature = _signature(model, flavour)
+    common: dict[str, Any] = {
+        "signature": signature,
+        "input_example": _example(model),
+        "pip_requirements": _requirements(model),
+        "metadata": _metadata(model, version),
+    }
+    with warnings.catch_warnings():  # MLflow's advice (type hints, pickle) is not the user's
+        warnings.simplefilter("ignore")
+        if flavour == "sklearn":
+            module.save_model(
+                model.native,
+                str(dest),
+                serialization_format="skops",
+                skops_trusted_types=_skops_types(package, model),
+                **common,
+            )
+        elif flavour == "xgboost":
+            module.save_model(_named_xgboost(model), str(dest), model_format="ubj", **common)
+        elif flavour == "lightgbm":
+            module.save_model(model.native, str(dest), **common)
+        else:
+            onnx = importlib.import_module("onnx")
+            proto = onnx.load(str(package_path(package, "model.onnx")))
+            module.save_model(
+                proto,
+                str(dest),
+                onnx_execution_providers=["CPUExecutionProvider"],  # as Keel runs it
+                save_as_external_data=False,  # one file, as in the Keel package
+                **common,
+            )
+    if model.input_contract is not None:
+        (dest / CONTRACT).write_text(dump_yaml(model.input_contract), encoding="utf-8")
+    if model.manifest.output_contract is not None:
+        text = dump_yaml(model.manifest.output_contract)
+        (dest / OUTPUT_CONTRACT).write_text(text, encoding="utf-8")
+
+
+def _mlflow_module(flavour: str) -> Any:
+    with warnings.catch_warnings():  # MLflow warns about its own type hints when imported
+        warnings.simplefilter("ignore")
+        try:
+            return importlib.import_module(f"mlflow.{flavour}")
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "mlflow",
+                extra="mlflow",
+                purpose=f"Exporting a model as MLflow's {flavour} flavour",
+            ) from exc
+
+
+def output_type(model: KeelModel) -> str | None:
+    """The MLflow type of what the Keel model's ``predict`` returns (labels or a number)."""
+    manifest = model.manifest
+    if manifest.task == "regression":
+        return "double"
+    classes = manifest.classes or []
+    if manifest.task != "classification" or not classes:
+        return None
+    if all(isinstance(c, bool) for c in classes):
+        return "boolean"
+    if all(isinstance(c, int) and not isinstance(c, bool) for c in classes):
+        return "long"
+    if all(isinstance(c, str) for c in classes):
+        return "string"
+    return "double" if all(isinstance(c, float) for c in classes) else None
+
+
+def _booster(model: KeelModel) -> bool:
+    return type(model.native).__name__ == "Booster"
+
+
+def _native_output(model: KeelModel, flavour: str) -> str | None:
+    """The MLflow type of what the native flavour's pyfunc returns, where it is one column."""
+    if flavour == "onnx":
+        return None  # a frame, one column per graph output
+    if not _booster(model) or model.manifest.task == "regression":
+        return output_type(model)
+    classes = model.manifest.classes or []
+    return "double" if len(classes) == 2 else None  # P(class 1); one column per class
+
+
+def _signature(model: KeelModel, flavour: str) -> Any:
+    contract = model.input_contract
+    if contract is None:
+        return None
+    inputs = [
+        {"type": type_map(c.dtype).mlflow, "name": c.name, "required": not c.nullable}
+        for c in contract.columns
+    ]
+    signature: dict[str, Any] = {"inputs": json.dumps(inputs)}
+    output = _native_output(model, flavour)
+    if output is not None:
+        signature["outputs"] = json.dumps([{"type": output, "required": True}])
+    return importlib.import_module("mlflow.models").ModelSignature.from_dict(signature)
+
+
+def _example(model: KeelModel) -> Any:
+    """A few rows the contract accepts, when its columns are what the frameworks read."""
+    contract = model.input_contract
+    if contract is None or any(c.dtype not in _EXAMPLE_TYPES for c in contract.columns):
+        return None
+    pandas = importlib.import_module("pandas")  # MLflow's own dependency
+    return pandas.DataFrame(sample_rows(contract, rows=3).to_dict(as_series=False))
+
+
+def _requirements(model: KeelModel) -> list[str]:
+    """MLflow and the framework, pinned to the installed versions."""
+    found = [f"{name}=={version}" for name, version in model.adapter.frameworks().items()]
+    for name in ("mlflow", "mlflow-skinny"):
+        try:
+            return [f"{name}=={importlib.metadata.version(name)}", *found]
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _metadata(model: KeelModel, version: ModelVersion) -> dict[str, Any]:
+    found: dict[str, Any] = {"source": f"{version.name}/{version.version}"}
+    if model.manifest.task is not None:
+        found["task"] = model.manifest.task
+    if model.classes is not None:
+        found["classes"] = list(model.classes)
+    if model.input_contract is not None:
+        found["contract"] = CONTRACT
+    return found
+
+
+def _skops_types(package: Path, model: KeelModel) -> list[str]:
+    """The types of the estimator that skops does not trust by itself: Keel loaded it, under
+    its own trust rule, so MLflow is told to trust them too."""
+    sio = importlib.import_module("skops.io")
+    return list(sio.get_untrusted_types(file=package_path(package, "model.skops")))
+
+
+def _named_xgboost(model: KeelModel) -> Any:
+    """The XGBoost model with the contract's column names as its feature names, so XGBoost
+    checks the frame MLflow hands it by name (Keel feeds by position, in contract order)."""
+    native = model.native
+    booster = native if _booster(model) else native.get_booster()
+    columns = model.columns
+    if columns is not None and booster.num_features() == len(columns):
+        booster.feature_names = list(columns)
+    return native
