@@ -134,7 +134,10 @@ cases, frame = json.loads(sys.stdin.read())
 frame = pd.DataFrame(frame)
 found = {}
 for name, path in cases.items():
-    predicted = mlflow.pyfunc.load_model(path).predict(frame)
+    loaded = mlflow.pyfunc.load_model(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no advice on every call (feature names, dtypes)
+        predicted = loaded.predict(frame)
     if isinstance(predicted, pd.DataFrame):
         found[name] = {c: predicted[c].tolist() for c in predicted.columns}
     else:

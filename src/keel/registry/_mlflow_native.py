@@ -30,6 +30,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from keel.contracts import DType, dump_yaml, type_map
 from keel.errors import MissingDependencyError
 from keel.models import KeelModel, package_path, sample_rows
@@ -67,7 +69,7 @@ def write_native(
         warnings.simplefilter("ignore")
         if flavour == "sklearn":
             module.save_model(
-                model.native,
+                _named_sklearn(model),
                 str(dest),
                 serialization_format="skops",
                 skops_trusted_types=_skops_types(package, model),
@@ -189,6 +191,21 @@ def _skops_types(package: Path, model: KeelModel) -> list[str]:
     its own trust rule, so MLflow is told to trust them too."""
     sio = importlib.import_module("skops.io")
     return list(sio.get_untrusted_types(file=package_path(package, "model.skops")))
+
+
+def _named_sklearn(model: KeelModel) -> Any:
+    """The estimator, with the contract's column names as the feature names of one fitted on
+    an array: scikit-learn then checks the frame MLflow hands it by name, in contract order,
+    instead of warning on every call that it was fitted without names."""
+    native = model.native
+    columns = model.columns
+    first = native
+    while hasattr(first, "steps"):  # a pipeline's feature names are its first step's
+        first = first.steps[0][1]
+    fitted = getattr(first, "n_features_in_", None)
+    if columns is not None and fitted == len(columns) and not hasattr(first, "feature_names_in_"):
+        first.feature_names_in_ = np.asarray(columns, dtype=object)
+    return native
 
 
 def _named_xgboost(model: KeelModel) -> Any:
