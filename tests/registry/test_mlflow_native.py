@@ -32,11 +32,13 @@ from keel.cli import app
 from keel.config import init_project
 from keel.errors import MissingDependencyError, UsageError
 from keel.registry import export_mlflow, import_mlflow, mlflow_flavour
+from keel.store import UnsafePathError
 from keel.tracking import Project, open_project
 
 with warnings.catch_warnings():  # MLflow warns about its own type hints when imported
     warnings.simplefilter("ignore")
     import mlflow.models
+    import mlflow.onnx
 
 runner = CliRunner()
 
@@ -255,17 +257,72 @@ def test_requirements_pin_mlflow_and_the_framework_and_not_keel(exported: Export
         assert all(pins[p] == version(p) for p in pins), name
 
 
-def test_import_back_keeps_the_contract_and_its_checks(exported: Exported) -> None:
-    back = import_mlflow(exported.paths["sk-clf"], "sk-back", project=exported.project)
-    loaded = keel.load("sk-back", project=exported.project)
-    assert loaded.input_contract == keel.load("sk-clf", project=exported.project).input_contract
+@pytest.mark.parametrize(
+    ("name", "adapter"),
+    [("sk-clf", "sklearn"), ("xgb-clf", "xgboost"), ("lgb-clf", "lightgbm"), ("onnx-clf", "onnx")],
+)
+def test_import_back_keeps_the_contract_and_its_checks(
+    exported: Exported, name: str, adapter: str
+) -> None:
+    back = import_mlflow(exported.paths[name], f"{name}-back", project=exported.project)
+    assert back.adapter == adapter  # read from its data format: no trust asked
+    loaded = keel.load(f"{name}-back", project=exported.project)
+    original = keel.load(name, project=exported.project)
+    assert loaded.input_contract == original.input_contract
     assert loaded.input_contract is not None
     assert loaded.input_contract.column("x1").constraints() == {"ge": 0, "le": 1}
-    assert back.adapter == "sklearn"
-    np.testing.assert_array_equal(
-        loaded.predict(exported.frame),
-        keel.load("sk-clf", project=exported.project).predict(exported.frame),
+    np.testing.assert_array_equal(loaded.predict(exported.frame), original.predict(exported.frame))
+
+
+def _wide_onnx() -> Any:
+    """x (n, 2) -> mean of x @ W over 300 columns: W is large enough to be kept apart."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = np.random.default_rng(2).normal(size=(2, 300)).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w"], ["h"]),
+            helper.make_node("ReduceMean", ["h"], ["y"], axes=[1], keepdims=1),
+        ],
+        "wide",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])],
+        initializer=[numpy_helper.from_array(weights, "w")],
     )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model, weights
+
+
+def test_an_onnx_model_with_external_tensors_imports_and_a_path_out_is_refused(
+    exported: Exported, tmp_path: Path
+) -> None:
+    import onnx
+
+    proto, weights = _wide_onnx()
+    source = tmp_path / "onnx-model"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.onnx.save_model(proto, str(source))  # MLflow's default: large tensors apart
+    kept_apart = sorted(p.name for p in source.iterdir() if p.suffix not in (".onnx", ".txt"))
+    assert len(kept_apart) > len(["MLmodel", "conda.yaml", "python_env.yaml"])
+    version = import_mlflow(source, "wide", project=exported.project)
+    assert version.adapter == "onnx"
+    rows = np.array([[0.5, 1.0], [2.0, -1.0]])
+    np.testing.assert_allclose(
+        keel.load("wide", project=exported.project).predict(rows),
+        (rows @ weights).mean(axis=1),
+        rtol=1e-5,
+    )
+
+    stored = onnx.load(str(source / "model.onnx"), load_external_data=False)
+    for entry in stored.graph.initializer[0].external_data:
+        if entry.key == "location":
+            entry.value = "../elsewhere/weights"  # a tensor read from outside the directory
+    (source / "model.onnx").write_bytes(stored.SerializeToString())
+    with pytest.raises(UnsafePathError, match="elsewhere/weights"):
+        import_mlflow(source, "evil", project=exported.project)
+    assert "evil" not in {m.name for m in exported.project.metadata.models.models()}
 
 
 def test_without_mlflow_a_native_export_says_what_to_install(

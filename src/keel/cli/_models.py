@@ -306,7 +306,8 @@ def import_model(
     ] = False,
     description: Annotated[str | None, typer.Option(help="Why (kept with the version).")] = None,
 ) -> None:
-    """Register an MLflow model directory (sklearn or python_function) as a new version."""
+    """Register an MLflow model directory (a Keel export, sklearn, xgboost, lightgbm, onnx or
+    python_function) as a new version."""
     from keel.registry import import_mlflow
 
     with reporting():

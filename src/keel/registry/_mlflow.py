@@ -21,6 +21,8 @@ Writing it needs no MLflow; the signature's inputs come from the input contract.
 - a directory Keel exported (``keel`` flavour): its package is registered as it is, verified;
 - the ``sklearn`` flavour: the estimator is read (skops, or pickle/cloudpickle) and registered
   with :func:`keel.register`, which stores it with skops: safe from then on;
+- the ``xgboost``, ``lightgbm`` and ``onnx`` flavours: the model is read from its data format
+  with the framework's loader (a LightGBM scikit-learn model as a ``sklearn`` one), registered;
 - only ``python_function``: the whole directory is kept in a pickled wrapper that loads it
   with ``mlflow.pyfunc.load_model`` (MLflow must be installed) and predicts on a frame with
   the signature's column names.
@@ -76,8 +78,13 @@ from keel.models import (
 )
 from keel.registry._mlflow_native import (
     CONTRACT,
+    NATIVE_FLAVOURS,
+    OUTPUT_CONTRACT,
+    model_file,
     native_flavour,
     output_type,
+    read_model,
+    reads_data_format,
     write_native,
 )
 from keel.registry._registry import (
@@ -318,7 +325,7 @@ def import_mlflow(
     flavors = flavors if isinstance(flavors, dict) else {}
     given = None if contract is None else as_contract(contract)
     project = project or open_project()
-    for flavour in ("keel", "sklearn", "python_function"):
+    for flavour in ("keel", *NATIVE_FLAVOURS, "python_function"):
         conf = flavors.get(flavour)
         if not isinstance(conf, dict):
             continue
@@ -332,17 +339,25 @@ def import_mlflow(
             )
         specs = _input_specs(folder, meta)
         found = given or _saved_contract(folder, meta) or _contract(folder, name, specs)
-        if flavour == "sklearn":
-            return _import_sklearn(
-                folder, conf, name=name, contract=found, trusted=trusted, note=note, project=project
+        if flavour in NATIVE_FLAVOURS:
+            outputs = _saved_contract(folder, meta, output=True)
+            return _import_native(
+                folder,
+                flavour,
+                conf,
+                name=name,
+                contracts=(found, outputs),
+                trusted=trusted,
+                note=note,
+                project=project,
             )
         return _import_pyfunc(
             folder, specs, name=name, contract=found, trusted=trusted, note=note, project=project
         )
     raise UsageError(
         f"the MLflow model at {folder} has the flavour(s) {', '.join(flavors) or 'none'}; "
-        "Keel imports sklearn and python_function models.",
-        hint="Save the model with mlflow.sklearn or mlflow.pyfunc, or register it directly "
+        "Keel imports sklearn, xgboost, lightgbm, onnx and python_function models.",
+        hint="Save the model with one of those MLflow flavours, or register it directly "
         "with keel.register.",
     )
 
@@ -383,11 +398,15 @@ def _input_specs(folder: Path, meta: Mapping[str, Any]) -> list[dict[str, Any]] 
     return specs
 
 
-def _saved_contract(folder: Path, meta: Mapping[str, Any]) -> Contract | None:
-    """The full input contract a native export wrote beside MLmodel (checks included)."""
+def _saved_contract(
+    folder: Path, meta: Mapping[str, Any], *, output: bool = False
+) -> Contract | None:
+    """The full input (or output) contract a native export wrote beside MLmodel (checks
+    included), or ``None``."""
     metadata = meta.get("metadata")
-    listed = metadata.get("contract") if isinstance(metadata, dict) else None
-    file = _inside(folder, listed or CONTRACT)
+    key, default = ("output_contract", OUTPUT_CONTRACT) if output else ("contract", CONTRACT)
+    listed = metadata.get(key) if isinstance(metadata, dict) else None
+    file = _inside(folder, listed or default)
     if listed is None and not file.is_file():
         return None
     return read_contract(file)
@@ -439,50 +458,64 @@ def _import_keel(
     return store_package(package, name, manifest, description=note, project=project)
 
 
-def _import_sklearn(
+def _import_native(
     folder: Path,
+    flavour: str,
     conf: Mapping[str, Any],
     *,
     name: str,
-    contract: Contract | None,
+    contracts: tuple[Contract | None, Contract | None],
     trusted: bool,
     note: str,
     project: Project,
 ) -> ModelVersion:
-    file = _inside(folder, conf.get("pickled_model", "model.pkl"))
-    if not file.is_file():
-        raise InputError(
-            f"the MLflow sklearn model at {folder} lacks its model file {file.name}.",
-            hint="The directory is incomplete; copy or download it again.",
-        )
-    kind = conf.get("serialization_format", "cloudpickle")
-    if kind == "skops":
-        estimator = read_skops(file, trusted=trusted)
-    elif kind in ("pickle", "cloudpickle"):
-        if not trusted:
-            raise UsageError(
-                "an MLflow sklearn model is a pickle; pass trusted=True (--trusted) if you "
-                "trust its source.",
-                hint=f"Unpickling {file} can run any code. Once imported, Keel stores the "
-                "model with skops, so later loads need no trust.",
-            )
-        estimator = _unpickle(file)
-    else:
-        raise InputError(
-            f"the MLflow sklearn model at {folder} is stored as {kind!r}, which Keel cannot read.",
-            hint="Save it with serialization_format='skops' (or pickle/cloudpickle).",
-        )
-    contract = _fitted_order(contract, estimator)
-    try:  # a skops package: no trust needed to load it later
-        return register(estimator, name, contract=contract, description=note, project=project)
+    """A native flavour: the model read from its file, registered as any model is."""
+    model = _read_native(folder, flavour, conf, trusted=trusted)
+    contract = _fitted_order(contracts[0], model)
+    given: dict[str, Any] = {"contract": contract, "output_contract": contracts[1]}
+    try:  # a safe format (skops, UBJSON, LightGBM's text, ONNX): no trust needed later
+        return register(model, name, description=note, project=project, **given)
     except ModelRejectedError:
         raise
     except UsageError:
         if not trusted:
             raise
     # types skops does not trust, or no safe format: stored as the caller vouched
-    return register(
-        estimator, name, contract=contract, description=note, trusted=True, project=project
+    return register(model, name, description=note, trusted=True, project=project, **given)
+
+
+def _read_native(folder: Path, flavour: str, conf: Mapping[str, Any], *, trusted: bool) -> Any:
+    key, default = ("pickled_model", "model.pkl") if flavour == "sklearn" else ("data", None)
+    file = _inside(folder, conf.get(key, default) or model_file(flavour))
+    if not file.is_file():
+        raise InputError(
+            f"the MLflow {flavour} model at {folder} lacks its model file {file.name}.",
+            hint="The directory is incomplete; copy or download it again.",
+        )
+    if flavour == "sklearn" or not reads_data_format(flavour, conf):
+        return _read_estimator(folder, flavour, file, conf, trusted=trusted)
+    return read_model(flavour, file, conf)
+
+
+def _read_estimator(
+    folder: Path, flavour: str, file: Path, conf: Mapping[str, Any], *, trusted: bool
+) -> Any:
+    """A scikit-learn style estimator (LightGBM's too): skops, or a pickle with trust."""
+    kind = conf.get("serialization_format", "cloudpickle")
+    if kind == "skops":
+        return read_skops(file, trusted=trusted)
+    if kind in ("pickle", "cloudpickle"):
+        if not trusted:
+            raise UsageError(
+                f"an MLflow {flavour} model is a pickle; pass trusted=True (--trusted) if you "
+                "trust its source.",
+                hint=f"Unpickling {file} can run any code. Once imported, Keel stores the "
+                "model in a safe format, so later loads need no trust.",
+            )
+        return _unpickle(file)
+    raise InputError(
+        f"the MLflow {flavour} model at {folder} is stored as {kind!r}, which Keel cannot read.",
+        hint="Save it with serialization_format='skops' (or pickle/cloudpickle).",
     )
 
 
@@ -618,12 +651,3 @@ def _mlflow_pyfunc() -> Any:
             raise MissingDependencyError(
                 "mlflow", extra="mlflow", purpose="Loading an MLflow python_function model"
             ) from exc
-
-
-def _module(name: str, *, package: str, extra: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            package, extra=extra, purpose="Importing an MLflow sklearn model"
-        ) from exc

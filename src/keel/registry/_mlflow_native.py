@@ -27,24 +27,45 @@ import importlib
 import importlib.metadata
 import json
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from keel.contracts import DType, dump_yaml, type_map
-from keel.errors import MissingDependencyError
+from keel.errors import InputError, MissingDependencyError
 from keel.models import KeelModel, package_path, sample_rows
-from keel.store import ModelVersion
+from keel.store import ModelVersion, safe_join
 
-__all__ = ["CONTRACT", "OUTPUT_CONTRACT", "native_flavour", "output_type", "write_native"]
+__all__ = [
+    "CONTRACT",
+    "NATIVE_FLAVOURS",
+    "OUTPUT_CONTRACT",
+    "model_file",
+    "native_flavour",
+    "output_type",
+    "read_model",
+    "reads_data_format",
+    "write_native",
+]
 
 CONTRACT = "contract.yaml"  # the input contract, beside MLmodel
 OUTPUT_CONTRACT = "output_contract.yaml"
 
 # The MLflow flavour written for the packages of each Keel adapter (the others: Keel's own).
 _NATIVE = {"sklearn": "sklearn", "xgboost": "xgboost", "lightgbm": "lightgbm", "onnx": "onnx"}
+NATIVE_FLAVOURS = tuple(_NATIVE.values())
 _EXAMPLE_TYPES = (DType.INT, DType.FLOAT, DType.BOOL)
+# The classes an MLflow xgboost flavour may name (MLmodel's model_class), as Keel rebuilds them.
+_XGB_CLASSES = (
+    "XGBClassifier",
+    "XGBRegressor",
+    "XGBRFClassifier",
+    "XGBRFRegressor",
+    "XGBRanker",
+    "Booster",
+)
 
 
 def native_flavour(adapter: str) -> str | None:
@@ -183,6 +204,8 @@ def _metadata(model: KeelModel, version: ModelVersion) -> dict[str, Any]:
         found["classes"] = list(model.classes)
     if model.input_contract is not None:
         found["contract"] = CONTRACT
+    if model.manifest.output_contract is not None:
+        found["output_contract"] = OUTPUT_CONTRACT
     return found
 
 
@@ -217,3 +240,85 @@ def _named_xgboost(model: KeelModel) -> Any:
     if columns is not None and booster.num_features() == len(columns):
         booster.feature_names = list(columns)
     return native
+
+
+# --- reading a native flavour back (keel.registry.import_mlflow) ------------------------------
+
+
+def model_file(flavour: str) -> str:
+    """The model file MLflow's ``save_model`` names by default for ``flavour``."""
+    return {"xgboost": "model.xgb", "lightgbm": "model.lgb", "onnx": "model.onnx"}.get(
+        flavour, "model.pkl"
+    )
+
+
+def reads_data_format(flavour: str, conf: Any) -> bool:
+    """Whether the flavour's file is a framework's data format (no pickle, no skops): always
+    for xgboost and onnx, for lightgbm when it holds a booster (its scikit-learn classes are
+    stored as scikit-learn estimators are)."""
+    if flavour == "lightgbm":
+        return str(conf.get("model_class", "lightgbm.basic.Booster")).endswith(".Booster")
+    return flavour in ("xgboost", "onnx")
+
+
+def read_model(flavour: str, file: Path, conf: Any) -> Any:
+    """The model in ``file``, read with the framework's own loader, running no code of it."""
+    purpose = f"Importing an MLflow {flavour} model"
+    if flavour == "xgboost":
+        xgb = _framework("xgboost", package="xgboost", purpose=purpose)
+        named = str(conf.get("model_class", "xgboost.core.Booster"))
+        module, _, short = named.rpartition(".")
+        if not module.startswith("xgboost") or short not in _XGB_CLASSES:
+            raise InputError(
+                f"{file.parent / 'MLmodel'} names the XGBoost class {named!r}, which Keel "
+                f"cannot rebuild; expected one of {', '.join(_XGB_CLASSES)}.",
+                hint="Save the model with mlflow.xgboost from one of those classes.",
+            )
+        model = getattr(xgb, short)()
+        model.load_model(str(file))
+        return model
+    if flavour == "lightgbm":
+        lgb = _framework("lightgbm", package="lightgbm", purpose=purpose)
+        return lgb.Booster(model_file=str(file))
+    onnx = _framework("onnx", package="onnx", purpose=purpose)
+    try:
+        proto = onnx.load(str(file), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and onnx's own, without importing them
+        raise InputError(
+            f"{file} is not a readable ONNX model: {exc}.", hint="Restore the file."
+        ) from exc
+    _load_external_data(onnx, proto, file)
+    return proto
+
+
+def _load_external_data(onnx: Any, proto: Any, file: Path) -> None:
+    """Tensors kept in other files (MLflow's default for large ones), each path checked by
+    Keel's path rule first: inside the model's folder, no '..', no symbolic link."""
+    helper = importlib.import_module("onnx.external_data_helper")
+    tensors = [t for t in _tensors(proto.graph) if helper.uses_external_data(t)]
+    for tensor in tensors:
+        location = next((e.value for e in tensor.external_data if e.key == "location"), None)
+        safe_join(file.parent, location, where=f"the ONNX model {file}", what="MLflow model")
+    if tensors:
+        helper.load_external_data_for_model(proto, str(file.parent))
+
+
+def _tensors(graph: Any) -> Iterator[Any]:
+    """Every tensor of an ONNX graph: initializers and node attributes, subgraphs included."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            if attribute.HasField("g"):
+                yield from _tensors(attribute.g)
+            for sub in attribute.graphs:
+                yield from _tensors(sub)
+
+
+def _framework(module: str, *, package: str, purpose: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(package, extra=module, purpose=purpose) from exc
