@@ -341,6 +341,18 @@ def test_without_mlflow_a_native_export_says_what_to_install(
         export_mlflow("sk-clf", exported.root / "x", project=exported.project, flavour="pytorch")
 
 
+def test_an_mlflow_without_skops_is_refused_rather_than_writing_a_pickle(
+    exported: Exported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow.sklearn
+
+    monkeypatch.delattr(mlflow.sklearn, "SERIALIZATION_FORMAT_SKOPS")  # as MLflow 2 has it
+    with pytest.raises(UsageError, match="only as pickles") as caught:
+        export_mlflow("sk-clf", exported.root / "old-mlflow", project=exported.project)
+    assert "--flavour keel" in str(caught.value.hint)
+    assert not (exported.root / "old-mlflow").exists()
+
+
 class Doubler:
     """A plain model: no native MLflow flavour fits it."""
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from keel.contracts import DType, dump_yaml, type_map
-from keel.errors import InputError, MissingDependencyError
+from keel.errors import InputError, MissingDependencyError, UsageError
 from keel.models import KeelModel, package_path, sample_rows
 from keel.store import ModelVersion, safe_join
 
@@ -79,6 +79,14 @@ def write_native(
     """Write ``model`` (loaded from the package folder ``package``) into the new folder
     ``dest`` with ``mlflow.<flavour>.save_model``."""
     module = _mlflow_module(flavour)
+    if flavour == "sklearn" and not hasattr(module, "SERIALIZATION_FORMAT_SKOPS"):
+        raise UsageError(
+            f"the installed MLflow ({_installed_mlflow() or 'unknown version'}) writes "
+            "scikit-learn models only as pickles; Keel exports them with skops, so that "
+            "loading one runs no code of it.",
+            hint="Upgrade MLflow (pip install -U 'mlkeel[mlflow]'), or export with "
+            "--flavour keel (flavour='keel').",
+        )
     signature = _signature(model, flavour)
     common: dict[str, Any] = {
         "signature": signature,
@@ -188,12 +196,18 @@ def _example(model: KeelModel) -> Any:
 def _requirements(model: KeelModel) -> list[str]:
     """MLflow and the framework, pinned to the installed versions."""
     found = [f"{name}=={version}" for name, version in model.adapter.frameworks().items()]
+    mlflow = _installed_mlflow()
+    return found if mlflow is None else [mlflow, *found]
+
+
+def _installed_mlflow() -> str | None:
+    """``mlflow==X`` or ``mlflow-skinny==X``: the distribution installed here, pinned."""
     for name in ("mlflow", "mlflow-skinny"):
         try:
-            return [f"{name}=={importlib.metadata.version(name)}", *found]
+            return f"{name}=={importlib.metadata.version(name)}"
         except importlib.metadata.PackageNotFoundError:
             continue
-    return found
+    return None
 
 
 def _metadata(model: KeelModel, version: ModelVersion) -> dict[str, Any]:
