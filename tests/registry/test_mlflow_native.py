@@ -24,7 +24,9 @@ import pytest
 import xgboost as xgb
 import yaml
 from skl2onnx import to_onnx
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from typer.testing import CliRunner
 
 import keel
@@ -63,6 +65,7 @@ def _models() -> dict[str, tuple[Any, str]]:
         onnx_model = to_onnx(LogisticRegression().fit(x, y), x[:1].astype(np.float32))
         return {
             "sk-clf": (LogisticRegression().fit(x, y), "sklearn"),
+            "sk-pipe": (make_pipeline(StandardScaler(), Ridge()).fit(x, x[:, 0]), "sklearn"),
             "xgb-clf": (xgb.XGBClassifier(**small).fit(x, y), "xgboost"),
             "lgb-clf": (lgb.LGBMClassifier(**small, verbose=-1).fit(x, y), "lightgbm"),
             "lgb-reg": (lgb.LGBMRegressor(**small, verbose=-1).fit(x, x[:, 0]), "lightgbm"),
@@ -173,7 +176,7 @@ def predicted_without_keel(
 
 
 @pytest.mark.slow  # one subprocess for all: importing MLflow and skops there takes ~10 s
-@pytest.mark.parametrize("name", ["sk-clf", "xgb-clf", "lgb-reg"])
+@pytest.mark.parametrize("name", ["sk-clf", "sk-pipe", "xgb-clf", "lgb-reg"])
 def test_mlflow_predicts_what_keel_predicts_without_keel(
     exported: Exported, predicted_without_keel: dict[str, Any], name: str
 ) -> None:
