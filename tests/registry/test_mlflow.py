@@ -1,6 +1,7 @@
 """MLflow interop: registered versions export as MLflow model directories that
-``mlflow.pyfunc.load_model`` loads (verified), and MLflow sklearn and pyfunc models import
-into the registry, pickles only with trust. No MLflow server is involved."""
+``mlflow.pyfunc.load_model`` loads (Keel's flavour: verified; the native flavours are in
+test_mlflow_native.py), and MLflow sklearn and pyfunc models import into the registry,
+pickles only with trust. No MLflow server is involved."""
 
 from __future__ import annotations
 
@@ -96,10 +97,12 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     return open_project(tmp_path)
 
 
-def test_an_export_loads_in_mlflow_and_predicts_as_keel(project: Project, tmp_path: Path) -> None:
+def test_a_keel_flavour_export_loads_in_mlflow_and_predicts_as_keel(
+    project: Project, tmp_path: Path
+) -> None:
     model = _model()
     keel.register(model, "churn", contract=Features, project=project)
-    dest = export_mlflow("churn", tmp_path / "export", project=project)
+    dest = export_mlflow("churn", tmp_path / "export", project=project, flavour="keel")
     assert sorted(p.name for p in dest.iterdir()) == [
         "MLmodel",
         "conda.yaml",
@@ -125,7 +128,7 @@ def test_an_export_loads_in_mlflow_and_predicts_as_keel(project: Project, tmp_pa
 
 def test_an_export_is_verified_when_mlflow_loads_it(project: Project, tmp_path: Path) -> None:
     keel.register(_model(), "churn", contract=Features, project=project)
-    dest = export_mlflow("churn", tmp_path / "export", project=project)
+    dest = export_mlflow("churn", tmp_path / "export", project=project, flavour="keel")
     model_file = dest / "keel-model" / "model.skops"
     model_file.write_bytes(model_file.read_bytes() + b"tampered")
     with pytest.raises(ModelPackageError, match="does not match its recorded digest"):
@@ -240,7 +243,7 @@ def test_a_pyfunc_model_imports_with_trust(project: Project, tmp_path: Path) -> 
 def test_round_trip_export_then_import(project: Project, tmp_path: Path) -> None:
     model = _model()
     original = keel.register(model, "churn", contract=Features, project=project)
-    dest = export_mlflow("churn/1", tmp_path / "export", project=project)
+    dest = export_mlflow("churn/1", tmp_path / "export", project=project, flavour="keel")
     back = import_mlflow(dest, "churn-back", project=project)  # the Keel package: no trust
     assert back.manifest == original.manifest  # registered unchanged, file for file
     frame, _ = _data(30, seed=5)
@@ -280,6 +283,7 @@ def test_cli_export_and_import(project: Project, tmp_path: Path) -> None:
     done = _keel(tmp_path, "export", "churn", "out/churn-mlflow", "--format", "mlflow")
     assert done.returncode == 0, done.stderr
     assert "churn-mlflow" in done.stdout
+    assert "MLflow's sklearn flavour" in done.stdout
     assert (tmp_path / "out" / "churn-mlflow" / "MLmodel").is_file()
     again = _keel(tmp_path, "export", "churn", "out/churn-mlflow")
     assert again.returncode == 2

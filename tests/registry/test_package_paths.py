@@ -125,7 +125,7 @@ ATTACKS: dict[str, Callable[[Path, Path], str]] = {
 def test_import_refuses_a_package_naming_a_path_out_of_it(
     project: Project, tmp_path: Path, attack: str
 ) -> None:
-    export = export_mlflow("churn", tmp_path / "export", project=project)
+    export = export_mlflow("churn", tmp_path / "export", project=project, flavour="keel")
     outside = tmp_path / "other-venv"
     outside.mkdir()
     entry = ATTACKS[attack](export / "keel-model", outside)
@@ -198,7 +198,7 @@ def test_a_crafted_manifest_digest_in_the_metadata_store_cannot_name_a_folder_ou
 
 
 def test_an_honest_package_still_round_trips(project: Project, tmp_path: Path) -> None:
-    export = export_mlflow("churn", tmp_path / "export", project=project)
+    export = export_mlflow("churn", tmp_path / "export", project=project, flavour="keel")
     assert sorted(os.listdir(export / "keel-model")) == ["keel-model.yaml", "model.skops"]
     result = runner.invoke(app, ["models", "import", str(export), "--name", "back"])
     assert result.exit_code == 0, result.output
@@ -213,23 +213,45 @@ def _mlflow_dir(root: Path, flavour: dict[str, object]) -> Path:
     return root
 
 
+FIELDS = {"sklearn": "pickled_model", "xgboost": "data", "lightgbm": "data", "onnx": "data"}
+
+
+@pytest.mark.parametrize("flavour", FIELDS)
 @pytest.mark.parametrize("linked", [False, True])
 def test_an_mlmodel_field_naming_a_file_out_of_the_directory_is_refused(
-    project: Project, tmp_path: Path, linked: bool
+    project: Project, tmp_path: Path, linked: bool, flavour: str
 ) -> None:
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    (outside / "model.skops").write_bytes(b"not read")
-    field = "model.skops" if linked else "../elsewhere/model.skops"
+    (outside / "model.bin").write_bytes(b"not read")
+    field = "model.bin" if linked else "../elsewhere/model.bin"
     source = _mlflow_dir(
         tmp_path / "mlflow-model",
-        {"sklearn": {"pickled_model": field, "serialization_format": "skops"}},
+        {flavour: {FIELDS[flavour]: field, "serialization_format": "skops"}},
     )
     if linked:
-        (source / "model.skops").symlink_to(outside / "model.skops")
+        (source / "model.bin").symlink_to(outside / "model.bin")
     result = runner.invoke(app, ["models", "import", str(source), "--name", "evil", "--trusted"])
     assert result.exit_code == 2, result.output
     assert _names(result.output, field)
+    assert "evil" not in {m.name for m in project.metadata.models.models()}
+
+
+@pytest.mark.parametrize("key", ["contract", "output_contract"])
+def test_a_contract_named_out_of_the_directory_is_refused(
+    project: Project, tmp_path: Path, key: str
+) -> None:
+    (tmp_path / "contract.yaml").write_text("name: outside\ncolumns: []\n")
+    source = tmp_path / "mlflow-model"
+    source.mkdir()
+    mlmodel = {
+        "flavors": {"sklearn": {"pickled_model": "model.skops", "serialization_format": "skops"}},
+        "metadata": {key: "../contract.yaml"},
+    }
+    (source / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+    result = runner.invoke(app, ["models", "import", str(source), "--name", "evil"])
+    assert result.exit_code == 2, result.output
+    assert _names(result.output, "../contract.yaml")
     assert "evil" not in {m.name for m in project.metadata.models.models()}
 
 

@@ -263,20 +263,38 @@ def export_model(
     model_format: Annotated[
         str, typer.Option("--format", help="The model format to write (only mlflow).")
     ] = "mlflow",
+    flavour: Annotated[
+        str,
+        typer.Option(
+            "--flavour",
+            help="native: MLflow's own flavour where one fits (sklearn, xgboost, lightgbm, "
+            "onnx), loaded without Keel; keel: Keel's flavour, loaded through Keel.",
+        ),
+    ] = "native",
     trusted: Annotated[
         bool, typer.Option("--trusted", help="Allow a package that holds a pickle.")
     ] = False,
 ) -> None:
     """Write a registered version as an MLflow model directory (no MLflow server needed)."""
-    from keel.registry import export_mlflow
+    from keel.registry import export_mlflow, mlflow_flavour, resolve
 
     with reporting():
         if model_format != "mlflow":
             raise UsageError(
                 f"cannot export to the format {model_format!r}.", hint="Use --format mlflow."
             )
-        written = export_mlflow(ref, dest, trusted=trusted)
-    out.print(f"Exported {ref} as an MLflow model to {written}", highlight=False)
+        version = resolve(ref)  # once: the version exported is the version described
+        exact = f"{version.name}/{version.version}"
+        written = export_mlflow(exact, dest, trusted=trusted, flavour=flavour)
+    adapter = version.adapter
+    written_as = mlflow_flavour(adapter, flavour=flavour)
+    if written_as != "keel":
+        how = f"MLflow's {written_as} flavour: loads without Keel"
+    elif flavour == "keel":
+        how = "Keel's flavour, as asked: loading it needs Keel"
+    else:
+        how = f"Keel's flavour, none native for {adapter} models: loading it needs Keel"
+    out.print(f"Exported {exact} as an MLflow model ({how}) to {written}", highlight=False)
 
 
 @app.command("import")
@@ -288,7 +306,8 @@ def import_model(
     ] = False,
     description: Annotated[str | None, typer.Option(help="Why (kept with the version).")] = None,
 ) -> None:
-    """Register an MLflow model directory (sklearn or python_function) as a new version."""
+    """Register an MLflow model directory (a Keel export, sklearn, xgboost, lightgbm, onnx or
+    python_function) as a new version."""
     from keel.registry import import_mlflow
 
     with reporting():

@@ -4,6 +4,7 @@ from keel.registry._gate import evaluate_model as evaluate_model
 from keel.registry._gate import gate as gate
 from keel.registry._mlflow import export_mlflow as export_mlflow
 from keel.registry._mlflow import import_mlflow as import_mlflow
+from keel.registry._mlflow import mlflow_flavour as mlflow_flavour
 from keel.registry._policy import Check as GateCheck
 from keel.registry._policy import GatePolicy as GatePolicy
 from keel.registry._policy import GateResult as GateResult
@@ -30,6 +31,7 @@ __all__ = [
     "history",
     "import_mlflow",
     "load",
+    "mlflow_flavour",
     "register",
     "resolve",
     "rollback",

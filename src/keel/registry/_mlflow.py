@@ -1,28 +1,34 @@
 """MLflow interop, both ways, without an MLflow server: plain model directories.
 
-:func:`export_mlflow` writes a registered version as an MLflow Model directory::
+:func:`export_mlflow` writes a registered version as an MLflow Model directory. A
+scikit-learn, XGBoost, LightGBM or ONNX package becomes MLflow's own flavour of that name
+(``keel.registry._mlflow_native``): it loads without Keel. Any other package (PyTorch, a
+plain callable), or any package when asked for ``flavour="keel"``, becomes Keel's flavour::
 
     MLmodel            python_function flavour (loader: this module), signature, a keel flavour
     keel-model/        the Keel package, file for file as registered (keel-model.yaml and all)
     requirements.txt   the package's requirements (mlkeel, its frameworks, numpy), and mlflow
     python_env.yaml    conda.yaml: the same requirements, as MLflow writes them
 
-``mlflow.pyfunc.load_model(DEST)`` loads it through :func:`_load_pyfunc`, which goes through
+``mlflow.pyfunc.load_model(DEST)`` loads that through :func:`_load_pyfunc`, which goes through
 :func:`keel.models.load_model`: every file is checked against its recorded digest, so a
 tampered export fails to load. ``predict`` takes the pandas frame MLflow passes and returns
 what the Keel model's ``predict`` returns (labels for a classifier, MLflow's convention).
-Writing needs no MLflow; the signature's inputs come from the input contract.
+Writing it needs no MLflow; the signature's inputs come from the input contract.
 
 :func:`import_mlflow` registers an MLflow model directory as the next version of a model:
 
 - a directory Keel exported (``keel`` flavour): its package is registered as it is, verified;
 - the ``sklearn`` flavour: the estimator is read (skops, or pickle/cloudpickle) and registered
   with :func:`keel.register`, which stores it with skops: safe from then on;
+- the ``xgboost``, ``lightgbm`` and ``onnx`` flavours: the model is read from its data format
+  with the framework's loader (a LightGBM scikit-learn model as a ``sklearn`` one), registered;
 - only ``python_function``: the whole directory is kept in a pickled wrapper that loads it
   with ``mlflow.pyfunc.load_model`` (MLflow must be installed) and predicts on a frame with
   the signature's column names.
 
-The contract defaults to the MLflow signature's input columns. Safety: unpickling runs any
+The contract is the ``contract.yaml`` a native export wrote beside ``MLmodel`` (checks and
+all), else the MLflow signature's input columns. Safety: unpickling runs any
 code the file names, and so does loading a pyfunc model, so importing a pickled sklearn model
 or a pyfunc model needs ``trusted=True``. A skops file is read under Keel's own trust rule
 (the types MLmodel lists as trusted are ignored: whoever wrote the file wrote that list too).
@@ -56,6 +62,7 @@ from keel.contracts import (
     ContractLike,
     as_contract,
     dtype_from_mlflow,
+    read_contract,
     type_map,
 )
 from keel.errors import InputError, KeelError, MissingDependencyError, UsageError
@@ -69,6 +76,17 @@ from keel.models import (
     read_manifest,
     read_skops,
 )
+from keel.registry._mlflow_native import (
+    CONTRACT,
+    NATIVE_FLAVOURS,
+    OUTPUT_CONTRACT,
+    model_file,
+    native_flavour,
+    output_type,
+    read_model,
+    reads_data_format,
+    write_native,
+)
 from keel.registry._registry import (
     ModelRejectedError,
     cache_folder,
@@ -80,10 +98,11 @@ from keel.registry._registry import (
 from keel.store import ModelVersion, safe_join
 from keel.tracking import Project, open_project
 
-__all__ = ["export_mlflow", "import_mlflow"]
+__all__ = ["FLAVOURS", "export_mlflow", "import_mlflow", "mlflow_flavour"]
 
 MLMODEL = "MLmodel"
 PACKAGE = "keel-model"  # the folder of an export that holds the Keel package
+FLAVOURS = ("native", "keel")  # what export_mlflow can be asked to write
 
 # What a column of each MLflow type is cast to before the pyfunc sees it (Keel hands floats).
 _NUMPY = {
@@ -99,15 +118,32 @@ _NUMPY = {
 
 
 def export_mlflow(
-    ref: str, dest: str | Path, *, project: Project | None = None, trusted: bool = False
+    ref: str,
+    dest: str | Path,
+    *,
+    project: Project | None = None,
+    trusted: bool = False,
+    flavour: str = "native",
 ) -> Path:
     """Write the version ``ref`` names (``NAME``, ``NAME/3``, ``NAME@ALIAS``) as an MLflow
     Model directory at ``dest`` (new, or an empty folder); return its path.
+
+    ``flavour="native"`` (the default) writes a scikit-learn, XGBoost, LightGBM or ONNX
+    package as MLflow's own flavour of that name, with MLflow's ``save_model`` (MLflow must
+    be installed): it loads where MLflow and the framework are, without Keel. Other packages
+    (PyTorch, plain callables), and every package with ``flavour="keel"``, get Keel's flavour:
+    the Keel package inside, loaded through Keel (which must be installed where it is loaded),
+    every file verified; writing it needs no MLflow. :func:`mlflow_flavour` says which.
 
     ``trusted=True`` is needed for a package that holds a pickle, as for :func:`keel.load`;
     MLflow later loads such an export without asking again (loading an MLflow model runs
     the code its MLmodel names anyway).
     """
+    if flavour not in FLAVOURS:
+        raise UsageError(
+            f"cannot export with the flavour {flavour!r}.",
+            hint="Use 'native' (MLflow's own flavour where one fits) or 'keel'.",
+        )
     project = project or open_project()
     target = Path(dest)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -118,25 +154,42 @@ def export_mlflow(
     version = resolve(ref, project=project)
     model = load(f"{version.name}/{version.version}", trusted=trusted, project=project)
     cached = cache_folder(project, version)
+    native = mlflow_flavour(model.manifest.adapter, flavour=flavour)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.{os.getpid()}.part")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        _copy_package(cached, staging / PACKAGE, [*model.manifest.files, MANIFEST])
-        load_model(staging / PACKAGE, trusted=trusted)  # the copy is what MLflow will read
-        requirements = _requirements(model.manifest)
-        python = model.manifest.python or platform.python_version()
-        mlmodel = _mlmodel(model, version, python)
-        _write_yaml(staging / MLMODEL, mlmodel)
-        (staging / "requirements.txt").write_text("\n".join(requirements) + "\n", "utf-8")
-        _write_yaml(staging / "python_env.yaml", _python_env(python))
-        _write_yaml(staging / "conda.yaml", _conda_env(python, requirements))
+        if native != "keel":
+            write_native(model, cached, staging, flavour=native, version=version)
+        else:
+            _write_keel(model, version, cached, staging, trusted=trusted)
         if target.exists():
             target.rmdir()  # empty, checked above
         staging.replace(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def mlflow_flavour(adapter: str, *, flavour: str = "native") -> str:
+    """The MLflow flavour :func:`export_mlflow` writes for a package of ``adapter``:
+    ``sklearn``, ``xgboost``, ``lightgbm`` or ``onnx`` (loads without Keel), else ``keel``."""
+    found = native_flavour(adapter) if flavour == "native" else None
+    return found or "keel"
+
+
+def _write_keel(
+    model: KeelModel, version: ModelVersion, cached: Path, staging: Path, *, trusted: bool
+) -> None:
+    _copy_package(cached, staging / PACKAGE, [*model.manifest.files, MANIFEST])
+    load_model(staging / PACKAGE, trusted=trusted)  # the copy is what MLflow will read
+    requirements = _requirements(model.manifest)
+    python = model.manifest.python or platform.python_version()
+    mlmodel = _mlmodel(model, version, python)
+    _write_yaml(staging / MLMODEL, mlmodel)
+    (staging / "requirements.txt").write_text("\n".join(requirements) + "\n", "utf-8")
+    _write_yaml(staging / "python_env.yaml", _python_env(python))
+    _write_yaml(staging / "conda.yaml", _conda_env(python, requirements))
 
 
 def _copy_package(source: Path, dest: Path, names: list[str]) -> None:
@@ -185,25 +238,10 @@ def _signature(model: KeelModel) -> dict[str, Any] | None:
         for c in contract.columns
     ]
     signature: dict[str, Any] = {"inputs": json.dumps(inputs), "outputs": None, "params": None}
-    output = _output_type(model.manifest)
+    output = output_type(model)
     if output is not None:
         signature["outputs"] = json.dumps([{"type": output, "required": True}])
     return signature
-
-
-def _output_type(manifest: Manifest) -> str | None:
-    if manifest.task == "regression":
-        return "double"
-    classes = manifest.classes or []
-    if manifest.task != "classification" or not classes:
-        return None
-    if all(isinstance(c, bool) for c in classes):
-        return "boolean"
-    if all(isinstance(c, int) and not isinstance(c, bool) for c in classes):
-        return "long"
-    if all(isinstance(c, str) for c in classes):
-        return "string"
-    return "double" if all(isinstance(c, float) for c in classes) else None
 
 
 def _requirements(manifest: Manifest) -> list[str]:
@@ -287,7 +325,7 @@ def import_mlflow(
     flavors = flavors if isinstance(flavors, dict) else {}
     given = None if contract is None else as_contract(contract)
     project = project or open_project()
-    for flavour in ("keel", "sklearn", "python_function"):
+    for flavour in ("keel", *NATIVE_FLAVOURS, "python_function"):
         conf = flavors.get(flavour)
         if not isinstance(conf, dict):
             continue
@@ -300,18 +338,26 @@ def import_mlflow(
                 folder, conf, name=name, contract=given, trusted=trusted, note=note, project=project
             )
         specs = _input_specs(folder, meta)
-        found = given or _contract(folder, name, specs)
-        if flavour == "sklearn":
-            return _import_sklearn(
-                folder, conf, name=name, contract=found, trusted=trusted, note=note, project=project
+        found = given or _saved_contract(folder, meta) or _contract(folder, name, specs)
+        if flavour in NATIVE_FLAVOURS:
+            outputs = _saved_contract(folder, meta, output=True)
+            return _import_native(
+                folder,
+                flavour,
+                conf,
+                name=name,
+                contracts=(found, outputs),
+                trusted=trusted,
+                note=note,
+                project=project,
             )
         return _import_pyfunc(
             folder, specs, name=name, contract=found, trusted=trusted, note=note, project=project
         )
     raise UsageError(
         f"the MLflow model at {folder} has the flavour(s) {', '.join(flavors) or 'none'}; "
-        "Keel imports sklearn and python_function models.",
-        hint="Save the model with mlflow.sklearn or mlflow.pyfunc, or register it directly "
+        "Keel imports sklearn, xgboost, lightgbm, onnx and python_function models.",
+        hint="Save the model with one of those MLflow flavours, or register it directly "
         "with keel.register.",
     )
 
@@ -350,6 +396,20 @@ def _input_specs(folder: Path, meta: Mapping[str, Any]) -> list[dict[str, Any]] 
     if any(not isinstance(s, dict) or s.get("type") == "tensor" or "name" not in s for s in specs):
         return None
     return specs
+
+
+def _saved_contract(
+    folder: Path, meta: Mapping[str, Any], *, output: bool = False
+) -> Contract | None:
+    """The full input (or output) contract a native export wrote beside MLmodel (checks
+    included), or ``None``."""
+    metadata = meta.get("metadata")
+    key, default = ("output_contract", OUTPUT_CONTRACT) if output else ("contract", CONTRACT)
+    listed = metadata.get(key) if isinstance(metadata, dict) else None
+    file = _inside(folder, listed or default)
+    if listed is None and not file.is_file():
+        return None
+    return read_contract(file)
 
 
 def _contract(folder: Path, name: str, specs: list[dict[str, Any]] | None) -> Contract | None:
@@ -398,50 +458,64 @@ def _import_keel(
     return store_package(package, name, manifest, description=note, project=project)
 
 
-def _import_sklearn(
+def _import_native(
     folder: Path,
+    flavour: str,
     conf: Mapping[str, Any],
     *,
     name: str,
-    contract: Contract | None,
+    contracts: tuple[Contract | None, Contract | None],
     trusted: bool,
     note: str,
     project: Project,
 ) -> ModelVersion:
-    file = _inside(folder, conf.get("pickled_model", "model.pkl"))
-    if not file.is_file():
-        raise InputError(
-            f"the MLflow sklearn model at {folder} lacks its model file {file.name}.",
-            hint="The directory is incomplete; copy or download it again.",
-        )
-    kind = conf.get("serialization_format", "cloudpickle")
-    if kind == "skops":
-        estimator = read_skops(file, trusted=trusted)
-    elif kind in ("pickle", "cloudpickle"):
-        if not trusted:
-            raise UsageError(
-                "an MLflow sklearn model is a pickle; pass trusted=True (--trusted) if you "
-                "trust its source.",
-                hint=f"Unpickling {file} can run any code. Once imported, Keel stores the "
-                "model with skops, so later loads need no trust.",
-            )
-        estimator = _unpickle(file)
-    else:
-        raise InputError(
-            f"the MLflow sklearn model at {folder} is stored as {kind!r}, which Keel cannot read.",
-            hint="Save it with serialization_format='skops' (or pickle/cloudpickle).",
-        )
-    contract = _fitted_order(contract, estimator)
-    try:  # a skops package: no trust needed to load it later
-        return register(estimator, name, contract=contract, description=note, project=project)
+    """A native flavour: the model read from its file, registered as any model is."""
+    model = _read_native(folder, flavour, conf, trusted=trusted)
+    contract = _fitted_order(contracts[0], model)
+    given: dict[str, Any] = {"contract": contract, "output_contract": contracts[1]}
+    try:  # a safe format (skops, UBJSON, LightGBM's text, ONNX): no trust needed later
+        return register(model, name, description=note, project=project, **given)
     except ModelRejectedError:
         raise
     except UsageError:
         if not trusted:
             raise
     # types skops does not trust, or no safe format: stored as the caller vouched
-    return register(
-        estimator, name, contract=contract, description=note, trusted=True, project=project
+    return register(model, name, description=note, trusted=True, project=project, **given)
+
+
+def _read_native(folder: Path, flavour: str, conf: Mapping[str, Any], *, trusted: bool) -> Any:
+    key, default = ("pickled_model", "model.pkl") if flavour == "sklearn" else ("data", None)
+    file = _inside(folder, conf.get(key, default) or model_file(flavour))
+    if not file.is_file():
+        raise InputError(
+            f"the MLflow {flavour} model at {folder} lacks its model file {file.name}.",
+            hint="The directory is incomplete; copy or download it again.",
+        )
+    if flavour == "sklearn" or not reads_data_format(flavour, conf):
+        return _read_estimator(folder, flavour, file, conf, trusted=trusted)
+    return read_model(flavour, file, conf)
+
+
+def _read_estimator(
+    folder: Path, flavour: str, file: Path, conf: Mapping[str, Any], *, trusted: bool
+) -> Any:
+    """A scikit-learn style estimator (LightGBM's too): skops, or a pickle with trust."""
+    kind = conf.get("serialization_format", "cloudpickle")
+    if kind == "skops":
+        return read_skops(file, trusted=trusted)
+    if kind in ("pickle", "cloudpickle"):
+        if not trusted:
+            raise UsageError(
+                f"an MLflow {flavour} model is a pickle; pass trusted=True (--trusted) if you "
+                "trust its source.",
+                hint=f"Unpickling {file} can run any code. Once imported, Keel stores the "
+                "model in a safe format, so later loads need no trust.",
+            )
+        return _unpickle(file)
+    raise InputError(
+        f"the MLflow {flavour} model at {folder} is stored as {kind!r}, which Keel cannot read.",
+        hint="Save it with serialization_format='skops' (or pickle/cloudpickle).",
     )
 
 
@@ -577,12 +651,3 @@ def _mlflow_pyfunc() -> Any:
             raise MissingDependencyError(
                 "mlflow", extra="mlflow", purpose="Loading an MLflow python_function model"
             ) from exc
-
-
-def _module(name: str, *, package: str, extra: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            package, extra=extra, purpose="Importing an MLflow sklearn model"
-        ) from exc
