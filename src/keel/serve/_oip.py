@@ -182,7 +182,8 @@ def _decode_bytes(chunk: bytes, name: str) -> list[Any]:
 def _refuse_extensions(body: dict[str, Any]) -> None:
     """A 400 for what a request may ask of extensions this server does not have."""
     for key in ("inputs", "outputs"):
-        for tensor in body.get(key) or ():
+        tensors = body.get(key)
+        for tensor in tensors if isinstance(tensors, list) else ():
             parameters = tensor.get("parameters") if isinstance(tensor, dict) else None
             if not isinstance(parameters, dict):
                 continue

@@ -185,6 +185,13 @@ async def _infer(
         elif key == b"content-type":
             media = value.split(b";", 1)[0].strip().lower().decode("latin-1")
     binary = header_length is not None and media == "application/octet-stream"
+    if media == "application/octet-stream" and not binary:
+        raise RequestError(
+            415,
+            "unsupported_media_type",
+            "an application/octet-stream body needs the Inference-Header-Content-Length "
+            "header (the length of its JSON part: binary tensor data extension)",
+        )
     if not (is_json(media) or binary):
         raise unsupported_media(media)
     raw = await read_bytes(request, server.max_body_bytes)
