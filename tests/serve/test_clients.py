@@ -177,6 +177,11 @@ def test_tritonclient_defaults_binary_tensors_both_ways(served: tuple[Server, An
     np.testing.assert_allclose(
         result.as_numpy("predict_proba"), model.predict_proba(frame), rtol=1e-12
     )
+    for algorithm in ("gzip", "deflate"):  # request compression
+        packed = client.infer(
+            "applicants", tensors(frame, binary=True), request_compression_algorithm=algorithm
+        )
+        assert texts(packed.as_numpy("predict")) == model.predict(frame).tolist()
     # binary inputs, JSON outputs (and the other way round) mix freely
     mixed = client.infer(
         "applicants",

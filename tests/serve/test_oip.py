@@ -5,7 +5,9 @@ real tritonclient against a real server: test_clients.py.)"""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -262,3 +264,30 @@ def test_binary_inputs_are_read_and_their_mistakes_named(project: Project) -> No
     # BYTES elements decoded as text: then the contract says "abc" is not an int
     assert answers["strings"].status_code == 422
     assert "'abc'" in answers["strings"].json()["error"]
+
+
+def test_compressed_requests_are_inflated_within_the_body_limit(project: Project) -> None:
+    app = create_app("churn", project=project, max_body_bytes=100_000)
+    rows = records(3)
+    body = orjson.dumps(by_column(rows))
+    bomb = gzip.compress(b" " * 1_000_000)  # a kilobyte that inflates to a megabyte
+
+    async def work(http: Any) -> list[Any]:
+        def post(data: bytes, encoding: str) -> Any:
+            headers = {"content-encoding": encoding}
+            return http.post("/v2/models/churn/infer", content=data, headers=headers)
+
+        return [
+            await post(gzip.compress(body), "gzip"),
+            await post(zlib.compress(body), "deflate"),
+            await post(bomb, "gzip"),
+            await post(body, "br"),
+            await post(b"not gzip", "gzip"),
+        ]
+
+    packed, deflated, bomb_answer, brotli, broken = run(app, work)
+    assert packed.json()["outputs"][0]["data"] == expected(project, rows)
+    assert deflated.json()["outputs"][0]["data"] == expected(project, rows)
+    assert (bomb_answer.status_code, bomb_answer.json()["code"]) == (413, "body_too_large")
+    assert (brotli.status_code, brotli.json()["code"]) == (415, "unsupported_encoding")
+    assert broken.status_code == 400

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import struct
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ __all__ = [
     "HEADER_LENGTH",
     "Requested",
     "datatype_of",
+    "decompress",
     "encode_outputs",
     "input_metadata",
     "read_infer_body",
@@ -79,6 +81,25 @@ def input_metadata(contract: Contract | None) -> list[dict[str, Any]]:
 
 
 # -- requests -----------------------------------------------------------------------------------
+
+
+def decompress(raw: bytes, encoding: str, limit: int) -> bytes:
+    """A ``Content-Encoding: gzip`` or ``deflate`` body (tritonclient's request
+    compression), refused with 413 once it inflates past ``limit``."""
+    if encoding not in ("gzip", "deflate"):
+        raise RequestError(
+            415,
+            "unsupported_encoding",
+            f"the body is {encoding}-encoded; send it as is, gzip or deflate",
+        )
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)  # either header, told apart
+    try:
+        out = inflate.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise _bad(f"the {encoding} body cannot be inflated: {exc}") from None
+    if len(out) > limit or inflate.unconsumed_tail:
+        raise RequestError(413, "body_too_large", f"the body inflates to more than {limit} bytes")
+    return out
 
 
 def read_infer_body(raw: bytes, header_length: str | None) -> Any:

@@ -27,6 +27,7 @@ from keel.serve._metrics import CONTENT_TYPE
 from keel.serve._oip import (
     EXTENSIONS,
     HEADER_LENGTH,
+    decompress,
     encode_outputs,
     input_metadata,
     read_infer_body,
@@ -179,11 +180,14 @@ async def _infer(
         role, served = _served_version(server, model_name, version)
     header_length = None
     media = ""
+    encoding = ""
     for key, value in request.scope["headers"]:
         if key == HEADER_LENGTH:
             header_length = value.decode("latin-1")
         elif key == b"content-type":
             media = value.split(b";", 1)[0].strip().lower().decode("latin-1")
+        elif key == b"content-encoding":
+            encoding = value.strip().lower().decode("latin-1")
     binary = header_length is not None and media == "application/octet-stream"
     if media == "application/octet-stream" and not binary:
         raise RequestError(
@@ -195,6 +199,8 @@ async def _infer(
     if not (is_json(media) or binary):
         raise unsupported_media(media)
     raw = await read_bytes(request, server.max_body_bytes)
+    if encoding not in ("", "identity"):
+        raw = decompress(raw, encoding, server.max_body_bytes)
     body = read_infer_body(raw, header_length)
     requested = requested_outputs(body, served.outputs)  # before predicting: a 400 costs nothing
     records, request_id = parsed(lambda: v2_records(body, served.columns))
