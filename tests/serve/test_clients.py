@@ -22,6 +22,8 @@ from keel.tracking import open_project
 
 from ._process import Server, keel_serve
 
+pytestmark = pytest.mark.slow  # one real server for the module: ~10 s to start
+
 triton = pytest.importorskip("tritonclient.http")
 triton_utils = pytest.importorskip("tritonclient.utils")
 

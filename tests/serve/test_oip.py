@@ -18,6 +18,7 @@ import pytest
 from keel.deploy._spec import ChallengerSpec, DeploySpec
 from keel.registry import set_alias
 from keel.serve import create_app
+from keel.serve._served import ServedModel
 from keel.tracking import Project
 
 from ._serving import COLUMNS, client, expected, make_project, records
@@ -122,6 +123,24 @@ def test_every_error_on_v2_routes_has_the_protocol_s_shape(project: Project) -> 
         assert body["request_id"] == answer.headers["x-request-id"]
     assert answers["wrong method"].headers["allow"] == "POST"
     assert "age: must be >= 18, got 3" in answers["bad values"].json()["error"]
+
+
+def test_a_model_that_fails_is_a_500_in_the_protocol_s_shape(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app("churn", project=project)
+
+    def fail(self: ServedModel, rows: Any) -> Any:
+        raise ValueError("no luck")
+
+    monkeypatch.setattr(ServedModel, "predict_rows", fail)
+
+    async def work(http: Any) -> Any:
+        return await http.post("/v2/models/churn/versions/1/infer", json=by_column(records(2)))
+
+    answer = run(app, work)
+    assert answer.status_code == 500
+    assert "ValueError: no luck" in answer.json()["error"]
 
 
 def test_metadata_datatypes_are_those_the_responses_send(project: Project) -> None:
