@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keel._version import __version__
 from keel.contracts import CheckedBatch
@@ -35,6 +37,7 @@ from keel.serve._feedback import FeedbackGate, require_token
 from keel.serve._http import (
     RequestError,
     bearer_token,
+    framework_error,
     problem_response,
     same_token,
     server_error,
@@ -117,6 +120,8 @@ def create_app(
     app.state.keel = server
     direct = add_routes(app, server)
     app.add_exception_handler(RequestError, problem_response)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, framework_error)
+    app.add_exception_handler(RequestValidationError, framework_error)
     app.add_exception_handler(Exception, server_error)
     framework_stack = app.build_middleware_stack
 
@@ -371,17 +376,23 @@ class KeelServer:
                 logger.exception("reloading %s failed; the served versions stay", self.name)
 
     # -- prediction -------------------------------------------------------------------------
-    async def answer(self, request: Request, records: list[Any], route: str) -> _Answer:
-        """Check ``records``, predict them (batched), log them; raise RequestError if bad."""
+    async def answer(
+        self, request: Request, records: list[Any], route: str, *, role: str | None = None
+    ) -> _Answer:
+        """Check ``records``, predict them (batched), log them; raise RequestError if bad.
+
+        ``role`` (a request that names a served version) predicts with that model instead of
+        routing the request."""
         state = request.scope["state"]  # the dict the middleware reads back
         state["route"] = route
         key = self._key(request, records)
-        role = "champion"
         challenger = self.models.get("challenger")
-        canary = challenger is not None and self.spec.challenger is not None
-        canary = canary and self.spec.challenger.mode == "canary"  # type: ignore[union-attr]
-        if canary and self.router is not None and self.router.assign(key) == "challenger":
-            role = "challenger"
+        if role is None:
+            role = "champion"
+            canary = challenger is not None and self.spec.challenger is not None
+            canary = canary and self.spec.challenger.mode == "canary"  # type: ignore[union-attr]
+            if canary and self.router is not None and self.router.assign(key) == "challenger":
+                role = "challenger"
         served = self.models[role]
         state["version"] = served.version
         state["role"] = role
@@ -390,7 +401,7 @@ class KeelServer:
             raise RequestError(
                 422,
                 "invalid_input",
-                f"{len(checked.errors)} problem(s) with the input of model {self.name}",
+                _problems(checked.errors, self.name),
                 errors=checked.errors[:100],
             )
         request_id: str = state["request_id"]
@@ -545,6 +556,20 @@ class KeelServer:
             expected_revision=current.revision,
             project=self.project,
         )
+
+
+def _problems(errors: list[dict[str, Any]], name: str) -> str:
+    """The message of a 422: how many problems, and the first, so that a client that shows
+    only the message (tritonclient, MLflow's) still says what to fix."""
+    first = errors[0]
+    where = f"row {first.get('row')}" if first.get("row") is not None else "the request"
+    if first.get("field") is not None:
+        where += f", {first['field']}"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return (
+        f"{len(errors)} problem(s) with the input of model {name}: "
+        f"{where}: {first.get('error')}{more}"
+    )
 
 
 def _no_framework_telemetry() -> dict[str, Any]:

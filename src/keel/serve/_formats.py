@@ -127,28 +127,28 @@ def v2_records(body: Any, columns: Sequence[str]) -> tuple[list[Any], Any]:
 
 
 def v2_outputs(
-    predictions: list[Any], probabilities: list[list[float]] | None
+    predictions: list[Any], probabilities: list[list[float]] | None, datatypes: dict[str, str]
 ) -> list[dict[str, Any]]:
-    """The ``outputs`` tensors of an inference response."""
-    outputs = [
-        {
-            "name": "predict",
-            "shape": [len(predictions)],
-            "datatype": _datatype(predictions),
-            "data": predictions,
-        }
-    ]
+    """The ``outputs`` tensors of an inference response: ``predict`` and, for classifiers,
+    ``predict_proba``, each of the datatype ``datatypes`` gives it (learned from the values
+    when it gives none, and then kept there, so that every later answer says the same)."""
+    outputs = [_tensor("predict", predictions, datatypes)]
     if probabilities is not None:
-        width = len(probabilities[0]) if probabilities else 0
-        outputs.append(
-            {
-                "name": "predict_proba",
-                "shape": [len(probabilities), width],
-                "datatype": "FP64",
-                "data": [p for row in probabilities for p in row],
-            }
-        )
+        outputs.append(_tensor("predict_proba", probabilities, datatypes))
     return outputs
+
+
+def _tensor(name: str, values: list[Any], datatypes: dict[str, str]) -> dict[str, Any]:
+    shape = [len(values)]
+    if values and isinstance(values[0], list):  # one row of values per record
+        shape.append(len(values[0]))
+        values = [v for row in values for v in row]
+    datatype = datatypes.get(name)
+    if datatype is None:
+        datatype = datatypes[name] = _datatype(values)
+    if datatype == "BYTES":  # text, as the protocol's JSON carries BYTES
+        values = [v if isinstance(v, str) else str(v) for v in values]
+    return {"name": name, "shape": shape, "datatype": datatype, "data": values}
 
 
 def _check_tensor(tensor: Any, i: int) -> None:

@@ -14,15 +14,21 @@ from fastapi.responses import Response
 from keel.serve._formats import ShapeError, csv_records
 
 __all__ = [
+    "FORM",
     "RequestError",
     "bearer_token",
+    "framework_error",
+    "is_json",
     "json_response",
+    "parse_json",
     "parsed",
     "problem_response",
     "read_body",
+    "read_bytes",
     "same_token",
     "server_error",
     "shape_error",
+    "unsupported_media",
 ]
 
 
@@ -79,6 +85,35 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return Response(orjson.dumps(body), status_code=500, media_type="application/json")
 
 
+_FRAMEWORK_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def framework_error(request: Request, exc: Exception) -> Response:
+    """The framework's own refusals (no such route, a method the route does not take, a
+    request its validation refuses) in Keel's error shape, which is also the Open Inference
+    Protocol's (``{"error": ...}``), rather than the framework's ``{"detail": ...}``."""
+    status = int(getattr(exc, "status_code", 422))
+    detail = getattr(exc, "detail", None)
+    if status == 404:
+        text = f"no route {request.url.path}"
+    elif status == 405:
+        text = f"{request.url.path} does not take {request.method}"
+    elif isinstance(detail, str):
+        text = detail
+    else:
+        text = f"the request was refused: {exc}"[:500]
+    code = _FRAMEWORK_CODES.get(status, "invalid_request")
+    body = {
+        "error": text,
+        "code": code,
+        "request_id": request.scope.get("state", {}).get("request_id"),
+    }
+    headers = getattr(exc, "headers", None)  # a 405's Allow
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
 class _JsonResponse(Response):
     """An orjson body with its two headers, built directly (a ``Response`` works out its
     headers from arguments every time: it runs for every prediction)."""
@@ -101,10 +136,18 @@ def json_response(data: Any, status: int = 200) -> Response:
     return _JsonResponse(orjson.dumps(data), status)
 
 
-async def read_body(request: Request, limit: int, *, csv: bool = False) -> Any:
+FORM = "application/x-www-form-urlencoded"  # what curl -d sends when told no type
+
+
+async def read_body(
+    request: Request, limit: int, *, csv: bool = False, strict: bool = False
+) -> Any:
     """The request's JSON (or CSV text), with the content type and size limits enforced.
 
-    Reads the ASGI headers and messages directly: this runs for every prediction.
+    A body without a content type, or with curl's default form type, is read as JSON (the
+    Open Inference Protocol's clients send none); ``strict`` (``/invocations``, as
+    ``mlflow models serve``) requires a declared JSON (or CSV) type. Reads the ASGI headers
+    and messages directly: this runs for every prediction.
     """
     kind = b""
     declared = b""
@@ -115,11 +158,8 @@ async def read_body(request: Request, limit: int, *, csv: bool = False) -> Any:
             declared = value
     media = kind.split(b";", 1)[0].strip().lower().decode("latin-1")
     is_csv = csv and media == "text/csv"
-    if media != "application/json" and not media.endswith("+json") and not is_csv:
-        allowed = "application/json" + (" or text/csv" if csv else "")
-        raise RequestError(
-            415, "unsupported_media_type", f"the body must be {allowed}, got {media or 'none'}"
-        )
+    if not (is_csv or is_json(media, strict=strict)):
+        raise unsupported_media(media, csv=csv, strict=strict)
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     raw = await _read(request, limit)
@@ -129,10 +169,38 @@ async def read_body(request: Request, limit: int, *, csv: bool = False) -> Any:
         except (UnicodeDecodeError, ShapeError) as exc:
             text = f"the body is not CSV with a header: {exc}"
             raise RequestError(400, "malformed_body", text) from exc
+    return parse_json(raw)
+
+
+def is_json(media: str, *, strict: bool = False) -> bool:
+    """Whether a body of media type ``media`` (lower case, no parameters) is read as JSON."""
+    if media == "application/json" or media.endswith("+json"):
+        return True
+    return not strict and media in ("", FORM)
+
+
+def unsupported_media(media: str, *, csv: bool = False, strict: bool = False) -> RequestError:
+    allowed = "application/json" + (" or text/csv" if csv else "")
+    if not strict:
+        allowed += " (or no content type, read as JSON)"
+    return RequestError(
+        415, "unsupported_media_type", f"the body must be {allowed}, got {media or 'none'}"
+    )
+
+
+def parse_json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise RequestError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+
+
+async def read_bytes(request: Request, limit: int) -> bytes:
+    """The request's body as bytes, refused with 413 past ``limit`` (no content type check)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    return await _read(request, limit)
 
 
 async def _read(request: Request, limit: int) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
@@ -14,12 +15,24 @@ from keel.serve._batching import Occupancy
 from keel.serve._formats import mlflow_records, predict_records, v2_outputs, v2_records
 from keel.serve._http import (
     RequestError,
+    is_json,
     json_response,
     parsed,
     problem_response,
     read_body,
+    read_bytes,
+    unsupported_media,
 )
 from keel.serve._metrics import CONTENT_TYPE
+from keel.serve._oip import (
+    EXTENSIONS,
+    HEADER_LENGTH,
+    decompress,
+    encode_outputs,
+    input_metadata,
+    read_infer_body,
+    requested_outputs,
+)
 from keel.serve._openapi import route_docs
 
 if TYPE_CHECKING:
@@ -57,7 +70,7 @@ def add_routes(app: FastAPI, server: KeelServer) -> dict[str, Any]:
     async def invocations(request: Request) -> Response:
         """MLflow's scoring protocol, as ``mlflow models serve`` answers it."""
         request.scope["state"]["route"] = "/invocations"
-        body = await read_body(request, server.max_body_bytes, csv=True)
+        body = await read_body(request, server.max_body_bytes, csv=True, strict=True)
         columns = server.champion.columns
         records = body if isinstance(body, list) else parsed(lambda: mlflow_records(body, columns))
         answer = await server.answer(request, records, "/invocations")
@@ -65,23 +78,17 @@ def add_routes(app: FastAPI, server: KeelServer) -> dict[str, Any]:
 
     @app.post("/v2/models/{model_name}/infer", openapi_extra=docs["infer"], tags=["v2"])
     async def infer(model_name: str, request: Request) -> Response:
-        """Open Inference Protocol v2 inference."""
-        request.scope["state"]["route"] = "/v2/models/{name}/infer"
-        _known(model_name, name)
-        body = await read_body(request, server.max_body_bytes)
-        columns = server.champion.columns
-        records, request_id = parsed(lambda: v2_records(body, columns))
-        answer = await server.answer(request, records, "/v2/models/{name}/infer")
-        prediction = answer.prediction
-        out: dict[str, Any] = {
-            "model_name": name,
-            "model_version": str(prediction.version),
-            "id": request_id
-            if isinstance(request_id, str)
-            else request.scope["state"]["request_id"],
-            "outputs": v2_outputs(prediction.predictions, prediction.probabilities),
-        }
-        return json_response(out)
+        """Open Inference Protocol v2 inference (the champion, or as the rollout routes)."""
+        return await _infer(server, request, model_name, None)
+
+    @app.post(
+        "/v2/models/{model_name}/versions/{model_version}/infer",
+        openapi_extra=docs["infer"],
+        tags=["v2"],
+    )
+    async def infer_version(model_name: str, model_version: str, request: Request) -> Response:
+        """Open Inference Protocol v2 inference by the served version named."""
+        return await _infer(server, request, model_name, model_version)
 
     @app.post("/feedback", openapi_extra=docs["feedback"], tags=["feedback"])
     async def feedback(request: Request) -> Response:
@@ -110,7 +117,7 @@ def _v2_routes(app: FastAPI, server: KeelServer) -> None:
     async def server_metadata(request: Request) -> Response:
         """Open Inference Protocol v2 server metadata."""
         request.scope["state"]["route"] = "/v2"
-        return json_response({"name": "keel", "version": __version__, "extensions": []})
+        return json_response({"name": "keel", "version": __version__, "extensions": EXTENSIONS})
 
     @app.get("/v2/health/live", tags=["v2"])
     async def live(request: Request) -> Response:
@@ -126,10 +133,18 @@ def _v2_routes(app: FastAPI, server: KeelServer) -> None:
 
     @app.get("/v2/models/{model_name}", tags=["v2"])
     async def model_metadata(model_name: str, request: Request) -> Response:
-        """Open Inference Protocol v2 model metadata."""
+        """Open Inference Protocol v2 model metadata (the champion's)."""
         request.scope["state"]["route"] = "/v2/models/{name}"
         _known(model_name, name)
         served = server.champion
+        request.scope["state"]["version"] = served.version
+        return json_response(_metadata(served, server))
+
+    @app.get("/v2/models/{model_name}/versions/{model_version}", tags=["v2"])
+    async def version_metadata(model_name: str, model_version: str, request: Request) -> Response:
+        """Open Inference Protocol v2 metadata of a served version."""
+        request.scope["state"]["route"] = "/v2/models/{name}/versions/{version}"
+        _, served = _served_version(server, model_name, model_version)
         request.scope["state"]["version"] = served.version
         return json_response(_metadata(served, server))
 
@@ -140,6 +155,74 @@ def _v2_routes(app: FastAPI, server: KeelServer) -> None:
         _known(model_name, name)
         return json_response({"name": name, "ready": server.ready}, 200 if server.ready else 503)
 
+    @app.get("/v2/models/{model_name}/versions/{model_version}/ready", tags=["v2"])
+    async def version_ready(model_name: str, model_version: str, request: Request) -> Response:
+        """Open Inference Protocol v2 readiness of a served version."""
+        request.scope["state"]["route"] = "/v2/models/{name}/versions/{version}/ready"
+        _, served = _served_version(server, model_name, model_version)
+        answer = {"name": name, "version": str(served.version), "ready": server.ready}
+        return json_response(answer, 200 if server.ready else 503)
+
+
+async def _infer(
+    server: KeelServer, request: Request, model_name: str, version: str | None
+) -> Response:
+    """An Open Inference Protocol v2 inference request, JSON or with binary tensors."""
+    route = "/v2/models/{name}/infer"
+    if version is not None:
+        route = "/v2/models/{name}/versions/{version}/infer"
+    request.scope["state"]["route"] = route
+    role = None
+    if version is None:
+        _known(model_name, server.name)
+        served = server.champion
+    else:
+        role, served = _served_version(server, model_name, version)
+    header_length = None
+    media = ""
+    encoding = ""
+    for key, value in request.scope["headers"]:
+        if key == HEADER_LENGTH:
+            header_length = value.decode("latin-1")
+        elif key == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower().decode("latin-1")
+        elif key == b"content-encoding":
+            encoding = value.strip().lower().decode("latin-1")
+    binary = header_length is not None and media == "application/octet-stream"
+    if media == "application/octet-stream" and not binary:
+        raise RequestError(
+            415,
+            "unsupported_media_type",
+            "an application/octet-stream body needs the Inference-Header-Content-Length "
+            "header (the length of its JSON part: binary tensor data extension)",
+        )
+    if not (is_json(media) or binary):
+        raise unsupported_media(media)
+    raw = await read_bytes(request, server.max_body_bytes)
+    if encoding not in ("", "identity"):
+        raw = decompress(raw, encoding, server.max_body_bytes)
+    body = read_infer_body(raw, header_length)
+    requested = requested_outputs(body, served.outputs)  # before predicting: a 400 costs nothing
+    records, request_id = parsed(lambda: v2_records(body, served.columns))
+    answer = await server.answer(request, records, route, role=role)
+    prediction = answer.prediction
+    tensors = v2_outputs(prediction.predictions, prediction.probabilities, answer.served.datatypes)
+    outputs, data = encode_outputs(tensors, requested)
+    out: dict[str, Any] = {
+        "model_name": server.name,
+        "model_version": str(prediction.version),
+        "id": request_id if isinstance(request_id, str) else request.scope["state"]["request_id"],
+        "outputs": outputs,
+    }
+    if not data:
+        return json_response(out)
+    head = orjson.dumps(out)
+    return Response(
+        head + data,
+        media_type="application/octet-stream",
+        headers={HEADER_LENGTH.decode(): str(len(head))},
+    )
+
 
 def _operation_routes(app: FastAPI, server: KeelServer, docs: dict[str, Any]) -> None:
     """Metrics and the admin routes."""
@@ -149,6 +232,21 @@ def _operation_routes(app: FastAPI, server: KeelServer, docs: dict[str, Any]) ->
         """Prometheus metrics."""
         request.scope["state"]["route"] = "/metrics"
         return Response(server.metrics.exposition(), media_type=CONTENT_TYPE)
+
+    async def ping(request: Request) -> Response:
+        """Health as ``mlflow models serve`` answers it (200 while a model is served; 503
+        once the server is shutting down), for MLflow's clients and SageMaker-style probes."""
+        request.scope["state"]["route"] = request.url.path
+        return Response(b"\n", status_code=200 if server.ready else 503, media_type=_MLFLOW_TYPE)
+
+    app.get("/ping", tags=["operations"])(ping)
+    app.get("/health", tags=["operations"])(ping)
+
+    @app.get("/version", tags=["operations"])
+    async def version(request: Request) -> Response:
+        """The server's version as bare text, where ``mlflow models serve`` gives MLflow's."""
+        request.scope["state"]["route"] = "/version"
+        return Response(__version__.encode(), media_type=_MLFLOW_TYPE)
 
     async def admin(request: Request, action: str) -> Response:
         request.scope["state"]["route"] = f"/admin/{action}"
@@ -169,6 +267,9 @@ def _operation_routes(app: FastAPI, server: KeelServer, docs: dict[str, Any]) ->
     async def rollback(request: Request) -> Response:
         """Roll back: remove the challenger, or the champion to its previous version."""
         return await admin(request, "rollback")
+
+
+_MLFLOW_TYPE = "application/json"  # what mlflow's scoring server declares for these bodies
 
 
 def _direct(handler: Callable[[Request], Any], occupancy: Occupancy | None) -> Any:
@@ -196,30 +297,42 @@ def _known(asked: str, name: str) -> None:
         raise RequestError(404, "model_not_found", f"this server serves {name!r}, not {asked!r}")
 
 
+def _served_version(server: KeelServer, model_name: str, version: str) -> tuple[str, ServedModel]:
+    """The role and model of the served version ``version``; a 404 when none is."""
+    _known(model_name, server.name)
+    for role, served in server.models.items():
+        if str(served.version) == version:
+            return role, served
+    raise RequestError(
+        404,
+        "version_not_found",
+        f"version {version!r} of {server.name!r} is not served here; this server serves "
+        f"version {', '.join(_versions(server))}",
+    )
+
+
+def _versions(server: KeelServer) -> list[str]:
+    return [str(v) for v in sorted({s.version for s in server.models.values()})]
+
+
 def _metadata(served: ServedModel, server: KeelServer) -> dict[str, Any]:
-    contract = served.model.input_contract
-    inputs = []
-    for column in contract.columns if contract is not None else ():
-        inputs.append(
+    outputs = []
+    for output in served.outputs:
+        width = served.widths.get(output)
+        if output == "predict_proba" and width is None:
+            width = len(served.classes or [])
+        outputs.append(
             {
-                "name": column.name,
-                "datatype": _V2_DTYPES.get(column.dtype.value, "BYTES"),
-                "shape": [-1],
+                "name": output,
+                "datatype": served.datatypes.get(output, "FP64" if width else "BYTES"),
+                "shape": [-1] if width is None else [-1, width],
             }
         )
-    outputs = [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
-    if served.classifier:
-        width = len(served.classes or [])
-        outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, width]})
-    versions = sorted({str(s.version) for s in server.models.values()})
     return {
         "name": served.name,
-        "versions": versions,
+        "versions": _versions(server),
         "platform": f"keel-{served.model.manifest.adapter}",
-        "inputs": inputs,
+        "inputs": input_metadata(served.model.input_contract),
         "outputs": outputs,
         "parameters": {"classes": served.classes, "task": served.model.manifest.task},
     }
-
-
-_V2_DTYPES = {"int": "INT64", "float": "FP64", "bool": "BOOL", "decimal": "FP64"}

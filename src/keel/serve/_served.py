@@ -10,6 +10,7 @@ import numpy as np
 from keel.contracts import record_checker
 from keel.models import KeelModel, sample_rows
 from keel.serve._batching import Prediction
+from keel.serve._oip import datatype_of
 
 __all__ = ["ServedModel"]
 
@@ -29,6 +30,12 @@ class ServedModel:
         self.classes: list[Any] | None = list(classes) if classes is not None else None
         self.classifier = self.classes is not None
         self._positive = 1 if self.classes is not None and len(self.classes) == 2 else None
+        self.outputs = ("predict", "predict_proba") if self.classifier else ("predict",)
+        # the Open Inference Protocol datatype and shape of each output, from the arrays
+        # the model returns (known after warm-up; a model without a contract learns them
+        # from its first prediction)
+        self.datatypes: dict[str, str] = {}
+        self.widths: dict[str, int] = {}
         self._frame: Callable[[list[list[Any]]], Any] | None = None
         if not self.checker.numeric:
             self._frame = self._as_frame
@@ -40,10 +47,22 @@ class ServedModel:
         if contract is None:
             return
         sample = sample_rows(contract, rows=2)
-        self.predict_rows([list(row) for row in sample.select(list(self.columns)).rows()])
+        predicted, found = self._predict(
+            [list(row) for row in sample.select(list(self.columns)).rows()]
+        )
+        for name, array in (("predict", predicted), ("predict_proba", found)):
+            if array is not None:
+                self.datatypes[name] = datatype_of(array.dtype)
+                if array.ndim == 2:
+                    self.widths[name] = int(array.shape[1])
 
     def predict_rows(self, rows: list[list[Any]]) -> Prediction:
         """Predict checked rows (contract column order); probabilities for classifiers."""
+        predicted, found = self._predict(rows)
+        probabilities = found.tolist() if found is not None else None
+        return Prediction(predicted.tolist(), probabilities, self.version)
+
+    def _predict(self, rows: list[list[Any]]) -> tuple[Any, Any]:
         data: Any
         if self._frame is None:
             data = np.array(rows, dtype=float)
@@ -57,11 +76,8 @@ class ServedModel:
                 f"model {self.name}/{self.version} returned {len(predicted)} predictions "
                 f"for {len(rows)} rows"
             )
-        probabilities = None
-        if self.classifier:
-            found = self.model.predict_proba(data)
-            probabilities = found.tolist() if found is not None else None
-        return Prediction(predicted.tolist(), probabilities, self.version)
+        found = self.model.predict_proba(data) if self.classifier else None
+        return np.asarray(predicted), None if found is None else np.asarray(found)
 
     def scores(
         self, probabilities: list[list[float]] | None, predictions: list[Any]
