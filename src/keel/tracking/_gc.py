@@ -2,7 +2,8 @@
 
 Referenced: every run artifact, every dataset manifest, and every file a stored dataset
 version's manifest lists. Everything else in the artifact store is garbage, as are
-temporary files of writes that never finished (older than an hour). A dry run is the
+temporary files (under ``tmp/``) older than an hour: left by writes that crashed, or whose
+cleanup failed on a failing object store (a write removes its own temporary file). A dry run is the
 default: deleting is irreversible.
 
 An unreferenced object written or re-used within the grace period (default an hour) is
@@ -83,10 +84,10 @@ def collect_garbage(
         removed = {d: size for d, size in old.items() if store.delete_unused(d, older_than=cutoff)}
         recent += len(old) - len(removed)
         old = removed
-    stale = _stale_tmp(project)
+    stale = store.stale_temporaries(older_than=time.time() - _STALE_TMP_SECONDS)
     if delete:
         for path in stale:
-            store.fs.rm(path)
+            store.delete_temporary(path)
     return GarbageReport(
         tuple(sorted(old)), sum(old.values()), len(stale), len(referenced), delete, recent, seconds
     )
@@ -103,17 +104,3 @@ def _referenced(project: Project) -> set[str]:
             )
             referenced.update(item.digest for item in listing.files)
     return referenced
-
-
-def _stale_tmp(project: Project) -> list[str]:
-    store = project.artifacts
-    folder = f"{store.root}/tmp"
-    if not store.fs.exists(folder):
-        return []
-    cutoff = time.time() - _STALE_TMP_SECONDS
-    stale = []
-    for path in store.fs.find(folder):
-        modified = store.fs.modified(path).timestamp()
-        if modified < cutoff:
-            stale.append(str(path))
-    return stale
