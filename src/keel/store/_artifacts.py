@@ -48,6 +48,8 @@ from keel.store._storage_errors import bucket_missing, explain, storage_errors
 __all__ = ["ArtifactCorruptedError", "ArtifactRef", "ArtifactStore"]
 
 _CHUNK = 1 << 20
+# object stores whose first path segment is a bucket: no folders to make
+_BUCKETED = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "oss"})
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -73,6 +75,9 @@ class ArtifactStore:
         self.storage_options: dict[str, Any] = dict(storage_options or {})
         self.fs, self.root = _filesystem(self.url, self.storage_options)
         self._local = isinstance(self.fs, LocalFS) or _is_fsspec_local(self.fs)
+        protocols = getattr(self.fs, "protocol", ())
+        protocols = (protocols,) if isinstance(protocols, str) else tuple(protocols)
+        self._bucketed = bool(set(protocols) & _BUCKETED)
         endpoint = self.storage_options.get("endpoint_url") or (
             self.storage_options.get("client_kwargs") or {}
         ).get("endpoint_url")
@@ -293,6 +298,13 @@ class ArtifactStore:
         local folder's errors are the operating system's, already clear)."""
         return nullcontext() if self._local else storage_errors(self.where, doing)
 
+    def _folder(self, path: str) -> None:
+        """Make the folder ``path`` goes in, where folders exist. Not on a bucket: object
+        stores have no folders, and s3fs's ``makedirs`` creates a missing *bucket*, so a
+        misspelled bucket name would be silently created instead of reported."""
+        if not self._bucketed:
+            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+
     def _remove(self, path: str) -> None:
         """Delete one object by a single-object request (``rm_file``): fsspec's ``rm``
         sends S3's ``DeleteObjects``, which S3-compatible servers refuse from botocore
@@ -336,7 +348,7 @@ class ArtifactStore:
         try:
             with self._guard("store an artifact"):
                 if not self._reuse(final):
-                    self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+                    self._folder(final)
                     # a server-side copy publishes the object whole, or not at all
                     self.fs.copy(tmp, final)
         finally:
@@ -358,7 +370,7 @@ class _Writing:
     def __enter__(self) -> None:
         try:
             with self.store._guard("store an artifact"):
-                self.store.fs.makedirs(self.tmp.rsplit("/", 1)[0], exist_ok=True)
+                self.store._folder(self.tmp)
         except OSError as exc:
             raise _unwritable(self.store.url, exc) from exc
 

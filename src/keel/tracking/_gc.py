@@ -25,12 +25,14 @@ from keel.tracking._project import Project, open_project
 
 _ALTERED = "The store's records were altered; nothing was deleted. Re-add the data it lists."
 
-__all__ = ["GRACE_SECONDS", "GarbageReport", "collect_garbage"]
+__all__ = ["GRACE_SECONDS", "TMP_GRACE_SECONDS", "GarbageReport", "collect_garbage"]
 
 GRACE_SECONDS = 3600.0
 """Default grace period: unreferenced objects younger than this are never deleted."""
 
-_STALE_TMP_SECONDS = 3600
+TMP_GRACE_SECONDS = 3600.0
+"""Default age past which a temporary file under ``tmp/`` is a crashed write's leftover: a
+write in progress keeps one for as long as its upload takes."""
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,13 @@ def collect_garbage(
     delete: bool = False,
     grace: float | dt.timedelta | Duration | str = GRACE_SECONDS,
     project: Project | None = None,
+    tmp_grace: float | dt.timedelta | Duration | str = TMP_GRACE_SECONDS,
 ) -> GarbageReport:
     """List unreferenced artifacts older than ``grace`` (seconds, a timedelta or a duration
-    such as ``"1h"``); remove them (and stale temporary files) if ``delete``. Younger
-    unreferenced objects are kept and counted."""
+    such as ``"1h"``); remove them (and temporary files older than ``tmp_grace``, left by
+    writes that crashed) if ``delete``. Younger unreferenced objects are kept and counted."""
     seconds = parse_duration(grace, where="the gc grace period").seconds
+    tmp_seconds = parse_duration(tmp_grace, where="the gc temporary-file grace period").seconds
     project = project or open_project()
     store = project.artifacts
     cutoff = time.time() - seconds
@@ -84,7 +88,7 @@ def collect_garbage(
         removed = {d: size for d, size in old.items() if store.delete_unused(d, older_than=cutoff)}
         recent += len(old) - len(removed)
         old = removed
-    stale = store.stale_temporaries(older_than=time.time() - _STALE_TMP_SECONDS)
+    stale = store.stale_temporaries(older_than=time.time() - tmp_seconds)
     if delete:
         for path in stale:
             store.delete_temporary(path)
