@@ -198,7 +198,7 @@ def test_storage_failures_are_one_error_with_a_hint(
 def test_a_missing_bucket_is_reported_not_created(
     s3_bucket: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url, options = s3_bucket
+    _, options = s3_bucket
     missing = f"s3://keel-missing-{uuid.uuid4().hex[:12]}/keel"
     _project(tmp_path, missing, options, monkeypatch)
     done = _data_add(tmp_path)
