@@ -247,3 +247,14 @@ def test_a_dataset_and_a_model_go_end_to_end_on_s3(
     assert np.allclose(loaded.predict(features), np.arange(20) * 2.0)
     assert _under(_fs(options), url, "objects")  # the package is on the server
     assert _under(_fs(options), url, "tmp") == []
+
+
+def test_botocore_checksum_settings_pass_through_storage_options(s3_bucket: S3Bucket) -> None:
+    url, options = s3_bucket
+    when_required = {
+        "request_checksum_calculation": "when_required",
+        "response_checksum_validation": "when_required",
+    }
+    store = ArtifactStore(url, {**options, "config_kwargs": when_required})
+    ref = store.put_bytes(b"sent without a CRC32 header")
+    assert ArtifactStore(url, options).get_bytes(ref.digest) == b"sent without a CRC32 header"

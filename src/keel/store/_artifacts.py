@@ -40,7 +40,7 @@ from typing import Any
 
 import blake3
 
-from keel.errors import InputError, KeelError, UsageError
+from keel.errors import ConfigError, InputError, KeelError, UsageError
 from keel.store._hashing import hash_file
 from keel.store._localfs import LocalFS
 from keel.store._storage_errors import bucket_missing, explain, storage_errors
@@ -424,7 +424,7 @@ def _is_fsspec_local(fs: Any) -> bool:
 def _filesystem(url: str, options: Mapping[str, Any]) -> tuple[Any, str]:
     if "://" not in url and "::" not in url:  # a plain folder: no fsspec needed
         if options:
-            raise UsageError(
+            raise ConfigError(
                 f"storage options were given for the artifact store {url!r}, a local folder.",
                 hint="Storage options apply to fsspec URLs (s3://BUCKET/PATH...): set "
                 "[artifacts] url too, or remove [artifacts.storage_options].",
