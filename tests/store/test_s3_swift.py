@@ -258,3 +258,26 @@ def test_botocore_checksum_settings_pass_through_storage_options(s3_bucket: S3Bu
     store = ArtifactStore(url, {**options, "config_kwargs": when_required})
     ref = store.put_bytes(b"sent without a CRC32 header")
     assert ArtifactStore(url, options).get_bytes(ref.digest) == b"sent without a CRC32 header"
+
+
+def test_a_monitoring_log_is_written_and_read_on_s3(s3_bucket: S3Bucket) -> None:
+    from datetime import UTC, datetime
+
+    from keel.monitor import FeedbackLog
+
+    url, options = s3_bucket
+    log = FeedbackLog(ArtifactStore(url, options), "churn")
+    rows = pl.DataFrame(
+        {
+            "request_id": ["a", "b"],
+            "row": [0, 0],
+            "label": [1, 0],
+            "time": [datetime(2026, 1, 2, 3, 4, tzinfo=UTC)] * 2,
+        }
+    )
+    written = log.append(rows, key="batch1")
+    assert written is not None
+    assert log.append(rows, key="batch1") == written  # the same key: one copy
+    assert log.scan().collect()["request_id"].to_list() == ["a", "b"]
+    names = [p.rsplit("/", 1)[-1] for p in _under(_fs(options), url, "logs")]
+    assert names == [written.rsplit("/", 1)[-1]]  # no temporary file beside it

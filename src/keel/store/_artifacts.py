@@ -258,6 +258,23 @@ class ArtifactStore:
             )
         return f"{self.root}/objects/{digest[:2]}/{digest[2:]}"
 
+    # -- named files beside the objects (logs) ------------------------------------------
+    def publish(self, written: str, final: str) -> None:
+        """Make the completely written file ``written`` visible as ``final`` (both under the
+        store's root), removing ``written``: an atomic rename locally; on an object store a
+        server-side copy, then a single-object delete (never ``DeleteObjects``)."""
+        with self._guard("publish a file"):
+            if self._local:
+                os.replace(written, final)
+                return
+            self.fs.copy(written, final)
+        self._discard(written)
+
+    def remove_file(self, path: str) -> None:
+        """Delete one file under the store's root (absent already: fine)."""
+        with self._guard("delete a file"), contextlib.suppress(FileNotFoundError):
+            self._remove(path)
+
     # -- temporary files ------------------------------------------------------------------
     def stale_temporaries(self, older_than: float) -> list[str]:
         """Temporary files (under ``tmp/``) last written before ``older_than`` (Unix time):
