@@ -281,3 +281,48 @@ def test_a_monitoring_log_is_written_and_read_on_s3(s3_bucket: S3Bucket) -> None
     assert log.scan().collect()["request_id"].to_list() == ["a", "b"]
     names = [p.rsplit("/", 1)[-1] for p in _under(_fs(options), url, "logs")]
     assert names == [written.rsplit("/", 1)[-1]]  # no temporary file beside it
+
+
+S3_FLOW = '''\
+"""A pipeline whose outputs live on S3."""
+
+import polars as pl
+
+import keel
+
+
+@keel.step
+def numbers(n: int) -> pl.DataFrame:
+    return pl.DataFrame({"x": list(range(n))})
+
+
+@keel.step
+def total(data: pl.DataFrame) -> dict[str, int]:
+    return {"total": int(data["x"].sum())}
+
+
+@keel.pipeline
+def flow(n: int = 5) -> None:
+    total(numbers(n))
+'''
+
+
+@pytest.mark.slow
+def test_pipeline_workers_open_the_store_with_its_storage_options(
+    s3_bucket: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from keel.pipelines import load_pipeline, run_pipeline
+
+    url, options = s3_bucket
+    _project(tmp_path, url, options, monkeypatch)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # load_pipeline adds the file's folder
+    (tmp_path / "s3flow.py").write_text(S3_FLOW, encoding="utf-8")
+    pipeline = load_pipeline(f"{tmp_path / 's3flow.py'}:flow")
+    project = open_project(tmp_path)
+    result = run_pipeline(pipeline, {"n": 5}, executor="process", workers=2, project=project)
+    assert result.value("total") == {"total": 10}
+    outputs = [o.digest for r in result.steps for o in r.outputs]
+    assert outputs
+    assert all(project.artifacts.exists(d) for d in outputs)  # on the server
