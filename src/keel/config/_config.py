@@ -121,7 +121,7 @@ class Config:
     log_format: str = "text"
     store_trusted: bool = False
     """Every writer of the stores is trusted: unsealed pickled step outputs may be loaded."""
-    artifacts_options: dict[str, Any] = field(default_factory=dict, hash=False)
+    artifacts_options: dict[str, Any] = field(default_factory=dict, hash=False, repr=False)
     """Keyword arguments for the artifact store's fsspec filesystem (endpoint, credentials,
     botocore settings...): ``[artifacts.storage_options]``."""
 

@@ -69,8 +69,8 @@ class StepTask:
     paths: Mapping[str, str | None] = field(default_factory=dict)
     check_paths: bool = False
     # the artifact store's fsspec options ([artifacts.storage_options]): a worker elsewhere
-    # opens the same store the same way
-    artifacts_options: Mapping[str, Any] = field(default_factory=dict)
+    # opens the same store the same way (they may hold a secret: kept out of the repr)
+    artifacts_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)

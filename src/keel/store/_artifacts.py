@@ -460,6 +460,6 @@ def _filesystem(url: str, options: Mapping[str, Any]) -> tuple[Any, str]:
     except ImportError as exc:
         raise UsageError(
             f"the artifact store {url!r} needs a package that is not installed: {exc}.",
-            hint="Install the fsspec implementation it names (e.g. pip install s3fs).",
+            hint="Install the fsspec implementation it names (s3://: pip install 'mlkeel[s3]').",
         ) from exc
     return fs, str(root).rstrip("/")
