@@ -28,10 +28,11 @@ exec 9>"$DIR/.lock"
 flock 9  # one starter at a time (pytest-xdist workers start it concurrently)
 
 ready() {
-    # healthcheck says OK, and s3api answers a badly signed S3 request with an S3 error
+    # healthcheck says OK, and s3api with tempauth (and its memcached) checks a badly signed
+    # S3 request all the way to the signature
     curl -sf -m 2 "${ENDPOINT}/healthcheck" >/dev/null 2>&1 || return 1
     curl -s -m 2 -H "Authorization: AWS test:tester:probe" -H "Date: $(date -uR)" \
-        "${ENDPOINT}/" 2>/dev/null | grep -q "<Error>"
+        "${ENDPOINT}/" 2>/dev/null | grep -q "<Code>SignatureDoesNotMatch</Code>"
 }
 
 emit() {
@@ -90,12 +91,12 @@ for server in $SERVERS; do
         continue
     fi
     if [ "$server" = memcached ]; then
-        command=(memcached -l 127.0.0.1 -p "$MEMCACHE_PORT" -U 0 -m 16 -u "$(id -un)")
+        argv=(memcached -l 127.0.0.1 -p "$MEMCACHE_PORT" -U 0 -m 16 -u "$(id -un)")
     else
-        command=("swift-$server-server" "$ETC/$server-server.conf" -v)
+        argv=("swift-$server-server" "$ETC/$server-server.conf" -v)
     fi
     # the lock's descriptor (9) is not handed to the servers, or it would stay held
-    setsid "${command[@]}" >"$DIR/log/$server.log" 2>&1 </dev/null 9>&- &
+    setsid "${argv[@]}" >"$DIR/log/$server.log" 2>&1 </dev/null 9>&- &
     echo $! >"$pidfile"
 done
 
