@@ -158,3 +158,54 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, where every test must run: {reason}"
+
+
+SWIFT_START = Path(__file__).parent / "services" / "swift" / "start.sh"
+
+
+@pytest.fixture(scope="session")
+def swift() -> dict[str, str]:
+    """A real S3-compatible server: OpenStack Swift with its s3api middleware, installed
+    (from Debian's packages, if missing) and started once by tests/services/swift/start.sh;
+    left running for the next session. Its endpoint, key and secret. If it cannot start, the
+    tests using it are skipped locally and fail under ``CI=true``."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["bash", str(SWIFT_START)], capture_output=True, text=True, timeout=300, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        done = subprocess.CompletedProcess([], 1, "", str(exc))
+    if done.returncode != 0:
+        reason = f"the Swift S3 server could not start ({SWIFT_START}): {done.stderr[-2000:]}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    found = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    return {
+        "endpoint_url": found["KEEL_SWIFT_ENDPOINT"],
+        "key": found["KEEL_SWIFT_KEY"],
+        "secret": found["KEEL_SWIFT_SECRET"],
+    }
+
+
+@pytest.fixture
+def s3_bucket(swift: dict[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A fresh bucket on the Swift server: ``(s3://BUCKET/keel, storage options)``."""
+    s3fs = pytest.importorskip("s3fs")
+    options: dict[str, Any] = dict(swift)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, **options)
+    bucket = f"keel-{uuid.uuid4().hex[:12]}"
+    fs.mkdir(bucket)
+    yield f"s3://{bucket}/keel", options
+    _empty_bucket(fs, bucket)
+
+
+def _empty_bucket(fs: Any, bucket: str) -> None:
+    import contextlib
+
+    with contextlib.suppress(Exception):
+        for path in fs.find(bucket, refresh=True):
+            fs.rm_file(path)  # one by one: DeleteObjects wants Content-MD5 on Swift
+        fs.rmdir(bucket)

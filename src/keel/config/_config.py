@@ -1,18 +1,23 @@
 """Reading ``keel.toml`` and ``KEEL_*`` overrides into a frozen :class:`Config`.
 
 Every setting has a section, a key, a type and a default. ``KEEL_<SECTION>_<KEY>`` (upper case)
-overrides the file, so ``KEEL_STORE_URL`` overrides ``[store] url``. Unknown sections or keys
+overrides the file, so ``KEEL_STORE_URL`` overrides ``[store] url``. One setting is a table:
+``[artifacts.storage_options]``, keyword arguments for the artifact store's fsspec filesystem
+(``KEEL_ARTIFACTS_STORAGE_OPTIONS`` overrides it with a JSON object). Unknown sections or keys
 are errors that name the closest known one, because a silently ignored typo is a setting that
 never took effect. Every mistake in the file is reported at once, each with its line and key.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from keel.config._storage_options import check_storage_options
 from keel.errors import ConfigError, ConfigFileError, did_you_mean
 from keel.grammar import Reader, read_toml
 
@@ -38,6 +43,10 @@ _SETTINGS: dict[tuple[str, str], tuple[type, Value]] = {
     ("logging", "format"): (str, "text"),
 }
 
+# settings whose value is a table (kept apart from the typed scalars above)
+_TABLES = {("artifacts", "storage_options")}
+_OPTIONS_ENV = "KEEL_ARTIFACTS_STORAGE_OPTIONS"
+
 # settings whose value is one of a few words
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("pipeline", "contracts"): ("full", "schema", "off"),
@@ -62,6 +71,9 @@ trusted = false
 [artifacts]
 # Artifact store. Default: a local folder under .keel/. Teams: any fsspec URL (s3://bucket/keel)
 # url = ".keel/artifacts"
+# Options for its fsspec filesystem, e.g. an S3-compatible server (docs/configuration.md):
+# [artifacts.storage_options]
+# endpoint_url = "http://127.0.0.1:9000"
 
 [contracts]
 # Failing-row examples kept per failed check.
@@ -109,6 +121,9 @@ class Config:
     log_format: str = "text"
     store_trusted: bool = False
     """Every writer of the stores is trusted: unsealed pickled step outputs may be loaded."""
+    artifacts_options: dict[str, Any] = field(default_factory=dict, hash=False, repr=False)
+    """Keyword arguments for the artifact store's fsspec filesystem (endpoint, credentials,
+    botocore settings...): ``[artifacts.storage_options]``."""
 
     @property
     def state_dir(self) -> Path:
@@ -129,8 +144,13 @@ def load_config(start: Path | None = None, env: Mapping[str, str] | None = None)
     """Read the project's ``keel.toml`` (if any) and apply ``KEEL_*`` overrides from ``env``."""
     root = find_root(start)
     path = root / CONFIG_FILE
-    values = _read_file(path) if path.is_file() else {}
-    values.update(_read_env(os.environ if env is None else env))
+    env = os.environ if env is None else env
+    from_env = _read_env(env)
+    url = from_env.get(("artifacts", "url"))
+    values, options = _read_file(path, url) if path.is_file() else ({}, {})
+    values.update(from_env)
+    if _OPTIONS_ENV in env:
+        options = _env_options(env[_OPTIONS_ENV])
 
     def get(section: str, key: str) -> Value:
         return values.get((section, key), _SETTINGS[(section, key)][1])
@@ -150,6 +170,7 @@ def load_config(start: Path | None = None, env: Mapping[str, str] | None = None)
         telemetry_endpoint=str(get("telemetry", "endpoint")),
         log_format=str(get("logging", "format")),
         store_trusted=bool(get("store", "trusted")),
+        artifacts_options=options,
     )
 
 
@@ -172,8 +193,11 @@ def init_project(root: Path, *, name: str | None = None, force: bool = False) ->
 _WHAT = "configuration"
 
 
-def _read_file(path: Path) -> dict[tuple[str, str], Value]:
-    """The settings in ``keel.toml``; every mistake is reported at once with its line."""
+def _read_file(
+    path: Path, url_override: Value | None = None
+) -> tuple[dict[tuple[str, str], Value], dict[str, Any]]:
+    """The settings in ``keel.toml`` and its storage options; every mistake is reported at
+    once with its line. ``url_override`` is the artifact store's URL from the environment."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -184,17 +208,45 @@ def _read_file(path: Path) -> dict[tuple[str, str], Value]:
     reader = Reader(document, what=_WHAT, hint=hint, error=ConfigFileError)
     known_sections = sorted({section for section, _ in _SETTINGS})
     values: dict[tuple[str, str], Value] = {}
+    options: dict[str, Any] = {}
     for section, table in document.data.items():
         if section not in known_sections:
             reader.unknown((section,), section, known_sections, what="section")
             continue
-        keys = sorted(k for s, k in _SETTINGS if s == section)
+        keys = sorted(
+            [k for s, k in _SETTINGS if s == section] + [k for s, k in _TABLES if s == section]
+        )
         if reader.mapping(table, (section,), keys) is None:
             continue
         for key in (k for k in table if k in keys):
+            if (section, key) in _TABLES:
+                continue
             values[(section, key)] = _file_value(reader, table, section, key)
+    artifacts = document.data.get("artifacts")
+    if isinstance(artifacts, dict) and "storage_options" in artifacts:
+        where = ("artifacts", "storage_options")
+        found = reader.mapping(artifacts["storage_options"], where, None)
+        if found is not None:
+            options = dict(found)
+            url = url_override if url_override is not None else values.get(("artifacts", "url"), "")
+            check_storage_options(reader, options, where, str(url))
     reader.finish()
-    return values
+    return values, options
+
+
+def _env_options(raw: str) -> dict[str, Any]:
+    hint = f'Set {_OPTIONS_ENV} to a JSON object, e.g. {{"endpoint_url": "http://host:9000"}}.'
+    try:
+        found = json.loads(raw) if raw.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"environment variable {_OPTIONS_ENV} is not valid JSON: {exc}.", hint=hint
+        ) from exc
+    if not isinstance(found, dict):
+        raise ConfigError(
+            f"environment variable {_OPTIONS_ENV} must be a JSON object, got {raw!r}.", hint=hint
+        )
+    return found
 
 
 def _file_value(reader: Reader, table: dict[str, object], section: str, key: str) -> Value:

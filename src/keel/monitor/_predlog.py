@@ -114,13 +114,10 @@ class _Log:
         try:
             with fs.open(tmp, "wb") as out:
                 frame.write_parquet(out)
-            if self.artifacts.is_local:
-                os.replace(tmp, final)
-            else:
-                fs.mv(tmp, final)
+            self.artifacts.publish(tmp, final)  # a copy + single delete on object stores
         finally:
             if fs.exists(tmp):
-                fs.rm(tmp)
+                self.artifacts.remove_file(tmp)
         return final
 
     # -- reading --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import concurrent.futures
 import dataclasses
 import importlib
 import importlib.util
+import json
 import multiprocessing
 import pathlib
 import signal
@@ -67,6 +68,9 @@ class StepTask:
     # the worker must find the same bytes at that path (on a cluster of other machines)
     paths: Mapping[str, str | None] = field(default_factory=dict)
     check_paths: bool = False
+    # the artifact store's fsspec options ([artifacts.storage_options]): a worker elsewhere
+    # opens the same store the same way (they may hold a secret: kept out of the repr)
+    artifacts_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -124,15 +128,16 @@ def _find_step(ref: StepRef) -> Step:
 
 
 # -- running one step -----------------------------------------------------------------------
-_STORES: dict[str, ArtifactStore] = {}
+_STORES: dict[tuple[str, str], ArtifactStore] = {}
 _STORES_LOCK = threading.Lock()
 
 
-def _store(url: str) -> ArtifactStore:
+def _store(url: str, options: Mapping[str, Any]) -> ArtifactStore:
+    key = (url, json.dumps(options, sort_keys=True, default=str))
     with _STORES_LOCK:
-        if url not in _STORES:
-            _STORES[url] = ArtifactStore(url)
-        return _STORES[url]
+        if key not in _STORES:
+            _STORES[key] = ArtifactStore(url, options)
+        return _STORES[key]
 
 
 def execute(
@@ -147,7 +152,7 @@ def execute(
 
     try:
         step = step or _find_step(task.step)
-        store = _store(task.artifacts_url)
+        store = _store(task.artifacts_url, task.artifacts_options)
         kwargs = _arguments(task, step, store, memo)
         result = _call_with_retries(step, kwargs, tries)
         outputs = _store_outputs(task, step, result, store, memo)

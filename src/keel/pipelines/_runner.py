@@ -350,6 +350,7 @@ class _Scheduler:
             },
             mode=self.graph.contract_mode(node),
             artifacts_url=self.project.config.artifacts_url,
+            artifacts_options=self.project.config.artifacts_options,
             files_dir=str(self.project.config.state_dir / "pipeline-files"),
         )
         prepared = _Prepared(

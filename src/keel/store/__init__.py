@@ -38,6 +38,7 @@ from keel.store._pipelines import StepStatus as StepStatus
 from keel.store._references import ReferenceRecord as ReferenceRecord
 from keel.store._references import ReferenceStore as ReferenceStore
 from keel.store._references import Subject as ReferenceSubject
+from keel.store._storage_errors import ArtifactStoreError as ArtifactStoreError
 from keel.store._trust import ObjectTrust as ObjectTrust
 from keel.store._trust import UntrustedObjectError as UntrustedObjectError
 
@@ -48,6 +49,7 @@ __all__ = [
     "ArtifactRecord",
     "ArtifactRef",
     "ArtifactStore",
+    "ArtifactStoreError",
     "DatasetVersion",
     "LineageEvent",
     "ListedFile",

@@ -13,7 +13,17 @@ grace period (:meth:`ArtifactStore.delete_unused`), so a write whose metadata is
 recorded, even one that re-used an old unreferenced object, is never collected under it.
 
 The root is any fsspec URL: a local folder (the default ``.keel/artifacts``), ``file://``,
-``memory://``, or ``s3://``, ``gs://``... when their fsspec package is installed.
+``memory://``, or ``s3://``, ``gs://``... when their fsspec package is installed, opened with
+the ``storage_options`` given (``[artifacts.storage_options]`` in ``keel.toml``).
+
+On an object store a write is published by a server-side copy from ``tmp/`` and the removal
+of the temporary object, each one object at a time: S3's multi-object ``DeleteObjects``
+(what fsspec's ``mv`` and ``rm`` send) needs a ``Content-MD5`` header that botocore 1.36
+and later no longer send, which S3-compatible servers such as Swift's s3api refuse. A
+failed write removes its temporary object (a multipart upload is aborted); what a crash
+leaves under ``tmp/`` is removed by ``keel gc`` once older than an hour. Failures of the
+storage client (credentials, endpoint, bucket, permissions) are raised as
+:class:`~keel.store.ArtifactStoreError` naming the store and the fix.
 """
 
 from __future__ import annotations
@@ -22,20 +32,24 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import blake3
 
-from keel.errors import InputError, UsageError
+from keel.errors import ConfigError, InputError, KeelError, UsageError
 from keel.store._hashing import hash_file
 from keel.store._localfs import LocalFS
+from keel.store._storage_errors import bucket_missing, explain, storage_errors
 
 __all__ = ["ArtifactCorruptedError", "ArtifactRef", "ArtifactStore"]
 
 _CHUNK = 1 << 20
+# object stores whose first path segment is a bucket: no folders to make
+_BUCKETED = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "oss"})
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -54,10 +68,21 @@ class ArtifactRef:
 class ArtifactStore:
     """Content-addressed storage of bytes under any fsspec URL."""
 
-    def __init__(self, url: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, url: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None
+    ) -> None:
         self.url = os.fspath(url)
-        self.fs, self.root = _filesystem(self.url)
+        self.storage_options: dict[str, Any] = dict(storage_options or {})
+        self.fs, self.root = _filesystem(self.url, self.storage_options)
         self._local = isinstance(self.fs, LocalFS) or _is_fsspec_local(self.fs)
+        protocols = getattr(self.fs, "protocol", ())
+        protocols = (protocols,) if isinstance(protocols, str) else tuple(protocols)
+        self._bucketed = bool(set(protocols) & _BUCKETED)
+        endpoint = self.storage_options.get("endpoint_url") or (
+            self.storage_options.get("client_kwargs") or {}
+        ).get("endpoint_url")
+        self.where = f"{self.url} (endpoint {endpoint})" if endpoint else self.url
+        """The store as error messages name it: its URL, and the endpoint when one is set."""
 
     @property
     def is_local(self) -> bool:
@@ -73,11 +98,17 @@ class ArtifactStore:
         """Store the concatenated ``chunks``, hashing while writing (one pass, any size)."""
         tmp = self._tmp_path()
         hasher, size = blake3.blake3(), 0
-        with self._writing(tmp), self.fs.open(tmp, "wb") as out:
-            for chunk in chunks:
-                hasher.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
+        with self._writing(tmp):
+            out = self.fs.open(tmp, "wb")
+            try:
+                for chunk in chunks:
+                    hasher.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+            except BaseException:
+                _abandon(out)
+                raise
+            out.close()
         return self._commit(tmp, hasher.hexdigest(), size)
 
     def put_file(self, path: str | os.PathLike[str], *, digest: str | None = None) -> ArtifactRef:
@@ -91,8 +122,9 @@ class ArtifactStore:
             raise InputError(f"no file to store at {source}.", hint="Check the path.")
         digest = digest or hash_file(source)
         size = source.stat().st_size
-        if self._reuse(self.path(digest)):
-            return ArtifactRef(digest, size)
+        with self._guard("store a file"):
+            if self._reuse(self.path(digest)):
+                return ArtifactRef(digest, size)
         tmp = self._tmp_path()
         with self._writing(tmp):
             self.fs.put_file(str(source), tmp)
@@ -100,7 +132,8 @@ class ArtifactStore:
 
     # -- reading --------------------------------------------------------------------------
     def exists(self, digest: str) -> bool:
-        return bool(self.fs.exists(self.path(digest)))
+        with self._guard("look up an artifact"):
+            return bool(self.fs.exists(self.path(digest)))
 
     def get_bytes(self, digest: str) -> bytes:
         """The stored bytes, verified against ``digest``."""
@@ -111,15 +144,23 @@ class ArtifactStore:
         path = self.path(digest)
         hasher = blake3.blake3()
         try:
-            handle = self.fs.open(path, "rb")
-        except FileNotFoundError:
+            with self._guard("read an artifact"):
+                handle = self.fs.open(path, "rb")
+        except FileNotFoundError as exc:
+            if not self._local and bucket_missing(exc):
+                with self._guard("read an artifact"):
+                    raise
             raise InputError(
                 f"artifact {digest} is not in the store at {self.url}.",
                 hint="It may have been removed by keel gc; store it again (keel data add PATH "
                 "--name NAME restores an unchanged dataset's missing files).",
             ) from None
         with handle:
-            while chunk := handle.read(_CHUNK):
+            while True:
+                with self._guard("read an artifact"):
+                    chunk = handle.read(_CHUNK)
+                if not chunk:
+                    break
                 hasher.update(chunk)
                 yield chunk
         if hasher.hexdigest() != digest:
@@ -152,9 +193,9 @@ class ArtifactStore:
     def digests(self) -> Iterator[str]:
         """Every stored digest (temporary files excluded)."""
         base = f"{self.root}/objects"
-        if not self.fs.exists(base):
-            return
-        for path in self.fs.find(base):
+        with self._guard("list the artifacts"):
+            found = self.fs.find(base) if self.fs.exists(base) else []
+        for path in found:
             parts = str(path).rstrip("/").split("/")
             digest = parts[-2] + parts[-1]
             if len(digest) == 64 and set(digest) <= _HEX:
@@ -162,8 +203,9 @@ class ArtifactStore:
 
     def delete(self, digest: str) -> None:
         path = self.path(digest)
-        if self.fs.exists(path):
-            self.fs.rm(path)
+        with self._guard("delete an artifact"):
+            if self.fs.exists(path):
+                self._remove(path)
 
     def stat(self, digest: str) -> tuple[int, float] | None:
         """``(size, modified)`` of a stored object (Unix time of its last write or re-use);
@@ -173,7 +215,8 @@ class ArtifactStore:
             if self._local:
                 found = os.stat(path)
                 return found.st_size, found.st_mtime
-            return int(self.fs.size(path)), self.fs.modified(path).timestamp()
+            with self._guard("read an artifact's time"):
+                return int(self.fs.size(path)), self.fs.modified(path).timestamp()
         except FileNotFoundError:
             return None
 
@@ -190,7 +233,8 @@ class ArtifactStore:
             return False
         path = self.path(digest)
         if not self._local:  # object stores cannot move atomically: checked just before
-            self.fs.rm(path)
+            with self._guard("delete an artifact"):
+                self._remove(path)
             return True
         aside = f"{self.root}/tmp/{uuid.uuid4().hex}.gc"
         os.makedirs(os.path.dirname(aside), exist_ok=True)
@@ -214,12 +258,78 @@ class ArtifactStore:
             )
         return f"{self.root}/objects/{digest[:2]}/{digest[2:]}"
 
+    # -- named files beside the objects (logs) ------------------------------------------
+    def publish(self, written: str, final: str) -> None:
+        """Make the completely written file ``written`` visible as ``final`` (both under the
+        store's root), removing ``written``: an atomic rename locally; on an object store a
+        server-side copy, then a single-object delete (never ``DeleteObjects``)."""
+        with self._guard("publish a file"):
+            if self._local:
+                os.replace(written, final)
+                return
+            self.fs.copy(written, final)
+        self._discard(written)
+
+    def remove_file(self, path: str) -> None:
+        """Delete one file under the store's root (absent already: fine)."""
+        with self._guard("delete a file"), contextlib.suppress(FileNotFoundError):
+            self._remove(path)
+
+    # -- temporary files ------------------------------------------------------------------
+    def stale_temporaries(self, older_than: float) -> list[str]:
+        """Temporary files (under ``tmp/``) last written before ``older_than`` (Unix time):
+        left by writes that crashed, or whose cleanup failed. A write in progress writes its
+        temporary file within seconds, so one older than an hour is garbage."""
+        folder = f"{self.root}/tmp"
+        stale = []
+        with self._guard("list temporary files"):
+            found = self.fs.find(folder) if self.fs.exists(folder) else []
+            for path in found:
+                try:
+                    modified = self.fs.modified(path).timestamp()
+                except FileNotFoundError:  # finished (or removed) meanwhile
+                    continue
+                if modified < older_than:
+                    stale.append(str(path))
+        return stale
+
+    def delete_temporary(self, path: str) -> None:
+        """Remove a temporary file listed by :meth:`stale_temporaries` (gone already: fine)."""
+        if not path.startswith(f"{self.root}/tmp/"):
+            raise UsageError(
+                f"{path} is not a temporary file of the artifact store at {self.url}.",
+                hint="Pass a path listed by stale_temporaries().",
+            )
+        with self._guard("delete a temporary file"), contextlib.suppress(FileNotFoundError):
+            self._remove(path)
+
     # -- internals ------------------------------------------------------------------------
     def _tmp_path(self) -> str:
         return f"{self.root}/tmp/{uuid.uuid4().hex}.part"
 
     def _writing(self, tmp: str) -> _Writing:
         return _Writing(self, tmp)
+
+    def _guard(self, doing: str) -> AbstractContextManager[None]:
+        """Storage client failures said as an ArtifactStoreError (object stores only: a
+        local folder's errors are the operating system's, already clear)."""
+        return nullcontext() if self._local else storage_errors(self.where, doing)
+
+    def _folder(self, path: str) -> None:
+        """Make the folder ``path`` goes in, where folders exist. Not on a bucket: object
+        stores have no folders, and s3fs's ``makedirs`` creates a missing *bucket*, so a
+        misspelled bucket name would be silently created instead of reported."""
+        if not self._bucketed:
+            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+
+    def _remove(self, path: str) -> None:
+        """Delete one object by a single-object request (``rm_file``): fsspec's ``rm``
+        sends S3's ``DeleteObjects``, which S3-compatible servers refuse from botocore
+        1.36 on (no ``Content-MD5``)."""
+        if self._local:
+            self.fs.rm(path)
+        else:
+            self.fs.rm_file(path)
 
     def _reuse(self, final: str) -> bool:
         """Whether ``final`` is stored; if so its time is refreshed (it is in use again)."""
@@ -234,24 +344,38 @@ class ArtifactStore:
         with contextlib.suppress(NotImplementedError, ValueError, OSError):
             self.fs.touch(final, truncate=False)
             return True
-        rewrite_metadata = getattr(self.fs, "setxattrs", None)  # s3fs, gcsfs: a copy in place
+        # s3fs (setxattr), gcsfs (setxattrs): the object is copied onto itself, a new time
+        rewrite_metadata = getattr(self.fs, "setxattr", None) or getattr(self.fs, "setxattrs", None)
         if rewrite_metadata is not None:
             with contextlib.suppress(NotImplementedError, ValueError, OSError):
                 rewrite_metadata(final, keel_used=str(time.time()))
+                self.fs.invalidate_cache(final)  # a listing cached before holds the old time
                 return True
         return False  # this filesystem cannot refresh a time: the caller writes it again
 
     def _commit(self, tmp: str, digest: str, size: int) -> ArtifactRef:
         final = self.path(digest)
-        if self._reuse(final):  # the same bytes are already stored: keep one copy
-            self.fs.rm(tmp)
-            return ArtifactRef(digest, size)
-        self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
         if self._local:
-            os.replace(tmp, final)  # atomic on one filesystem
-        else:
-            self.fs.mv(tmp, final)  # object stores publish an object only once written
+            if self._reuse(final):  # the same bytes are already stored: keep one copy
+                self.fs.rm(tmp)
+            else:
+                self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+                os.replace(tmp, final)  # atomic on one filesystem
+            return ArtifactRef(digest, size)
+        try:
+            with self._guard("store an artifact"):
+                if not self._reuse(final):
+                    self._folder(final)
+                    # a server-side copy publishes the object whole, or not at all
+                    self.fs.copy(tmp, final)
+        finally:
+            self._discard(tmp)
         return ArtifactRef(digest, size)
+
+    def _discard(self, tmp: str) -> None:
+        """Remove a temporary object; if that fails too, keel gc removes it later."""
+        with contextlib.suppress(Exception):
+            self._remove(tmp)
 
 
 class _Writing:
@@ -262,7 +386,8 @@ class _Writing:
 
     def __enter__(self) -> None:
         try:
-            self.store.fs.makedirs(self.tmp.rsplit("/", 1)[0], exist_ok=True)
+            with self.store._guard("store an artifact"):
+                self.store._folder(self.tmp)
         except OSError as exc:
             raise _unwritable(self.store.url, exc) from exc
 
@@ -271,10 +396,18 @@ class _Writing:
     ) -> None:
         if kind is None:
             return
-        if self.store.fs.exists(self.tmp):
-            self.store.fs.rm(self.tmp)
-        if isinstance(exc, OSError):
-            raise _unwritable(self.store.url, exc) from exc
+        if self.store.is_local:
+            with contextlib.suppress(OSError):
+                if self.store.fs.exists(self.tmp):
+                    self.store.fs.rm(self.tmp)
+            if isinstance(exc, OSError):
+                raise _unwritable(self.store.url, exc) from exc
+            return
+        self.store._discard(self.tmp)  # on a failing server this may fail too: gc removes it
+        if isinstance(exc, Exception) and not isinstance(exc, KeelError):
+            translated = explain(exc, self.store.where, "store an artifact")
+            if translated is not None:
+                raise translated from exc
 
 
 def _unwritable(url: str, exc: OSError) -> UsageError:
@@ -284,19 +417,40 @@ def _unwritable(url: str, exc: OSError) -> UsageError:
     )
 
 
+def _abandon(handle: Any) -> None:
+    """Close a file being written without publishing it: fsspec's buffered files (S3, GCS...)
+    would upload what was buffered on close, so their upload is discarded (a multipart
+    upload aborted) instead; other files are closed (their partial file is removed next)."""
+    from_fsspec = type(handle).__module__.split(".")[0] not in ("io", "_io", "builtins")
+    discard = getattr(handle, "discard", None)
+    if from_fsspec and callable(discard) and hasattr(handle, "buffer"):
+        with contextlib.suppress(Exception):
+            discard()
+        handle.closed = True  # closing would flush the (now discarded) buffer
+        return
+    with contextlib.suppress(Exception):
+        handle.close()
+
+
 def _is_fsspec_local(fs: Any) -> bool:
     from fsspec.implementations.local import LocalFileSystem
 
     return isinstance(fs, LocalFileSystem)
 
 
-def _filesystem(url: str) -> tuple[Any, str]:
+def _filesystem(url: str, options: Mapping[str, Any]) -> tuple[Any, str]:
     if "://" not in url and "::" not in url:  # a plain folder: no fsspec needed
+        if options:
+            raise ConfigError(
+                f"storage options were given for the artifact store {url!r}, a local folder.",
+                hint="Storage options apply to fsspec URLs (s3://BUCKET/PATH...): set "
+                "[artifacts] url too, or remove [artifacts.storage_options].",
+            )
         return LocalFS(), os.path.abspath(url).rstrip("/") or "/"
     import fsspec
 
     try:
-        fs, root = fsspec.core.url_to_fs(url)
+        fs, root = fsspec.core.url_to_fs(url, **options)
     except ValueError as exc:
         scheme = url.split("://", 1)[0]
         raise UsageError(
@@ -306,6 +460,6 @@ def _filesystem(url: str) -> tuple[Any, str]:
     except ImportError as exc:
         raise UsageError(
             f"the artifact store {url!r} needs a package that is not installed: {exc}.",
-            hint="Install the fsspec implementation it names (e.g. pip install s3fs).",
+            hint="Install the fsspec implementation it names (s3://: pip install 'mlkeel[s3]').",
         ) from exc
     return fs, str(root).rstrip("/")

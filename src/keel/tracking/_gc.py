@@ -2,7 +2,8 @@
 
 Referenced: every run artifact, every dataset manifest, and every file a stored dataset
 version's manifest lists. Everything else in the artifact store is garbage, as are
-temporary files of writes that never finished (older than an hour). A dry run is the
+temporary files (under ``tmp/``) older than an hour: left by writes that crashed, or whose
+cleanup failed on a failing object store (a write removes its own temporary file). A dry run is the
 default: deleting is irreversible.
 
 An unreferenced object written or re-used within the grace period (default an hour) is
@@ -24,12 +25,14 @@ from keel.tracking._project import Project, open_project
 
 _ALTERED = "The store's records were altered; nothing was deleted. Re-add the data it lists."
 
-__all__ = ["GRACE_SECONDS", "GarbageReport", "collect_garbage"]
+__all__ = ["GRACE_SECONDS", "TMP_GRACE_SECONDS", "GarbageReport", "collect_garbage"]
 
 GRACE_SECONDS = 3600.0
 """Default grace period: unreferenced objects younger than this are never deleted."""
 
-_STALE_TMP_SECONDS = 3600
+TMP_GRACE_SECONDS = 3600.0
+"""Default age past which a temporary file under ``tmp/`` is a crashed write's leftover: a
+write in progress keeps one for as long as its upload takes."""
 
 
 @dataclass(frozen=True)
@@ -62,11 +65,13 @@ def collect_garbage(
     delete: bool = False,
     grace: float | dt.timedelta | Duration | str = GRACE_SECONDS,
     project: Project | None = None,
+    tmp_grace: float | dt.timedelta | Duration | str = TMP_GRACE_SECONDS,
 ) -> GarbageReport:
     """List unreferenced artifacts older than ``grace`` (seconds, a timedelta or a duration
-    such as ``"1h"``); remove them (and stale temporary files) if ``delete``. Younger
-    unreferenced objects are kept and counted."""
+    such as ``"1h"``); remove them (and temporary files older than ``tmp_grace``, left by
+    writes that crashed) if ``delete``. Younger unreferenced objects are kept and counted."""
     seconds = parse_duration(grace, where="the gc grace period").seconds
+    tmp_seconds = parse_duration(tmp_grace, where="the gc temporary-file grace period").seconds
     project = project or open_project()
     store = project.artifacts
     cutoff = time.time() - seconds
@@ -83,10 +88,10 @@ def collect_garbage(
         removed = {d: size for d, size in old.items() if store.delete_unused(d, older_than=cutoff)}
         recent += len(old) - len(removed)
         old = removed
-    stale = _stale_tmp(project)
+    stale = store.stale_temporaries(older_than=time.time() - tmp_seconds)
     if delete:
         for path in stale:
-            store.fs.rm(path)
+            store.delete_temporary(path)
     return GarbageReport(
         tuple(sorted(old)), sum(old.values()), len(stale), len(referenced), delete, recent, seconds
     )
@@ -103,17 +108,3 @@ def _referenced(project: Project) -> set[str]:
             )
             referenced.update(item.digest for item in listing.files)
     return referenced
-
-
-def _stale_tmp(project: Project) -> list[str]:
-    store = project.artifacts
-    folder = f"{store.root}/tmp"
-    if not store.fs.exists(folder):
-        return []
-    cutoff = time.time() - _STALE_TMP_SECONDS
-    stale = []
-    for path in store.fs.find(folder):
-        modified = store.fs.modified(path).timestamp()
-        if modified < cutoff:
-            stale.append(str(path))
-    return stale

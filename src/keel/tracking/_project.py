@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from keel.store import ArtifactStore, MetadataStore
 __all__ = ["Project", "open_project"]
 
 _LOCK = threading.Lock()
-_OPEN: dict[tuple[str, str], Project] = {}
+_OPEN: dict[tuple[str, str, str], Project] = {}
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,12 @@ def open_project(start: Path | None = None) -> Project:
     takes effect at once); the stores behind the same URLs are opened once per process.
     """
     config = load_config(start)
-    key = (config.store_url, config.artifacts_url)
+    options = json.dumps(config.artifacts_options, sort_keys=True, default=str)
+    key = (config.store_url, config.artifacts_url, options)
     with _LOCK:
         if key not in _OPEN:
-            _OPEN[key] = Project(
-                config, MetadataStore(config.store_url), ArtifactStore(config.artifacts_url)
-            )
+            artifacts = ArtifactStore(config.artifacts_url, config.artifacts_options)
+            _OPEN[key] = Project(config, MetadataStore(config.store_url), artifacts)
         opened = _OPEN[key]
     if opened.config != config:
         return Project(config, opened.metadata, opened.artifacts)
