@@ -36,6 +36,7 @@ _SETTINGS: dict[tuple[str, str], tuple[type, Value]] = {
     ("telemetry", "exporter"): (str, "none"),
     ("telemetry", "endpoint"): (str, ""),
     ("logging", "format"): (str, "text"),
+    ("features", "definitions"): (str, ""),
 }
 
 # settings whose value is one of a few words
@@ -85,6 +86,10 @@ exporter = "none"
 [logging]
 # "text", or "json" for one structured JSON object per line on stderr.
 format = "text"
+
+[features]
+# The Python file that defines the project's entities, feature views and services.
+# definitions = "features.py"
 """
 
 
@@ -109,6 +114,8 @@ class Config:
     log_format: str = "text"
     store_trusted: bool = False
     """Every writer of the stores is trusted: unsealed pickled step outputs may be loaded."""
+    features_definitions: str = ""
+    """The Python file defining entities, feature views and services (relative to ``root``)."""
 
     @property
     def state_dir(self) -> Path:
@@ -150,6 +157,7 @@ def load_config(start: Path | None = None, env: Mapping[str, str] | None = None)
         telemetry_endpoint=str(get("telemetry", "endpoint")),
         log_format=str(get("logging", "format")),
         store_trusted=bool(get("store", "trusted")),
+        features_definitions=str(get("features", "definitions")),
     )
 
 
