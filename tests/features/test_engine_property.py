@@ -110,7 +110,7 @@ def _rows(drawn: list[dict[str, Any]], has_created: bool) -> list[dict[str, Any]
     has_created=False,
     as_known_at=False,
 )
-def test_engine_matches_the_reference_join(
+def test_engine_matches_the_reference_join(  # noqa: PLR0917  # hypothesis draws each
     tmp_path: Path,
     engine: str,
     drawn: list[dict[str, Any]],

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keel.errors import InputError, MissingDependencyError, UsageError, first_line
+from keel.grammar import Reference
 from keel.store import hash_bytes
 from keel.tracking import Project, dataset_reference, dataset_version, open_source
 from keel.versioning import HashCache, hash_path
@@ -79,7 +80,7 @@ class Source:
     def version(self, root: Path, project: Project | None) -> str:
         """The content version, without reading the rows of a path or a dataset."""
         if self.kind == "dataset":
-            return dataset_version(self.text, project=project).digest
+            return dataset_version(self.reference, project=project).digest
         if self.kind == "sql":
             return self.load(root, project).version
         return _files_digest(self._files(root), project)
@@ -89,7 +90,7 @@ class Source:
         if self.kind == "sql":
             return _run_query(self.text, root)
         if self.kind == "dataset":
-            found = dataset_version(self.text, project=project)
+            found = dataset_version(self.reference, project=project)
             frame = open_source(self.text, project=project)
             shown = f"{found.name}/{found.version}"
             return Loaded(frame, found.digest, f"dataset {shown}", dataset=shown)
@@ -97,6 +98,13 @@ class Source:
         located = str(_resolved(self.text, root))
         frame = open_source(located)
         return Loaded(frame, _files_digest(files, project), located)
+
+    @property
+    def reference(self) -> Reference:
+        """The dataset version a ``dataset`` source names."""
+        found = dataset_reference(self.text)
+        assert found is not None, "only dataset sources have a reference"
+        return found
 
     def _files(self, root: Path) -> list[Path]:
         text = str(_resolved(self.text, root))

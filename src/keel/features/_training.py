@@ -297,7 +297,7 @@ def _record(
         with start_run(f"training-set {name}", params=params, tags={"keel.features": name}) as run:
             for part in plan.views:
                 if part.view.source.kind == "dataset":
-                    run.use_dataset(part.view.source.text)
+                    run.use_dataset(str(part.view.source.reference))
             version = add_dataset(file, name, profile=False, project=project)
     return TrainingSet(
         built.frame, built.features, built.coverage, key=key, dataset=version, cache_hit=hit
