@@ -45,15 +45,19 @@ def test_as_known_at_hides_rows_written_later(project: Path) -> None:
 
 def test_recorded_content_addressed_and_cached_with_lineage(project: Path) -> None:
     first = training_set("entities.parquet", "loans", name="loans-train")
-    assert first.dataset is not None and not first.cache_hit
+    assert first.dataset is not None
+    assert not first.cache_hit
     assert (first.dataset.name, first.dataset.version, first.dataset.rows) == ("loans-train", 1, 5)
     again = training_set("entities.parquet", "loans", name="loans-train")
-    assert again.cache_hit and again.key == first.key
-    assert again.dataset is not None and again.dataset.version == 1
+    assert again.cache_hit
+    assert again.key == first.key
+    assert again.dataset is not None
+    assert again.dataset.version == 1
     assert again.frame.equals(first.frame)
     tree = lineage_tree("loans-train/1")
     run = tree.children[0]
-    assert run.kind == "run" and "training-set loans-train" in run.label
+    assert run.kind == "run"
+    assert "training-set loans-train" in run.label
     params = keel.tracking.open_project().metadata.get_run(str(run.run_id)).params
     assert set(params) >= {"features.key", "features.view.credit", "features.view.bureau"}
     assert params["features.view.credit"]["source"] == "data/credit.parquet"
@@ -65,8 +69,10 @@ def test_recorded_content_addressed_and_cached_with_lineage(project: Path) -> No
     )
     pl.concat([credit, extra]).write_parquet("data/credit.parquet")
     changed = training_set("entities.parquet", "loans", name="loans-train")
-    assert not changed.cache_hit and changed.key != first.key
-    assert changed.dataset is not None and changed.dataset.version == 2
+    assert not changed.cache_hit
+    assert changed.key != first.key
+    assert changed.dataset is not None
+    assert changed.dataset.version == 2
     assert changed.frame.get_column("open_loans").to_list()[0] == 9
 
 
@@ -121,7 +127,8 @@ def test_a_source_breaking_its_contract_stops_with_the_report(project: Path) -> 
 def test_definitions_are_read_afresh_and_fingerprinted(project: Path) -> None:
     defs = load_definitions()
     assert set(defs.views) == {"credit", "bureau"}
-    assert set(defs.services) == {"loans"} and set(defs.derived) == {"risky"}
+    assert set(defs.services) == {"loans"}
+    assert set(defs.derived) == {"risky"}
     before = defs.views["credit"].fingerprint(defs.root)
     Path("features.py").write_text(Path("features.py").read_text().replace('ttl="3d"', 'ttl="4d"'))
     after = load_definitions().views["credit"].fingerprint(defs.root)
