@@ -27,7 +27,6 @@ entity.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -132,16 +131,3 @@ def join_polars(entities: pl.DataFrame, rows: pl.DataFrame, spec: JoinSpec) -> p
         pl.when(live).then(values.get_column(c)).alias(c) for c in spec.columns
     )
     return out.sort(ROW)
-
-
-def join_all(
-    entities: pl.DataFrame,
-    views: Sequence[tuple[pl.DataFrame, JoinSpec]],
-    engine: str,
-) -> list[pl.DataFrame]:
-    """Every view joined with ``engine`` (``polars`` or ``duckdb``), each in ``ROW`` order."""
-    if engine == "duckdb":
-        from keel.features._duckdb import join_duckdb
-
-        return [join_duckdb(entities, rows, spec) for rows, spec in views]
-    return [join_polars(entities, rows, spec) for rows, spec in views]

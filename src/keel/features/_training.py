@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from keel.contracts import check_data
 from keel.errors import UsageError, did_you_mean
 from keel.features._definitions import Definitions, load_definitions
+from keel.features._duckdb import join_duckdb
 from keel.features._frames import contract_failure, entity_rows, feature_rows
-from keel.features._pit import FOUND, ROW, JoinSpec, join_all, sorted_rows
+from keel.features._pit import FOUND, ROW, JoinSpec, join_polars, sorted_rows
 from keel.features._service import FeatureLike, FeatureService, Plan
 from keel.features._view import FeatureView
 from keel.store import hash_bytes
@@ -132,8 +133,8 @@ def training_set(
             columns=tuple(f for f, _ in part.columns),
         )
         joined.append((sorted_rows(rows, spec, view=view.name), spec, part))
-    engine_name = "duckdb" if engine == "duckdb" else "polars"
-    results = join_all(ready, [(rows, spec) for rows, spec, _ in joined], engine_name)
+    join = join_duckdb if engine == "duckdb" else join_polars  # auto: Polars
+    results = [join(ready, rows, spec) for rows, spec, _ in joined]
     out, coverage = _assemble(frame, ready, plan, [p for *_, p in joined], results)
     built = TrainingSet(out, plan.columns, coverage)
     if name is None or project is None:
