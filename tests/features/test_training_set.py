@@ -146,3 +146,11 @@ def test_timezone_aware_times_on_both_sides(project: Path) -> None:
     # 01:00 UTC on the 5th is after the 4th-day row
     frame = training_set(entities, ["credit:open_loans"]).frame
     assert frame.get_column("open_loans").to_list() == [2]
+
+
+def test_a_duckdb_relation_of_entity_rows(project: Path) -> None:
+    import duckdb
+
+    relation = duckdb.sql("SELECT * FROM 'entities.parquet'")
+    built = training_set(relation, "loans")
+    assert built.frame.get_column("open_loans").to_list() == [1, 2, 0, None, None]

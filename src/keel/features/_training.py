@@ -104,8 +104,9 @@ def training_set(
     ``features`` (a :class:`FeatureService`, a service name, or a list of features).
 
     Names in text are resolved in ``definitions``, by default those ``keel.toml`` names.
-    ``engine`` is ``polars`` (the default for ``auto``) or ``duckdb``; both give the same
-    rows. ``name`` records the result as a version of dataset ``name`` and caches it.
+    ``engine`` is ``polars`` or ``duckdb``; ``auto`` picks DuckDB for a DuckDB relation and
+    Polars for anything else. Both give the same rows. ``name`` records the result as a
+    version of dataset ``name`` and caches it.
     """
     if engine not in _ENGINES:
         raise UsageError(f"engine={engine!r} is not an engine.", hint=f"Choose one of {_ENGINES}.")
@@ -133,7 +134,9 @@ def training_set(
             columns=tuple(f for f, _ in part.columns),
         )
         joined.append((sorted_rows(rows, spec, view=view.name), spec, part))
-    join = join_duckdb if engine == "duckdb" else join_polars  # auto: Polars
+    if engine == "auto":  # the engine of the entity rows: DuckDB's, else Polars
+        engine = "duckdb" if type(entities).__module__.startswith("duckdb") else "polars"
+    join = join_duckdb if engine == "duckdb" else join_polars
     results = [join(ready, rows, spec) for rows, spec, _ in joined]
     out, coverage = _assemble(frame, ready, plan, [p for *_, p in joined], results)
     built = TrainingSet(out, plan.columns, coverage)
@@ -279,11 +282,11 @@ def _record(
     file = _cache_file(project, key)
     if not hit:
         file.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(file, lambda path: built.frame.write_parquet(path, statistics=True))
         meta = {"features": list(built.features), "coverage": [c.to_dict() for c in built.coverage]}
-        _write_atomic(
+        _write_atomic(  # first: a cached frame always has its description
             file.with_suffix(".json"), lambda path: Path(path).write_text(json.dumps(meta))
         )
+        _write_atomic(file, lambda path: built.frame.write_parquet(path, statistics=True))
     digest = hash_path(file, cache=HashCache(project.config.state_dir / "cache")).digest
     same = [v for v in project.metadata.dataset_versions_with_digest(digest) if v.name == name]
     if same:
