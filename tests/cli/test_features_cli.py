@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from keel.cli import app
@@ -84,3 +85,11 @@ def test_training_set_exit_codes(project: Path) -> None:  # noqa: F811
     assert broken.exit_code == 1
     assert "error: feature view 'credit': the source" in broken.stderr
     assert not Path("o.parquet").exists()
+
+
+def test_no_definitions_configured_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["features", "list"])
+    assert result.exit_code == 2
+    assert "names no feature definitions file" in result.stderr
+    assert "[features]" in result.stderr

@@ -156,3 +156,34 @@ def test_a_definitions_file_that_raises(project: Path) -> None:
     with pytest.raises(UsageError) as caught:
         load_definitions()
     assert "features.py:3: the feature definitions raised ZeroDivisionError" in caught.value.message
+
+
+def test_a_derived_feature_needs_types() -> None:
+    from keel.features import derived
+
+    with pytest.raises(UsageError, match="parameter 'income' needs a column type annotation"):
+
+        @derived
+        def ratio(income, debt: float) -> float:  # type: ignore[no-untyped-def]
+            return float(debt / income)
+
+    with pytest.raises(UsageError, match="needs a return annotation"):
+
+        @derived
+        def half(income: float):  # type: ignore[no-untyped-def]
+            return income / 2
+
+
+def test_a_derived_feature_needs_its_inputs(project: Path) -> None:
+    entities = pl.DataFrame({"applicant_id": [1], "timestamp": [T0]})
+    error = _error(entities, ["credit:open_loans", "risky"])
+    assert "derived feature 'risky'" in error.message
+    assert "needs 'delinquencies'" in error.message
+
+
+def test_two_views_of_one_name_in_the_definitions(project: Path) -> None:
+    text = Path("features.py").read_text().replace('"bureau", entity', '"credit", entity')
+    Path("features.py").write_text(text)
+    with pytest.raises(UsageError, match="two definitions named 'credit'") as caught:
+        load_definitions()
+    assert "features.py:" in caught.value.message
