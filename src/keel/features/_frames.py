@@ -25,13 +25,13 @@ def _key_dtype(kind: type) -> pl.DataType:
 
 
 def _fits(dtype: pl.DataType, kind: type) -> bool:
+    import polars as pl
+
     if kind is int:
         return dtype.is_integer()
     if kind is str:
-        import polars as pl
-
         return dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)
-    return dtype.base_type().__name__ == "Boolean"
+    return dtype == pl.Boolean
 
 
 def time_zone_of(dtype: pl.DataType, column: str, what: str) -> str | None:
