@@ -13,8 +13,8 @@ Parquet files, builds the training set once untimed and ``--repeats`` times time
 fastest wall and CPU times are kept: the machine may be shared), and writes the last result;
 every tool runs ``--rounds`` times, round-robin, and its best round is reported. Peak memory
 is the subprocess's peak RSS (``ru_maxrss``) in a separate single-build run, and its growth
-over the RSS right after imports. Roles: ``handwritten`` (the reference), ``keel`` (Polars engine, default),
-``keel-duckdb`` (``engine="duckdb"``), and ``keel-recorded`` (``name=``: content address,
+over the RSS right after imports. Roles: ``handwritten`` (the reference), ``keel`` (Polars
+engine, default), ``keel-duckdb`` (``engine="duckdb"``), and ``keel-recorded`` (``name=``: content address,
 dataset version and cache; the timed builds after the first are cache hits). Every Keel
 output is compared with the reference, row for row (nulls equal), and the run exits 1 if
 one differs.
