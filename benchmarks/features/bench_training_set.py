@@ -14,10 +14,10 @@ fastest wall and CPU times are kept: the machine may be shared), and writes the 
 every tool runs ``--rounds`` times, round-robin, and its best round is reported. Peak memory
 is the subprocess's peak RSS (``ru_maxrss``) in a separate single-build run, and its growth
 over the RSS right after imports. Roles: ``handwritten`` (the reference), ``keel`` (Polars
-engine, default), ``keel-duckdb`` (``engine="duckdb"``), and ``keel-recorded`` (``name=``: content address,
-dataset version and cache; the timed builds after the first are cache hits). Every Keel
-output is compared with the reference, row for row (nulls equal), and the run exits 1 if
-one differs.
+engine, default), ``keel-duckdb`` (``engine="duckdb"``), and ``keel-recorded`` (``name=``:
+content address, dataset version and cache; the timed builds after the first are cache
+hits). Every Keel output is compared with the reference, row for row (nulls equal), and the
+run exits 1 if one differs.
 
 With ``--roles ...,feast-duckdb,feast-file`` Feast 0.67 runs too, in its own virtualenv
 (``bash benchmarks/setup.sh features``; see ``run_feast.py``), with its DuckDB and its default
