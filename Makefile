@@ -54,6 +54,7 @@ bench: setup
 	.venv-bench-store/bin/python benchmarks/registry/bench_registry.py
 	$(BIN)/python benchmarks/monitor/bench_monitor.py
 	$(BIN)/python benchmarks/serve/bench_serve.py
+	$(BIN)/python benchmarks/features/bench_training_set.py
 
 clean:
 	rm -rf $(VENV) .tools .venv-bench .venv-bench-ge .venv-bench-store .venv-bench-monitor .venv-bench-serve .mypy_cache .ruff_cache .pytest_cache

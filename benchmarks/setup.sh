@@ -10,11 +10,12 @@
 #                   need pandas < 3, so they are kept apart from Keel's pandas 3)
 #   .venv-bench-serve  full MLflow (its scoring server, `mlflow models serve`) and
 #                   scikit-learn at the version of Keel's .venv (the serving benchmark)
+#   .venv-bench-features  Feast with its DuckDB offline store (the feature store benchmark)
 #
 # Keel's own virtualenv (.venv, made by the project's install step) runs Keel and the
 # hand-written query; without it the benchmark uses .venv-bench for them.
 #
-# Usage: bash benchmarks/setup.sh [--force] [bench|ge|store|monitor|serve ...]   (default: all five)
+# Usage: bash benchmarks/setup.sh [--force] [bench|ge|store|monitor|serve|features ...]   (default: all six)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,8 +25,8 @@ ONLY=()
 for arg in "$@"; do
     case "$arg" in
         --force) FORCE="--force" ;;
-        bench | ge | store | monitor | serve) ONLY+=("$arg") ;;
-        *) echo "usage: bash benchmarks/setup.sh [--force] [bench|ge|store|monitor|serve ...]" >&2; exit 2 ;;
+        bench | ge | store | monitor | serve | features) ONLY+=("$arg") ;;
+        *) echo "usage: bash benchmarks/setup.sh [--force] [bench|ge|store|monitor|serve|features ...]" >&2; exit 2 ;;
     esac
 done
 
@@ -49,6 +50,8 @@ NANNYML="nannyml==0.13.1"
 PANDAS2="pandas<3"
 # the serving benchmark's peer: full MLflow, for its scoring server (uvicorn + FastAPI)
 MLFLOW_SERVE="mlflow==3.17.2"
+# the feature store benchmark's peer
+FEAST="feast[duckdb]==0.67.0"
 
 polars_pin() {
     # the Polars of Keel's venv, so that every Polars tool runs the same engine
@@ -107,12 +110,18 @@ if wanted serve; then
     DIRS+=(.venv-bench-serve)
 fi
 
+if wanted features; then
+    make_venv "$ROOT/.venv-bench-features" "v1 $FEAST" "$FEAST"
+    DIRS+=(.venv-bench-features)
+fi
+
 for dir in "${DIRS[@]}"; do
     "$ROOT/$dir/bin/python" - "$dir" <<'EOF'
 import sys
 from importlib.metadata import version, PackageNotFoundError
 names = ["polars", "pandera", "dataframely", "mlkeel", "great_expectations", "pandas", "pyarrow",
-         "mlflow", "mlflow-skinny", "dvc", "scikit-learn", "skops", "evidently", "nannyml"]
+         "mlflow", "mlflow-skinny", "dvc", "scikit-learn", "skops", "evidently", "nannyml",
+         "feast", "duckdb"]
 found = []
 for name in names:
     try:

@@ -13,6 +13,9 @@ __all__ = [
     "Check",
     "Column",
     "Contract",
+    "Entity",
+    "FeatureService",
+    "FeatureView",
     "Field",
     "Frame",
     "Model",
@@ -67,6 +70,9 @@ if TYPE_CHECKING:
     from keel.contracts import rows as rows
     from keel.contracts import rule as rule
     from keel.contracts import unique as unique
+    from keel.features import Entity as Entity
+    from keel.features import FeatureService as FeatureService
+    from keel.features import FeatureView as FeatureView
     from keel.models import Model as Model
     from keel.pipelines import Pipeline as Pipeline
     from keel.pipelines import param as param
@@ -102,6 +108,9 @@ _LAZY = {
     "rows": "keel.contracts",
     "rule": "keel.contracts",
     "unique": "keel.contracts",
+    "Entity": "keel.features",
+    "FeatureService": "keel.features",
+    "FeatureView": "keel.features",
     "Model": "keel.models",
     "Pipeline": "keel.pipelines",
     "load": "keel.registry",

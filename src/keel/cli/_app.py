@@ -12,6 +12,7 @@ from keel.cli import (
     _contract,
     _data,
     _deploy,
+    _features,
     _models,
     _monitor,
     _pipeline,
@@ -37,6 +38,7 @@ app.command("validate")(_validate.validate)
 app.add_typer(_contract.app, name="contract")
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_data.app, name="data")
+app.add_typer(_features.app, name="features")
 app.add_typer(_models.app, name="models")
 app.add_typer(_monitor.app, name="monitor")
 app.command("run")(_pipeline.run)

@@ -41,6 +41,7 @@ _SETTINGS: dict[tuple[str, str], tuple[type, Value]] = {
     ("telemetry", "exporter"): (str, "none"),
     ("telemetry", "endpoint"): (str, ""),
     ("logging", "format"): (str, "text"),
+    ("features", "definitions"): (str, ""),
 }
 
 # settings whose value is a table (kept apart from the typed scalars above)
@@ -97,6 +98,10 @@ exporter = "none"
 [logging]
 # "text", or "json" for one structured JSON object per line on stderr.
 format = "text"
+
+[features]
+# The Python file that defines the project's entities, feature views and services.
+# definitions = "features.py"
 """
 
 
@@ -124,6 +129,8 @@ class Config:
     artifacts_options: dict[str, Any] = field(default_factory=dict, hash=False, repr=False)
     """Keyword arguments for the artifact store's fsspec filesystem (endpoint, credentials,
     botocore settings...): ``[artifacts.storage_options]``."""
+    features_definitions: str = ""
+    """The Python file defining entities, feature views and services (relative to ``root``)."""
 
     @property
     def state_dir(self) -> Path:
@@ -171,6 +178,7 @@ def load_config(start: Path | None = None, env: Mapping[str, str] | None = None)
         log_format=str(get("logging", "format")),
         store_trusted=bool(get("store", "trusted")),
         artifacts_options=options,
+        features_definitions=str(get("features", "definitions")),
     )
 
 

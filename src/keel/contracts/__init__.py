@@ -54,6 +54,7 @@ from keel.contracts._schema import Frame as Frame
 from keel.contracts._schema import Schema as Schema
 from keel.contracts._types import Categorical as Categorical
 from keel.contracts._types import DType as DType
+from keel.contracts._types import parse_annotation as parse_annotation
 from keel.contracts._yaml import contract_from_dict as contract_from_dict
 from keel.contracts._yaml import contract_to_dict as contract_to_dict
 from keel.contracts._yaml import dump_yaml as dump_yaml
@@ -106,6 +107,7 @@ __all__ = [
     "null_fraction",
     "open_data",
     "ordered",
+    "parse_annotation",
     "parse_expr",
     "polars_type",
     "read_contract",

@@ -1,0 +1,45 @@
+"""The feature store: entities, feature views typed by contracts, and point-in-time correct
+training sets from one engine (Polars, or DuckDB's ``ASOF JOIN``).
+
+Definitions live in code (``keel.toml`` ``[features] definitions = "features.py"``), so there
+is no registry to apply: a view's fingerprint is its definition, its contract and its
+source's content version. See docs/features.md for the semantics and a worked example.
+"""
+
+from keel.features._definitions import Definitions as Definitions
+from keel.features._definitions import load_definitions as load_definitions
+from keel.features._derived import DerivedFeature as DerivedFeature
+from keel.features._derived import derived as derived
+from keel.features._entity import Entity as Entity
+from keel.features._service import FeatureLike as FeatureLike
+from keel.features._service import FeatureService as FeatureService
+from keel.features._service import Plan as Plan
+from keel.features._service import ViewPart as ViewPart
+from keel.features._source import SqlQuery as SqlQuery
+from keel.features._source import sql as sql
+from keel.features._training import Coverage as Coverage
+from keel.features._training import Engine as Engine
+from keel.features._training import TrainingSet as TrainingSet
+from keel.features._training import training_set as training_set
+from keel.features._view import FeatureRef as FeatureRef
+from keel.features._view import FeatureView as FeatureView
+
+__all__ = [
+    "Coverage",
+    "Definitions",
+    "DerivedFeature",
+    "Engine",
+    "Entity",
+    "FeatureLike",
+    "FeatureRef",
+    "FeatureService",
+    "FeatureView",
+    "Plan",
+    "SqlQuery",
+    "TrainingSet",
+    "ViewPart",
+    "derived",
+    "load_definitions",
+    "sql",
+    "training_set",
+]

@@ -1,0 +1,155 @@
+"""Entity frames and feature rows made ready for the engine: columns present, keys of their
+declared types and never null, times as date-times that are all time-zone aware or all
+naive. Each refusal says which column of which input, what it holds and how to fix it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from keel.errors import ContractError, FailureReport, InputError, UsageError
+from keel.features._entity import KEY_TYPES, Entity
+from keel.features._pit import CREATED, EVENT, ROW, TIME
+from keel.features._view import FeatureView
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["contract_failure", "entity_rows", "feature_rows", "time_zone_of"]
+
+
+def _key_dtype(kind: type) -> pl.DataType:
+    import polars as pl
+
+    return {int: pl.Int64(), str: pl.String(), bool: pl.Boolean()}[kind]
+
+
+def _fits(dtype: pl.DataType, kind: type) -> bool:
+    import polars as pl
+
+    if kind is int:
+        return dtype.is_integer()
+    if kind is str:
+        return dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)
+    return dtype == pl.Boolean
+
+
+def time_zone_of(dtype: pl.DataType, column: str, what: str) -> str | None:
+    """The time zone of a date-time column (``None``: naive); a date counts as naive."""
+    import polars as pl
+
+    if isinstance(dtype, pl.Datetime):
+        return dtype.time_zone
+    if dtype == pl.Date:
+        return None
+    raise InputError(
+        f"{what} column {column!r} holds {dtype}, not date-times.",
+        hint=f"Parse it first, e.g. pl.col({column!r}).str.to_datetime().",
+    )
+
+
+def _as_time(column: str, zone: str | None) -> pl.Expr:
+    import polars as pl
+
+    expr = pl.col(column).cast(pl.Datetime("us", zone) if zone else pl.Datetime("us"))
+    return expr.dt.convert_time_zone("UTC") if zone else expr
+
+
+def _check_keys(schema: pl.Schema, entity: Entity, what: str) -> None:
+    for key, kind in entity.keys:
+        if key not in schema:
+            raise InputError(
+                f"{what} has no column {key!r}, a key of entity {entity.name!r}.",
+                hint=f"Add it (columns: {', '.join(schema.names()[:20])}).",
+            )
+        if not _fits(schema[key], kind):
+            raise InputError(
+                f"{what} column {key!r} holds {schema[key]}, but entity {entity.name!r} "
+                f"declares it {KEY_TYPES[kind]}.",
+                hint=f"Cast it: pl.col({key!r}).cast(pl.{_key_dtype(kind)}).",
+            )
+
+
+def entity_rows(
+    frame: pl.DataFrame, entities: Sequence[Entity], timestamp: str
+) -> tuple[pl.DataFrame, str | None]:
+    """``ROW``, every entity's keys (typed) and ``TIME``; with the frame's time zone."""
+    import polars as pl
+
+    schema = frame.schema
+    if timestamp not in schema:
+        raise InputError(
+            f"the entity frame has no timestamp column {timestamp!r} (columns: "
+            f"{', '.join(schema.names()[:20])}).",
+            hint="Give each row the time its features are wanted as of, or pass "
+            "timestamp='COLUMN' (--timestamp COLUMN) naming it.",
+        )
+    zone = time_zone_of(schema[timestamp], timestamp, "the entity frame")
+    keys: dict[str, type] = {}
+    for entity in entities:
+        _check_keys(schema, entity, "the entity frame")
+        keys.update(entity.keys)
+    for column in [*keys, timestamp]:
+        nulls = frame.get_column(column).is_null()
+        if nulls.any():
+            rows = frame.with_row_index("row").filter(nulls).get_column("row").head(5).to_list()
+            what = "key" if column in keys else "timestamp"
+            raise InputError(
+                f"the entity frame has {int(nulls.sum())} row(s) with a null {what} "
+                f"{column!r} (rows {rows}); a row without {what} cannot be looked up.",
+                hint="Drop or fill those rows before asking for features.",
+            )
+    ready = frame.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias(ROW),
+        *(pl.col(k).cast(_key_dtype(kind)) for k, kind in keys.items()),
+        _as_time(timestamp, zone).alias(TIME),
+    )
+    return ready, zone
+
+
+def feature_rows(
+    frame: pl.LazyFrame, view: FeatureView, zone: str | None, timestamp: str
+) -> pl.DataFrame:
+    """The view's keys, ``EVENT``, ``CREATED`` and features, collected and normalized."""
+    import polars as pl
+
+    what = f"feature view {view.name!r}: the source {view.source}"
+    schema = frame.collect_schema()
+    _check_keys(schema, view.entity, what)
+    times = [(view.event_time, EVENT)]
+    if view.created_time:
+        times.append((view.created_time, CREATED))
+    for column, _ in times:
+        if column not in schema:
+            raise InputError(
+                f"{what} has no column {column!r} (the view's "
+                f"{'event' if column == view.event_time else 'created'} time).",
+                hint=f"Columns: {', '.join(schema.names()[:20])}.",
+            )
+        here = time_zone_of(schema[column], column, what)
+        if (here is None) != (zone is None):
+            aware, naive = (
+                ("the entity frame", what) if zone is not None else (what, "the entity frame")
+            )
+            raise InputError(
+                f"{what} column {column!r} is {'naive' if here is None else f'in {here}'} "
+                f"but the entity frame's {timestamp!r} is "
+                f"{'naive' if zone is None else f'in {zone}'}: time-zone aware and naive "
+                "times cannot be compared.",
+                hint=f"Make both aware or both naive: {naive} with "
+                f"pl.col(...).dt.replace_time_zone('UTC') if it holds UTC, or {aware} with "
+                ".dt.replace_time_zone(None).",
+            )
+    missing = [c for c in view.features if c not in schema]
+    if missing:  # the contract check reports these; this guards a contract-less read
+        raise UsageError(f"{what} lacks the feature column(s) {', '.join(missing)}.")
+    return frame.select(
+        *(pl.col(k).cast(_key_dtype(kind)) for k, kind in view.entity.keys),
+        *(_as_time(c, time_zone_of(schema[c], c, what)).alias(alias) for c, alias in times),
+        *view.features,
+    ).collect()
+
+
+def contract_failure(report: FailureReport, view: FeatureView, shown: str) -> ContractError:
+    """The error a source that breaks its view's contract raises (with the whole report)."""
+    return ContractError(report, where=f"feature view {view.name!r}: the source {shown}")

@@ -1,0 +1,139 @@
+"""The point-in-time engine: for each entity row (keys, timestamp ``T``), the latest feature
+row of its entity with event time ``<= T`` and ``>= T - TTL`` (both inclusive).
+
+Semantics, held by every engine (a property test compares each with a brute-force join):
+
+- Among the feature rows of an entity with event time ``<= T``, the one with the greatest
+  event time wins; rows of equal event time are ordered by created time (a missing created
+  time counts as the earliest). Two rows with equal keys, event time and created time are
+  ambiguous and refused (:func:`sorted_rows`).
+- "As known at" (``as_known_at=True``): a row also needs its created time ``<= T`` (a row
+  without a created time is known from its event time).
+- The winner's event time must be ``>= T - TTL``; otherwise the features are null (expired).
+  Every entity row gives exactly one output row, in the input's order; rows with no feature
+  row are null too (missing), never dropped. The winner's event time is returned as well,
+  so callers can tell missing from expired.
+- Feature rows with a null key or a null event time can match nothing and are ignored.
+
+The plan, shared by the engines: number the feature rows ``p`` in (keys, event time, created
+time) order; a row becomes *known* at ``k`` = its event time (or, as known at, the later of
+its event and created times); the best row known by ``k`` is the running maximum of ``p``
+over the entity's rows in ``k`` order; an as-of join on ``k`` finds, per entity row, the
+best row known at ``T``; the TTL is then checked on that row's event time. The online
+snapshot (the latest row per entity at one instant) is the same join with one entity row per
+entity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from keel.errors import InputError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["CREATED", "EVENT", "FOUND", "ROW", "TIME", "JoinSpec", "join_polars", "sorted_rows"]
+
+ROW = "__keel_row"
+"""The entity row's position in the input."""
+TIME = "__keel_time"
+"""The entity row's timestamp, normalized."""
+EVENT = "__keel_event"
+CREATED = "__keel_created"
+FOUND = "__keel_found"
+"""The winning feature row's event time (null when no row was found)."""
+_P = "__keel_p"
+_K = "__keel_k"
+_BEST = "__keel_best"
+
+
+@dataclass(frozen=True)
+class JoinSpec:
+    """One view's join: its keys, TTL (microseconds, None: never expires), mode, columns."""
+
+    keys: tuple[str, ...]
+    ttl_us: int | None
+    as_known_at: bool
+    has_created: bool
+    columns: tuple[str, ...]
+
+
+def sorted_rows(features: pl.DataFrame, spec: JoinSpec, *, view: str) -> pl.DataFrame:
+    """The feature rows in (keys, event time, created time) order, ambiguous rows refused.
+
+    When no two rows share an event time (the usual case with fine-grained times), event-time
+    order alone is that order within every entity, and a sort by one column is enough.
+
+    ``features`` has the keys, ``EVENT``, ``CREATED`` (when the view has one) and the
+    feature columns, normalized."""
+    import polars as pl
+
+    order = [*spec.keys, EVENT, *([CREATED] if spec.has_created else [])]
+    rows = features.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in [*spec.keys, EVENT]))
+    by_event = rows.sort(EVENT)
+    if not by_event.select(pl.col(EVENT).eq(pl.col(EVENT).shift(1)).any()).item():
+        return by_event  # no two rows share an event time: the (cheaper) order is complete
+    rows = rows.sort(order, nulls_last=False)
+    same = pl.all_horizontal(pl.col(c).eq_missing(pl.col(c).shift(1)) for c in order)
+    clashes = rows.filter(same)
+    if clashes.height:
+        shown = (
+            clashes.head(3)
+            .select(order)
+            .rename({EVENT: "event_time", CREATED: "created_time"}, strict=False)
+        )
+        created = "and created time " if spec.has_created else ""
+        raise InputError(
+            f"feature view {view!r}: {clashes.height} row(s) repeat the keys and event time "
+            f"{created}of another row, so which one holds is ambiguous; e.g. "
+            f"{shown.to_dicts()}.",
+            hint="Keep one row per entity and event time, or give the view a created_time "
+            "column (the later-created row then wins).",
+        )
+    return rows
+
+
+def join_polars(entities: pl.DataFrame, rows: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
+    """The Polars engine: ``FOUND`` and ``spec.columns`` per entity row, in ``ROW`` order.
+
+    ``entities`` has ``ROW``, the keys and ``TIME``; ``rows`` comes from :func:`sorted_rows`.
+    """
+    import polars as pl
+
+    keys = list(spec.keys)
+    index = pl.int_range(pl.len(), dtype=pl.UInt32)
+    if spec.as_known_at and spec.has_created:
+        known = (
+            rows.select(*keys, pl.max_horizontal(EVENT, CREATED).alias(_K), index.alias(_P))
+            .sort([*keys, _K, _P])
+            .with_columns(pl.col(_P).cum_max().over(keys).alias(_BEST))
+            .drop(_P)
+        )
+    else:  # known at its event time: the rows are in order already
+        known = rows.select(*keys, pl.col(EVENT).alias(_K), index.alias(_BEST))
+    matched = (
+        entities.select(ROW, *keys, TIME)
+        .sort(TIME)
+        .join_asof(
+            known,
+            left_on=TIME,
+            right_on=_K,
+            by=keys,
+            strategy="backward",
+            check_sortedness=False,  # sorted above, within each entity too
+        )
+    )
+    best = matched.get_column(_BEST)
+    values = rows.select(EVENT, *spec.columns)[best]
+    found = values.get_column(EVENT)
+    live = found.is_not_null()
+    if spec.ttl_us is not None:
+        start = matched.get_column(TIME) - dt.timedelta(microseconds=spec.ttl_us)
+        live = live & (found >= start)
+    out = pl.DataFrame([matched.get_column(ROW), found.alias(FOUND)]).with_columns(
+        pl.when(live).then(values.get_column(c)).alias(c) for c in spec.columns
+    )
+    return out.sort(ROW)
