@@ -13,15 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from keel.errors import ConfigError, ConfigFileError, did_you_mean
-from keel.grammar import Reader, read_toml
+from keel.errors import ConfigError, ConfigFileError, UsageError, did_you_mean
+from keel.grammar import Reader, parse_duration, read_toml
 
 __all__ = ["Config", "find_root", "init_project", "load_config"]
 
 CONFIG_FILE = "keel.toml"
 STATE_DIR = ".keel"
 
-Value = str | int | bool
+Value = str | int | float | bool
 
 # (section, key) -> (type, default). Defaults that depend on the root are filled in later.
 _SETTINGS: dict[tuple[str, str], tuple[type, Value]] = {
@@ -36,7 +36,19 @@ _SETTINGS: dict[tuple[str, str], tuple[type, Value]] = {
     ("telemetry", "exporter"): (str, "none"),
     ("telemetry", "endpoint"): (str, ""),
     ("logging", "format"): (str, "text"),
+    # objectives of the quality KPIs (keel kpis, the overview of keel ui): docs/ui.md
+    ("kpis", "contract_pass_rate"): (float, 0.95),
+    ("kpis", "data_freshness"): (str, "30d"),
+    ("kpis", "run_failure_rate"): (float, 0.1),
+    ("kpis", "gate_pass_rate"): (float, 0.5),
+    ("kpis", "cache_hit_rate"): (float, 0.3),
+    ("kpis", "serving_p99_ms"): (float, 500.0),
+    ("kpis", "serving_invalid_rate"): (float, 0.01),
+    ("kpis", "amber_margin"): (float, 0.2),
 }
+
+# settings that hold a duration (keel.grammar's one grammar: 30s, 15m, 2d)
+_DURATIONS = {("kpis", "data_freshness")}
 
 # settings whose value is one of a few words
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -85,6 +97,17 @@ exporter = "none"
 [logging]
 # "text", or "json" for one structured JSON object per line on stderr.
 format = "text"
+
+[kpis]
+# Objectives of the quality KPIs (keel kpis; the overview of keel ui). Defaults shown.
+# contract_pass_rate = 0.95   # share of recent dataset versions whose contract passed
+# data_freshness = "30d"      # newest version of every dataset at most this old
+# run_failure_rate = 0.1      # share of recent runs that failed or were killed, at most
+# gate_pass_rate = 0.5        # share of recent gate decisions that passed
+# cache_hit_rate = 0.3        # share of recent pipeline steps served from the cache
+# serving_p99_ms = 500        # p99 latency of served predictions over the last day
+# serving_invalid_rate = 0.01 # share of served records that broke the input contract
+# amber_margin = 0.2          # amber (not red) while within this fraction of an objective
 """
 
 
@@ -109,6 +132,8 @@ class Config:
     log_format: str = "text"
     store_trusted: bool = False
     """Every writer of the stores is trusted: unsealed pickled step outputs may be loaded."""
+    kpis: tuple[tuple[str, Value], ...] = ()
+    """The ``[kpis]`` objectives, every key with its value (defaults filled in)."""
 
     @property
     def state_dir(self) -> Path:
@@ -150,6 +175,7 @@ def load_config(start: Path | None = None, env: Mapping[str, str] | None = None)
         telemetry_endpoint=str(get("telemetry", "endpoint")),
         log_format=str(get("logging", "format")),
         store_trusted=bool(get("store", "trusted")),
+        kpis=tuple((key, get(section, key)) for section, key in _SETTINGS if section == "kpis"),
     )
 
 
@@ -205,7 +231,20 @@ def _file_value(reader: Reader, table: dict[str, object], section: str, key: str
     value, problem, hint = _convert(table[key], section, key)
     if problem:
         reader.problem((section, key), problem, hint=hint)
+    elif (section, key) in _DURATIONS:
+        problem, hint = _duration_problem(value, f"[{section}] {key}")
+        if problem:
+            reader.problem((section, key), problem, hint=hint)
+            return default
     return value
+
+
+def _duration_problem(value: Value, where: str) -> tuple[str, str]:
+    try:
+        parse_duration(str(value), where=where)
+    except UsageError as error:
+        return error.message.removeprefix(f"{where} "), error.hint or ""
+    return "", ""
 
 
 def _read_env(env: Mapping[str, str]) -> dict[tuple[str, str], Value]:
@@ -219,8 +258,10 @@ def _read_env(env: Mapping[str, str]) -> dict[tuple[str, str], Value]:
 
 def _typed(raw: object, section: str, key: str, where: str) -> Value:
     value, problem, hint = _convert(raw, section, key)
+    if not problem and (section, key) in _DURATIONS:
+        problem, hint = _duration_problem(value, where)
     if problem:
-        raise ConfigError(f"{where} {problem}.", hint=hint)
+        raise ConfigError(f"{where} {problem.rstrip('.')}.", hint=hint)
     return value
 
 
@@ -229,11 +270,11 @@ def _convert(raw: object, section: str, key: str) -> tuple[Value, str, str]:
     the default with what is wrong and a hint."""
     kind, default = _SETTINGS[(section, key)]
     if isinstance(raw, str) and kind is not str:
-        text = raw.strip().lower()
-        if kind is bool and text in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
-            return text in {"1", "true", "yes", "on"}, "", ""
-        if kind is int and text.lstrip("-").isdigit():
-            return int(text), "", ""
+        read = _from_text(raw.strip().lower(), kind)
+        if read is not None:
+            return read, "", ""
+    elif kind is float and isinstance(raw, int | float) and not isinstance(raw, bool):
+        return float(raw), "", ""
     elif isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
         choices = _CHOICES.get((section, key))
         if choices is not None and raw not in choices:
@@ -248,3 +289,17 @@ def _convert(raw: object, section: str, key: str) -> tuple[Value, str, str]:
         f"must be {kind.__name__}, got {raw!r}",
         f"Set it to a {kind.__name__} value, e.g. {default!r}.",
     )
+
+
+def _from_text(text: str, kind: type) -> Value | None:
+    """A bool, int or float written as text (an environment variable), or None."""
+    if kind is bool and text in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+        return text in {"1", "true", "yes", "on"}
+    if kind is int and text.lstrip("-").isdigit():
+        return int(text)
+    if kind is float:
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None
