@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from keel.errors import UsageError
-from keel.store._metadata_schema import experiments, metrics, params, run_tags, runs
+from keel.store._metadata_schema import FloatValue, experiments, metrics, params, run_tags, runs
 
 if TYPE_CHECKING:
     from keel.store._metadata import Run
@@ -40,9 +41,10 @@ FILTER_HELP = (
 )
 _CLAUSE = re.compile(
     r"""\s*(?P<field>[A-Za-z_][\w.\-/]*)\s*(?P<op>>=|<=|!=|=|<|>|~)\s*
-        (?P<value>"[^"]*"|'[^']*'|[^\s"']+)\s*(?:(?P<sep>and)\b|$)""",
+        (?P<value>"[^"]*"|'[^']*'|[^\s"']+)\s*""",
     re.VERBOSE | re.IGNORECASE,
 )
+_AND = re.compile(r"and\s+", re.IGNORECASE)
 _KINDS = {"metrics": "metrics", "metric": "metrics", "params": "params", "param": "params"}
 _KINDS |= {"tags": "tags", "tag": "tags"}
 _TEXT_OPS = ("=", "!=", "~")
@@ -73,8 +75,14 @@ def run_filter(text: str) -> sa.ColumnElement[bool]:
         quoted = value[:1] in {'"', "'"}
         conditions.append(_clause(match["field"], match["op"], value[1:-1] if quoted else value))
         position = match.end()
-        if match["sep"] is None and position < len(text):
-            raise UsageError(f"expected 'and' in the run filter {text!r}.", hint=FILTER_HELP)
+        joined = _AND.match(text, position)
+        if joined is not None:
+            position = joined.end()
+        elif position < len(text):
+            raise UsageError(
+                f"expected 'and' in the run filter {text!r} at {text[position:]!r}.",
+                hint=FILTER_HELP,
+            )
     return sa.and_(sa.true(), *conditions)
 
 
@@ -104,9 +112,12 @@ def _directed(expression: sa.ColumnElement[Any], descending: bool) -> sa.ColumnE
 
 
 def _latest(key: str) -> sa.ScalarSelect[Any]:
-    """A run's latest value of one metric (the value ``Run.metrics`` shows)."""
+    """A run's latest value of one metric (the value ``Run.metrics`` shows); NaN as NULL,
+    so that it matches no comparison and sorts last on both backends (SQLite stores NaN as
+    NULL already; PostgreSQL would sort it above every number)."""
+    nan = sa.literal(math.nan, type_=FloatValue())  # binds NULL on SQLite: NULLIF keeps value
     return (
-        sa.select(metrics.c.value)
+        sa.select(sa.func.nullif(metrics.c.value, nan))
         .where(metrics.c.run_id == runs.c.id, metrics.c.key == key)
         .order_by(metrics.c.step.desc(), metrics.c.timestamp.desc(), metrics.c.id.desc())
         .limit(1)
