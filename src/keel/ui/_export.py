@@ -27,13 +27,13 @@ def export_site(dest: Path | str, project: Project | Path | None = None) -> list
     """Write the UI's pages for ``project`` into ``dest`` (new or empty); return the files."""
     from keel.tracking import Project, open_project
 
-    opened = project if isinstance(project, Project) else open_project(project)
     folder = Path(dest)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise UsageError(
             f"{folder} exists and is not an empty folder; the export does not overwrite.",
             hint="Choose a new folder, or empty this one.",
         )
+    opened = project if isinstance(project, Project) else open_project(project)
     pages = Pages(exported=True, project=opened.config.project_name)
     written: list[Path] = []
 

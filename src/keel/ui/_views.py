@@ -220,7 +220,7 @@ def model(project: Project, name: str) -> dict[str, Any]:
     """A model's versions (``keel models show NAME``), aliases and history
     (``keel models history NAME``), and each metric across versions."""
     registry = project.metadata.models
-    versions = [v.to_dict() for v in registry.versions(name)]
+    versions = [v.to_dict() for v in _found(functools.partial(registry.versions, name))]
     if not versions:
         raise NotFoundError(f"no model {name!r} in this registry.", hint="keel models list")
     events = [e.to_dict() for e in registry.events(name)]
