@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint types imports unit bench clean
+.PHONY: setup browser demo test lint types imports unit bench clean
 
 setup: $(STAMP)
 
@@ -13,6 +13,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
 	$(BIN)/python -m pip install --quiet -e . --group dev
 	touch $(STAMP)
+
+# The UI's browser tests drive Debian's Chromium (Playwright's own browser downloads are not
+# used). Installed once, as root; elsewhere install it yourself (CI=true fails without it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { test "$$(id -u)" = 0 && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; } || \
+		echo "make browser: install Chromium (apt-get install chromium) for tests/ui/test_browser.py"
 
 demo: setup
 	$(BIN)/python examples/demo/run.py
@@ -27,7 +35,7 @@ types: setup
 imports: setup
 	$(BIN)/lint-imports
 
-unit: setup
+unit: setup browser
 	$(BIN)/pytest -n 2 -q
 
 test: lint types imports unit
