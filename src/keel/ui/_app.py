@@ -32,7 +32,7 @@ _CSP = (
 )
 
 
-def create_app(project: Project | Path | None = None, *, token: str | None = None) -> ASGIApp:
+def create_app(project: Project | Path | str | None = None, *, token: str | None = None) -> ASGIApp:
     """The ``keel ui`` ASGI app over ``project`` (a :class:`keel.tracking.Project`, a folder
     in one, or the working folder). With ``token``, every request must carry it."""
     try:
@@ -44,7 +44,7 @@ def create_app(project: Project | Path | None = None, *, token: str | None = Non
         raise MissingDependencyError("fastapi", extra="ui", purpose="keel ui") from exc
     from keel.tracking import Project, open_project
 
-    opened = project if isinstance(project, Project) else open_project(project)
+    opened = project if isinstance(project, Project) else open_project(_folder(project))
     pages = Pages(project=opened.config.project_name)
     app = FastAPI(
         title="Keel UI",
@@ -84,3 +84,7 @@ async def _keel_error(request: Any, error: Exception) -> Any:
     context: Context = request.app.state.keel_ui
     page = context.pages.render("error.html", request.url.path.strip("/"), **body)
     return HTMLResponse(page, status_code=status)
+
+
+def _folder(project: Path | str | None) -> Path | None:
+    return None if project is None else Path(project)

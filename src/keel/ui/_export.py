@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["export_site"]
 
 
-def export_site(dest: Path | str, project: Project | Path | None = None) -> list[Path]:
+def export_site(dest: Path | str, project: Project | Path | str | None = None) -> list[Path]:
     """Write the UI's pages for ``project`` into ``dest`` (new or empty); return the files."""
     from keel.tracking import Project, open_project
 
@@ -33,7 +33,7 @@ def export_site(dest: Path | str, project: Project | Path | None = None) -> list
             f"{folder} exists and is not an empty folder; the export does not overwrite.",
             hint="Choose a new folder, or empty this one.",
         )
-    opened = project if isinstance(project, Project) else open_project(project)
+    opened = project if isinstance(project, Project) else open_project(_folder(project))
     pages = Pages(exported=True, project=opened.config.project_name)
     written: list[Path] = []
 
@@ -74,10 +74,22 @@ def _runs(project: Project, write: Any) -> None:
     while True:
         data = views.runs(project, offset=offset)
         pages = views.pagination(data)
-        write("runs" if number == 1 else f"runs-{number}", "runs.html", data=data, pages=pages)
+        page = "runs" if number == 1 else f"runs-{number}"
+        write(
+            page,
+            "runs.html",
+            data=data,
+            pages=pages,
+            shown=views.columns(data, every=True),
+            every=True,
+        )
         for item in data["runs"]:
             write(f"runs/{item['id']}", "run.html", data=views.run(project, item["id"]))
         offset += views.PAGE_SIZE
         number += 1
         if offset >= int(data["total"]):
             return
+
+
+def _folder(project: Path | str | None) -> Path | None:
+    return None if project is None else Path(project)

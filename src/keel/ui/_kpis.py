@@ -28,7 +28,7 @@ __all__ = ["Kpi", "KpiStatus", "evaluate_kpis"]
 KpiStatus = Literal["green", "amber", "red", "n/a"]
 
 RECENT_VERSIONS = 10  # a dataset's pass rate is over its last 10 versions
-RECENT_RUNS = 100
+RUN_WINDOW = timedelta(days=30)
 RECENT_GATES = 10
 RECENT_STEPS = 200
 SERVING_WINDOW = timedelta(days=1)
@@ -73,7 +73,7 @@ def evaluate_kpis(project: Project, *, now: datetime | None = None) -> list[Kpi]
     judge = _Judge(float(objectives["amber_margin"]))
     found: list[Kpi] = []
     found += _data_kpis(project, objectives, judge, when)
-    found += _run_kpis(project, objectives, judge)
+    found += _run_kpis(project, objectives, judge, when)
     found += _model_kpis(project, objectives, judge)
     found += _pipeline_kpis(project, objectives, judge)
     found += _serving_kpis(project, objectives, judge, when)
@@ -154,19 +154,27 @@ def _data_kpis(
     return found
 
 
-def _run_kpis(project: Project, objectives: Mapping[str, Any], judge: _Judge) -> list[Kpi]:
-    recent = project.metadata.list_runs(limit=RECENT_RUNS)
-    ended = [r for r in recent if r.status != "running"]
-    failed = sum(1 for r in ended if r.status in {"failed", "killed"})
+def _run_kpis(
+    project: Project, objectives: Mapping[str, Any], judge: _Judge, now: datetime
+) -> list[Kpi]:
+    store = project.metadata
+    since = f"started >= {(now - RUN_WINDOW).isoformat()}"
+
+    def count(where: str) -> int:
+        return store.search_runs(f"{since} and {where}", limit=0).total  # counted in SQL
+
+    ended = count("status != running")
+    failed = count("status = failed") + count("status = killed")
+    days = RUN_WINDOW.days
     return [
         judge(
             "run_failure_rate",
             "runs",
-            f"runs: failed or killed (last {len(ended)} ended)",
-            failed / len(ended) if ended else None,
+            f"runs: failed or killed ({ended:,} ended in the last {days} days)",
+            failed / ended if ended else None,
             objective=float(objectives["run_failure_rate"]),
             direction="at most",
-            none="no run has ended yet",
+            none=f"no run ended in the last {days} days",
             link="runs",
         )
     ]

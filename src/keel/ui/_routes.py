@@ -47,12 +47,26 @@ def how_page(request: Request) -> HTMLResponse:
 
 @pages.get("/runs")
 def runs_page(
-    request: Request, where: str = "", order_by: str = "started", desc: bool = True, page: int = 1
+    request: Request,
+    where: str = "",
+    order_by: str = "started",
+    desc: bool = True,
+    page: int = 1,
+    columns: str = "",
 ) -> HTMLResponse:
     offset = (max(page, 1) - 1) * views.PAGE_SIZE
     project = _context(request).project
     data = views.runs(project, where=where, order_by=order_by, descending=desc, offset=offset)
-    return _html(request, "runs.html", "runs", data=data, pages=views.pagination(data))
+    shown = views.columns(data, every=columns == "all")
+    return _html(
+        request,
+        "runs.html",
+        "runs",
+        data=data,
+        pages=views.pagination(data),
+        shown=shown,
+        every=columns == "all",
+    )
 
 
 @pages.get("/runs/{run_id}")

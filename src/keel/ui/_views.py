@@ -9,6 +9,7 @@ second shape of it.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,6 +27,7 @@ __all__ = [
     "COMPARE_LIMIT",
     "PAGE_SIZE",
     "NotFoundError",
+    "columns",
     "compare",
     "dataset",
     "dataset_version",
@@ -42,6 +44,8 @@ __all__ = [
 
 PAGE_SIZE = 50
 COMPARE_LIMIT = 50
+SHOWN_METRICS = 12
+SHOWN_PARAMS = 8
 
 
 class NotFoundError(UsageError):
@@ -113,6 +117,22 @@ def runs(
         "param_keys": sorted({k for r in page.runs for k in r.params}),
         "metric_keys": sorted({k for r in page.runs for k in r.metrics}),
     }
+
+
+def columns(data: dict[str, Any], *, every: bool = False) -> dict[str, list[str]]:
+    """The metric and param columns the runs page shows: all with ``every``, else the first
+    :data:`SHOWN_METRICS` and :data:`SHOWN_PARAMS` and any the filter or the order names
+    (a table of 100 columns is read by nobody, and costs most of the page's time)."""
+    named = f"{data['where']} {data['order_by']}"
+    shown = {}
+    for kind, limit in (("metric", SHOWN_METRICS), ("param", SHOWN_PARAMS)):
+        keys = data[f"{kind}_keys"]
+        mentioned = [
+            k for k in keys if re.search(rf"\b{kind}s?\.{re.escape(k)}(?![\w.\-/])", named)
+        ]
+        first = keys if every else keys[:limit]
+        shown[kind] = sorted(set(first) | set(mentioned), key=keys.index)
+    return shown
 
 
 def pagination(data: dict[str, Any]) -> dict[str, int]:
