@@ -110,3 +110,11 @@ def test_metric_histories_of_many_runs_in_one_read(store: MetadataStore) -> None
     assert set(found) == set(ids[:2])
     assert [m.step for m in found[ids[0]]["loss"]] == [0, 1, 2]
     assert found[ids[1]]["loss"][0].value == pytest.approx(0.5)
+
+
+def test_runs_read_together_come_back_in_the_order_asked(store: MetadataStore) -> None:
+    ids = [r.id for r in store.search_runs().runs]
+    picked = [ids[3], ids[0], ids[5]]
+    assert [r.id for r in store.get_runs(picked)] == picked
+    with pytest.raises(UsageError, match="no run"):
+        store.get_runs([ids[0], "f" * 32])

@@ -325,6 +325,16 @@ class MetadataStore:
             raise _no_run(run_id)
         return found[0]
 
+    def get_runs(self, run_ids: Iterable[str]) -> list[Run]:
+        """These runs, in the order given, read together (an unknown id is an error)."""
+        chosen = list(run_ids)
+        with self._read.connect() as conn:
+            found = {run.id: run for run in _runs_in(conn, chosen)}
+        missing = [run_id for run_id in chosen if run_id not in found]
+        if missing:
+            raise _no_run(missing[0])
+        return [found[run_id] for run_id in chosen]
+
     def run_ids(self, prefix: str = "") -> list[str]:
         """Ids of the runs whose id starts with ``prefix`` (ids only: a cheap lookup)."""
         if not set(prefix) <= set("0123456789abcdef"):

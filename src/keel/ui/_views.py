@@ -214,7 +214,10 @@ def compare(project: Project, run_ids: Sequence[str]) -> dict[str, Any]:
             hint="Tick between 2 and 50 runs on the runs page.",
         )
     store = project.metadata
-    chosen = [_found(functools.partial(_get_run, store, r)) for r in run_ids]
+    full = [
+        r if len(r) == 32 else _found(functools.partial(store.resolve_run_id, r)) for r in run_ids
+    ]
+    chosen = _found(functools.partial(store.get_runs, full))
     histories = store.metric_histories([r.id for r in chosen])
     keys = sorted({k for r in chosen for k, v in histories[r.id].items() if len(v) > 1})
     return compare_runs(chosen).to_dict() | {
