@@ -151,6 +151,7 @@ def test_every_api_route_is_in_the_openapi_document(client: TestClient) -> None:
         "/api/runs",
         "/api/runs/{run_id}",
         "/api/compare",
+        "/api/pipelines",
         "/api/models",
         "/api/models/{name}",
         "/api/models/{name}/{version}",
@@ -170,3 +171,17 @@ def test_the_app_writes_nothing(client: TestClient) -> None:
 def test_pages_forbid_requests_outside_the_app(client: TestClient) -> None:
     policy = client.get("/").headers["content-security-policy"]
     assert "default-src 'self'" in policy
+
+
+def test_pipeline_runs_show_their_steps_cache_and_edges(client: TestClient) -> None:
+    found = get(client, "/api/pipelines")
+    assert [(p["pipeline"], p["steps"], p["cached"]) for p in found] == [
+        ("flow", 2, 2),  # the second run: every step from the cache
+        ("flow", 2, 0),
+    ]
+    steps = {s["step"]: s for s in get(client, f"/api/runs/{found[1]['run_id']}")["steps"]}
+    assert steps["total"]["upstream"] == ["numbers"]  # the DAG's edge
+    assert steps["numbers"]["upstream"] == []
+    cached = get(client, f"/api/runs/{found[0]['run_id']}")["steps"]
+    assert {s["status"] for s in cached} == {"cached"}
+    assert all(s["explanation"] for s in cached)  # why it was a hit

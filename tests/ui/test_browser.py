@@ -100,7 +100,7 @@ def web(browser: Any, base_url: str) -> Iterator[Watched]:
 
 def test_every_page_opens_cleanly(web: Watched, built: Built) -> None:
     paths = [
-        "/", "/how", "/runs", f"/runs/{built.runs[0]}", "/models", "/models/risk",
+        "/", "/how", "/runs", f"/runs/{built.runs[0]}", "/pipelines", "/models", "/models/risk",
         "/models/risk/1", "/models/risk/2", "/data", "/data/applicants",
         "/data/applicants/1", "/data/applicants/2",
         f"/compare?ids={built.runs[0]}&ids={built.runs[1]}&ids={built.runs[2]}",

@@ -31,6 +31,7 @@ def test_every_page_is_written(site: Path, built: Built) -> None:
         "index.html",
         "how.html",
         "runs.html",
+        "pipelines.html",
         "models.html",
         "models/risk.html",
         "models/risk/1.html",

@@ -49,6 +49,7 @@ def export_site(dest: Path | str, project: Project | Path | str | None = None) -
     write("", "overview.html", data=views.overview(opened))
     write("how", "how.html", store=opened.metadata.url, root=str(opened.config.root))
     _runs(opened, write)
+    write("pipelines", "pipelines.html", data=views.pipelines(opened))
     write("models", "models.html", data=views.models(opened))
     for model in views.models(opened):
         name = model["name"]

@@ -81,6 +81,12 @@ def compare_page(request: Request, ids: Ids = []) -> HTMLResponse:  # noqa: B006
     return _html(request, "compare.html", "compare", data=data)
 
 
+@pages.get("/pipelines")
+def pipelines_page(request: Request) -> HTMLResponse:
+    data = views.pipelines(_context(request).project)
+    return _html(request, "pipelines.html", "pipelines", data=data)
+
+
 @pages.get("/models")
 def models_page(request: Request) -> HTMLResponse:
     return _html(request, "models.html", "models", data=views.models(_context(request).project))
@@ -150,6 +156,11 @@ def run_api(request: Request, run_id: str) -> dict[str, Any]:
 @api.get("/compare", summary="Runs side by side (keel runs compare --format json), curves")
 def compare_api(request: Request, ids: Ids = []) -> dict[str, Any]:  # noqa: B006  # FastAPI copies it
     return views.compare(_context(request).project, ids)
+
+
+@api.get("/pipelines", summary="The newest pipeline runs: steps, cache hits, time")
+def pipelines_api(request: Request) -> list[dict[str, Any]]:
+    return views.pipelines(_context(request).project)
 
 
 @api.get("/models", summary="Registered models (keel models list --format json)")

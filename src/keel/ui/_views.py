@@ -38,6 +38,7 @@ __all__ = [
     "models",
     "overview",
     "pagination",
+    "pipelines",
     "run",
     "runs",
 ]
@@ -165,8 +166,9 @@ def run(project: Project, run_id: str) -> dict[str, Any]:
         if v.run_id == found.id
     ]
     histories = store.metric_histories([found.id])[found.id]
+    made_by = {o.digest: s.step for s in steps for o in s.outputs}
     return shape | {
-        "steps": [_step(s) for s in steps],
+        "steps": [_step(s) | {"upstream": _upstream(s, made_by)} for s in steps],
         "datasets_used": json_safe(used),
         "models_registered": registered,
         "curves": {k: _curve(v) for k, v in histories.items() if len(v) > 1},
@@ -196,6 +198,31 @@ def _step(record: Any) -> dict[str, Any]:
             }
         )
     )
+
+
+def _upstream(step: Any, made_by: dict[str, str]) -> list[str]:
+    """The steps of the same run whose outputs this step read: its edges in the DAG."""
+    return sorted(
+        {made_by[i.digest] for i in step.inputs if made_by.get(i.digest, step.step) != step.step}
+    )
+
+
+def pipelines(project: Project, *, steps: int = 2000) -> list[dict[str, Any]]:
+    """The newest pipeline runs (from their newest ``steps`` step runs), newest first: each
+    run's steps, how many were served from the cache, and the time its steps took."""
+    found: dict[str, dict[str, Any]] = {}
+    for record in project.metadata.pipelines.recent(steps):
+        entry = found.setdefault(
+            record.run_id,
+            {"run_id": record.run_id, "pipeline": record.pipeline, "steps": 0, "cached": 0}
+            | {"failed": 0, "seconds": 0.0, "started_at": record.started_at},
+        )
+        entry["steps"] += 1
+        entry["cached"] += record.status == "cached"
+        entry["failed"] += record.status == "failed"
+        entry["seconds"] += record.duration
+        entry["started_at"] = min(entry["started_at"], record.started_at)
+    return [dict(json_safe(e)) for e in found.values()]
 
 
 def _io(item: Any) -> dict[str, Any]:
