@@ -116,5 +116,5 @@ def test_runs_read_together_come_back_in_the_order_asked(store: MetadataStore) -
     ids = [r.id for r in store.search_runs().runs]
     picked = [ids[3], ids[0], ids[5]]
     assert [r.id for r in store.get_runs(picked)] == picked
-    with pytest.raises(UsageError, match="run 'f+' is not in the metadata store"):
+    with pytest.raises(UsageError, match=r"run 'f+' is not in the metadata store"):
         store.get_runs([ids[0], "f" * 32])
