@@ -72,8 +72,7 @@ def kpis(
             table.add_column(column, overflow="fold")
         for k in report["kpis"]:
             color = _COLORS[k["status"]]
-            value = "" if k["value"] is None else f"{k['value']:.4g}"
-            table.add_row(f"[{color}]{k['status']}[/]", k["title"], value, k["reason"])
+            table.add_row(f"[{color}]{k['status']}[/]", k["title"], k["value_text"], k["reason"])
         out.print(table)
     if report["status"] == "red":
         raise typer.Exit(EXIT_FAILED)

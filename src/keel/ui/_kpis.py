@@ -50,6 +50,9 @@ class Kpi:
     reason: str
     link: str | None = None
     """The page of the subject in ``keel ui`` (``data/loans``), when it has one."""
+    value_text: str = ""
+    """The value as people read it (``50.0%``, ``3.2d``, ``13.9 ms``); empty when none."""
+    objective_text: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON of one KPI (``keel kpis --format json``)."""
@@ -63,6 +66,8 @@ class Kpi:
             "status": self.status,
             "reason": self.reason,
             "link": self.link,
+            "value_text": self.value_text,
+            "objective_text": self.objective_text,
         }
 
 
@@ -98,7 +103,11 @@ class _Judge:
         link: str | None = None,
     ) -> Kpi:
         def kpi(status: KpiStatus, reason: str) -> Kpi:
-            return Kpi(key, subject, title, value, objective, direction, status, reason, link)
+            text = "" if value is None or math.isnan(value) else shown(value)
+            return Kpi(
+                key, subject, title, value, objective, direction, status, reason, link,
+                value_text=text, objective_text=f"{direction} {shown(objective)}",
+            )  # fmt: skip
 
         if value is None or math.isnan(value):
             return kpi("n/a", none)
@@ -213,6 +222,7 @@ def _pipeline_kpis(project: Project, objectives: Mapping[str, Any], judge: _Judg
             objective=float(objectives["cache_hit_rate"]),
             direction="at least",
             none="no pipeline step has run",
+            link="pipelines",
         )
     ]
 
