@@ -139,11 +139,13 @@ def _numeric(text: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[Any]
     number = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
     if dialect == "postgresql":
         matches: sa.ColumnElement[bool] = text.op("~")(number)
-    else:  # SQLite: GLOB has no alternation; a number is what casts back to its own text
+    else:  # SQLite has no regex: a JSON value that is not text, a literal or a structure
         matches = sa.and_(
-            text.not_like('"%'), text.not_in(["true", "false", "null"]), text.not_like("[%")
+            text.not_like('"%'),
+            text.not_like("[%"),
+            text.not_like("{%"),
+            text.not_in(["true", "false", "null"]),
         )
-        matches = sa.and_(matches, text.not_like("{%"))
     return sa.case((matches, sa.cast(text, sa.Double())), else_=None)
 
 
