@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # prometheus package into .tools/, not installed, so no Prometheus service is set up
 PROMTOOL := .tools/prometheus/usr/bin/promtool
 
-.PHONY: setup demo test lint types imports unit bench clean
+.PHONY: setup browser demo test lint types imports unit bench clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,13 @@ $(PROMTOOL):
 	dpkg-deb -x .tools/prometheus_*.deb .tools/prometheus
 	rm -f .tools/prometheus_*.deb
 	test -x $@
+# The UI's browser tests drive Debian's Chromium (Playwright's own browser downloads are not
+# used). Installed once, as root; elsewhere install it yourself (CI=true fails without it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { test "$$(id -u)" = 0 && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; } || \
+		echo "make browser: install Chromium (apt-get install chromium) for tests/ui/test_browser.py"
 
 demo: setup
 	$(BIN)/python examples/demo/run.py
@@ -39,7 +46,7 @@ types: setup
 imports: setup
 	$(BIN)/lint-imports
 
-unit: setup $(PROMTOOL)
+unit: setup browser $(PROMTOOL)
 	$(BIN)/pytest -n 2 -q
 
 test: lint types imports unit

@@ -9,7 +9,8 @@ batch, run it again (fully cached), and print the lineage of the trained model. 
 register, gate and evaluate them; compare a drifted month with the training data. Serving
 (serving.py): serve the champion, send traffic with a drifted segment and bad requests,
 roll out a faulty retrained challenger as a canary that the guardrails roll back on their
-own, and monitor the prediction log. Safety: a dataset restore refuses to overwrite what
+own, and monitor the prediction log. Quality at a glance: the KPIs (keel kpis) and the whole
+project as a static web site (keel ui --export). Safety: a dataset restore refuses to overwrite what
 is at its destination, and a run whose process was SIGKILLed is shown as killed.
 """
 
@@ -153,7 +154,19 @@ def main() -> None:
     models_and_monitoring(clean)
     serve_and_monitor(OUT, keel, _features, clean, drifted(clean))
     keel("runs", "list")
+    quality_at_a_glance()
     console.print(Rule("Demo finished: outputs in demo-output/"))
+
+
+def quality_at_a_glance() -> None:
+    """The KPIs CI would hold the project to, and the whole project as a static web site."""
+    console.print(Rule("15. Is this ML system healthy? KPIs, and keel ui"))
+    keel("kpis", expect=1)  # the corrupted batch failed its contract: red, as CI would see
+    keel("ui", "--export", "ui-site")
+    console.print(
+        f"[bold]Web UI:[/] open {OUT / 'ui-site' / 'index.html'}, or run "
+        f"[bold]cd {OUT} && keel ui[/] and browse http://127.0.0.1:8765"
+    )
 
 
 def safety() -> None:

@@ -18,6 +18,7 @@ from keel.cli import (
     _pipeline,
     _runs,
     _serve,
+    _ui,
     _validate,
 )
 from keel.cli._output import Format, KeelGroup, out, print_json, reporting
@@ -48,6 +49,8 @@ app.command("lineage")(_pipeline.lineage)
 app.command("serve")(_serve.serve)
 app.add_typer(_serve.app, name="predictions")
 app.add_typer(_deploy.app, name="deploy")
+app.command("ui")(_ui.ui)
+app.command("kpis")(_ui.kpis)
 
 
 def _version(value: bool) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from keel._json import json_safe
 from keel.cli._output import Format, err, out, print_json, progress, reporting
 from keel.grammar import Reference
 
@@ -24,9 +22,9 @@ app = typer.Typer(help="Dataset versions: add, list, show, diff, get.", no_args_
 
 
 def _version_dict(version: DatasetVersion) -> dict[str, Any]:
-    data = dataclasses.asdict(version)
-    data["contract_passed"] = (version.contract or {}).get("passed")
-    return dict(json_safe(data))
+    from keel.tracking import dataset_version_to_dict
+
+    return dataset_version_to_dict(version)
 
 
 @app.command()

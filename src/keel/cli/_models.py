@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from keel._json import json_safe
 from keel.cli._output import EXIT_FAILED, Format, out, print_json, reporting
 from keel.errors import UsageError
 
@@ -32,13 +31,7 @@ def list_models(
     with reporting():
         models = open_project().metadata.models.models()
     if fmt is Format.json:
-        print_json(
-            [
-                {"name": m.name, "latest": m.latest, "aliases": dict(m.aliases)}
-                | {"created_at": json_safe(m.created_at)}
-                for m in models
-            ]
-        )
+        print_json([m.to_dict() for m in models])
         return
     table = Table(title=f"{len(models)} model(s)", title_justify="left")
     for column in ("name", "latest", "aliases"):

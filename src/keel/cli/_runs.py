@@ -58,8 +58,7 @@ def show(
         project = open_project()
         run = project.metadata.get_run(_resolve(run_id))
         artifacts = project.metadata.list_artifacts(run.id)
-    data = run_to_dict(run)
-    data["artifacts"] = [{"name": a.name, "digest": a.digest, "size": a.size} for a in artifacts]
+    data = run_to_dict(run, artifacts)
     if fmt is Format.json:
         print_json(data)
         return

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from keel.config._storage_options import check_storage_options
-from keel.errors import ConfigError, ConfigFileError, did_you_mean
-from keel.grammar import Reader, read_toml
+from keel.errors import ConfigError, ConfigFileError, UsageError, did_you_mean
+from keel.grammar import Reader, parse_duration, read_toml
 
 __all__ = ["Config", "find_root", "init_project", "load_config"]
 
 CONFIG_FILE = "keel.toml"
 STATE_DIR = ".keel"
 
-Value = str | int | bool
+Value = str | int | float | bool
 
 # (section, key) -> (type, default). Defaults that depend on the root are filled in later.
 _SETTINGS: dict[tuple[str, str], tuple[type, Value]] = {
@@ -42,7 +42,19 @@ _SETTINGS: dict[tuple[str, str], tuple[type, Value]] = {
     ("telemetry", "endpoint"): (str, ""),
     ("logging", "format"): (str, "text"),
     ("features", "definitions"): (str, ""),
+    # objectives of the quality KPIs (keel kpis, the overview of keel ui): docs/ui.md
+    ("kpis", "contract_pass_rate"): (float, 0.95),
+    ("kpis", "data_freshness"): (str, "30d"),
+    ("kpis", "run_failure_rate"): (float, 0.1),
+    ("kpis", "gate_pass_rate"): (float, 0.5),
+    ("kpis", "cache_hit_rate"): (float, 0.3),
+    ("kpis", "serving_p99_ms"): (float, 500.0),
+    ("kpis", "serving_invalid_rate"): (float, 0.01),
+    ("kpis", "amber_margin"): (float, 0.2),
 }
+
+# settings that hold a duration (keel.grammar's one grammar: 30s, 15m, 2d)
+_DURATIONS = {("kpis", "data_freshness")}
 
 # settings whose value is a table (kept apart from the typed scalars above)
 _TABLES = {("artifacts", "storage_options")}
@@ -102,6 +114,17 @@ format = "text"
 [features]
 # The Python file that defines the project's entities, feature views and services.
 # definitions = "features.py"
+
+[kpis]
+# Objectives of the quality KPIs (keel kpis; the overview of keel ui). Defaults shown.
+# contract_pass_rate = 0.95   # share of recent dataset versions whose contract passed
+# data_freshness = "30d"      # newest version of every dataset at most this old
+# run_failure_rate = 0.1      # share of recent runs that failed or were killed, at most
+# gate_pass_rate = 0.5        # share of recent gate decisions that passed
+# cache_hit_rate = 0.3        # share of recent pipeline steps served from the cache
+# serving_p99_ms = 500        # p99 latency of served predictions over the last day
+# serving_invalid_rate = 0.01 # share of served records that broke the input contract
+# amber_margin = 0.2          # amber (not red) while within this fraction of an objective
 """
 
 
@@ -131,6 +154,8 @@ class Config:
     botocore settings...): ``[artifacts.storage_options]``."""
     features_definitions: str = ""
     """The Python file defining entities, feature views and services (relative to ``root``)."""
+    kpis: tuple[tuple[str, Value], ...] = ()
+    """The ``[kpis]`` objectives, every key with its value (defaults filled in)."""
 
     @property
     def state_dir(self) -> Path:
@@ -179,6 +204,7 @@ def load_config(start: Path | None = None, env: Mapping[str, str] | None = None)
         store_trusted=bool(get("store", "trusted")),
         artifacts_options=options,
         features_definitions=str(get("features", "definitions")),
+        kpis=tuple((key, get(section, key)) for section, key in _SETTINGS if section == "kpis"),
     )
 
 
@@ -265,7 +291,20 @@ def _file_value(reader: Reader, table: dict[str, object], section: str, key: str
     value, problem, hint = _convert(table[key], section, key)
     if problem:
         reader.problem((section, key), problem, hint=hint)
+    elif (section, key) in _DURATIONS:
+        problem, hint = _duration_problem(value, f"[{section}] {key}")
+        if problem:
+            reader.problem((section, key), problem, hint=hint)
+            return default
     return value
+
+
+def _duration_problem(value: Value, where: str) -> tuple[str, str]:
+    try:
+        parse_duration(str(value), where=where)
+    except UsageError as error:
+        return error.message.removeprefix(f"{where} "), error.hint or ""
+    return "", ""
 
 
 def _read_env(env: Mapping[str, str]) -> dict[tuple[str, str], Value]:
@@ -279,8 +318,10 @@ def _read_env(env: Mapping[str, str]) -> dict[tuple[str, str], Value]:
 
 def _typed(raw: object, section: str, key: str, where: str) -> Value:
     value, problem, hint = _convert(raw, section, key)
+    if not problem and (section, key) in _DURATIONS:
+        problem, hint = _duration_problem(value, where)
     if problem:
-        raise ConfigError(f"{where} {problem}.", hint=hint)
+        raise ConfigError(f"{where} {problem.rstrip('.')}.", hint=hint)
     return value
 
 
@@ -289,11 +330,11 @@ def _convert(raw: object, section: str, key: str) -> tuple[Value, str, str]:
     the default with what is wrong and a hint."""
     kind, default = _SETTINGS[(section, key)]
     if isinstance(raw, str) and kind is not str:
-        text = raw.strip().lower()
-        if kind is bool and text in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
-            return text in {"1", "true", "yes", "on"}, "", ""
-        if kind is int and text.lstrip("-").isdigit():
-            return int(text), "", ""
+        read = _from_text(raw.strip().lower(), kind)
+        if read is not None:
+            return read, "", ""
+    elif kind is float and isinstance(raw, int | float) and not isinstance(raw, bool):
+        return float(raw), "", ""
     elif isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
         choices = _CHOICES.get((section, key))
         if choices is not None and raw not in choices:
@@ -308,3 +349,17 @@ def _convert(raw: object, section: str, key: str) -> tuple[Value, str, str]:
         f"must be {kind.__name__}, got {raw!r}",
         f"Set it to a {kind.__name__} value, e.g. {default!r}.",
     )
+
+
+def _from_text(text: str, kind: type) -> Value | None:
+    """A bool, int or float written as text (an environment variable), or None."""
+    if kind is bool and text in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+        return text in {"1", "true", "yes", "on"}
+    if kind is int and text.lstrip("-").isdigit():
+        return int(text)
+    if kind is float:
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None

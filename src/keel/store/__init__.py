@@ -38,11 +38,14 @@ from keel.store._pipelines import StepStatus as StepStatus
 from keel.store._references import ReferenceRecord as ReferenceRecord
 from keel.store._references import ReferenceStore as ReferenceStore
 from keel.store._references import Subject as ReferenceSubject
+from keel.store._run_search import FILTER_HELP as RUN_FILTER_HELP
+from keel.store._run_search import RunPage as RunPage
 from keel.store._storage_errors import ArtifactStoreError as ArtifactStoreError
 from keel.store._trust import ObjectTrust as ObjectTrust
 from keel.store._trust import UntrustedObjectError as UntrustedObjectError
 
 __all__ = [
+    "RUN_FILTER_HELP",
     "AliasConflictError",
     "AliasState",
     "ArtifactCorruptedError",
@@ -66,6 +69,7 @@ __all__ = [
     "ReferenceSubject",
     "RegisteredModel",
     "Run",
+    "RunPage",
     "RunStatus",
     "StepIO",
     "StepRunRecord",

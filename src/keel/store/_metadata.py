@@ -50,6 +50,7 @@ from keel.store._models import ModelStore
 from keel.store._pipelines import PipelineStore
 from keel.store._process import process_gone, this_host, this_process
 from keel.store._references import ReferenceStore
+from keel.store._run_search import RunPage, run_filter, run_order
 
 _PARAMS, _METRICS = params, metrics  # tables, named apart from the arguments that shadow them
 # run on every open (ix_runs_status_host); text, so a fresh engine has nothing to compile
@@ -324,6 +325,16 @@ class MetadataStore:
             raise _no_run(run_id)
         return found[0]
 
+    def get_runs(self, run_ids: Iterable[str]) -> list[Run]:
+        """These runs, in the order given, read together (an unknown id is an error)."""
+        chosen = list(run_ids)
+        with self._read.connect() as conn:
+            found = {run.id: run for run in _runs_in(conn, chosen)}
+        missing = [run_id for run_id in chosen if run_id not in found]
+        if missing:
+            raise _no_run(missing[0])
+        return [found[run_id] for run_id in chosen]
+
     def run_ids(self, prefix: str = "") -> list[str]:
         """Ids of the runs whose id starts with ``prefix`` (ids only: a cheap lookup)."""
         if not set(prefix) <= set("0123456789abcdef"):
@@ -394,6 +405,42 @@ class MetadataStore:
         )
         with self._read.connect() as conn:
             return [Metric(*row) for row in conn.execute(query)]
+
+    def metric_histories(self, run_ids: Iterable[str]) -> dict[str, dict[str, list[Metric]]]:
+        """Every value of every metric of these runs: ``{run_id: {key: [Metric, ...]}}``."""
+        chosen = list(run_ids)
+        columns = (metrics.c.key, metrics.c.value, metrics.c.step, metrics.c.timestamp)
+        query = (
+            sa.select(metrics.c.run_id, *columns)
+            .where(metrics.c.run_id.in_(chosen))
+            .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+        )
+        found: dict[str, dict[str, list[Metric]]] = {run_id: {} for run_id in chosen}
+        with self._read.connect() as conn:
+            for run_id, key, value, step, timestamp in conn.execute(query):
+                found[run_id].setdefault(key, []).append(Metric(key, value, step, timestamp))
+        return found
+
+    def search_runs(
+        self, where: str = "", *, order_by: str = "started", descending: bool = True,
+        offset: int = 0, limit: int = 50,
+    ) -> RunPage:  # fmt: skip
+        """One page of the runs matching a filter expression, in an order, counted in SQL.
+
+        ``where`` and ``order_by`` follow the grammar of :mod:`keel.store._run_search`
+        (``metrics.auc > 0.8 and params.model = rf``; ``metrics.auc``). Only the page's runs
+        are read: fast over tens of thousands of runs.
+        """
+        condition = run_filter(where)
+        order = run_order(order_by, descending=descending, dialect=self._read.dialect.name)
+        page = sa.select(runs.c.id).where(condition).order_by(*order)
+        page = page.offset(max(offset, 0)).limit(max(limit, 0))
+        count = sa.select(sa.func.count()).select_from(runs).where(condition)
+        with self._read.connect() as conn:
+            ids = [run_id for (run_id,) in conn.execute(page)]
+            total = int(conn.execute(count).scalar_one())
+            by_id = {run.id: run for run in _runs_in(conn, ids)}
+        return RunPage([by_id[i] for i in ids], total, max(offset, 0), max(limit, 0))
 
     # -- artifacts ------------------------------------------------------------------------
     def add_artifact(self, run_id: str, name: str, digest: str, size: int) -> ArtifactRecord:
@@ -519,6 +566,11 @@ class MetadataStore:
         where = dataset_versions.c.digest == digest
         return self._dataset_versions(where, dataset_versions.c.created_at)
 
+    def dataset_names(self) -> list[str]:
+        """The names of every registered dataset, sorted."""
+        with self._read.connect() as conn:
+            return list(conn.scalars(sa.select(datasets.c.name).order_by(datasets.c.name)))
+
     def list_dataset_versions(self, name: str) -> list[DatasetVersion]:
         """Every version of a dataset, oldest first."""
         check_name(name, "dataset")
@@ -558,22 +610,9 @@ class MetadataStore:
             .order_by(runs.c.started_at.desc(), runs.c.id)
             .limit(limit)
         )
-        query = (
-            sa.select(runs, experiments.c.name.label("experiment"))
-            .select_from(runs.outerjoin(experiments))
-            .where(runs.c.id.in_(chosen.scalar_subquery()))
-            .order_by(runs.c.started_at.desc(), runs.c.id)
-        )
         with self._read.connect() as conn:
-            rows = list(conn.execute(query))
-            ids = chosen.scalar_subquery()
-            tags = _grouped(conn, sa.select(run_tags).where(run_tags.c.run_id.in_(ids)))
-            logged = _grouped(conn, sa.select(params).where(params.c.run_id.in_(ids)), decode=True)
-            latest = _grouped(conn, _latest_metrics(ids))
-        return [
-            _run(row, tags.get(row.id, {}), logged.get(row.id, {}), latest.get(row.id, {}))
-            for row in rows
-        ]
+            found = _runs_in(conn, chosen.scalar_subquery())
+        return sorted(found, key=lambda r: (-r.started_at.timestamp(), r.id))
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -726,7 +765,24 @@ def _locked_dataset_id(conn: Connection, name: str) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def _latest_metrics(run_ids: sa.ScalarSelect[Any]) -> sa.Select[Any]:
+def _runs_in(conn: Connection, ids: sa.ScalarSelect[Any] | list[str]) -> list[Run]:
+    """The runs whose ids are ``ids`` (in no particular order), with tags, params, metrics."""
+    query = (
+        sa.select(runs, experiments.c.name.label("experiment"))
+        .select_from(runs.outerjoin(experiments))
+        .where(runs.c.id.in_(ids))
+    )
+    rows = list(conn.execute(query))
+    tags = _grouped(conn, sa.select(run_tags).where(run_tags.c.run_id.in_(ids)))
+    logged = _grouped(conn, sa.select(params).where(params.c.run_id.in_(ids)), decode=True)
+    latest = _grouped(conn, _latest_metrics(ids))
+    return [
+        _run(row, tags.get(row.id, {}), logged.get(row.id, {}), latest.get(row.id, {}))
+        for row in rows
+    ]
+
+
+def _latest_metrics(run_ids: sa.ScalarSelect[Any] | list[str]) -> sa.Select[Any]:
     order = sa.func.row_number().over(
         partition_by=(metrics.c.run_id, metrics.c.key),
         order_by=(metrics.c.step.desc(), metrics.c.timestamp.desc(), metrics.c.id.desc()),

@@ -88,6 +88,11 @@ class RegisteredModel:
     latest: int | None
     aliases: Mapping[str, int]
 
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON of one model (``keel models list --format json``)."""
+        shape = {"name": self.name, "latest": self.latest, "aliases": dict(self.aliases)}
+        return shape | {"created_at": json_safe(self.created_at)}
+
 
 @dataclass(frozen=True)
 class ModelEvent:

@@ -163,6 +163,11 @@ class PipelineStore:
         )
         return self._many(query)
 
+    def recent(self, limit: int = 200) -> list[StepRunRecord]:
+        """The newest step runs of any pipeline, newest first (for KPIs and dashboards)."""
+        query = sa.select(step_runs).order_by(step_runs.c.ended_at.desc()).limit(limit)
+        return self._many(query)
+
     def get(self, step_run_id: str) -> StepRunRecord | None:
         return self._first(sa.select(step_runs).where(step_runs.c.id == step_run_id))
 

@@ -13,6 +13,7 @@ from keel.tracking._gc import collect_garbage as collect_garbage
 from keel.tracking._project import Project as Project
 from keel.tracking._project import open_project as open_project
 from keel.tracking._refs import dataset_version as dataset_version
+from keel.tracking._refs import dataset_version_to_dict as dataset_version_to_dict
 from keel.tracking._run import ActiveRun as ActiveRun
 from keel.tracking._run import active_run as active_run
 from keel.tracking._run import start_run as start_run
@@ -32,6 +33,7 @@ __all__ = [
     "compare_runs",
     "dataset_reference",
     "dataset_version",
+    "dataset_version_to_dict",
     "diff_datasets",
     "get_dataset",
     "local_source",

@@ -15,7 +15,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 
 from keel._json import json_safe
-from keel.store import Run
+from keel.store import ArtifactRecord, Run
 
 __all__ = ["RunComparison", "compare_runs", "run_to_dict"]
 
@@ -102,8 +102,9 @@ def compare_runs(runs: Sequence[Run]) -> RunComparison:
     return RunComparison(tuple(runs), differs, params, metrics)
 
 
-def run_to_dict(run: Run) -> dict[str, Any]:
-    """The stable JSON shape of a run (``keel runs list/show --format json``)."""
+def run_to_dict(run: Run, artifacts: Sequence[ArtifactRecord] | None = None) -> dict[str, Any]:
+    """The stable JSON shape of a run (``keel runs list --format json``); with its
+    ``artifacts``, the shape of ``keel runs show --format json``."""
     shape: dict[str, Any] = json_safe(
         {
             "id": run.id,
@@ -122,6 +123,10 @@ def run_to_dict(run: Run) -> dict[str, Any]:
             "pid": run.pid,
         }
     )
+    if artifacts is not None:
+        shape["artifacts"] = [
+            {"name": a.name, "digest": a.digest, "size": a.size} for a in artifacts
+        ]
     return shape
 
 

@@ -3,15 +3,17 @@ latest); the grammar itself is :func:`keel.grammar.parse_reference`'s."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
+from keel._json import json_safe
 from keel.grammar import Reference, parse_reference
 from keel.tracking._project import Project, open_project
 
 if TYPE_CHECKING:
     from keel.store import DatasetVersion
 
-__all__ = ["dataset_version"]
+__all__ = ["dataset_version", "dataset_version_to_dict"]
 
 
 def dataset_version(ref: str | Reference, *, project: Project | None = None) -> DatasetVersion:
@@ -26,3 +28,10 @@ def dataset_version(ref: str | Reference, *, project: Project | None = None) -> 
         found = parse_reference(ref, kind="dataset")
     project = project or open_project()
     return project.metadata.get_dataset_version(found.name, found.version)
+
+
+def dataset_version_to_dict(version: DatasetVersion) -> dict[str, Any]:
+    """The documented JSON of one dataset version (``keel data list/show --format json``)."""
+    data = dataclasses.asdict(version)
+    data["contract_passed"] = (version.contract or {}).get("passed")
+    return dict(json_safe(data))

@@ -1,0 +1,185 @@
+"""``keel ui`` in a real browser (Playwright driving the machine's Chromium): every page opens
+without a console error and without a request outside the app, links lead along the chain
+model version -> training run -> dataset version, the runs table filters, sorts and compares
+on the server, and the numbers shown are the CLI's JSON for the same objects.
+
+Needs ``playwright`` (dev group) and ``/usr/bin/chromium`` (``.ci/run`` installs the Debian
+package when missing); under ``CI=true`` a missing one fails the suite instead of skipping.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from keel.ui import create_app
+from tests.ui._project import Built
+from tests.ui.conftest import cli_json
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+if not CHROMIUM.is_file():
+    pytest.skip("no /usr/bin/chromium: apt-get install -y chromium", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def base_url(built: Built) -> Iterator[str]:
+    """The app under uvicorn on a free loopback port, as ``keel ui`` serves it."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(built.root), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "keel ui did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+class Watched:
+    """A page whose console errors and requests outside the app are recorded."""
+
+    def __init__(self, page: Any, base: str) -> None:
+        self.page, self.base = page, base
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+        def route(r: Any) -> None:
+            if r.request.url.startswith(base + "/") or r.request.url.startswith("data:"):
+                r.continue_()
+            else:
+                self.outside.append(r.request.url)
+                r.abort()
+
+        page.route("**/*", route)
+
+    def open(self, path: str) -> Any:
+        response = self.page.goto(self.base + path)
+        assert response.status == 200, (path, response.status)
+        return self.page
+
+    def clean(self) -> None:
+        assert self.errors == [], self.errors
+        assert self.outside == [], self.outside
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def web(browser: Any, base_url: str) -> Iterator[Watched]:
+    context = browser.new_context()
+    watched = Watched(context.new_page(), base_url)
+    yield watched
+    watched.clean()
+    context.close()
+
+
+def test_every_page_opens_cleanly(web: Watched, built: Built) -> None:
+    paths = [
+        "/", "/how", "/runs", f"/runs/{built.runs[0]}", "/pipelines", "/models", "/models/risk",
+        "/models/risk/1", "/models/risk/2", "/data", "/data/applicants",
+        "/data/applicants/1", "/data/applicants/2",
+        f"/compare?ids={built.runs[0]}&ids={built.runs[1]}&ids={built.runs[2]}",
+    ]  # fmt: skip
+    for path in paths:
+        page = web.open(path)
+        assert page.locator("h1").count() == 1, path
+        web.clean()
+
+
+def test_the_overview_shows_the_cli_kpis(web: Watched, built: Built) -> None:
+    page = web.open("/")
+    report = cli_json(built.root, "kpis", code=1)
+    rows = page.locator("#kpis tbody tr")
+    assert rows.count() == len(report["kpis"])
+    for i, kpi in enumerate(report["kpis"]):
+        row = rows.nth(i)
+        assert row.get_attribute("data-status") == kpi["status"]
+        if kpi["key"] != "data_freshness":  # an age: it grows between two reads
+            assert row.locator("td").nth(4).inner_text() == kpi["reason"]
+    assert page.locator("h1 .status").inner_text() == report["status"]
+
+
+def test_links_lead_along_the_chain(web: Watched, built: Built) -> None:
+    page = web.open("/models")
+    page.get_by_role("link", name="risk", exact=True).first.click()
+    page.wait_for_url("**/models/risk")
+    page.locator("figure.chart canvas").first.wait_for()  # metrics across versions (uPlot)
+    assert page.locator("figure.chart").count() == 2  # accuracy and auc
+    page.locator("#versions").get_by_role("link", name="1", exact=True).click()
+    page.wait_for_url("**/models/risk/1")
+    page.locator("#training-run a").click()
+    page.wait_for_url(f"**/runs/{built.model_runs[1]}")
+    shown = cli_json(built.root, "runs", "show", built.model_runs[1])
+    assert page.locator("#run-id").inner_text() == shown["id"]
+    accuracy = page.locator('#metrics td[data-metric="accuracy"]').inner_text()
+    assert float(accuracy) == pytest.approx(shown["metrics"]["accuracy"], rel=1e-5)
+    page.locator("#datasets-used a").first.click()
+    page.wait_for_url("**/data/applicants/1")
+    version = cli_json(built.root, "data", "show", "applicants/1")
+    assert page.locator("#rows").inner_text() == str(version["rows"])
+    web.clean()
+
+
+def test_the_runs_table_filters_and_sorts_on_the_server(web: Watched, built: Built) -> None:
+    page = web.open("/runs")
+    assert page.locator("#runs tbody tr").count() == 6
+    page.locator('a.sort[data-sort="metrics.accuracy"]').click()
+    page.wait_for_url("**order_by=metrics.accuracy**")
+    shown = page.locator('#runs tbody td[data-metric="accuracy"]').all_inner_texts()
+    assert [float(v) for v in shown[:3]] == pytest.approx([0.8, 0.75, 0.7], rel=1e-5)
+    page.locator("#where").fill("metrics.accuracy >= 0.75 and status = finished")
+    page.locator("#filter-form button").click()
+    page.wait_for_url("**where=**")
+    ids = [r.get_attribute("data-run") for r in page.locator("#runs tbody tr").all()]
+    assert set(ids) == {built.runs[1], built.runs[2]}
+    assert page.locator("#total").inner_text().startswith("2 run(s)")
+    page.locator("#where").fill("metrics.accuracy >")
+    page.locator("#filter-form button").click()
+    page.locator("#error").wait_for()
+    assert "cannot read the run filter" in page.locator("#error").inner_text()
+    web.errors = [e for e in web.errors if "400" not in e]  # the refused filter's status
+
+
+def test_comparing_ticked_runs(web: Watched, built: Built) -> None:
+    page = web.open("/runs?order_by=name&desc=false")
+    for run_id in built.runs[:2]:
+        page.locator(f'tr[data-run="{run_id}"] input[type=checkbox]').check()
+    page.locator("#compare").click()
+    page.wait_for_url("**/compare?**")
+    ticked = parse_qs(urlsplit(page.url).query)["ids"]  # in the table's order
+    assert sorted(ticked) == sorted(built.runs[:2])
+    expected = cli_json(built.root, "runs", "compare", *ticked)
+    for dimension, differs in expected["differs"].items():
+        cell = page.locator(f'#differs td[data-dimension="{dimension}"]')
+        assert cell.inner_text() == ("differs" if differs else "same")
+    row = page.locator('#comparison tr[data-metric="accuracy"] td')
+    values = [float(v) for v in row.evaluate_all("cells => cells.map(c => c.dataset.value)")]
+    assert values == pytest.approx(expected["metrics"]["accuracy"]["values"])
+    assert page.locator("#comparison tr[data-param] td.differs").count() >= 1  # c differs
+    page.locator("figure.chart canvas").first.wait_for()  # the loss curves, overlaid
+    web.clean()
