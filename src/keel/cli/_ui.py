@@ -43,15 +43,13 @@ def ui(
             from keel.ui import export_site
 
             written = export_site(export)
-            out.print(
-                f"Wrote {len(written)} page(s) to {export}; open {export / 'index.html'}",
-                highlight=False,
-            )
+            # plain text: a path is never folded or read as markup
+            typer.echo(f"Wrote {len(written)} page(s) to {export}; open {export / 'index.html'}")
             return
         from keel.ui import check_bind, run_ui
 
         check_bind(host, token)
-        out.print(f"keel ui on http://{host}:{port}/ (Ctrl+C stops it)", highlight=False)
+        typer.echo(f"keel ui on http://{host}:{port}/ (Ctrl+C stops it)")
         run_ui(host=host, port=port, token=token)
 
 
