@@ -14,6 +14,7 @@ from keel.monitor._compare import compare as compare
 from keel.monitor._drift import DriftResult as DriftResult
 from keel.monitor._drift import bin_centers as bin_centers
 from keel.monitor._drift import column_drift as column_drift
+from keel.monitor._drift import column_profile_drift as column_profile_drift
 from keel.monitor._drift import dataset_drift as dataset_drift
 from keel.monitor._predlog import FEEDBACK_COLUMNS as FEEDBACK_COLUMNS
 from keel.monitor._predlog import PREDICTION_COLUMNS as PREDICTION_COLUMNS
@@ -66,6 +67,7 @@ __all__ = [
     "bin_centers",
     "check",
     "column_drift",
+    "column_profile_drift",
     "compare",
     "comparison_html",
     "dataset_drift",

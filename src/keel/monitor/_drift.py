@@ -135,6 +135,14 @@ import numpy.typing as npt
 from keel._json import nulled
 from keel.errors import UsageError, did_you_mean
 from keel.monitor._profile_data import Bins, ColumnProfile, Profile
+from keel.monitor._wasserstein import (
+    BinSide,
+    bin_fallback,
+    bin_integrals,
+    centre,
+    draw_windows,
+    side_of,
+)
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -143,6 +151,7 @@ __all__ = [
     "DriftResult",
     "bin_centers",
     "column_drift",
+    "column_profile_drift",
     "dataset_drift",
     "drift_of_profiles",
 ]
@@ -337,18 +346,19 @@ def _erf(x: FloatArray) -> FloatArray:
     return 1 - poly * np.exp(-x * x)
 
 
-def _wasserstein(centers: FloatArray, scale: float) -> _Statistic:
-    """Wasserstein-1 over the cut points between bins, Efron-corrected at each cut point."""
-    weights = np.diff(centers) / scale
+def _wasserstein(parts: Callable[[FloatArray, FloatArray], FloatArray]) -> _Statistic:
+    """Wasserstein-1 as ``sum |parts|``, Efron-corrected part by part.
 
-    def parts(p: FloatArray, q: FloatArray) -> FloatArray:
-        return np.cumsum(q - p, axis=1)[:, :-1]  # F_q - F_p at each cut point
+    ``parts`` are the signed pieces of the distance in units of the scale: ``F_q - F_p`` at
+    each cut point times the gap between bin centres, or the integral of ``F_q - F_p``
+    over each bin (:mod:`keel.monitor._wasserstein`).
+    """
 
     def raw(parts: FloatArray) -> FloatArray:
-        return np.abs(parts) @ weights
+        return np.asarray(np.abs(parts).sum(axis=1), dtype=np.float64)
 
     def noise(null_parts: FloatArray) -> FloatArray:
-        return np.asarray(np.mean(null_parts**2, axis=0), dtype=np.float64)  # Var(D_i)
+        return np.asarray(np.mean(null_parts**2, axis=0), dtype=np.float64)  # Var of each part
 
     def corrected(parts: FloatArray, noise: FloatArray) -> FloatArray:
         # E|D| for D ~ N(d, s^2) is s sqrt(2/pi) exp(-d^2 / 2s^2) + d erf(d / (s sqrt 2)); the
@@ -357,9 +367,28 @@ def _wasserstein(centers: FloatArray, scale: float) -> _Statistic:
         folded = s * math.sqrt(2 / math.pi) * np.exp(-0.5 * (d / s) ** 2) + d * _erf(
             d / (s * math.sqrt(2))
         )
-        return np.maximum((2 * d - folded) @ weights, 0.0)
+        return np.asarray(np.maximum((2 * d - folded).sum(axis=1), 0.0), dtype=np.float64)
 
     return _Statistic(parts, raw, noise, corrected, _identity, math.inf)
+
+
+def _wasserstein_centres(centers: FloatArray, scale: float) -> _Statistic:
+    """Each bin's mass at its centre: ``F_q - F_p`` at each cut point times the gap."""
+    weights = np.diff(centers) / scale
+
+    def parts(p: FloatArray, q: FloatArray) -> FloatArray:
+        return np.asarray(np.cumsum(q - p, axis=1)[:, :-1] * weights, dtype=np.float64)
+
+    return _wasserstein(parts)
+
+
+def _wasserstein_sums(edges: FloatArray, scale: float) -> _Statistic:
+    """Exact per-bin integrals of ``F_q - F_p`` from bin counts and sums (centred)."""
+
+    def parts(p: FloatArray, q: FloatArray) -> FloatArray:
+        return bin_integrals(p, q, edges) / scale
+
+    return _wasserstein(parts)
 
 
 _STATISTICS: Final[Mapping[str, _Statistic]] = MappingProxyType(
@@ -452,7 +481,85 @@ def _wasserstein_for(
         scale = math.sqrt(float(p @ (x - mean) ** 2))  # the binned reference sd
         if scale <= 0:  # a constant reference: measure in bin widths instead
             scale = float(np.mean(np.diff(x))) if x.size > 1 else 1.0
-    return _wasserstein(x, scale), scale
+    return _wasserstein_centres(x, scale), scale
+
+
+def _vector(values: npt.ArrayLike, size: int, what: str, column: str) -> FloatArray:
+    a = np.asarray(values, dtype=np.float64).ravel()
+    if a.shape != (size,) or not np.all(np.isfinite(a)):
+        raise UsageError(
+            f"column_drift({column!r}): {what} must be {size} finite numbers, got "
+            f"{a[:12].tolist()}.",
+            hint="Pass the bins' inner edges and each side's bin sums from profiles "
+            "(ColumnProfile.sums), or use column_profile_drift.",
+        )
+    return a
+
+
+def _wasserstein_of_sums(
+    column: str,
+    ref: npt.NDArray[np.int64],
+    cur: npt.NDArray[np.int64],
+    *,
+    edges: npt.ArrayLike | None,
+    sums: tuple[npt.ArrayLike, npt.ArrayLike],
+    variances: tuple[float, float] | None,
+    scale: float | None,
+) -> tuple[_Statistic, _Layout, float]:
+    """The exact binned Wasserstein statistic, the windows it reads, and its scale."""
+    e = _vector(() if edges is None else edges, ref.size - 1, "edges", column)
+    if np.any(np.diff(e) <= 0):
+        raise UsageError(
+            f"column_drift({column!r}): edges must be strictly increasing, got {e[:12].tolist()}.",
+            hint="Pass the inner edges of the reference's bins (Bins.edges).",
+        )
+    at = centre(e)
+    e = e - at  # centred: dates in epoch microseconds keep their precision
+    s_ref = _vector(sums[0], ref.size, "reference sums", column) - at * ref
+    s_cur = _vector(sums[1], cur.size, "current sums", column) - at * cur
+    n_ref, n_cur = int(ref.sum()), int(cur.sum())
+    m2 = (
+        [None, None]
+        if variances is None
+        else [_m2(v, n) for v, n in zip(variances, (n_ref, n_cur), strict=True)]
+    )
+    fallback = bin_fallback(e)
+    ref_side = side_of(ref, s_ref, m2[0], e, _means(cur, s_cur, fallback))
+    cur_side = side_of(cur, s_cur, m2[1], e, _means(ref, s_ref, fallback))
+    if scale is None or not math.isfinite(scale) or scale <= 0:
+        scale = _default_scale(ref, ref_side, m2[0], fallback)
+    layout = _Layout(
+        np.concatenate([ref / n_ref, s_ref / n_ref])[None, :],
+        np.concatenate([cur / n_cur, s_cur / n_cur])[None, :],
+        (ref_side, cur_side),
+    )
+    return _wasserstein_sums(e, scale), layout, scale
+
+
+def _m2(variance: float, n: int) -> float | None:
+    """The sum of squared deviations from a sample variance (``None`` when undefined)."""
+    return variance * (n - 1) if n > 1 and math.isfinite(variance) and variance >= 0 else None
+
+
+def _means(counts: npt.NDArray[np.int64], sums: FloatArray, fallback: FloatArray) -> FloatArray:
+    """Each bin's mean, ``fallback``'s where the bin is empty."""
+    filled = counts > 0
+    return np.asarray(np.where(filled, sums / np.where(filled, counts, 1), fallback))
+
+
+def _default_scale(
+    ref: npt.NDArray[np.int64], side: BinSide, m2: float | None, fallback: FloatArray
+) -> float:
+    """The reference sd: from its variance, else its bin means; bin widths if constant."""
+    n = int(ref.sum())
+    if m2 is not None and m2 > 0:
+        return math.sqrt(m2 / (n - 1))
+    p = ref / n
+    mean = float(p @ side.means)
+    spread = math.sqrt(float(p @ (side.means - mean) ** 2))
+    if spread > 0:
+        return spread
+    return float(np.mean(np.diff(fallback))) if fallback.size > 1 else 1.0
 
 
 # -- the calibrated null, the p-value and the interval --------------------------------------
@@ -470,11 +577,29 @@ def _gamma_tail(value: float, null: FloatArray) -> float | None:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
-def _resample(rng: np.random.Generator, counts: npt.NDArray[np.int64], size: int) -> FloatArray:
-    """``size`` windows like ``counts``, from its add-half (Jeffreys) smoothed proportions."""
+def _smoothed(counts: npt.NDArray[np.int64]) -> FloatArray:
+    """The add-half (Jeffreys) smoothed proportions a window is resampled from."""
     n = int(counts.sum())
-    smoothed = (counts + _JEFFREYS) / (n + _JEFFREYS * counts.size)
-    return rng.multinomial(n, smoothed, size=size) / n
+    return np.asarray((counts + _JEFFREYS) / (n + _JEFFREYS * counts.size), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What a statistic reads of a window: the observed windows (one row each), and how more
+    are drawn: bin proportions only, or (``sides`` given) proportions and bin sums."""
+
+    reference: FloatArray
+    current: FloatArray
+    sides: tuple[BinSide, BinSide] | None = None
+
+    def draw(
+        self, rng: np.random.Generator, n: int, probs: FloatArray, size: int, side: int
+    ) -> FloatArray:
+        """``size`` windows of ``n`` rows from ``probs``, bin sums drawn like side ``side``'s
+        (0 the reference, 1 the current)."""
+        if self.sides is None:
+            return np.asarray(rng.multinomial(n, probs, size=size) / n, dtype=np.float64)
+        return draw_windows(rng, n, probs, size, self.sides[side])
 
 
 def _small_window(p: FloatArray, n_current: int) -> bool:
@@ -545,6 +670,9 @@ def column_drift(
     *,
     centers: npt.ArrayLike | None = None,
     scale: float | None = None,
+    edges: npt.ArrayLike | None = None,
+    sums: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+    variances: tuple[float, float] | None = None,
     method: str | None = None,
     threshold: float | None = None,
     n_null: int = 200,
@@ -558,10 +686,18 @@ def column_drift(
     ``reference`` and ``current`` are counts over the same bins: for a numeric column the
     bins cut by the reference's edges, for a categorical column the reference's top levels
     followed by ``other`` and ``unseen``. ``method`` defaults to ``"wasserstein"`` for
-    numeric columns (it needs ``centers``, one value per bin, see :func:`bin_centers`, and
-    is measured in units of ``scale``, the reference standard deviation, defaulting to the
-    binned reference's) and ``"jensen_shannon"`` for categorical ones. ``threshold`` is the
+    numeric columns and ``"jensen_shannon"`` for categorical ones. ``threshold`` is the
     practical floor, defaulting to :data:`DEFAULT_THRESHOLDS` for the method.
+
+    Wasserstein is measured in units of ``scale``, the reference standard deviation. Given
+    ``sums`` (each side's sum of values per bin) and the inner ``edges``, it is the exact
+    distance of the binned values wherever the two distributions do not cross inside a
+    bin (``detail["estimator"] == "bin sums"``); ``variances`` (each side's variance of
+    its values, :attr:`ColumnProfile.variance`) give the within-bin noise of the interval
+    and the default ``scale``. With counts only, each bin's mass sits at ``centers`` (one
+    value per bin, see :func:`bin_centers`): biased, kept for profiles without sums
+    (``"bin centres"``); ``scale`` then defaults to the binned reference's sd.
+    :func:`column_profile_drift` passes all of this from two profiles.
 
     ``n_null`` calibrated null draws give the p-value, the bias and the calibrated
     threshold; ``n_ci`` bootstrap draws give the ``confidence`` interval. Results are
@@ -584,25 +720,34 @@ def column_drift(
         return _no_rows(column, chosen, practical, n_ref, n_cur)
     p, q = ref / n_ref, cur / n_cur
     detail: dict[str, Any] = {"n_reference": n_ref, "n_current": n_cur}
-    if chosen == "wasserstein":
-        stat, detail["scale"] = _wasserstein_for(column, p, centers, scale)
-    else:
+    layout = _Layout(p[None, :], q[None, :])
+    if chosen != "wasserstein":
         stat = _STATISTICS[chosen]
+    elif sums is None:
+        stat, detail["scale"] = _wasserstein_for(column, p, centers, scale)
+        detail["estimator"] = "bin centres"
+    else:
+        stat, layout, detail["scale"] = _wasserstein_of_sums(
+            column, ref, cur, edges=edges, sums=sums, variances=variances, scale=scale
+        )
+        detail["estimator"] = "bin sums"
     if kind == "categorical":
         detail["unseen_share"] = float(q[-1])
         detail["new_categories"] = bool(cur[-1] > 0)
 
     rng = np.random.default_rng([seed, zlib.crc32(column.encode())])
     null_parts = stat.parts(
-        rng.multinomial(n_ref, p, size=n_null) / n_ref,
-        rng.multinomial(n_cur, p, size=n_null) / n_cur,
+        layout.draw(rng, n_ref, p, n_null, 0), layout.draw(rng, n_cur, p, n_null, 0)
     )
     noise = stat.noise(null_parts)
-    observed = stat.parts(p[None, :], q[None, :])
+    observed = stat.parts(layout.reference, layout.current)
     raw = float(stat.raw(observed)[0])
     point = float(stat.corrected(observed, noise)[0])
     score = float(stat.to_score(np.array([point]))[0])
-    draws = stat.parts(_resample(rng, ref, n_ci), _resample(rng, cur, n_ci))
+    draws = stat.parts(
+        layout.draw(rng, n_ref, _smoothed(ref), n_ci, 0),
+        layout.draw(rng, n_cur, _smoothed(cur), n_ci, 1),
+    )
     low, high = _interval(stat, point, stat.corrected(draws, noise), confidence=confidence)
     null_scores = stat.to_score(stat.corrected(null_parts, noise))
     null_q = float(np.quantile(null_scores, _NULL_QUANTILE))
@@ -681,28 +826,96 @@ def dataset_drift(
 # -- drift of whole profiles ---------------------------------------------------------------
 
 
+def column_profile_drift(
+    reference: ColumnProfile,
+    current: ColumnProfile,
+    *,
+    bins: Bins | None = None,
+    method: str | None = None,
+    threshold: float | None = None,
+    n_null: int = 200,
+    n_ci: int = 200,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> DriftResult:
+    """The drift of one column from its reference profile to the current one.
+
+    :func:`column_drift` on the profiles' counts over ``bins`` (default: the reference's):
+    a numeric column by Wasserstein in reference standard deviations, exact from the
+    profiles' bin sums (:attr:`ColumnProfile.sums`). A profile without bin sums (stored
+    before Keel kept them) falls back to bin centres
+    (:func:`bin_centers`), which over- or understates the distance, and says so in
+    ``detail["estimator_note"]``. What ``compare``, monitor reports and deployment
+    guardrails measure.
+    """
+    bins = bins or reference.bins or current.bins
+    if bins is None:
+        raise UsageError(
+            f"column_profile_drift({reference.column!r}): the profiles carry no bins.",
+            hint="Profile both sides with keel.monitor.profile over the reference's bins.",
+        )
+    options: dict[str, Any] = {
+        "method": method,
+        "threshold": threshold,
+        "n_null": n_null,
+        "n_ci": n_ci,
+        "confidence": confidence,
+        "alpha": alpha,
+        "seed": seed,
+    }
+    counts = np.asarray(reference.counts, dtype=float), np.asarray(current.counts, dtype=float)
+    if bins.kind != "numeric":
+        return column_drift(bins.column, bins.kind, *counts, **options)
+    scale = _scale(reference)
+    sums = _sums_of(reference, current)
+    if sums is None:
+        result = column_drift(
+            bins.column, "numeric", *counts, centers=bin_centers(bins), scale=scale, **options
+        )
+        if result.method != "wasserstein":
+            return result
+        which = "reference" if reference.sums is None else "current"
+        note = (
+            f"the {which} profile has no bin sums (stored by an older Keel), so the distance "
+            "places each bin's rows at its centre, which overstates or understates it; store "
+            "the profile again (keel monitor reference set) for the exact distance"
+        )
+        return replace(result, detail=result.detail | {"estimator_note": note})
+    return column_drift(
+        bins.column,
+        "numeric",
+        *counts,
+        edges=bins.edges,
+        sums=sums,
+        variances=(reference.variance, current.variance),
+        scale=scale,
+        **options,
+    )
+
+
+def _sums_of(
+    reference: ColumnProfile, current: ColumnProfile
+) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """Both sides' bin sums when both have finite ones."""
+    if reference.sums is None or current.sums is None:
+        return None
+    if not all(math.isfinite(v) for v in (*reference.sums, *current.sums)):
+        return None
+    return reference.sums, current.sums
+
+
 def drift_of_profiles(
     ref: Profile, cur: Profile, bins: dict[str, Bins], *, alpha: float, seed: int
 ) -> tuple[list[DriftResult], dict[str, Any]]:
-    """Every binned column's drift from ``ref`` to ``cur`` (:func:`column_drift`, numeric
-    columns by Wasserstein on :func:`bin_centers`, in reference standard deviations), then
-    flagged across columns by :func:`dataset_drift`: what ``compare``, monitor windows and
-    reports all measure."""
-    results = []
-    for i, (name, column_bins) in enumerate(bins.items()):
-        r, c = ref.columns[name], cur.columns[name]
-        numeric = column_bins.kind == "numeric"
-        results.append(
-            column_drift(
-                name,
-                column_bins.kind,
-                np.asarray(r.counts, dtype=float),
-                np.asarray(c.counts, dtype=float),
-                centers=bin_centers(column_bins) if numeric else None,
-                scale=_scale(r) if numeric else None,
-                seed=seed + i,
-            )
-        )
+    """Every binned column's drift from ``ref`` to ``cur`` (:func:`column_profile_drift`:
+    numeric columns by Wasserstein in reference standard deviations), then flagged across
+    columns by :func:`dataset_drift`: what ``compare``, monitor windows and reports all
+    measure."""
+    results = [
+        column_profile_drift(ref.columns[name], cur.columns[name], bins=column_bins, seed=seed + i)
+        for i, (name, column_bins) in enumerate(bins.items())
+    ]
     flagged, summary = dataset_drift(results, alpha=alpha)
     return list(flagged), summary
 
