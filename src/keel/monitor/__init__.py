@@ -14,7 +14,6 @@ from keel.monitor._compare import compare as compare
 from keel.monitor._drift import DriftResult as DriftResult
 from keel.monitor._drift import bin_centers as bin_centers
 from keel.monitor._drift import column_drift as column_drift
-from keel.monitor._drift import column_profile_drift as column_profile_drift
 from keel.monitor._drift import dataset_drift as dataset_drift
 from keel.monitor._predlog import FEEDBACK_COLUMNS as FEEDBACK_COLUMNS
 from keel.monitor._predlog import PREDICTION_COLUMNS as PREDICTION_COLUMNS
@@ -27,6 +26,7 @@ from keel.monitor._profile import Profile as Profile
 from keel.monitor._profile import profile as profile
 from keel.monitor._profile import profile_reference as profile_reference
 from keel.monitor._profile import reference_bins as reference_bins
+from keel.monitor._profile_drift import column_profile_drift as column_profile_drift
 from keel.monitor._reference import PreparedReference as PreparedReference
 from keel.monitor._reference import StoredReference as StoredReference
 from keel.monitor._reference import dataset_reference as dataset_reference

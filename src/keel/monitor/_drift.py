@@ -158,15 +158,8 @@ import numpy.typing as npt
 
 from keel._json import nulled
 from keel.errors import UsageError, did_you_mean
-from keel.monitor._profile_data import Bins, ColumnProfile, Profile
-from keel.monitor._wasserstein import (
-    BinSide,
-    bin_fallback,
-    bin_integrals,
-    centre,
-    draw_windows,
-    side_of,
-)
+from keel.monitor._profile_data import Bins
+from keel.monitor._wasserstein import BinSide, bin_integrals, draw_windows, prepare
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -175,9 +168,7 @@ __all__ = [
     "DriftResult",
     "bin_centers",
     "column_drift",
-    "column_profile_drift",
     "dataset_drift",
-    "drift_of_profiles",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -511,18 +502,6 @@ def _wasserstein_for(
     return _wasserstein_centres(x, scale), scale
 
 
-def _vector(values: npt.ArrayLike, size: int, what: str, column: str) -> FloatArray:
-    a = np.asarray(values, dtype=np.float64).ravel()
-    if a.shape != (size,) or not np.all(np.isfinite(a)):
-        raise UsageError(
-            f"column_drift({column!r}): {what} must be {size} finite numbers, got "
-            f"{a[:12].tolist()}.",
-            hint="Pass the bins' inner edges and each side's bin sums from profiles "
-            "(ColumnProfile.sums), or use column_profile_drift.",
-        )
-    return a
-
-
 def _wasserstein_of_sums(
     column: str,
     ref: npt.NDArray[np.int64],
@@ -534,59 +513,14 @@ def _wasserstein_of_sums(
     scale: float | None,
 ) -> tuple[_Statistic, _Layout, float]:
     """The exact binned Wasserstein statistic, the windows it reads, and its scale."""
-    e = _vector(() if edges is None else edges, ref.size - 1, "edges", column)
-    if np.any(np.diff(e) <= 0):
-        raise UsageError(
-            f"column_drift({column!r}): edges must be strictly increasing, got {e[:12].tolist()}.",
-            hint="Pass the inner edges of the reference's bins (Bins.edges).",
-        )
-    at = centre(e)
-    e = e - at  # centred: dates in epoch microseconds keep their precision
-    s_ref = _vector(sums[0], ref.size, "reference sums", column) - at * ref
-    s_cur = _vector(sums[1], cur.size, "current sums", column) - at * cur
+    binned = prepare(column, ref, cur, edges=edges, sums=sums, variances=variances, scale=scale)
     n_ref, n_cur = int(ref.sum()), int(cur.sum())
-    m2 = (
-        [None, None]
-        if variances is None
-        else [_m2(v, n) for v, n in zip(variances, (n_ref, n_cur), strict=True)]
-    )
-    fallback = bin_fallback(e)
-    ref_side = side_of(ref, s_ref, m2[0], e, _means(cur, s_cur, fallback))
-    cur_side = side_of(cur, s_cur, m2[1], e, _means(ref, s_ref, fallback))
-    if scale is None or not math.isfinite(scale) or scale <= 0:
-        scale = _default_scale(ref, ref_side, m2[0], fallback)
     layout = _Layout(
-        np.concatenate([ref / n_ref, s_ref / n_ref])[None, :],
-        np.concatenate([cur / n_cur, s_cur / n_cur])[None, :],
-        (ref_side, cur_side),
+        np.concatenate([ref / n_ref, binned.sums[0] / n_ref])[None, :],
+        np.concatenate([cur / n_cur, binned.sums[1] / n_cur])[None, :],
+        binned.sides,
     )
-    return _wasserstein_sums(e, scale), layout, scale
-
-
-def _m2(variance: float, n: int) -> float | None:
-    """The sum of squared deviations from a sample variance (``None`` when undefined)."""
-    return variance * (n - 1) if n > 1 and math.isfinite(variance) and variance >= 0 else None
-
-
-def _means(counts: npt.NDArray[np.int64], sums: FloatArray, fallback: FloatArray) -> FloatArray:
-    """Each bin's mean, ``fallback``'s where the bin is empty."""
-    filled = counts > 0
-    return np.asarray(np.where(filled, sums / np.where(filled, counts, 1), fallback))
-
-
-def _default_scale(
-    ref: npt.NDArray[np.int64], side: BinSide, m2: float | None, fallback: FloatArray
-) -> float:
-    """The reference sd: from its variance, else its bin means; bin widths if constant."""
-    n = int(ref.sum())
-    if m2 is not None and m2 > 0:
-        return math.sqrt(m2 / (n - 1))
-    p = ref / n
-    mean = float(p @ side.means)
-    spread = math.sqrt(float(p @ (side.means - mean) ** 2))
-    if spread > 0:
-        return spread
-    return float(np.mean(np.diff(fallback))) if fallback.size > 1 else 1.0
+    return _wasserstein_sums(binned.edges, binned.scale), layout, binned.scale
 
 
 # -- the calibrated null, the p-value and the interval --------------------------------------
@@ -851,102 +785,3 @@ def dataset_drift(
 
 
 # -- drift of whole profiles ---------------------------------------------------------------
-
-
-def column_profile_drift(
-    reference: ColumnProfile,
-    current: ColumnProfile,
-    *,
-    bins: Bins | None = None,
-    method: str | None = None,
-    threshold: float | None = None,
-    n_null: int = 200,
-    n_ci: int = 200,
-    confidence: float = 0.95,
-    alpha: float = 0.05,
-    seed: int = 0,
-) -> DriftResult:
-    """The drift of one column from its reference profile to the current one.
-
-    :func:`column_drift` on the profiles' counts over ``bins`` (default: the reference's):
-    a numeric column by Wasserstein in reference standard deviations, exact from the
-    profiles' bin sums (:attr:`ColumnProfile.sums`). A profile without bin sums (stored
-    before Keel kept them) falls back to bin centres
-    (:func:`bin_centers`), which over- or understates the distance, and says so in
-    ``detail["estimator_note"]``. What ``compare``, monitor reports and deployment
-    guardrails measure.
-    """
-    bins = bins or reference.bins or current.bins
-    if bins is None:
-        raise UsageError(
-            f"column_profile_drift({reference.column!r}): the profiles carry no bins.",
-            hint="Profile both sides with keel.monitor.profile over the reference's bins.",
-        )
-    options: dict[str, Any] = {
-        "method": method,
-        "threshold": threshold,
-        "n_null": n_null,
-        "n_ci": n_ci,
-        "confidence": confidence,
-        "alpha": alpha,
-        "seed": seed,
-    }
-    counts = np.asarray(reference.counts, dtype=float), np.asarray(current.counts, dtype=float)
-    if bins.kind != "numeric":
-        return column_drift(bins.column, bins.kind, *counts, **options)
-    scale = _scale(reference)
-    sums = _sums_of(reference, current)
-    if sums is None:
-        result = column_drift(
-            bins.column, "numeric", *counts, centers=bin_centers(bins), scale=scale, **options
-        )
-        if result.method != "wasserstein":
-            return result
-        which = "reference" if reference.sums is None else "current"
-        note = (
-            f"the {which} profile has no bin sums (stored by an older Keel), so the distance "
-            "places each bin's rows at its centre, which overstates or understates it; store "
-            "the profile again (keel monitor reference set) for the exact distance"
-        )
-        return replace(result, detail=result.detail | {"estimator_note": note})
-    return column_drift(
-        bins.column,
-        "numeric",
-        *counts,
-        edges=bins.edges,
-        sums=sums,
-        variances=(reference.variance, current.variance),
-        scale=scale,
-        **options,
-    )
-
-
-def _sums_of(
-    reference: ColumnProfile, current: ColumnProfile
-) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
-    """Both sides' bin sums when both have finite ones."""
-    if reference.sums is None or current.sums is None:
-        return None
-    if not all(math.isfinite(v) for v in (*reference.sums, *current.sums)):
-        return None
-    return reference.sums, current.sums
-
-
-def drift_of_profiles(
-    ref: Profile, cur: Profile, bins: dict[str, Bins], *, alpha: float, seed: int
-) -> tuple[list[DriftResult], dict[str, Any]]:
-    """Every binned column's drift from ``ref`` to ``cur`` (:func:`column_profile_drift`:
-    numeric columns by Wasserstein in reference standard deviations), then flagged across
-    columns by :func:`dataset_drift`: what ``compare``, monitor windows and reports all
-    measure."""
-    results = [
-        column_profile_drift(ref.columns[name], cur.columns[name], bins=column_bins, seed=seed + i)
-        for i, (name, column_bins) in enumerate(bins.items())
-    ]
-    flagged, summary = dataset_drift(results, alpha=alpha)
-    return list(flagged), summary
-
-
-def _scale(reference: ColumnProfile) -> float | None:
-    variance = reference.variance
-    return math.sqrt(variance) if variance and math.isfinite(variance) and variance > 0 else None

@@ -31,12 +31,24 @@ microseconds, about 1.7e15) lose no precision.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BinSide", "bin_fallback", "bin_integrals", "centre", "draw_windows", "side_of"]
+from keel.errors import UsageError
+
+__all__ = [
+    "BinSide",
+    "Binned",
+    "bin_fallback",
+    "bin_integrals",
+    "centre",
+    "draw_windows",
+    "prepare",
+    "side_of",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -123,3 +135,83 @@ def draw_windows(
         counts * side.variances
     )
     return np.hstack([counts / n, sums / n])
+
+
+@dataclass(frozen=True)
+class Binned:
+    """Both sides ready for the statistic: centred inner edges, centred bin sums (reference,
+    current), how each side's windows are drawn, and the scale."""
+
+    edges: FloatArray
+    sums: tuple[FloatArray, FloatArray]
+    sides: tuple[BinSide, BinSide]
+    scale: float
+
+
+def prepare(
+    column: str,
+    ref: npt.NDArray[np.int64],
+    cur: npt.NDArray[np.int64],
+    *,
+    edges: npt.ArrayLike | None,
+    sums: tuple[npt.ArrayLike, npt.ArrayLike],
+    variances: tuple[float, float] | None,
+    scale: float | None,
+) -> Binned:
+    """Check ``column_drift``'s bin-sum arguments and centre them (see the module doc)."""
+    e = _vector(() if edges is None else edges, ref.size - 1, "edges", column)
+    if np.any(np.diff(e) <= 0):
+        raise UsageError(
+            f"column_drift({column!r}): edges must be strictly increasing, got {e[:12].tolist()}.",
+            hint="Pass the inner edges of the reference's bins (Bins.edges).",
+        )
+    at = centre(e)
+    e = e - at  # centred: dates in epoch microseconds keep their precision
+    s_ref = _vector(sums[0], ref.size, "reference sums", column) - at * ref
+    s_cur = _vector(sums[1], cur.size, "current sums", column) - at * cur
+    n_ref, n_cur = int(ref.sum()), int(cur.sum())
+    m2 = (None, None) if variances is None else (_m2(variances[0], n_ref), _m2(variances[1], n_cur))
+    fallback = bin_fallback(e)
+    ref_side = side_of(ref, s_ref, m2[0], e, _means(cur, s_cur, fallback))
+    cur_side = side_of(cur, s_cur, m2[1], e, _means(ref, s_ref, fallback))
+    if scale is None or not math.isfinite(scale) or scale <= 0:
+        scale = _default_scale(ref, ref_side, m2[0], fallback)
+    return Binned(e, (s_ref, s_cur), (ref_side, cur_side), scale)
+
+
+def _vector(values: npt.ArrayLike, size: int, what: str, column: str) -> FloatArray:
+    a = np.asarray(values, dtype=np.float64).ravel()
+    if a.shape != (size,) or not np.all(np.isfinite(a)):
+        raise UsageError(
+            f"column_drift({column!r}): {what} must be {size} finite numbers, got "
+            f"{a[:12].tolist()}.",
+            hint="Pass the bins' inner edges and each side's bin sums from profiles "
+            "(ColumnProfile.sums), or use column_profile_drift.",
+        )
+    return a
+
+
+def _m2(variance: float, n: int) -> float | None:
+    """The sum of squared deviations from a sample variance (``None`` when undefined)."""
+    return variance * (n - 1) if n > 1 and math.isfinite(variance) and variance >= 0 else None
+
+
+def _means(counts: npt.NDArray[np.int64], sums: FloatArray, fallback: FloatArray) -> FloatArray:
+    """Each bin's mean, ``fallback``'s where the bin is empty."""
+    filled = counts > 0
+    return np.asarray(np.where(filled, sums / np.where(filled, counts, 1), fallback))
+
+
+def _default_scale(
+    ref: npt.NDArray[np.int64], side: BinSide, m2: float | None, fallback: FloatArray
+) -> float:
+    """The reference sd: from its variance, else its bin means; bin widths if constant."""
+    n = int(ref.sum())
+    if m2 is not None and m2 > 0:
+        return math.sqrt(m2 / (n - 1))
+    p = ref / n
+    mean = float(p @ side.means)
+    spread = math.sqrt(float(p @ (side.means - mean) ** 2))
+    if spread > 0:
+        return spread
+    return float(np.mean(np.diff(fallback))) if fallback.size > 1 else 1.0
