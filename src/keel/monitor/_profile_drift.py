@@ -71,11 +71,16 @@ def column_profile_drift(
         )
         if result.method != "wasserstein":
             return result
-        which = "reference" if reference.sums is None else "current"
+        if reference.sums is None or current.sums is None:
+            which = "reference" if reference.sums is None else "current"
+            why = f"the {which} profile has no bin sums (stored by an older Keel)"
+            fix = "store the profile again (keel monitor reference set) for the exact distance"
+        else:
+            why = "a bin sum overflowed (values near the largest float)"
+            fix = "rescale the column (for example to other units) for the exact distance"
         note = (
-            f"the {which} profile has no bin sums (stored by an older Keel), so the distance "
-            "places each bin's rows at its centre, which overstates or understates it; store "
-            "the profile again (keel monitor reference set) for the exact distance"
+            f"{why}, so the distance places each bin's rows at its centre, which overstates "
+            f"or understates it; {fix}"
         )
         return replace(result, detail=result.detail | {"estimator_note": note})
     return column_drift(
