@@ -131,6 +131,8 @@ def test_numeric_predictions_are_binned_and_compared() -> None:
     decision = guard.evaluate()
     drift = decision.evidence["predictionDrift"]
     assert drift["method"] == "wasserstein"
+    assert drift["score"] == pytest.approx(1.0, abs=0.15)  # moved by one sd: reads as one
+    assert drift["low"] <= 1.0 <= drift["high"]
     assert drift["breached"]
     assert drift["records"] == {"champion": 1000, "challenger": 1000}
 

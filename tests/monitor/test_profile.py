@@ -50,6 +50,10 @@ def _assert_same(got: Profile, want: Profile, scale: float = 1e3) -> None:
             assert getattr(g, field) == getattr(w, field), (name, field)
         assert _close(g.mean, w.mean, scale), (name, g.mean, w.mean)
         assert _close(g.variance, w.variance, scale**2), (name, g.variance, w.variance)
+        if w.sums is None or g.sums is None:  # categorical columns keep no bin sums
+            assert g.sums is w.sums is None, (name, g.sums, w.sums)
+        else:  # merged bin sums are the sums of the whole, to rounding
+            assert all(_close(a, b, scale) for a, b in zip(g.sums, w.sums, strict=True)), name
 
 
 def _chunks(frame: pl.DataFrame, cuts: Sequence[int]) -> list[pl.DataFrame]:
@@ -134,6 +138,11 @@ def test_profile_matches_a_direct_computation(frame: pl.DataFrame) -> None:
     for v in finite:  # NaN and infinities are counted apart, never in a bin
         expected[sum(v >= e for e in edges)] += 1
     assert got.counts == tuple(expected)
+    sums: list[list[float]] = [[] for _ in expected]
+    for v in finite:
+        sums[sum(v >= e for e in edges)].append(v)
+    assert got.sums is not None
+    assert all(_close(a, math.fsum(b), 1e3) for a, b in zip(got.sums, sums, strict=True))
     assert got.nulls == len(values) - len(valid)
     assert got.nans == sum(v is not None and math.isnan(v) for v in values)
     assert got.infinite == sum(math.isinf(v) for v in valid)

@@ -19,11 +19,12 @@ interval. Four comparisons, each switched on in the spec's ``analysis.guardrails
     the distribution of the challenger's predictions against the champion's, profiled on
     shared bins fixed from the champion's first predictions (``keel.monitor.reference_bins``;
     labels are categorical, numbers binned at quantiles) and compared with
-    ``keel.monitor.column_drift`` (bias-corrected effect size with a calibrated threshold:
-    Jensen-Shannon distance for labels, Wasserstein in champion standard deviations for
-    numbers). Breached when the drift is significant and its interval's lower bound clears
-    ``max``. In shadow mode both sides saw the same requests, so any divergence is the
-    models'; in canary mode the sides saw different users, which the threshold must allow.
+    ``keel.monitor.column_profile_drift`` (bias-corrected effect size with a calibrated
+    threshold: Jensen-Shannon distance for labels, Wasserstein in champion standard
+    deviations for numbers, exact from the profiles' bin sums). Breached when the drift is
+    significant and its interval's lower bound clears ``max``. In shadow mode both sides saw
+    the same requests, so any divergence is the models'; in canary mode the sides saw
+    different users, which the threshold must allow.
 ``metric``
     once feedback arrives, per-record accuracy (or ``mae``/``mse``: the metrics of
     :data:`keel.models.METRICS` with a per-record form) of the two sides
@@ -364,7 +365,7 @@ class Guardrails:
         limit = self._rules.prediction_drift_max
         if limit is None:
             return None
-        from keel.monitor import bin_centers, column_drift
+        from keel.monitor import column_profile_drift
 
         sides = self._sides
         if self._bins is None:
@@ -386,16 +387,7 @@ class Guardrails:
             return None
         if min(champion.count, challenger.count) < self._min_requests:
             return None
-        numeric = self._bins.kind == "numeric"
-        result = column_drift(
-            "prediction",
-            self._bins.kind,
-            np.asarray(champion.counts, dtype=float),
-            np.asarray(challenger.counts, dtype=float),
-            centers=bin_centers(self._bins) if numeric else None,
-            scale=math.sqrt(champion.variance) if numeric and champion.variance > 0 else None,
-            threshold=limit,
-        )
+        result = column_profile_drift(champion, challenger, bins=self._bins, threshold=limit)
         return {
             "method": result.method,
             "score": result.score,

@@ -26,6 +26,7 @@ from keel.monitor._profile import Profile as Profile
 from keel.monitor._profile import profile as profile
 from keel.monitor._profile import profile_reference as profile_reference
 from keel.monitor._profile import reference_bins as reference_bins
+from keel.monitor._profile_drift import column_profile_drift as column_profile_drift
 from keel.monitor._reference import PreparedReference as PreparedReference
 from keel.monitor._reference import StoredReference as StoredReference
 from keel.monitor._reference import dataset_reference as dataset_reference
@@ -66,6 +67,7 @@ __all__ = [
     "bin_centers",
     "check",
     "column_drift",
+    "column_profile_drift",
     "compare",
     "comparison_html",
     "dataset_drift",

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from keel.errors import InputError, UsageError
-from keel.monitor._drift import DriftResult, drift_of_profiles
+from keel.monitor._drift import DriftResult
 from keel.monitor._profile import (
     Bins,
     ColumnProfile,
@@ -34,6 +34,7 @@ from keel.monitor._profile import (
     profile_many,
     profile_reference,
 )
+from keel.monitor._profile_drift import drift_of_profiles
 from keel.monitor._reference import MODEL_OUTPUTS, is_stored_reference, resolve_reference
 
 if TYPE_CHECKING:

@@ -11,7 +11,9 @@ booleans, point masses, "other" and "unseen" levels); this module is their imple
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence, Sized
+from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -62,11 +64,11 @@ class PolarsEngine:
         levels = [_levels_query(frame, name, schema[name], top_k + MAX_KNOWN) for name in text]
         results = pl.collect_all([main, *levels], engine=engine)
         lists = [f"v{i}" for i in range(len(numeric))]
-        row = results[0].drop(lists).row(0, named=True)  # the scalars; the sorted values stay
+        row = results[0].drop(lists).row(0, named=True)  # the scalars; the values stay
         rows = int(row["rows"])
         found: dict[str, ColumnProfile] = {}
-        for i, name in enumerate(numeric):
-            values = results[0].get_column(f"v{i}")[0].to_numpy()
+        unsorted = [results[0].get_column(f"v{i}")[0].to_numpy() for i in range(len(numeric))]
+        for i, (name, values) in enumerate(zip(numeric, _sorted(unsorted), strict=True)):
             found[name] = _numeric_reference(name, i, values, row, bins)
         for i, (name, frequent) in enumerate(zip(text, results[1:], strict=True)):
             values = frequent.get_column("v").to_list()
@@ -148,8 +150,24 @@ def _finite_values(name: str, dtype: pl.DataType) -> pl.Expr:
     return (pl.when(x.is_finite()).then(x) if dtype.is_float() else x).alias(name)
 
 
+def _sorted(arrays: Sequence[Any]) -> list[Any]:
+    """Each numpy array sorted, the arrays in parallel threads.
+
+    NumPy sorts float64 with SIMD (x86-simd-sort): a million values take about 16 ms of CPU
+    here against 45-50 ms for Polars' sort, and it releases the GIL, so the columns still
+    sort side by side on every core.
+    """
+    import numpy as np
+
+    if len(arrays) < 2:
+        return [np.sort(a) for a in arrays]
+    with ThreadPoolExecutor(max_workers=min(len(arrays), os.cpu_count() or 1)) as pool:
+        return list(pool.map(np.sort, arrays))
+
+
 def _sorted_exprs(i: int, name: str, dtype: pl.DataType) -> list[pl.Expr]:
-    """A numeric column's finite values sorted (one list), its null/NaN/inf counts, moments."""
+    """A numeric column's finite values (one list, sorted afterwards by :func:`_sorted`),
+    its null/NaN/inf counts, moments."""
     import polars as pl
 
     x = _numeric(name, dtype)
@@ -157,7 +175,7 @@ def _sorted_exprs(i: int, name: str, dtype: pl.DataType) -> list[pl.Expr]:
     finite = _finite_values(name, dtype)
     zero = pl.lit(0, dtype=pl.UInt32)
     return [
-        finite.drop_nulls().sort().implode().alias(f"v{i}"),
+        finite.drop_nulls().implode().alias(f"v{i}"),
         x.null_count().alias(f"z{i}"),
         (x.is_nan().sum() if floating else zero).alias(f"nan{i}"),
         ((x == -math.inf).sum() if floating else zero).alias(f"ninf{i}"),
@@ -178,6 +196,7 @@ def _numeric_reference(
     n = int(values.size)
     at = np.searchsorted(values, np.asarray(b.edges, dtype=np.float64), side="left")
     bounds = [0, *(int(a) for a in at), n]
+    sums = tuple(float(values[a:z].sum()) for a, z in pairwise(bounds))  # pairwise summation
     nans, ninf, pinf = int(row[f"nan{i}"]), int(row[f"ninf{i}"]), int(row[f"pinf{i}"])
     return ColumnProfile(
         column=name,
@@ -195,6 +214,7 @@ def _numeric_reference(
         m2=float(row[f"var{i}"]) * n if n else 0.0,
         n=n,
         bins=b,
+        sums=sums,
     )
 
 
@@ -290,11 +310,16 @@ def _profile_query(
     require_columns([b.column for b in bins.values()], schema, "profile")
     exprs: list[pl.Expr] = [pl.len().alias("rows")]
     plans: list[tuple[int, int, _Finish]] = []
+    finite: list[pl.Expr] = []  # each numeric column's finite values, computed once
     for key, b in bins.items():
         if key != b.column:
             raise UsageError(f"profile: bins under key {key!r} are for column {b.column!r}.")
-        plan = _numeric_plan if b.kind == "numeric" else _categorical_plan
-        column_exprs, finish = plan(b, schema[b.column])
+        if b.kind == "numeric":
+            name = _unused(f"_keel_finite_{len(finite)}", schema)
+            column_exprs, finish = _numeric_plan(b, schema[b.column], name)
+            finite.append(_finite_values(b.column, schema[b.column]).alias(name))
+        else:
+            column_exprs, finish = _categorical_plan(b, schema[b.column])
         start = len(exprs)
         exprs += [e.alias(f"s{start + j}") for j, e in enumerate(column_exprs)]
         plans.append((start, len(exprs), finish))
@@ -304,10 +329,22 @@ def _profile_query(
         columns = [finish(rows, row[start:stop]) for start, stop, finish in plans]
         return Profile(columns={c.column: c for c in columns}, rows=rows)
 
-    return frame, frame.select(exprs), done
+    # The finite values as columns of their own: evaluated once, where a ``pl.when`` inside
+    # each of a column's twenty-odd reductions was evaluated twenty-odd times.
+    query = (frame.with_columns(finite) if finite else frame).select(exprs)
+    return frame, query, done
 
 
-def _numeric_plan(b: Bins, dtype: pl.DataType) -> tuple[list[pl.Expr], _Finish]:
+def _unused(name: str, schema: Mapping[str, Any]) -> str:
+    """``name``, lengthened until no column of ``schema`` has it."""
+    while name in schema:
+        name += "_"
+    return name
+
+
+def _numeric_plan(b: Bins, dtype: pl.DataType, finite: str) -> tuple[list[pl.Expr], _Finish]:
+    """A numeric column's reductions, over the column itself and over ``finite``, its finite
+    values (null elsewhere) computed once as a column of that name."""
     import polars as pl
 
     if _kind_of(dtype) != "numeric":
@@ -316,31 +353,34 @@ def _numeric_plan(b: Bins, dtype: pl.DataType) -> tuple[list[pl.Expr], _Finish]:
             "numeric.",
             hint="Profile data of the reference's types (check it against its contract first).",
         )
-    x = _numeric(b.column, dtype)
+    x, f = _numeric(b.column, dtype), pl.col(finite)
     zero = pl.lit(0, dtype=pl.UInt32)
-    finite: pl.Expr
     if dtype.is_float():
-        valid, finite = x.fill_nan(None), pl.when(x.is_finite()).then(x)
-        nans, infinite = x.is_nan().sum(), x.is_infinite().sum()
+        nans, ninf, pinf = x.is_nan().sum(), (x == -math.inf).sum(), (x == math.inf).sum()
     else:  # no NaN or infinity possible
-        valid, finite, nans, infinite = x, x, zero, zero
+        nans, ninf, pinf = zero, zero, zero
     exprs = [
         x.null_count(),
         nans,
-        infinite,
-        finite.count(),
-        finite.mean(),
-        finite.var(ddof=0),
-        finite.min(),
-        finite.max(),
-        (valid < b.low).sum() if b.low is not None else zero,
-        (valid > b.high).sum() if b.high is not None else zero,
-        *[(finite >= e).sum() for e in b.edges],
+        ninf,
+        pinf,
+        f.count(),
+        f.mean(),
+        f.var(ddof=0),
+        f.min(),
+        f.max(),
+        (f < b.low).sum() if b.low is not None else zero,
+        (f > b.high).sum() if b.high is not None else zero,
+        f.sum(),
+        *[(f >= e).sum() for e in b.edges],
+        *[pl.when(f >= e).then(f).sum() for e in b.edges],
     ]
+    k = len(b.edges)
 
     def finish(rows: int, v: Sequence[Any]) -> ColumnProfile:
-        nulls, nan, inf, n, mean, var, low, high, below, above, *at_least = v
-        cumulative = [n, *at_least, 0]
+        nulls, nan, ninf, pinf, n, mean, var, low, high, below, above, total = v[:12]
+        cumulative = [n, *v[12 : 12 + k], 0]
+        summed = [total, *v[12 + k :], 0.0]
         return ColumnProfile(
             column=b.column,
             kind="numeric",
@@ -348,15 +388,16 @@ def _numeric_plan(b: Bins, dtype: pl.DataType) -> tuple[list[pl.Expr], _Finish]:
             nulls=int(nulls) + int(nan),
             nans=int(nan),
             counts=tuple(int(a - z) for a, z in pairwise(cumulative)),
-            below=int(below),
-            above=int(above),
-            infinite=int(inf),
+            below=int(below) + (int(ninf) if b.low is not None else 0),
+            above=int(above) + (int(pinf) if b.high is not None else 0),
+            infinite=int(ninf) + int(pinf),
             minimum=_opt_float(low),
             maximum=_opt_float(high),
             mean=float(mean) if n else math.nan,
             m2=float(var) * n if n else 0.0,
             n=int(n),
             bins=b,
+            sums=tuple(float(a or 0.0) - float(z or 0.0) for a, z in pairwise(summed)),
         )
 
     return exprs, finish

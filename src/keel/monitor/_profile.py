@@ -13,9 +13,11 @@ over the *same* bins, which makes two things possible: two profiles are comparab
 replicas add up. Edges taken from each window's own quantiles would give vectors that can be
 neither compared nor summed.
 
-**Merging is exact.** Counts add. Minimum and maximum combine. Mean and variance use Chan,
-Golub and LeVeque's parallel formula: each side keeps ``n``, ``mean`` and ``m2`` (the sum of
-squared deviations from its mean), and two sides combine as::
+**Merging is exact.** Counts add, and so do the per-bin sums of the values that make the
+Wasserstein drift score exact (:attr:`ColumnProfile.sums`; added with ``math.fsum``). Minimum
+and maximum combine. Mean and variance use Chan, Golub and LeVeque's parallel formula: each
+side keeps ``n``, ``mean`` and ``m2`` (the sum of squared deviations from its mean), and two
+sides combine as::
 
     n = na + nb,  mean = (na*ma + nb*mb) / n,  m2 = m2a + m2b + (mb - ma)**2 * na*nb / n
 
@@ -25,17 +27,19 @@ This gives the variance of the union without the raw data, is numerically stable
 of one-minute windows (1,440 profiles of 20 columns) combines in a few tens of milliseconds.
 
 **One query per profile.** :func:`profile` builds every statistic of every column as one lazy
-Polars ``select`` of reductions (bin counts as sums of ``x >= edge`` indicators, differenced
-afterwards). A large source (more than ``_polars._STREAM_ABOVE`` cells, about half a gigabyte of
-values; a Parquet file's row count is in its metadata) is collected with the streaming engine,
-so a file larger than memory is read in batches and never materialised; smaller data runs on
-the in-memory engine, which evaluates this wide ``select`` at about half the CPU cost.
-:func:`profile_reference` (and :func:`reference_bins`)
-sorts every numeric column's finite values in one ``select`` (each column sorted once, in
-parallel), and takes from those sorted values the quantile edges, the next value after a point
-mass, and the reference's own bin counts (binary search), so the reference is read once for
-both its bins and its profile. Exact quantiles need the reference's numeric columns in memory
-(8 bytes per row and column), which is the one place that is O(rows).
+Polars ``select`` of reductions (bin counts as sums of ``x >= edge`` indicators and bin sums as
+sums of the values ``>= edge``, differenced afterwards), over each numeric column's finite
+values computed once as a column of their own. A large source (more than
+``_polars._STREAM_ABOVE`` cells, about half a gigabyte of values; a Parquet file's row count is
+in its metadata) is collected with the streaming engine, so a file larger than memory is read
+in batches and never materialised; smaller data runs on the in-memory engine, which evaluates
+this wide ``select`` at about half the CPU cost. :func:`profile_reference` (and
+:func:`reference_bins`) gathers every numeric column's finite values in one ``select``, sorts
+each once (NumPy's SIMD sort, the columns in parallel threads), and takes from those sorted
+values the quantile edges, the next value after a point mass, and the reference's own bin
+counts (binary search) and bin sums, so the reference is read once for both its bins and its
+profile. Exact quantiles need the reference's numeric columns in memory (8 bytes per row and
+column), which is the one place that is O(rows).
 
 **Dask.** A Dask DataFrame is profiled partition by partition (each converted to Polars
 through Arrow and profiled as above, in Dask's scheduler), and the partition profiles are

@@ -138,7 +138,11 @@ class ColumnProfile:
     which ``mean``, ``m2``, ``minimum`` and ``maximum`` describe; ``nulls`` counts nulls and
     NaN, ``nans`` the NaN among them, ``infinite`` the infinities (kept out of the bins;
     ``-inf`` also counts in ``below`` and ``+inf`` in ``above``, the values outside the
-    reference's range). Categorical columns: ``counts`` sums to ``count - nulls``.
+    reference's range). ``sums`` holds, per bin, the sum of the finite values counted in it
+    (what makes the Wasserstein drift score exact, see :mod:`keel.monitor._drift`); it is
+    ``None`` for categorical columns and in profiles written before Keel kept it, and a
+    merge with such a profile has none either. Categorical columns: ``counts`` sums to
+    ``count - nulls``.
     """
 
     column: str
@@ -156,12 +160,19 @@ class ColumnProfile:
     m2: float = 0.0
     n: int = 0
     bins: Bins | None = None
+    sums: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.bins is not None and len(self.counts) != self.bins.size:
             raise UsageError(
                 f"profile of column {self.column!r} has {len(self.counts)} counts, "
                 f"its bins {self.bins.size}."
+            )
+        if self.sums is not None and (self.kind != "numeric" or len(self.sums) != len(self.counts)):
+            raise UsageError(
+                f"profile of column {self.column!r} ({self.kind}) has {len(self.sums)} bin "
+                f"sums for {len(self.counts)} counts.",
+                hint="Only numeric columns keep bin sums, one per bin.",
             )
 
     @property
@@ -189,6 +200,7 @@ class ColumnProfile:
             m2=m2,
             n=n,
             bins=self.bins,
+            sums=_added_sums([self.sums, other.sums]),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -209,12 +221,14 @@ class ColumnProfile:
             "m2": _float_out(self.m2),
             "n": self.n,
             "bins": None if self.bins is None else self.bins.to_dict(),
+            "sums": None if self.sums is None else [_float_out(v) for v in self.sums],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ColumnProfile:
-        """A column profile from :meth:`to_dict` output."""
-        bins = data.get("bins")
+        """A column profile from :meth:`to_dict` output (one without ``sums``, as older Keel
+        wrote them, reads with ``sums=None``)."""
+        bins, sums = data.get("bins"), data.get("sums")
         return cls(
             column=str(data["column"]),
             kind=data["kind"],
@@ -231,6 +245,7 @@ class ColumnProfile:
             m2=_float_in(data.get("m2", 0.0)),
             n=int(data.get("n", 0)),
             bins=None if bins is None else Bins.from_dict(bins),
+            sums=None if sums is None else tuple(_float_in(v) for v in sums),
         )
 
 
@@ -379,7 +394,17 @@ def _merge_many(parts: list[ColumnProfile]) -> ColumnProfile:
         m2=m2,
         n=n,
         bins=first.bins,
+        sums=_added_sums([p.sums for p in parts]),
     )
+
+
+def _added_sums(parts: Sequence[tuple[float, ...] | None]) -> tuple[float, ...] | None:
+    """Bin sums added bin by bin (``math.fsum``: the same whatever the order); ``None``
+    when any side has none."""
+    present = [p for p in parts if p is not None]
+    if len(present) < len(parts) or not present:
+        return None
+    return tuple(math.fsum(column) for column in zip(*present, strict=True))
 
 
 # --------------------------------------------------------------------------- JSON helpers

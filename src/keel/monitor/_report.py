@@ -22,7 +22,7 @@ from keel.contracts import open_data
 from keel.errors import KeelError, UsageError, did_you_mean
 from keel.grammar import Duration, Reference, format_duration, prefix_kind
 from keel.monitor._alerts import Alert, Thresholds, check
-from keel.monitor._drift import DriftResult, drift_of_profiles
+from keel.monitor._drift import DriftResult
 from keel.monitor._performance import (
     Task,
     agreement,
@@ -33,6 +33,7 @@ from keel.monitor._performance import (
 )
 from keel.monitor._predlog import PREDICTION_COLUMNS, FeedbackLog, PredictionLog
 from keel.monitor._profile import Bins, Profile, profile_many, reference_bins
+from keel.monitor._profile_drift import drift_of_profiles
 from keel.monitor._quality import quality_queries, window_quality
 from keel.monitor._reference import MODEL_OUTPUTS  # the model's answers, drifted like inputs
 from keel.monitor._windows import (

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from keel.errors import UsageError
 from keel.grammar import Duration, parse_duration
-from keel.monitor._drift import DriftResult, drift_of_profiles
+from keel.monitor._drift import DriftResult
 from keel.monitor._predlog import partition_hour
 from keel.monitor._profile import Bins, Profile, profile_many
+from keel.monitor._profile_drift import drift_of_profiles
 
 if TYPE_CHECKING:
     import polars as pl
