@@ -6,6 +6,7 @@ metrics (:data:`METRICS` by name, each a :class:`Metric`) are public because the
 gates and monitoring build on them; they are the same for a user's own tooling.
 """
 
+from keel.models._adapters import XGBOOST_CLASSES as XGBOOST_CLASSES
 from keel.models._adapters import Adapter as Adapter
 from keel.models._adapters import Model as Model
 from keel.models._adapters import ProbabilisticModel as ProbabilisticModel
@@ -49,6 +50,7 @@ from keel.models._report_html import evaluation_html as evaluation_html
 __all__ = [
     "MANIFEST",
     "METRICS",
+    "XGBOOST_CLASSES",
     "Adapter",
     "Evaluation",
     "KeelModel",

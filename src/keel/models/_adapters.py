@@ -46,6 +46,7 @@ from keel.versioning import site_index
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "XGBOOST_CLASSES",
     "Adapter",
     "Model",
     "ProbabilisticModel",
@@ -304,8 +305,9 @@ class _SklearnAdapter:
 
 
 # --- XGBoost ---------------------------------------------------------------------------------
+# The classes an XGBoost model (and an MLflow xgboost flavour's model_class) may be.
 
-_XGB_CLASSES = (
+XGBOOST_CLASSES = (
     "XGBClassifier",
     "XGBRegressor",
     "XGBRFClassifier",
@@ -326,7 +328,7 @@ class _XGBoostAdapter:
     extra: str | None = "xgboost"
 
     def detect(self, obj: object) -> bool:
-        return _from(type(obj), "xgboost") and type(obj).__name__ in _XGB_CLASSES
+        return _from(type(obj), "xgboost") and type(obj).__name__ in XGBOOST_CLASSES
 
     def frameworks(self) -> dict[str, str]:
         return _versions(("xgboost", "xgboost-cpu"))
@@ -342,7 +344,7 @@ class _XGBoostAdapter:
     def load(self, folder: Path, files: list[str], *, trusted: bool) -> Any:
         xgb = self._module("Loading an XGBoost model")
         meta = _read_meta(folder, files, self.name)
-        cls = getattr(xgb, _native_class(meta, _XGB_CLASSES, folder / _META))
+        cls = getattr(xgb, _native_class(meta, XGBOOST_CLASSES, folder / _META))
         model = cls()
         model.load_model(str(_file(folder, files, "model.ubj")))
         return model

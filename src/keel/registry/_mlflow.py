@@ -63,7 +63,6 @@ from keel.contracts import (
     as_contract,
     dtype_from_mlflow,
     read_contract,
-    type_map,
 )
 from keel.errors import InputError, KeelError, MissingDependencyError, UsageError
 from keel.grammar import check_name
@@ -85,6 +84,7 @@ from keel.registry._mlflow_native import (
     output_type,
     read_model,
     reads_data_format,
+    signature_fields,
     write_native,
 )
 from keel.registry._registry import (
@@ -222,26 +222,10 @@ def _mlmodel(model: KeelModel, version: ModelVersion, python: str) -> dict[str, 
         found["mlflow_version"] = mlflow_version
     found["model_uuid"] = uuid.uuid4().hex
     found["utc_time_created"] = str(dt.datetime.now(dt.UTC).replace(tzinfo=None))
-    signature = _signature(model)
+    signature = signature_fields(model, output_type(model))
     if signature is not None:
         found["signature"] = signature
     return found
-
-
-def _signature(model: KeelModel) -> dict[str, Any] | None:
-    """MLflow's column-based signature: inputs from the contract, outputs from the task."""
-    contract = model.input_contract
-    if contract is None:
-        return None
-    inputs = [
-        {"type": type_map(c.dtype).mlflow, "name": c.name, "required": not c.nullable}
-        for c in contract.columns
-    ]
-    signature: dict[str, Any] = {"inputs": json.dumps(inputs), "outputs": None, "params": None}
-    output = output_type(model)
-    if output is not None:
-        signature["outputs"] = json.dumps([{"type": output, "required": True}])
-    return signature
 
 
 def _requirements(manifest: Manifest) -> list[str]:

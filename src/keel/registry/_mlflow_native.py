@@ -35,7 +35,7 @@ import numpy as np
 
 from keel.contracts import DType, dump_yaml, type_map
 from keel.errors import InputError, MissingDependencyError, UsageError
-from keel.models import KeelModel, package_path, sample_rows
+from keel.models import XGBOOST_CLASSES, KeelModel, package_path, sample_rows
 from keel.store import ModelVersion, safe_join
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "output_type",
     "read_model",
     "reads_data_format",
+    "signature_fields",
     "write_native",
 ]
 
@@ -57,15 +58,6 @@ OUTPUT_CONTRACT = "output_contract.yaml"
 _NATIVE = {"sklearn": "sklearn", "xgboost": "xgboost", "lightgbm": "lightgbm", "onnx": "onnx"}
 NATIVE_FLAVOURS = tuple(_NATIVE.values())
 _EXAMPLE_TYPES = (DType.INT, DType.FLOAT, DType.BOOL)
-# The classes an MLflow xgboost flavour may name (MLmodel's model_class), as Keel rebuilds them.
-_XGB_CLASSES = (
-    "XGBClassifier",
-    "XGBRegressor",
-    "XGBRFClassifier",
-    "XGBRFRegressor",
-    "XGBRanker",
-    "Booster",
-)
 
 
 def native_flavour(adapter: str) -> str | None:
@@ -169,7 +161,9 @@ def _native_output(model: KeelModel, flavour: str) -> str | None:
     return "double" if len(classes) == 2 else None  # P(class 1); one column per class
 
 
-def _signature(model: KeelModel, flavour: str) -> Any:
+def signature_fields(model: KeelModel, output: str | None) -> dict[str, Any] | None:
+    """MLflow's column-based signature as MLmodel holds it: the inputs from the input contract
+    (a column is required unless nullable), ``output`` the type of the one output column."""
     contract = model.input_contract
     if contract is None:
         return None
@@ -177,11 +171,15 @@ def _signature(model: KeelModel, flavour: str) -> Any:
         {"type": type_map(c.dtype).mlflow, "name": c.name, "required": not c.nullable}
         for c in contract.columns
     ]
-    signature: dict[str, Any] = {"inputs": json.dumps(inputs)}
-    output = _native_output(model, flavour)
-    if output is not None:
-        signature["outputs"] = json.dumps([{"type": output, "required": True}])
-    return importlib.import_module("mlflow.models").ModelSignature.from_dict(signature)
+    outputs = None if output is None else json.dumps([{"type": output, "required": True}])
+    return {"inputs": json.dumps(inputs), "outputs": outputs, "params": None}
+
+
+def _signature(model: KeelModel, flavour: str) -> Any:
+    fields = signature_fields(model, _native_output(model, flavour))
+    if fields is None:
+        return None
+    return importlib.import_module("mlflow.models").ModelSignature.from_dict(fields)
 
 
 def _example(model: KeelModel) -> Any:
@@ -282,10 +280,10 @@ def read_model(flavour: str, file: Path, conf: Any) -> Any:
         xgb = _framework("xgboost", package="xgboost", purpose=purpose)
         named = str(conf.get("model_class", "xgboost.core.Booster"))
         module, _, short = named.rpartition(".")
-        if not module.startswith("xgboost") or short not in _XGB_CLASSES:
+        if not module.startswith("xgboost") or short not in XGBOOST_CLASSES:
             raise InputError(
                 f"{file.parent / 'MLmodel'} names the XGBoost class {named!r}, which Keel "
-                f"cannot rebuild; expected one of {', '.join(_XGB_CLASSES)}.",
+                f"cannot rebuild; expected one of {', '.join(XGBOOST_CLASSES)}.",
                 hint="Save the model with mlflow.xgboost from one of those classes.",
             )
         model = getattr(xgb, short)()
