@@ -1,0 +1,285 @@
+"""Online stores: the latest feature vector per entity and view, for lookups at serving time.
+
+Two stores keep the same data: the embedded SQLite store (``.keel/online.db``, WAL, one
+``WITHOUT ROWID`` table per view) and Redis (one hash per view), chosen by ``keel.toml``
+``[features] online``. A view's rows are written whole in one step that replaces the previous
+snapshot atomically (one SQLite transaction; a Redis ``RENAME`` in a ``MULTI``), so a
+materialization killed halfway leaves the previous snapshot readable.
+
+A row is the encoded entity key -> ``[event time in microseconds, value, ...]`` as JSON; the
+event time lets a reader apply the TTL at read time. Each view's materialization (as-of time,
+fingerprint, rows) is recorded next to its rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from keel.errors import KeelError, MissingDependencyError, UsageError
+
+if TYPE_CHECKING:
+    from keel.config import Config
+
+__all__ = [
+    "Materialization",
+    "OnlineStore",
+    "OnlineStoreUnavailableError",
+    "RedisStore",
+    "SqliteStore",
+    "decode_row",
+    "encode_key",
+    "encode_row",
+    "open_online_store",
+]
+
+
+class OnlineStoreUnavailableError(KeelError):
+    """The online store cannot be reached (server down, wrong URL, unreadable file)."""
+
+
+@dataclass(frozen=True)
+class Materialization:
+    """One view's snapshot in the online store: as of when, of which definition and data."""
+
+    view: str
+    as_of: dt.datetime
+    """The instant the snapshot holds the latest values for (UTC)."""
+    fingerprint: str
+    rows: int
+    written: dt.datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "view": self.view,
+            "as_of": self.as_of.isoformat(),
+            "fingerprint": self.fingerprint,
+            "rows": self.rows,
+            "written": self.written.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Materialization:
+        data = json.loads(text)
+        return cls(
+            view=data["view"],
+            as_of=dt.datetime.fromisoformat(data["as_of"]),
+            fingerprint=data["fingerprint"],
+            rows=int(data["rows"]),
+            written=dt.datetime.fromisoformat(data["written"]),
+        )
+
+
+class OnlineStore(Protocol):
+    """Where materialized feature vectors live (see the module's docstring)."""
+
+    url: str
+
+    def write(self, meta: Materialization, rows: Iterable[tuple[str, str]]) -> None:
+        """Replace view ``meta.view``'s rows (encoded key, encoded row) and record ``meta``."""
+
+    def read(self, view: str, keys: Sequence[str]) -> list[str | bytes | None]:
+        """The encoded rows of ``keys`` (``None`` where absent), in order."""
+
+    def materialization(self, view: str) -> Materialization | None:
+        """The view's last recorded materialization (``None``: never materialized)."""
+
+    def close(self) -> None: ...
+
+
+def encode_key(values: Sequence[Any]) -> str:
+    """An entity's key values (int, str or bool) as the store's key text."""
+    return json.dumps(list(values), separators=(",", ":"))
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value.total_seconds())
+    raise TypeError(f"{type(value).__name__} is not stored online")
+
+
+def encode_row(event_us: int, values: Sequence[Any]) -> str:
+    return json.dumps([event_us, *values], separators=(",", ":"), default=_plain)
+
+
+def decode_row(text: str | bytes) -> list[Any]:
+    """``[event time in microseconds, value, ...]`` (temporal values still as ISO text)."""
+    row: list[Any] = json.loads(text)
+    return row
+
+
+def _table(view: str) -> str:
+    return '"features__' + view.replace('"', '""') + '"'
+
+
+class SqliteStore:
+    """The embedded online store: one SQLite file in WAL mode, one table per view."""
+
+    def __init__(self, path: Path) -> None:
+        self.url = f"sqlite:///{path}"
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS materializations (view TEXT PRIMARY KEY, meta TEXT)"
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise OnlineStoreUnavailableError(
+                f"the online store {path} cannot be opened: {exc}.",
+                hint="Check that the folder is writable, or set [features] online in keel.toml.",
+            ) from exc
+        self._queries: dict[tuple[str, int], str] = {}
+
+    def write(self, meta: Materialization, rows: Iterable[tuple[str, str]]) -> None:
+        table = _table(meta.view)
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(f"DROP TABLE IF EXISTS {table}")
+            db.execute(f"CREATE TABLE {table} (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID")
+            db.executemany(f"INSERT INTO {table} VALUES (?, ?)", rows)
+            db.execute(
+                "INSERT OR REPLACE INTO materializations VALUES (?, ?)",
+                (meta.view, json.dumps(meta.to_dict())),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _query(self, view: str, count: int) -> str:
+        found = self._queries.get((view, count))
+        if found is None:
+            if count == 1:
+                found = f"SELECT k, v FROM {_table(view)} WHERE k = ?"
+            else:
+                marks = ",".join("?" * count)
+                found = f"SELECT k, v FROM {_table(view)} WHERE k IN ({marks})"
+            self._queries[(view, count)] = found
+        return found
+
+    def read(self, view: str, keys: Sequence[str]) -> list[str | bytes | None]:
+        unique = list(dict.fromkeys(keys))
+        try:
+            # sqlite3 keeps compiled statements in its cache: the same text is prepared once
+            found = dict(self._db.execute(self._query(view, len(unique)), unique).fetchall())
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return [None] * len(keys)
+            raise OnlineStoreUnavailableError(
+                f"the online store {self.path} cannot be read: {exc}.",
+                hint="Run keel features materialize again.",
+            ) from exc
+        return [found.get(k) for k in keys]
+
+    def materialization(self, view: str) -> Materialization | None:
+        row = self._db.execute("SELECT meta FROM materializations WHERE view = ?", (view,))
+        found = row.fetchone()
+        return None if found is None else Materialization.from_json(found[0])
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+
+
+class RedisStore:
+    """The online store on a Redis server: one hash per view (``PREFIX:VIEW``, the prefix
+    ``keel:features`` by default) and one of materializations (``PREFIX:__materializations``)."""
+
+    def __init__(self, url: str, *, prefix: str = "keel:features") -> None:
+        try:
+            import redis
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "redis", extra="redis", purpose="the Redis online store"
+            ) from exc
+        self.url = url
+        self._prefix = prefix
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        try:
+            self._client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+            self._client.ping()
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        except ValueError as exc:
+            raise UsageError(
+                f"[features] online = {url!r} is not a Redis URL ({exc}).",
+                hint='Write it as online = "redis://HOST:6379/0".',
+            ) from exc
+
+    def _unavailable(self, exc: BaseException) -> OnlineStoreUnavailableError:
+        return OnlineStoreUnavailableError(
+            f"the Redis online store {self.url} cannot be reached: {exc}.",
+            hint="Start the Redis server or fix [features] online in keel.toml "
+            "(empty for the embedded SQLite store).",
+        )
+
+    def _key(self, view: str) -> str:
+        return f"{self._prefix}:{view}"
+
+    def write(self, meta: Materialization, rows: Iterable[tuple[str, str]]) -> None:
+        live = self._key(view=meta.view)
+        scratch = f"{live}:writing"
+        try:
+            self._client.delete(scratch)
+            batch: dict[Any, Any] = {}
+            for key, value in rows:
+                batch[key] = value
+                if len(batch) >= 5000:
+                    self._client.hset(scratch, mapping=batch)
+                    batch = {}
+            if batch:
+                self._client.hset(scratch, mapping=batch)
+            with self._client.pipeline(transaction=True) as swap:
+                if meta.rows:
+                    swap.rename(scratch, live)
+                else:
+                    swap.delete(live)
+                swap.hset(self._key("__materializations"), meta.view, json.dumps(meta.to_dict()))
+                swap.execute()
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+
+    def read(self, view: str, keys: Sequence[str]) -> list[str | bytes | None]:
+        try:
+            found: list[str | bytes | None] = self._client.hmget(self._key(view), list(keys))
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        return list(found)
+
+    def materialization(self, view: str) -> Materialization | None:
+        try:
+            found = self._client.hget(self._key("__materializations"), view)
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        return None if found is None else Materialization.from_json(found)
+
+    def close(self) -> None:
+        with contextlib.suppress(*self._errors):
+            self._client.close()
+
+
+def open_online_store(config: Config) -> OnlineStore:
+    """The online store ``keel.toml`` names (``[features] online``), SQLite by default."""
+    url = config.features_online.strip()
+    if not url:
+        return SqliteStore(config.state_dir / "online.db")
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisStore(url)
+    if url.startswith("sqlite:///"):
+        return SqliteStore(Path(url.removeprefix("sqlite:///")))
+    raise UsageError(
+        f"[features] online = {url!r} is not an online store this Keel knows.",
+        hint='Leave it empty for the embedded SQLite store, or use "redis://HOST:6379/0".',
+    )
