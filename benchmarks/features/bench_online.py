@@ -76,8 +76,8 @@ def measure(store: Any, definitions: Any, reads: int, repeats: int) -> dict[str,
     hundreds = [
         [rng.randrange(APPLICANTS) for _ in range(100)] for _ in range(max(reads // 10, 300))
     ]
-    one_key = [[encode_key([i])] for i in ones]
-    many_keys = [[encode_key([i]) for i in batch] for batch in hundreds]
+    one_key = [[encode_key(["applicant_id"], [i])] for i in ones]
+    many_keys = [[encode_key(["applicant_id"], [i]) for i in batch] for batch in hundreds]
     result: dict[str, Any] = {
         "store": store.url.split("?")[0],
         "materialize_s": round(best, 4),

@@ -22,11 +22,11 @@ from keel.features._definitions import Definitions, load_definitions
 from keel.features._derived import DerivedFeature
 from keel.features._frames import contract_failure, feature_rows, time_zone_of
 from keel.features._online import (
+    EVENT_FIELD,
     Materialization,
     OnlineStore,
     decode_row,
     encode_key,
-    encode_row,
     open_online_store,
 )
 from keel.features._pit import EVENT, FOUND, ROW, TIME, JoinSpec, join_polars, sorted_rows
@@ -131,15 +131,17 @@ def _materialize_view(
         )
     )
     joined = join_polars(entities, ordered, spec)  # in ROW order, as ``entities``
-    joined = pl.concat([entities.select(keys), joined], how="horizontal").filter(
-        pl.col(FOUND).is_not_null()
+    encoded = (
+        pl.concat([entities.select(keys), joined], how="horizontal")
+        .filter(pl.col(FOUND).is_not_null())
+        .select(
+            pl.struct(keys).struct.json_encode(),
+            pl.struct(
+                pl.col(FOUND).dt.epoch("us").alias(EVENT_FIELD), *spec.columns
+            ).struct.json_encode(),
+        )
+        .rows()
     )
-    events = joined.get_column(FOUND).dt.epoch("us").to_list()
-    values = joined.select(spec.columns).rows()
-    key_rows = joined.select(keys).rows()
-    encoded = [
-        (encode_key(k), encode_row(e, v)) for k, e, v in zip(key_rows, events, values, strict=True)
-    ]
     meta = Materialization(
         view=view.name,
         as_of=moment,
@@ -268,7 +270,7 @@ def _keys(view: FeatureView, given: Sequence[Mapping[str, Any]]) -> list[str]:
                     hint=f"Give every row its {', '.join(view.entity.key_names)}.",
                 )
             values.append(_checked_key(row[key], kind, key, index))
-        keys.append(encode_key(values))
+        keys.append(encode_key(view.entity.key_names, values))
     return keys
 
 
@@ -290,14 +292,13 @@ def _lookup(
             f"store {online.url}.",
             hint=f"Run keel features materialize {view.name}.",
         )
-    position = {f: i + 1 for i, f in enumerate(view.features)}
     types = {c.name: c.dtype for c in view.schema.columns}
-    convert = [(name, position[f], _converter(types[f])) for f, name in columns]
+    convert = [(name, f, _converter(types[f])) for f, name in columns]
     ttl = None if view.ttl is None else view.ttl.microseconds
     for index, text in enumerate(online.read(view.name, _keys(view, given))):
         target = out[index]
         decoded = None if text is None else decode_row(text)
-        if decoded is None or (ttl is not None and decoded[0] < now_us - ttl):
+        if decoded is None or (ttl is not None and decoded[EVENT_FIELD] < now_us - ttl):
             status[index][view.name] = "missing" if decoded is None else "expired"
             for name, _, _ in convert:
                 target[name] = None

@@ -6,8 +6,10 @@ Two stores keep the same data: the embedded SQLite store (``.keel/online.db``, W
 snapshot atomically (one SQLite transaction; a Redis ``RENAME`` in a ``MULTI``), so a
 materialization killed halfway leaves the previous snapshot readable.
 
-A row is the encoded entity key -> ``[event time in microseconds, value, ...]`` as JSON; the
-event time lets a reader apply the TTL at read time. Each view's materialization (as-of time,
+A row is the entity key as a JSON object (``{"applicant_id":17}``) -> the feature vector as a
+JSON object with the winning row's event time in microseconds (``__keel_event``), which lets a
+reader apply the TTL at read time. Polars encodes the rows (one vectorized pass) and Python's
+``json`` the keys of a lookup, to the same text. Each view's materialization (as-of time,
 fingerprint, rows) is recorded next to its rows.
 """
 
@@ -17,7 +19,8 @@ import contextlib
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from keel.config import Config
 
 __all__ = [
+    "EVENT_FIELD",
     "Materialization",
     "OnlineStore",
     "OnlineStoreUnavailableError",
@@ -35,7 +39,6 @@ __all__ = [
     "SqliteStore",
     "decode_row",
     "encode_key",
-    "encode_row",
     "open_online_store",
 ]
 
@@ -93,27 +96,49 @@ class OnlineStore(Protocol):
     def close(self) -> None: ...
 
 
-def encode_key(values: Sequence[Any]) -> str:
-    """An entity's key values (int, str or bool) as the store's key text."""
-    return json.dumps(list(values), separators=(",", ":"))
+EVENT_FIELD = "__keel_event"
+"""The field of a stored vector that holds its event time (microseconds since the epoch)."""
 
 
-def _plain(value: object) -> str:
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return str(value.total_seconds())
-    raise TypeError(f"{type(value).__name__} is not stored online")
+def encode_key(names: Sequence[str], values: Sequence[Any]) -> str:
+    """An entity's key values (int, str or bool) as the store's key text: the same text as
+    Polars' ``struct.json_encode`` of the key columns gives."""
+    return json.dumps(
+        dict(zip(names, values, strict=True)), separators=_COMPACT, ensure_ascii=False
+    )
 
 
-def encode_row(event_us: int, values: Sequence[Any]) -> str:
-    return json.dumps([event_us, *values], separators=(",", ":"), default=_plain)
+_COMPACT = (",", ":")
 
 
-def decode_row(text: str | bytes) -> list[Any]:
-    """``[event time in microseconds, value, ...]`` (temporal values still as ISO text)."""
-    row: list[Any] = json.loads(text)
+def decode_row(text: str | bytes) -> dict[str, Any]:
+    """The stored vector: ``EVENT_FIELD`` and the features (temporal values as ISO text)."""
+    row: dict[str, Any] = json.loads(text)
     return row
+
+
+class _Recent:
+    """Materialization records read in the last second: a lookup reads its views' records on
+    every request, and a record changes only when a materialization completes (this store's
+    own writes clear it at once; another process's show within a second)."""
+
+    def __init__(self, seconds: float = 1.0) -> None:
+        self._seconds = seconds
+        self._found: dict[str, tuple[float, Materialization | None]] = {}
+
+    def get(
+        self, view: str, read: Callable[[str], Materialization | None]
+    ) -> Materialization | None:
+        now = time.monotonic()
+        found = self._found.get(view)
+        if found is not None and now - found[0] < self._seconds:
+            return found[1]
+        meta = read(view)
+        self._found[view] = (now, meta)
+        return meta
+
+    def clear(self) -> None:
+        self._found.clear()
 
 
 def _table(view: str) -> str:
@@ -140,6 +165,7 @@ class SqliteStore:
                 hint="Check that the folder is writable, or set [features] online in keel.toml.",
             ) from exc
         self._queries: dict[tuple[str, int], str] = {}
+        self._known = _Recent()
 
     def write(self, meta: Materialization, rows: Iterable[tuple[str, str]]) -> None:
         table = _table(meta.view)
@@ -157,6 +183,8 @@ class SqliteStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        finally:
+            self._known.clear()
 
     def _query(self, view: str, count: int) -> str:
         found = self._queries.get((view, count))
@@ -184,6 +212,9 @@ class SqliteStore:
         return [found.get(k) for k in keys]
 
     def materialization(self, view: str) -> Materialization | None:
+        return self._known.get(view, self._materialization)
+
+    def _materialization(self, view: str) -> Materialization | None:
         row = self._db.execute("SELECT meta FROM materializations WHERE view = ?", (view,))
         found = row.fetchone()
         return None if found is None else Materialization.from_json(found[0])
@@ -206,6 +237,7 @@ class RedisStore:
             ) from exc
         self.url = url
         self._prefix = prefix
+        self._known = _Recent()
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         try:
             self._client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
@@ -250,6 +282,8 @@ class RedisStore:
                 swap.execute()
         except self._errors as exc:
             raise self._unavailable(exc) from exc
+        finally:
+            self._known.clear()
 
     def read(self, view: str, keys: Sequence[str]) -> list[str | bytes | None]:
         try:
@@ -259,6 +293,9 @@ class RedisStore:
         return list(found)
 
     def materialization(self, view: str) -> Materialization | None:
+        return self._known.get(view, self._materialization)
+
+    def _materialization(self, view: str) -> Materialization | None:
         try:
             found = self._client.hget(self._key("__materializations"), view)
         except self._errors as exc:
