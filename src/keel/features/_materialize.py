@@ -247,8 +247,7 @@ def get_online(
                     status=status,
                 )
             )
-            types = {c.name: c.dtype for c in part.view.schema.columns}
-            dtypes.extend((out_name, types[f]) for f, out_name in part.columns)
+            dtypes.extend((name, dtype) for name, _, _, dtype in _layout(part.view, part.columns))
         for item in plan.derived:
             dtypes.append((item.name, item.dtype))
             _derive(item, out)
@@ -258,8 +257,36 @@ def get_online(
     return OnlineFeatures(plan.columns, tuple(out), tuple(status), tuple(metas), tuple(dtypes))
 
 
+_LAYOUTS: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[FeatureView, Any]] = {}
+
+
+def _layout(
+    view: FeatureView, columns: Sequence[tuple[str, str]]
+) -> list[tuple[str, str, Any, DType]]:
+    """(output name, feature, converter, type) per column: made once per view and columns."""
+    key = (id(view), tuple(columns))
+    found = _LAYOUTS.get(key)
+    if found is None or found[0] is not view:
+        types = {c.name: c.dtype for c in view.schema.columns}
+        made = [(name, f, _converter(types[f]), types[f]) for f, name in columns]
+        found = _LAYOUTS[key] = (view, made)  # the view is kept: its id stays its own
+    layout: list[tuple[str, str, Any, DType]] = found[1]
+    return layout
+
+
 def _keys(view: FeatureView, given: Sequence[Mapping[str, Any]]) -> list[str]:
     keys = []
+    ((only, kind),) = view.entity.keys if len(view.entity.keys) == 1 else ((None, None),)
+    if only is not None and kind is int:  # the usual key: quick and the same text
+        prefix = encode_key([only], [0])[:-2]
+        for row in given:
+            value = row.get(only)
+            if type(value) is not int:
+                break
+            keys.append(f"{prefix}{value}}}")
+        else:
+            return keys
+        keys = []
     for index, row in enumerate(given):
         values = []
         for key, kind in view.entity.keys:
@@ -292,19 +319,18 @@ def _lookup(
             f"store {online.url}.",
             hint=f"Run keel features materialize {view.name}.",
         )
-    types = {c.name: c.dtype for c in view.schema.columns}
-    convert = [(name, f, _converter(types[f])) for f, name in columns]
+    convert = _layout(view, columns)
     ttl = None if view.ttl is None else view.ttl.microseconds
     for index, text in enumerate(online.read(view.name, _keys(view, given))):
         target = out[index]
         decoded = None if text is None else decode_row(text)
         if decoded is None or (ttl is not None and decoded[EVENT_FIELD] < now_us - ttl):
             status[index][view.name] = "missing" if decoded is None else "expired"
-            for name, _, _ in convert:
+            for name, *_ in convert:
                 target[name] = None
             continue
         status[index][view.name] = "found"
-        for name, at, change in convert:
+        for name, at, change, _ in convert:
             value = decoded[at]
             target[name] = change(value) if change and value is not None else value
     return meta
