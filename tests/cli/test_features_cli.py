@@ -143,3 +143,12 @@ def test_get_refuses_bad_input(project: Path) -> None:  # noqa: F811
     when = runner.invoke(app, ["features", "materialize", "--as-of", "yesterday"])
     assert when.exit_code == 2
     assert "not a date-time" in when.output
+
+
+def test_an_unreachable_online_store_is_a_clear_error(project: Path) -> None:  # noqa: F811
+    toml = project / "keel.toml"
+    toml.write_text(toml.read_text().replace('# online = ""', 'online = "redis://127.0.0.1:1/0"'))
+    down = runner.invoke(app, ["features", "materialize"])
+    assert down.exit_code == 2
+    assert "error: the Redis online store redis://127.0.0.1:1/0 cannot be reached" in down.output
+    assert "Hint: Start the Redis server" in down.output
