@@ -151,3 +151,18 @@ def test_keel_toml_chooses_the_store(project: Path) -> None:
     toml.write_text(toml.read_text().replace(REDIS, "mysql://x"))
     with pytest.raises(UsageError, match="not an online store"):
         open_online_store(load_config())
+
+
+def test_a_view_changed_since_its_materialization_is_refused(project: Path) -> None:
+    materialize(["credit"], as_of=T0 + DAY)
+    definitions = project / "features.py"
+    definitions.write_text(
+        definitions.read_text().replace(
+            "    open_loans: int\n", "    open_loans: int\n    age: int\n"
+        )
+    )
+    with pytest.raises(
+        UsageError, match="now has features credit_score, open_loans, age"
+    ) as caught:
+        get_online({"applicant_id": 1}, ["credit:open_loans"], now=T0 + DAY)
+    assert "materialize credit" in (caught.value.hint or "")

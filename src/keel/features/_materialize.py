@@ -143,7 +143,8 @@ def _materialize_view(
         .select(
             pl.struct(keys).struct.json_encode(),
             pl.struct(
-                pl.col(FOUND).dt.epoch("us").alias(EVENT_FIELD), *spec.columns
+                pl.col(FOUND).dt.epoch("us").alias(EVENT_FIELD),
+                *(pl.col(c).alias(str(i)) for i, c in enumerate(spec.columns)),
             ).struct.json_encode(),
         )
         .rows()
@@ -154,6 +155,7 @@ def _materialize_view(
         fingerprint=fingerprint,
         rows=len(encoded),
         written=dt.datetime.now(dt.UTC),
+        features=view.features,
     )
     online.write(meta, encoded)
     return meta
@@ -274,7 +276,8 @@ def _layout(
     found = _LAYOUTS.get(key)
     if found is None or found[0] is not view:
         types = {c.name: c.dtype for c in view.schema.columns}
-        made = [(name, f, _converter(types[f]), types[f]) for f, name in columns]
+        position = {f: str(i) for i, f in enumerate(view.features)}  # as materialize stores
+        made = [(name, position[f], _converter(types[f]), types[f]) for f, name in columns]
         found = _LAYOUTS[key] = (view, made)  # the view is kept: its id stays its own
     layout: list[tuple[str, str, Any, DType]] = found[1]
     return layout
@@ -324,6 +327,12 @@ def _lookup(
             f"feature view {view.name!r} has not been materialized into the online "
             f"store {online.url}.",
             hint=f"Run keel features materialize {view.name}.",
+        )
+    if meta.features != view.features:
+        raise UsageError(
+            f"feature view {view.name!r} now has features {', '.join(view.features)}, but its "
+            f"snapshot in the online store {online.url} holds {', '.join(meta.features)}.",
+            hint=f"Run keel features materialize {view.name} (the definition changed).",
         )
     convert = _layout(view, columns)
     ttl = None if view.ttl is None else view.ttl.microseconds

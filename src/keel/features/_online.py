@@ -7,10 +7,13 @@ snapshot atomically (one SQLite transaction; a Redis ``RENAME`` in a ``MULTI``),
 materialization killed halfway leaves the previous snapshot readable.
 
 A row is the entity key as a JSON object (``{"applicant_id":17}``) -> the feature vector as a
-JSON object with the winning row's event time in microseconds (``__keel_event``), which lets a
-reader apply the TTL at read time. Polars encodes the rows (one vectorized pass) and Python's
-``json`` the keys of a lookup, to the same text. Each view's materialization (as-of time,
-fingerprint, rows) is recorded next to its rows.
+JSON object whose fields are the features' positions in the view (``"0"``, ``"1"``...; short
+to decode) and ``"e"``, the winning row's event time in microseconds, which lets a reader
+apply the TTL at read time. A record of the view's features (in the materialization) says
+which position is which; values are decoded by orjson when it is installed. Polars encodes
+the rows (one vectorized pass) and Python's ``json`` the keys of a lookup, to the same text.
+Each view's materialization (as-of time, fingerprint, rows, features) is recorded next to its
+rows.
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ class Materialization:
     fingerprint: str
     rows: int
     written: dt.datetime
+    features: tuple[str, ...] = ()
+    """The view's features, in the order of the stored positions."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +70,7 @@ class Materialization:
             "fingerprint": self.fingerprint,
             "rows": self.rows,
             "written": self.written.isoformat(),
+            "features": list(self.features),
         }
 
     @classmethod
@@ -76,6 +82,7 @@ class Materialization:
             fingerprint=data["fingerprint"],
             rows=int(data["rows"]),
             written=dt.datetime.fromisoformat(data["written"]),
+            features=tuple(data.get("features", ())),
         )
 
 
@@ -96,7 +103,7 @@ class OnlineStore(Protocol):
     def close(self) -> None: ...
 
 
-EVENT_FIELD = "__keel_event"
+EVENT_FIELD = "e"
 """The field of a stored vector that holds its event time (microseconds since the epoch)."""
 
 
@@ -111,10 +118,17 @@ def encode_key(names: Sequence[str], values: Sequence[Any]) -> str:
 _COMPACT = (",", ":")
 
 
-def decode_row(text: str | bytes) -> dict[str, Any]:
-    """The stored vector: ``EVENT_FIELD`` and the features (temporal values as ISO text)."""
-    row: dict[str, Any] = json.loads(text)
-    return row
+def _decoder() -> Callable[[str | bytes], Any]:
+    try:
+        import orjson
+    except ImportError:  # the serve extra brings it; json gives the same values, slower
+        return json.loads
+    return orjson.loads
+
+
+decode_row: Callable[[str | bytes], dict[str, Any]] = _decoder()
+"""The stored vector: ``EVENT_FIELD`` and the features by position (temporal values as ISO
+text)."""
 
 
 class _Recent:
