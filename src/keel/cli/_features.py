@@ -8,7 +8,8 @@ NAME`` gives one view (``name, entity, source, event_time, created_time, ttl, fe
 contract, description``) or service (``name, features, full_names, description``);
 ``training-set`` gives ``{"rows", "features", "coverage": [{"view", "found", "expired",
 "missing"}], "key", "dataset", "cache_hit", "output"}``; ``materialize`` gives
-``{"store", "materializations": [{"view", "as_of", "fingerprint", "rows", "written"}]}``;
+``{"store", "materializations": [{"view", "as_of", "fingerprint", "rows", "written",
+"features"}]}``;
 ``get`` gives ``{"features", "rows", "status", "materializations"}``.
 """
 
