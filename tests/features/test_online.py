@@ -4,6 +4,7 @@ the TTL enforced at read time; the same on the embedded SQLite store and on a re
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from keel.features import (
 from keel.features._online import RedisStore, SqliteStore, open_online_store
 from tests.features.conftest import DAY, T0
 
-REDIS = "redis://127.0.0.1:6379/0"
+REDIS = os.environ.get("KEEL_TEST_REDIS", "redis://127.0.0.1:6379/0")  # make redis starts one
 
 
 @pytest.fixture(params=["sqlite", "redis"])
