@@ -4,6 +4,7 @@ the TTL enforced at read time; the same on the embedded SQLite store and on a re
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import os
 import uuid
 from collections.abc import Iterator
@@ -12,9 +13,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+import keel
 from keel.config import load_config
 from keel.errors import InputError, UsageError
 from keel.features import (
+    Definitions,
     OnlineStore,
     OnlineStoreUnavailableError,
     get_online,
@@ -167,3 +170,53 @@ def test_a_view_changed_since_its_materialization_is_refused(project: Path) -> N
     ) as caught:
         get_online({"applicant_id": 1}, ["credit:open_loans"], now=T0 + DAY)
     assert "materialize credit" in (caught.value.hint or "")
+
+
+class Visit(keel.Schema):
+    shop: str
+    seen: dt.datetime
+    last_visit: dt.datetime | None
+    first_day: dt.date
+    amount: decimal.Decimal | None
+    label: str | None
+
+
+def test_text_keys_and_temporal_and_decimal_values_read_back_as_offline(
+    tmp_path: Path, store: OnlineStore
+) -> None:
+    zone = dt.UTC
+    start = dt.datetime(2024, 1, 1, tzinfo=zone)
+    shops = ["plain", 'quo"te \\ é ü', "tab\tnew\nline", "日本"]
+    pl.DataFrame(
+        {
+            "shop": shops,
+            "seen": [start] * 4,
+            "last_visit": [start - DAY, None, start, start],
+            "first_day": [dt.date(2023, 5, 1)] * 4,
+            "amount": [decimal.Decimal("1.50"), None, decimal.Decimal("-3.25"), None],
+            "label": ["a", None, "ç", '"'],
+        },
+        schema_overrides={"amount": pl.Decimal(10, 2)},
+    ).write_parquet(tmp_path / "visits.parquet")
+    shop = keel.Entity("shop", keys={"shop": str})
+    visits = keel.FeatureView(
+        "visits",
+        entity=shop,
+        source=str(tmp_path / "visits.parquet"),
+        schema=Visit,
+        event_time="seen",
+        ttl="30d",
+    )
+    defs = Definitions.of([visits], root=tmp_path)
+    now = start + DAY
+    materialize(as_of=now, definitions=defs, store=store)
+    wanted = [*shops, "absent"]
+    online = get_online(
+        [{"shop": s} for s in wanted], [visits], definitions=defs, now=now, store=store
+    )
+    offline = training_set(
+        pl.DataFrame({"shop": wanted, "timestamp": [now] * len(wanted)}), [visits]
+    ).frame.drop("timestamp")
+    assert online.to_frame().to_dicts() == offline.to_dicts()
+    assert online.rows[1]["shop"] == shops[1]
+    assert online.status[-1] == {"visits": "missing"}

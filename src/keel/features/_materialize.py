@@ -12,6 +12,7 @@ by the same functions as in training sets.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -203,6 +204,8 @@ def _converter(dtype: DType) -> Any:
         return dt.datetime.fromisoformat
     if dtype == DType.DATE:
         return dt.date.fromisoformat
+    if dtype == DType.DECIMAL:  # Polars writes decimals as text: exact
+        return decimal.Decimal
     return None
 
 
