@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -286,11 +287,17 @@ def _layout(
     return layout
 
 
+@functools.lru_cache(maxsize=256)
+def _int_key_prefix(name: str) -> str:
+    """``{"name":`` as :func:`encode_key` writes it, for keys of one integer."""
+    return encode_key([name], [0])[:-2]
+
+
 def _keys(view: FeatureView, given: Sequence[Mapping[str, Any]]) -> list[str]:
     keys = []
     ((only, kind),) = view.entity.keys if len(view.entity.keys) == 1 else ((None, None),)
     if only is not None and kind is int:  # the usual key: quick and the same text
-        prefix = encode_key([only], [0])[:-2]
+        prefix = _int_key_prefix(only)
         for row in given:
             value = row.get(only)
             if type(value) is not int:

@@ -212,7 +212,7 @@ class SqliteStore:
         return found
 
     def read(self, view: str, keys: Sequence[str]) -> list[str | bytes | None]:
-        unique = list(dict.fromkeys(keys))
+        unique = list(dict.fromkeys(keys)) if len(keys) > 1 else keys
         try:
             # sqlite3 keeps compiled statements in its cache: the same text is prepared once
             found = dict(self._db.execute(self._query(view, len(unique)), unique).fetchall())
