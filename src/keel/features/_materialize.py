@@ -245,20 +245,11 @@ def get_online(
     try:
         out: list[dict[str, Any]] = [dict(row) for row in given]
         status: list[dict[str, Status]] = [{} for _ in given]
-        metas: list[Materialization] = []
+        metas = [_materialization(online, part.view) for part in plan.views]
         dtypes: list[tuple[str, DType]] = []
-        for part in plan.views:
-            metas.append(
-                _lookup(
-                    online,
-                    part.view,
-                    part.columns,
-                    given=given,
-                    now_us=now_us,
-                    out=out,
-                    status=status,
-                )
-            )
+        found = online.read_views([(p.view.name, _keys(p.view, given)) for p in plan.views])
+        for part, texts in zip(plan.views, found, strict=True):
+            _fill(part.view, part.columns, texts, now_us=now_us, out=out, status=status)
             dtypes.extend((name, dtype) for name, _, _, dtype in _layout(part.view, part.columns))
         for item in plan.derived:
             dtypes.append((item.name, item.dtype))
@@ -320,17 +311,8 @@ def _keys(view: FeatureView, given: Sequence[Mapping[str, Any]]) -> list[str]:
     return keys
 
 
-def _lookup(
-    online: OnlineStore,
-    view: FeatureView,
-    columns: Sequence[tuple[str, str]],
-    *,
-    given: Sequence[Mapping[str, Any]],
-    now_us: int,
-    out: list[dict[str, Any]],
-    status: list[dict[str, Status]],
-) -> Materialization:
-    """Fill ``out`` and ``status`` with one view's features; the view's materialization."""
+def _materialization(online: OnlineStore, view: FeatureView) -> Materialization:
+    """The view's snapshot's record, refused when there is none or it is of other features."""
     meta = online.materialization(view.name)
     if meta is None:
         raise UsageError(
@@ -344,9 +326,22 @@ def _lookup(
             f"snapshot in the online store {online.url} holds {', '.join(meta.features)}.",
             hint=f"Run keel features materialize {view.name} (the definition changed).",
         )
+    return meta
+
+
+def _fill(
+    view: FeatureView,
+    columns: Sequence[tuple[str, str]],
+    texts: Sequence[str | bytes | None],
+    *,
+    now_us: int,
+    out: list[dict[str, Any]],
+    status: list[dict[str, Status]],
+) -> None:
+    """Fill ``out`` and ``status`` with one view's features, read as ``texts``."""
     convert = _layout(view, columns)
     ttl = None if view.ttl is None else view.ttl.microseconds
-    for index, text in enumerate(online.read(view.name, _keys(view, given))):
+    for index, text in enumerate(texts):
         target = out[index]
         decoded = None if text is None else decode_row(text)
         if decoded is None or (ttl is not None and decoded[EVENT_FIELD] < now_us - ttl):
@@ -358,7 +353,6 @@ def _lookup(
         for name, at, change, _ in convert:
             value = decoded[at]
             target[name] = change(value) if change and value is not None else value
-    return meta
 
 
 def _derive(item: DerivedFeature, out: list[dict[str, Any]]) -> None:

@@ -97,6 +97,11 @@ class OnlineStore(Protocol):
     def read(self, view: str, keys: Sequence[str]) -> list[str | bytes | None]:
         """The encoded rows of ``keys`` (``None`` where absent), in order."""
 
+    def read_views(
+        self, requests: Sequence[tuple[str, Sequence[str]]]
+    ) -> list[list[str | bytes | None]]:
+        """:meth:`read` of several views, in one query or round trip where the store can."""
+
     def materialization(self, view: str) -> Materialization | None:
         """The view's last recorded materialization (``None``: never materialized)."""
 
@@ -155,6 +160,11 @@ class _Recent:
         self._found.clear()
 
 
+_ONE_QUERY = 200
+"""Lookups of up to this many keys per view go in one statement for all views (SQLite's
+limit on a statement's parameters is far above this times a service's views)."""
+
+
 def _table(view: str) -> str:
     return '"features__' + view.replace('"', '""') + '"'
 
@@ -179,6 +189,7 @@ class SqliteStore:
                 hint="Check that the folder is writable, or set [features] online in keel.toml.",
             ) from exc
         self._queries: dict[tuple[str, int], str] = {}
+        self._unions: dict[tuple[tuple[str, int], ...], str] = {}
         self._known = _Recent()
 
     def write(self, meta: Materialization, rows: Iterable[tuple[str, str]]) -> None:
@@ -224,6 +235,27 @@ class SqliteStore:
                 hint="Run keel features materialize again.",
             ) from exc
         return [found.get(k) for k in keys]
+
+    def read_views(
+        self, requests: Sequence[tuple[str, Sequence[str]]]
+    ) -> list[list[str | bytes | None]]:
+        if len(requests) == 1 or any(len(keys) > _ONE_QUERY for _, keys in requests):
+            return [self.read(view, keys) for view, keys in requests]
+        shape = tuple((view, len(keys)) for view, keys in requests)
+        query = self._unions.get(shape)
+        if query is None:  # one statement for every view: a UNION ALL of their lookups
+            query = self._unions[shape] = " UNION ALL ".join(
+                f"SELECT {i}, k, v FROM {_table(view)} WHERE k IN ({','.join('?' * count)})"
+                for i, (view, count) in enumerate(shape)
+            )
+        try:
+            rows = self._db.execute(query, [k for _, keys in requests for k in keys]).fetchall()
+        except sqlite3.OperationalError:  # a table missing: each view on its own says which
+            return [self.read(view, keys) for view, keys in requests]
+        found: list[dict[str, str]] = [{} for _ in requests]
+        for index, key, value in rows:
+            found[index][key] = value
+        return [[got.get(k) for k in keys] for got, (_, keys) in zip(found, requests, strict=True)]
 
     def materialization(self, view: str) -> Materialization | None:
         return self._known.get(view, self._materialization)
@@ -305,6 +337,18 @@ class RedisStore:
         except self._errors as exc:
             raise self._unavailable(exc) from exc
         return list(found)
+
+    def read_views(
+        self, requests: Sequence[tuple[str, Sequence[str]]]
+    ) -> list[list[str | bytes | None]]:
+        try:
+            with self._client.pipeline(transaction=False) as batch:  # one round trip
+                for view, keys in requests:
+                    batch.hmget(self._key(view), list(keys))
+                found: list[list[str | bytes | None]] = batch.execute()
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        return found
 
     def materialization(self, view: str) -> Materialization | None:
         return self._known.get(view, self._materialization)
