@@ -72,6 +72,7 @@ bench: setup
 	$(BIN)/python benchmarks/monitor/bench_monitor.py
 	$(BIN)/python benchmarks/serve/bench_serve.py
 	$(BIN)/python benchmarks/features/bench_training_set.py
+	$(BIN)/python benchmarks/features/bench_online.py
 
 clean:
 	rm -rf $(VENV) .tools .venv-bench .venv-bench-ge .venv-bench-store .venv-bench-monitor .venv-bench-serve .mypy_cache .ruff_cache .pytest_cache
