@@ -35,9 +35,17 @@ def store(request: pytest.FixtureRequest, project: Path) -> Iterator[OnlineStore
     if request.param == "sqlite":
         found: OnlineStore = SqliteStore(project / ".keel" / "online.db")
     else:  # the real server: unreachable is a failure (never a skip)
-        found = RedisStore(REDIS, prefix=f"keel-test:{uuid.uuid4().hex}")
+        prefix = f"keel-test:{uuid.uuid4().hex}"
+        found = RedisStore(REDIS, prefix=prefix)
     yield found
     found.close()
+    if request.param == "redis":  # leave the shared server as it was
+        import redis
+
+        client = redis.Redis.from_url(REDIS)
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.delete(key)
+        client.close()
 
 
 def test_online_values_equal_the_training_set_at_the_materialization_time(
