@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # prometheus package into .tools/, not installed, so no Prometheus service is set up
 PROMTOOL := .tools/prometheus/usr/bin/promtool
 
-.PHONY: setup browser demo test lint types imports unit bench clean
+.PHONY: setup browser redis demo test lint types imports unit bench clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,16 @@ browser:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; } || \
 		echo "make browser: install Chromium (apt-get install chromium) for tests/ui/test_browser.py"
 
+# The Redis online store's tests (tests/features/test_online.py) use a Redis server at
+# 127.0.0.1:6379 (KEEL_TEST_REDIS): one that answers is used as it is; else, as root, Debian's
+# redis-server is installed once and started (no persistence). CI=true fails without it.
+redis: setup
+	@$(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 6379), 2)" 2>/dev/null || { \
+		command -v redis-server >/dev/null 2>&1 || { test "$$(id -u)" = 0 && \
+			{ apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }; }; \
+		redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null; } || \
+		echo "make redis: start a Redis server at 127.0.0.1:6379 for tests/features/test_online.py"
+
 demo: setup
 	$(BIN)/python examples/demo/run.py
 
@@ -46,7 +56,7 @@ types: setup
 imports: setup
 	$(BIN)/lint-imports
 
-unit: setup browser $(PROMTOOL)
+unit: setup browser redis $(PROMTOOL)
 	$(BIN)/pytest -n 2 -q
 
 test: lint types imports unit
@@ -62,6 +72,7 @@ bench: setup
 	$(BIN)/python benchmarks/monitor/bench_monitor.py
 	$(BIN)/python benchmarks/serve/bench_serve.py
 	$(BIN)/python benchmarks/features/bench_training_set.py
+	$(BIN)/python benchmarks/features/bench_online.py
 
 clean:
 	rm -rf $(VENV) .tools .venv-bench .venv-bench-ge .venv-bench-store .venv-bench-monitor .venv-bench-serve .mypy_cache .ruff_cache .pytest_cache

@@ -93,3 +93,62 @@ def test_no_definitions_configured_exits_2(tmp_path: Path, monkeypatch: pytest.M
     assert result.exit_code == 2
     assert "names no feature definitions file" in result.stderr
     assert "[features]" in result.stderr
+
+
+def test_materialize_then_get(project: Path) -> None:  # noqa: F811
+    done = runner.invoke(
+        app, ["features", "materialize", "--as-of", "2024-01-05T00:00:00", "--format", "json"]
+    )
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.stdout)
+    assert [(m["view"], m["rows"]) for m in data["materializations"]] == [
+        ("credit", 3),
+        ("bureau", 2),
+    ]
+    assert data["materializations"][0]["as_of"] == "2024-01-05T00:00:00+00:00"
+    got = runner.invoke(
+        app,
+        [
+            *["features", "get", "applicant_id=1", "--service", "loans"],
+            *["--now", "2024-01-06", "--format", "json"],
+        ],
+    )
+    assert got.exit_code == 0, got.output
+    found = json.loads(got.stdout)
+    assert found["rows"] == [
+        {"applicant_id": 1, "credit_score": 700.0, "open_loans": 2, "delinquencies": 0}
+        | {"risky": True}
+    ]
+    assert found["status"] == [{"credit": "found", "bureau": "found"}]
+    # read now (years later): both values are past their TTL, never served stale
+    table = runner.invoke(app, ["features", "get", "applicant_id=1", "--service", "loans"])
+    assert table.exit_code == 0, table.output
+    assert "credit: expired" in table.stdout
+    assert "bureau: expired" in table.stdout
+
+
+def test_get_refuses_bad_input(project: Path) -> None:  # noqa: F811
+    never = runner.invoke(app, ["features", "get", "applicant_id=1", "--service", "loans"])
+    assert never.exit_code == 2
+    assert "not been materialized" in never.output
+    assert "Hint:" in never.output
+    runner.invoke(app, ["features", "materialize", "--as-of", "2024-01-05"])
+    typo = runner.invoke(app, ["features", "get", "applicant_id=1", "--feature", "open_loan"])
+    assert typo.exit_code == 2
+    assert "unknown feature 'open_loan'" in typo.output
+    assert "open_loans" in typo.output
+    bad = runner.invoke(app, ["features", "get", "applicant_id=x", "--service", "loans"])
+    assert bad.exit_code == 2
+    assert "is an integer" in bad.output
+    when = runner.invoke(app, ["features", "materialize", "--as-of", "yesterday"])
+    assert when.exit_code == 2
+    assert "not a date-time" in when.output
+
+
+def test_an_unreachable_online_store_is_a_clear_error(project: Path) -> None:  # noqa: F811
+    toml = project / "keel.toml"
+    toml.write_text(toml.read_text().replace('# online = ""', 'online = "redis://127.0.0.1:1/0"'))
+    down = runner.invoke(app, ["features", "materialize"])
+    assert down.exit_code == 2
+    assert "error: the Redis online store redis://127.0.0.1:1/0 cannot be reached" in down.output
+    assert "Hint: Start the Redis server" in down.output

@@ -1,16 +1,22 @@
-"""``keel features list|show|training-set``: the project's feature definitions (read from the
-file ``keel.toml`` names, ``[features] definitions``) and point-in-time training sets.
+"""``keel features list|show|training-set|materialize|get``: the project's feature definitions
+(read from the file ``keel.toml`` names, ``[features] definitions``), point-in-time training
+sets, and the online store.
 
 JSON shapes (``--format json``): ``list`` gives ``{"source", "entities": [...], "views":
 [...], "services": [...], "derived": [...]}`` with each item as ``show`` gives it; ``show
 NAME`` gives one view (``name, entity, source, event_time, created_time, ttl, features,
 contract, description``) or service (``name, features, full_names, description``);
 ``training-set`` gives ``{"rows", "features", "coverage": [{"view", "found", "expired",
-"missing"}], "key", "dataset", "cache_hit", "output"}``.
+"missing"}], "key", "dataset", "cache_hit", "output"}``; ``materialize`` gives
+``{"store", "materializations": [{"view", "as_of", "fingerprint", "rows", "written",
+"features"}]}``;
+``get`` gives ``{"features", "rows", "status", "materializations"}``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -146,4 +152,129 @@ def training_set_command(
             f"  {item.view}: {item.found:,} found, {item.expired:,} expired "
             f"({item.expired / rows:.0%}), {item.missing:,} missing ({item.missing / rows:.0%})",
             highlight=False,
+        )
+
+
+def _moment(text: str | None, option: str) -> dt.datetime | None:
+    from keel.errors import UsageError
+
+    if text is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option} {text!r} is not a date-time.",
+            hint=f"Write it as ISO 8601, e.g. {option} 2024-01-05T12:00:00Z (naive times are UTC).",
+        ) from None
+
+
+@app.command()
+def materialize(
+    views: Annotated[
+        list[str] | None, typer.Argument(help="The views to materialize [default: all].")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The instant (ISO 8601) [default: now].")
+    ] = None,
+    definitions: Annotated[Path | None, _DEFINITIONS] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Write the latest value per entity of each view, as of now (or --as-of), into the online
+    store (keel.toml [features] online: the embedded SQLite store by default, or Redis).
+
+    The values are those a training set gives at that instant; each view's previous snapshot
+    is replaced atomically. The TTL is enforced again when values are read.
+    """
+    from keel.config import load_config
+    from keel.features import materialize as run
+
+    with reporting(), progress("Materializing"):
+        defs = _load(definitions)
+        done = run(views or None, _moment(as_of, "--as-of"), definitions=defs)
+    store = load_config().features_online or ".keel/online.db"
+    if fmt is Format.json:
+        print_json({"store": store, "materializations": [m.to_dict() for m in done]})
+        return
+    for item in done:
+        out.print(
+            f"{item.view}: {item.rows:,} entities as of {item.as_of.isoformat()} -> {store}",
+            highlight=False,
+        )
+
+
+def _field(text: str, keys: dict[str, type]) -> tuple[str, Any]:
+    from keel.errors import UsageError
+
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise UsageError(
+            f"{text!r} is not KEY=VALUE.", hint="Name each entity key, e.g. applicant_id=17."
+        )
+    kind = keys.get(name)
+    if kind is str:
+        return name, value
+    if kind is bool and value.lower() in {"true", "false"}:
+        return name, value.lower() == "true"
+    if kind is int:
+        try:
+            return name, int(value)
+        except ValueError:
+            raise UsageError(
+                f"{name}={value!r}: the key {name!r} is an integer.", hint=f"{name}=17"
+            ) from None
+    try:  # a request field: a JSON value (number, true, null...), else text
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
+@app.command()
+def get(
+    fields: Annotated[
+        list[str], typer.Argument(help="The entity's keys and request fields, as KEY=VALUE.")
+    ],
+    service: Annotated[
+        str | None, typer.Option("--service", "-s", help="The feature service.")
+    ] = None,
+    feature: Annotated[
+        list[str] | None,
+        typer.Option("--feature", help="A feature instead of a service (view:name, name)."),
+    ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="Read as of this instant (ISO 8601) [default: now]."),
+    ] = None,
+    definitions: Annotated[Path | None, _DEFINITIONS] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Look up one entity's features in the online store (the TTL applied now: a value past it
+    is null, status expired; an entity without values is missing)."""
+    from keel.errors import UsageError
+    from keel.features import get_online
+
+    with reporting():
+        defs = _load(definitions)
+        if (service is None) == (not feature):
+            raise UsageError(
+                "name the features with --service or with --feature (one of the two).",
+                hint="keel features get applicant_id=17 --service loans",
+            )
+        wanted = defs.service(service) if service is not None else list(feature or [])
+        keys = {k: t for part in defs.plan(wanted).views for k, t in part.view.entity.keys}
+        row = dict(_field(f, keys) for f in fields)
+        found = get_online(row, wanted, definitions=defs, now=_moment(now, "--now"))
+    if fmt is Format.json:
+        print_json(found.to_dict())
+        return
+    table = Table(title="online features", title_justify="left")
+    for column in ("feature", "value"):
+        table.add_column(column)
+    for name, value in found.rows[0].items():
+        table.add_row(name, "null" if value is None else str(value))
+    out.print(table)
+    for view, state in found.status[0].items():
+        meta = next(m for m in found.materializations if m.view == view)
+        out.print(
+            f"  {view}: {state} (materialized as of {meta.as_of.isoformat()})", highlight=False
         )

@@ -42,6 +42,7 @@ _SETTINGS: dict[tuple[str, str], tuple[type, Value]] = {
     ("telemetry", "endpoint"): (str, ""),
     ("logging", "format"): (str, "text"),
     ("features", "definitions"): (str, ""),
+    ("features", "online"): (str, ""),
     # objectives of the quality KPIs (keel kpis, the overview of keel ui): docs/ui.md
     ("kpis", "contract_pass_rate"): (float, 0.95),
     ("kpis", "data_freshness"): (str, "30d"),
@@ -114,6 +115,9 @@ format = "text"
 [features]
 # The Python file that defines the project's entities, feature views and services.
 # definitions = "features.py"
+# The online store for materialized features: the embedded SQLite store (.keel/online.db)
+# by default, or a Redis server: online = "redis://127.0.0.1:6379/0" (pip install mlkeel[redis]).
+# online = ""
 
 [kpis]
 # Objectives of the quality KPIs (keel kpis; the overview of keel ui). Defaults shown.
@@ -154,6 +158,8 @@ class Config:
     botocore settings...): ``[artifacts.storage_options]``."""
     features_definitions: str = ""
     """The Python file defining entities, feature views and services (relative to ``root``)."""
+    features_online: str = ""
+    """The online store's URL: empty for the embedded SQLite store, or ``redis://...``."""
     kpis: tuple[tuple[str, Value], ...] = ()
     """The ``[kpis]`` objectives, every key with its value (defaults filled in)."""
 
@@ -204,6 +210,7 @@ def load_config(start: Path | None = None, env: Mapping[str, str] | None = None)
         store_trusted=bool(get("store", "trusted")),
         artifacts_options=options,
         features_definitions=str(get("features", "definitions")),
+        features_online=str(get("features", "online")),
         kpis=tuple((key, get(section, key)) for section, key in _SETTINGS if section == "kpis"),
     )
 

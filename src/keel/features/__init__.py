@@ -11,6 +11,12 @@ from keel.features._definitions import load_definitions as load_definitions
 from keel.features._derived import DerivedFeature as DerivedFeature
 from keel.features._derived import derived as derived
 from keel.features._entity import Entity as Entity
+from keel.features._materialize import OnlineFeatures as OnlineFeatures
+from keel.features._materialize import get_online as get_online
+from keel.features._materialize import materialize as materialize
+from keel.features._online import Materialization as Materialization
+from keel.features._online import OnlineStore as OnlineStore
+from keel.features._online import OnlineStoreUnavailableError as OnlineStoreUnavailableError
 from keel.features._service import FeatureLike as FeatureLike
 from keel.features._service import FeatureService as FeatureService
 from keel.features._service import Plan as Plan
@@ -34,12 +40,18 @@ __all__ = [
     "FeatureRef",
     "FeatureService",
     "FeatureView",
+    "Materialization",
+    "OnlineFeatures",
+    "OnlineStore",
+    "OnlineStoreUnavailableError",
     "Plan",
     "SqlQuery",
     "TrainingSet",
     "ViewPart",
     "derived",
+    "get_online",
     "load_definitions",
+    "materialize",
     "sql",
     "training_set",
 ]

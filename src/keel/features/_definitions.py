@@ -12,7 +12,7 @@ import importlib.util
 import sys
 import traceback
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,10 @@ class Definitions:
     views: Mapping[str, FeatureView]
     services: Mapping[str, FeatureService]
     derived: Mapping[str, DerivedFeature]
+    _plans: dict[tuple[str, bool], Plan] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    """Resolved services and service names (an online lookup resolves one per request)."""
 
     @classmethod
     def of(cls, objects: Iterable[object], *, root: Path | None = None) -> Definitions:
@@ -69,6 +73,19 @@ class Definitions:
         self, features: FeatureService | str | Iterable[FeatureLike], *, full_names: bool = False
     ) -> Plan:
         """Resolve a service (object or name) or a list of features into a :class:`Plan`."""
+        name = features if isinstance(features, str) else None
+        if isinstance(features, FeatureService) and self.services.get(features.name) is features:
+            name = features.name
+        if name is not None and name in self.services:
+            found = self._plans.get((name, full_names))
+            if found is None:
+                found = self._plans[(name, full_names)] = self._plan(features, full_names)
+            return found
+        return self._plan(features, full_names)
+
+    def _plan(
+        self, features: FeatureService | str | Iterable[FeatureLike], full_names: bool
+    ) -> Plan:
         if isinstance(features, str) and ":" not in features and features in self.services:
             features = self.services[features]
         if isinstance(features, FeatureService):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,13 @@ class DerivedFeature:
                 continue
             values.append(self.function(**dict(zip(names, row, strict=True))))
         return pl.Series(self.name, values, dtype=polars_type(self.dtype), strict=False)
+
+    def compute_one(self, row: Mapping[str, Any]) -> Any:
+        """The feature for one row (online): the same function, the same missing-value rule
+        as :meth:`compute`."""
+        if any(row[name] is None and not ok for name, ok in self.inputs):
+            return None
+        return self.function(**{name: row[name] for name, _ in self.inputs})
 
     def fingerprint(self, root: Path) -> str:
         """The function's code and the project code it reaches (keel.versioning's walk)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ class Entity:
         object.__setattr__(self, "description", description)
         object.__setattr__(self, "where", where)
 
-    @property
+    @functools.cached_property  # read on every online lookup; the entity is frozen
     def key_names(self) -> tuple[str, ...]:
         return tuple(key for key, _ in self.keys)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +102,7 @@ class FeatureView:
                 hint="Declare the feature columns in the schema.",
             )
 
-    @property
+    @functools.cached_property  # read on every online lookup; the definition is frozen
     def features(self) -> tuple[str, ...]:
         """The feature columns: the contract's columns but the keys and time columns."""
         skip = {*self.entity.key_names, self.event_time, self.created_time}
