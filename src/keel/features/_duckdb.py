@@ -3,7 +3,7 @@ SQL query with an ``ASOF LEFT JOIN`` (``pip install 'mlkeel[duckdb]'``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import MissingDependencyError
 from keel.features._pit import CREATED, EVENT, FOUND, ROW, TIME, JoinSpec
@@ -11,7 +11,16 @@ from keel.features._pit import CREATED, EVENT, FOUND, ROW, TIME, JoinSpec
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["join_duckdb"]
+__all__ = ["connect_duckdb", "join_duckdb"]
+
+
+def connect_duckdb(purpose: str) -> Any:
+    """A new in-memory DuckDB connection, or a clear error naming ``purpose`` without it."""
+    try:
+        import duckdb
+    except ImportError as exc:
+        raise MissingDependencyError("duckdb", extra="duckdb", purpose=purpose) from exc
+    return duckdb.connect()
 
 
 def _q(name: str) -> str:
@@ -54,13 +63,7 @@ ORDER BY e.{_q(ROW)}
 
 def join_duckdb(entities: pl.DataFrame, rows: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
     """``FOUND`` and ``spec.columns`` per entity row, in ``ROW`` order, computed by DuckDB."""
-    try:
-        import duckdb
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "duckdb", extra="duckdb", purpose="the DuckDB feature engine"
-        ) from exc
-    connection = duckdb.connect()
+    connection = connect_duckdb("the DuckDB feature engine")
     try:
         connection.register("entities", entities.select(ROW, *spec.keys, TIME))
         connection.register("rows", rows)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from keel.errors import InputError, MissingDependencyError, UsageError, first_line
+from keel.errors import InputError, UsageError, first_line
+from keel.features._duckdb import connect_duckdb
 from keel.grammar import Reference
 from keel.store import hash_bytes
 from keel.tracking import Project, dataset_reference, dataset_version, open_source
@@ -149,13 +150,9 @@ def _files_digest(files: list[Path], project: Project | None) -> str:
 
 
 def _run_query(query: str, root: Path) -> Loaded:
-    try:
-        import duckdb
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "duckdb", extra="duckdb", purpose="a feature view with a SQL source"
-        ) from exc
-    connection = duckdb.connect()
+    connection = connect_duckdb("a feature view with a SQL source")
+    import duckdb  # importable: connect_duckdb succeeded
+
     try:
         connection.execute(f"SET file_search_path = '{str(root).replace(chr(39), chr(39) * 2)}'")
         result = connection.sql(query)
