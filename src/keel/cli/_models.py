@@ -158,9 +158,16 @@ def evaluate(
     trusted: Annotated[
         bool, typer.Option("--trusted", help="Allow a pickled model (only if you trust it).")
     ] = False,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record/--no-record", help="Keep the result in the version's history (keel ui)."
+        ),
+    ] = True,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
-    """Metrics overall and per slice, with bootstrap confidence intervals."""
+    """Metrics overall and per slice, with bootstrap confidence intervals (kept in the
+    version's history unless --no-record)."""
     from keel.models import evaluation_html
     from keel.registry import evaluate_model
 
@@ -173,6 +180,7 @@ def evaluate(
             n_boot=n_boot,
             seed=seed,
             trusted=trusted,
+            record=record,
         )
     title = f"{version.name} version {version.version} on {data}"
     if html is not None:

@@ -21,7 +21,13 @@ from keel.models import Evaluation, KeelModel, evaluate
 from keel.registry._policy import GatePolicy, GateResult, run_gate
 from keel.registry._registry import actor, load, resolve
 from keel.store import ModelVersion
-from keel.tracking import Project, open_project, open_source
+from keel.tracking import (
+    Project,
+    dataset_reference,
+    dataset_version,
+    open_project,
+    open_source,
+)
 
 __all__ = ["evaluate_model", "gate", "read_frame"]
 
@@ -84,9 +90,17 @@ def evaluate_model(
     n_boot: int = 1000,
     seed: int = 0,
     trusted: bool = False,
+    record: bool = True,
     project: Project | None = None,
 ) -> tuple[ModelVersion, Evaluation]:
-    """Metrics of the model ``ref`` on ``data``, overall and per slice, with bootstrap CIs."""
+    """Metrics of the model ``ref`` on ``data``, overall and per slice, with bootstrap CIs.
+
+    With ``record`` (the default) the result is appended to the model's event log as an
+    ``evaluation`` event of the version: ``detail`` holds ``data`` (the dataset version
+    ``NAME/3`` a reference resolved to, the path, or ``<TYPE>`` for a frame passed from
+    Python), ``dataset`` (``NAME/3`` or ``None``), ``target``, ``seed`` and ``evaluation``
+    (:meth:`Evaluation.to_dict`), which ``keel ui`` shows on the version's page.
+    """
     project = project or open_project()
     version = resolve(ref, project=project)
     model = load(f"{version.name}/{version.version}", trusted=trusted, project=project)
@@ -103,7 +117,34 @@ def evaluate_model(
         n_boot=n_boot,
         seed=seed,
     )
+    if record:
+        dataset = _dataset_named(data, project)
+        shown = dataset or (str(data) if isinstance(data, str | os.PathLike) else None)
+        detail = {
+            "data": shown or f"<{type(data).__name__}>",
+            "dataset": dataset,
+            "target": target,
+            "seed": seed,
+            "evaluation": evaluation.to_dict(),
+        }
+        project.metadata.models.record_event(
+            version.name,
+            "evaluation",
+            actor=actor(),
+            version=version.version,
+            reason=f"evaluated on {detail['data']} (target {target}, {evaluation.rows} rows)",
+            detail=detail,
+        )
     return version, evaluation
+
+
+def _dataset_named(data: Any, project: Project) -> str | None:
+    """``NAME/3``: the dataset version ``data`` names, when it is a dataset reference."""
+    ref = dataset_reference(data) if isinstance(data, str) else None
+    if ref is None:
+        return None
+    found = dataset_version(ref, project=project)
+    return f"{found.name}/{found.version}"
 
 
 def gate(
