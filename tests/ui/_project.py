@@ -1,6 +1,7 @@
 """A small project like the demo's, built through the public API: two versions of a dataset
 (the second breaks its contract), tracked runs with metric curves (one failed), a pipeline
-run twice (the second fully cached), and a model with two versions, gated and promoted."""
+run twice (the second fully cached), and a model with two versions, gated and promoted,
+the second evaluated per slice on a dataset version."""
 
 from __future__ import annotations
 
@@ -114,6 +115,11 @@ def build(root: Path) -> Built:
             promote=True, project=project,
         )  # fmt: skip
     _pipeline(root, project)
+    from keel.registry import evaluate_model
+
+    evaluate_model(  # kept in risk/2's history: its page shows it
+        "risk/2", "applicants/1", target="label", slices=["x2"], n_boot=200, project=project
+    )
     return Built(root, runs, model_runs)
 
 

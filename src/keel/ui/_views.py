@@ -17,6 +17,7 @@ from keel._json import json_safe
 from keel.errors import UsageError
 from keel.tracking import compare_runs, dataset_version_to_dict, run_to_dict
 from keel.ui._kpis import evaluate_kpis, worst
+from keel.ui._views_models import EVALUATION, evaluations
 
 if TYPE_CHECKING:
     from keel.tracking import Project
@@ -290,11 +291,13 @@ def model(project: Project, name: str) -> dict[str, Any]:
 
 
 def model_version(project: Project, name: str, version: int) -> dict[str, Any]:
-    """One version (``keel models show NAME/3``), its gates and alias moves."""
+    """One version (``keel models show NAME/3``), its gates and alias moves, and its stored
+    evaluations (:func:`keel.ui._views_models.evaluations`), newest first."""
     registry = project.metadata.models
     shape = _found(lambda: registry.get_version(name, version)).to_dict()
-    events = [e.to_dict() for e in registry.events(name) if e.version == version]
-    return shape | {"events": events}
+    found = [e for e in registry.events(name) if e.version == version]
+    events = [e.to_dict() for e in found if e.kind != EVALUATION]
+    return shape | {"events": events, "evaluations": evaluations(found)}
 
 
 def datasets(project: Project) -> list[dict[str, Any]]:
