@@ -183,3 +183,75 @@ def test_comparing_ticked_runs(web: Watched, built: Built) -> None:
     assert page.locator("#comparison tr[data-param] td.differs").count() >= 1  # c differs
     page.locator("figure.chart canvas").first.wait_for()  # the loss curves, overlaid
     web.clean()
+
+
+def test_evaluations_on_the_version_page(web: Watched, built: Built) -> None:
+    page = web.open("/models/risk/2")
+    (stored,) = [
+        e
+        for e in cli_json(built.root, "models", "history", "risk")
+        if e["kind"] == "evaluation" and e["version"] == 2
+    ]
+    evaluation = stored["detail"]["evaluation"]
+    auc = page.locator('details.evaluation tr[data-slice="all"] td[data-metric="auc"]')
+    assert float(auc.get_attribute("data-value")) == pytest.approx(
+        evaluation["metrics"]["auc"]["value"]
+    )
+    assert float(auc.get_attribute("data-low")) == pytest.approx(
+        evaluation["metrics"]["auc"]["low"]
+    )
+    bars = page.locator('figure.forest[data-forest="auc"] .bar')
+    assert bars.count() == 1 + len(evaluation["slices"])
+    assert bars.first.bounding_box()["width"] > 0  # drawn, not just in the markup
+    page.locator("figure.chart[data-chart^=calibration] canvas").wait_for()  # uPlot
+    page.locator("details.evaluation .eval-data a").click()
+    page.wait_for_url("**/data/applicants/1")
+    web.clean()
+
+
+@pytest.fixture(scope="module")
+def features_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``keel ui`` over a project with feature definitions, materialized, one training set."""
+    import uvicorn
+
+    from tests.ui._features_project import build_features
+
+    root = build_features(tmp_path_factory.mktemp("features-browser")).root
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "keel ui did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_feature_pages_link_to_views_and_training_sets(browser: Any, features_url: str) -> None:
+    context = browser.new_context()
+    web = Watched(context.new_page(), features_url)
+    page = web.open("/features")
+    assert page.locator("#views tbody tr").count() == 2
+    fresh = page.locator('#views tr[data-view="bureau"] [data-freshness]').inner_text()
+    assert fresh == "stale"
+    page.locator('#views a[href="/features/credit"]').click()
+    page.wait_for_url("**/features/credit")
+    assert page.locator("#freshness").inner_text() == "current"
+    assert page.locator("#online-rows").inner_text() == "3"
+    page.locator('#training-sets a[href^="/data/"]').click()
+    page.wait_for_url("**/data/loans.training-set/1")
+    web.clean()
+    context.close()
+
+
+def test_features_without_definitions_is_an_empty_state(web: Watched) -> None:
+    page = web.open("/features")
+    assert page.locator("#no-definitions").is_visible()
+    web.clean()
