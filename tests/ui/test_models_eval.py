@@ -5,11 +5,19 @@ the reliability curve; the numbers are those the CLI printed."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
+from sklearn.linear_model import LinearRegression
 
+import keel
+from keel.config import init_project
+from keel.registry import evaluate_model
+from keel.tracking import open_project
 from keel.ui import create_app
 from tests.ui._project import Built
 from tests.ui.conftest import cli_json
@@ -106,3 +114,32 @@ def test_the_reliability_curve_has_each_bin_with_its_count(
     rows = [int(n) for n in re.findall(r'<td class="num" data-rows="(\d+)">', page)]
     assert rows[-len(evaluated["calibration"]) :] == [b["rows"] for b in evaluated["calibration"]]
     assert 'data-chart="calibration-' in page
+
+
+def test_a_regression_without_intervals_shows_values_only(tmp_path: Path) -> None:
+    """No bootstrap (``n_boot=0``): no interval and no bar is drawn, rather than a made-up
+    one; a regression has no reliability curve, and the page says why."""
+    init_project(tmp_path, name="prices")
+    project = open_project(tmp_path)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, size=(200, 1))
+    data = pl.DataFrame({"x": x[:, 0], "y": 3 * x[:, 0] + rng.normal(0, 0.1, 200)})
+    data.write_parquet(tmp_path / "test.parquet")
+    keel.register(LinearRegression().fit(x, data["y"]), "price", contract=X, project=project)
+    _, result = evaluate_model(
+        "price/1", tmp_path / "test.parquet", target="y", n_boot=0, project=project
+    )
+    client = TestClient(create_app(tmp_path))
+    (shown,) = get(client, "/api/models/price/1")["evaluations"]
+    assert shown["metrics"] == result.to_dict()["metrics"]
+    assert shown["metrics"]["rmse"]["low"] is None
+    assert shown["data"] == str(tmp_path / "test.parquet")
+    page = client.get("/models/price/1").text
+    assert float(_cell(page, "all", "rmse")["value"]) == pytest.approx(result.metrics["rmse"].value)
+    assert _cell(page, "all", "rmse")["low"] == ""
+    assert 'class="bar"' not in page
+    assert "No reliability curve" in page
+
+
+class X(keel.Schema):
+    x: float
