@@ -334,4 +334,6 @@ def dataset_version(project: Project, name: str, version: int) -> dict[str, Any]
             for d in (r.fingerprint or {}).get("data") or []
         )
     ]
-    return shape | {"used_by": used_by}
+    from keel.ui._views_data import dataset_profile
+
+    return shape | {"used_by": used_by} | dataset_profile(project, name, version)
