@@ -1,7 +1,8 @@
 """A project for the lineage pages, built through the public API: a dataset with two
-profiled versions, a training pipeline that reads version 1 (ingest -> featurize -> train,
-evaluate), a model version registered from that pipeline run and promoted to champion, and
-a deployment spec serving it. Kept apart from ``_project.py``, whose counts other tests pin."""
+profiled versions (and a third without a profile), a training pipeline that reads version 1
+(ingest -> featurize -> train, evaluate), a model version registered from that pipeline run
+and promoted to champion, and a deployment spec serving it. Kept apart from
+``_project.py``, whose counts other tests pin."""
 
 from __future__ import annotations
 
@@ -81,6 +82,8 @@ def build_lineage(root: Path) -> LineageBuilt:
     shifted.with_columns(band=pl.lit("b")).write_parquet(root / "batch_2.parquet")
     keel.add_dataset(root / "batch_1.parquet", "applicants", contract=Applicant, project=project)
     keel.add_dataset(root / "batch_2.parquet", "applicants", project=project)
+    frame(300, 13).write_parquet(root / "batch_3.parquet")  # no profile: no drift to show
+    keel.add_dataset(root / "batch_3.parquet", "applicants", profile=False, project=project)
     (root / "training.py").write_text(TRAINING)
     (root / "deploy").mkdir()
     (root / "deploy" / "scorer.yaml").write_text(DEPLOY)
