@@ -13,10 +13,9 @@ that read it. Deployments serving those model versions are added by
 from __future__ import annotations
 
 from keel.errors import UsageError
-from keel.store import StepRunRecord
+from keel.pipelines._lineage import _HEX, LineageNode, _artifact, _label
+from keel.store import ModelVersion, StepRunRecord
 from keel.tracking import Project, dataset_version, open_project
-
-from ._lineage import _HEX, LineageNode, _artifact, _label
 
 __all__ = ["lineage_downstream"]
 
@@ -25,7 +24,7 @@ _DEPTH = 100  # a recorded graph has no cycle; never loop on bad data
 
 def lineage_downstream(ref: str, *, project: Project | None = None) -> LineageNode:
     """The downstream tree of ``ref``: ``RUN_ID``, ``RUN_ID:STEP``, an output digest (or a
-    unique prefix), or a dataset version ``NAME/3`` (``NAME`` alone: its latest)."""
+    unique prefix), or a dataset version ``NAME/3``: the refs :func:`lineage_tree` takes."""
     project = project or open_project()
     run_part, sep, step_part = ref.partition(":")
     if sep:
@@ -44,7 +43,7 @@ def lineage_downstream(ref: str, *, project: Project | None = None) -> LineageNo
     if _HEX.match(lowered):
         runs = project.metadata.run_ids(lowered)
         if len(runs) == 1:
-            return _run(project, runs[0], set())
+            return _run(project, runs[0], set(), _registered(project))
         producers = project.metadata.pipelines.producers(lowered)
         if producers:
             record = producers[0]
@@ -72,13 +71,19 @@ def _dataset(project: Project, ref: str) -> LineageNode:
     for record in store.pipelines.consumers(found.digest):
         by_run.setdefault(record.run_id, []).append(record)
     declared = store.runs_reading(found.name, found.version)
+    registered = _registered(project)
     for run_id in [*by_run, *(r for r in declared if r not in by_run)]:
         readers = by_run.get(run_id, [])
-        node.children.append(_run(project, run_id, {r.id for r in readers}))
+        node.children.append(_run(project, run_id, {r.id for r in readers}, registered))
     return node
 
 
-def _run(project: Project, run_id: str, readers: set[str]) -> LineageNode:
+def _run(
+    project: Project,
+    run_id: str,
+    readers: set[str],
+    registered: dict[str, list[ModelVersion]],
+) -> LineageNode:
     """A run, and what was made in it: from the steps in ``readers`` (every first step
     when empty and the run is the root), and the model versions registered from it."""
     store = project.metadata
@@ -94,23 +99,32 @@ def _run(project: Project, run_id: str, readers: set[str]) -> LineageNode:
         [] if readers else walker.first_steps()
     )
     node.children.extend(walker.step(r) for r in starts)
-    for model in store.models.models():
-        for version in store.models.versions(model.name):
-            if version.run_id == run_id:
-                node.children.append(
-                    LineageNode(
-                        "model",
-                        f"{version.name}/{version.version}",
-                        version.manifest,
-                        run_id,
-                        {
-                            "name": version.name,
-                            "version": version.version,
-                            "aliases": list(version.aliases),
-                        },
-                    )
-                )
+    for version in registered.get(run_id, []):
+        node.children.append(
+            LineageNode(
+                "model",
+                f"{version.name}/{version.version}",
+                version.manifest,
+                run_id,
+                {
+                    "name": version.name,
+                    "version": version.version,
+                    "aliases": list(version.aliases),
+                },
+            )
+        )
     return node
+
+
+def _registered(project: Project) -> dict[str, list[ModelVersion]]:
+    """Every model version by the run it was registered from (read once per tree)."""
+    models = project.metadata.models
+    found: dict[str, list[ModelVersion]] = {}
+    for model in models.models():
+        for version in models.versions(model.name):
+            if version.run_id:
+                found.setdefault(version.run_id, []).append(version)
+    return found
 
 
 class _Walker:
