@@ -211,3 +211,18 @@ def test_the_export_has_the_dag_lineage_and_diff_pages(
     dataset = (site / "data" / "applicants.html").read_text()
     assert 'href="../data/applicants/diff-1-2.html"' in dataset
     assert 'id="diff-form"' not in dataset  # picking two versions needs the server
+
+
+def test_the_lineage_of_an_output_draws_it_once_between_its_maker_and_its_readers(
+    client: TestClient, lineage_built: LineageBuilt
+) -> None:
+    dag = get(client, f"/api/pipelines/{lineage_built.run_id}")
+    train = next(s for s in dag["steps"] if s["step"] == "train")
+    digest = train["outputs"][0]["digest"]
+    found = get(client, f"/api/lineage/{digest[:12]}")
+    assert found["upstream"] == cli_json(lineage_built.root, "lineage", digest[:12])
+    nodes = found["graph"]["nodes"]
+    (output,) = [n for n in nodes if n["kind"] == "artifact" and n.get("root")]
+    assert [n for n in nodes if n["key"] == output["key"]] == [output]
+    layer = {n["label"]: n["layer"] for n in nodes if n["kind"] == "step"}
+    assert layer["training.train"] < output["layer"] < layer["training.evaluate"]

@@ -46,7 +46,7 @@ def pipeline_dag(project: Project, run_id: str) -> dict[str, Any]:
             key,
             step["step"],
             "step",
-            sub=f"{step['status']} · {step['duration_s']:.3f} s",
+            sub=_step_sub(step["status"], step["duration_s"]),
             status=step["status"],
             title=_why(step),
             link=f"#step-{step['step']}",
@@ -65,6 +65,12 @@ def pipeline_dag(project: Project, run_id: str) -> dict[str, Any]:
         "lineage": lineage_tree(full, project=project).to_dict(),
         "graph": layout(list(nodes.values()), edges),
     }
+
+
+def _step_sub(status: str, seconds: float) -> str:
+    """A step node's second line: its status, cache hit or miss, and its time."""
+    cache = "" if status == "failed" else (" · hit" if status == "cached" else " · miss")
+    return f"{status}{cache} · {seconds:.3f} s"
 
 
 def _why(step: dict[str, Any]) -> str:
@@ -128,9 +134,13 @@ def _pairs(node: LineageNode) -> Iterator[tuple[LineageNode, LineageNode]]:
 
 
 def _add(nodes: dict[str, GraphNode], node: LineageNode) -> str:
-    """The graph key of a tree node (one per kind, label and digest, as ``keel lineage
-    --format dot`` merges them), added to ``nodes`` on first sight."""
-    key = f"{node.kind}:{node.label}:{node.digest or ''}"
+    """The graph key of a tree node, added to ``nodes`` on first sight: an artifact is its
+    bytes (the upstream tree names an output as its step wrote it, the downstream one as
+    ``STEP.OUTPUT``), anything else its kind, label, digest and run."""
+    if node.kind == "artifact" and node.digest:
+        key = f"artifact:{node.digest}"
+    else:
+        key = f"{node.kind}:{node.label}:{node.digest or ''}:{node.run_id or ''}"
     if key not in nodes:
         nodes[key] = _graph_node(key, node)
     return key
@@ -152,7 +162,7 @@ def _graph_node(key: str, node: LineageNode) -> GraphNode:
     elif node.kind == "step" and node.run_id:
         step = node.label.rpartition(".")[2]
         link = f"pipelines/{node.run_id}#step-{step}"
-        sub = f"{detail.get('status', '')} · {detail.get('duration', 0):.3f} s"
+        sub = _step_sub(str(detail.get("status", "")), float(detail.get("duration", 0)))
     elif node.kind == "model":
         link = f"models/{detail['name']}/{detail['version']}"
         sub = ", ".join(detail.get("aliases") or []) or digest
