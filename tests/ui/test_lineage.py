@@ -81,6 +81,7 @@ def test_the_pipeline_dag_page_shows_each_step_as_the_cli_does(
     dag = get(client, f"/api/pipelines/{run_id}")
     upstream = cli_json(lineage_built.root, "lineage", run_id)
     assert dag["lineage"] == upstream
+    assert dag["run"] == cli_json(lineage_built.root, "runs", "show", run_id)
     cli_steps = {
         n["label"].split(".")[-1]: n["detail"] for n in walk(upstream) if n["kind"] == "step"
     }

@@ -59,7 +59,7 @@ def pipeline_dag(project: Project, run_id: str) -> dict[str, Any]:
                 edges.append((source.key, key))
     run = store.get_run(full)
     return {
-        "run": run_to_dict(run),
+        "run": run_to_dict(run, store.list_artifacts(full)),
         "pipeline": records[0].pipeline,
         "steps": steps,
         "lineage": lineage_tree(full, project=project).to_dict(),
