@@ -11,12 +11,18 @@ from typing import Any
 
 import pytest
 
+from tests.ui._lineage_project import LineageBuilt, build_lineage
 from tests.ui._project import Built, build
 
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     return build(tmp_path_factory.mktemp("ui-project"))
+
+
+@pytest.fixture(scope="session")
+def lineage_built(tmp_path_factory: pytest.TempPathFactory) -> LineageBuilt:
+    return build_lineage(tmp_path_factory.mktemp("ui-lineage"))
 
 
 def keel_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

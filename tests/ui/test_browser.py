@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from keel.ui import create_app
+from tests.ui._lineage_project import LineageBuilt
 from tests.ui._project import Built
 from tests.ui.conftest import cli_json
 
@@ -33,13 +34,23 @@ if not CHROMIUM.is_file():
 @pytest.fixture(scope="module")
 def base_url(built: Built) -> Iterator[str]:
     """The app under uvicorn on a free loopback port, as ``keel ui`` serves it."""
+    yield from _serve(built.root)
+
+
+@pytest.fixture(scope="module")
+def lineage_url(lineage_built: LineageBuilt) -> Iterator[str]:
+    """The app over the lineage project (a pipeline that trained a deployed model)."""
+    yield from _serve(lineage_built.root)
+
+
+def _serve(root: Path) -> Iterator[str]:
     import uvicorn
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(built.root), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -212,26 +223,10 @@ def test_evaluations_on_the_version_page(web: Watched, built: Built) -> None:
 @pytest.fixture(scope="module")
 def features_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``keel ui`` over a project with feature definitions, materialized, one training set."""
-    import uvicorn
-
     from tests.ui._features_project import build_features
 
     root = build_features(tmp_path_factory.mktemp("features-browser")).root
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "keel ui did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    yield from _serve(root)
 
 
 def test_feature_pages_link_to_views_and_training_sets(browser: Any, features_url: str) -> None:
@@ -255,3 +250,76 @@ def test_features_without_definitions_is_an_empty_state(web: Watched) -> None:
     page = web.open("/features")
     assert page.locator("#no-definitions").is_visible()
     web.clean()
+
+
+@pytest.fixture
+def lineage_web(browser: Any, lineage_url: str) -> Iterator[Watched]:
+    context = browser.new_context()
+    watched = Watched(context.new_page(), lineage_url)
+    yield watched
+    watched.clean()
+    context.close()
+
+
+def test_links_lead_from_a_model_to_its_pipeline_dag_and_data(
+    lineage_web: Watched, lineage_built: LineageBuilt
+) -> None:
+    run_id = lineage_built.run_id
+    page = lineage_web.open("/models/scorer/1")
+    page.locator("#training-run a").click()
+    page.wait_for_url(f"**/runs/{run_id}")
+    page.locator("#dag-link").click()
+    page.wait_for_url(f"**/pipelines/{run_id}")
+    svg = page.locator("svg.dag")
+    assert svg.locator("g.node").count() == 5  # the dataset version and four steps
+    lineage = cli_json(lineage_built.root, "lineage", run_id)
+    train = svg.locator('g.node[data-key="step:train"]')
+    assert "cache miss" in train.locator("title").text_content()
+    box = train.locator("rect").bounding_box()
+    evaluate = svg.locator('g.node[data-key="step:evaluate"] rect').bounding_box()
+    assert box is not None
+    assert evaluate is not None
+    assert box["y"] < evaluate["y"]
+    durations = [
+        n["detail"]["duration"]
+        for n in _nodes(lineage)
+        if n["kind"] == "step" and n["label"] == "training.train"
+    ]
+    shown = page.locator("#step-train td.num").inner_text()
+    assert shown == f"{durations[0]:.3f} s"
+    train.locator("a").click()  # a step links to its row, its details
+    page.wait_for_url("**#step-train")
+    svg.locator('g.node[data-kind="dataset"] a').click()
+    page.wait_for_url("**/data/applicants/1")
+    version = cli_json(lineage_built.root, "data", "show", "applicants/1")
+    assert page.locator("#rows").inner_text() == str(version["rows"])
+    assert page.locator("svg.bars").count() == 3  # a histogram per column of the profile
+    page.locator("#lineage-link").click()
+    page.wait_for_url("**/lineage/applicants/1")
+    page.locator('svg.dag g.node[data-kind="model"] a').click()
+    page.wait_for_url("**/models/scorer/1")
+    lineage_web.clean()
+
+
+def test_the_diff_page_opens_from_the_dataset_page(
+    lineage_web: Watched, lineage_built: LineageBuilt
+) -> None:
+    page = lineage_web.open("/data/applicants")
+    page.locator("#diff-form select[name=a]").select_option("1")
+    page.locator("#diff-form select[name=b]").select_option("2")
+    page.locator("#diff-form button").click()
+    page.wait_for_url("**/data/applicants/diff?a=1&b=2")
+    drift = cli_json(
+        lineage_built.root, "monitor", "compare", "data:applicants/1", "data:applicants/2", code=1
+    )
+    for column in drift["columns"]:
+        cell = page.locator(f'#drift tr[data-column="{column["column"]}"] td[data-score]')
+        assert float(cell.get_attribute("data-score")) == column["score"]
+    assert page.locator("svg.bars").count() == len(drift["columns"])
+    lineage_web.clean()
+
+
+def _nodes(tree: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield tree
+    for child in tree["children"]:
+        yield from _nodes(child)

@@ -51,7 +51,11 @@ def test_every_link_and_script_is_a_file_of_the_site(site: Path) -> None:
             if target.startswith("data:"):
                 continue  # the inline empty icon
             assert not target.startswith(("/", "http:", "https:", "//")), (page, target)
-            assert (page.parent / target).resolve().is_file(), (page, target)
+            path, _, anchor = target.partition("#")  # a step of a DAG page: its row
+            linked = (page.parent / path).resolve() if path else page
+            assert linked.is_file(), (page, target)
+            if anchor:
+                assert f'id="{anchor}"' in linked.read_text(), (page, target)
 
 
 def test_the_chain_is_linked(site: Path, built: Built) -> None:

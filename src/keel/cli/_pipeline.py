@@ -21,7 +21,7 @@ from keel.cli._output import EXIT_FAILED, Format, err, out, print_json, reportin
 from keel.errors import UsageError
 
 if TYPE_CHECKING:
-    from keel.pipelines import StepEvent
+    from keel.pipelines import LineageNode, StepEvent
 
 __all__ = ["check", "lineage", "reproduce", "run"]
 
@@ -231,17 +231,25 @@ def lineage(
         LineageFormat, typer.Option("--format", "-f", help="text, json or dot.")
     ] = LineageFormat.text,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
+    downstream: Annotated[
+        bool,
+        typer.Option(
+            "--downstream",
+            help="What was made from it instead: runs, outputs, model versions, deployments.",
+        ),
+    ] = False,
 ) -> None:
-    """The upstream tree of a dataset, artifact, step or run: what it was made from."""
+    """The upstream tree of a dataset, artifact, step or run: what it was made from
+    (--downstream: what was made from it, down to models and deployments)."""
     from keel.pipelines import lineage_dot, lineage_rich, lineage_tree
 
     with reporting():
-        tree = lineage_tree(ref)
+        tree = _downstream(ref) if downstream else lineage_tree(ref)
     if fmt is LineageFormat.json:
         print_json(tree.to_dict())
         return
     if fmt is LineageFormat.dot:  # Graphviz text, exactly: no markup, no wrapping
-        text = lineage_dot(tree)
+        text = lineage_dot(tree, downstream=downstream)
         if output is not None:
             output.write_text(text, encoding="utf-8")
         else:
@@ -254,3 +262,12 @@ def lineage(
             Console(file=handle, width=200, soft_wrap=True).print(lineage_rich(tree))
         return
     out.print(lineage_rich(tree))
+
+
+def _downstream(ref: str) -> LineageNode:
+    from keel.deploy import with_deployments
+    from keel.pipelines import lineage_downstream
+    from keel.tracking import open_project
+
+    project = open_project()
+    return with_deployments(lineage_downstream(ref, project=project), project=project)

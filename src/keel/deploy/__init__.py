@@ -15,6 +15,7 @@ from keel.deploy._controller import RolloutState as RolloutState
 from keel.deploy._controller import phase as phase
 from keel.deploy._guardrails import Decision as Decision
 from keel.deploy._guardrails import Guardrails as Guardrails
+from keel.deploy._lineage import with_deployments as with_deployments
 from keel.deploy._render import UNMAPPED_ANNOTATION as UNMAPPED_ANNOTATION
 from keel.deploy._render import render as render
 from keel.deploy._render import unmapped as unmapped
@@ -49,5 +50,6 @@ __all__ = [
     "spec_file",
     "spec_path",
     "unmapped",
+    "with_deployments",
     "write_manifests",
 ]

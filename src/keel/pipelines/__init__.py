@@ -9,6 +9,7 @@ from keel.pipelines._lineage import LineageNode as LineageNode
 from keel.pipelines._lineage import lineage_tree as lineage_tree
 from keel.pipelines._lineage import to_dot as lineage_dot
 from keel.pipelines._lineage import to_rich as lineage_rich
+from keel.pipelines._lineage_down import lineage_downstream as lineage_downstream
 from keel.pipelines._load import load_pipeline as load_pipeline
 from keel.pipelines._pipeline import Pipeline as Pipeline
 from keel.pipelines._pipeline import pipeline as pipeline
@@ -32,6 +33,7 @@ __all__ = [
     "StepEvent",
     "contract_gaps",
     "lineage_dot",
+    "lineage_downstream",
     "lineage_rich",
     "lineage_tree",
     "load_pipeline",

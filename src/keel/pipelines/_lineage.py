@@ -202,8 +202,10 @@ def _line(node: LineageNode) -> str:
     return f"[bold]{node.kind}[/] {node.label}{digest}"
 
 
-def to_dot(root: LineageNode) -> str:
-    """The tree as a Graphviz digraph, edges in the direction data flowed."""
+def to_dot(root: LineageNode, *, downstream: bool = False) -> str:
+    """The tree as a Graphviz digraph, edges in the direction data flowed (``downstream``:
+    a tree of :func:`keel.pipelines.lineage_downstream`, whose children were made from
+    their parent)."""
     lines = ["digraph lineage {", "  rankdir=LR;", "  node [shape=box, fontname=Helvetica];"]
     ids: dict[tuple[str, str, str | None], str] = {}
     edges: set[tuple[str, str]] = set()
@@ -220,7 +222,7 @@ def to_dot(root: LineageNode) -> str:
     def walk(node: LineageNode) -> None:
         me = ident(node)
         for child in node.children:
-            edges.add((ident(child), me))
+            edges.add((me, ident(child)) if downstream else (ident(child), me))
             walk(child)
 
     walk(root)

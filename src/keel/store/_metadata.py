@@ -361,6 +361,18 @@ class MetadataStore:
             where.append(runs.c.parent_id == parent_id)
         return self._select_runs(sa.and_(sa.true(), *where), limit=limit)
 
+    def runs_reading(self, name: str, version: int) -> list[str]:
+        """Ids of the runs that read dataset version ``name``/``version`` (their ``data``
+        fingerprint names it), oldest first. Reads only ids and fingerprints."""
+        query = sa.select(runs.c.id, runs.c.fingerprint).order_by(runs.c.started_at, runs.c.id)
+        found = []
+        with self._read.connect() as conn:
+            for run_id, fingerprint in conn.execute(query):
+                used = (fingerprint or {}).get("data") or []
+                if any(d.get("name") == name and d.get("version") == version for d in used):
+                    found.append(run_id)
+        return found
+
     # -- params and metrics ---------------------------------------------------------------
     def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
         """Record params; a param, once logged, keeps its value (same value again is fine)."""

@@ -189,6 +189,22 @@ class PipelineStore:
         )
         return self._many(query)
 
+    def consumers(self, digest: str) -> list[StepRunRecord]:
+        """Step runs that read the value with exactly this ``digest`` (an output of another
+        step, or data from outside), oldest first: what was made from it (downstream
+        lineage)."""
+        ids = (
+            sa.select(step_io.c.step_run_id)
+            .where(step_io.c.direction == "in", step_io.c.digest == digest)
+            .scalar_subquery()
+        )
+        query = (
+            sa.select(step_runs)
+            .where(step_runs.c.id.in_(ids))
+            .order_by(step_runs.c.ended_at, step_runs.c.step)
+        )
+        return self._many(query)
+
     def output_digests(self) -> set[str]:
         """Every digest a step run wrote (so that ``keel gc`` keeps the cache)."""
         query = sa.select(step_io.c.digest).where(

@@ -41,6 +41,7 @@ def create_app(project: Project | Path | str | None = None, *, token: str | None
 
         from keel.ui import _routes as routes
         from keel.ui import _routes_features as routes_features
+        from keel.ui import _routes_lineage as routes_lineage
     except ImportError as exc:
         raise MissingDependencyError("fastapi", extra="ui", purpose="keel ui") from exc
     from keel.tracking import Project, open_project
@@ -59,6 +60,7 @@ def create_app(project: Project | Path | str | None = None, *, token: str | None
 
     app.state.keel_ui = Context(opened, pages)
     app.add_exception_handler(KeelError, _keel_error)
+    app.include_router(routes_lineage.router)  # before /data/NAME/V: /data/NAME/diff
     app.include_router(routes.pages)
     app.include_router(routes.api)
     app.include_router(routes_features.router)

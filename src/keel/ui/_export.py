@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from keel.errors import UsageError
 from keel.ui import _views as views
+from keel.ui._export_lineage import export_lineage
 from keel.ui._pages import Pages
 from keel.ui._views_features import export_features
 
@@ -69,6 +70,7 @@ def export_site(dest: Path | str, project: Project | Path | str | None = None) -
             data = views.dataset_version(opened, name, v["version"])
             write(f"data/{name}/{v['version']}", "dataset_version.html", data=data)
     export_features(opened, write)
+    export_lineage(opened, write)
     return written
 
 

@@ -329,12 +329,10 @@ def dataset_version(project: Project, name: str, version: int) -> dict[str, Any]
     """One version (``keel data show NAME/3``), the runs that used it."""
     store = project.metadata
     shape = dataset_version_to_dict(_found(lambda: store.get_dataset_version(name, version)))
+    # every run that read it, not those among the newest 500 (as this page once showed)
     used_by = [
-        {"id": r.id, "name": r.name}
-        for r in store.list_runs(limit=500)
-        if any(
-            d.get("name") == name and d.get("version") == version
-            for d in (r.fingerprint or {}).get("data") or []
-        )
+        {"id": r.id, "name": r.name} for r in store.get_runs(store.runs_reading(name, version))
     ]
-    return shape | {"used_by": used_by}
+    from keel.ui._views_data import dataset_profile
+
+    return shape | {"used_by": used_by} | dataset_profile(project, name, version)
