@@ -21,6 +21,9 @@ from keel.features._service import FeatureLike as FeatureLike
 from keel.features._service import FeatureService as FeatureService
 from keel.features._service import Plan as Plan
 from keel.features._service import ViewPart as ViewPart
+from keel.features._skew import FeatureSkew as FeatureSkew
+from keel.features._skew import SkewReport as SkewReport
+from keel.features._skew import skew_of as skew_of
 from keel.features._source import SqlQuery as SqlQuery
 from keel.features._source import sql as sql
 from keel.features._training import Coverage as Coverage
@@ -39,12 +42,14 @@ __all__ = [
     "FeatureLike",
     "FeatureRef",
     "FeatureService",
+    "FeatureSkew",
     "FeatureView",
     "Materialization",
     "OnlineFeatures",
     "OnlineStore",
     "OnlineStoreUnavailableError",
     "Plan",
+    "SkewReport",
     "SqlQuery",
     "TrainingSet",
     "ViewPart",
@@ -52,6 +57,7 @@ __all__ = [
     "get_online",
     "load_definitions",
     "materialize",
+    "skew_of",
     "sql",
     "training_set",
 ]
