@@ -99,9 +99,13 @@ def skew(
 
 def _require_model(project: Project, log: PredictionLog) -> None:
     """Refuse a model that is neither registered nor logged, naming the closest one."""
-    known = [m.name for m in project.metadata.models.models()]
+    known = {m.name for m in project.metadata.models.models()}
     if log.name in known or log.files():
         return
+    fs, folder = log.artifacts.fs, log.root.rsplit("/", 1)[0]  # every model's log
+    if fs.exists(folder):  # only on this error path: every file of every log is listed
+        prefix = len(folder.rstrip("/")) + 1
+        known.update(path[prefix:].split("/", 1)[0] for path in fs.find(folder))
     raise UsageError(
         f"no model {log.name!r}: it is not in the registry and has no prediction log.",
         hint=did_you_mean(log.name, known),
