@@ -79,7 +79,10 @@ def serve(
             **{n: _polars(t) for n, t in typed.items()},
         },
     )
-    PredictionLog(open_project().artifacts, model).append(frame)
+    log = PredictionLog(open_project().artifacts, model)
+    hours = frame.with_columns(pl.col("time").dt.truncate("1h").alias("_hour"))
+    for hour in hours.partition_by("_hour", maintain_order=True, include_key=False):
+        log.append(hour)  # serving flushes every few seconds: a file holds minutes of rows
     return frame
 
 

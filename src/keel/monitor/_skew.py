@@ -195,3 +195,24 @@ def _last_logged(log: PredictionLog) -> str:
         return f"It has no prediction log yet (keel serve {log.name}, then send requests). "
     last = log.scan_files(files[-3:]).select(pl.col("time").max()).collect().item()
     return f"Its latest logged prediction is at {last:%Y-%m-%d %H:%M} UTC. " if last else ""
+
+
+def report_skew(
+    model: str,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    columns: Sequence[str],
+    version: int | None,
+    project: Project,
+) -> SkewReport | dict[str, Any] | None:
+    """The skew section of ``keel monitor report``: None when the model serves no features
+    (its log holds no ``feature_status`` and its version names no feature service), else
+    the skew over the report's range, or what stopped it being measured (``error`` and
+    ``hint``: the rest of the report stands)."""
+    if STATUS_COLUMN not in columns and _service_of(project, model, version) is None:
+        return None
+    try:
+        return skew(model, since=since, until=until, project=project)
+    except KeelError as exc:
+        return {"error": exc.message, "hint": exc.hint}
