@@ -106,8 +106,13 @@ def write_credit(root: Path, rows: Sequence[tuple[int, dt.datetime, float | None
     ).write_parquet(root / "data" / "credit.parquet")
 
 
-BEFORE = [(1, T0, 600.0, 1), (2, T0, None, 0), (3, T0, 500.0, 3)]
-LATER = [(1, T0 + 2 * DAY, 700.0, 2), (3, T0 + 3 * DAY, 520.0, 3), (5, T0 + 2 * DAY, 550.0, 0)]
+Row = tuple[int, dt.datetime, float | None, int]
+BEFORE: list[Row] = [(1, T0, 600.0, 1), (2, T0, None, 0), (3, T0, 500.0, 3)]
+LATER: list[Row] = [
+    (1, T0 + 2 * DAY, 700.0, 2),
+    (3, T0 + 3 * DAY, 520.0, 3),
+    (5, T0 + 2 * DAY, 550.0, 0),
+]
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from tests.features.conftest import project  # noqa: F401  # the fixture
 from tests.features.test_skew import planted  # noqa: F401  # the fixture
 
 runner = CliRunner()
-RANGE = {"since": "2024-01-01", "until": "2024-01-05", "window": "1d"}
 
 
 def _reference(root: Path) -> Path:
@@ -29,7 +28,13 @@ def test_a_skew_that_cannot_be_measured_says_why_and_the_report_stands(
     planted: Path,  # noqa: F811
 ) -> None:
     # features were logged, but the model's version names no feature service to replay
-    result = report("churn", reference=str(_reference(planted)), **RANGE)
+    result = report(
+        "churn",
+        reference=str(_reference(planted)),
+        since="2024-01-01",
+        until="2024-01-05",
+        window="1d",
+    )
     assert result.rows == 4
     assert len(result.windows) == 4
     assert result.to_dict()["skew"] == {
@@ -49,7 +54,9 @@ def test_a_model_without_features_has_no_skew_section(project: Path) -> None:  #
 
     plain(project)  # logs model "plain": no feature columns, no service
     reference = pl.DataFrame({"x1": [0.1, 0.2, 0.3, 0.5]})
-    result = report("plain", reference=reference, **RANGE)
+    result = report(
+        "plain", reference=reference, since="2024-01-01", until="2024-01-05", window="1d"
+    )
     assert result.skew is None
     assert result.to_dict()["skew"] is None
     assert "Training-serving skew" not in monitor_report_html(result)
