@@ -21,6 +21,8 @@ from keel.features._service import FeatureLike as FeatureLike
 from keel.features._service import FeatureService as FeatureService
 from keel.features._service import Plan as Plan
 from keel.features._service import ViewPart as ViewPart
+from keel.features._snapshot import service_plan as service_plan
+from keel.features._snapshot import service_snapshot as service_snapshot
 from keel.features._source import SqlQuery as SqlQuery
 from keel.features._source import sql as sql
 from keel.features._training import Coverage as Coverage
@@ -52,6 +54,8 @@ __all__ = [
     "get_online",
     "load_definitions",
     "materialize",
+    "service_plan",
+    "service_snapshot",
     "sql",
     "training_set",
 ]
