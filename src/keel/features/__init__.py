@@ -24,6 +24,8 @@ from keel.features._service import ViewPart as ViewPart
 from keel.features._skew import FeatureSkew as FeatureSkew
 from keel.features._skew import SkewReport as SkewReport
 from keel.features._skew import skew_of as skew_of
+from keel.features._snapshot import service_plan as service_plan
+from keel.features._snapshot import service_snapshot as service_snapshot
 from keel.features._source import SqlQuery as SqlQuery
 from keel.features._source import sql as sql
 from keel.features._training import Coverage as Coverage
@@ -57,6 +59,8 @@ __all__ = [
     "get_online",
     "load_definitions",
     "materialize",
+    "service_plan",
+    "service_snapshot",
     "skew_of",
     "sql",
     "training_set",
