@@ -166,7 +166,7 @@ class SkewReport:
 
 def skew_of(
     served: Any,
-    features: FeatureService | str | Iterable[FeatureLike],
+    features: FeatureService | str | Iterable[FeatureLike] | Plan,
     *,
     definitions: Definitions | None = None,
     max_share: float = MAX_SHARE,
@@ -177,14 +177,14 @@ def skew_of(
     """The skew of ``served`` rows (a Polars frame, eager or lazy: a prediction log's rows)
     against the point-in-time join of ``features`` (a service, its name, or a list) at each
     row's ``time`` for its entity keys. Names in text are resolved in ``definitions``
-    (default: those ``keel.toml`` names)."""
+    (default: those ``keel.toml`` names); a resolved :class:`Plan` is taken as it is."""
     import polars as pl
 
     check_share(max_share)
     if not tolerance >= 0:
         raise UsageError(f"tolerance={tolerance!r} is not a number >= 0.", hint="E.g. 1e-9.")
     defs = definitions if definitions is not None else load_definitions()
-    plan = defs.plan(features)
+    plan = features if isinstance(features, Plan) else defs.plan(features)
     frame = served.collect() if isinstance(served, pl.LazyFrame) else served
     _check_served(frame, plan)
     statuses = _statuses(frame, plan)

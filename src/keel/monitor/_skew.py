@@ -2,9 +2,10 @@
 
 The rows model ``NAME`` served in a time range are read from its prediction log
 (:class:`~keel.monitor.PredictionLog`: entity keys, request fields, every feature under its
-output name and ``feature_status``), grouped by the feature service of the version that
-served them (``ModelVersion.feature_service`` in the registry, or the one passed), and each
-group is compared with the point-in-time join by :func:`keel.features.skew_of`. The
+output name and ``feature_status``), grouped by the version that served them, each
+group with the features its version was registered with (``ModelVersion.feature_service``
+and the snapshot stored with it, resolved against today's definitions), or all rows with
+the service passed; each group is compared with the point-in-time join by :func:`keel.features.skew_of`. The
 semantics (reasons, tolerance, verdict) are documented there and in docs/features.md.
 """
 
@@ -16,7 +17,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from keel.errors import KeelError, UsageError, did_you_mean
-from keel.features import Definitions, FeatureSkew, SkewReport, load_definitions, skew_of
+from keel.features import (
+    Definitions,
+    FeatureService,
+    FeatureSkew,
+    Plan,
+    SkewReport,
+    load_definitions,
+    service_plan,
+    skew_of,
+)
 from keel.features._skew import EXAMPLES, STATUS_COLUMN, TOLERANCE, check_share
 from keel.monitor._predlog import PredictionLog
 from keel.monitor._windows import parse_time
@@ -69,19 +79,21 @@ def skew(
             f"the prediction log of model {model!r} has no predictions{_span(low, high)}.",
             hint=_last_logged(log) + "Widen --since/--until.",
         )
-    groups = _groups(project, model, frame, service)
     defs = definitions if definitions is not None else load_definitions(start=project.config.root)
     reports = [
-        skew_of(
-            rows,
-            defs.service(name),
-            definitions=defs,
-            max_share=limit,
-            tolerance=tolerance,
-            examples=examples,
-            project=project,
+        replace(
+            skew_of(
+                rows,
+                features,
+                definitions=defs,
+                max_share=limit,
+                tolerance=tolerance,
+                examples=examples,
+                project=project,
+            ),
+            services=(name,),
         )
-        for name, rows in groups.items()
+        for name, features, rows in _groups(project, model, frame, service, defs)
     ]
     versions = (
         frame.get_column("version").drop_nulls().unique().sort().to_list()
@@ -113,19 +125,24 @@ def _require_model(project: Project, log: PredictionLog) -> None:
 
 
 def _groups(
-    project: Project, model: str, frame: pl.DataFrame, service: str | None
-) -> dict[str, pl.DataFrame]:
-    """The rows per feature service: the one given, else each logged version's."""
+    project: Project, model: str, frame: pl.DataFrame, service: str | None, defs: Definitions
+) -> list[tuple[str, FeatureService | Plan, pl.DataFrame]]:
+    """The rows per feature service: all of them with the one given, else each logged
+    version's rows with the features it was registered with (its stored snapshot, resolved
+    against the definitions as they are now: what it served, whatever the service says
+    today)."""
     import polars as pl
 
     if service is not None:
-        return {service: frame}
+        return [(service, defs.service(service), frame)]
     logged = STATUS_COLUMN in frame.columns
     versions = (
-        frame.get_column("version").unique().to_list() if "version" in frame.columns else [None]
+        frame.get_column("version").unique().sort().to_list()
+        if "version" in frame.columns
+        else [None]
     )
-    named: dict[Any, str | None] = {v: _service_of(project, model, v) for v in versions}
-    unnamed = sorted(str(v) for v, s in named.items() if s is None)
+    named = {v: _service_of(project, model, v) for v in versions}
+    unnamed = [str(v) for v, s in named.items() if s is None]
     if unnamed and not logged:
         raise UsageError(
             f"the prediction log of model {model!r} holds no feature columns (no "
@@ -140,25 +157,28 @@ def _groups(
             "the registry, but their logged rows hold features.",
             hint="Pass the service they were served with: --service NAME.",
         )
-    groups: dict[str, pl.DataFrame] = {}
-    for version, name in named.items():
-        assert name is not None
+    groups: list[tuple[str, FeatureService | Plan, pl.DataFrame]] = []
+    for version, found in named.items():
+        assert found is not None
+        name, snapshot = found
         rows = frame.filter(pl.col("version") == version) if version is not None else frame
-        groups[name] = pl.concat([groups[name], rows]) if name in groups else rows
+        groups.append((name, service_plan(snapshot, defs), rows))
     return groups
 
 
-def _service_of(project: Project, model: str, version: Any) -> str | None:
-    """The feature service registered with one version of ``model`` (None: none, or the
-    version is not in the registry)."""
+def _service_of(project: Project, model: str, version: Any) -> tuple[str, dict[str, Any]] | None:
+    """The feature service registered with one version of ``model`` and its snapshot (None:
+    none, or the version is not in the registry)."""
     if version is None:
         return None
     try:
         found = project.metadata.models.get_version(model, int(version))
+        if found.feature_service is None:
+            return None
+        snapshot = project.metadata.models.feature_snapshot(model, int(version))
     except KeelError:
         return None
-    name = getattr(found, "feature_service", None)  # the registry field (fs-serve)
-    return name if isinstance(name, str) and name else None
+    return None if snapshot is None else (found.feature_service, snapshot)
 
 
 def _merged(reports: Sequence[SkewReport], examples: int) -> SkewReport:
@@ -175,7 +195,7 @@ def _merged(reports: Sequence[SkewReport], examples: int) -> SkewReport:
         first,
         rows=sum(r.rows for r in reports),
         features=tuple(features.values()),
-        services=tuple(s for r in reports for s in r.services),
+        services=tuple(dict.fromkeys(s for r in reports for s in r.services)),
     )
 
 
