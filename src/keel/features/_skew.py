@@ -283,15 +283,22 @@ def _statuses(frame: pl.DataFrame, plan: Plan) -> dict[str, pl.Series]:
         column = column.cast(pl.String)
     names = [(out, feature) for part in plan.views for feature, out in part.columns]
     dtype = pl.Struct(dict.fromkeys({n for pair in names for n in pair}, pl.String))
+    distinct = column.drop_nulls().unique()  # a few combinations: decode each once
     try:
-        decoded = column.str.json_decode(dtype)
+        decoded = distinct.str.json_decode(dtype)
     except pl.exceptions.PolarsError as exc:
         raise InputError(
             f"the served rows' {STATUS_COLUMN!r} is not a JSON object per row "
             f"({str(exc).splitlines()[0]}).",
             hint='Serving writes {"feature": "ok" | "missing" | "expired" | "derived"}.',
         ) from None
-    fields = decoded.struct.unnest()
+    key = "__keel_status"
+    table = pl.DataFrame([distinct.alias(key), decoded.alias("__keel_decoded")])
+    fields = (
+        column.alias(key)
+        .to_frame()
+        .join(table.unnest("__keel_decoded"), on=key, how="left", maintain_order="left")
+    )
     return {
         out: fields.get_column(out).fill_null(fields.get_column(feature)) for out, feature in names
     }
