@@ -324,5 +324,18 @@ def test_rows_missing_some_features_or_a_request_field_are_refused(planted: Path
         skew_of(rows.drop("open_loans"), "loans")
     with pytest.raises(InputError, match="no 'time' column"):
         skew_of(rows.drop("time"), "loans")
+    with pytest.raises(InputError, match=r"no entity key column\(s\) applicant_id"):
+        skew_of(rows.drop("applicant_id"), "loans")
     with pytest.raises(InputError, match="feature_status"):
         skew_of(rows.with_columns(feature_status=pl.lit("not json")), "loans")
+
+
+def test_a_value_served_past_its_ttl_is_expired(project: Path) -> None:
+    # a snapshot read without the TTL (a store that does not enforce it): applicant 2's day-0
+    # credit row served on day 5, when its 3-day TTL had passed and the offline join is null
+    materialize(as_of=T0 + DAY)
+    served = serve("churn", [({"applicant_id": 2}, T0 + DAY)])
+    late = served.with_columns(time=pl.lit(T0 + 5 * DAY).dt.replace_time_zone("UTC"))
+    found = skew_of(late, "loans").feature("open_loans")
+    assert (found.differ, found.reasons["expired"]) == (1, 1)
+    assert (found.examples[0]["served"], found.examples[0]["offline"]) == (0, None)

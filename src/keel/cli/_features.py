@@ -342,7 +342,7 @@ def skew(
 
 def print_skew(found: Any) -> None:
     """A skew report as a table (``keel features skew``, ``keel monitor report``)."""
-    from keel.features._skew import REASONS
+    from keel.features import SKEW_REASONS as REASONS
 
     verdict = (
         f"SKEW in {', '.join(found.skewed)}" if found.skewed else "no feature over the threshold"

@@ -21,6 +21,9 @@ from keel.features._service import FeatureLike as FeatureLike
 from keel.features._service import FeatureService as FeatureService
 from keel.features._service import Plan as Plan
 from keel.features._service import ViewPart as ViewPart
+from keel.features._skew import FEATURE_STATUS_COLUMN as FEATURE_STATUS_COLUMN
+from keel.features._skew import SKEW_REASONS as SKEW_REASONS
+from keel.features._skew import SKEW_TOLERANCE as SKEW_TOLERANCE
 from keel.features._skew import FeatureSkew as FeatureSkew
 from keel.features._skew import SkewReport as SkewReport
 from keel.features._skew import skew_of as skew_of
@@ -36,6 +39,9 @@ from keel.features._view import FeatureRef as FeatureRef
 from keel.features._view import FeatureView as FeatureView
 
 __all__ = [
+    "FEATURE_STATUS_COLUMN",
+    "SKEW_REASONS",
+    "SKEW_TOLERANCE",
     "Coverage",
     "Definitions",
     "DerivedFeature",

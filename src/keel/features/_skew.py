@@ -21,7 +21,7 @@ A derived feature whose served value is its function of the served inputs, but w
 were skewed, takes its inputs' reason (a derived value computed from a stale input is stale).
 
 Values are equal when both are null; numbers when ``|served - offline| <= tolerance *
-max(1, |offline|)`` (:data:`TOLERANCE`, relative above 1, absolute below); NaN equals NaN;
+max(1, |offline|)`` (:data:`SKEW_TOLERANCE`, relative above 1, absolute below); NaN equals NaN;
 anything else when it is equal. The rows reading the prediction log from a model's name live
 in :func:`keel.monitor.skew` (the log belongs to monitoring, a layer above this one).
 """
@@ -47,22 +47,22 @@ if TYPE_CHECKING:
     from keel.tracking import Project
 
 __all__ = [
-    "MAX_SHARE",
-    "REASONS",
-    "STATUS_COLUMN",
-    "TOLERANCE",
+    "FEATURE_STATUS_COLUMN",
+    "SKEW_MAX_SHARE",
+    "SKEW_REASONS",
+    "SKEW_TOLERANCE",
     "FeatureSkew",
     "SkewReport",
     "skew_of",
 ]
 
-REASONS = ("stale", "missing", "expired", "computed differently")
+SKEW_REASONS = ("stale", "missing", "expired", "computed differently")
 """Why a served value differs from the offline one (see the module's docstring)."""
-STATUS_COLUMN = "feature_status"
+FEATURE_STATUS_COLUMN = "feature_status"
 """The logged column holding each row's per-feature lookup status, as a JSON object."""
-TOLERANCE = 1e-9
-"""Numbers within ``TOLERANCE * max(1, |offline|)`` of each other are equal."""
-MAX_SHARE = 0.01
+SKEW_TOLERANCE = 1e-9
+"""Numbers within ``SKEW_TOLERANCE * max(1, |offline|)`` of each other are equal."""
+SKEW_MAX_SHARE = 0.01
 """The default verdict: a feature fails when more than 1 % of its served values differ."""
 EXAMPLES = 3
 
@@ -96,7 +96,7 @@ class FeatureSkew:
             self.view if self.view == other.view else None,
             self.rows + other.rows,
             self.differ + other.differ,
-            {r: self.reasons.get(r, 0) + other.reasons.get(r, 0) for r in REASONS},
+            {r: self.reasons.get(r, 0) + other.reasons.get(r, 0) for r in SKEW_REASONS},
             (*self.examples, *other.examples)[:examples],
         )
 
@@ -108,7 +108,7 @@ class FeatureSkew:
             "differ": self.differ,
             "share": self.share,
             "exceeds": self.share > max_share,
-            "reasons": {r: self.reasons.get(r, 0) for r in REASONS},
+            "reasons": {r: self.reasons.get(r, 0) for r in SKEW_REASONS},
             "examples": [dict(json_safe(dict(e))) for e in self.examples],
         }
 
@@ -121,8 +121,8 @@ class SkewReport:
     rows: int
     features: tuple[FeatureSkew, ...]
     services: tuple[str, ...]
-    max_share: float = MAX_SHARE
-    tolerance: float = TOLERANCE
+    max_share: float = SKEW_MAX_SHARE
+    tolerance: float = SKEW_TOLERANCE
     model: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
@@ -169,8 +169,8 @@ def skew_of(
     features: FeatureService | str | Iterable[FeatureLike] | Plan,
     *,
     definitions: Definitions | None = None,
-    max_share: float = MAX_SHARE,
-    tolerance: float = TOLERANCE,
+    max_share: float = SKEW_MAX_SHARE,
+    tolerance: float = SKEW_TOLERANCE,
     examples: int = EXAMPLES,
     project: Project | None = None,
 ) -> SkewReport:
@@ -254,6 +254,15 @@ def _check_served(frame: pl.DataFrame, plan: Plan) -> None:
             "serve a model version that names its feature service (or pass the service the "
             "rows were served with).",
         )
+    keys = dict.fromkeys(k for part in plan.views for k in part.view.entity.key_names)
+    unkeyed = [k for k in keys if k not in frame.columns]
+    if unkeyed:
+        raise InputError(
+            f"the served rows have no entity key column(s) {', '.join(unkeyed)}, so their "
+            "features cannot be looked up offline.",
+            hint="Serving logs each request's entity keys under their names. "
+            + did_you_mean(unkeyed[0], frame.columns),
+        )
     if absent:
         raise UsageError(
             f"the served rows lack feature column(s) {', '.join(absent)} of the service.",
@@ -276,9 +285,9 @@ def _statuses(frame: pl.DataFrame, plan: Plan) -> dict[str, pl.Series]:
     null where the row has none)."""
     import polars as pl
 
-    if STATUS_COLUMN not in frame.columns:
+    if FEATURE_STATUS_COLUMN not in frame.columns:
         return {}
-    column = frame.get_column(STATUS_COLUMN)
+    column = frame.get_column(FEATURE_STATUS_COLUMN)
     if column.dtype != pl.String:
         column = column.cast(pl.String)
     names = [(out, feature) for part in plan.views for feature, out in part.columns]
@@ -288,7 +297,7 @@ def _statuses(frame: pl.DataFrame, plan: Plan) -> dict[str, pl.Series]:
         decoded = distinct.str.json_decode(dtype)
     except pl.exceptions.PolarsError as exc:
         raise InputError(
-            f"the served rows' {STATUS_COLUMN!r} is not a JSON object per row "
+            f"the served rows' {FEATURE_STATUS_COLUMN!r} is not a JSON object per row "
             f"({str(exc).splitlines()[0]}).",
             hint='Serving writes {"feature": "ok" | "missing" | "expired" | "derived"}.',
         ) from None
@@ -487,7 +496,7 @@ def _older_matches(
     return out_of
 
 
-_PRIORITY = {reason: i for i, reason in enumerate(REASONS)}
+_PRIORITY = {reason: i for i, reason in enumerate(SKEW_REASONS)}
 
 
 def _derived_reason(
@@ -499,7 +508,7 @@ def _derived_reason(
 ) -> pl.Series:
     """Each served row's reason for a derived feature's differing value: ``computed
     differently`` when its function, applied to the served inputs, does not give the served
-    value; else the reason of its skewed inputs (the first in :data:`REASONS` order)."""
+    value; else the reason of its skewed inputs (the first in :data:`SKEW_REASONS` order)."""
     import polars as pl
 
     served = frame.get_column(item.name)
@@ -570,6 +579,6 @@ def _summary(
         view=view,
         rows=frame.height,
         differ=differ,
-        reasons={r: int(counts.get(r, 0)) for r in REASONS},
+        reasons={r: int(counts.get(r, 0)) for r in SKEW_REASONS},
         examples=tuple(shown),
     )

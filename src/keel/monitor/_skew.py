@@ -5,8 +5,9 @@ The rows model ``NAME`` served in a time range are read from its prediction log
 output name and ``feature_status``), grouped by the version that served them, each
 group with the features its version was registered with (``ModelVersion.feature_service``
 and the snapshot stored with it, resolved against today's definitions), or all rows with
-the service passed; each group is compared with the point-in-time join by :func:`keel.features.skew_of`. The
-semantics (reasons, tolerance, verdict) are documented there and in docs/features.md.
+the service passed; each group is compared with the point-in-time join by
+:func:`keel.features.skew_of`. The semantics (reasons, tolerance, verdict) are documented
+there and in docs/features.md.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from keel.errors import KeelError, UsageError, did_you_mean
 from keel.features import (
+    FEATURE_STATUS_COLUMN,
+    SKEW_TOLERANCE,
     Definitions,
     FeatureService,
     FeatureSkew,
@@ -27,7 +30,6 @@ from keel.features import (
     service_plan,
     skew_of,
 )
-from keel.features._skew import EXAMPLES, STATUS_COLUMN, TOLERANCE, check_share
 from keel.monitor._predlog import PredictionLog
 from keel.monitor._windows import parse_time
 
@@ -47,8 +49,8 @@ def skew(
     service: str | None = None,
     definitions: Definitions | None = None,
     max_share: float | None = None,
-    tolerance: float = TOLERANCE,
-    examples: int = EXAMPLES,
+    tolerance: float = SKEW_TOLERANCE,
+    examples: int = 3,
     project: Project | None = None,
 ) -> SkewReport:
     """Per feature, the share of the values model ``model`` served in ``[since, until)`` that
@@ -64,7 +66,6 @@ def skew(
 
     project = project or open_project()
     limit = project.config.features_skew_max_share if max_share is None else max_share
-    check_share(limit)
     now = datetime.now(UTC)
     low, high = parse_time(since, now=now), parse_time(until, now=now)
     if low is not None and high is not None and low >= high:
@@ -135,7 +136,7 @@ def _groups(
 
     if service is not None:
         return [(service, defs.service(service), frame)]
-    logged = STATUS_COLUMN in frame.columns
+    logged = FEATURE_STATUS_COLUMN in frame.columns
     versions = (
         frame.get_column("version").unique().sort().to_list()
         if "version" in frame.columns
@@ -146,7 +147,7 @@ def _groups(
     if unnamed and not logged:
         raise UsageError(
             f"the prediction log of model {model!r} holds no feature columns (no "
-            f"{STATUS_COLUMN!r}): version(s) {', '.join(unnamed)} were served without a "
+            f"{FEATURE_STATUS_COLUMN!r}): version(s) {', '.join(unnamed)} were served without a "
             "feature service, so there are no served features to compare.",
             hint="Register the model with its feature service and serve it, or pass the "
             "service the rows were served with: --service NAME.",
@@ -230,7 +231,7 @@ def report_skew(
     (its log holds no ``feature_status`` and its version names no feature service), else
     the skew over the report's range, or what stopped it being measured (``error`` and
     ``hint``: the rest of the report stands)."""
-    if STATUS_COLUMN not in columns and _service_of(project, model, version) is None:
+    if FEATURE_STATUS_COLUMN not in columns and _service_of(project, model, version) is None:
         return None
     try:
         return skew(model, since=since, until=until, project=project)

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from keel._html import DOCUMENT_END, document_head
+from keel.features import SKEW_REASONS as REASONS
 from keel.features import SkewReport
-from keel.features._skew import REASONS
 
 __all__ = ["skew_html", "skew_section"]
 
