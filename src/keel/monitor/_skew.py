@@ -30,7 +30,7 @@ from keel.features import (
     service_plan,
     skew_of,
 )
-from keel.monitor._predlog import PredictionLog
+from keel.monitor._predlog import PREDICTION_COLUMNS, PredictionLog
 from keel.monitor._windows import parse_time
 
 if TYPE_CHECKING:
@@ -62,6 +62,8 @@ def skew(
     ``max_share`` (default: ``keel.toml`` ``[features] skew_max_share``, 0.01) decides the
     verdict: a feature fails when its share exceeds it.
     """
+    import polars as pl
+
     from keel.tracking import open_project
 
     project = project or open_project()
@@ -74,7 +76,8 @@ def skew(
         )
     log = PredictionLog(project.artifacts, model)
     _require_model(project, log)
-    frame = log.scan(since=low, until=high).collect()
+    unused = [c for c in PREDICTION_COLUMNS if c not in ("time", "version")]  # the answers
+    frame = log.scan(since=low, until=high).select(pl.exclude(unused)).collect()
     if frame.height == 0:
         raise UsageError(
             f"the prediction log of model {model!r} has no predictions{_span(low, high)}.",
