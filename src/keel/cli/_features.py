@@ -293,14 +293,17 @@ def skew(
     service: Annotated[
         str | None,
         typer.Option(
-            "--service", "-s", help="The feature service served [default: each version's]."
+            "--service",
+            "-s",
+            help="The feature service the rows were served with (default: each logged "
+            "version's, from the registry).",
         ),
     ] = None,
     max_share: Annotated[
         float | None,
         typer.Option(
-            help="Fail when more than this share of a feature's values differ "
-            "[default: keel.toml [features] skew_max_share, 0.01]."
+            help="Fail when more than this share of a feature's values differ (default: "
+            "keel.toml features.skew_max_share, 0.01)."
         ),
     ] = None,
     tolerance: Annotated[
