@@ -54,3 +54,13 @@ def test_unusable_input_exits_2_with_a_message(planted: Path) -> None:  # noqa: 
     share = runner.invoke(app, [*ARGS, "--max-share", "2"])
     assert share.exit_code == 2
     assert "not a share between 0 and 1" in share.stderr
+
+
+def test_a_log_without_features_exits_2(project: Path) -> None:  # noqa: F811
+    from tests.features.test_skew import test_a_log_without_feature_columns_is_refused as plain
+
+    plain(project)  # logs model "plain": no feature columns, no feature service
+    result = runner.invoke(app, ["features", "skew", "plain", "--since", SINCE])
+    assert result.exit_code == 2
+    assert "holds no feature columns" in result.stderr
+    assert "--service NAME" in result.stderr
