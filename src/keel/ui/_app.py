@@ -40,6 +40,7 @@ def create_app(project: Project | Path | str | None = None, *, token: str | None
         from fastapi.staticfiles import StaticFiles
 
         from keel.ui import _routes as routes
+        from keel.ui import _routes_monitor as routes_monitor
     except ImportError as exc:
         raise MissingDependencyError("fastapi", extra="ui", purpose="keel ui") from exc
     from keel.tracking import Project, open_project
@@ -60,6 +61,7 @@ def create_app(project: Project | Path | str | None = None, *, token: str | None
     app.add_exception_handler(KeelError, _keel_error)
     app.include_router(routes.pages)
     app.include_router(routes.api)
+    app.include_router(routes_monitor.router)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Any:
