@@ -202,15 +202,17 @@ def test_a_heatmap_cell_shows_both_distributions(web: Watched, built: Built) -> 
     x1, last = columns.index("x1"), len(report["windows"]) - 1
     panel = page.locator("#distribution")
     assert panel.is_hidden()
-    cell = page.locator(f'#heatmap td[data-c="{x1}"][data-w="{last}"]')
+    cell = page.locator(f"#heatmap tbody tr:nth-child({x1 + 1}) td:nth-of-type({last + 1})")
     (result,) = [c for c in report["windows"][last]["columns"] if c["column"] == "x1"]
-    assert float(cell.get_attribute("data-score")) == result["score"]
+    assert float(cell.get_attribute("data-score")) == pytest.approx(result["score"], rel=1e-5)
     assert "drifted" in (cell.get_attribute("class") or "")
     cell.click()
     assert panel.is_visible()
     assert panel.get_attribute("data-column") == "x1"
     assert "x1, window from " in page.locator("#distribution-title").inner_text()
-    assert "drifted" in page.locator("#distribution-facts").inner_text()
+    facts = page.locator("#distribution-facts").inner_text()
+    assert facts.startswith(f"wasserstein {result['score']:.3g} ")
+    assert ": drifted" in facts
     reference = page.locator("#distribution-chart rect.bar-reference")
     window = page.locator("#distribution-chart rect.bar-window")
     assert reference.count() == window.count() > 1

@@ -108,10 +108,13 @@ def test_the_page_shows_the_apis_numbers_and_links_alerts_to_the_version(
 ) -> None:
     shown = get(client, "/api/monitoring/risk", window="1h")
     page = client.get("/monitoring/risk", params={"window": "1h"}).text
-    scores = re.findall(r'data-c="(\d+)" data-w="(\d+)" data-score="([^"]+)"', page)
-    assert len(scores) == len(shown["heatmap"]["columns"]) * SERVED_HOURS
-    for c, w, score in scores:
-        assert float(score) == shown["heatmap"]["cells"][int(c)][int(w)]["score"]
+    body = page.split('<table id="heatmap"', 1)[1].split("<tbody>", 1)[1].split("</tbody>")[0]
+    rows = re.findall(r"<tr><th>([^<]+)</th>(.*?)</tr>", body)
+    assert [name for name, _ in rows] == shown["heatmap"]["columns"]
+    for c, (_, cells) in enumerate(rows):
+        scores = [float(v) for v in re.findall(r'data-score="([^"]+)"', cells)]
+        expected = [cell["score"] for cell in shown["heatmap"]["cells"][c]]
+        assert scores == pytest.approx(expected, rel=1e-5)  # shown to 6 digits
     version = shown["versions"]["champion"][0]
     assert shown["alerts"]
     assert f'class="alert-version" href="/models/risk/{version}"' in page

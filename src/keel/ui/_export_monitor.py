@@ -23,7 +23,8 @@ def write_pages(project: Project, write: Callable[..., None]) -> None:
     for item in served:
         name = item["name"]
         data = monitor_views.monitor(project, name, window=item["window"])
-        write(f"monitoring/{name}", "monitor.html", data=data, query=_NO_QUERY)
+        panel = monitor_views.panel_json(data)
+        write(f"monitoring/{name}", "monitor.html", data=data, query=_NO_QUERY, panel=panel)
     listed = deploy_views.deployments(project)
     write("deployments", "deployments.html", data=listed)
     for item in listed:

@@ -90,7 +90,9 @@ def monitor_page(
 ) -> HTMLResponse:
     data = _monitor(request, name, window=window, since=since, until=until, slice_by=slice_by)
     query = {"since": since or "", "until": until or ""}
-    return _html(request, "monitor.html", f"monitoring/{name}", data=data, query=query)
+    panel = monitor_views.panel_json(data)
+    page = f"monitoring/{name}"
+    return _html(request, "monitor.html", page, data=data, query=query, panel=panel)
 
 
 @router.get("/deployments", include_in_schema=False, response_class=HTMLResponse)

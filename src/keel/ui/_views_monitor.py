@@ -9,6 +9,7 @@ profiles the report compared) that a click on a cell shows.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import threading
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from keel.monitor import MonitorReport, ReportCache
     from keel.tracking import Project
 
-__all__ = ["WINDOWS", "MonitorMemo", "choose_window", "monitor", "monitored"]
+__all__ = ["WINDOWS", "MonitorMemo", "choose_window", "monitor", "monitored", "panel_json"]
 
 WINDOWS = ("15m", "1h", "6h", "1d", "1w")
 """The window lengths the page offers, shortest first."""
@@ -255,3 +256,31 @@ def _versions(project: Project, result: MonitorReport) -> dict[str, Any]:
         found["champion"] = [found["reference"]]
     found["registered"] = _registered(project, result.model)
     return found
+
+
+def panel_json(data: dict[str, Any]) -> str:
+    """What the page's script reads when a heatmap cell is clicked (each cell's verdict as
+    ``[score, low, high, threshold, drifted]``, each column's method, the distributions), as
+    compact JSON safe inside ``<script>``: numbers to 4 significant digits, enough to draw
+    and to read (the API keeps them whole)."""
+    heatmap = data["heatmap"]
+    cells = [
+        [None if c is None else [_short(c[k]) for k in _PANEL_KEYS] for c in row]
+        for row in heatmap["cells"]
+    ]
+    methods = [next((c["method"] for c in row if c is not None), None) for row in heatmap["cells"]]
+    shown = {
+        "heatmap": {k: heatmap[k] for k in ("columns", "starts", "rows")}
+        | {"methods": methods, "cells": cells},
+        "distributions": data["distributions"],
+    }
+    text = json.dumps(shown, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+_PANEL_KEYS = ("score", "low", "high", "threshold", "drifted")
+"""Each cell of the panel's JSON is a list of these (its column's method said once)."""
+
+
+def _short(value: Any) -> Any:
+    return float(f"{value:.4g}") if isinstance(value, float) else value

@@ -41,10 +41,12 @@
     var data = JSON.parse(source.textContent), hm = data.heatmap, dist = data.distributions;
     var panel = document.getElementById("distribution"), selected = null;
     table.addEventListener("click", function (event) {
-      var cell = event.target.closest("td[data-c]");
+      var cell = event.target.closest("tbody td");
       if (!cell) { return; }
-      var c = +cell.getAttribute("data-c"), w = +cell.getAttribute("data-w");
-      var column = hm.columns[c], found = hm.cells[c][w], counts = dist.windows[w];
+      var c = cell.parentNode.sectionRowIndex, w = cell.cellIndex - 1;  // after the name
+      var column = hm.columns[c], v = hm.cells[c][w], counts = dist.windows[w];
+      var found = v && { method: hm.methods[c], score: v[0], low: v[1], high: v[2],
+        threshold: v[3], drifted: v[4] };
       if (selected) { selected.classList.remove("selected"); }
       selected = cell; cell.classList.add("selected");
       document.getElementById("distribution-title").textContent =
