@@ -36,7 +36,7 @@ Drift = tuple[list["DriftResult"], dict[str, Any]] | None
 class ReportCache:
     """Window profiles and drift results kept between reports (thread-safe, bounded)."""
 
-    def __init__(self, size: int = 20_000) -> None:
+    def __init__(self, size: int = 1_000) -> None:
         self.size = size
         self._profiles: OrderedDict[Hashable, Profile] = OrderedDict()
         self._drift: OrderedDict[Hashable, Drift] = OrderedDict()

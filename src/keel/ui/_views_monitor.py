@@ -30,6 +30,10 @@ WINDOWS = ("15m", "1h", "6h", "1d", "1w")
 """The window lengths the page offers, shortest first."""
 MOST_WINDOWS = 120
 """The page picks the shortest of :data:`WINDOWS` that cuts the log into at most this many."""
+MOST_SHOWN = 1000
+"""Windows one page shows at most (``window=`` finer than that over the whole log is refused)."""
+WINDOWS_KEPT = 600
+"""Windows whose profile and drift the app keeps (about 80 kB each for 50 columns)."""
 _SOURCE = re.compile(r"^model:(?P<name>[^/@]+)/(?P<version>\d+)$")
 
 
@@ -42,7 +46,7 @@ class MonitorMemo:
     def __init__(self, size: int = 32) -> None:
         from keel.monitor import ReportCache
 
-        self.cache: ReportCache = ReportCache()
+        self.cache: ReportCache = ReportCache(WINDOWS_KEPT)
         self.size = size
         self._pages: OrderedDict[Hashable, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
@@ -93,17 +97,44 @@ def monitored(project: Project) -> list[dict[str, Any]]:
 def choose_window(project: Project, name: str) -> str:
     """The shortest of :data:`WINDOWS` that cuts model ``name``'s log into at most
     :data:`MOST_WINDOWS` windows (from its files' hours: no row is read)."""
-    from keel.grammar import parse_duration
+    span = _span(project, name)
+    for window in WINDOWS:
+        if span / _length(window) <= MOST_WINDOWS:
+            return window
+    return WINDOWS[-1]
+
+
+def _span(project: Project, name: str) -> timedelta:
+    """From the first to the end of the last hour of model ``name``'s log files."""
     from keel.monitor import PredictionLog
     from keel.monitor._predlog import partition_hour
 
     files = PredictionLog(project.artifacts, name).files()
     hours = [h for h in (partition_hour(f) for f in files) if h is not None]
-    span = (max(hours) - min(hours) + timedelta(hours=1)) if hours else timedelta(hours=1)
-    for window in WINDOWS:
-        if span / parse_duration(window, where="window").timedelta <= MOST_WINDOWS:
-            return window
-    return WINDOWS[-1]
+    return (max(hours) - min(hours) + timedelta(hours=1)) if hours else timedelta(hours=1)
+
+
+def _length(window: str) -> timedelta:
+    from keel.grammar import parse_duration
+
+    return parse_duration(window, where="window").timedelta
+
+
+def _check_size(project: Project, name: str, window: str, since: str | None) -> None:
+    """A page of more than :data:`MOST_SHOWN` windows is refused (it would be megabytes
+    that nobody reads); a range that starts later (``since``) may be finer."""
+    from keel.errors import UsageError
+
+    if since:
+        return  # the report bounds the range; MAX_WINDOWS still applies there
+    count = _span(project, name) / _length(window)
+    if count > MOST_SHOWN:
+        raise UsageError(
+            f"windows of {window} cut the log of model {name!r} into about {count:,.0f} "
+            f"windows; a page shows at most {MOST_SHOWN}.",
+            hint=f"Choose a longer window (the default is {choose_window(project, name)}), "
+            "or a later since.",
+        )
 
 
 def monitor(
@@ -128,6 +159,7 @@ def monitor(
             "models that have one.",
         )
     chosen = window or choose_window(project, name)
+    _check_size(project, name, chosen, since)
     options = (name, chosen, since or None, until or None, slice_by or None)
     key = None if memo is None else _state(project, options)
     if memo is not None and key is not None:
