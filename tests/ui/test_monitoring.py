@@ -158,3 +158,16 @@ def test_the_export_has_the_monitoring_pages(built: Built, tmp_path: Path) -> No
     assert (site / "static" / "monitor.js").is_file()
     assert '<form class="filter"' not in page  # needs a server
     assert 'href="../models/risk/' in page
+
+
+def test_a_page_of_too_many_windows_is_refused_with_the_default(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keel.ui import _views_monitor
+
+    monkeypatch.setattr(_views_monitor, "MOST_SHOWN", 100)
+    refused = client.get("/api/monitoring/risk", params={"window": "1m"})  # 240 windows
+    assert refused.status_code == 400
+    assert "at most 100" in refused.json()["error"]
+    assert "the default is 15m" in refused.json()["hint"]
+    assert client.get("/api/monitoring/risk", params={"window": "15m"}).status_code == 200
