@@ -52,6 +52,8 @@ def test_the_served_models_are_listed(client: TestClient) -> None:
     (risk,) = get(client, "/api/monitoring")
     assert risk["name"] == "risk"
     assert risk["files"] == SERVED_HOURS
+    assert risk["first_hour"] == LOG_START.isoformat()
+    assert risk["last_hour"] == (LOG_START + timedelta(hours=SERVED_HOURS - 1)).isoformat()
     assert risk["feedback"] is True
     assert risk["registered"] is True
     assert risk["deployed"] is True

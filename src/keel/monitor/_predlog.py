@@ -154,6 +154,12 @@ class _Log:
             chosen.append(path)
         return sorted(chosen, key=lambda p: p.rsplit("/", 1)[-1])
 
+    def hours(self, files: Sequence[str] | None = None) -> tuple[datetime, datetime] | None:
+        """The first and the last hour partition of ``files`` (default: all the log's), read
+        from their paths (no row is read); ``None`` without files."""
+        found = [h for h in map(partition_hour, self.files() if files is None else files) if h]
+        return (min(found), max(found)) if found else None
+
     def scan(self, *, since: datetime | None = None, until: datetime | None = None) -> pl.LazyFrame:
         """The log's rows with ``since <= time < until`` (both optional), lazily."""
         import polars as pl

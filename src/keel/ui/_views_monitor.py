@@ -41,9 +41,10 @@ class MonitorMemo:
     """What the app keeps between requests: window profiles and drift
     (:class:`keel.monitor.ReportCache`), and each page's data by the state it was read from
     (the log's files, which are never rewritten, and the model's newest registry event,
-    which an alias move or a new reference profile adds)."""
+    which an alias move or a new reference profile adds): the last ``size`` pages, each
+    megabytes for a 90 x 50 heatmap."""
 
-    def __init__(self, size: int = 32) -> None:
+    def __init__(self, size: int = 4) -> None:
         from keel.monitor import ReportCache
 
         self.cache: ReportCache = ReportCache(WINDOWS_KEPT)
@@ -70,21 +71,21 @@ def monitored(project: Project) -> list[dict[str, Any]]:
     registry knows it (and has a deployment spec)."""
     from keel.deploy import deployment_names
     from keel.monitor import FeedbackLog, PredictionLog
-    from keel.monitor._predlog import partition_hour
 
     registered = {m.name for m in project.metadata.models.models()}
     deployed = set(deployment_names(root=project.config.root))
     labelled = set(FeedbackLog.names(project.artifacts))
     found = []
     for name in PredictionLog.names(project.artifacts):
-        files = PredictionLog(project.artifacts, name).files()
-        hours = sorted(h for h in (partition_hour(f) for f in files) if h is not None)
+        log = PredictionLog(project.artifacts, name)
+        files = log.files()
+        hours = log.hours(files)
         found.append(
             {
                 "name": name,
                 "files": len(files),
                 "first_hour": hours[0].isoformat() if hours else None,
-                "last_hour": hours[-1].isoformat() if hours else None,
+                "last_hour": hours[1].isoformat() if hours else None,
                 "feedback": name in labelled,
                 "registered": name in registered,
                 "deployed": name in deployed,
@@ -107,11 +108,9 @@ def choose_window(project: Project, name: str) -> str:
 def _span(project: Project, name: str) -> timedelta:
     """From the first to the end of the last hour of model ``name``'s log files."""
     from keel.monitor import PredictionLog
-    from keel.monitor._predlog import partition_hour
 
-    files = PredictionLog(project.artifacts, name).files()
-    hours = [h for h in (partition_hour(f) for f in files) if h is not None]
-    return (max(hours) - min(hours) + timedelta(hours=1)) if hours else timedelta(hours=1)
+    hours = PredictionLog(project.artifacts, name).hours()
+    return (hours[1] - hours[0] + timedelta(hours=1)) if hours else timedelta(hours=1)
 
 
 def _length(window: str) -> timedelta:
