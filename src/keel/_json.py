@@ -37,6 +37,11 @@ def nulled(value: Any) -> Any:
     For statistics (a metric undefined on a slice, an interval that cannot be computed),
     where "no value" is the meaning; :func:`json_safe` keeps them as text instead.
     """
+    kind = type(value)
+    if kind is float:  # the common cases first: a report holds thousands of these
+        return value if math.isfinite(value) else None
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
     if isinstance(value, dict):
         return {str(k): nulled(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

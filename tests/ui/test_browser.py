@@ -323,3 +323,48 @@ def _nodes(tree: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield tree
     for child in tree["children"]:
         yield from _nodes(child)
+
+
+def test_the_monitoring_and_deployment_pages_open_cleanly(web: Watched) -> None:
+    for path in (
+        "/monitoring", "/monitoring/risk", "/monitoring/risk?window=1h&slice=x2",
+        "/deployments", "/deployments/risk",
+    ):  # fmt: skip
+        page = web.open(path)
+        assert page.locator("h1").count() == 1, path
+        web.clean()
+
+
+def test_a_heatmap_cell_shows_both_distributions(web: Watched, built: Built) -> None:
+    page = web.open("/monitoring/risk?window=1h")
+    report = cli_json(built.root, "monitor", "report", "risk", "--window", "1h")
+    columns = report["reference"]["columns"]
+    x1, last = columns.index("x1"), len(report["windows"]) - 1
+    panel = page.locator("#distribution")
+    assert panel.is_hidden()
+    cell = page.locator(f"#heatmap tbody tr:nth-child({x1 + 1}) td:nth-of-type({last + 1})")
+    (result,) = [c for c in report["windows"][last]["columns"] if c["column"] == "x1"]
+    assert float(cell.get_attribute("data-score")) == pytest.approx(result["score"], rel=1e-5)
+    assert "drifted" in (cell.get_attribute("class") or "")
+    cell.click()
+    assert panel.is_visible()
+    assert panel.get_attribute("data-column") == "x1"
+    assert "x1, window from " in page.locator("#distribution-title").inner_text()
+    facts = page.locator("#distribution-facts").inner_text()
+    assert facts.startswith(f"wasserstein {result['score']:.3g} ")
+    assert ": drifted" in facts
+    reference = page.locator("#distribution-chart rect.bar-reference")
+    window = page.locator("#distribution-chart rect.bar-window")
+    assert reference.count() == window.count() > 1
+    shares = [float(window.nth(i).get_attribute("data-share")) for i in range(window.count())]
+    assert sum(shares) == pytest.approx(1.0)
+    assert shares[-1] == 0.0  # x1 halved in the last hour: nothing in the top bin
+
+
+def test_a_deployment_links_to_its_versions(web: Watched, built: Built) -> None:
+    page = web.open("/deployments/risk")
+    status = cli_json(built.root, "deploy", "status", "risk")
+    assert page.locator("#weight").get_attribute("data-weight") == str(status["rollout"]["weight"])
+    page.locator("#challenger-version").click()
+    page.wait_for_url(f"**/models/risk/{status['rollout']['challenger_version']}")
+    assert page.locator("h1").inner_text().startswith("risk version")

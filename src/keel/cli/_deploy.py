@@ -95,17 +95,7 @@ def status(name: NameArg, fmt: FormatOpt = Format.table) -> None:
         found = rollout_status(name)
     spec, state, aliases, decisions = found.spec, found.state, found.aliases, found.decisions
     if fmt is Format.json:
-        print_json(
-            {
-                "name": name,
-                "file": found.file,
-                "spec": spec.to_dict(),
-                "aliases": aliases,
-                "rollout": None if state is None else state.to_dict(),
-                "phase": found.phase,
-                "decisions": [e.to_dict() for e in decisions],
-            }
-        )
+        print_json(found.to_dict())
         return
     shown = ", ".join(f"{a} -> {v}" for a, v in aliases.items()) or "none"
     out.print(f"[bold]{name}[/]: aliases {shown}", highlight=False)

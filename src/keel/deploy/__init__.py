@@ -20,7 +20,9 @@ from keel.deploy._render import UNMAPPED_ANNOTATION as UNMAPPED_ANNOTATION
 from keel.deploy._render import render as render
 from keel.deploy._render import unmapped as unmapped
 from keel.deploy._render import write_manifests as write_manifests
+from keel.deploy._rollout import DECISION_KINDS as DECISION_KINDS
 from keel.deploy._rollout import RolloutStatus as RolloutStatus
+from keel.deploy._rollout import deployment_names as deployment_names
 from keel.deploy._rollout import open_rollout as open_rollout
 from keel.deploy._rollout import rollout_status as rollout_status
 from keel.deploy._rollout import spec_file as spec_file
@@ -32,6 +34,7 @@ from keel.deploy._spec import parse_spec as parse_spec
 from keel.deploy._spec import spec_path as spec_path
 
 __all__ = [
+    "DECISION_KINDS",
     "UNMAPPED_ANNOTATION",
     "Controller",
     "Decision",
@@ -41,6 +44,7 @@ __all__ = [
     "RolloutState",
     "RolloutStatus",
     "Router",
+    "deployment_names",
     "load_spec",
     "open_rollout",
     "parse_spec",

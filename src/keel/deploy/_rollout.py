@@ -10,7 +10,8 @@ job, a notebook) makes the same ones::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from keel.deploy._controller import Controller, RolloutState, phase, read_state
 from keel.deploy._guardrails import Guardrails
@@ -18,12 +19,17 @@ from keel.deploy._router import Router
 from keel.deploy._spec import DeploySpec, load_spec, spec_path
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from keel.store import ModelEvent
     from keel.tracking import Project
 
-__all__ = ["DECISION_KINDS", "RolloutStatus", "open_rollout", "rollout_status", "spec_file"]
+__all__ = [
+    "DECISION_KINDS",
+    "RolloutStatus",
+    "deployment_names",
+    "open_rollout",
+    "rollout_status",
+    "spec_file",
+]
 
 DECISION_KINDS = ("advance", "analysis", "promote", "rollback", "delete-alias", "alias")
 """The registry events that are rollout decisions (what ``status`` lists)."""
@@ -45,6 +51,27 @@ class RolloutStatus:
     state: RolloutState | None
     phase: str
     decisions: tuple[ModelEvent, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON (``keel deploy status NAME --format json``)."""
+        return {
+            "name": self.name,
+            "file": self.file,
+            "spec": self.spec.to_dict(),
+            "aliases": self.aliases,
+            "rollout": None if self.state is None else self.state.to_dict(),
+            "phase": self.phase,
+            "decisions": [e.to_dict() for e in self.decisions],
+        }
+
+
+def deployment_names(*, root: Path) -> list[str]:
+    """The deployments of the project at ``root``: the names of its ``deploy/NAME.yaml``
+    files, sorted."""
+    folder = spec_path("_", root=root).parent
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.yaml") if p.is_file())
 
 
 def spec_file(name: str, *, root: Path) -> str | None:

@@ -8,6 +8,7 @@ from keel.monitor._alerts import WebhookError as WebhookError
 from keel.monitor._alerts import alert_payload as alert_payload
 from keel.monitor._alerts import check as check
 from keel.monitor._alerts import post_alerts as post_alerts
+from keel.monitor._cache import ReportCache as ReportCache
 from keel.monitor._compare import Comparison as Comparison
 from keel.monitor._compare import QualityFinding as QualityFinding
 from keel.monitor._compare import compare as compare
@@ -61,6 +62,7 @@ __all__ = [
     "PreparedReference",
     "Profile",
     "QualityFinding",
+    "ReportCache",
     "StoredReference",
     "Thresholds",
     "WebhookError",

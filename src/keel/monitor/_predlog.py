@@ -80,6 +80,21 @@ class _Log:
         self.name = name
         self.root = f"{artifacts.root}/logs/{self.kind}/{name}"
 
+    @classmethod
+    def names(cls, artifacts: ArtifactStore) -> list[str]:
+        """The models that have a log of this kind in ``artifacts``, sorted."""
+        fs = artifacts.fs
+        folder = f"{artifacts.root}/logs/{cls.kind}"
+        if not fs.exists(folder):
+            return []
+        prefix = folder.rstrip("/") + "/"
+        found = {
+            path[len(prefix) :].split("/", 1)[0]
+            for path in fs.find(folder)
+            if path.startswith(prefix) and path.endswith(".parquet")
+        }
+        return sorted(found)
+
     # -- writing --------------------------------------------------------------------------
     def append(self, frame: pl.DataFrame, *, key: str | None = None) -> str | None:
         """Write ``frame`` as one new file of the log; return its path (None if empty).
@@ -139,6 +154,12 @@ class _Log:
             chosen.append(path)
         return sorted(chosen, key=lambda p: p.rsplit("/", 1)[-1])
 
+    def hours(self, files: Sequence[str] | None = None) -> tuple[datetime, datetime] | None:
+        """The first and the last hour partition of ``files`` (default: all the log's), read
+        from their paths (no row is read); ``None`` without files."""
+        found = [h for h in map(partition_hour, self.files() if files is None else files) if h]
+        return (min(found), max(found)) if found else None
+
     def scan(self, *, since: datetime | None = None, until: datetime | None = None) -> pl.LazyFrame:
         """The log's rows with ``since <= time < until`` (both optional), lazily."""
         import polars as pl
@@ -165,7 +186,7 @@ class _Log:
         if self.artifacts.is_local:
             groups: dict[tuple[tuple[str, Any], ...], list[str]] = {}
             for f in files:
-                groups.setdefault(tuple(pl.read_parquet_schema(f).items()), []).append(f)
+                groups.setdefault(_file_schema(f), []).append(f)
             parts = [pl.scan_parquet(group) for group in groups.values()]
         else:
             fs = self.artifacts.fs
@@ -231,6 +252,16 @@ def _column_types() -> dict[str, Any]:
         "score": pl.Float64,
         "confidence": pl.Float64,
     }
+
+
+@functools.lru_cache(maxsize=65_536)
+def _file_schema(path: str) -> tuple[tuple[str, Any], ...]:
+    """A log file's column names and types. A log's files are never rewritten (each is
+    moved into place whole under a new name), so a path's schema is read once per process:
+    a report over 90 days of files scans them several times."""
+    import polars as pl
+
+    return tuple(pl.read_parquet_schema(path).items())
 
 
 def partition_hour(path: str) -> datetime | None:

@@ -22,6 +22,7 @@ from keel.contracts import open_data
 from keel.errors import KeelError, UsageError, did_you_mean
 from keel.grammar import Duration, Reference, format_duration, prefix_kind
 from keel.monitor._alerts import Alert, Thresholds, check
+from keel.monitor._cache import ReportCache
 from keel.monitor._drift import DriftResult
 from keel.monitor._performance import (
     Task,
@@ -44,6 +45,7 @@ from keel.monitor._windows import (
     parse_window,
     plan_windows,
     profiles_by_window,
+    window_files,
     window_key,
     window_scans,
 )
@@ -186,6 +188,7 @@ def report(
     alpha: float = 0.05,
     seed: int = 0,
     project: Project | None = None,
+    cache: ReportCache | None = None,
 ) -> MonitorReport:
     """Monitor model ``name`` over its prediction log, window by window.
 
@@ -195,7 +198,9 @@ def report(
     ``reference`` is data (a frame or path), a :class:`Profile`, or ``"model:NAME/3"`` /
     ``"data:NAME/2"``; by default, the stored reference of the model version the champion
     served last. ``slice_by`` names a column to break performance and drift down by.
-    ``thresholds`` (default: drift only) decide :attr:`MonitorReport.alerts`.
+    ``thresholds`` (default: drift only) decide :attr:`MonitorReport.alerts`. With a
+    ``cache`` (:class:`ReportCache`, kept between calls), windows whose log files did not
+    change since an earlier report are not profiled or tested again.
     """
     from keel.tracking import open_project
 
@@ -204,16 +209,9 @@ def report(
     width = parse_window(window)
     ref_profile, bins, ref_info = _reference(reference, selection, name, project)
     windows = plan_windows(selection.first, selection.last, width)
-    scans = window_scans(
-        selection.log,
-        selection.files,
-        windows,
-        selection.schema,
-        since=selection.since,
-        until=selection.until,
+    profiles, drift = _windows_drift(
+        selection, windows, reference=ref_profile, bins=bins, alpha=alpha, seed=seed, cache=cache
     )
-    profiles = profiles_by_window(scans, bins)
-    drift = drift_by_window(ref_profile, profiles, bins, alpha=alpha, seed=seed)
     monitored = list(bins)
     counts, broken = quality_queries(selection.scan(), width, monitored)
     quality = _quality(windows, profiles, monitored, counts, broken)
@@ -278,6 +276,43 @@ def report(
         ),
     )
     return replace(result, alerts=check(result, thresholds))
+
+
+def _windows_drift(
+    selection: _Selection,
+    windows: Sequence[Window],
+    *,
+    reference: Profile,
+    bins: dict[str, Bins],
+    alpha: float,
+    seed: int,
+    cache: ReportCache | None,
+) -> tuple[list[Profile], list[tuple[list[DriftResult], dict[str, Any]] | None]]:
+    """Each window's profile and drift from ``reference``; with ``cache``, only the windows
+    it does not hold are profiled and tested."""
+
+    def profiled(indices: Sequence[int]) -> list[Profile]:
+        scans = window_scans(
+            selection.log,
+            selection.files,
+            [windows[i] for i in indices],
+            selection.schema,
+            since=selection.since,
+            until=selection.until,
+        )
+        return profiles_by_window(scans, bins)
+
+    if cache is None:
+        profiles = profiled(range(len(windows)))
+        return profiles, drift_by_window(reference, profiles, bins, alpha=alpha, seed=seed)
+    named = window_files(selection.files, windows, since=selection.since, until=selection.until)
+    profiles = cache.profiles(named, bins, profiled)
+
+    def tested(i: int) -> tuple[list[DriftResult], dict[str, Any]] | None:
+        return drift_by_window(reference, [profiles[i]], bins, alpha=alpha, seed=seed)[0]
+
+    drift = cache.drift(named, reference, (tuple(bins), alpha, seed), tested)
+    return profiles, drift
 
 
 def _select(

@@ -38,6 +38,7 @@ __all__ = [
     "parse_window",
     "plan_windows",
     "profiles_by_window",
+    "window_files",
     "window_key",
     "window_scans",
 ]
@@ -138,13 +139,8 @@ def window_scans(
     """
     import polars as pl
 
-    hours = [(path, partition_hour(path)) for path in files]
     scans = []
-    for w in windows:
-        low = max(d for d in (w.start, since) if d is not None)
-        high = min(d for d in (w.end, until) if d is not None)
-        earliest = low.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-        chosen = [p for p, h in hours if h is None or earliest <= h < high]
+    for chosen, low, high in window_files(files, windows, since=since, until=until):
         # a window without files has no rows, but the selection's types all the same
         frame = log.scan_files(chosen) if chosen else pl.LazyFrame(schema=dict(schema))
         present = frame.collect_schema().names()
@@ -154,6 +150,27 @@ def window_scans(
         time = pl.col("time")
         scans.append(frame.filter((time >= low) & (time < high)))
     return scans
+
+
+def window_files(
+    files: Sequence[str],
+    windows: Sequence[Window],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[tuple[tuple[str, ...], datetime, datetime]]:
+    """Each window's bounds (also bounded by ``since``/``until``) and the files of ``files``
+    that can hold its rows (by their hour partition): what names the window's rows, since
+    a log's files are never rewritten."""
+    hours = [(path, partition_hour(path)) for path in files]
+    found = []
+    for w in windows:
+        low = max(d for d in (w.start, since) if d is not None)
+        high = min(d for d in (w.end, until) if d is not None)
+        earliest = low.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+        chosen = tuple(p for p, h in hours if h is None or earliest <= h < high)
+        found.append((chosen, low, high))
+    return found
 
 
 def profiles_by_window(scans: Sequence[pl.LazyFrame], bins: Mapping[str, Bins]) -> list[Profile]:

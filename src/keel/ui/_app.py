@@ -42,6 +42,7 @@ def create_app(project: Project | Path | str | None = None, *, token: str | None
         from keel.ui import _routes as routes
         from keel.ui import _routes_features as routes_features
         from keel.ui import _routes_lineage as routes_lineage
+        from keel.ui import _routes_monitor as routes_monitor
     except ImportError as exc:
         raise MissingDependencyError("fastapi", extra="ui", purpose="keel ui") from exc
     from keel.tracking import Project, open_project
@@ -64,6 +65,7 @@ def create_app(project: Project | Path | str | None = None, *, token: str | None
     app.include_router(routes.pages)
     app.include_router(routes.api)
     app.include_router(routes_features.router)
+    app.include_router(routes_monitor.router)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Any:

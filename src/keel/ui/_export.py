@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel.errors import UsageError
+from keel.ui import _export_monitor
 from keel.ui import _views as views
 from keel.ui._export_lineage import export_lineage
 from keel.ui._pages import Pages
@@ -71,6 +72,7 @@ def export_site(dest: Path | str, project: Project | Path | str | None = None) -
             write(f"data/{name}/{v['version']}", "dataset_version.html", data=data)
     export_features(opened, write)
     export_lineage(opened, write)
+    _export_monitor.write_pages(opened, write)
     return written
 
 
