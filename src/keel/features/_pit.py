@@ -35,7 +35,18 @@ from keel.errors import InputError
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["CREATED", "EVENT", "FOUND", "ROW", "TIME", "JoinSpec", "join_polars", "sorted_rows"]
+__all__ = [
+    "CREATED",
+    "EVENT",
+    "FOUND",
+    "ROW",
+    "TIME",
+    "JoinSpec",
+    "join_known",
+    "join_polars",
+    "known_rows",
+    "sorted_rows",
+]
 
 ROW = "__keel_row"
 """The entity row's position in the input."""
@@ -96,24 +107,36 @@ def sorted_rows(features: pl.DataFrame, spec: JoinSpec, *, view: str) -> pl.Data
     return rows
 
 
-def join_polars(entities: pl.DataFrame, rows: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
-    """The Polars engine: ``FOUND`` and ``spec.columns`` per entity row, in ``ROW`` order.
+def known_rows(rows: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
+    """The keys, the time ``k`` each row of ``rows`` becomes known, and the best row (its
+    position in ``rows``) known by then: the right side of every as-of join, built once.
 
-    ``entities`` has ``ROW``, the keys and ``TIME``; ``rows`` comes from :func:`sorted_rows`.
-    """
+    ``rows`` comes from :func:`sorted_rows`."""
     import polars as pl
 
     keys = list(spec.keys)
     index = pl.int_range(pl.len(), dtype=pl.UInt32)
     if spec.as_known_at and spec.has_created:
-        known = (
+        return (
             rows.select(*keys, pl.max_horizontal(EVENT, CREATED).alias(_K), index.alias(_P))
             .sort([*keys, _K, _P])
             .with_columns(pl.col(_P).cum_max().over(keys).alias(_BEST))
             .drop(_P)
         )
-    else:  # known at its event time: the rows are in order already
-        known = rows.select(*keys, pl.col(EVENT).alias(_K), index.alias(_BEST))
+    # known at its event time: the rows are in order already
+    return rows.select(*keys, pl.col(EVENT).alias(_K), index.alias(_BEST))
+
+
+def join_known(
+    entities: pl.DataFrame, rows: pl.DataFrame, known: pl.DataFrame, spec: JoinSpec
+) -> pl.DataFrame:
+    """``FOUND`` and ``spec.columns`` per entity row, in ``ROW`` order.
+
+    ``entities`` has ``ROW``, the keys and ``TIME``; ``rows`` comes from :func:`sorted_rows`
+    and ``known`` from :func:`known_rows` of it."""
+    import polars as pl
+
+    keys = list(spec.keys)
     matched = (
         entities.select(ROW, *keys, TIME)
         .sort(TIME)
@@ -137,3 +160,11 @@ def join_polars(entities: pl.DataFrame, rows: pl.DataFrame, spec: JoinSpec) -> p
         pl.when(live).then(values.get_column(c)).alias(c) for c in spec.columns
     )
     return out.sort(ROW)
+
+
+def join_polars(entities: pl.DataFrame, rows: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
+    """The Polars engine: ``FOUND`` and ``spec.columns`` per entity row, in ``ROW`` order.
+
+    ``entities`` has ``ROW``, the keys and ``TIME``; ``rows`` comes from :func:`sorted_rows`.
+    """
+    return join_known(entities, rows, known_rows(rows, spec), spec)

@@ -1,0 +1,249 @@
+"""The Dask engine of the point-in-time join, for entity frames larger than memory
+(``pip install 'mlkeel[dask]'``).
+
+The entity frame stays partitioned: each partition (a pandas frame) is turned into Polars
+and joined by the Polars engine (:func:`~keel.features._pit.join_known`) against every
+view's feature rows, inside a Dask task, on a cluster when the user's client points at one.
+The feature rows are read, checked against their contracts, ordered and indexed once, on
+the caller's side (:func:`~keel.features._pit.known_rows`), and enter the graph once as one
+object per view, so every task shares them (a remote worker fetches them once). Each
+partition keeps its rows, its order, its index and its columns as they were, with the
+features appended as Arrow-backed columns (nulls stay nulls); partitions keep their order.
+
+The result is a lazy Dask DataFrame: nothing is joined until it is written or computed.
+The coverage counts (found, expired, missing) come from one pass of the same joins that
+keeps only the counts, so a training set built with this engine is joined twice in all
+(once counted, once written), never held in memory whole.
+
+This module is imported only when the Dask engine is chosen; Keel never imports Dask
+otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import uuid
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from keel.errors import InputError, MissingDependencyError, UsageError
+from keel.features._frames import Coverage, assemble, entity_rows, time_zone_of
+from keel.features._pit import JoinSpec, join_known
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from keel.features._service import Plan
+
+__all__ = ["DaskJoin", "dask_entities", "dask_schema", "is_dask"]
+
+ROWS_PER_PARTITION = 1_000_000
+"""Rows per partition when the Dask engine is asked for on an in-memory frame."""
+
+
+def is_dask(data: Any) -> bool:
+    """Whether ``data`` is a Dask DataFrame (checked without importing Dask)."""
+    return type(data).__module__.startswith("dask.") and hasattr(data, "to_delayed")
+
+
+def _require_dask() -> None:
+    try:
+        importlib.import_module("dask.dataframe")
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "dask", extra="dask", purpose="the Dask feature engine"
+        ) from exc
+
+
+def dask_entities(source: Any) -> Any:
+    """``source`` as a Dask DataFrame: a Dask DataFrame as it is; a Parquet file, folder or
+    glob and a CSV file read partition by partition; an in-memory frame split into
+    partitions of :data:`ROWS_PER_PARTITION` rows."""
+    _require_dask()
+    import dask.dataframe as dd
+
+    if is_dask(source):
+        return source
+    if isinstance(source, str | os.PathLike):
+        text = os.fspath(source)
+        path = Path(text)
+        if path.suffix.lower() == ".csv":
+            return dd.read_csv(text)
+        if path.is_dir():
+            text = str(path / "**" / "*.parquet")
+        return dd.read_parquet(text)
+    from keel.contracts import open_data
+
+    frame = open_data(source).collect()
+    parts = max(1, -(-frame.height // ROWS_PER_PARTITION))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        pandas = frame.to_pandas(use_pyarrow_extension_array=True)
+        return dd.from_pandas(pandas, npartitions=parts)  # type: ignore[no-untyped-call]
+
+
+def dask_schema(data: Any) -> pl.Schema:
+    """The Polars types of a Dask DataFrame's columns, from its (empty) metadata frame; an
+    object column (text, in pandas) counts as text."""
+    import polars as pl
+
+    meta = data._meta
+    schema = dict(pl.from_pandas(meta).schema)
+    for name, dtype in meta.dtypes.items():
+        if str(dtype) == "object":
+            schema[str(name)] = pl.String()
+    return pl.Schema(schema)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """What every partition's task needs, apart from the feature rows."""
+
+    plan: Plan
+    specs: tuple[JoinSpec, ...]
+    timestamp: str
+    schema: pl.Schema
+
+
+def _polars(part: Any, schema: pl.Schema) -> pl.DataFrame:
+    """A pandas partition as Polars, with the frame's declared types (an empty partition of
+    object columns says nothing about them)."""
+    import polars as pl
+
+    frame = pl.from_pandas(part)
+    return frame.with_columns(
+        pl.col(c).cast(schema[c]) for c in frame.columns if frame.schema[c] != schema[c]
+    )
+
+
+def _joined(
+    part: Any, task: _Task, tables: Sequence[tuple[pl.DataFrame, pl.DataFrame]]
+) -> tuple[pl.DataFrame, tuple[Coverage, ...]]:
+    frame = _polars(part, task.schema)
+    entities = [p.view.entity for p in task.plan.views]
+    try:
+        ready, _ = entity_rows(frame, entities, task.timestamp)
+    except InputError as exc:  # the rows it names are this partition's
+        raise InputError(
+            f"in a partition of the entity frame: {exc.message}", hint=exc.hint
+        ) from exc
+    results = [
+        join_known(ready, rows, known, spec)
+        for (rows, known), spec in zip(tables, task.specs, strict=True)
+    ]
+    return assemble(frame, ready, task.plan, list(task.plan.views), results)
+
+
+def _features_of(part: Any, task: _Task, *tables: tuple[pl.DataFrame, pl.DataFrame]) -> Any:
+    """One partition with its features appended (the partition's own columns untouched)."""
+    out, _ = _joined(part, task, tables)
+    added = out.select(task.plan.columns).to_pandas(use_pyarrow_extension_array=True)
+    added.index = part.index
+    return part.assign(**{c: added[c] for c in added.columns})
+
+
+def _coverage_of(
+    part: Any, task: _Task, *tables: tuple[pl.DataFrame, pl.DataFrame]
+) -> tuple[Coverage, ...]:
+    """One partition's coverage counts, per view."""
+    return _joined(part, task, tables)[1]
+
+
+def _compute(tasks: Sequence[Any]) -> tuple[Any, ...]:
+    """Run Dask tasks in the current scheduler (a cluster's, if a client is set up)."""
+    from dask.base import compute
+
+    return tuple(compute(*tasks))  # type: ignore[no-untyped-call]
+
+
+class DaskJoin:
+    """The training set of a Dask entity frame: its time zone (known before any feature row
+    is read), then the lazy frame with the features and the coverage counts."""
+
+    def __init__(self, data: Any, plan: Plan, timestamp: str) -> None:
+        self.data = data
+        self.plan = plan
+        self.timestamp = timestamp
+        self.schema = dask_schema(data)
+        if timestamp not in self.schema:
+            raise InputError(
+                f"the entity frame has no timestamp column {timestamp!r} (columns: "
+                f"{', '.join(self.schema.names()[:20])}).",
+                hint="Give each row the time its features are wanted as of, or pass "
+                "timestamp='COLUMN' (--timestamp COLUMN) naming it.",
+            )
+        self.zone = time_zone_of(self.schema[timestamp], timestamp, "the entity frame")
+        self._check_types()
+
+    def _check_types(self) -> None:
+        """The keys' types, from the metadata alone (null keys are found per partition)."""
+        import polars as pl
+
+        empty = pl.DataFrame(schema=self.schema)
+        entity_rows(empty, [p.view.entity for p in self.plan.views], self.timestamp)
+
+    def build(
+        self, tables: Sequence[tuple[pl.DataFrame, pl.DataFrame]], specs: Sequence[JoinSpec]
+    ) -> tuple[Any, tuple[Coverage, ...]]:
+        """The lazy frame with the features, and the coverage counted over every partition."""
+        from dask.delayed import delayed
+
+        _ship_derived_by_value(self.plan)
+        task = _Task(self.plan, tuple(specs), self.timestamp, self.schema)
+        run = uuid.uuid4().hex
+        shared = [  # named, so Dask never hashes (or copies) millions of rows to name them
+            delayed(table, name=f"keel-feature-rows-{part.view.name}-{run}", traverse=False)
+            for table, part in zip(tables, self.plan.views, strict=True)
+        ]
+        meta = _features_of(self.data._meta, task, *(_empty(t) for t in tables))
+        frame = self.data.map_partitions(
+            _features_of, task, *shared, meta=meta, token=f"keel-training-set-{run}"
+        )
+        count = delayed(_coverage_of, pure=True)
+        counted: Sequence[tuple[Coverage, ...]] = _compute(
+            [count(part, task, *shared) for part in self.data.to_delayed()]
+        )
+        coverage = tuple(
+            Coverage(
+                part.view.name,
+                sum(c[i].found for c in counted),
+                sum(c[i].expired for c in counted),
+                sum(c[i].missing for c in counted),
+            )
+            for i, part in enumerate(self.plan.views)
+        )
+        return frame, coverage
+
+
+def _empty(table: tuple[pl.DataFrame, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    rows, known = table
+    return rows.clear(), known.clear()
+
+
+def _ship_derived_by_value(plan: Plan) -> None:
+    """Derived features' functions travel to workers by value: their definitions file is
+    loaded by path, so a worker could not import it by name."""
+    modules = {item.function.__module__ for item in plan.derived}
+    if not modules:
+        return
+    import sys
+
+    cloudpickle = importlib.import_module("cloudpickle")  # Dask's own dependency
+    for name in modules:
+        module = sys.modules.get(name)
+        if module is not None and name != "__main__":
+            cloudpickle.register_pickle_by_value(module)
+
+
+def refuse_recording(name: str) -> UsageError:
+    """The error for ``name=`` with the Dask engine (a content address would read it all)."""
+    return UsageError(
+        f"name={name!r}: a training set built with the Dask engine is not recorded or cached "
+        "(its content address would need every entity row in memory).",
+        hint="Write the frame (built.frame.to_parquet('train/')) and record that folder "
+        "with keel.add_dataset, or use engine='polars' for a frame that fits in memory.",
+    )
