@@ -70,6 +70,8 @@ def dask_entities(source: Any) -> Any:
         return source
     if isinstance(source, str | os.PathLike):
         text = os.fspath(source)
+        if "://" not in text:  # the caller's file, wherever the workers run
+            text = os.path.abspath(text)
         path = Path(text)
         if path.suffix.lower() == ".csv":
             return dd.read_csv(text)
@@ -128,8 +130,11 @@ def _joined(
     try:
         ready, _ = entity_rows(frame, entities, task.timestamp)
     except InputError as exc:  # the rows it names are this partition's
+        where = f" (index {part.index[0]} to {part.index[-1]})" if len(part) else ""
         raise InputError(
-            f"in a partition of the entity frame: {exc.message}", hint=exc.hint
+            f"in a partition of the entity frame{where}, counting rows from its start: "
+            f"{exc.message}",
+            hint=exc.hint,
         ) from exc
     results = [
         join_known(ready, rows, known, spec)
@@ -192,7 +197,7 @@ class DaskJoin:
         """The lazy frame with the features, and the coverage counted over every partition."""
         from dask.delayed import delayed
 
-        _ship_derived_by_value(self.plan)
+        _ship_by_value(self.plan)
         task = _Task(self.plan, tuple(specs), self.timestamp, self.schema)
         run = uuid.uuid4().hex
         shared = [  # named, so Dask never hashes (or copies) millions of rows to name them
@@ -224,18 +229,20 @@ def _empty(table: tuple[pl.DataFrame, pl.DataFrame]) -> tuple[pl.DataFrame, pl.D
     return rows.clear(), known.clear()
 
 
-def _ship_derived_by_value(plan: Plan) -> None:
-    """Derived features' functions travel to workers by value: their definitions file is
-    loaded by path, so a worker could not import it by name."""
-    modules = {item.function.__module__ for item in plan.derived}
-    if not modules:
-        return
+def _ship_by_value(plan: Plan) -> None:
+    """The user's code in the plan (derived features' functions, views' contracts) travels
+    to workers by value: a definitions file is loaded by path, and a worker elsewhere could
+    not import it (or the caller's module) by name."""
     import sys
 
+    owners = [item.function for item in plan.derived] + [p.view.schema for p in plan.views]
+    modules = {getattr(owner, "__module__", "") for owner in owners}
     cloudpickle = importlib.import_module("cloudpickle")  # Dask's own dependency
-    for name in modules:
+    for name in sorted(modules):
+        if name.split(".")[0] == "keel" or name in {"", "__main__", "builtins"}:
+            continue  # Keel is on every worker; __main__ goes by value anyway
         module = sys.modules.get(name)
-        if module is not None and name != "__main__":
+        if module is not None:
             cloudpickle.register_pickle_by_value(module)
 
 
