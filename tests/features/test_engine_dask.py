@@ -129,3 +129,16 @@ def test_without_dask_the_engine_says_which_extra_to_install(
     with pytest.raises(MissingDependencyError, match="Dask feature engine") as caught:
         training_set("entities.parquet", "loans", engine="dask")
     assert caught.value.hint == "pip install 'mlkeel[dask]'"
+
+
+def test_a_folder_of_entity_files_is_read_partition_by_partition(project: Path) -> None:
+    frame = _entities(90, 7)
+    (project / "ents").mkdir()
+    for i, piece in enumerate(frame.iter_slices(30)):
+        piece.write_parquet(project / "ents" / f"part-{i}.parquet")
+
+    built = training_set("ents", "loans", engine="dask")
+
+    assert built.frame.npartitions == 3  # one per file, none loaded by the caller
+    got = pl.from_pandas(built.frame.compute())
+    assert got.to_dicts() == training_set(frame, "loans").frame.to_dicts()

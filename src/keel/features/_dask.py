@@ -72,12 +72,9 @@ def dask_entities(source: Any) -> Any:
         text = os.fspath(source)
         if "://" not in text:  # the caller's file, wherever the workers run
             text = os.path.abspath(text)
-        path = Path(text)
-        if path.suffix.lower() == ".csv":
+        if Path(text).suffix.lower() == ".csv":
             return dd.read_csv(text)
-        if path.is_dir():
-            text = str(path / "**" / "*.parquet")
-        return dd.read_parquet(text)
+        return dd.read_parquet(text)  # a file, a folder of files or a glob
     from keel.contracts import open_data
 
     frame = open_data(source).collect()
