@@ -36,15 +36,19 @@ if TYPE_CHECKING:
     import polars as pl
 
 __all__ = [
+    "BEST",
     "CREATED",
     "EVENT",
     "FOUND",
+    "KNOWN",
     "ROW",
     "TIME",
     "JoinSpec",
     "join_known",
     "join_polars",
     "known_rows",
+    "last_known",
+    "pick",
     "sorted_rows",
 ]
 
@@ -57,8 +61,11 @@ CREATED = "__keel_created"
 FOUND = "__keel_found"
 """The winning feature row's event time (null when no row was found)."""
 _P = "__keel_p"
-_K = "__keel_k"
-_BEST = "__keel_best"
+KNOWN = "__keel_k"
+"""When a feature row becomes known (its event time; as known at, the later of its event
+and created times)."""
+BEST = "__keel_best"
+"""The position of the best feature row known by then."""
 
 
 @dataclass(frozen=True)
@@ -118,13 +125,13 @@ def known_rows(rows: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
     index = pl.int_range(pl.len(), dtype=pl.UInt32)
     if spec.as_known_at and spec.has_created:
         return (
-            rows.select(*keys, pl.max_horizontal(EVENT, CREATED).alias(_K), index.alias(_P))
-            .sort([*keys, _K, _P])
-            .with_columns(pl.col(_P).cum_max().over(keys).alias(_BEST))
+            rows.select(*keys, pl.max_horizontal(EVENT, CREATED).alias(KNOWN), index.alias(_P))
+            .sort([*keys, KNOWN, _P])
+            .with_columns(pl.col(_P).cum_max().over(keys).alias(BEST))
             .drop(_P)
         )
     # known at its event time: the rows are in order already
-    return rows.select(*keys, pl.col(EVENT).alias(_K), index.alias(_BEST))
+    return rows.select(*keys, pl.col(EVENT).alias(KNOWN), index.alias(BEST))
 
 
 def join_known(
@@ -134,7 +141,6 @@ def join_known(
 
     ``entities`` has ``ROW``, the keys and ``TIME``; ``rows`` comes from :func:`sorted_rows`
     and ``known`` from :func:`known_rows` of it."""
-    import polars as pl
 
     keys = list(spec.keys)
     matched = (
@@ -143,13 +149,22 @@ def join_known(
         .join_asof(
             known,
             left_on=TIME,
-            right_on=_K,
+            right_on=KNOWN,
             by=keys,
             strategy="backward",
             check_sortedness=False,  # sorted above, within each entity too
         )
     )
-    best = matched.get_column(_BEST)
+    return pick(matched, rows, spec)
+
+
+def pick(matched: pl.DataFrame, rows: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
+    """``FOUND`` and ``spec.columns`` per entity row, in ``ROW`` order, from the as-of
+    join's ``matched`` rows (``ROW``, ``TIME`` and ``BEST``, the position in ``rows`` of the
+    best row known at ``TIME``, null when none): the TTL is checked here."""
+    import polars as pl
+
+    best = matched.get_column(BEST)
     values = rows.select(EVENT, *spec.columns)[best]
     found = values.get_column(EVENT)
     live = found.is_not_null()
@@ -160,6 +175,17 @@ def join_known(
         pl.when(live).then(values.get_column(c)).alias(c) for c in spec.columns
     )
     return out.sort(ROW)
+
+
+def last_known(known: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
+    """``known`` without the rows another row of the same keys and time ``k`` follows (the
+    follower is at least as good): one row per (keys, ``k``), so an as-of join that picks
+    any of equal times (DuckDB's) finds the best. Equal (keys, ``k``) rows are adjacent in
+    ``known``, or absent when the rows are ordered by event time alone."""
+    import polars as pl
+
+    same = pl.all_horizontal(pl.col(c).eq(pl.col(c).shift(-1)) for c in [*spec.keys, KNOWN])
+    return known.filter(same.not_() | same.is_null())
 
 
 def join_polars(entities: pl.DataFrame, rows: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
