@@ -11,9 +11,10 @@ partition keeps its rows, its order, its index and its columns as they were, wit
 features appended as Arrow-backed columns (nulls stay nulls); partitions keep their order.
 
 The result is a lazy Dask DataFrame: nothing is joined until it is written or computed.
-The coverage counts (found, expired, missing) come from one pass of the same joins that
-keeps only the counts, so a training set built with this engine is joined twice in all
-(once counted, once written), never held in memory whole.
+The coverage counts (found, expired, missing) come from a first pass of the as-of joins
+alone (no values gathered, no derived feature computed) that keeps only the counts, so a
+training set built with this engine is joined twice in all (once counted, once written),
+never held in memory whole.
 
 This module is imported only when the Dask engine is chosen; Keel never imports Dask
 otherwise.
@@ -26,13 +27,13 @@ import os
 import uuid
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel.errors import InputError, MissingDependencyError, UsageError
-from keel.features._frames import Coverage, assemble, entity_rows, time_zone_of
-from keel.features._pit import JoinSpec, join_known
+from keel.features._frames import Coverage, assemble, count, entity_rows, time_zone_of
+from keel.features._pit import FOUND, JoinSpec, join_known
 
 if TYPE_CHECKING:
     import polars as pl
@@ -119,30 +120,37 @@ def _polars(part: Any, schema: pl.Schema) -> pl.DataFrame:
     )
 
 
-def _joined(
-    part: Any, task: _Task, tables: Sequence[tuple[pl.DataFrame, pl.DataFrame]]
-) -> tuple[pl.DataFrame, tuple[Coverage, ...]]:
-    frame = _polars(part, task.schema)
+def _ready(part: Any, frame: pl.DataFrame, task: _Task) -> pl.DataFrame:
+    """The partition's entity rows for the engine, refused as the in-memory engines refuse
+    them (the rows named are counted from the partition's start)."""
     entities = [p.view.entity for p in task.plan.views]
     try:
-        ready, _ = entity_rows(frame, entities, task.timestamp)
-    except InputError as exc:  # the rows it names are this partition's
+        return entity_rows(frame, entities, task.timestamp)[0]
+    except InputError as exc:
         where = f" (index {part.index[0]} to {part.index[-1]})" if len(part) else ""
         raise InputError(
             f"in a partition of the entity frame{where}, counting rows from its start: "
             f"{exc.message}",
             hint=exc.hint,
         ) from exc
+
+
+def _joined(
+    part: Any, task: _Task, tables: Sequence[tuple[pl.DataFrame, pl.DataFrame]]
+) -> pl.DataFrame:
+    """The partition's rows (as Polars) with every feature appended."""
+    frame = _polars(part, task.schema)
+    ready = _ready(part, frame, task)
     results = [
         join_known(ready, rows, known, spec)
         for (rows, known), spec in zip(tables, task.specs, strict=True)
     ]
-    return assemble(frame, ready, task.plan, list(task.plan.views), results)
+    return assemble(frame, ready, task.plan, list(task.plan.views), results)[0]
 
 
 def _features_of(part: Any, task: _Task, *tables: tuple[pl.DataFrame, pl.DataFrame]) -> Any:
     """One partition with its features appended (the partition's own columns untouched)."""
-    out, _ = _joined(part, task, tables)
+    out = _joined(part, task, tables)
     added = out.select(task.plan.columns).to_pandas(use_pyarrow_extension_array=True)
     added.index = part.index
     return part.assign(**{c: added[c] for c in added.columns})
@@ -151,8 +159,14 @@ def _features_of(part: Any, task: _Task, *tables: tuple[pl.DataFrame, pl.DataFra
 def _coverage_of(
     part: Any, task: _Task, *tables: tuple[pl.DataFrame, pl.DataFrame]
 ) -> tuple[Coverage, ...]:
-    """One partition's coverage counts, per view."""
-    return _joined(part, task, tables)[1]
+    """One partition's coverage counts, per view: the as-of joins alone (no feature values
+    gathered, no derived feature computed)."""
+    ready = _ready(part, _polars(part, task.schema), task)
+    counted = []
+    for p, (rows, known), spec in zip(task.plan.views, tables, task.specs, strict=True):
+        found = join_known(ready, rows, known, replace(spec, columns=())).get_column(FOUND)
+        counted.append(count(p.view, ready, found))
+    return tuple(counted)
 
 
 def _compute(tasks: Sequence[Any]) -> tuple[Any, ...]:

@@ -24,6 +24,7 @@ __all__ = [
     "Coverage",
     "assemble",
     "contract_failure",
+    "count",
     "entity_rows",
     "feature_rows",
     "time_zone_of",
@@ -186,6 +187,19 @@ class Coverage:
         }
 
 
+def count(view: FeatureView, ready: pl.DataFrame, found: pl.Series) -> Coverage:
+    """The coverage of ``view`` from the engine's ``FOUND`` (the winning row's event time,
+    null when none) for the entity rows ``ready``."""
+    import datetime as dt
+
+    missing = int(found.is_null().sum())
+    expired = 0
+    if view.ttl is not None:
+        start = ready.get_column(TIME) - dt.timedelta(microseconds=view.ttl.microseconds)
+        expired = int((found.is_not_null() & (found < start)).sum())
+    return Coverage(view.name, ready.height - missing - expired, expired, missing)
+
+
 def assemble(
     frame: pl.DataFrame,
     ready: pl.DataFrame,
@@ -195,25 +209,10 @@ def assemble(
 ) -> tuple[pl.DataFrame, tuple[Coverage, ...]]:
     """``frame`` with each view's features (from the engine's ``results``, one per part of
     ``parts``) and the derived features appended; with each view's coverage."""
-    import datetime as dt
-
     columns: list[pl.Series] = []
     coverage = []
-    time = ready.get_column("__keel_time")
     for part, result in zip(parts, results, strict=True):
-        found = result.get_column(FOUND)
-        expired_mask = found.is_not_null()
-        ttl = part.view.ttl
-        if ttl is None:
-            expired_mask = expired_mask & False
-        else:
-            start = time - dt.timedelta(microseconds=ttl.microseconds)
-            expired_mask = expired_mask & (found < start)
-        missing = int(found.is_null().sum())
-        expired = int(expired_mask.sum())
-        coverage.append(
-            Coverage(part.view.name, frame.height - missing - expired, expired, missing)
-        )
+        coverage.append(count(part.view, ready, result.get_column(FOUND)))
         columns.extend(result.get_column(f).alias(out) for f, out in part.columns)
     out = frame.hstack(columns) if columns else frame
     for item in plan.derived:
