@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from keel.contracts import check_data
 from keel.errors import UsageError, did_you_mean
+from keel.features._dask import is_dask  # the module imports Dask only when used
 from keel.features._definitions import Definitions, load_definitions
 from keel.features._duckdb import join_duckdb
 from keel.features._frames import Coverage, assemble, contract_failure, entity_rows, feature_rows
@@ -143,12 +144,9 @@ def training_set(
 def _engine_for(entities: Any) -> Engine:
     """The engine of the entity rows' library: DuckDB's for a DuckDB relation, Dask's for a
     Dask DataFrame (as validation and monitoring choose), else Polars."""
-    module = type(entities).__module__
-    if module.startswith("duckdb"):
+    if type(entities).__module__.startswith("duckdb"):
         return "duckdb"
-    if module.startswith("dask.") and hasattr(entities, "to_delayed"):
-        return "dask"
-    return "polars"
+    return "dask" if is_dask(entities) else "polars"
 
 
 def _views(
