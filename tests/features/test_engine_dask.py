@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+import keel
 from keel.errors import InputError, MissingDependencyError, UsageError
 from keel.features import training_set
 from tests.features.conftest import T0
@@ -142,3 +143,46 @@ def test_a_folder_of_entity_files_is_read_partition_by_partition(project: Path) 
     assert built.frame.npartitions == 3  # one per file, none loaded by the caller
     got = pl.from_pandas(built.frame.compute())
     assert got.to_dicts() == training_set(frame, "loans").frame.to_dicts()
+
+
+class Sales(keel.Schema):
+    shop: str
+    till: int
+    event_time: dt.datetime
+    sales: float
+
+
+@pytest.mark.parametrize("keys", [{"shop": str}, {"shop": str, "till": int}])
+def test_text_and_compound_keys_give_the_polars_rows(tmp_path: Path, keys: dict[str, type]) -> None:
+    """One text key goes through the search index, two keys through the as-of join."""
+    rng = np.random.default_rng(8)
+    n = 400
+    minutes = rng.permutation(n * 10)[:n]  # distinct times: no ambiguous rows
+    pl.DataFrame(
+        {
+            "shop": rng.choice(["a", "b", "c", "d"], n),
+            "till": rng.integers(0, 3, n),
+            "event_time": [T0 + dt.timedelta(minutes=int(m)) for m in minutes],
+            "sales": rng.normal(size=n),
+        }
+    ).write_parquet(tmp_path / "sales.parquet")
+    view = keel.FeatureView(
+        "sales",
+        entity=keel.Entity("till", keys=keys),
+        source=str(tmp_path / "sales.parquet"),
+        schema=Sales,
+        event_time="event_time",
+        ttl="2h",
+    )
+    times = rng.integers(-60, 5000, 200)
+    entities = pl.DataFrame(
+        {
+            "shop": rng.choice(["a", "b", "c", "e"], 200),  # e: no rows
+            "till": rng.integers(0, 3, 200),
+            "timestamp": [T0 + dt.timedelta(minutes=int(m)) for m in times],
+        }
+    ).select(*keys, "timestamp")  # with one key, `till` is a feature
+    want = training_set(entities, [view]).frame
+    got = training_set(_dask(entities, 4), [view]).frame.compute()
+    assert pl.from_pandas(got).to_dicts() == want.to_dicts()
+    assert want.get_column("sales").null_count() not in (0, want.height)  # found and not

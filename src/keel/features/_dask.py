@@ -33,7 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 from keel.errors import InputError, MissingDependencyError, UsageError
 from keel.features._frames import Coverage, assemble, count, entity_rows, time_zone_of
-from keel.features._pit import FOUND, JoinSpec, join_known
+from keel.features._pit import (
+    FOUND,
+    JoinSpec,
+    SearchIndex,
+    join_known,
+    pick,
+    search_index,
+    search_known,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -120,6 +128,16 @@ def _polars(part: Any, schema: pl.Schema) -> pl.DataFrame:
     )
 
 
+def _match(
+    ready: pl.DataFrame, rows: pl.DataFrame, lookup: pl.DataFrame | SearchIndex, spec: JoinSpec
+) -> pl.DataFrame:
+    """One view's ``FOUND`` and feature columns for a partition's entity rows: by binary
+    search when the view has a search index, else by an as-of join over the known rows."""
+    if isinstance(lookup, SearchIndex):
+        return pick(search_known(ready, lookup, spec), rows, spec)
+    return join_known(ready, rows, lookup, spec)
+
+
 def _ready(part: Any, frame: pl.DataFrame, task: _Task) -> pl.DataFrame:
     """The partition's entity rows for the engine, refused as the in-memory engines refuse
     them (the rows named are counted from the partition's start)."""
@@ -135,20 +153,18 @@ def _ready(part: Any, frame: pl.DataFrame, task: _Task) -> pl.DataFrame:
         ) from exc
 
 
-def _joined(
-    part: Any, task: _Task, tables: Sequence[tuple[pl.DataFrame, pl.DataFrame]]
-) -> pl.DataFrame:
+def _joined(part: Any, task: _Task, tables: Sequence[tuple[pl.DataFrame, Any]]) -> pl.DataFrame:
     """The partition's rows (as Polars) with every feature appended."""
     frame = _polars(part, task.schema)
     ready = _ready(part, frame, task)
     results = [
-        join_known(ready, rows, known, spec)
-        for (rows, known), spec in zip(tables, task.specs, strict=True)
+        _match(ready, rows, lookup, spec)
+        for (rows, lookup), spec in zip(tables, task.specs, strict=True)
     ]
     return assemble(frame, ready, task.plan, list(task.plan.views), results)[0]
 
 
-def _features_of(part: Any, task: _Task, *tables: tuple[pl.DataFrame, pl.DataFrame]) -> Any:
+def _features_of(part: Any, task: _Task, *tables: tuple[pl.DataFrame, Any]) -> Any:
     """One partition with its features appended (the partition's own columns untouched)."""
     out = _joined(part, task, tables)
     added = out.select(task.plan.columns).to_pandas(use_pyarrow_extension_array=True)
@@ -156,15 +172,13 @@ def _features_of(part: Any, task: _Task, *tables: tuple[pl.DataFrame, pl.DataFra
     return part.assign(**{c: added[c] for c in added.columns})
 
 
-def _coverage_of(
-    part: Any, task: _Task, *tables: tuple[pl.DataFrame, pl.DataFrame]
-) -> tuple[Coverage, ...]:
+def _coverage_of(part: Any, task: _Task, *tables: tuple[pl.DataFrame, Any]) -> tuple[Coverage, ...]:
     """One partition's coverage counts, per view: the as-of joins alone (no feature values
     gathered, no derived feature computed)."""
     ready = _ready(part, _polars(part, task.schema), task)
     counted = []
-    for p, (rows, known), spec in zip(task.plan.views, tables, task.specs, strict=True):
-        found = join_known(ready, rows, known, replace(spec, columns=())).get_column(FOUND)
+    for p, (rows, lookup), spec in zip(task.plan.views, tables, task.specs, strict=True):
+        found = _match(ready, rows, lookup, replace(spec, columns=())).get_column(FOUND)
         counted.append(count(p.view, ready, found))
     return tuple(counted)
 
@@ -203,13 +217,17 @@ class DaskJoin:
         entity_rows(empty, [p.view.entity for p in self.plan.views], self.timestamp)
 
     def build(
-        self, tables: Sequence[tuple[pl.DataFrame, pl.DataFrame]], specs: Sequence[JoinSpec]
+        self, tables: Sequence[tuple[pl.DataFrame, Any]], specs: Sequence[JoinSpec]
     ) -> tuple[Any, tuple[Coverage, ...]]:
         """The lazy frame with the features, and the coverage counted over every partition."""
         from dask.delayed import delayed
 
         _ship_by_value(self.plan)
         task = _Task(self.plan, tuple(specs), self.timestamp, self.schema)
+        tables = [  # a partition then costs a search per row, not a pass over every row
+            (rows, search_index(known, spec) or known)
+            for (rows, known), spec in zip(tables, specs, strict=True)
+        ]
         run = uuid.uuid4().hex
         shared = [  # named, so Dask never hashes (or copies) millions of rows to name them
             delayed(table, name=f"keel-feature-rows-{part.view.name}-{run}", traverse=False)
@@ -235,9 +253,9 @@ class DaskJoin:
         return frame, coverage
 
 
-def _empty(table: tuple[pl.DataFrame, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    rows, known = table
-    return rows.clear(), known.clear()
+def _empty(table: tuple[pl.DataFrame, Any]) -> tuple[pl.DataFrame, Any]:
+    rows, lookup = table
+    return rows.clear(), lookup
 
 
 def _ship_by_value(plan: Plan) -> None:
