@@ -2,11 +2,14 @@
 (``pip install 'mlkeel[dask]'``).
 
 The entity frame stays partitioned: each partition (a pandas frame) is turned into Polars
-and joined by the Polars engine (:func:`~keel.features._pit.join_known`) against every
-view's feature rows, inside a Dask task, on a cluster when the user's client points at one.
-The feature rows are read, checked against their contracts, ordered and indexed once, on
-the caller's side (:func:`~keel.features._pit.known_rows`), and enter the graph once as one
-object per view, so every task shares them (a remote worker fetches them once). Each
+and joined against every view's feature rows inside a Dask task, on a cluster when the
+user's client points at one. The feature rows are read, checked against their contracts,
+ordered and indexed once, on the caller's side (:func:`~keel.features._pit.known_rows`),
+and enter the graph once as one object per view, so every task shares them (a remote worker
+fetches them once). A view with one key is indexed for binary search
+(:func:`~keel.features._pit.search_index`), so a partition costs a search per entity row
+rather than a pass over every feature row; a compound key falls back to the Polars as-of
+join (:func:`~keel.features._pit.join_known`) per partition. Each
 partition keeps its rows, its order, its index and its columns as they were, with the
 features appended as Arrow-backed columns (nulls stay nulls); partitions keep their order.
 
