@@ -186,3 +186,12 @@ def test_text_and_compound_keys_give_the_polars_rows(tmp_path: Path, keys: dict[
     got = training_set(_dask(entities, 4), [view]).frame.compute()
     assert pl.from_pandas(got).to_dicts() == want.to_dicts()
     assert want.get_column("sales").null_count() not in (0, want.height)  # found and not
+
+
+def test_an_in_memory_frame_can_ask_for_the_dask_engine(project: Path) -> None:
+    frame = _entities(50, 9)
+    built = training_set(frame, "loans", engine="dask")
+    assert built.frame.npartitions == 1  # up to a million rows per partition
+    assert pl.from_pandas(built.frame.compute()).to_dicts() == (
+        training_set(frame, "loans").frame.to_dicts()
+    )
