@@ -1,5 +1,6 @@
 """The feature store: entities, feature views typed by contracts, and point-in-time correct
-training sets from one engine (Polars, or DuckDB's ``ASOF JOIN``).
+training sets from one plan, run by Polars, DuckDB's ``ASOF JOIN`` or, for entity frames
+larger than memory, Dask (partition by partition).
 
 Definitions live in code (``keel.toml`` ``[features] definitions = "features.py"``), so there
 is no registry to apply: a view's fingerprint is its definition, its contract and its

@@ -1,21 +1,34 @@
 """Entity frames and feature rows made ready for the engine: columns present, keys of their
 declared types and never null, times as date-times that are all time-zone aware or all
-naive. Each refusal says which column of which input, what it holds and how to fix it."""
+naive. Each refusal says which column of which input, what it holds and how to fix it.
+The engines' results are put back together here too (:func:`assemble`), so every engine,
+Dask's partitions included, gives the same output columns and coverage counts."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import ContractError, FailureReport, InputError, UsageError
 from keel.features._entity import KEY_TYPES, Entity
-from keel.features._pit import CREATED, EVENT, ROW, TIME
+from keel.features._pit import CREATED, EVENT, FOUND, ROW, TIME
 from keel.features._view import FeatureView
 
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["contract_failure", "entity_rows", "feature_rows", "time_zone_of"]
+    from keel.features._service import Plan
+
+__all__ = [
+    "Coverage",
+    "assemble",
+    "contract_failure",
+    "count",
+    "entity_rows",
+    "feature_rows",
+    "time_zone_of",
+]
 
 
 def _key_dtype(kind: type) -> pl.DataType:
@@ -153,3 +166,56 @@ def feature_rows(
 def contract_failure(report: FailureReport, view: FeatureView, shown: str) -> ContractError:
     """The error a source that breaks its view's contract raises (with the whole report)."""
     return ContractError(report, where=f"feature view {view.name!r}: the source {shown}")
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How one view's features were found: rows with a live value, with an expired one (the
+    latest row is older than the TTL), and with none at all."""
+
+    view: str
+    found: int
+    expired: int
+    missing: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "view": self.view,
+            "found": self.found,
+            "expired": self.expired,
+            "missing": self.missing,
+        }
+
+
+def count(view: FeatureView, ready: pl.DataFrame, found: pl.Series) -> Coverage:
+    """The coverage of ``view`` from the engine's ``FOUND`` (the winning row's event time,
+    null when none) for the entity rows ``ready``."""
+    import datetime as dt
+
+    missing = int(found.is_null().sum())
+    expired = 0
+    if view.ttl is not None:
+        start = ready.get_column(TIME) - dt.timedelta(microseconds=view.ttl.microseconds)
+        expired = int((found.is_not_null() & (found < start)).sum())
+    return Coverage(view.name, ready.height - missing - expired, expired, missing)
+
+
+def assemble(
+    frame: pl.DataFrame,
+    ready: pl.DataFrame,
+    plan: Plan,
+    parts: list[Any],
+    results: list[pl.DataFrame],
+) -> tuple[pl.DataFrame, tuple[Coverage, ...]]:
+    """``frame`` with each view's features (from the engine's ``results``, one per part of
+    ``parts``) and the derived features appended; with each view's coverage."""
+    columns: list[pl.Series] = []
+    coverage = []
+    for part, result in zip(parts, results, strict=True):
+        coverage.append(count(part.view, ready, result.get_column(FOUND)))
+        columns.extend(result.get_column(f).alias(out) for f, out in part.columns)
+    out = frame.hstack(columns) if columns else frame
+    for item in plan.derived:
+        out = out.with_columns(item.compute(out))
+    assert ROW not in out.columns
+    return out, tuple(coverage)

@@ -28,14 +28,32 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from keel.errors import InputError
 
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["CREATED", "EVENT", "FOUND", "ROW", "TIME", "JoinSpec", "join_polars", "sorted_rows"]
+__all__ = [
+    "BEST",
+    "CREATED",
+    "EVENT",
+    "FOUND",
+    "KNOWN",
+    "ROW",
+    "TIME",
+    "JoinSpec",
+    "SearchIndex",
+    "join_known",
+    "join_polars",
+    "known_rows",
+    "last_known",
+    "pick",
+    "search_index",
+    "search_known",
+    "sorted_rows",
+]
 
 ROW = "__keel_row"
 """The entity row's position in the input."""
@@ -46,8 +64,11 @@ CREATED = "__keel_created"
 FOUND = "__keel_found"
 """The winning feature row's event time (null when no row was found)."""
 _P = "__keel_p"
-_K = "__keel_k"
-_BEST = "__keel_best"
+KNOWN = "__keel_k"
+"""When a feature row becomes known (its event time; as known at, the later of its event
+and created times)."""
+BEST = "__keel_best"
+"""The position of the best feature row known by then."""
 
 
 @dataclass(frozen=True)
@@ -96,37 +117,57 @@ def sorted_rows(features: pl.DataFrame, spec: JoinSpec, *, view: str) -> pl.Data
     return rows
 
 
-def join_polars(entities: pl.DataFrame, rows: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
-    """The Polars engine: ``FOUND`` and ``spec.columns`` per entity row, in ``ROW`` order.
+def known_rows(rows: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
+    """The keys, the time ``k`` each row of ``rows`` becomes known, and the best row (its
+    position in ``rows``) known by then: the right side of every as-of join, built once.
 
-    ``entities`` has ``ROW``, the keys and ``TIME``; ``rows`` comes from :func:`sorted_rows`.
-    """
+    ``rows`` comes from :func:`sorted_rows`."""
     import polars as pl
 
     keys = list(spec.keys)
     index = pl.int_range(pl.len(), dtype=pl.UInt32)
     if spec.as_known_at and spec.has_created:
-        known = (
-            rows.select(*keys, pl.max_horizontal(EVENT, CREATED).alias(_K), index.alias(_P))
-            .sort([*keys, _K, _P])
-            .with_columns(pl.col(_P).cum_max().over(keys).alias(_BEST))
+        return (
+            rows.select(*keys, pl.max_horizontal(EVENT, CREATED).alias(KNOWN), index.alias(_P))
+            .sort([*keys, KNOWN, _P])
+            .with_columns(pl.col(_P).cum_max().over(keys).alias(BEST))
             .drop(_P)
         )
-    else:  # known at its event time: the rows are in order already
-        known = rows.select(*keys, pl.col(EVENT).alias(_K), index.alias(_BEST))
+    # known at its event time: the rows are in order already
+    return rows.select(*keys, pl.col(EVENT).alias(KNOWN), index.alias(BEST))
+
+
+def join_known(
+    entities: pl.DataFrame, rows: pl.DataFrame, known: pl.DataFrame, spec: JoinSpec
+) -> pl.DataFrame:
+    """``FOUND`` and ``spec.columns`` per entity row, in ``ROW`` order.
+
+    ``entities`` has ``ROW``, the keys and ``TIME``; ``rows`` comes from :func:`sorted_rows`
+    and ``known`` from :func:`known_rows` of it."""
+
+    keys = list(spec.keys)
     matched = (
         entities.select(ROW, *keys, TIME)
         .sort(TIME)
         .join_asof(
             known,
             left_on=TIME,
-            right_on=_K,
+            right_on=KNOWN,
             by=keys,
             strategy="backward",
             check_sortedness=False,  # sorted above, within each entity too
         )
     )
-    best = matched.get_column(_BEST)
+    return pick(matched, rows, spec)
+
+
+def pick(matched: pl.DataFrame, rows: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
+    """``FOUND`` and ``spec.columns`` per entity row, in ``ROW`` order, from the as-of
+    join's ``matched`` rows (``ROW``, ``TIME`` and ``BEST``, the position in ``rows`` of the
+    best row known at ``TIME``, null when none): the TTL is checked here."""
+    import polars as pl
+
+    best = matched.get_column(BEST)
     values = rows.select(EVENT, *spec.columns)[best]
     found = values.get_column(EVENT)
     live = found.is_not_null()
@@ -137,3 +178,83 @@ def join_polars(entities: pl.DataFrame, rows: pl.DataFrame, spec: JoinSpec) -> p
         pl.when(live).then(values.get_column(c)).alias(c) for c in spec.columns
     )
     return out.sort(ROW)
+
+
+def last_known(known: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
+    """``known`` without the rows another row of the same keys and time ``k`` follows (the
+    follower is at least as good): one row per (keys, ``k``), so an as-of join that picks
+    any of equal times (DuckDB's) finds the best. Equal (keys, ``k``) rows are adjacent in
+    ``known``, or absent when the rows are ordered by event time alone."""
+    import polars as pl
+
+    same = pl.all_horizontal(pl.col(c).eq(pl.col(c).shift(-1)) for c in [*spec.keys, KNOWN])
+    return known.filter(same.not_() | same.is_null())
+
+
+def join_polars(entities: pl.DataFrame, rows: pl.DataFrame, spec: JoinSpec) -> pl.DataFrame:
+    """The Polars engine: ``FOUND`` and ``spec.columns`` per entity row, in ``ROW`` order.
+
+    ``entities`` has ``ROW``, the keys and ``TIME``; ``rows`` comes from :func:`sorted_rows`.
+    """
+    return join_known(entities, rows, known_rows(rows, spec), spec)
+
+
+@dataclass(frozen=True)
+class SearchIndex:
+    """The known-rows table as one sorted integer column, for entity rows joined in small
+    batches: a batch then costs a binary search per row instead of a pass over every
+    feature row (:func:`search_known`).
+
+    The table is ordered by (key, ``k``), one row per pair (:func:`last_known`); ``code`` is
+    the key's rank times ``width`` plus ``k`` - ``start`` (microseconds), so the order of
+    ``code`` is that order. Built only for one key and when ``code`` fits in 63 bits."""
+
+    keys: pl.Series
+    """The distinct keys, sorted."""
+    code: pl.Series
+    best: pl.Series
+    start: int
+    width: int
+
+
+def search_index(known: pl.DataFrame, spec: JoinSpec) -> SearchIndex | None:
+    """The :class:`SearchIndex` of ``known`` (from :func:`known_rows`), or ``None`` when the
+    entity has several keys or the codes would not fit in 63 bits."""
+    import polars as pl
+
+    if len(spec.keys) != 1 or known.height == 0 or known.schema[spec.keys[0]] == pl.Boolean:
+        return None
+    (key,) = spec.keys
+    table = last_known(known.sort([key, KNOWN], maintain_order=True), spec)
+    micros = table.get_column(KNOWN).dt.epoch("us")
+    start = cast("int", micros.min())  # never null: sorted_rows dropped null event times
+    width = cast("int", micros.max()) - start + 1
+    keys = table.get_column(key)
+    distinct = keys.unique(maintain_order=True)  # sorted already
+    if distinct.len() * width >= 2**62:
+        return None
+    rank = (keys.ne_missing(keys.shift(1)).cast(pl.Int64).cum_sum() - 1).fill_null(0)
+    code = rank * width + (micros - start)
+    return SearchIndex(distinct, code, table.get_column(BEST), start, width)
+
+
+def search_known(entities: pl.DataFrame, index: SearchIndex, spec: JoinSpec) -> pl.DataFrame:
+    """``ROW``, ``TIME`` and ``BEST`` per entity row, as :func:`join_known`'s as-of join
+    gives them, by binary search in ``index``."""
+    import polars as pl
+
+    (key,) = spec.keys
+    wanted = entities.get_column(key)
+    position = index.keys.search_sorted(wanted, side="left").cast(pl.Int64)
+    inside = position < index.keys.len()
+    present = inside & index.keys.gather(position.clip(0, index.keys.len() - 1)).eq(wanted)
+    since = entities.get_column(TIME).dt.epoch("us") - index.start
+    known = present & (since >= 0)  # some row of this key is known by then, maybe
+    query = position * index.width + since.clip(upper_bound=index.width - 1)
+    found = index.code.search_sorted(query, side="right").cast(pl.Int64) - 1
+    ok = known & (found >= 0)
+    ok = ok & (index.code.gather(found.clip(0, index.code.len() - 1)) >= position * index.width)
+    best = index.best.gather(found.clip(0, index.code.len() - 1))
+    return pl.DataFrame(
+        [entities.get_column(ROW), entities.get_column(TIME), ok.alias("__ok"), best]
+    ).select(ROW, TIME, pl.when(pl.col("__ok")).then(pl.col(BEST)).alias(BEST))

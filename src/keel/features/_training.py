@@ -15,21 +15,29 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from keel.contracts import check_data
 from keel.errors import UsageError, did_you_mean
+from keel.features._dask import is_dask  # the module imports Dask only when used
 from keel.features._definitions import Definitions, load_definitions
 from keel.features._duckdb import join_duckdb
-from keel.features._frames import contract_failure, entity_rows, feature_rows
-from keel.features._pit import FOUND, ROW, JoinSpec, join_polars, sorted_rows
+from keel.features._frames import Coverage, assemble, contract_failure, entity_rows, feature_rows
+from keel.features._pit import JoinSpec, join_polars, known_rows, sorted_rows
 from keel.features._service import FeatureLike, FeatureService, Plan
 from keel.features._view import FeatureView
 from keel.store import hash_bytes
-from keel.tracking import Project, add_dataset, open_project, open_source, start_run
+from keel.tracking import (
+    Project,
+    add_dataset,
+    local_source,
+    open_project,
+    open_source,
+    start_run,
+)
 from keel.versioning import HashCache, hash_path
 
 if TYPE_CHECKING:
@@ -39,35 +47,18 @@ if TYPE_CHECKING:
 
 __all__ = ["Coverage", "Engine", "TrainingSet", "training_set"]
 
-Engine = Literal["auto", "polars", "duckdb"]
-_ENGINES = ("auto", "polars", "duckdb")
+Engine = Literal["auto", "polars", "duckdb", "dask"]
+_ENGINES = ("auto", "polars", "duckdb", "dask")
 _FORMAT = 1  # bump when the output of the same request would change
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """How one view's features were found: rows with a live value, with an expired one (the
-    latest row is older than the TTL), and with none at all."""
-
-    view: str
-    found: int
-    expired: int
-    missing: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "view": self.view,
-            "found": self.found,
-            "expired": self.expired,
-            "missing": self.missing,
-        }
 
 
 @dataclass(frozen=True)
 class TrainingSet:
     """A built training set: its frame, what it holds, and where it was recorded."""
 
-    frame: pl.DataFrame
+    frame: pl.DataFrame | Any
+    """A Polars DataFrame; with the Dask engine, a lazy Dask DataFrame (write it with
+    ``frame.to_parquet(folder)``; nothing is joined until then)."""
     features: tuple[str, ...]
     coverage: tuple[Coverage, ...]
     key: str | None = None
@@ -75,10 +66,20 @@ class TrainingSet:
     dataset: DatasetVersion | None = None
     cache_hit: bool = False
 
+    @property
+    def rows(self) -> int:
+        """How many rows the training set has (the entity frame's)."""
+        if hasattr(self.frame, "height"):
+            return int(self.frame.height)
+        if self.coverage:  # a lazy frame: every entity row is counted once per view
+            first = self.coverage[0]
+            return first.found + first.expired + first.missing
+        return len(self.frame)
+
     def to_dict(self) -> dict[str, Any]:
         found = self.dataset
         return {
-            "rows": self.frame.height,
+            "rows": self.rows,
             "features": list(self.features),
             "coverage": [c.to_dict() for c in self.coverage],
             "key": self.key,
@@ -104,14 +105,22 @@ def training_set(
     ``features`` (a :class:`FeatureService`, a service name, or a list of features).
 
     Names in text are resolved in ``definitions``, by default those ``keel.toml`` names.
-    ``engine`` is ``polars`` or ``duckdb``; ``auto`` picks DuckDB for a DuckDB relation and
-    Polars for anything else. Both give the same rows. ``name`` records the result as a
-    version of dataset ``name`` and caches it.
+    ``engine`` is ``polars``, ``duckdb`` or ``dask``; ``auto`` picks DuckDB for a DuckDB
+    relation, Dask for a Dask DataFrame and Polars for anything else. All give the same rows.
+    The Dask engine keeps the entity frame partitioned (a path or glob is read partition by
+    partition) and returns a lazy Dask DataFrame. ``name`` records the result as a version
+    of dataset ``name`` and caches it (not with the Dask engine).
     """
     if engine not in _ENGINES:
         raise UsageError(f"engine={engine!r} is not an engine.", hint=f"Choose one of {_ENGINES}.")
     defs = definitions if definitions is not None else _definitions_for(features)
     plan = defs.plan(features, full_names=full_names)
+    if engine == "auto":
+        engine = _engine_for(entities)
+    if engine == "dask":
+        return _build_dask(
+            entities, plan, defs, project, timestamp=timestamp, as_known_at=as_known_at, name=name
+        )
     frame = open_source(entities, project=project).collect()
     ready, zone = entity_rows(frame, [part.view.entity for part in plan.views], timestamp)
     _check_columns(frame, plan)
@@ -122,7 +131,34 @@ def training_set(
         cached = _cached(project, key)
         if cached is not None:
             return _record(project, name, key, parts, plan=plan, built=cached, hit=True)
-    joined = []
+    join = join_duckdb if engine == "duckdb" else join_polars
+    views = _views(plan, defs, project, zone, timestamp=timestamp, as_known_at=as_known_at)
+    results = [join(ready, rows, spec) for rows, spec in views]
+    out, coverage = assemble(frame, ready, plan, list(plan.views), results)
+    built = TrainingSet(out, plan.columns, coverage)
+    if name is None or project is None:
+        return built
+    return _record(project, name, key, parts, plan=plan, built=built, hit=False)
+
+
+def _engine_for(entities: Any) -> Engine:
+    """The engine of the entity rows' library: DuckDB's for a DuckDB relation, Dask's for a
+    Dask DataFrame (as validation and monitoring choose), else Polars."""
+    if type(entities).__module__.startswith("duckdb"):
+        return "duckdb"
+    return "dask" if is_dask(entities) else "polars"
+
+
+def _views(
+    plan: Plan,
+    defs: Definitions,
+    project: Project | None,
+    zone: str | None,
+    *,
+    timestamp: str,
+    as_known_at: bool,
+) -> Iterator[tuple[pl.DataFrame, JoinSpec]]:
+    """Each view's checked feature rows, in join order, and its join."""
     for part in plan.views:
         view = part.view
         rows = _read(view, defs, project, zone, timestamp)
@@ -133,16 +169,35 @@ def training_set(
             has_created=view.created_time is not None,
             columns=tuple(f for f, _ in part.columns),
         )
-        joined.append((sorted_rows(rows, spec, view=view.name), spec, part))
-    if engine == "auto":  # the engine of the entity rows: DuckDB's, else Polars
-        engine = "duckdb" if type(entities).__module__.startswith("duckdb") else "polars"
-    join = join_duckdb if engine == "duckdb" else join_polars
-    results = [join(ready, rows, spec) for rows, spec, _ in joined]
-    out, coverage = _assemble(frame, ready, plan, [p for *_, p in joined], results)
-    built = TrainingSet(out, plan.columns, coverage)
-    if name is None or project is None:
-        return built
-    return _record(project, name, key, parts, plan=plan, built=built, hit=False)
+        yield sorted_rows(rows, spec, view=view.name), spec
+
+
+def _build_dask(  # training_set's arguments, passed on once
+    entities: Any,
+    plan: Plan,
+    defs: Definitions,
+    project: Project | None,
+    *,
+    timestamp: str,
+    as_known_at: bool,
+    name: str | None,
+) -> TrainingSet:
+    """The Dask engine: the entity frame stays partitioned; the result is a lazy frame."""
+    from keel.features._dask import DaskJoin, dask_entities, refuse_recording
+
+    if name is not None:
+        raise refuse_recording(name)
+    data = dask_entities(local_source(entities, project=project))
+    join = DaskJoin(data, plan, timestamp)
+    _check_columns(data, plan)
+    tables, specs = [], []
+    for rows, spec in _views(
+        plan, defs, project, join.zone, timestamp=timestamp, as_known_at=as_known_at
+    ):
+        tables.append((rows, known_rows(rows, spec)))
+        specs.append(spec)
+    frame, coverage = join.build(tables, specs)
+    return TrainingSet(frame, plan.columns, coverage)
 
 
 def _definitions_for(features: object) -> Definitions:
@@ -156,7 +211,7 @@ def _definitions_for(features: object) -> Definitions:
     return Definitions.of(listed)
 
 
-def _check_columns(frame: pl.DataFrame, plan: Plan) -> None:
+def _check_columns(frame: Any, plan: Plan) -> None:
     taken = [c for c in plan.columns if c in frame.columns]
     if taken:
         raise UsageError(
@@ -186,40 +241,6 @@ def _read(
     if not report.passed:
         raise contract_failure(report, view, loaded.shown)
     return feature_rows(loaded.frame, view, zone, timestamp)
-
-
-def _assemble(
-    frame: pl.DataFrame,
-    ready: pl.DataFrame,
-    plan: Plan,
-    parts: list[Any],
-    results: list[pl.DataFrame],
-) -> tuple[pl.DataFrame, tuple[Coverage, ...]]:
-    import datetime as dt
-
-    columns: list[pl.Series] = []
-    coverage = []
-    time = ready.get_column("__keel_time")
-    for part, result in zip(parts, results, strict=True):
-        found = result.get_column(FOUND)
-        expired_mask = found.is_not_null()
-        ttl = part.view.ttl
-        if ttl is None:
-            expired_mask = expired_mask & False
-        else:
-            start = time - dt.timedelta(microseconds=ttl.microseconds)
-            expired_mask = expired_mask & (found < start)
-        missing = int(found.is_null().sum())
-        expired = int(expired_mask.sum())
-        coverage.append(
-            Coverage(part.view.name, frame.height - missing - expired, expired, missing)
-        )
-        columns.extend(result.get_column(f).alias(out) for f, out in part.columns)
-    out = frame.hstack(columns) if columns else frame
-    for item in plan.derived:
-        out = out.with_columns(item.compute(out))
-    assert ROW not in out.columns
-    return out, tuple(coverage)
 
 
 # -- content address, cache and record -------------------------------------------------------
