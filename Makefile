@@ -73,6 +73,7 @@ bench: setup
 	$(BIN)/python benchmarks/serve/bench_serve.py
 	$(BIN)/python benchmarks/features/bench_training_set.py
 	$(BIN)/python benchmarks/features/bench_online.py
+	$(BIN)/python benchmarks/ui/bench_ui.py --store benchmarks/data/ui-10k
 
 clean:
-	rm -rf $(VENV) .tools .venv-bench .venv-bench-ge .venv-bench-store .venv-bench-monitor .venv-bench-serve .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tools .venv-bench .venv-bench-ge .venv-bench-store .venv-bench-monitor .venv-bench-serve .venv-bench-ui .mypy_cache .ruff_cache .pytest_cache
