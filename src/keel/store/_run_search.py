@@ -107,10 +107,17 @@ def page_of_runs(
     offset, limit = max(offset, 0), max(limit, 0)
     kind, _, name = order_by.partition(".")
     if _KINDS.get(kind) == "metrics" and name:
-        # the filter's bounds on the ordered metric narrow the walk of its index too
+        # the filter's clauses on the ordered metric bound the walk of its index instead
         bounds = [(op, _number(v, field)) for field, op, v in clauses if _metric(field) == name]
+        others = [_clause(*clause) for clause in clauses if _metric(clause[0]) != name]
         ids = _by_metric(
-            conn, condition, name, bounds, descending=descending, offset=offset, limit=limit
+            conn,
+            condition,
+            name,
+            (bounds, sa.and_(sa.true(), *others)),
+            descending=descending,
+            offset=offset,
+            limit=limit,
         )
     else:
         order = run_order(order_by, descending=descending, dialect=conn.dialect.name)
@@ -149,7 +156,7 @@ def _by_metric(
     conn: Connection,
     condition: sa.ColumnElement[bool],
     key: str,
-    bounds: list[tuple[str, float]],
+    walk: tuple[list[tuple[str, float]], sa.ColumnElement[bool]],
     *,
     descending: bool,
     offset: int,
@@ -158,13 +165,14 @@ def _by_metric(
     """A page ordered by a metric: the runs with a value walk ``ix_latest_metrics_key_value``
     in order and stop after the page (a few ms over 10,000 runs, where finding every run's
     value and sorting them took 40-130 ms); the runs without one follow, newest first."""
+    bounds, others = walk  # ``condition`` split: bounds on this metric, the other clauses
     latest = latest_metrics.c
     has_value = sa.and_(latest.key == key, latest.value.is_not(None))
     bounded = [_compare(latest.value, op, number, key) for op, number in bounds]
     valued = (
         sa.select(latest.run_id)
         .join(runs, runs.c.id == latest.run_id)
-        .where(has_value, *bounded, condition)
+        .where(has_value, *bounded, others)
     )
     value = latest.value.desc() if descending else latest.value.asc()
     page = valued.order_by(value, *_TIES).offset(offset).limit(limit)
