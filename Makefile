@@ -74,6 +74,7 @@ bench: setup
 	$(BIN)/python benchmarks/features/bench_training_set.py
 	$(BIN)/python benchmarks/features/bench_online.py
 	$(BIN)/python benchmarks/features/bench_skew.py
+	$(BIN)/python benchmarks/ui/bench_ui.py --store benchmarks/data/ui-10k
 
 clean:
-	rm -rf $(VENV) .tools .venv-bench .venv-bench-ge .venv-bench-store .venv-bench-monitor .venv-bench-serve .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tools .venv-bench .venv-bench-ge .venv-bench-store .venv-bench-monitor .venv-bench-serve .venv-bench-ui .mypy_cache .ruff_cache .pytest_cache

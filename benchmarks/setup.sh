@@ -11,11 +11,13 @@
 #   .venv-bench-serve  full MLflow (its scoring server, `mlflow models serve`) and
 #                   scikit-learn at the version of Keel's .venv (the serving benchmark)
 #   .venv-bench-features  Feast with its DuckDB offline store (the feature store benchmark)
+#   .venv-bench-ui  full MLflow (its tracking server and web UI, `mlflow server`) over a SQLite
+#                   store (the `keel ui` benchmark's peer; Keel's side runs in Keel's .venv)
 #
 # Keel's own virtualenv (.venv, made by the project's install step) runs Keel and the
 # hand-written query; without it the benchmark uses .venv-bench for them.
 #
-# Usage: bash benchmarks/setup.sh [--force] [bench|ge|store|monitor|serve|features ...]   (default: all six)
+# Usage: bash benchmarks/setup.sh [--force] [bench|ge|store|monitor|serve|features|ui ...]   (default: all seven)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,8 +27,8 @@ ONLY=()
 for arg in "$@"; do
     case "$arg" in
         --force) FORCE="--force" ;;
-        bench | ge | store | monitor | serve | features) ONLY+=("$arg") ;;
-        *) echo "usage: bash benchmarks/setup.sh [--force] [bench|ge|store|monitor|serve|features ...]" >&2; exit 2 ;;
+        bench | ge | store | monitor | serve | features | ui) ONLY+=("$arg") ;;
+        *) echo "usage: bash benchmarks/setup.sh [--force] [bench|ge|store|monitor|serve|features|ui ...]" >&2; exit 2 ;;
     esac
 done
 
@@ -52,6 +54,8 @@ PANDAS2="pandas<3"
 MLFLOW_SERVE="mlflow==3.17.2"
 # the feature store benchmark's peer
 FEAST="feast[duckdb]==0.67.0"
+# the web UI benchmark's peer: full MLflow, for `mlflow server` (its REST API and web UI)
+MLFLOW_UI="mlflow==3.17.2"
 
 polars_pin() {
     # the Polars of Keel's venv, so that every Polars tool runs the same engine
@@ -113,6 +117,10 @@ fi
 if wanted features; then
     make_venv "$ROOT/.venv-bench-features" "v1 $FEAST" "$FEAST"
     DIRS+=(.venv-bench-features)
+fi
+if wanted ui; then
+    make_venv "$ROOT/.venv-bench-ui" "v1 $MLFLOW_UI" "$MLFLOW_UI"
+    DIRS+=(.venv-bench-ui)
 fi
 
 for dir in "${DIRS[@]}"; do

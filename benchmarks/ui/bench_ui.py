@@ -14,11 +14,18 @@ Each figure is the median of ``--repeat`` requests (after one warm-up) over loop
 so it includes the HTTP round trip (about 1 ms); the server's CPU time per request (from
 /proc) is printed beside it, the figure that holds on a busy machine. Run with the project's venv:
 ``.venv/bin/python benchmarks/ui/bench_ui.py``.
+
+Side by side with MLflow: when ``.venv-bench-ui`` exists (``bash benchmarks/setup.sh ui``),
+the same runs are logged into MLflow's SQLite store (once, next to Keel's, by
+``mlflow_peer.py`` in MLflow's own venv), ``mlflow server`` is started the same way and its
+REST search, its web UI's search and its compare page's reads are timed; both sides are
+printed together with MLflow ÷ Keel ratios. ``--no-mlflow`` skips it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -89,6 +96,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--store", type=Path, help="reuse (or build once) a project here")
+    parser.add_argument("--no-mlflow", action="store_true", help="measure keel ui alone")
     args = parser.parse_args()
     root = args.store or Path(tempfile.mkdtemp(prefix="keel-bench-ui-"))
     if not (root / "keel.toml").is_file():
@@ -156,6 +164,67 @@ def main() -> None:
     print(f"{'request':<42} {'median wall':>12} {'server CPU':>12}")
     for label, ms, cpu in rows:
         print(f"{label:<42} {ms:>9.1f} ms {cpu:>9.1f} ms")
+    peer = Path(__file__).resolve().parents[2] / ".venv-bench-ui" / "bin" / "python"
+    if args.no_mlflow:
+        return
+    if not peer.exists():
+        print("\nMLflow side skipped: run `bash benchmarks/setup.sh ui` to create .venv-bench-ui")
+        return
+    keel = {label: (ms, cpu) for label, ms, cpu in rows}
+    keel["cold"] = (cold * 1000, cold_cpu * 1000)
+    side_by_side(peer, root / "mlflow", args, keel, memory)
+
+
+# Keel's request, and the MLflow request that answers the same question (mlflow_peer.py)
+PAIRS = [
+    ("cold start to the first answer", "cold", "cold"),
+    ("first 50 runs (JSON API)", "/api/runs, first 50", "first"),
+    ("sorted by a metric (JSON API)", "/api/runs sorted by a metric", "sorted"),
+    ("filtered by a metric and a param", "/api/runs filtered (metric and param)", "filtered"),
+    ("runs page (Keel HTML / MLflow UI search)", "runs page (HTML), first 50", "ui first"),
+    ("runs page sorted by a metric", "runs page sorted by a metric", "ui sorted"),
+    ("compare 50 runs (page / UI's reads)", "compare 50 runs (HTML)", "compare"),
+]
+
+
+def side_by_side(
+    peer: Path,
+    folder: Path,
+    args: argparse.Namespace,
+    keel: dict[str, tuple[float, float]],
+    keel_memory: float,
+) -> None:
+    """Log the same runs into MLflow (once), time ``mlflow server``, print both with ratios."""
+    script = str(Path(__file__).with_name("mlflow_peer.py"))
+    done = folder / "runs.txt"
+    if not done.is_file() or done.read_text() != str(args.runs):
+        print(f"\nlogging the same {args.runs:,} runs into MLflow's SQLite store in {folder}")
+        subprocess.run([str(peer), script, "build", str(folder), "--runs", str(args.runs)],
+                       check=True)  # fmt: skip
+    measured = subprocess.run(
+        [str(peer), script, "measure", str(folder), "--repeat", str(args.repeat)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    mlflow = json.loads(measured.stdout.strip().splitlines()[-1])
+    found = {k: (v["wall_ms"], v["cpu_ms"]) for k, v in mlflow["requests"].items()}
+    found["cold"] = (mlflow["cold_s"] * 1000, mlflow["cold_cpu_s"] * 1000)
+    print(f"\nside by side with mlflow server (one worker, SQLite), {args.runs:,} runs")
+    print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    head = f"{'question':<42} {'Keel wall':>10} {'MLflow wall':>12} {'ratio':>7}"
+    print(f"{head} {'Keel CPU':>10} {'MLflow CPU':>11} {'ratio':>7}")
+    for title, ours, theirs in PAIRS:
+        (kw, kc), (mw, mc) = keel[ours], found[theirs]
+        print(
+            f"{title:<42} {kw:>7.0f} ms {mw:>9.0f} ms {mw / kw:>6.1f}x"
+            f" {kc:>7.0f} ms {mc:>8.0f} ms {mc / max(kc, 1e-9):>6.1f}x"
+        )
+    print(
+        f"resident memory: Keel {keel_memory:.0f} MB, MLflow {mlflow['rss_mb']:.0f} MB (every"
+        f" process of mlflow server) = {mlflow['rss_mb'] / keel_memory:.1f}x"
+    )
+    print("(ratio: MLflow / Keel; CPU per request is the answering process's user+sys time)")
 
 
 if __name__ == "__main__":

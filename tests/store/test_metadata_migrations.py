@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 
 import pytest
@@ -148,3 +149,46 @@ def test_upgrading_to_feature_services_keeps_every_model_version(store_url: str)
         assert store.models.feature_snapshot("churn", 2) == snapshot
         with pytest.raises(UsageError, match="no version 3"):
             store.models.feature_snapshot("churn", 3)
+
+
+def test_upgrading_to_latest_metrics_fills_them_from_every_value_logged(store_url: str) -> None:
+    with MetadataStore(store_url) as store:
+        first = store.create_run("first")
+        second = store.create_run("second")
+        store.log_metrics(first, [("auc", 0.7, 0), ("auc", 0.9, 2), ("loss", 0.3)])
+        store.log_metrics(second, [("auc", 0.8, 1), ("loss", 0.2)])
+    _migrate(store_url, "0007")  # the previous Keel, which logs into `metrics` only
+    engine = sa.create_engine(store_url)
+    insert = sa.text(
+        'INSERT INTO metrics (run_id, "key", value, step, "timestamp") '
+        "VALUES (:run, :key, :value, :step, :time)"
+    )
+    with engine.begin() as conn:
+        assert not sa.inspect(conn).has_table("latest_metrics")
+        conn.execute(
+            insert,
+            [
+                {"run": first, "key": "auc", "value": 0.1, "step": 1, "time": 2e9},  # older step
+                {"run": second, "key": "auc", "value": 0.95, "step": 1, "time": 2e9},
+                {"run": second, "key": "loss", "value": math.nan, "step": 0, "time": 2e9},
+                {"run": first, "key": "new", "value": 1.0, "step": 0, "time": 2e9},
+            ],
+        )
+    engine.dispose()
+
+    with MetadataStore(store_url) as store:  # upgrades: the latest values from the history
+        assert _revision(store_url) == HEAD
+        assert store.get_run(first).metrics == {"auc": 0.9, "loss": 0.3, "new": 1.0}
+        latest = store.get_run(second).metrics
+        assert latest["auc"] == 0.95
+        assert math.isnan(latest["loss"])
+        assert [r.name for r in store.search_runs(order_by="metrics.auc").runs] == [
+            "second",
+            "first",
+        ]
+        assert [r.name for r in store.search_runs(order_by="metrics.loss").runs] == [
+            "first",
+            "second",  # NaN last
+        ]
+        store.log_metrics(first, [("auc", 0.99, 2)])  # kept current after the upgrade
+        assert store.search_runs("metrics.auc > 0.96").runs[0].name == "first"

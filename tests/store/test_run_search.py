@@ -118,3 +118,96 @@ def test_runs_read_together_come_back_in_the_order_asked(store: MetadataStore) -
     assert [r.id for r in store.get_runs(picked)] == picked
     with pytest.raises(UsageError, match=r"run 'f+' is not in the metadata store"):
         store.get_runs([ids[0], "f" * 32])
+
+
+# -- ordering by a metric through the latest values' index (revision 0008) -----------------
+def _expected(
+    store: MetadataStore, key: str, *, descending: bool, keep: object = None
+) -> list[str]:
+    """Every run in the documented order, worked out in Python from ``Run.metrics``: by the
+    latest value (runs without one, or whose latest is NaN, last), ties newest first."""
+    every = [r for r in store.list_runs() if keep is None or keep(r)]  # type: ignore[operator]
+    every.sort(key=lambda r: r.id)
+    every.sort(key=lambda r: r.started_at, reverse=True)  # stable sorts: the last key is first
+    valued = [r for r in every if not math.isnan(r.metrics.get(key, math.nan))]
+    valued.sort(key=lambda r: r.metrics[key], reverse=descending)
+    if descending:  # reverse=True also reversed ties: sort them newest first again
+        valued.sort(key=lambda r: -r.metrics[key])
+    lacking = [r for r in every if r not in valued]
+    return [r.id for r in valued + lacking]
+
+
+@pytest.fixture
+def ties(store_url: str) -> Iterator[MetadataStore]:
+    """23 runs whose scores repeat (ties), with NaN, missing and infinite values, and
+    histories logged out of order."""
+    with MetadataStore(store_url) as store:
+        for i in range(23):
+            run_id = store.create_run(f"t{i}", params={"model": ("rf", "lr")[i % 2]})
+            if i % 7 == 3:
+                continue  # never logs a score
+            score = math.nan if i % 7 == 5 else (i * 5) % 4 / 4
+            score = math.inf if i == 20 else score
+            store.log_metrics(run_id, [Metric("score", score, step=2)])
+            store.log_metrics(run_id, [Metric("score", 99.0, step=1)])  # an older step, later
+        yield store
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_every_page_by_a_metric_is_the_order_python_finds(
+    ties: MetadataStore, descending: bool
+) -> None:
+    expected = _expected(ties, "score", descending=descending)
+    for limit in (1, 5, 50):
+        pages = [
+            [r.id for r in ties.search_runs(order_by="metrics.score", descending=descending,
+                                            offset=offset, limit=limit).runs]
+            for offset in range(0, 25, limit)
+        ]  # fmt: skip
+        assert [run_id for page in pages for run_id in page] == expected
+    page = ties.search_runs(order_by="metrics.score", descending=descending, offset=15, limit=5)
+    assert (page.total, len(page.runs)) == (23, 5)  # a page past the last value: runs without
+
+
+def test_a_filter_on_the_ordered_metric_and_a_param_keeps_the_order(ties: MetadataStore) -> None:
+    where = "metrics.score >= 0.25 and metrics.score < 1 and params.model = lr"
+    page = ties.search_runs(where, order_by="metrics.score", descending=True)
+    expected = _expected(
+        ties,
+        "score",
+        descending=True,
+        keep=lambda r: 0.25 <= r.metrics.get("score", math.nan) < 1 and r.params["model"] == "lr",
+    )
+    assert [r.id for r in page.runs] == expected
+    assert page.total == len(expected) > 2
+    assert {r.metrics["score"] for r in page.runs} == {0.75, 0.25}  # ties among them
+    assert ties.search_runs("metrics.score != 0.5").total == 12  # NaN and missing never match
+    assert names(ties.search_runs("metrics.score > 1")) == ["t20"]  # inf is a number
+
+
+def test_equal_values_come_newest_first(ties: MetadataStore) -> None:
+    half = [
+        r for r in ties.search_runs(order_by="metrics.score").runs if r.metrics.get("score") == 0.5
+    ]
+    assert [r.name for r in half] == ["t22", "t18", "t14", "t6", "t2"]
+
+
+def test_the_latest_value_is_the_highest_step_then_the_latest_time_then_the_last_logged(
+    store: MetadataStore,
+) -> None:
+    run_id = store.create_run("steps")
+    store.log_metrics(run_id, [Metric("a", 1.0, step=5, timestamp=100.0)])
+    store.log_metrics(run_id, [Metric("a", 2.0, step=4, timestamp=200.0)])  # lower step
+    store.log_metrics(run_id, [Metric("b", 1.0, 0, 100.0), Metric("b", 2.0, 0, 50.0)])
+    store.log_metrics(run_id, [Metric("c", 1.0, 0, 100.0), Metric("c", 2.0, 0, 100.0)])
+    store.log_metrics(run_id, [Metric("c", 3.0, 0, 100.0)])  # a tie: the last logged wins
+    store.finish_run(run_id, metrics=[("d", 4.0, 1), ("d", math.nan, 2)])
+    found = store.get_run(run_id).metrics
+    assert {k: found[k] for k in "abc"} == {"a": 1.0, "b": 1.0, "c": 3.0}
+    assert math.isnan(found["d"])
+    for key, value in found.items():  # the same value the full history gives
+        history = store.metric_history(run_id, key)
+        latest = max(enumerate(history), key=lambda p: (p[1].step, p[1].timestamp, p[0]))[1]
+        assert latest.value == value or (math.isnan(latest.value) and math.isnan(value))
+    assert store.search_runs("metrics.c = 3 and metrics.a > 0.5").total == 1
+    assert store.search_runs("metrics.d < 10").total == 0  # its latest is NaN

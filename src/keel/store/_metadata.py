@@ -38,6 +38,7 @@ from keel.store._metadata_schema import (
     dataset_versions,
     datasets,
     experiments,
+    latest_metrics,
     metrics,
     model_versions,
     params,
@@ -50,7 +51,7 @@ from keel.store._models import ModelStore
 from keel.store._pipelines import PipelineStore
 from keel.store._process import process_gone, this_host, this_process
 from keel.store._references import ReferenceStore
-from keel.store._run_search import RunPage, run_filter, run_order
+from keel.store._run_search import RunPage, page_of_runs
 
 _PARAMS, _METRICS = params, metrics  # tables, named apart from the arguments that shadow them
 # run on every open (ix_runs_status_host); text, so a fresh engine has nothing to compile
@@ -263,6 +264,7 @@ class MetadataStore:
                 raise _no_run(run_id)
             if rows:
                 conn.execute(_METRICS.insert(), rows)
+                _update_latest(conn, rows)
 
         transaction(self._write, work)
 
@@ -404,6 +406,7 @@ class MetadataStore:
         def work(conn: Connection) -> None:
             self._require_run(conn, run_id)
             conn.execute(metrics.insert(), rows)
+            _update_latest(conn, rows)
 
         if rows:
             transaction(self._write, work)
@@ -443,14 +446,10 @@ class MetadataStore:
         (``metrics.auc > 0.8 and params.model = rf``; ``metrics.auc``). Only the page's runs
         are read: fast over tens of thousands of runs.
         """
-        condition = run_filter(where)
-        order = run_order(order_by, descending=descending, dialect=self._read.dialect.name)
-        page = sa.select(runs.c.id).where(condition).order_by(*order)
-        page = page.offset(max(offset, 0)).limit(max(limit, 0))
-        count = sa.select(sa.func.count()).select_from(runs).where(condition)
         with self._read.connect() as conn:
-            ids = [run_id for (run_id,) in conn.execute(page)]
-            total = int(conn.execute(count).scalar_one())
+            ids, total = page_of_runs(
+                conn, where, order_by=order_by, descending=descending, offset=offset, limit=limit
+            )
             by_id = {run.id: run for run in _runs_in(conn, ids)}
         return RunPage([by_id[i] for i in ids], total, max(offset, 0), max(limit, 0))
 
@@ -746,6 +745,32 @@ def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
     return sqlite.insert(table)
 
 
+def _update_latest(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Keep ``latest_metrics`` equal to each run's latest value per key: the highest step,
+    then the latest timestamp, then the last logged (so a new row wins a tie)."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:  # in logging order: a later row wins a tie within the batch too
+        key = (row["run_id"], row["key"])
+        seen = latest.get(key)
+        if seen is None or (row["step"], row["timestamp"]) >= (seen["step"], seen["timestamp"]):
+            latest[key] = row
+    values = [
+        {**row, "value": None if math.isnan(row["value"]) else row["value"]}
+        for row in latest.values()
+    ]
+    statement = _dialect_insert(conn, latest_metrics)
+    new = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=[latest_metrics.c.run_id, latest_metrics.c.key],
+        set_={"value": new.value, "step": new.step, "timestamp": new.timestamp},
+        where=sa.or_(
+            new.step > latest_metrics.c.step,
+            sa.and_(new.step == latest_metrics.c.step, new.timestamp >= latest_metrics.c.timestamp),
+        ),
+    )
+    conn.execute(statement, values)
+
+
 def _upsert_tags(conn: Connection, run_id: str, tags: Mapping[str, str]) -> None:
     if not tags:
         return
@@ -795,16 +820,8 @@ def _runs_in(conn: Connection, ids: sa.ScalarSelect[Any] | list[str]) -> list[Ru
 
 
 def _latest_metrics(run_ids: sa.ScalarSelect[Any] | list[str]) -> sa.Select[Any]:
-    order = sa.func.row_number().over(
-        partition_by=(metrics.c.run_id, metrics.c.key),
-        order_by=(metrics.c.step.desc(), metrics.c.timestamp.desc(), metrics.c.id.desc()),
-    )
-    ranked = (
-        sa.select(metrics.c.run_id, metrics.c.key, metrics.c.value, order.label("rank"))
-        .where(metrics.c.run_id.in_(run_ids))
-        .subquery()
-    )
-    return sa.select(ranked.c.run_id, ranked.c.key, ranked.c.value).where(ranked.c.rank == 1)
+    latest = latest_metrics.c
+    return sa.select(latest.run_id, latest.key, latest.value).where(latest.run_id.in_(run_ids))
 
 
 def _grouped(

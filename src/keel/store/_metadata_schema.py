@@ -27,6 +27,7 @@ __all__ = [
     "dataset_versions",
     "datasets",
     "experiments",
+    "latest_metrics",
     "lineage_events",
     "metadata",
     "metrics",
@@ -156,6 +157,22 @@ metrics = sa.Table(
     sa.Column("step", sa.BigInteger(), nullable=False),
     sa.Column("timestamp", sa.Double(), nullable=False),  # Unix seconds
     sa.Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+latest_metrics = sa.Table(  # revision 0008: each run's latest value of each metric
+    "latest_metrics",
+    metadata,
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("key", sa.String(KEY_LENGTH), primary_key=True),
+    # the value ``Run.metrics`` shows; NULL for NaN on both backends, so that it matches no
+    # comparison and sorts last (PostgreSQL would sort NaN above every number)
+    sa.Column("value", sa.Double()),
+    sa.Column("step", sa.BigInteger(), nullable=False),
+    sa.Column("timestamp", sa.Double(), nullable=False),
+    # runs ordered by a metric walk this index and stop after a page (docs/ui.md)
+    sa.Index("ix_latest_metrics_key_value", "key", "value", "run_id"),
 )
 
 artifacts = sa.Table(

@@ -29,4 +29,5 @@ def run_ui(
     except ImportError as exc:
         raise MissingDependencyError("uvicorn", extra="ui", purpose="keel ui") from exc
     app = create_app(project, token=token)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # no WebSocket route: ws="none" spares importing a WebSocket implementation at start-up
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ws="none")
