@@ -17,6 +17,7 @@ from keel.features._materialize import materialize as materialize
 from keel.features._online import Materialization as Materialization
 from keel.features._online import OnlineStore as OnlineStore
 from keel.features._online import OnlineStoreUnavailableError as OnlineStoreUnavailableError
+from keel.features._online import open_online_store as open_online_store
 from keel.features._service import FeatureLike as FeatureLike
 from keel.features._service import FeatureService as FeatureService
 from keel.features._service import Plan as Plan
@@ -54,6 +55,7 @@ __all__ = [
     "get_online",
     "load_definitions",
     "materialize",
+    "open_online_store",
     "service_plan",
     "service_snapshot",
     "sql",
