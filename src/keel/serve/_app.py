@@ -29,6 +29,7 @@ from keel._version import __version__
 from keel.contracts import CheckedBatch
 from keel.deploy import Controller, DeploySpec, Guardrails, Router, load_spec
 from keel.errors import KeelError, UsageError
+from keel.features import Definitions
 from keel.registry import feature_snapshot, load, set_alias
 from keel.registry import rollback as rollback_alias
 from keel.serve._accesslog import flush_access_log
@@ -81,6 +82,7 @@ def create_app(
     predict_in_thread: bool = False,
     trusted: bool = False,
     version: int | None = None,
+    definitions: Definitions | None = None,
 ) -> FastAPI:
     """An ASGI app serving model ``name`` as ``deploy/NAME.yaml`` says (default: the
     ``champion`` alias alone).
@@ -93,6 +95,10 @@ def create_app(
     first request. Background work (log flushes, alias polling for hot reload, the
     deployment controller) runs while the app's lifespan is active, as under uvicorn or
     ``with TestClient(app)``; the logs are flushed once more at shutdown.
+
+    A version registered with a feature service is served from entity keys and request
+    fields, its features looked up online (:mod:`keel.serve._features`); ``definitions``
+    (default: the project's ``[features] definitions`` file) resolve its stored service.
     """
     project = project or open_project()
     spec, version = served_spec(name, project, spec=spec, version=version)
@@ -107,6 +113,7 @@ def create_app(
         predict_in_thread=predict_in_thread,
         trusted=trusted,
         pinned=version,
+        definitions=definitions,
     )
     app = FastAPI(
         **_no_framework_telemetry(),
@@ -193,6 +200,7 @@ class KeelServer:
         predict_in_thread: bool,
         trusted: bool,
         pinned: int | None = None,
+        definitions: Definitions | None = None,
     ) -> None:
         require_token(spec)  # before loading anything: a rollout on feedback needs a token
         self.name = name
@@ -200,6 +208,7 @@ class KeelServer:
         self.project = project
         self.spec = spec
         self.trusted = trusted
+        self.definitions = definitions
         self.max_body_bytes = max_body_bytes
         self.flush_interval = (
             spec.log_flush_interval if log_flush_interval is None else log_flush_interval
@@ -286,7 +295,13 @@ class KeelServer:
         snapshot = feature_snapshot(f"{self.name}/{version}", project=self.project)
         if snapshot is not None:
             served.use_features(
-                FeatureLookup(snapshot, self.project, model=self.name, columns=served.columns)
+                FeatureLookup(
+                    snapshot,
+                    self.project,
+                    model=self.name,
+                    columns=served.columns,
+                    definitions=self.definitions,
+                )
             )
         served.warm_up()
         return served

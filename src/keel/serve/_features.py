@@ -76,10 +76,12 @@ class FeatureLookup:
         *,
         model: str,
         columns: Sequence[str],
+        definitions: Definitions | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.model = model
-        definitions = _definitions(project, snapshot, model)
+        if definitions is None:
+            definitions = _definitions(project, snapshot, model)
         self.definitions: Definitions = definitions
         self.plan = service_plan(snapshot.to_dict(), definitions)
         self.keys = tuple(snapshot.entity_keys)
