@@ -16,6 +16,7 @@ import pytest
 import keel
 from keel.errors import UsageError
 from keel.features import get_online
+from keel.features import materialize as materialize_views
 from keel.monitor import PredictionLog
 from keel.registry import set_alias
 from keel.serve import create_app
@@ -195,9 +196,15 @@ def test_a_store_that_cannot_answer_makes_the_server_not_ready(
         gone = await http.post("/predict", json=REQUESTS[0])
         not_ready = await http.get("/v2/health/ready")
         ping = await http.get("/ping")
-        return [ready, gone, not_ready, ping]
+        online_db.rmdir()  # the store is back, rebuilt
+        materialize_views(project=project)
+        back = await http.get("/v2/health/ready")
+        answered = await http.post("/predict", json=REQUESTS[0])
+        return [ready, gone, not_ready, ping, back, answered]
 
-    ready, gone, not_ready, ping = run(app, work)
+    ready, gone, not_ready, ping, back, answered = run(app, work)
+    assert back.status_code == 200
+    assert answered.status_code == 200
     assert ready.status_code == 200
     assert gone.status_code == 503
     assert gone.json()["code"] == "features_unavailable"

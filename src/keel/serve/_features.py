@@ -192,6 +192,7 @@ class FeatureLookup:
                 message[:500],
                 errors=[{"row": None, "field": None, "error": message[:500]}],
             ) from None
+        self.problem = None  # the store answered
         return self._assemble(found.rows, found.status, moment.timestamp())
 
     def _assemble(
