@@ -108,6 +108,7 @@ def test_open_inference_protocol_and_mlflow_take_keys_and_fields(project: Projec
         return [
             await http.post("/v2/models/scoring_model/infer", json=v2),
             await http.get("/v2/models/scoring_model"),
+            await http.get("/openapi.json"),
             await http.post(
                 "/invocations",
                 json={
@@ -119,7 +120,10 @@ def test_open_inference_protocol_and_mlflow_take_keys_and_fields(project: Projec
             ),
         ]
 
-    infer, meta, mlflow = run(app, work)
+    infer, meta, openapi, mlflow = run(app, work)
+    record = openapi.json()["components"]["schemas"]["Record"]
+    assert record["required"] == ["applicant_id", "amount"]
+    assert record["properties"]["applicant_id"] == {"type": "integer"}
     expected = _model_rows(project, REQUESTS)
     assert infer.status_code == 200, infer.text
     assert infer.json()["outputs"][0]["data"] == expected

@@ -45,6 +45,14 @@ __all__ = ["STATUS_COLUMN", "FeatureLookup", "Looked"]
 
 STATUS_COLUMN = "feature_status"
 _STATUS = {"found": "ok", "expired": "expired", "missing": "missing"}
+_JSON_TYPES: dict[str, dict[str, Any]] = {
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+    "decimal": {"type": "number"},
+    "bool": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+    "datetime": {"type": "string", "format": "date-time"},
+}
 _V2_TYPES = {"int": "INT64", "float": "FP64", "bool": "BOOL", "decimal": "FP64"}
 
 
@@ -251,6 +259,19 @@ class FeatureLookup:
                 f"{', '.join(self.request_columns)})",
                 errors=errors[:100],
             )
+
+    def record_schema(self) -> dict[str, Any]:
+        """The JSON Schema of one request record: the keys and request fields, required."""
+        types = {**self.snapshot.entity_keys, **self.snapshot.request_fields}
+        return {
+            "type": "object",
+            "description": f"The entity keys and request fields of feature service "
+            f"{self.snapshot.service!r}; its features are looked up online.",
+            "properties": {
+                c: _JSON_TYPES.get(types[c], {"type": "string"}) for c in self.request_columns
+            },
+            "required": list(self.request_columns),
+        }
 
     def input_metadata(self) -> list[dict[str, Any]]:
         """The Open Inference Protocol inputs: the keys and request fields."""
