@@ -22,7 +22,16 @@ from keel.registry import set_alias
 from keel.serve import create_app
 from keel.tracking import Project
 
-from ._online import ABSENT, COLUMNS, DEFINITIONS, EXPIRED, FRESH, classifier, online_project
+from ._online import (
+    ABSENT,
+    COLUMNS,
+    DEFINITIONS,
+    EXPIRED,
+    FRESH,
+    Inputs,
+    classifier,
+    online_project,
+)
 from ._serving import client
 
 
@@ -245,3 +254,35 @@ def test_a_view_gone_from_the_definitions_stops_the_start(project: Project, tmp_
     with pytest.raises(UsageError, match="feature view 'credit'") as raised:
         create_app("scoring_model", project=project)
     assert "credit_v2" in (raised.value.hint or "")
+
+
+def test_a_reload_to_a_version_with_a_service_switches_what_requests_carry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    project = online_project(tmp_path, register=False)
+    keel.register(classifier(), "scoring_model", contract=Inputs, project=project)
+    set_alias("scoring_model", "champion", 1, project=project)
+    app = create_app("scoring_model", project=project)
+    features = {"credit_score": 700.0, "open_loans": 1, "loan_ratio": 600.0}
+
+    async def work(http: Any) -> list[Any]:
+        before = await http.post("/predict", json=features)
+        keel.register(classifier(), "scoring_model", contract=Inputs, feature_service="scoring",
+                      project=project)  # fmt: skip
+        set_alias("scoring_model", "champion", 2, project=project)
+        await app.state.keel.reload()
+        after = await http.post("/predict", json=REQUESTS[0])
+        refused = await http.post("/predict", json=features)
+        app.state.keel.flush()
+        return [before, after, refused]
+
+    before, after, refused = run(app, work)
+    assert (before.json()["version"], after.json()["version"]) == (1, 2)
+    assert before.json()["predictions"] == after.json()["predictions"]  # the same vector
+    assert refused.status_code == 422
+    log = PredictionLog(project.artifacts, "scoring_model").scan().collect().sort("time")
+    assert log["version"].to_list() == [1, 2]
+    assert log["applicant_id"].to_list() == [None, FRESH]
+    assert log["feature_status"][0] is None
+    assert json.loads(log["feature_status"][1])["credit_score"] == "ok"
