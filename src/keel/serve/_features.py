@@ -114,6 +114,8 @@ class FeatureLookup:
             (part.view.name, tuple(out for _, out in part.columns)) for part in self.plan.views
         ]
         self._derived = tuple(d.name for d in self.plan.derived)
+        self._sent_features = frozenset(features) - set(self.request_columns)
+        """Features a request may not send (they would be replaced by the looked-up value)."""
         self.log_types: dict[str, DType] = {
             **{k: DType(t) for k, t in snapshot.entity_keys.items()},
             **{f: DType(snapshot.request_fields[f]) for f in self.fields},
@@ -226,7 +228,8 @@ class FeatureLookup:
 
     def _check_records(self, records: list[Any]) -> None:
         errors: list[dict[str, Any]] = []
-        features = self.plan.columns
+        refused = self._sent_features
+        required = self.request_columns
         for index, record in enumerate(records):
             if not isinstance(record, dict):
                 errors.append(
@@ -237,11 +240,11 @@ class FeatureLookup:
                     }
                 )
                 continue
-            for name in self.request_columns:
+            for name in required:
                 if name not in record:
                     errors.append({"row": index, "field": name, "error": "required"})
             for name in record:
-                if name in features and name not in self.request_columns:
+                if name in refused:
                     errors.append(
                         {
                             "row": index,
