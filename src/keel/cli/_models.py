@@ -107,9 +107,12 @@ def register(
 
     with reporting():
         version = register_package(
-            package, name, feature_service=feature_service, description=description,
+            package,
+            name,
+            feature_service=feature_service,
+            description=description,
             trusted=trusted,
-        )  # fmt: skip
+        )
     service = f", feature service {version.feature_service}" if version.feature_service else ""
     out.print(
         f"Registered {version.name} version {version.version} ({version.adapter}{service}) "

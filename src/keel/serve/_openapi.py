@@ -39,6 +39,7 @@ _ERRORS = {
     "415": _reply("The body is not JSON.", _ref("Error")),
     "422": _reply("The input breaks the model's contract (per-field errors).", _ref("Error")),
     "500": _reply("The model failed to predict this request.", _ref("Error")),
+    "503": _reply("The online feature store cannot answer (feature services).", _ref("Error")),
     "504": _reply("The request took longer than the server's timeout.", _ref("Error")),
 }
 
@@ -140,7 +141,9 @@ def openapi_document(app: FastAPI, served: ServedModel) -> dict[str, Any]:
 
 def _schemas(served: ServedModel) -> dict[str, Any]:
     contract = served.model.input_contract
-    if contract is not None:
+    if served.features is not None:  # keys and request fields: the features are looked up
+        record = served.features.record_schema()
+    elif contract is not None:
         record = to_json_schema(contract)
         record.pop("$schema", None)
     else:

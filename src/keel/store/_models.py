@@ -193,8 +193,15 @@ class ModelStore:
                 )
             )
             detail = None if feature_service is None else {"feature_service": feature_service}
-            _event(conn, model_id, "register", actor, version=version, reason=description,
-                   detail=detail)  # fmt: skip
+            _event(
+                conn,
+                model_id,
+                "register",
+                actor,
+                version=version,
+                reason=description,
+                detail=detail,
+            )
             return version
 
         return self.get_version(name, transaction(self._write, work))
