@@ -238,21 +238,52 @@ def serve_with_online_features(
         stderr=open(out / "serve-features.log", "w"),  # noqa: SIM115  # closed with the process
     )
     applications = pl.read_parquet(out / "data" / "applications.parquet")
+    # returning applicants apply again: an id and what the form says, never the features
+    asked = applications.select("applicant_id", "amount", "income").head(requests)
+    late = asked.head(requests // 4)
     try:
         import httpx
 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             _wait_ready(http, server)
-            # returning applicants apply again: an id and what the form says, no features
-            asked = applications.select("applicant_id", "amount", "income").head(requests)
             for i, body in enumerate(asked.iter_rows(named=True)):
                 answer = http.post("/predict", json=body)
                 answer.raise_for_status()
                 if i < 2:
                     console.print(f"POST /predict {json.dumps(body)} -> {answer.json()}")
             console.print(f"{asked.height} applications scored with features looked up online")
+            # the bureau's next reports arrive, and nobody materializes them
+            arrived = new_reports(out, late)
+            console.print(f"{arrived} new bureau reports arrive; the online store is not refreshed")
+            for body in late.iter_rows(named=True):
+                http.post("/predict", json=body).raise_for_status()
+            console.print(f"{late.height} of those applicants apply again: served stale values")
     finally:
         server.send_signal(signal.SIGTERM)  # graceful: the prediction log is flushed
         server.wait(timeout=60)
-    # the served vectors (logged with each prediction) against the offline join at their time
-    keel("features", "skew", "loans-features", "--since", "1h")
+    # every served vector (logged with its prediction) against the offline join at its time
+    keel("features", "skew", "loans-features", "--since", "1h", expect=1)
+    keel("features", "materialize", "bureau")  # the fix: materialize on every new file
+
+
+def new_reports(out: Path, applicants: pl.DataFrame) -> int:
+    """Append a fresh bureau report (a new loan elsewhere, a lower score) for each applicant
+    to the view's source, seen now; returns how many."""
+    path = out / "data" / "bureau.parquet"
+    bureau = pl.read_parquet(path)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    latest = (
+        bureau.filter(pl.col("applicant_id").is_in(applicants["applicant_id"].implode()))
+        .sort("event_time")
+        .group_by("applicant_id")
+        .last()
+        .with_columns(
+            event_time=pl.lit(now),
+            created_at=pl.lit(now),
+            credit_score=(pl.col("credit_score") - 40).clip(300, 850),
+            open_loans=pl.col("open_loans") + 1,
+        )
+        .select(bureau.columns)
+    )
+    pl.concat([bureau, latest.cast(bureau.schema)]).write_parquet(path)
+    return latest.height
