@@ -77,16 +77,7 @@ def feature_store(out: Path, keel: Callable[..., str]) -> Leakage:
     """Steps 15-17 in the project at ``out``; returns the leakage figures."""
     console.print(Rule("15. Applicant features as views; the training set, point-in-time"))
     end = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
-    bureau, activity, applications = applicant_history(APPLICANTS, end)
-    (out / "data").mkdir(exist_ok=True)
-    bureau.write_parquet(out / "data" / "bureau.parquet")
-    activity.write_parquet(out / "data" / "activity.parquet")
-    applications.write_parquet(out / "data" / "applications.parquet")
-    shutil.copy(HERE / "features.py", out / "features.py")
-    config = out / "keel.toml"
-    config.write_text(
-        config.read_text().replace('# definitions = "features.py"', 'definitions = "features.py"')
-    )
+    bureau, activity, applications = write_history(out, end)
     console.print(
         f"history up to {end:%Y-%m-%d}: {bureau.height:,} bureau reports, {activity.height:,} "
         f"activity rows; {applications.height:,} loan applications (applicant, time, label)"
@@ -114,6 +105,22 @@ def feature_store(out: Path, keel: Callable[..., str]) -> Leakage:
         status = json.loads(found)["status"][0]
         assert set(status.values()) == {"found"}, f"fresh history must be found: {status}"
     return leakage
+
+
+def write_history(out: Path, end: datetime) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Write the applicant history up to ``end`` into the project at ``out`` (data/), with
+    features.py beside it, named in keel.toml; returns (bureau, activity, applications)."""
+    bureau, activity, applications = applicant_history(APPLICANTS, end)
+    (out / "data").mkdir(exist_ok=True)
+    bureau.write_parquet(out / "data" / "bureau.parquet")
+    activity.write_parquet(out / "data" / "activity.parquet")
+    applications.write_parquet(out / "data" / "applications.parquet")
+    shutil.copy(HERE / "features.py", out / "features.py")
+    config = out / "keel.toml"
+    config.write_text(
+        config.read_text().replace('# definitions = "features.py"', 'definitions = "features.py"')
+    )
+    return bureau, activity, applications
 
 
 def naive_join(

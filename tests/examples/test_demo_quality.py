@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import json
 import shutil
 import sys
 from collections.abc import Iterator
@@ -17,10 +18,10 @@ from types import ModuleType
 
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
-import keel
+from keel.cli import app
 from keel.config import init_project
-from keel.features import load_definitions, training_set
 from keel.registry import evaluate_model, gate
 from keel.tracking import open_project
 
@@ -35,7 +36,7 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType
     monkeypatch.setattr(sys, "path", [str(DEMO), *sys.path])
     monkeypatch.chdir(tmp_path)
     init_project(tmp_path, name="loans-demo")
-    for name in ("schemas.py", "pipeline.py", "features.py"):
+    for name in ("schemas.py", "pipeline.py"):
         shutil.copy(DEMO / name, tmp_path / name)
     spec = importlib.util.spec_from_file_location("keel_demo_run", DEMO / "run.py")
     assert spec is not None
@@ -94,22 +95,23 @@ def test_next_month_drifts_the_way_the_demo_says(demo: ModuleType) -> None:
 
 
 def test_naive_join_leaks_and_point_in_time_does_not(demo: ModuleType, tmp_path: Path) -> None:
-    from feature_store import APPLICANTS, measure_leakage, naive_join
-    from make_sample import applicant_history
+    from feature_store import APPLICANTS, measure_leakage, naive_join, write_history
 
-    bureau, activity, applications = applicant_history(APPLICANTS, dt.datetime(2026, 12, 7))
-    (tmp_path / "data").mkdir()
-    bureau.write_parquet(tmp_path / "data" / "bureau.parquet")
-    activity.write_parquet(tmp_path / "data" / "activity.parquet")
-    defs = load_definitions(tmp_path / "features.py")
-    built = training_set(applications, defs.service("loan_scoring"), definitions=defs,
-                         as_known_at=True)  # fmt: skip
-    assert [(c.found, c.expired, c.missing) for c in built.coverage] == [(APPLICANTS, 0, 0)] * 2
+    bureau, activity, applications = write_history(tmp_path, dt.datetime(2026, 12, 7))
+    # the demo's step 15, as a user types it
+    built = CliRunner().invoke(
+        app,
+        ["features", "training-set", "data/applications.parquet", "--service", "loan_scoring",
+         "--as-known-at", "-o", "training-set.parquet", "--format", "json"],
+    )  # fmt: skip
+    assert built.exit_code == 0, built.output
+    coverage = json.loads(built.stdout)["coverage"]
+    assert [(c["found"], c["expired"], c["missing"]) for c in coverage] == [(APPLICANTS, 0, 0)] * 2
+    honest = pl.read_parquet(tmp_path / "training-set.parquet")
 
-    leakage = measure_leakage(built.frame, naive_join(applications, bureau, activity))
+    leakage = measure_leakage(honest, naive_join(applications, bureau, activity))
     assert leakage.leaked_rows > 0.9 * leakage.rows
     assert leakage.honest_auc >= 0.75
     # the leaked model looks far better in validation than it is on served features
     assert leakage.naive_reported_auc > leakage.honest_auc + 0.08
     assert leakage.naive_real_auc < leakage.naive_reported_auc - 0.1
-    assert isinstance(keel.FeatureService, type)
