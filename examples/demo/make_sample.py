@@ -27,9 +27,10 @@ history *as it was at the application*, :func:`history_logit`:
     logit = -2.7 + 8 * (amount / income - 0.2) - (credit_score - 680) / 40
             + 0.5 * missed_payments_90d + 0.3 * delinquencies_12m
 
-and a default leaves marks afterwards: from the month after it, the bureau reports a lower
-score and more delinquencies, and the account misses payments. Those later rows are what a
-naive "latest row per applicant" join hands the model at training time: the answer.
+and a default (20 to 60 days after the application) leaves marks: every later bureau report
+has a score 110 points lower, two more delinquencies and one more open loan, and every later
+activity row three more missed payments and a third of the balance. Those later rows are what
+a naive "latest row per applicant" join hands the model at training time: the answer.
 """
 
 from __future__ import annotations
