@@ -124,3 +124,27 @@ def test_upgrading_to_killed_runs_keeps_every_run_and_what_refers_to_it(store_ur
         assert store.get_run(child).status == "killed"
         with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
             conn.execute(sa.text("UPDATE runs SET status = 'lost' WHERE id = :id"), {"id": child})
+
+
+def test_upgrading_to_feature_services_keeps_every_model_version(store_url: str) -> None:
+    with MetadataStore(store_url) as store:
+        store.models.add_version(
+            "churn", manifest="a" * 64, listing="b" * 64, adapter="sklearn", actor="ana",
+            metrics={"auc": 0.9},
+        )  # fmt: skip
+    _migrate(store_url, "0006")  # as a store written by the previous Keel
+    assert _revision(store_url) == "0006"
+    with MetadataStore(store_url) as store:  # upgrades: versions gain a feature service
+        assert _revision(store_url) == HEAD
+        old = store.models.get_version("churn", 1)
+        assert (old.manifest, old.metrics, old.feature_service) == ("a" * 64, {"auc": 0.9}, None)
+        assert store.models.feature_snapshot("churn", 1) is None
+        snapshot = {"service": "scoring", "features": [{"name": "x", "type": "float"}]}
+        new = store.models.add_version(
+            "churn", manifest="c" * 64, listing="d" * 64, adapter="sklearn", actor="ana",
+            feature_service="scoring", feature_snapshot=snapshot,
+        )  # fmt: skip
+        assert new.feature_service == "scoring"
+        assert store.models.feature_snapshot("churn", 2) == snapshot
+        with pytest.raises(UsageError, match="no version 3"):
+            store.models.feature_snapshot("churn", 3)

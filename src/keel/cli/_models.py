@@ -1,4 +1,4 @@
-"""``keel models list|show|history|alias|rollback|evaluate|gate|export|import``.
+"""``keel models list|show|register|history|alias|rollback|evaluate|gate|export|import``.
 
 ``gate`` exits 0 when the candidate passes, 1 when it fails (for CI), 2 on unusable input.
 """
@@ -64,10 +64,12 @@ def show(
         print_json([v.to_dict() for v in versions])
         return
     table = Table(title=f"model {name}", title_justify="left")
-    for column in ("version", "aliases", "adapter", "created", "by", "run", "metrics"):
+    columns = ["version", "aliases", "adapter", "created", "by", "run", "metrics"]
+    services = any(v.feature_service for v in versions)
+    for column in [*columns, "feature service"] if services else columns:
         table.add_column(column, overflow="fold")
     for v in versions:
-        table.add_row(
+        cells = [
             str(v.version),
             ", ".join(v.aliases),
             v.adapter,
@@ -75,8 +77,48 @@ def show(
             v.created_by,
             (v.run_id or "")[:8],
             ", ".join(f"{k}={val:.4g}" for k, val in v.metrics.items()),
-        )
+        ]
+        table.add_row(*cells, *([v.feature_service or ""] if services else []))
     out.print(table)
+
+
+@app.command()
+def register(
+    package: Annotated[
+        Path, typer.Argument(help="A model package folder (keel.models.save_model wrote it).")
+    ],
+    name: Annotated[str, typer.Argument(help="The model to register it as.")],
+    feature_service: Annotated[
+        str | None,
+        typer.Option(
+            "--feature-service",
+            help="The feature service (in [features] definitions) the model was trained "
+            "with; keel serve looks its features up online.",
+        ),
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="Why (kept with the version).")] = None,
+    trusted: Annotated[
+        bool, typer.Option("--trusted", help="Allow a package that holds a pickle.")
+    ] = False,
+) -> None:
+    """Register a model package as the next version of NAME (checked: it must predict on
+    contract-shaped rows)."""
+    from keel.registry import register_package
+
+    with reporting():
+        version = register_package(
+            package,
+            name,
+            feature_service=feature_service,
+            description=description,
+            trusted=trusted,
+        )
+    service = f", feature service {version.feature_service}" if version.feature_service else ""
+    out.print(
+        f"Registered {version.name} version {version.version} ({version.adapter}{service}) "
+        f"from {package}",
+        highlight=False,
+    )
 
 
 @app.command()

@@ -17,10 +17,13 @@ from keel.features._materialize import materialize as materialize
 from keel.features._online import Materialization as Materialization
 from keel.features._online import OnlineStore as OnlineStore
 from keel.features._online import OnlineStoreUnavailableError as OnlineStoreUnavailableError
+from keel.features._online import open_online_store as open_online_store
 from keel.features._service import FeatureLike as FeatureLike
 from keel.features._service import FeatureService as FeatureService
 from keel.features._service import Plan as Plan
 from keel.features._service import ViewPart as ViewPart
+from keel.features._snapshot import service_plan as service_plan
+from keel.features._snapshot import service_snapshot as service_snapshot
 from keel.features._source import SqlQuery as SqlQuery
 from keel.features._source import sql as sql
 from keel.features._training import Coverage as Coverage
@@ -52,6 +55,9 @@ __all__ = [
     "get_online",
     "load_definitions",
     "materialize",
+    "open_online_store",
+    "service_plan",
+    "service_snapshot",
     "sql",
     "training_set",
 ]

@@ -32,7 +32,7 @@ from keel.features._online import (
     open_online_store,
 )
 from keel.features._pit import EVENT, FOUND, ROW, TIME, JoinSpec, join_polars, sorted_rows
-from keel.features._service import FeatureLike, FeatureService
+from keel.features._service import FeatureLike, FeatureService, Plan
 from keel.features._view import FeatureView
 from keel.tracking import Project, open_project
 
@@ -226,7 +226,7 @@ def _checked_key(value: object, kind: type, key: str, index: int) -> Any:
 
 def get_online(
     entity_rows: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-    features: FeatureService | str | Iterable[FeatureLike],
+    features: FeatureService | str | Plan | Iterable[FeatureLike],
     *,
     definitions: Definitions | None = None,
     now: dt.datetime | None = None,
@@ -236,9 +236,10 @@ def get_online(
     """Look up ``features`` (a service, a service's name or a list) for ``entity_rows`` (one
     mapping or a list: the entity keys, plus request fields derived features need) in the
     online store. A value older than its view's TTL at ``now`` (default: the present) is
-    returned as null with status ``expired``."""
+    returned as null with status ``expired``. A :class:`Plan` (a request already resolved,
+    as serving holds one) is looked up as it is."""
     defs = definitions if definitions is not None else load_definitions()
-    plan = defs.plan(features)
+    plan = features if isinstance(features, Plan) else defs.plan(features)
     given = [entity_rows] if isinstance(entity_rows, Mapping) else list(entity_rows)
     now_us = _micros(_utc(now))
     online, owned = _store(project, store)

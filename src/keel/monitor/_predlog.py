@@ -19,6 +19,17 @@ contract), ``violations`` (str or null: what it broke, in ``warn`` mode), ``pred
 ``score`` (float or null: the probability of the positive class of a binary classifier),
 ``confidence`` (float or null: the probability of the predicted class).
 
+A model version registered with a feature service (``keel.register(...,
+feature_service=...)``) is served from entity keys and request fields, its features looked up
+online; its rows hold, after :data:`PREDICTION_COLUMNS`: the entity join keys under their
+names (typed as the entity declares them), the request fields its derived features read
+(typed as their parameters), every feature of the service under its output name (the model's
+input columns, null when not found), and ``feature_status`` (str): a JSON object mapping each
+feature to ``"ok"``, ``"missing"`` (no row for the entity) or ``"expired"`` (older than its
+view's TTL at lookup time), and each derived feature to ``"derived"``. ``time`` is then the
+lookup time (the instant the TTL was applied at), so a replay of the point-in-time join at
+``time`` gives what should have been served.
+
 Feedback rows (:data:`FEEDBACK_COLUMNS`): ``request_id``, ``row`` (null: every record of
 the request), ``label``, ``time``.
 """

@@ -34,6 +34,7 @@ from keel.models import (
     sample_rows,
     save_model,
 )
+from keel.registry._features import FeatureServiceSnapshot, resolve_feature_service
 from keel.store import (
     AliasState,
     ListedFile,
@@ -48,9 +49,11 @@ from keel.tracking import ActiveRun, Project, active_run, open_project
 __all__ = [
     "ModelRejectedError",
     "actor",
+    "feature_snapshot",
     "history",
     "load",
     "register",
+    "register_package",
     "resolve",
     "rollback",
     "set_alias",
@@ -86,6 +89,7 @@ def register(
     sample: Any = None,
     trusted: bool = False,
     reference: Any = None,
+    feature_service: Any = None,
     project: Project | None = None,
 ) -> ModelVersion:
     """Register ``model`` as the next immutable version of ``name`` (``keel.register``).
@@ -99,10 +103,16 @@ def register(
     contract's columns (every column without a contract) and stored as the version's
     reference profile, which ``keel monitor compare model:NAME/V CURRENT`` compares with.
     It is profiled before anything is registered, so bad reference data registers nothing.
+
+    ``feature_service`` (a :class:`keel.FeatureService` or the name of one in the project's
+    feature definitions) is the service the model was trained with: it is resolved now and
+    stored with the version (:func:`keel.registry.feature_snapshot` reads it back), and
+    ``keel serve`` then looks its features up online. An unknown name registers nothing.
     """
     check_name(name, "model")
     inputs = None if contract is None else as_contract(contract)
     project = project or open_project()
+    service = None if feature_service is None else resolve_feature_service(feature_service)
     prepared = None
     if reference is not None:
         prepared = _references().prepare_reference(reference, inputs, what=f"model {name!r}")
@@ -124,7 +134,13 @@ def register(
         loaded = load_model(folder, trusted=trusted)
         _smoke_test(loaded, name, sample)
         version = store_package(
-            folder, name, manifest, run_id=run_id, description=description, project=project
+            folder,
+            name,
+            manifest,
+            run_id=run_id,
+            description=description,
+            feature_service=service,
+            project=project,
         )
     if prepared is not None:
         _references().store_prepared_reference(prepared, reference, project, version)
@@ -156,9 +172,11 @@ def store_package(
     *,
     run_id: str | None = None,
     description: str | None = None,
+    feature_service: tuple[str, dict[str, Any]] | None = None,
     project: Project,
 ) -> ModelVersion:
-    """Store a checked package's files in the artifact store and record the new version."""
+    """Store a checked package's files in the artifact store and record the new version
+    (with ``feature_service``'s name and snapshot, from :func:`resolve_feature_service`)."""
     listing: list[ListedFile] = []
     manifest_digest = ""
     for file in [*sorted(manifest.files), MANIFEST]:
@@ -176,7 +194,52 @@ def store_package(
         run_id=run_id,
         description=description,
         metrics=manifest.metrics,
+        feature_service=None if feature_service is None else feature_service[0],
+        feature_snapshot=None if feature_service is None else feature_service[1],
     )
+
+
+def register_package(
+    folder: str | Path,
+    name: str,
+    *,
+    feature_service: Any = None,
+    description: str | None = None,
+    sample: Any = None,
+    trusted: bool = False,
+    project: Project | None = None,
+) -> ModelVersion:
+    """Register a model package folder (written by :func:`keel.models.save_model`) as it is,
+    as the next version of ``name`` (``keel models register``): every file is verified, the
+    model predicts on ``sample`` (default: contract-shaped rows) first, and
+    ``feature_service`` is resolved and stored as in :func:`register`."""
+    check_name(name, "model")
+    project = project or open_project()
+    service = None if feature_service is None else resolve_feature_service(feature_service)
+    loaded = load_model(folder, trusted=trusted)  # every file checked against the manifest
+    _smoke_test(loaded, name, sample)
+    return store_package(
+        Path(folder),
+        name,
+        loaded.manifest,
+        description=description,
+        feature_service=service,
+        project=project,
+    )
+
+
+def feature_snapshot(
+    ref: str | Reference | ModelVersion, *, project: Project | None = None
+) -> FeatureServiceSnapshot | None:
+    """The feature service snapshot stored with a model version (``NAME/3``, ``NAME@ALIAS``,
+    ``NAME`` for the latest, or a :class:`~keel.store.ModelVersion`); ``None`` when the version
+    names no feature service."""
+    project = project or open_project()
+    version = ref if isinstance(ref, ModelVersion) else resolve(ref, project=project)
+    if version.feature_service is None:
+        return None
+    data = project.metadata.models.feature_snapshot(version.name, version.version)
+    return None if data is None else FeatureServiceSnapshot.from_dict(data)
 
 
 def load(ref: str, *, trusted: bool = False, project: Project | None = None) -> KeelModel:

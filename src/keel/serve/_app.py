@@ -29,10 +29,11 @@ from keel._version import __version__
 from keel.contracts import CheckedBatch
 from keel.deploy import Controller, DeploySpec, Guardrails, Router, load_spec
 from keel.errors import KeelError, UsageError
-from keel.registry import load, set_alias
+from keel.registry import feature_snapshot, load, set_alias
 from keel.registry import rollback as rollback_alias
 from keel.serve._accesslog import flush_access_log
 from keel.serve._batching import Batcher, Occupancy, Prediction
+from keel.serve._features import STATUS_COLUMN, FeatureLookup, Looked
 from keel.serve._feedback import FeedbackGate, require_token
 from keel.serve._http import (
     RequestError,
@@ -222,7 +223,7 @@ class KeelServer:
         )
         self.writer.recover()  # what a killed server left in the journal
         for served in self.models.values():
-            self.writer.set_contract(served.model.input_contract)
+            self._set_log_columns(served)
         self.feedback_gate = FeedbackGate(spec, self.writer.predictions)
         self.occupancy = Occupancy()
         self.batchers = {
@@ -249,7 +250,26 @@ class KeelServer:
                 logger.exception("reading the rollout state of %s failed", name)
         self._reload_now = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
-        self.ready = True
+        self.running = True
+
+    @property
+    def ready(self) -> bool:
+        """Serving: not shutting down, and every online feature store answered last time."""
+        return self.running and all(
+            s.features is None or s.features.problem is None for s in self.models.values()
+        )
+
+    async def readiness(self) -> str | None:
+        """Why the server is not ready now, or None; the online feature stores are asked
+        again (a store that came back makes the server ready again)."""
+        if not self.running:
+            return "the server is shutting down"
+        for served in list(self.models.values()):
+            if served.features is not None:
+                problem = await asyncio.to_thread(served.features.check)
+                if problem is not None:
+                    return f"the online features of {self.name}/{served.version}: {problem}"
+        return None
 
     # -- models -----------------------------------------------------------------------------
     @property
@@ -263,8 +283,18 @@ class KeelServer:
     def _load_version(self, version: int) -> ServedModel:
         model = load(f"{self.name}/{version}", trusted=self.trusted, project=self.project)
         served = ServedModel(self.name, version, model, inputs_mode=self.spec.inputs_mode)
+        snapshot = feature_snapshot(f"{self.name}/{version}", project=self.project)
+        if snapshot is not None:
+            served.use_features(
+                FeatureLookup(snapshot, self.project, model=self.name, columns=served.columns)
+            )
         served.warm_up()
         return served
+
+    def _set_log_columns(self, served: ServedModel) -> None:
+        lookup = served.features
+        extra = None if lookup is None else lookup.log_types
+        self.writer.set_contract(served.model.input_contract, extra=extra)
 
     async def reload(self) -> dict[str, int]:
         """Load the versions the aliases point at now (in a thread) and swap them in."""
@@ -285,7 +315,7 @@ class KeelServer:
             if current is not None and current.version == version:
                 continue
             served = await asyncio.to_thread(self._load_version, version)
-            self.writer.set_contract(served.model.input_contract)
+            self._set_log_columns(served)
             self.models[role] = served  # in-flight batches keep the model they started with
             logger.info(
                 "%s %s@%s now serves version %d (was %s)",
@@ -315,7 +345,7 @@ class KeelServer:
         try:
             yield
         finally:
-            self.ready = False
+            self.running = False
             stop.set()
             for batcher in self.batchers.values():
                 await batcher.drain()
@@ -323,6 +353,9 @@ class KeelServer:
             await asyncio.to_thread(self.flush)
             await asyncio.to_thread(self.writer.recover)
             flush_access_log()
+            for served in self.models.values():
+                if served.features is not None:
+                    served.features.close()
 
     def flush(self) -> int:
         """Write the buffered prediction and feedback rows now; return prediction rows."""
@@ -396,6 +429,10 @@ class KeelServer:
         served = self.models[role]
         state["version"] = served.version
         state["role"] = role
+        looked = None
+        if served.features is not None:
+            looked = await _lookup(served.features, records)
+            records = looked.records
         checked = served.checker.check(records)
         if checked.errors:
             raise RequestError(
@@ -419,7 +456,15 @@ class KeelServer:
             ) from None
         latency_ms = (time.perf_counter() - start) * 1000
         state["version"] = prediction.version
-        self._log(request_id, served, prediction, checked, role=role, latency_ms=latency_ms)
+        self._log(
+            request_id,
+            served,
+            prediction,
+            checked,
+            role=role,
+            latency_ms=latency_ms,
+            looked=looked,
+        )
         self.feedback_gate.issued(request_id, len(records))
         self._observe(role, request_id, len(records), start, prediction.predictions)
         if (
@@ -434,6 +479,13 @@ class KeelServer:
         return _Answer(served, prediction, role)
 
     async def _shadow(self, served: ServedModel, request_id: str, records: list[Any]) -> None:
+        looked = None
+        if served.features is not None:
+            try:
+                looked = await _lookup(served.features, records)
+            except RequestError:
+                return
+            records = looked.records
         checked = served.checker.check(records)
         if checked.errors:
             return
@@ -444,7 +496,15 @@ class KeelServer:
             self._observe("challenger", request_id, len(records), start, None)
             return
         latency_ms = (time.perf_counter() - start) * 1000
-        self._log(request_id, served, prediction, checked, role="shadow", latency_ms=latency_ms)
+        self._log(
+            request_id,
+            served,
+            prediction,
+            checked,
+            role="shadow",
+            latency_ms=latency_ms,
+            looked=looked,
+        )
         self._observe("challenger", request_id, len(records), start, prediction.predictions)
 
     def _key(self, request: Request, records: list[Any]) -> str | None:
@@ -479,21 +539,34 @@ class KeelServer:
         *,
         role: str,
         latency_ms: float,
+        looked: Looked | None = None,
     ) -> None:
         scores, confidences = served.scores(prediction.probabilities, prediction.predictions)
+        inputs: list[Any] = checked.values
+        columns = served.columns
+        moment = time.time()
+        if looked is not None and served.features is not None:  # the assembled vector
+            inputs = [
+                [*extra, *values, status]
+                for extra, values, status in zip(
+                    looked.extras, checked.values, looked.statuses, strict=True
+                )
+            ]
+            columns = (*served.features.logged, *columns, STATUS_COLUMN)
+            moment = looked.time
         self.writer.add(
             request_id=request_id,
-            time=time.time(),
+            time=moment,
             model=self.name,
             version=prediction.version,
             role=role,
             latency_ms=latency_ms,
-            inputs=checked.values,
+            inputs=inputs,
             violations=checked.violations,
             predictions=prediction.predictions,
             scores=scores,
             confidences=confidences,
-            columns=served.columns,
+            columns=columns,
         )
 
     # -- feedback and admin -----------------------------------------------------------------
@@ -556,6 +629,14 @@ class KeelServer:
             expected_revision=current.revision,
             project=self.project,
         )
+
+
+async def _lookup(lookup: FeatureLookup, records: list[Any]) -> Looked:
+    """The request's features from the online store: in the event loop from the embedded
+    store (tens of microseconds), in a thread from a store across the network."""
+    if lookup.remote:
+        return await asyncio.to_thread(lookup.lookup, records)
+    return lookup.lookup(records)
 
 
 def _problems(errors: list[dict[str, Any]], name: str) -> str:

@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -89,15 +89,24 @@ class LogWriter:
         self._journal = _open_journal(journal, name)
         self._journaled_types: dict[str, DType] | None = None
         self._journal_failed = False
+        self._extra_types: dict[str, DType] = {}
         self.set_contract(contract)
         self.written = 0
 
-    def set_contract(self, contract: Contract | None) -> None:
-        """The input columns logged beside each prediction (a new version may change them)."""
+    def set_contract(
+        self, contract: Contract | None, *, extra: Mapping[str, DType] | None = None
+    ) -> None:
+        """The input columns logged beside each prediction (a new version may change them);
+        ``extra``: the types of columns logged besides them (a feature lookup's keys,
+        request fields and statuses), kept for every version served since."""
         columns = contract.column_names if contract is not None else ()
+        if extra:
+            self.predictions.check_inputs(list(extra))
+            self._extra_types.update(extra)
         self.predictions.check_inputs(columns)
         self.inputs: tuple[str, ...] = columns
-        self._types = {c.name: c.dtype for c in contract.columns} if contract else {}
+        own = {c.name: c.dtype for c in contract.columns} if contract else {}
+        self._types = {**self._extra_types, **own}
 
     def add(
         self,

@@ -71,7 +71,7 @@ def add_routes(app: FastAPI, server: KeelServer) -> dict[str, Any]:
         """MLflow's scoring protocol, as ``mlflow models serve`` answers it."""
         request.scope["state"]["route"] = "/invocations"
         body = await read_body(request, server.max_body_bytes, csv=True, strict=True)
-        columns = server.champion.columns
+        columns = server.champion.request_columns
         records = body if isinstance(body, list) else parsed(lambda: mlflow_records(body, columns))
         answer = await server.answer(request, records, "/invocations")
         return json_response({"predictions": answer.prediction.predictions})
@@ -129,7 +129,7 @@ def _v2_routes(app: FastAPI, server: KeelServer) -> None:
     async def ready(request: Request) -> Response:
         """Readiness: a model is loaded and the server is not shutting down."""
         request.scope["state"]["route"] = "/v2/health/ready"
-        return json_response({"ready": server.ready}, 200 if server.ready else 503)
+        return _readiness({}, await server.readiness())
 
     @app.get("/v2/models/{model_name}", tags=["v2"])
     async def model_metadata(model_name: str, request: Request) -> Response:
@@ -153,15 +153,14 @@ def _v2_routes(app: FastAPI, server: KeelServer) -> None:
         """Open Inference Protocol v2 model readiness."""
         request.scope["state"]["route"] = "/v2/models/{name}/ready"
         _known(model_name, name)
-        return json_response({"name": name, "ready": server.ready}, 200 if server.ready else 503)
+        return _readiness({"name": name}, await server.readiness())
 
     @app.get("/v2/models/{model_name}/versions/{model_version}/ready", tags=["v2"])
     async def version_ready(model_name: str, model_version: str, request: Request) -> Response:
         """Open Inference Protocol v2 readiness of a served version."""
         request.scope["state"]["route"] = "/v2/models/{name}/versions/{version}/ready"
         _, served = _served_version(server, model_name, model_version)
-        answer = {"name": name, "version": str(served.version), "ready": server.ready}
-        return json_response(answer, 200 if server.ready else 503)
+        return _readiness({"name": name, "version": str(served.version)}, await server.readiness())
 
 
 async def _infer(
@@ -203,7 +202,7 @@ async def _infer(
         raw = decompress(raw, encoding, server.max_body_bytes)
     body = read_infer_body(raw, header_length)
     requested = requested_outputs(body, served.outputs)  # before predicting: a 400 costs nothing
-    records, request_id = parsed(lambda: v2_records(body, served.columns))
+    records, request_id = parsed(lambda: v2_records(body, served.request_columns))
     answer = await server.answer(request, records, route, role=role)
     prediction = answer.prediction
     tensors = v2_outputs(prediction.predictions, prediction.probabilities, answer.served.datatypes)
@@ -237,7 +236,8 @@ def _operation_routes(app: FastAPI, server: KeelServer, docs: dict[str, Any]) ->
         """Health as ``mlflow models serve`` answers it (200 while a model is served; 503
         once the server is shutting down), for MLflow's clients and SageMaker-style probes."""
         request.scope["state"]["route"] = request.url.path
-        return Response(b"\n", status_code=200 if server.ready else 503, media_type=_MLFLOW_TYPE)
+        ready = await server.readiness() is None
+        return Response(b"\n", status_code=200 if ready else 503, media_type=_MLFLOW_TYPE)
 
     app.get("/ping", tags=["operations"])(ping)
     app.get("/health", tags=["operations"])(ping)
@@ -292,6 +292,13 @@ def _direct(handler: Callable[[Request], Any], occupancy: Occupancy | None) -> A
     return call
 
 
+def _readiness(answer: dict[str, Any], problem: str | None) -> Response:
+    """A readiness answer: 200, or 503 with ``reason`` saying why not."""
+    if problem is None:
+        return json_response({**answer, "ready": True})
+    return json_response({**answer, "ready": False, "reason": problem}, 503)
+
+
 def _known(asked: str, name: str) -> None:
     if asked != name:
         raise RequestError(404, "model_not_found", f"this server serves {name!r}, not {asked!r}")
@@ -332,7 +339,9 @@ def _metadata(served: ServedModel, server: KeelServer) -> dict[str, Any]:
         "name": served.name,
         "versions": _versions(server),
         "platform": f"keel-{served.model.manifest.adapter}",
-        "inputs": input_metadata(served.model.input_contract),
+        "inputs": input_metadata(served.model.input_contract)
+        if served.features is None
+        else served.features.input_metadata(),
         "outputs": outputs,
         "parameters": {"classes": served.classes, "task": served.model.manifest.task},
     }

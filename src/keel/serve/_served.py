@@ -10,6 +10,7 @@ import numpy as np
 from keel.contracts import record_checker
 from keel.models import KeelModel, sample_rows
 from keel.serve._batching import Prediction
+from keel.serve._features import FeatureLookup
 from keel.serve._oip import datatype_of
 
 __all__ = ["ServedModel"]
@@ -26,6 +27,11 @@ class ServedModel:
         self.model = model
         self.checker = record_checker(model.input_contract, mode=inputs_mode)
         self.columns = self.checker.names
+        self.features: FeatureLookup | None = None
+        """Set for a version trained on a feature service: requests carry keys, not features."""
+        self.request_columns: tuple[str, ...] = tuple(self.columns)
+        """What a request's records hold, in order (the model's columns, or the keys and
+        request fields of its feature service)."""
         classes = model.classes
         self.classes: list[Any] | None = list(classes) if classes is not None else None
         self.classifier = self.classes is not None
@@ -39,6 +45,11 @@ class ServedModel:
         self._frame: Callable[[list[list[Any]]], Any] | None = None
         if not self.checker.numeric:
             self._frame = self._as_frame
+
+    def use_features(self, lookup: FeatureLookup) -> None:
+        """Serve from entity keys and request fields, the features looked up online."""
+        self.features = lookup
+        self.request_columns = lookup.request_columns
 
     def warm_up(self) -> None:
         """Predict once on contract-shaped rows, so that the first request does not pay

@@ -282,6 +282,9 @@ model_versions = sa.Table(  # immutable: rows are inserted, never updated
     sa.Column("created_by", sa.String(KEY_LENGTH), nullable=False),
     sa.Column("description", sa.Text()),
     sa.Column("metrics", JSONType),
+    # revision 0007: the feature service it was trained with, resolved at registration
+    sa.Column("feature_service", sa.String(KEY_LENGTH)),
+    sa.Column("feature_snapshot", JSONType),
 )
 
 model_aliases = sa.Table(  # revision: bumped by every move (optimistic concurrency)

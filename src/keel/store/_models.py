@@ -60,6 +60,8 @@ class ModelVersion:
     description: str | None = None
     metrics: Mapping[str, float] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
+    feature_service: str | None = None
+    """The feature service it was trained with (snapshot: ModelStore.feature_snapshot)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON of one version (``keel models show NAME/3 --format json``)."""
@@ -76,6 +78,7 @@ class ModelVersion:
                     "description": self.description,
                     "metrics": dict(self.metrics),
                     "manifest": self.manifest,
+                    "feature_service": self.feature_service,
                 }
             )
         )
@@ -150,8 +153,19 @@ class ModelStore:
         run_id: str | None = None,
         description: str | None = None,
         metrics: Mapping[str, float] | None = None,
+        feature_service: str | None = None,
+        feature_snapshot: Mapping[str, Any] | None = None,
     ) -> ModelVersion:
-        """Register the next version of ``name`` (created on first use), with its event."""
+        """Register the next version of ``name`` (created on first use), with its event.
+
+        ``feature_service`` names the feature service the version was trained with and
+        ``feature_snapshot`` is that service as resolved then (plain JSON data); both are
+        stored with the version, immutable like the rest of it."""
+        if (feature_service is None) != (feature_snapshot is None):
+            raise UsageError(
+                "a model version's feature service and its snapshot are stored together.",
+                hint="Pass both feature_service and feature_snapshot, or neither.",
+            )
         now = datetime.now(UTC)
 
         def work(conn: Connection) -> int:
@@ -174,9 +188,20 @@ class ModelStore:
                     created_by=actor,
                     description=description,
                     metrics=dict(metrics or {}),
+                    feature_service=feature_service,
+                    feature_snapshot=None if feature_snapshot is None else dict(feature_snapshot),
                 )
             )
-            _event(conn, model_id, "register", actor, version=version, reason=description)
+            detail = None if feature_service is None else {"feature_service": feature_service}
+            _event(
+                conn,
+                model_id,
+                "register",
+                actor,
+                version=version,
+                reason=description,
+                detail=detail,
+            )
             return version
 
         return self.get_version(name, transaction(self._write, work))
@@ -330,6 +355,21 @@ class ModelStore:
                 raise AssertionError("unreachable")  # pragma: no cover
             aliases = _aliases_of(conn, model_id)
         return _version(name, row, aliases)
+
+    def feature_snapshot(self, name: str, version: int) -> dict[str, Any] | None:
+        """The feature service snapshot stored with version ``version`` of ``name`` (``None``
+        when the version names no feature service)."""
+        check_version(version)
+        with self._read.connect() as conn:
+            model_id = _model_id(conn, name)
+            row = conn.execute(
+                sa.select(model_versions.c.feature_snapshot).where(
+                    model_versions.c.model_id == model_id, model_versions.c.version == version
+                )
+            ).first()
+            if row is None:
+                _require_version(conn, model_id, name, version)
+        return None if row is None or row[0] is None else dict(row[0])
 
     def alias(self, name: str, alias: str) -> AliasState:
         """Where ``alias`` points, and its revision (for an optimistic move)."""
@@ -515,4 +555,5 @@ def _version(name: str, row: Row[Any], aliases: Mapping[str, int]) -> ModelVersi
         description=row.description,
         metrics=row.metrics or {},
         aliases=tuple(a for a, v in aliases.items() if v == row.version),
+        feature_service=row.feature_service,
     )

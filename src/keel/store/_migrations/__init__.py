@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HEAD", "VERSION_TABLE", "current_revision", "head_revision", "upgrade"]
 
-HEAD = "0006"  # the newest script in versions/ (tests/store/test_metadata_migrations.py checks)
+HEAD = "0007"  # the newest script in versions/ (tests/store/test_metadata_migrations.py checks)
 VERSION_TABLE = "keel_alembic_version"
 _LOCK_KEY = 0x6B65656C  # "keel": the PostgreSQL advisory lock that serializes upgrades
 
