@@ -73,6 +73,7 @@ bench: setup
 	$(BIN)/python benchmarks/serve/bench_serve.py
 	$(BIN)/python benchmarks/features/bench_training_set.py
 	$(BIN)/python benchmarks/features/bench_online.py
+	$(BIN)/python benchmarks/features/bench_skew.py
 
 clean:
 	rm -rf $(VENV) .tools .venv-bench .venv-bench-ge .venv-bench-store .venv-bench-monitor .venv-bench-serve .mypy_cache .ruff_cache .pytest_cache

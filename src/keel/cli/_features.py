@@ -1,6 +1,6 @@
-"""``keel features list|show|training-set|materialize|get``: the project's feature definitions
-(read from the file ``keel.toml`` names, ``[features] definitions``), point-in-time training
-sets, and the online store.
+"""``keel features list|show|training-set|materialize|get|skew``: the project's feature
+definitions (read from the file ``keel.toml`` names, ``[features] definitions``),
+point-in-time training sets, the online store, and training-serving skew.
 
 JSON shapes (``--format json``): ``list`` gives ``{"source", "entities": [...], "views":
 [...], "services": [...], "derived": [...]}`` with each item as ``show`` gives it; ``show
@@ -10,7 +10,9 @@ contract, description``) or service (``name, features, full_names, description``
 "missing"}], "key", "dataset", "cache_hit", "output"}``; ``materialize`` gives
 ``{"store", "materializations": [{"view", "as_of", "fingerprint", "rows", "written",
 "features"}]}``;
-``get`` gives ``{"features", "rows", "status", "materializations"}``.
+``get`` gives ``{"features", "rows", "status", "materializations"}``; ``skew`` gives
+:meth:`keel.features.SkewReport.to_dict` (docs/features.md), exit 1 when a feature's share
+of differing values exceeds the threshold.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from keel.cli._output import Format, out, print_json, progress, reporting
+from keel.cli._output import EXIT_FAILED, Format, out, print_json, progress, reporting
 
 # Library code is imported inside each command, so that `keel X` loads only what X needs.
 
@@ -278,3 +280,96 @@ def get(
         out.print(
             f"  {view}: {state} (materialized as of {meta.as_of.isoformat()})", highlight=False
         )
+
+
+@app.command()
+def skew(
+    name: Annotated[str, typer.Argument(help="The served model's name.")],
+    since: Annotated[
+        str,
+        typer.Option(help="From: 2026-11-01, 2026-11-01T12:00, or a span back from now (1d, 24h)."),
+    ] = "1d",
+    until: Annotated[str | None, typer.Option(help="Up to (excluded), the same way.")] = None,
+    service: Annotated[
+        str | None,
+        typer.Option(
+            "--service", "-s", help="The feature service served [default: each version's]."
+        ),
+    ] = None,
+    max_share: Annotated[
+        float | None,
+        typer.Option(
+            help="Fail when more than this share of a feature's values differ "
+            "[default: keel.toml [features] skew_max_share, 0.01]."
+        ),
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(help="Numbers within TOLERANCE x max(1, |offline|) are equal.")
+    ] = 1e-9,
+    html: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
+    definitions: Annotated[Path | None, _DEFINITIONS] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Training-serving skew of model NAME: per feature, the share of the values it served
+    that differ from the point-in-time join at the logged request times, and why (stale,
+    missing, expired, computed differently). Exit 1 when a feature's share exceeds
+    --max-share."""
+    from keel.monitor import skew as run_skew
+
+    with reporting(), progress(f"Replaying the features model {name} served"):
+        found = run_skew(
+            name,
+            since=since,
+            until=until,
+            service=service,
+            definitions=None if definitions is None else _load(definitions),
+            max_share=max_share,
+            tolerance=tolerance,
+        )
+    if html is not None:
+        from keel.monitor import skew_html
+
+        html.write_text(skew_html(found), encoding="utf-8")
+    if fmt is Format.json:
+        print_json(found.to_dict())
+    else:
+        print_skew(found)
+        if html is not None:
+            out.print(f"Wrote {html}", highlight=False)
+    if not found.passed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def print_skew(found: Any) -> None:
+    """A skew report as a table (``keel features skew``, ``keel monitor report``)."""
+    from keel.features import SKEW_REASONS as REASONS
+
+    verdict = (
+        f"SKEW in {', '.join(found.skewed)}" if found.skewed else "no feature over the threshold"
+    )
+    table = Table(
+        title=f"{found.model or 'served rows'}: {found.rows:,} served rows, skew threshold "
+        f"{found.max_share:.2%} - {verdict}",
+        title_justify="left",
+    )
+    for column in ("feature", "view", "differ", "share", *REASONS):
+        table.add_column(column)
+    for item in found.features:
+        share = f"{item.share:.2%}"
+        table.add_row(
+            item.feature,
+            item.view or "(derived)",
+            f"{item.differ:,}",
+            f"[bold red]{share}[/]" if item.share > found.max_share else share,
+            *(f"{item.reasons[r]:,}" for r in REASONS),
+        )
+    out.print(table)
+    for item in found.features:
+        for example in item.examples[:1]:
+            keys = ", ".join(f"{k}={v}" for k, v in example["keys"].items())
+            out.print(
+                f"  {item.feature}: {keys} at {example['time']:%Y-%m-%d %H:%M:%S}: served "
+                f"{example['served']!r}, offline {example['offline']!r} ({example['reason']})",
+                highlight=False,
+                markup=False,
+            )

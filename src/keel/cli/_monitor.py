@@ -325,7 +325,21 @@ def _print_report(result: Any) -> None:
             _metric_cell(w, metric),
         )
     out.print(table)
+    if result.skew is not None:
+        _print_skew(result.skew)
     _print_alerts(result)
+
+
+def _print_skew(found: Any) -> None:
+    """The report's training-serving skew, or why it was not measured."""
+    from keel.cli._features import print_skew
+
+    if isinstance(found, dict):
+        out.print(f"[bold red]skew not measured:[/] {escape(found['error'])}", highlight=False)
+        if found.get("hint"):
+            out.print(f"[bold]Hint:[/] {escape(found['hint'])}", highlight=False)
+        return
+    print_skew(found)
 
 
 def _print_alerts(result: Any) -> None:

@@ -43,6 +43,7 @@ _SETTINGS: dict[tuple[str, str], tuple[type, Value]] = {
     ("logging", "format"): (str, "text"),
     ("features", "definitions"): (str, ""),
     ("features", "online"): (str, ""),
+    ("features", "skew_max_share"): (float, 0.01),
     # objectives of the quality KPIs (keel kpis, the overview of keel ui): docs/ui.md
     ("kpis", "contract_pass_rate"): (float, 0.95),
     ("kpis", "data_freshness"): (str, "30d"),
@@ -118,6 +119,9 @@ format = "text"
 # The online store for materialized features: the embedded SQLite store (.keel/online.db)
 # by default, or a Redis server: online = "redis://127.0.0.1:6379/0" (pip install mlkeel[redis]).
 # online = ""
+# keel features skew fails when more than this share of a feature's served values differ
+# from the point-in-time join (docs/features.md).
+# skew_max_share = 0.01
 
 [kpis]
 # Objectives of the quality KPIs (keel kpis; the overview of keel ui). Defaults shown.
@@ -160,6 +164,8 @@ class Config:
     """The Python file defining entities, feature views and services (relative to ``root``)."""
     features_online: str = ""
     """The online store's URL: empty for the embedded SQLite store, or ``redis://...``."""
+    features_skew_max_share: float = 0.01
+    """``keel features skew`` fails when a feature's share of differing values exceeds it."""
     kpis: tuple[tuple[str, Value], ...] = ()
     """The ``[kpis]`` objectives, every key with its value (defaults filled in)."""
 
@@ -211,6 +217,7 @@ def load_config(start: Path | None = None, env: Mapping[str, str] | None = None)
         artifacts_options=options,
         features_definitions=str(get("features", "definitions")),
         features_online=str(get("features", "online")),
+        features_skew_max_share=float(get("features", "skew_max_share")),
         kpis=tuple((key, get(section, key)) for section, key in _SETTINGS if section == "kpis"),
     )
 

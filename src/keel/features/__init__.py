@@ -22,6 +22,12 @@ from keel.features._service import FeatureLike as FeatureLike
 from keel.features._service import FeatureService as FeatureService
 from keel.features._service import Plan as Plan
 from keel.features._service import ViewPart as ViewPart
+from keel.features._skew import FEATURE_STATUS_COLUMN as FEATURE_STATUS_COLUMN
+from keel.features._skew import SKEW_REASONS as SKEW_REASONS
+from keel.features._skew import SKEW_TOLERANCE as SKEW_TOLERANCE
+from keel.features._skew import FeatureSkew as FeatureSkew
+from keel.features._skew import SkewReport as SkewReport
+from keel.features._skew import skew_of as skew_of
 from keel.features._snapshot import service_plan as service_plan
 from keel.features._snapshot import service_snapshot as service_snapshot
 from keel.features._source import SqlQuery as SqlQuery
@@ -34,6 +40,9 @@ from keel.features._view import FeatureRef as FeatureRef
 from keel.features._view import FeatureView as FeatureView
 
 __all__ = [
+    "FEATURE_STATUS_COLUMN",
+    "SKEW_REASONS",
+    "SKEW_TOLERANCE",
     "Coverage",
     "Definitions",
     "DerivedFeature",
@@ -42,12 +51,14 @@ __all__ = [
     "FeatureLike",
     "FeatureRef",
     "FeatureService",
+    "FeatureSkew",
     "FeatureView",
     "Materialization",
     "OnlineFeatures",
     "OnlineStore",
     "OnlineStoreUnavailableError",
     "Plan",
+    "SkewReport",
     "SqlQuery",
     "TrainingSet",
     "ViewPart",
@@ -58,6 +69,7 @@ __all__ = [
     "open_online_store",
     "service_plan",
     "service_snapshot",
+    "skew_of",
     "sql",
     "training_set",
 ]

@@ -43,6 +43,8 @@ from keel.monitor._report import WindowReport as WindowReport
 from keel.monitor._report import report as report
 from keel.monitor._report_html import comparison_html as comparison_html
 from keel.monitor._report_html import monitor_report_html as monitor_report_html
+from keel.monitor._skew import skew as skew
+from keel.monitor._skew_html import skew_html as skew_html
 from keel.monitor._windows import parse_time as parse_time
 
 __all__ = [
@@ -85,6 +87,8 @@ __all__ = [
     "reference_bins",
     "report",
     "set_reference",
+    "skew",
+    "skew_html",
     "store_dataset_reference",
     "store_model_reference",
     "store_prepared_reference",

@@ -36,6 +36,7 @@ from keel.monitor._profile import Bins, Profile, profile_many, reference_bins
 from keel.monitor._profile_drift import drift_of_profiles
 from keel.monitor._quality import quality_queries, window_quality
 from keel.monitor._reference import MODEL_OUTPUTS  # the model's answers, drifted like inputs
+from keel.monitor._skew import report_skew
 from keel.monitor._windows import (
     Window,
     drift_by_window,
@@ -50,6 +51,7 @@ from keel.monitor._windows import (
 if TYPE_CHECKING:
     import polars as pl
 
+    from keel.features import SkewReport
     from keel.tracking import Project
 
 __all__ = ["MonitorReport", "WindowReport", "report"]
@@ -107,6 +109,9 @@ class MonitorReport:
     slices: Mapping[str, Any] = field(default_factory=dict)
     champion_vs_challenger: Mapping[str, Any] | None = None
     alerts: list[Alert] = field(default_factory=list)
+    skew: SkewReport | Mapping[str, Any] | None = None
+    """Training-serving skew when the model serves features (else None), or why it could
+    not be measured (``{"error", "hint"}``)."""
 
     @property
     def latest(self) -> WindowReport | None:
@@ -133,7 +138,14 @@ class MonitorReport:
                 None if self.champion_vs_challenger is None else dict(self.champion_vs_challenger)
             ),
             "alerts": [a.to_dict() for a in self.alerts],
+            "skew": _skew_dict(self.skew),
         }
+
+
+def _skew_dict(found: SkewReport | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    return dict(found) if isinstance(found, Mapping) else found.to_dict()
 
 
 def _drift_dict(r: DriftResult) -> dict[str, Any]:
@@ -256,6 +268,14 @@ def report(
         windows=reports,
         slices=slices,
         champion_vs_challenger=duel,
+        skew=report_skew(
+            name,
+            since=selection.since,
+            until=selection.until,
+            columns=selection.schema.names(),
+            version=_served_version(selection),
+            project=project,
+        ),
     )
     return replace(result, alerts=check(result, thresholds))
 

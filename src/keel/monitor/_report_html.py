@@ -15,6 +15,7 @@ from keel._html import DOCUMENT_END, document_head
 from keel.monitor._compare import Comparison
 from keel.monitor._profile import Bins, ColumnProfile
 from keel.monitor._report import MonitorReport
+from keel.monitor._skew_html import skew_section
 
 __all__ = ["comparison_html", "monitor_report_html"]
 
@@ -180,6 +181,8 @@ def monitor_report_html(report: MonitorReport, *, title: str | None = None) -> s
         parts += _slices_section(data["slices"])
     if data["champion_vs_challenger"]:
         parts += _duel_section(data["champion_vs_challenger"], ticks)
+    if data["skew"]:
+        parts += skew_section(data["skew"])
     parts.append(
         '<p class="muted">Figures marked <em>estimated</em> come from the model\'s own '
         "confidence (CBPE): they assume calibrated probabilities and no concept drift.</p>"
