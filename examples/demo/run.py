@@ -11,9 +11,11 @@ register, gate and evaluate them; compare a drifted month with the training data
 roll out a faulty retrained challenger as a canary that the guardrails roll back on their
 own, and monitor the prediction log. Feature store (feature_store.py): the applicant
 features as views over timestamped history, a point-in-time training set beside what a naive
-join leaks, materialized and looked up online. Quality at a glance: the KPIs (keel kpis) and
-the whole project as a static web site (keel ui --export). Safety: a dataset restore refuses
-to overwrite what is at its destination, and a run whose process was SIGKILLed is shown as killed.
+join leaks, materialized and looked up online; the model served with online lookup (requests
+carry an applicant id and the form's fields), and the skew a materialization lag causes.
+Quality at a glance: the KPIs (keel kpis) and the whole project as a static web site (keel
+ui --export). Safety: a dataset restore refuses to overwrite what is at its destination, and
+a run whose process was SIGKILLed is shown as killed.
 
 The data has a planted, documented signal and drift (make_sample.py), so the figures are
 true: the closing summary states the champion's held-out AUC and F1, what the gate's
@@ -33,7 +35,11 @@ from rich.console import Console
 from rich.rule import Rule
 
 sys.path.insert(0, str(Path(__file__).parent))
-from feature_store import Leakage, feature_store  # steps 15-17: the feature store
+from feature_store import (  # steps 15-18: the feature store
+    Leakage,
+    feature_store,
+    serve_with_online_features,
+)
 from make_sample import next_month  # the planted drift
 from schemas import Loan  # the demo's reviewed contract, beside this script
 from serving import serve_and_monitor  # steps 11-14: serving, canary, monitoring
@@ -163,6 +169,7 @@ def main() -> None:
     serve_and_monitor(OUT, keel, _features, served, drifted(served))
     keel("runs", "list")
     leakage = feature_store(OUT, keel)
+    serve_with_online_features(OUT, keel, leakage)
     quality_at_a_glance()
     summary(leakage)
     console.print(Rule("Demo finished: outputs in demo-output/"))
