@@ -275,12 +275,12 @@ def serve_with_online_features(
     keel("features", "materialize", "bureau")  # the fix: materialize on every new file
 
 
-def new_reports(out: Path, applicants: pl.DataFrame) -> int:
+def new_reports(out: Path, applicants: pl.DataFrame, at: datetime | None = None) -> int:
     """Append a fresh bureau report (a new loan elsewhere, a lower score) for each applicant
-    to the view's source, seen now; returns how many."""
+    to the view's source, seen ``at`` (naive UTC; default now); returns how many."""
     path = out / "data" / "bureau.parquet"
     bureau = pl.read_parquet(path)
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = at or datetime.now(UTC).replace(tzinfo=None)
     latest = (
         bureau.filter(pl.col("applicant_id").is_in(applicants["applicant_id"].implode()))
         .sort("event_time")

@@ -115,3 +115,44 @@ def test_naive_join_leaks_and_point_in_time_does_not(demo: ModuleType, tmp_path:
     # the leaked model looks far better in validation than it is on served features
     assert leakage.naive_reported_auc > leakage.honest_auc + 0.08
     assert leakage.naive_real_auc < leakage.naive_reported_auc - 0.1
+
+
+def test_reports_nobody_materialized_are_served_stale(demo: ModuleType, tmp_path: Path) -> None:
+    """Step 18's story without a server: the values served after new_reports are stale."""
+    from feature_store import new_reports, write_history
+
+    from keel.features import FEATURE_STATUS_COLUMN, get_online, materialize, skew_of
+
+    end = dt.datetime(2026, 12, 7)
+    _, _, applications = write_history(tmp_path, end)
+    asked = applications.select("applicant_id", "amount", "income").head(20)
+    materialize(as_of=end)
+
+    def served(at: dt.datetime) -> pl.DataFrame:
+        found = get_online(asked.to_dicts(), "loan_scoring", now=at)
+        status = {"found": "ok", "expired": "expired", "missing": "missing"}
+        views = {"bureau": ["credit_score", "delinquencies_12m", "open_loans"],
+                 "activity": ["missed_payments_90d", "avg_balance"]}  # fmt: skip
+        logged = [
+            json.dumps(
+                {"debt_to_income": "derived"}
+                | {f: status[state] for view, state in row.items() for f in views[view]}
+            )
+            for row in found.status
+        ]
+        return found.to_frame().with_columns(
+            time=pl.lit(at), **{FEATURE_STATUS_COLUMN: pl.Series(logged)}
+        )
+
+    before = served(end + dt.timedelta(hours=1))
+    assert new_reports(tmp_path, asked.head(5), at=end + dt.timedelta(hours=2)) == 5
+    after = served(end + dt.timedelta(hours=3))
+    report = skew_of(pl.concat([before, after]), "loan_scoring")
+
+    score = report.feature("credit_score")
+    assert (score.rows, score.differ, score.reasons["stale"]) == (40, 5, 5)
+    assert report.feature("missed_payments_90d").differ == 0
+    assert "credit_score" in report.skewed
+    materialize(["bureau"], as_of=end + dt.timedelta(hours=3))  # the fix
+    fixed = skew_of(served(end + dt.timedelta(hours=3)), "loan_scoring")
+    assert fixed.skewed == ()
