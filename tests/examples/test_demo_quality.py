@@ -89,7 +89,7 @@ def test_next_month_drifts_the_way_the_demo_says(demo: ModuleType) -> None:
     texas = pl.col("state") == "TX"
     assert later.filter(texas).height > 2 * clean.filter(texas).height
     assert later["income"].median() > 1.5 * clean["income"].median()
-    # the downturn: Texas' default rate rises, and the labels still follow the signal
+    # the downturn: Texas' default rate rises (outcomes drawn again, not copied)
     assert later.filter(texas)["defaulted"].mean() > clean.filter(texas)["defaulted"].mean()
     assert demo.Loan.check(later).passed
 
