@@ -13,7 +13,14 @@ from pathlib import Path
 import polars as pl
 from schemas import Loan
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    log_loss,
+    precision_recall_curve,
+    roc_auc_score,
+)
+from sklearn.model_selection import FixedThresholdClassifier, cross_val_predict
 
 import keel
 
@@ -119,25 +126,38 @@ def featurize(loans: keel.Frame[Loan]) -> keel.Frame[Features]:
 
 
 @keel.step
-def train(features: keel.Frame[Features], c: float = 1.0) -> LogisticRegression:
-    """A logistic regression on the features."""
+def train(features: keel.Frame[Features], c: float = 1.0) -> FixedThresholdClassifier:
+    """A logistic regression that flags a loan as a likely default above a tuned threshold.
+
+    About 1 loan in 5 defaults, so the usual 0.5 would flag almost no one: the threshold is
+    the one with the best F1 on out-of-fold predictions of the training rows (5 folds), so
+    the held-out rows never choose it.
+    """
     frame = features.to_polars()
+    x, y = frame.select(FEATURES).to_numpy(), frame["defaulted"].to_numpy()
     model = LogisticRegression(C=c, max_iter=1000)
-    model.fit(frame.select(FEATURES).to_numpy(), frame["defaulted"].to_numpy())
-    return model
+    scores = cross_val_predict(model, x, y, cv=5, method="predict_proba")[:, 1]
+    precision, recall, thresholds = precision_recall_curve(y, scores)
+    f1 = 2 * precision * recall / (precision + recall).clip(min=1e-12)
+    threshold = float(thresholds[f1[:-1].argmax()])
+    return FixedThresholdClassifier(model, threshold=threshold).fit(x, y)
 
 
 @keel.step
-def evaluate(model: LogisticRegression, test: keel.Frame[Features]) -> dict[str, float]:
+def evaluate(model: FixedThresholdClassifier, test: keel.Frame[Features]) -> dict[str, float]:
     """Held-out quality (these become the run's metrics: evaluate.auc, ...)."""
     frame = test.to_polars()
     truth = frame["defaulted"].to_numpy()
-    scores = model.predict_proba(frame.select(FEATURES).to_numpy())[:, 1]
+    x = frame.select(FEATURES).to_numpy()
+    scores = model.predict_proba(x)[:, 1]
+    flagged = model.predict(x)
     auc = roc_auc_score(truth, scores) if len(set(truth)) > 1 else math.nan
     return {
         "auc": float(auc),
         "log_loss": float(log_loss(truth, scores, labels=[0, 1])),
-        "accuracy": float(accuracy_score(truth, scores > 0.5)),
+        "accuracy": float(accuracy_score(truth, flagged)),
+        "f1": float(f1_score(truth, flagged, zero_division=0.0)),
+        "threshold": float(model.threshold),
     }
 
 
