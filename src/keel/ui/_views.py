@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from keel._json import json_safe
 from keel.errors import UsageError
 from keel.tracking import compare_runs, dataset_version_to_dict, run_to_dict
+from keel.ui._found import NotFoundError
+from keel.ui._found import found as _found
 from keel.ui._kpis import evaluate_kpis, worst
+from keel.ui._views_data import dataset_profile
 from keel.ui._views_models import EVALUATION, evaluations
 
 if TYPE_CHECKING:
     from keel.tracking import Project
-
-T = TypeVar("T")
 
 __all__ = [
     "COMPARE_LIMIT",
@@ -48,18 +49,6 @@ PAGE_SIZE = 50
 COMPARE_LIMIT = 50
 SHOWN_METRICS = 12
 SHOWN_PARAMS = 8
-
-
-class NotFoundError(UsageError):
-    """The page's object (a run, a model version, a dataset) is not in the store."""
-
-
-def _found(find: Callable[[], T]) -> T:
-    """``find()``, its "not in the store" error as a :class:`NotFoundError` (HTTP 404)."""
-    try:
-        return find()
-    except UsageError as error:
-        raise NotFoundError(error.message, hint=error.hint) from None
 
 
 def kpis(project: Project) -> dict[str, Any]:
@@ -333,6 +322,4 @@ def dataset_version(project: Project, name: str, version: int) -> dict[str, Any]
     used_by = [
         {"id": r.id, "name": r.name} for r in store.get_runs(store.runs_reading(name, version))
     ]
-    from keel.ui._views_data import dataset_profile
-
     return shape | {"used_by": used_by} | dataset_profile(project, name, version)

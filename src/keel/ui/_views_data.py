@@ -15,7 +15,7 @@ from keel._json import json_safe
 from keel.errors import KeelError
 from keel.monitor import ColumnProfile, compare, find_reference
 from keel.tracking import diff_datasets
-from keel.ui._views import _found
+from keel.ui._found import found as _found
 
 if TYPE_CHECKING:
     from keel.monitor import Comparison

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 from keel.deploy import with_deployments
 from keel.pipelines import LineageNode, lineage_downstream, lineage_tree
 from keel.tracking import run_to_dict
+from keel.ui._found import NotFoundError
+from keel.ui._found import found as _found
 from keel.ui._graph import GraphNode, layout
-from keel.ui._views import NotFoundError, _found, _step, _upstream
+from keel.ui._views import _step, _upstream
 
 if TYPE_CHECKING:
     from keel.tracking import Project
