@@ -42,6 +42,46 @@ def test_list_json_shape(runs: list[str]) -> None:
     assert first["status"] == "finished"
 
 
+def test_list_json_returns_every_run_unless_limited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    project = open_project(tmp_path)
+    made = []
+    for i in range(23):  # more than the table's page of 20
+        with keel.start_run(f"r{i}", params={"i": i}, project=project) as run:
+            pass
+        made.append(run.id)
+    everything = runner.invoke(app, ["runs", "list", "--format", "json"])
+    assert everything.exit_code == 0, everything.output
+    listed = json.loads(everything.stdout)
+    assert sorted(r["id"] for r in listed) == sorted(made)
+    assert [r["id"] for r in listed] == [r.id for r in project.metadata.list_runs()]
+    from keel.cli._output import print_json
+
+    with pytest.MonkeyPatch.context() as patch:  # streamed: the same text as one dump
+        captured: list[str] = []
+        patch.setattr("typer.echo", lambda text, **_: captured.append(text))
+        print_json(listed)
+    assert everything.stdout == captured[0] + "\n"
+    limited = json.loads(runner.invoke(app, ["runs", "list", "-f", "json", "--limit", "5"]).stdout)
+    assert [r["id"] for r in limited] == [r["id"] for r in listed[:5]]
+    table = runner.invoke(app, ["runs", "list"])
+    assert table.exit_code == 0, table.output
+    assert "20 run(s), newest first" in table.stdout
+    assert "3 more run(s) not shown; use --limit 23" in " ".join(table.stdout.split())
+    whole = runner.invoke(app, ["runs", "list", "--limit", "30"])
+    assert "23 run(s)" in whole.stdout
+    assert "more run(s) not shown" not in whole.stdout
+
+
+def test_list_json_of_an_empty_experiment_is_an_empty_array(runs: list[str]) -> None:
+    result = runner.invoke(app, ["runs", "list", "--experiment", "none-yet", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
+
+
 def test_list_table_and_show(runs: list[str]) -> None:
     table = runner.invoke(app, ["runs", "list"])
     assert table.exit_code == 0

@@ -352,14 +352,21 @@ class MetadataStore:
         limit: int | None = None,
     ) -> list[Run]:
         """Runs, newest first, with their tags, params and latest metric values."""
-        where: list[sa.ColumnElement[bool]] = []
-        if experiment is not None:
-            where.append(experiments.c.name == check_name(experiment, "experiment"))
-        if status is not None:
-            where.append(runs.c.status == status)
-        if parent_id is not None:
-            where.append(runs.c.parent_id == parent_id)
-        return self._select_runs(sa.and_(sa.true(), *where), limit=limit)
+        where = _run_conditions(experiment, status, parent_id)
+        return self._select_runs(where, limit=limit)
+
+    def count_runs(
+        self,
+        *,
+        experiment: str | None = None,
+        status: RunStatus | None = None,
+        parent_id: str | None = None,
+    ) -> int:
+        """How many runs :meth:`list_runs` returns without a limit (one ``count`` query)."""
+        where = _run_conditions(experiment, status, parent_id)
+        query = sa.select(sa.func.count()).select_from(runs.outerjoin(experiments)).where(where)
+        with self._read.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     # -- params and metrics ---------------------------------------------------------------
     def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
@@ -616,6 +623,19 @@ class MetadataStore:
 
 
 # -- helpers ------------------------------------------------------------------------------
+def _run_conditions(
+    experiment: str | None, status: RunStatus | None, parent_id: str | None
+) -> sa.ColumnElement[bool]:
+    where: list[sa.ColumnElement[bool]] = []
+    if experiment is not None:
+        where.append(experiments.c.name == check_name(experiment, "experiment"))
+    if status is not None:
+        where.append(runs.c.status == status)
+    if parent_id is not None:
+        where.append(runs.c.parent_id == parent_id)
+    return sa.and_(sa.true(), *where)
+
+
 def _unavailable(url: str, password: str | None, exc: OperationalError) -> StoreUnavailableError:
     reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
     if password:
