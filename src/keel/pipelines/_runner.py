@@ -601,10 +601,7 @@ def explain_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     for key in sorted(set(old_params) | set(new_params)):
         before, after = old_params.get(key), new_params.get(key)
         if before != after:
-            if isinstance(after, dict) and "digest" in after:
-                reasons.append(f"data at {after.get('path')} changed")
-            else:
-                reasons.append(f"param {key} changed ({_short(before)} -> {_short(after)})")
+            reasons.append(_param_change(key, before, after))
     old_inputs, new_inputs = old.get("inputs") or {}, new.get("inputs") or {}
     changed = sorted(
         k for k in set(old_inputs) | set(new_inputs) if old_inputs.get(k) != new_inputs.get(k)
@@ -621,6 +618,24 @@ def explain_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     if old.get("format") != new.get("format"):
         reasons.append("Keel's cache format changed")
     return reasons
+
+
+def _param_change(key: str, before: Any, after: Any) -> str:
+    """Why one param part differs: a file param is its path and its content's digest, and
+    either or both may have changed (a new path is named as the param change it is)."""
+    old_file = isinstance(before, dict) and "digest" in before
+    new_file = isinstance(after, dict) and "digest" in after
+    if not (old_file and new_file):
+        shown = [
+            v.get("path") if isinstance(v, dict) and "digest" in v else v for v in (before, after)
+        ]
+        return f"param {key} changed ({_short(shown[0])} -> {_short(shown[1])})"
+    if before.get("path") == after.get("path"):
+        return f"data at {after.get('path')} changed"
+    change = f"param {key} changed ({_short(before.get('path'))} -> {_short(after.get('path'))})"
+    if before.get("digest") == after.get("digest"):
+        return change + ", same content"
+    return change + ", and the data differs"
 
 
 def _outcome(future: concurrent.futures.Future[StepOutcome]) -> StepOutcome:
