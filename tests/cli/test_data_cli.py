@@ -69,6 +69,31 @@ def test_diff_names_rows_files_and_contract_changes(project: Path) -> None:
     assert diff["contract"][1]["failed"] == ["v: >= 0"]
 
 
+def test_diff_defaults_to_a_table_like_every_other_command(project: Path) -> None:
+    _add("events", "--name", "events", "--contract", "contract.yaml")
+    pl.DataFrame({"id": [9], "v": [-1.0], "w": [1]}).write_parquet(
+        project / "events" / "part-1.parquet"
+    )
+    (project / "events" / "part-0.parquet").unlink()
+    _add("events", "--name", "events", "--contract", "contract.yaml", code=1)
+    table = runner.invoke(app, ["data", "diff", "events"])
+    assert table.exit_code == 0, table.output
+    assert table.stdout.startswith("events/1 -> events/2: different content")
+    cells = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in table.stdout.splitlines()
+        if line.startswith("│")
+    ]
+    rows = {row[0]: row[1:] for row in cells if row[0]}
+    assert rows["rows"] == ["3", "1"]
+    assert rows["column w"] == ["—", "added"]
+    assert rows["file part-0.parquet"] == ["present", "removed"]
+    assert rows["file part-1.parquet"] == ["", "changed"]
+    assert rows["contract"] == ["passed (events)", "FAILED (events): v: >= 0"]
+    explicit = runner.invoke(app, ["data", "diff", "events", "1", "2", "--format", "json"])
+    assert json.loads(explicit.stdout)["schema"]["added"] == ["w"]
+
+
 def test_data_failing_its_contract_is_registered_as_failing_and_exits_1(project: Path) -> None:
     pl.DataFrame({"id": [5, 5], "v": [-1.0, 2.0]}).write_parquet(project / "events" / "p2.parquet")
     result = runner.invoke(

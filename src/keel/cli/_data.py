@@ -176,14 +176,59 @@ def diff(
     name: Annotated[str, typer.Argument(help="Dataset name.")],
     old: Annotated[int | None, typer.Argument(help="Old version (default: previous).")] = None,
     new: Annotated[int | None, typer.Argument(help="New version (default: latest).")] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.json,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Rows, schema, contract and file changes between two versions."""
     from keel.tracking import diff_datasets
 
     with reporting():
         result = diff_datasets(name, old, new)
-    print_json(result) if fmt is Format.json else out.print(result)
+    if fmt is Format.json:
+        print_json(result)
+    else:
+        out.print(_diff_table(result))
+
+
+_FILES_SHOWN = 20  # per kind of change; the JSON lists them all
+
+
+def _diff_table(diff: dict[str, Any]) -> Table:
+    """``keel data diff`` for a terminal: one row per change, the two versions side by side."""
+    a, b = (Reference("dataset", diff["name"], v) for v in diff["versions"])
+    same = "same content" if diff["same_content"] else "different content"
+    table = Table(title=f"{a} -> {b}: {same}", title_justify="left")
+    for column in ("", str(a), str(b)):
+        table.add_column(column, overflow="fold")
+    table.add_row("rows", *("?" if r is None else f"{r:,}" for r in diff["rows"]))
+    table.add_row("contract", *(_contract_cell(c) for c in diff["contract"]))
+    schema = diff["schema"]
+    for column in schema["added"]:
+        table.add_row(f"column {column}", "—", "added")
+    for column in schema["removed"]:
+        table.add_row(f"column {column}", "present", "removed")
+    for column, (before, after) in schema["changed"].items():
+        table.add_row(f"column {column}", str(before), str(after))
+    for change, cells in (
+        ("added", ("—", "added")),
+        ("removed", ("present", "removed")),
+        ("changed", ("", "changed")),
+    ):
+        paths = diff["files"][change]
+        for path in paths[:_FILES_SHOWN]:
+            table.add_row(f"file {path}", *cells)
+        if len(paths) > _FILES_SHOWN:
+            table.add_row(
+                f"{len(paths) - _FILES_SHOWN} more file(s) {change}", "", "(--format json)"
+            )
+    return table
+
+
+def _contract_cell(summary: dict[str, Any] | None) -> str:
+    if summary is None:
+        return "not checked"
+    if summary.get("passed"):
+        return f"passed ({summary.get('contract')})"
+    return f"FAILED ({summary.get('contract')}): " + ", ".join(summary.get("failed") or [])
 
 
 @app.command()
