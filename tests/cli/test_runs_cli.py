@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -13,6 +14,7 @@ import keel
 from keel.cli import app
 from keel.config import init_project
 from keel.tracking import open_project
+from keel.versioning import hash_path
 
 runner = CliRunner()
 
@@ -113,3 +115,68 @@ def test_unknown_run_is_exit_2(runs: list[str]) -> None:
     assert result.exit_code == 2
     assert "no run 'zzzz'" in result.stderr
     assert runner.invoke(app, ["runs", "compare", runs[0]]).exit_code == 2
+
+
+PIPELINE = """\
+from pathlib import Path
+
+import keel
+
+
+@keel.step
+def read(source: Path) -> int:
+    return len(source.read_text().split())
+
+
+@keel.pipeline
+def count(source: Path = Path("a.txt")) -> None:
+    read(source)
+"""
+
+
+def test_compare_says_data_differs_for_runs_that_read_different_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "flow.py").write_text(PIPELINE)
+    (tmp_path / "a.txt").write_text("1 2 3\n")
+    (tmp_path / "b.txt").write_text("4 5\n")
+    (tmp_path / "copy.txt").write_text("1 2 3\n")
+
+    def run(*params: str) -> str:
+        args = [a for p in params for a in ("--param", p)]
+        done = runner.invoke(app, ["run", "flow.py:count", *args, "--format", "json"])
+        assert done.exit_code == 0, done.output
+        run_id: str = json.loads(done.stdout)["run_id"]
+        return run_id
+
+    def compare(*ids: str) -> Any:
+        done = runner.invoke(app, ["runs", "compare", *ids, "--format", "json"])
+        assert done.exit_code == 0, done.output
+        return json.loads(done.stdout)
+
+    def digest(path: str) -> str:
+        return hash_path(tmp_path / path).digest
+
+    first, other, copy = run(), run("source=b.txt"), run("source=copy.txt")
+    a_digest = digest("a.txt")
+    (tmp_path / "a.txt").write_text("9 9 9 9\n")  # new bytes under the same path
+    rewritten = run()
+
+    differs = compare(first, other)
+    assert differs["differs"]["data"] is True
+    assert differs["data"] == {
+        "file read.source": [
+            {"read": "a.txt", "digest": a_digest},
+            {"read": "b.txt", "digest": digest("b.txt")},
+        ]
+    }
+    same_bytes = compare(first, copy)  # another path, the same bytes: the same data
+    assert same_bytes["differs"]["data"] is False
+    assert same_bytes["differs"]["params"] is True
+    assert same_bytes["data"] == {}
+    assert compare(first, rewritten)["differs"]["data"] is True
+    table = runner.invoke(app, ["runs", "compare", first, rewritten])
+    assert "file read.source" in table.stdout
+    assert f"a.txt {a_digest[:12]}" in table.stdout

@@ -389,7 +389,7 @@ class _Scheduler:
                     # resolved once, here, from this process's folder: the path hashed is
                     # the path the step opens, whatever folder a worker runs in
                     path = Path(given).absolute()
-                    external = self._external(name, path, shown=str(given))
+                    external = self._external(node.name, name, path, shown=str(given))
                     if external is not None:
                         inputs.append(external)
                     params[name] = {"path": str(binding.value), "digest": _digest_of(external)}
@@ -416,10 +416,11 @@ class _Scheduler:
         }
         return components, tuple(inputs), literals
 
-    def _external(self, name: str, path: Path, *, shown: str) -> StepIO | None:
+    def _external(self, step: str, name: str, path: Path, *, shown: str) -> StepIO | None:
         """A file or folder a step reads from outside the pipeline, by content digest.
 
-        ``path`` is hashed; ``shown`` (the path as the pipeline gave it) is what is recorded.
+        ``path`` is hashed; ``shown`` (the path as the pipeline gave it) is what is recorded,
+        in the step's inputs and in the run's data fingerprint (``keel runs compare``).
         """
         if not path.exists():
             return None
@@ -428,6 +429,7 @@ class _Scheduler:
         except InputError:
             return None
         detail: dict[str, Any] = {"path": shown}
+        self.project.metadata.add_run_file(self.run_id, step, name, shown, found.digest)
         versions = self.project.metadata.dataset_versions_with_digest(found.digest)
         if versions:
             version = versions[-1]

@@ -318,6 +318,29 @@ class MetadataStore:
 
         transaction(self._write, work)
 
+    def add_run_file(self, run_id: str, step: str, name: str, path: str, digest: str) -> None:
+        """Record that step ``step`` of a run read the file or folder at ``path`` as its input
+        ``name``, with content ``digest`` (the ``files`` of the run's fingerprint, which
+        ``keel runs compare`` compares by digest: the same path may hold other data)."""
+        _check_digest(digest)
+
+        def work(conn: Connection) -> None:
+            self._require_run(conn, run_id)
+            stored = conn.execute(
+                sa.select(runs.c.fingerprint).where(runs.c.id == run_id)
+            ).scalar_one()
+            fingerprint = dict(stored or {})
+            files = [
+                f
+                for f in fingerprint.get("files") or []
+                if (f.get("step"), f.get("input")) != (step, name)
+            ]
+            files.append({"step": step, "input": name, "path": path, "digest": digest})
+            fingerprint["files"] = sorted(files, key=lambda f: (str(f["step"]), str(f["input"])))
+            conn.execute(runs.update().where(runs.c.id == run_id).values(fingerprint=fingerprint))
+
+        transaction(self._write, work)
+
     def get_run(self, run_id: str) -> Run:
         """The run with its tags, params and latest metric values."""
         found = self._select_runs(runs.c.id == run_id, limit=None)
