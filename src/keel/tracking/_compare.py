@@ -135,7 +135,7 @@ def _reads(run: Run) -> dict[str, dict[str, str | None]]:
     return found
 
 
-def _content_read(run: Run) -> tuple[list[str | None], dict[str, str | None]]:
+def _content_read(run: Run) -> tuple[list[str], dict[str, str | None]]:
     """The data dimension: the digests of the datasets read (whatever their names) and the
     digest each step input read (whatever its path)."""
     reads = _reads(run)
