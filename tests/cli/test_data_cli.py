@@ -105,7 +105,7 @@ def test_data_failing_its_contract_is_registered_as_failing_and_exits_1(project:
     said = " ".join(result.stderr.split())
     assert "ev/1 was registered as FAILING contract 'events': 2 check(s) failed on 5 rows" in said
     assert "id: unique: 2 rows" in said
-    assert "v: >= 0: 1 rows" in said
+    assert "v: >= 0: 1 row " in said  # one row, not "1 rows"
     assert "--require-valid" in said
     shown = json.loads(runner.invoke(app, ["data", "show", "ev/1"]).stdout)
     assert shown["contract_passed"] is False

@@ -116,7 +116,8 @@ def _registered_failing(version: DatasetVersion) -> NoReturn:
         highlight=False,
     )
     for check in failed:
-        detail = check.get("message") or f"{check.get('failures', 0):,} rows"
+        rows = int(check.get("failures") or 0)
+        detail = check.get("message") or f"{rows:,} row{'' if rows == 1 else 's'}"
         err.print(f"  {escape(str(check.get('name')))}: {escape(str(detail))}", highlight=False)
     err.print(
         "[bold]Hint:[/] keel data show "
