@@ -144,9 +144,8 @@ def main() -> None:
 
     console.print(Rule("6. Versioned data and tracked runs"))
     keel("data", "add", "batch_clean.parquet", "--name", "loans", "--contract", "schemas.py:Loan")
-    keel(
-        "data", "add", "batch_corrupted.parquet", "--name", "loans", "--contract", "schemas.py:Loan"
-    )
+    corrupted = ("batch_corrupted.parquet", "--name", "loans", "--contract", "schemas.py:Loan")
+    keel("data", "add", *corrupted, expect=1)  # registered as failing: exit 1
     keel("data", "list", "loans")
     ids = [train(clean, smoothing) for smoothing in (0.0, 10.0)]
     keel("runs", "compare", *ids)

@@ -243,7 +243,7 @@ def test_wide_data_from_a_file_gives_the_right_contract_per_column(tmp_path: Pat
     path = tmp_path / "wide.parquet"
     pl.DataFrame(columns).write_parquet(path)
 
-    contract = infer_contract(pl.scan_parquet(path))
+    contract = infer_contract(pl.scan_parquet(path), exact_bounds=True)  # each column's own
 
     assert [c.name for c in contract.columns] == list(columns)
     assert f"from {rows:,} rows" in contract.description
@@ -256,3 +256,60 @@ def test_wide_data_from_a_file_gives_the_right_contract_per_column(tmp_path: Pat
             expected = (DType.FLOAT, False, float(-i), float(-i + rows - 1), False)
         assert (spec.dtype, spec.nullable, spec.ge, spec.le, spec.unique) == expected, spec.name
     assert checked_data(contract, path)[0].passed
+
+
+def test_numeric_bounds_are_rounded_outward_to_readable_values() -> None:
+    frame = pl.DataFrame(
+        {
+            "income": [10.428615797810439, 5000.5, 12322.961363407958],
+            "score": [0.0035914444354882002, 0.5, 0.9978339562069605],
+            "age": [18, 40, 90],
+            "balance": [-12.34, 0.0, 3.0],
+            "visits": [3, 1234, 987],
+        }
+    )
+    contract = infer_contract(frame)
+    bounds = {c.name: (c.ge, c.le) for c in contract.columns}
+    assert bounds == {
+        "income": (0.0, 13000.0),  # never 10.428615797810439 .. 12322.961363407958
+        "score": (0.0, 1.0),
+        "age": (18, 90),
+        "balance": (-13.0, 3.0),
+        "visits": (0, 1300),
+    }
+    assert all(isinstance(b, int) for b in (*bounds["age"], *bounds["visits"]))
+    tomorrow = pl.DataFrame(  # a little past today's extremes: still accepted
+        {"income": [12500.0], "score": [0.999], "age": [90], "balance": [-12.9], "visits": [1290]}
+    )
+    assert checked_data(contract, tomorrow)[0].passed
+    exact = infer_contract(frame, exact_bounds=True).column("income")
+    assert (exact.ge, exact.le) == (10.428615797810439, 12322.961363407958)
+
+
+def _significant_digits(value: float) -> int:
+    return len(decimal.Decimal(repr(value)).normalize().as_tuple().digits)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=8),
+    st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=8),
+)
+def test_inferred_bounds_are_outward_readable_and_accept_the_sample(
+    ints: list[int], floats: list[float]
+) -> None:
+    frame = pl.DataFrame({"i": ints[: len(floats)], "f": floats[: len(ints)]})
+    contract = infer_contract(frame)
+    assert checked_data(contract, frame)[0].passed
+    for name, values in (("i", frame["i"].to_list()), ("f", frame["f"].to_list())):
+        spec = contract.column(name)
+        low, high = min(values), max(values)
+        assert spec.ge <= low
+        assert spec.le >= high
+        if low >= 0:
+            assert spec.ge >= 0
+        for bound, observed in ((spec.ge, low), (spec.le, high)):
+            assert type(bound) is type(observed)
+            # two significant digits, or the observed value where rounding would leave the
+            # type's range (past 64-bit integers or the largest double)
+            assert bound == observed or _significant_digits(bound) <= 2

@@ -150,6 +150,43 @@ def test_changed_data_under_the_same_path_reruns_its_reader(tmp_path: Path) -> N
     assert set(_statuses(again).values()) == {"finished"}
 
 
+def test_another_file_param_is_named_as_the_param_change_not_as_changed_data(
+    tmp_path: Path,
+) -> None:
+    root = _project(tmp_path)
+    _run(root)
+    (root / "other.txt").write_text("5 6\n")
+    again = _run(root, "--param", "source=other.txt")
+    assert _why(again, "read") == (
+        'read re-ran: param source changed ("numbers.txt" -> "other.txt"), and the data differs'
+    )
+
+
+def test_a_copy_under_another_path_says_only_the_param_changed(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    _run(root)
+    (root / "copy.txt").write_bytes((root / "numbers.txt").read_bytes())
+    again = _run(root, "--param", "source=copy.txt")
+    assert _why(again, "read") == (
+        'read re-ran: param source changed ("numbers.txt" -> "copy.txt"), same content'
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "said"),
+    [
+        ({"path": "a", "digest": "1"}, {"path": "a", "digest": "2"}, "data at a changed"),
+        ({"path": "a", "digest": "1"}, {"path": "b", "digest": "1"}, "param p changed"),
+        ({"path": "a", "digest": "1"}, 3, 'param p changed ("a" -> 3)'),
+        (None, {"path": "b", "digest": "1"}, 'param p changed (null -> "b")'),
+    ],
+)
+def test_each_kind_of_param_change_names_its_cause(before: Any, after: Any, said: str) -> None:
+    (reason,) = explain_change({"params": {"p": before}}, {"params": {"p": after}})
+    assert reason.startswith(said)
+    assert "data at" not in reason or before["path"] == after["path"]
+
+
 def test_force_reruns_a_step_and_what_depends_on_it(tmp_path: Path) -> None:
     root = _project(tmp_path)
     _run(root)

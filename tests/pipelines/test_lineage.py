@@ -351,6 +351,17 @@ def test_lineage_of_a_run_starts_at_its_final_step(
     assert chain(tree) == [("run", "run scores (finished)"), *UPSTREAM_OF_PUBLISH]
 
 
+def test_a_run_is_printed_once_as_run_name_not_run_run(
+    project: Project, recorded: dict[str, Any]
+) -> None:
+    text = keel("lineage", recorded["run_id"]).stdout
+    assert text.splitlines()[0] == "run scores (finished)"
+    assert "run run" not in text
+    dot = keel("lineage", recorded["run_id"], "--format", "dot").stdout
+    assert '[label="run scores (finished)", shape=box3d];' in dot
+    assert "run: run" not in dot
+
+
 def test_lineage_of_an_output_digest_prefix(project: Project, recorded: dict[str, Any]) -> None:
     digest = {s["step"]: s["outputs"][0]["digest"] for s in recorded["steps"]}["scale"]
     tree = lineage_json(digest[:12])

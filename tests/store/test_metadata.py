@@ -228,3 +228,29 @@ def test_params_at_start_and_metrics_at_finish_take_one_write_each(store: Metada
     with pytest.raises(UsageError, match="'bad'"):
         store.create_run("refused", params={"bad": object()})
     assert [r.name for r in store.list_runs()] == ["fast"]  # nothing half-written
+
+
+def test_count_runs_counts_what_list_runs_returns_without_a_limit(store: MetadataStore) -> None:
+    for name, experiment in (("a", "churn"), ("b", "churn"), ("c", "fraud")):
+        store.create_run(name, experiment=experiment)
+    assert store.count_runs() == len(store.list_runs()) == 3
+    assert store.count_runs(experiment="churn") == len(store.list_runs(experiment="churn")) == 2
+    assert store.count_runs(experiment="none") == 0
+    assert len(store.list_runs(limit=2)) == 2
+
+
+def test_files_a_run_read_are_recorded_per_step_input(store: MetadataStore) -> None:
+    run_id = store.create_run("flow", fingerprint={"seed": 1})
+    store.add_run_file(run_id, "read", "source", "a.txt", DIGEST)
+    store.add_run_file(run_id, "join", "left", "b.txt", "cd" * 32)
+    store.add_run_file(run_id, "read", "source", "c.txt", "ef" * 32)  # the same input again
+    fingerprint = store.get_run(run_id).fingerprint
+    assert fingerprint == {
+        "seed": 1,
+        "files": [
+            {"step": "join", "input": "left", "path": "b.txt", "digest": "cd" * 32},
+            {"step": "read", "input": "source", "path": "c.txt", "digest": "ef" * 32},
+        ],
+    }
+    with pytest.raises(UsageError, match="is not a content digest"):
+        store.add_run_file(run_id, "read", "source", "a.txt", "nope")

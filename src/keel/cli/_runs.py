@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import textwrap
+from collections.abc import Iterable
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -17,19 +20,34 @@ __all__ = ["app"]
 app = typer.Typer(help="Tracked runs: list, show, compare.", no_args_is_help=True)
 
 
+_PAGE = 20  # the table's default; JSON lists every run unless --limit
+
+
 @app.command("list")
 def list_runs(
-    limit: Annotated[int, typer.Option(min=1, help="Newest N runs.")] = 20,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help=f"Newest N runs (default: all in JSON; {_PAGE} in the table, with a count)."
+        ),
+    ] = None,
     experiment: Annotated[str | None, typer.Option(help="Only this experiment.")] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
-    """Runs, newest first, with params and the latest value of each metric."""
+    """Runs, newest first, with params and the latest value of each metric.
+
+    `--format json` prints every matching run unless --limit is given; the table shows the
+    newest 20 and says how many more there are.
+    """
     from keel.tracking import open_project, run_to_dict
 
     with reporting():
-        runs = open_project().metadata.list_runs(experiment=experiment, limit=limit)
+        store = open_project().metadata
+        shown = limit if limit is not None or fmt is Format.json else _PAGE
+        runs = store.list_runs(experiment=experiment, limit=shown)
+        total = store.count_runs(experiment=experiment) if len(runs) == shown else len(runs)
     if fmt is Format.json:
-        print_json([run_to_dict(r) for r in runs])
+        _stream_json(run_to_dict(r) for r in runs)
         return
     table = Table(title=f"{len(runs)} run(s), newest first", title_justify="left")
     for column in ("id", "name", "status", "started", "params", "metrics"):
@@ -44,6 +62,23 @@ def list_runs(
             ", ".join(f"{k}={v:.4g}" for k, v in run.metrics.items()),
         )
     out.print(table)
+    if total > len(runs):
+        out.print(
+            f"{total - len(runs)} more run(s) not shown; use --limit {total} (or --format "
+            "json, which lists every run).",
+            highlight=False,
+        )
+
+
+def _stream_json(items: Iterable[dict[str, Any]]) -> None:
+    """A JSON array written one element at a time (thousands of runs never build one string);
+    the same text as :func:`print_json` of the list."""
+    first = True
+    for item in items:
+        body = textwrap.indent(json.dumps(item, indent=2, allow_nan=False), "  ")
+        typer.echo(("[\n" if first else ",\n") + body, nl=False)
+        first = False
+    typer.echo("[]" if first else "\n]")
 
 
 @app.command("show")

@@ -5,6 +5,10 @@ What is inferred, per column:
 * the type, from the dtype (all-null columns become nullable ``str``, with a note);
 * ``nullable`` when any value is null;
 * ``ge``/``le`` from the observed minimum and maximum of numbers, dates and datetimes;
+  numbers rounded *outward* to two significant digits of the larger magnitude (observed
+  18.3 to 12,322.96 gives ``ge: 0, le: 13000``), so the contract reads well and tomorrow's
+  legitimate data, a little past today's extremes, still passes; integers stay integers and
+  non-negative data keeps a bound of at least 0;
 * ``finite`` for floats without NaN or infinity (a float column holding either gets no
   range either: NaN fails every bound);
 * ``categorical`` with ``isin`` for text with few distinct values (at most
@@ -21,9 +25,11 @@ starting point to review (the observed range is only what this sample held), not
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from typing import Any
 
 import narwhals.stable.v2 as nw
@@ -63,11 +69,19 @@ class _Profile:
         return self.stats.get(key)
 
 
-def infer_contract(data: Any, *, name: str = "Inferred", max_categories: int = 20) -> Contract:
+def infer_contract(
+    data: Any,
+    *,
+    name: str = "Inferred",
+    max_categories: int = 20,
+    exact_bounds: bool = False,
+) -> Contract:
     """A contract that ``data`` satisfies, with types, nullability, ranges and formats.
 
     ``data`` is any frame narwhals accepts (Polars DataFrame or LazyFrame, pandas, PyArrow,
-    DuckDB...). Raises :class:`~keel.errors.InputError` for data without rows.
+    DuckDB...). Numeric ranges are rounded outward to two significant digits unless
+    ``exact_bounds`` (the observed extremes, as a profile has them). Raises
+    :class:`~keel.errors.InputError` for data without rows.
     """
     with warnings.catch_warnings():
         # narwhals announces that Dask support moves to a separate package; nothing to do yet
@@ -90,7 +104,7 @@ def infer_contract(data: Any, *, name: str = "Inferred", max_categories: int = 2
             )
         candidates = [p for p in profiles if _is_categorical(p, max_categories)]
         categories = _categories(backend, candidates)
-    columns = tuple(_column(p, categories.get(p.name)) for p in profiles)
+    columns = tuple(_column(p, categories.get(p.name), exact_bounds) for p in profiles)
     notes = [f"Inferred from {rows:,} rows by keel.infer_contract; review before use."]
     notes += [f"Column {c!r} ({t}) was skipped: no contract type holds it." for c, t in skipped]
     return Contract(name=name, columns=columns, description="\n".join(notes))
@@ -243,7 +257,7 @@ def _categories(backend: Backend, profiles: list[_Profile]) -> dict[str, tuple[s
     }
 
 
-def _column(profile: _Profile, categories: tuple[str, ...] | None) -> ColumnSpec:
+def _column(profile: _Profile, categories: tuple[str, ...] | None, exact: bool) -> ColumnSpec:
     nullable = bool(profile.stat("nulls"))
     if profile.dtype is None:
         return ColumnSpec(name=profile.name, dtype=DType.STR, nullable=True, description=_NOT_NULL)
@@ -252,17 +266,18 @@ def _column(profile: _Profile, categories: tuple[str, ...] | None) -> ColumnSpec
             name=profile.name, dtype=DType.CATEGORICAL, nullable=nullable, isin=categories
         )
     return ColumnSpec(
-        name=profile.name, dtype=profile.dtype, nullable=nullable, **_constraints(profile)
+        name=profile.name, dtype=profile.dtype, nullable=nullable, **_constraints(profile, exact)
     )
 
 
-def _constraints(profile: _Profile) -> dict[str, Any]:
+def _constraints(profile: _Profile, exact: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     non_null = profile.stat("non_null")
     if profile.stat("non_finite"):  # NaN fails every bound, and infinities pass none
         return out
     if profile.stat("min") is not None:
-        out["ge"], out["le"] = profile.stat("min"), profile.stat("max")
+        low, high = profile.stat("min"), profile.stat("max")
+        out["ge"], out["le"] = (low, high) if exact else _outward(low, high, profile.dtype)
     if profile.dtype is DType.FLOAT and non_null:
         out["finite"] = True
     if profile.dtype in {DType.INT, DType.STR} and non_null > 1:
@@ -272,3 +287,35 @@ def _constraints(profile: _Profile) -> dict[str, Any]:
         if pattern is not None:
             out["pattern"] = pattern
     return out
+
+
+_DIGITS = 2  # significant digits of a rounded bound
+_INT64 = 2**63 - 1
+
+
+def _outward(low: Any, high: Any, dtype: DType | None) -> tuple[Any, Any]:
+    """``low`` and ``high`` rounded down and up to :data:`_DIGITS` significant digits of the
+    larger magnitude (``(0.0036, 0.998)`` -> ``(0.0, 1.0)``; ``(18, 90)`` stays). Integers
+    stay integers; a bound that would leave the type's range (an int past 64 bits, a float
+    past the largest double) stays as observed. Dates, datetimes and decimals are kept."""
+    if dtype not in {DType.INT, DType.FLOAT} or isinstance(low, bool):
+        return low, high
+    magnitude = max(abs(Decimal(low)), abs(Decimal(high)))
+    if magnitude == 0:
+        return low, high
+    exponent = magnitude.adjusted() - (_DIGITS - 1)  # adjusted(): floor(log10)
+    if dtype is DType.INT:
+        exponent = max(exponent, 0)
+    return _rounded(low, exponent, ROUND_FLOOR), _rounded(high, exponent, ROUND_CEILING)
+
+
+def _rounded(value: Any, exponent: int, rounding: str) -> Any:
+    with localcontext() as exact:
+        exact.prec = 1_100  # a double's exact decimal form has under 1,100 digits
+        quantized = Decimal(value).quantize(Decimal(1).scaleb(exponent), rounding=rounding)
+    if isinstance(value, int):
+        whole = int(quantized)
+        return whole if abs(whole) <= _INT64 else value
+    number = float(quantized)  # nearest double: never inside value, which is a double itself
+    outward = number <= value if rounding == ROUND_FLOOR else number >= value
+    return number if math.isfinite(number) and outward else value

@@ -199,6 +199,8 @@ def _line(node: LineageNode) -> str:
         rows = node.detail.get("rows")
         extra = f", {rows:,} rows" if isinstance(rows, int) else ""
         return f"[bold]{node.detail.get('kind', 'artifact')}[/] {node.label}{extra}{digest}"
+    if node.kind == "run":  # its label reads "run NAME (status)" already
+        return f"[bold]{node.label}[/]"
     return f"[bold]{node.kind}[/] {node.label}{digest}"
 
 
@@ -216,7 +218,8 @@ def to_dot(root: LineageNode, *, downstream: bool = False) -> str:
             ids[key] = f"n{len(ids)}"
             shape = {"step": "box", "run": "box3d"}.get(node.kind, "note")
             label = node.label.replace('"', r"\"")
-            lines.append(f'  {ids[key]} [label="{node.kind}: {label}", shape={shape}];')
+            text = label if node.kind == "run" else f"{node.kind}: {label}"  # "run NAME"
+            lines.append(f'  {ids[key]} [label="{text}", shape={shape}];')
         return ids[key]
 
     def walk(node: LineageNode) -> None:

@@ -389,7 +389,7 @@ class _Scheduler:
                     # resolved once, here, from this process's folder: the path hashed is
                     # the path the step opens, whatever folder a worker runs in
                     path = Path(given).absolute()
-                    external = self._external(name, path, shown=str(given))
+                    external = self._external(node.name, name, path, shown=str(given))
                     if external is not None:
                         inputs.append(external)
                     params[name] = {"path": str(binding.value), "digest": _digest_of(external)}
@@ -416,10 +416,11 @@ class _Scheduler:
         }
         return components, tuple(inputs), literals
 
-    def _external(self, name: str, path: Path, *, shown: str) -> StepIO | None:
+    def _external(self, step: str, name: str, path: Path, *, shown: str) -> StepIO | None:
         """A file or folder a step reads from outside the pipeline, by content digest.
 
-        ``path`` is hashed; ``shown`` (the path as the pipeline gave it) is what is recorded.
+        ``path`` is hashed; ``shown`` (the path as the pipeline gave it) is what is recorded,
+        in the step's inputs and in the run's data fingerprint (``keel runs compare``).
         """
         if not path.exists():
             return None
@@ -428,6 +429,7 @@ class _Scheduler:
         except InputError:
             return None
         detail: dict[str, Any] = {"path": shown}
+        self.project.metadata.add_run_file(self.run_id, step, name, shown, found.digest)
         versions = self.project.metadata.dataset_versions_with_digest(found.digest)
         if versions:
             version = versions[-1]
@@ -601,10 +603,7 @@ def explain_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     for key in sorted(set(old_params) | set(new_params)):
         before, after = old_params.get(key), new_params.get(key)
         if before != after:
-            if isinstance(after, dict) and "digest" in after:
-                reasons.append(f"data at {after.get('path')} changed")
-            else:
-                reasons.append(f"param {key} changed ({_short(before)} -> {_short(after)})")
+            reasons.append(_param_change(key, before, after))
     old_inputs, new_inputs = old.get("inputs") or {}, new.get("inputs") or {}
     changed = sorted(
         k for k in set(old_inputs) | set(new_inputs) if old_inputs.get(k) != new_inputs.get(k)
@@ -621,6 +620,24 @@ def explain_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     if old.get("format") != new.get("format"):
         reasons.append("Keel's cache format changed")
     return reasons
+
+
+def _param_change(key: str, before: Any, after: Any) -> str:
+    """Why one param part differs: a file param is its path and its content's digest, and
+    either or both may have changed (a new path is named as the param change it is)."""
+    old_file = isinstance(before, dict) and "digest" in before
+    new_file = isinstance(after, dict) and "digest" in after
+    if not (old_file and new_file):
+        shown = [
+            v.get("path") if isinstance(v, dict) and "digest" in v else v for v in (before, after)
+        ]
+        return f"param {key} changed ({_short(shown[0])} -> {_short(shown[1])})"
+    if before.get("path") == after.get("path"):
+        return f"data at {after.get('path')} changed"
+    change = f"param {key} changed ({_short(before.get('path'))} -> {_short(after.get('path'))})"
+    if before.get("digest") == after.get("digest"):
+        return change + ", same content"
+    return change + ", and the data differs"
 
 
 def _outcome(future: concurrent.futures.Future[StepOutcome]) -> StepOutcome:

@@ -320,6 +320,29 @@ class MetadataStore:
 
         transaction(self._write, work)
 
+    def add_run_file(self, run_id: str, step: str, name: str, path: str, digest: str) -> None:
+        """Record that step ``step`` of a run read the file or folder at ``path`` as its input
+        ``name``, with content ``digest`` (the ``files`` of the run's fingerprint, which
+        ``keel runs compare`` compares by digest: the same path may hold other data)."""
+        _check_digest(digest)
+
+        def work(conn: Connection) -> None:
+            self._require_run(conn, run_id)
+            stored = conn.execute(
+                sa.select(runs.c.fingerprint).where(runs.c.id == run_id)
+            ).scalar_one()
+            fingerprint = dict(stored or {})
+            files = [
+                f
+                for f in fingerprint.get("files") or []
+                if (f.get("step"), f.get("input")) != (step, name)
+            ]
+            files.append({"step": step, "input": name, "path": path, "digest": digest})
+            fingerprint["files"] = sorted(files, key=lambda f: (str(f["step"]), str(f["input"])))
+            conn.execute(runs.update().where(runs.c.id == run_id).values(fingerprint=fingerprint))
+
+        transaction(self._write, work)
+
     def get_run(self, run_id: str) -> Run:
         """The run with its tags, params and latest metric values."""
         found = self._select_runs(runs.c.id == run_id, limit=None)
@@ -354,14 +377,21 @@ class MetadataStore:
         limit: int | None = None,
     ) -> list[Run]:
         """Runs, newest first, with their tags, params and latest metric values."""
-        where: list[sa.ColumnElement[bool]] = []
-        if experiment is not None:
-            where.append(experiments.c.name == check_name(experiment, "experiment"))
-        if status is not None:
-            where.append(runs.c.status == status)
-        if parent_id is not None:
-            where.append(runs.c.parent_id == parent_id)
-        return self._select_runs(sa.and_(sa.true(), *where), limit=limit)
+        where = _run_conditions(experiment, status, parent_id)
+        return self._select_runs(where, limit=limit)
+
+    def count_runs(
+        self,
+        *,
+        experiment: str | None = None,
+        status: RunStatus | None = None,
+        parent_id: str | None = None,
+    ) -> int:
+        """How many runs :meth:`list_runs` returns without a limit (one ``count`` query)."""
+        where = _run_conditions(experiment, status, parent_id)
+        query = sa.select(sa.func.count()).select_from(runs.outerjoin(experiments)).where(where)
+        with self._read.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def runs_reading(self, name: str, version: int) -> list[str]:
         """Ids of the runs that read dataset version ``name``/``version`` (their ``data``
@@ -627,6 +657,19 @@ class MetadataStore:
 
 
 # -- helpers ------------------------------------------------------------------------------
+def _run_conditions(
+    experiment: str | None, status: RunStatus | None, parent_id: str | None
+) -> sa.ColumnElement[bool]:
+    where: list[sa.ColumnElement[bool]] = []
+    if experiment is not None:
+        where.append(experiments.c.name == check_name(experiment, "experiment"))
+    if status is not None:
+        where.append(runs.c.status == status)
+    if parent_id is not None:
+        where.append(runs.c.parent_id == parent_id)
+    return sa.and_(sa.true(), *where)
+
+
 def _unavailable(url: str, password: str | None, exc: OperationalError) -> StoreUnavailableError:
     reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
     if password:

@@ -1,14 +1,20 @@
-"""Comparing runs: which of code, environment, params and seed differ, and metric deltas.
+"""Comparing runs: which of code, environment, params, seed and data differ, and metric deltas.
 
 Two runs that differ in nothing but their metrics are a reproducibility problem; two runs
 that differ in code *and* params cannot say which change moved the metric. The comparison
 names every dimension that differs, relative to the first run (the baseline).
+
+Data is compared by content, never by name or path: the digests of the dataset versions a
+run declared (``run.use_dataset``) and of every file or folder its pipeline steps read (the
+fingerprint's ``files``, one per step input). Two runs reading ``data.txt`` and ``other.txt``
+with the same bytes saw the same data; two runs reading ``data.txt`` before and after it was
+rewritten did not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -31,6 +37,10 @@ class RunComparison:
     """Every param that is not the same in all runs: its value per run."""
     metrics: dict[str, list[float | None]]
     """Every metric: its latest value per run (``None`` where a run lacks it)."""
+    data: dict[str, list[dict[str, str | None] | None]] = field(default_factory=dict)
+    """Every input read with different content in some run (``dataset NAME``, ``file
+    STEP.INPUT``): per run, what was read (``NAME/3`` or the path) and its ``digest``, or
+    ``None`` where a run did not read it."""
 
     def deltas(self, key: str) -> list[float | None]:
         """Each run's value of metric ``key`` minus the baseline's."""
@@ -43,6 +53,7 @@ class RunComparison:
             "runs": [r.id for r in self.runs],
             "differs": self.differs,
             "params": json_safe(self.params),
+            "data": self.data,
             "metrics": {
                 key: {"values": json_safe(values), "deltas": json_safe(self.deltas(key))}
                 for key, values in self.metrics.items()
@@ -60,6 +71,8 @@ class RunComparison:
             )
         for key, values in self.params.items():
             table.add_row(f"param {key}", *(repr(v) for v in values))
+        for label, reads in self.data.items():
+            table.add_row(label, *(_read_cell(r) for r in reads))
         for key in self.metrics:
             cells = [_number(self.metrics[key][0])]
             for value, delta in zip(self.metrics[key][1:], self.deltas(key)[1:], strict=True):
@@ -88,7 +101,7 @@ def compare_runs(runs: Sequence[Run]) -> RunComparison:
         "environment": lambda r: fp(r, "environment", "packages_digest"),
         "params": lambda r: dict(r.params),
         "seed": lambda r: fp(r, "seed"),
-        "data": lambda r: fp(r, "data"),
+        "data": _content_read,
     }
     differs = {name: any(get(r) != get(base) for r in others) for name, get in dimensions.items()}
     keys = sorted({k for r in runs for k in r.params})
@@ -99,7 +112,46 @@ def compare_runs(runs: Sequence[Run]) -> RunComparison:
     }
     metric_keys = sorted({k for r in runs for k in r.metrics})
     metrics = {k: [r.metrics.get(k) for r in runs] for k in metric_keys}
-    return RunComparison(tuple(runs), differs, params, metrics)
+    reads = [_reads(r) for r in runs]
+    labels = sorted({label for read in reads for label in read})
+    data = {
+        label: [read.get(label) for read in reads]
+        for label in labels
+        if differs["data"] and len({_digest(read.get(label)) for read in reads}) > 1
+    }
+    return RunComparison(tuple(runs), differs, params, metrics, data)
+
+
+def _reads(run: Run) -> dict[str, dict[str, str | None]]:
+    """What a run read, by where it read it: ``dataset NAME`` and ``file STEP.INPUT``."""
+    fingerprint = run.fingerprint or {}
+    found: dict[str, dict[str, str | None]] = {}
+    for item in fingerprint.get("data") or []:
+        read = f"{item.get('name')}/{item.get('version')}"
+        found[f"dataset {item.get('name')}"] = {"read": read, "digest": item.get("digest")}
+    for item in fingerprint.get("files") or []:
+        label = f"file {item.get('step')}.{item.get('input')}"
+        found[label] = {"read": item.get("path"), "digest": item.get("digest")}
+    return found
+
+
+def _content_read(run: Run) -> tuple[list[str], dict[str, str | None]]:
+    """The data dimension: the digests of the datasets read (whatever their names) and the
+    digest each step input read (whatever its path)."""
+    reads = _reads(run)
+    datasets = sorted(str(v["digest"]) for k, v in reads.items() if k.startswith("dataset "))
+    files = {k: v["digest"] for k, v in reads.items() if k.startswith("file ")}
+    return datasets, files
+
+
+def _digest(read: Mapping[str, str | None] | None) -> str | None:
+    return None if read is None else read.get("digest")
+
+
+def _read_cell(read: Mapping[str, str | None] | None) -> str:
+    if read is None:
+        return "—"
+    return f"{read.get('read')} {str(read.get('digest') or '')[:12]}"
 
 
 def run_to_dict(run: Run, artifacts: Sequence[ArtifactRecord] | None = None) -> dict[str, Any]:

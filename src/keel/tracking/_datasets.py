@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from keel.errors import InputError, KeelError, UsageError
+from keel.errors import ContractError, InputError, KeelError, UsageError
 from keel.grammar import Reference
 from keel.store import (
     DatasetVersion,
@@ -75,6 +75,7 @@ def add_dataset(
     name: str,
     *,
     contract: ContractLike | None = None,
+    require_valid: bool = False,
     reference_only: bool = False,
     profile: bool = True,
     project: Project | None = None,
@@ -85,13 +86,23 @@ def add_dataset(
     with.
 
     Unchanged data returns the version it matches. ``contract`` (any
-    :data:`keel.contracts.ContractLike`) is checked and its report recorded with the version.
+    :data:`keel.contracts.ContractLike`) is checked and its report recorded with the version:
+    data that fails it is still registered, with ``version.contract["passed"]`` false
+    (``keel data add`` then exits 1), unless ``require_valid``, which raises
+    :class:`~keel.errors.ContractError` (its ``report`` holds every failure) and stores nothing.
     A profile that cannot be computed warns (:class:`ProfileWarning`) instead of raising:
     the version is recorded either way, and ``keel monitor reference set data:NAME/3`` can
     store the profile later.
     """
     project = project or open_project()
-    version = _record(path, name, contract=contract, reference_only=reference_only, project=project)
+    version = _record(
+        path,
+        name,
+        contract=contract,
+        require_valid=require_valid,
+        reference_only=reference_only,
+        project=project,
+    )
     if profile and version.schema is not None:
         _store_profile(project, version, path)
     return version
@@ -118,6 +129,7 @@ def _record(
     name: str,
     *,
     contract: ContractLike | None,
+    require_valid: bool,
     reference_only: bool,
     project: Project,
 ) -> DatasetVersion:
@@ -144,7 +156,15 @@ def _record(
     if contract is not None:
         from keel.contracts import as_contract, check_data
 
-        result = check_data(as_contract(contract), os.fspath(root), examples=3).to_dict()
+        report = check_data(as_contract(contract), os.fspath(root), examples=3)
+        if require_valid and not report.passed:
+            refused = ContractError(report, where=f"dataset {name!r}: the data at {root}")
+            refused.hint = (
+                "Nothing was registered. Fix the data, or add it without --require-valid "
+                "(require_valid=False) to record it as failing."
+            )
+            raise refused
+        result = report.to_dict()
     manifest = _store(project, root, fingerprint, files=not reference_only)
     run = active_run()
     return project.metadata.add_dataset_version(
