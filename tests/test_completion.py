@@ -39,13 +39,20 @@ def test_dir_lists_lazy_names_before_they_are_loaded() -> None:
     # A fresh interpreter: nothing has touched keel.start_run or keel.contracts.check_data yet.
     code = (
         "import sys, keel, keel.contracts, keel.serve\n"
-        "print('start_run' in dir(keel), 'Schema' in dir(keel),\n"
+        "print('start_run' in dir(keel), 'Schema' in dir(keel), 'monitor' in dir(keel),\n"
         "      'check_data' in dir(keel.contracts), 'create_app' in dir(keel.serve),\n"
         "      'polars' in sys.modules, 'fastapi' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # dir() itself imports nothing heavy: listing is not loading.
-    assert out.stdout.split() == ["True", "True", "True", "True", "False", "False"]
+    assert out.stdout.split() == ["True", "True", "True", "True", "True", "False", "False"]
+
+
+def test_a_subpackage_is_an_attribute_after_a_bare_import_keel() -> None:
+    # In a notebook: ``import keel`` then ``keel.monitor.compare(...)``.
+    code = "import keel\nprint(keel.monitor.compare.__module__, keel.errors.UsageError.__name__)\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["keel.monitor._compare", "UsageError"]
 
 
 _COMPLETE = """
@@ -54,7 +61,7 @@ from IPython.core.completer import provisionalcompleter
 from IPython.core.interactiveshell import InteractiveShell
 
 shell = InteractiveShell.instance()
-shell.run_cell("import keel, keel.monitor, keel.contracts")
+shell.run_cell("import keel")
 shell.Completer.use_jedi = sys.argv[1] == "jedi"
 offered = {}
 with provisionalcompleter():
@@ -68,6 +75,7 @@ _EXPECTED = {
     "keel.sta": "start_run",
     "keel.Sch": "Schema",
     "keel.reg": "register",
+    "keel.mon": "monitor",
     "keel.monitor.comp": "compare",
     "keel.contracts.check_d": "check_data",
 }

@@ -135,6 +135,27 @@ class MonitorReport:
             "alerts": [a.to_dict() for a in self.alerts],
         }
 
+    def to_html(self, *, title: str | None = None) -> str:
+        """The report of ``keel monitor report --html``: a self-contained HTML page (drift,
+        data quality and performance over time, slices, champion against challenger)."""
+        from keel.monitor._report_html import monitor_report_html
+
+        return monitor_report_html(self, title=title)
+
+    def _repr_html_(self) -> str:
+        from keel._html import fragment
+
+        return fragment(self.to_html())
+
+    def __repr__(self) -> str:
+        busy = sum(1 for w in self.windows if w.rows)
+        alerts = ", ".join(sorted({a.kind for a in self.alerts})) or "none"
+        return (
+            f"<MonitorReport {self.model!r} {self.since:%Y-%m-%d %H:%M} to "
+            f"{self.until:%Y-%m-%d %H:%M}: {self.rows:,} predictions in {busy} of "
+            f"{len(self.windows)} windows of {self.window}; alerts: {alerts}>"
+        )
+
 
 def _drift_dict(r: DriftResult) -> dict[str, Any]:
     return {**r.to_dict(), "new_categories": bool(r.detail.get("new_categories", False))}
