@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +193,31 @@ def test_a_pipeline_result_its_lineage_and_a_run_comparison(project: Project) ->
     runs = compare_runs([project.metadata.get_run(a.id), project.metadata.get_run(b.id)])
     _assert_displays(runs, "2 runs", "params", "auc")
     assert "+0.05" in runs._repr_html_()  # the metric's delta from the first run
+
+
+def test_a_monitor_report_shows_its_traffic_and_alerts_and_the_cli_writes_its_to_html(
+    project: Project,
+) -> None:
+    from tests.monitor._served import T0, fit, register, traffic, training, write
+
+    root = project.config.root
+    model = fit()
+    register(project, model)
+    write(project, *(traffic(model, hour=h, rows=150, seed=h) for h in range(2)))
+    training()[0].write_parquet(root / "train.parquet")
+    since, until = T0.isoformat(), (T0 + timedelta(hours=2)).isoformat()
+    report = keel.monitor.report(
+        "churn", since=since, until=until, reference="train.parquet", project=project
+    )
+    assert report.rows == 300
+    _assert_displays(report, "churn", "300 predictions")
+    assert "in 2 of 2 windows of 1h" in repr(report)
+    done = runner.invoke(
+        app,
+        [
+            "monitor", "report", "churn", "--since", since, "--until", until,
+            "--reference", "train.parquet", "--html", "m.html",
+        ],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert (root / "m.html").read_text(encoding="utf-8") == report.to_html()

@@ -43,6 +43,7 @@ import numpy.typing as npt
 from keel._json import nulled
 from keel.errors import UsageError, did_you_mean
 from keel.models._metrics import METRICS, Array, Task, metric
+from keel.models._report_html import evaluation_html
 
 __all__ = ["NULL_LABEL", "Evaluation", "MetricValue", "SliceResult", "evaluate"]
 
@@ -127,8 +128,6 @@ class Evaluation:
     def to_html(self, *, title: str = "Evaluation", subtitle: str = "") -> str:
         """The report of ``keel models evaluate --html``: a self-contained HTML page (the
         metrics with their intervals, calibration, every slice)."""
-        from keel.models._report_html import evaluation_html
-
         return evaluation_html(self, title=title, subtitle=subtitle)
 
     def _repr_html_(self) -> str:

@@ -36,6 +36,7 @@ from keel.monitor._profile import (
 )
 from keel.monitor._profile_drift import drift_of_profiles
 from keel.monitor._reference import MODEL_OUTPUTS, is_stored_reference, resolve_reference
+from keel.monitor._report_html import comparison_html
 
 if TYPE_CHECKING:
     from keel.tracking import Project
@@ -121,8 +122,6 @@ class Comparison:
     def to_html(self, *, title: str = "Drift comparison", subtitle: str = "") -> str:
         """The report of ``keel monitor compare --html``: a self-contained HTML page (every
         column's effect size with its interval, the two distributions side by side)."""
-        from keel.monitor._report_html import comparison_html
-
         return comparison_html(self, title=title, subtitle=subtitle)
 
     def _repr_html_(self) -> str:

@@ -36,6 +36,7 @@ from keel.monitor._profile import Bins, Profile, profile_many, reference_bins
 from keel.monitor._profile_drift import drift_of_profiles
 from keel.monitor._quality import quality_queries, window_quality
 from keel.monitor._reference import MODEL_OUTPUTS  # the model's answers, drifted like inputs
+from keel.monitor._report_html import monitor_report_html
 from keel.monitor._windows import (
     Window,
     drift_by_window,
@@ -138,8 +139,6 @@ class MonitorReport:
     def to_html(self, *, title: str | None = None) -> str:
         """The report of ``keel monitor report --html``: a self-contained HTML page (drift,
         data quality and performance over time, slices, champion against challenger)."""
-        from keel.monitor._report_html import monitor_report_html
-
         return monitor_report_html(self, title=title)
 
     def _repr_html_(self) -> str:
