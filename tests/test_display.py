@@ -221,3 +221,13 @@ def test_a_monitor_report_shows_its_traffic_and_alerts_and_the_cli_writes_its_to
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     assert (root / "m.html").read_text(encoding="utf-8") == report.to_html()
+
+
+def test_ipython_shows_a_report_as_html_and_its_plain_text_as_the_short_repr() -> None:
+    from IPython.core.formatters import DisplayFormatter
+
+    report = Loan.check(pl.DataFrame({"id": [1, 1], "age": [30, 40]}))
+    shown, _ = DisplayFormatter().format(report)  # what a notebook's output cell receives
+    assert shown["text/plain"] == repr(report)
+    assert shown["text/html"] == report._repr_html_()
+    assert "FAILED" in shown["text/html"]
