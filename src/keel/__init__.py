@@ -126,6 +126,28 @@ _LAZY = {
 }
 
 
+# ``keel.monitor.compare(...)`` after a bare ``import keel``, as in a notebook: a subpackage is
+# imported on first use, like the names above.
+_SUBPACKAGES = (
+    "config",
+    "contracts",
+    "deploy",
+    "errors",
+    "features",
+    "grammar",
+    "models",
+    "monitor",
+    "pipelines",
+    "registry",
+    "serve",
+    "store",
+    "telemetry",
+    "tracking",
+    "ui",
+    "versioning",
+)
+
+
 def __getattr__(name: str) -> Any:
     """Import a capability (Polars, the database stack) when its first name is used.
 
@@ -138,4 +160,13 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value  # later lookups are plain attribute reads
         return value
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"keel.{name}")  # sets the attribute itself
     raise AttributeError(f"module 'keel' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names, loaded or not, so completion (IPython, Jupyter, the REPL) offers them."""
+    return sorted({*globals(), *__all__, *_SUBPACKAGES})

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import html
+import re
+from collections.abc import Iterable, Sequence
 
-__all__ = ["CSS", "DOCUMENT_END", "document_head"]
+__all__ = ["CSS", "DOCUMENT_END", "document_head", "facts", "fragment", "page", "table"]
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2329;
@@ -45,3 +47,63 @@ def document_head(title: str) -> str:
             f"<h1>{e(title)}</h1>",
         ]
     )
+
+
+_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+_BODY = re.compile(r"<body><main>\n?(.*)</main></body></html>", re.DOTALL)
+
+
+def _scoped(css: str) -> str:
+    """``CSS`` with every selector under ``.keel-report`` (``body`` and ``main`` become it),
+    so an embedded report styles itself and nothing else on the page."""
+
+    def scope(selector: str) -> str:
+        selector = selector.strip()
+        if selector in {"body", "main"}:
+            return ".keel-report"
+        return f".keel-report {selector}"
+
+    rules = [
+        f"{', '.join(scope(s) for s in selectors.split(','))} {{{body}}}"
+        for selectors, body in _RULE.findall(css)
+    ]
+    return "\n".join(rules)
+
+
+def fragment(document: str) -> str:
+    """A report page (``document_head`` ... ``DOCUMENT_END``) as a self-contained fragment to
+    embed in another page, as Jupyter does with ``_repr_html_``: its body in a
+    ``<div class="keel-report">`` with the style sheet scoped to that div."""
+    found = _BODY.search(document)
+    inner = found.group(1) if found else document
+    return (
+        f'<div class="keel-report"><style>{_scoped(CSS)}\n'
+        ".keel-report { margin: 0; padding: 8px 0; background: none; }</style>\n"
+        f"{inner}</div>"
+    )
+
+
+def page(title: str, parts: Iterable[str]) -> str:
+    """A complete report page: the head (title as ``<h1>``), ``parts``, the end."""
+    return "\n".join([document_head(title), *parts, DOCUMENT_END]) + "\n"
+
+
+def facts(text: str) -> str:
+    """The grey line of headline facts under a page's title (``text`` is escaped)."""
+    return f'<p class="facts">{html.escape(text)}</p>'
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """An HTML table; every cell is escaped, numbers are right-aligned."""
+    e = html.escape
+    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = "".join(
+            f'<td class="num">{e(str(c))}</td>'
+            if isinstance(c, int | float) and not isinstance(c, bool)
+            else f"<td>{e(str(c))}</td>"
+            for c in row
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"

@@ -210,7 +210,6 @@ def evaluate(
 ) -> None:
     """Metrics overall and per slice, with bootstrap confidence intervals (kept in the
     version's history unless --no-record)."""
-    from keel.models import evaluation_html
     from keel.registry import evaluate_model
 
     with reporting():
@@ -226,7 +225,7 @@ def evaluate(
         )
     title = f"{version.name} version {version.version} on {data}"
     if html is not None:
-        html.write_text(evaluation_html(result, title=title), encoding="utf-8")
+        html.write_text(result.to_html(title=title), encoding="utf-8")
     if fmt is Format.json:
         print_json({"model": version.name, "version": version.version, **result.to_dict()})
         return

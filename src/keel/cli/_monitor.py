@@ -63,11 +63,8 @@ def compare(
             seed=seed,
         )
     if html is not None:
-        from keel.monitor import comparison_html
-
         html.write_text(
-            comparison_html(result, title=f"Drift: {current} against {reference}"),
-            encoding="utf-8",
+            result.to_html(title=f"Drift: {current} against {reference}"), encoding="utf-8"
         )
     if fmt is Format.json:
         print_json(result.to_dict())
@@ -286,12 +283,9 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, float] | None:
     return found
 
 
-def _write_html(result: Any, html: Path | None) -> None:
-    if html is None:
-        return
-    from keel.monitor import monitor_report_html
-
-    html.write_text(monitor_report_html(result), encoding="utf-8")
+def _write_html(result: MonitorReport, html: Path | None) -> None:
+    if html is not None:
+        html.write_text(result.to_html(), encoding="utf-8")
 
 
 def _metric_cell(window: Any, metric: str) -> str:

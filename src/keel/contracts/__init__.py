@@ -145,3 +145,8 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     raise AttributeError(f"module 'keel.contracts' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names, loaded or not, so completion (IPython, Jupyter, the REPL) offers them."""
+    return sorted({*globals(), *__all__})

@@ -123,6 +123,54 @@ class Report:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        where = f" ({self.source})" if self.source else ""
+        warned = f"; {len(self.warnings)} warning(s)" if self.warnings else ""
+        if self.passed:
+            verdict = f"passed all {len(self.checks)} checks"
+        else:
+            names = ", ".join(c.name for c in self.errors[:3])
+            more = ", ..." if len(self.errors) > 3 else ""
+            verdict = f"FAILED {len(self.errors)} of {len(self.checks)} checks ({names}{more})"
+        head = f"<Report contract {self.contract!r}{where} on {self.rows:,} rows"
+        return f"{head}: {verdict}{warned}>"
+
+    def to_html(self, *, title: str | None = None) -> str:
+        """The report as a self-contained HTML page: the verdict, then every check with its
+        status, failing rows and a few failing examples."""
+        from keel._html import facts, page, table
+
+        where = f" · {self.source}" if self.source else ""
+        verdict = "PASSED" if self.passed else f"FAILED: {len(self.errors)} check(s) failed"
+        warned = f" · {len(self.warnings)} warning(s)" if self.warnings else ""
+        elapsed = self.elapsed_seconds
+        rows = [
+            (
+                c.name,
+                ", ".join(c.columns),
+                c.severity,
+                c.status,
+                c.failures,
+                f"{c.fraction:.2%}" if c.fraction else "",
+                c.message,
+                "; ".join(_example_text(e) for e in c.examples[:3]),
+            )
+            for c in sorted(self.checks, key=lambda c: c.passed)
+        ]
+        headers = ("check", "columns", "severity", "status", "failures", "fraction", "detail")
+        return page(
+            title or f"Contract {self.contract}",
+            [
+                facts(f"{verdict} · {self.rows:,} rows{where}{warned} · {elapsed:.2f}s"),
+                table((*headers, "examples"), rows),
+            ],
+        )
+
+    def _repr_html_(self) -> str:
+        from keel._html import fragment
+
+        return fragment(self.to_html())
+
     def table(self, *, show_passed: bool = False) -> RenderableType:
         """The report as a rich table: failed, warned and skipped checks (all with
         ``show_passed``), titled with the verdict and closed by a count of passed checks."""

@@ -43,6 +43,7 @@ import numpy.typing as npt
 from keel._json import nulled
 from keel.errors import UsageError, did_you_mean
 from keel.models._metrics import METRICS, Array, Task, metric
+from keel.models._report_html import evaluation_html
 
 __all__ = ["NULL_LABEL", "Evaluation", "MetricValue", "SliceResult", "evaluate"]
 
@@ -123,6 +124,27 @@ class Evaluation:
                 for p, o, n in self.calibration
             ],
         }
+
+    def to_html(self, *, title: str = "Evaluation", subtitle: str = "") -> str:
+        """The report of ``keel models evaluate --html``: a self-contained HTML page (the
+        metrics with their intervals, calibration, every slice)."""
+        return evaluation_html(self, title=title, subtitle=subtitle)
+
+    def _repr_html_(self) -> str:
+        from keel._html import fragment
+
+        return fragment(self.to_html())
+
+    def __repr__(self) -> str:
+        shown = list(self.metrics.items())[:4]
+        figures = ", ".join(f"{k} {m.value:.4g} [{m.low:.3g}, {m.high:.3g}]" for k, m in shown)
+        hidden = len(self.metrics) - len(shown)
+        more = f" (+{hidden} more)" if hidden else ""
+        slices = f"; {len(self.slices)} slices" if self.slices else ""
+        return (
+            f"<Evaluation {self.task} on {self.rows:,} rows, {self.confidence:.0%} CI: "
+            f"{figures}{more}{slices}>"
+        )
 
 
 def evaluate(

@@ -13,10 +13,13 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from keel._html import DOCUMENT_END, document_head
-from keel.models._evaluate import Evaluation, MetricValue, SliceResult
 from keel.models._metrics import METRICS
+
+if TYPE_CHECKING:  # Evaluation.to_html calls this renderer: a runtime import would be a cycle
+    from keel.models._evaluate import Evaluation, MetricValue, SliceResult
 
 __all__ = ["evaluation_html"]
 

@@ -36,6 +36,7 @@ from keel.monitor._profile import (
 )
 from keel.monitor._profile_drift import drift_of_profiles
 from keel.monitor._reference import MODEL_OUTPUTS, is_stored_reference, resolve_reference
+from keel.monitor._report_html import comparison_html
 
 if TYPE_CHECKING:
     from keel.tracking import Project
@@ -117,6 +118,33 @@ class Comparison:
             "findings": [f.to_dict() for f in self.findings],
             "slices": {k: [r.to_dict() for r in v] for k, v in self.slices.items()},
         }
+
+    def to_html(self, *, title: str = "Drift comparison", subtitle: str = "") -> str:
+        """The report of ``keel monitor compare --html``: a self-contained HTML page (every
+        column's effect size with its interval, the two distributions side by side)."""
+        return comparison_html(self, title=title, subtitle=subtitle)
+
+    def _repr_html_(self) -> str:
+        from keel._html import fragment
+
+        return fragment(self.to_html())
+
+    def __repr__(self) -> str:
+        drifted = [r.column for r in self.columns if r.drifted]
+        parts = []
+        if drifted:
+            parts.append(
+                f"drift in {len(drifted)} of {len(self.columns)} columns ({', '.join(drifted)})"
+            )
+        if self.findings:
+            parts.append(
+                f"{len({f.column for f in self.findings})} column(s) could not be compared"
+            )
+        verdict = "; ".join(parts) or f"no drift in {len(self.columns)} columns"
+        return (
+            f"<Comparison {verdict}; reference {self.reference.rows:,} rows, "
+            f"current {self.current.rows:,} rows>"
+        )
 
 
 def _finding(column: ColumnProfile, side: Side, rows: int) -> QualityFinding | None:

@@ -37,6 +37,7 @@ from keel.monitor._profile import Bins, Profile, profile_many, reference_bins
 from keel.monitor._profile_drift import drift_of_profiles
 from keel.monitor._quality import quality_queries, window_quality
 from keel.monitor._reference import MODEL_OUTPUTS  # the model's answers, drifted like inputs
+from keel.monitor._report_html import monitor_report_html
 from keel.monitor._skew import report_skew
 from keel.monitor._windows import (
     Window,
@@ -142,6 +143,25 @@ class MonitorReport:
             "alerts": [a.to_dict() for a in self.alerts],
             "skew": _skew_dict(self.skew),
         }
+
+    def to_html(self, *, title: str | None = None) -> str:
+        """The report of ``keel monitor report --html``: a self-contained HTML page (drift,
+        data quality and performance over time, slices, champion against challenger)."""
+        return monitor_report_html(self, title=title)
+
+    def _repr_html_(self) -> str:
+        from keel._html import fragment
+
+        return fragment(self.to_html())
+
+    def __repr__(self) -> str:
+        busy = sum(1 for w in self.windows if w.rows)
+        alerts = ", ".join(sorted({a.kind for a in self.alerts})) or "none"
+        return (
+            f"<MonitorReport {self.model!r} {self.since:%Y-%m-%d %H:%M} to "
+            f"{self.until:%Y-%m-%d %H:%M}: {self.rows:,} predictions in {busy} of "
+            f"{len(self.windows)} windows of {self.window}; alerts: {alerts}>"
+        )
 
 
 def _skew_dict(found: SkewReport | Mapping[str, Any] | None) -> dict[str, Any] | None:

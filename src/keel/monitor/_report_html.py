@@ -9,13 +9,15 @@ from __future__ import annotations
 import html
 import itertools
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel._html import DOCUMENT_END, document_head
-from keel.monitor._compare import Comparison
 from keel.monitor._profile import Bins, ColumnProfile
-from keel.monitor._report import MonitorReport
 from keel.monitor._skew_html import skew_section
+
+if TYPE_CHECKING:  # the reports call these renderers: a runtime import would be a cycle
+    from keel.monitor._compare import Comparison
+    from keel.monitor._report import MonitorReport
 
 __all__ = ["comparison_html", "monitor_report_html"]
 

@@ -8,6 +8,7 @@ files and dataset versions the pipeline read from outside.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,41 @@ class LineageNode:
             "detail": self.detail,
             "children": [c.to_dict() for c in self.children],
         }
+
+    def size(self) -> int:
+        """How many nodes the tree has, this one included."""
+        return 1 + sum(child.size() for child in self.children)
+
+    def __repr__(self) -> str:
+        digest = f" {self.digest[:12]}" if self.digest else ""
+        return f"<LineageNode {self.kind} {self.label!r}{digest}: {self.size() - 1} nodes below>"
+
+    def to_html(self, *, title: str | None = None) -> str:
+        """The tree as a self-contained HTML page of nested lists (what ``keel lineage``
+        prints), each node with its kind, label, status and digest."""
+        from keel._html import facts, page
+
+        return page(
+            title or f"Lineage of {self.kind} {self.label}",
+            [facts(f"{self.size() - 1} nodes below"), f"<ul>{_html_item(self)}</ul>"],
+        )
+
+    def _repr_html_(self) -> str:
+        from keel._html import fragment
+
+        return fragment(self.to_html())
+
+
+def _html_item(node: LineageNode) -> str:
+    e = html.escape
+    status = node.detail.get("status")
+    extra = f" {e(str(status))}" if status else ""
+    rows = node.detail.get("rows")
+    extra += f", {rows:,} rows" if isinstance(rows, int) else ""
+    digest = f' <span class="muted">{e(node.digest[:12])}</span>' if node.digest else ""
+    children = "".join(_html_item(child) for child in node.children)
+    nested = f"<ul>{children}</ul>" if children else ""
+    return f"<li><strong>{e(node.kind)}</strong> {e(node.label)}{extra}{digest}{nested}</li>"
 
 
 def lineage_tree(ref: str, *, project: Project | None = None) -> LineageNode:

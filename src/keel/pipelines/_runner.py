@@ -128,6 +128,40 @@ class PipelineResult:
             "steps": [step_to_dict(s) for s in self.steps],
         }
 
+    def __repr__(self) -> str:
+        failed = [s.step for s in self.steps if s.status == "failed"]
+        broke = f", FAILED {', '.join(failed)}" if failed else ""
+        return (
+            f"<PipelineResult {self.pipeline!r} run {self.run_id[:8]}: {len(self.steps)} steps, "
+            f"{len(self.executed)} executed, {len(self.cached)} cached{broke}>"
+        )
+
+    def to_html(self, *, title: str | None = None) -> str:
+        """The run as a self-contained HTML page: its parameters and every step (status,
+        duration, why it ran or came from the cache)."""
+        from keel._html import facts, page, table
+
+        params = ", ".join(f"{k}={v!r}" for k, v in self.params.items()) or "no parameters"
+        rows = [
+            (s.step, s.status, round(s.duration, 3), s.error or s.explanation or "")
+            for s in self.steps
+        ]
+        return page(
+            title or f"Pipeline {self.pipeline}, run {self.run_id[:8]}",
+            [
+                facts(
+                    f"{len(self.executed)} executed · {len(self.cached)} cached · "
+                    f"{len(self.steps)} steps · {params}"
+                ),
+                table(("step", "status", "seconds", "detail"), rows),
+            ],
+        )
+
+    def _repr_html_(self) -> str:
+        from keel._html import fragment
+
+        return fragment(self.to_html())
+
 
 def step_to_dict(record: StepRunRecord) -> dict[str, Any]:
     """The documented JSON shape of one step run (``keel run --format json``)."""

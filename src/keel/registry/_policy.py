@@ -366,6 +366,48 @@ class GateResult:
             ],
         }
 
+    def _subject(self) -> str:
+        if self.model is None:
+            return "gate"
+        baseline = (
+            f" against {self.against} (version {self.baseline})"
+            if self.baseline is not None
+            else " (no baseline)"
+        )
+        return f"gate of {self.model} version {self.candidate}{baseline}"
+
+    def __repr__(self) -> str:
+        if self.passed:
+            verdict = f"passed all {len(self.checks)} checks"
+        else:
+            names = ", ".join(c.name for c in self.failures)
+            verdict = f"FAILED {len(self.failures)} of {len(self.checks)} checks ({names})"
+        promoted = "; promoted" if self.promoted else ""
+        return f"<GateResult {self._subject()}: {verdict}{promoted}>"
+
+    def to_html(self, *, title: str | None = None) -> str:
+        """The verdict as a self-contained HTML page: every check, failed ones first."""
+        from keel._html import facts, page, table
+
+        verdict = "PASSED" if self.passed else f"FAILED: {len(self.failures)} check(s) failed"
+        promoted = " · promoted" if self.promoted else ""
+        rows = [
+            (c.name, "passed" if c.passed else "FAILED", c.detail)
+            for c in sorted(self.checks, key=lambda c: c.passed)
+        ]
+        return page(
+            title or self._subject().capitalize(),
+            [
+                facts(f"{verdict} · {len(self.checks)} checks{promoted}"),
+                table(("check", "status", "detail"), rows),
+            ],
+        )
+
+    def _repr_html_(self) -> str:
+        from keel._html import fragment
+
+        return fragment(self.to_html())
+
 
 # -- running ---------------------------------------------------------------------------------
 @dataclass(frozen=True)

@@ -39,3 +39,8 @@ def __getattr__(name: str) -> Any:
         globals()[name] = create_app
         return create_app
     raise AttributeError(f"module 'keel.serve' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names, loaded or not, so completion (IPython, Jupyter, the REPL) offers them."""
+    return sorted({*globals(), *__all__})

@@ -60,6 +60,44 @@ class RunComparison:
             },
         }
 
+    def __repr__(self) -> str:
+        differs = ", ".join(k for k, v in self.differs.items() if v) or "nothing"
+        metrics = ", ".join(self.metrics) or "none"
+        return (
+            f"<RunComparison of {len(self.runs)} runs against {self.runs[0].id[:8]}: "
+            f"{differs} differs; metrics {metrics}>"
+        )
+
+    def _rows(self) -> list[list[str]]:
+        rows = [
+            [dimension, "baseline", *(["differs" if differs else "same"] * (len(self.runs) - 1))]
+            for dimension, differs in self.differs.items()
+        ]
+        rows += [[f"param {key}", *map(repr, values)] for key, values in self.params.items()]
+        for key in self.metrics:
+            cells = [_number(self.metrics[key][0])]
+            for value, delta in zip(self.metrics[key][1:], self.deltas(key)[1:], strict=True):
+                cells.append(f"{_number(value)} ({_signed(delta)})")
+            rows.append([f"metric {key}", *cells])
+        return rows
+
+    def to_html(self, *, title: str = "What differs from the first run") -> str:
+        """The comparison as a self-contained HTML page: one column per run, the first the
+        baseline; each metric with its delta from the baseline."""
+        from keel._html import facts, page, table
+
+        differs = ", ".join(k for k, v in self.differs.items() if v) or "nothing"
+        headers = ["", *(f"{run.name or ''} {run.id[:8]}".strip() for run in self.runs)]
+        return page(
+            title,
+            [facts(f"{len(self.runs)} runs · differs: {differs}"), table(headers, self._rows())],
+        )
+
+    def _repr_html_(self) -> str:
+        from keel._html import fragment
+
+        return fragment(self.to_html())
+
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         table = Table(title="What differs from the first run", title_justify="left")
         table.add_column("")
