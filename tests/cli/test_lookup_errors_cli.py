@@ -84,3 +84,18 @@ def test_evaluate_slice_by_an_unknown_column(served: Path) -> None:
     said = _said([*args, "--slice", "staet", "--n-boot", "0"])
     assert "cannot slice by staet: no such column" in said
     assert "Did you mean 'state'?" in said
+
+
+def test_column_names_and_values_with_brackets_are_printed_literally(served: Path) -> None:
+    frame = pl.read_parquet(served / "train.parquet")
+    frame.rename({"x2": "x2[raw]"}).write_parquet(served / "odd.parquet")
+    tagged = frame.with_columns(state=pl.concat_str(pl.lit("[bold]"), pl.col("state")))
+    tagged.write_parquet(served / "tagged.parquet")
+    compared = runner.invoke(app, ["monitor", "compare", "odd.parquet", "odd.parquet"])
+    assert compared.exit_code == 0, compared.output
+    assert "x2[raw]" in compared.stdout
+    args = ["models", "evaluate", "churn", "--data", "tagged.parquet", "--target", "label"]
+    evaluated = runner.invoke(app, [*args, "--slice", "state", "--n-boot", "0"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "state = [bold]CA" in evaluated.stdout
+    assert "[nan," in evaluated.stdout  # no bootstrap: the interval is unknown, not hidden
