@@ -121,6 +121,10 @@ def serve(
         os.environ["KEEL_MODEL_VERSION"] = str(model_version)
 
     with reporting():
+        # the arguments first: a bad flag is named whatever the port
+        flush_every = _seconds(log_flush, "--log-flush")
+        request_timeout = _seconds(timeout, "--timeout", positive=True)
+        headers_within = _seconds(header_timeout, "--header-timeout", positive=True)
         _check_port(host, port)  # before any model is loaded: a taken port fails at once
         run(
             name,
@@ -128,11 +132,11 @@ def serve(
             port,
             workers,
             batching=not no_batching,
-            log_flush_interval=_seconds(log_flush, "--log-flush"),
+            log_flush_interval=flush_every,
             max_body_bytes=max_body,
-            request_timeout=_seconds(timeout, "--timeout", positive=True),
+            request_timeout=request_timeout,
             max_header_bytes=max_header_bytes,
-            header_timeout=_seconds(header_timeout, "--header-timeout", positive=True),
+            header_timeout=headers_within,
             max_connections=max_connections,
         )
 

@@ -634,7 +634,7 @@ def _outcome(future: concurrent.futures.Future[StepOutcome]) -> StepOutcome:
             error_kind="killed",
         )
     except KeelError as exc:
-        return StepOutcome(error=str(exc), error_kind="error")
+        return StepOutcome(error=str(exc), error_kind="error", message=exc.message, hint=exc.hint)
     except Exception as exc:  # the executor itself failed (a lost Dask worker, say)
         return StepOutcome(error=f"{type(exc).__name__}: {exc}", error_kind="killed")
 
