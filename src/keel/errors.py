@@ -176,11 +176,22 @@ class StepFailedError(KeelError):
     """A pipeline step failed: it raised, broke a contract, timed out, or its worker died.
 
     Completed steps keep their outputs in the cache, so the next run resumes after them.
+    ``traceback`` is the step's own traceback, formatted where it ran (a worker process or
+    a Dask worker), or ``None`` (a broken contract, a dead worker).
     """
 
-    def __init__(self, message: str, *, step: str, run_id: str, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str,
+        run_id: str,
+        hint: str | None = None,
+        traceback: str | None = None,
+    ) -> None:
         self.step = step
         self.run_id = run_id
+        self.traceback = traceback
         super().__init__(
             message,
             hint=hint

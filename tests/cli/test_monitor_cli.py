@@ -91,9 +91,9 @@ def test_check_exit_codes(served: Path) -> None:
 
 
 def test_unusable_input_exits_2(served: Path) -> None:
-    empty = runner.invoke(app, ["monitor", "report", "nobody", "--reference", "train.parquet"])
-    assert empty.exit_code == 2
-    assert "has no predictions" in empty.stderr
+    unknown = runner.invoke(app, ["monitor", "report", "nobody", "--reference", "train.parquet"])
+    assert unknown.exit_code == 2
+    assert "unknown model 'nobody'" in unknown.stderr  # not "has no predictions": a typo
     no_ref = runner.invoke(app, ["monitor", "check", "churn"])
     assert no_ref.exit_code == 2
     assert "keel monitor reference set churn/1" in " ".join(no_ref.stderr.split())

@@ -21,7 +21,7 @@ from keel.cli import (
     _ui,
     _validate,
 )
-from keel.cli._output import Format, KeelGroup, out, print_json, reporting
+from keel.cli._output import Format, KeelGroup, out, print_json, reporting, set_debug
 
 # Library code is imported inside each command, so that `keel X` loads only what X needs.
 
@@ -65,8 +65,17 @@ def root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            envvar="KEEL_DEBUG",
+            help="Show whole tracebacks, Keel's own frames too (KEEL_DEBUG=1).",
+        ),
+    ] = False,
 ) -> None:
     """Keel: typed data contracts, versioning, pipelines, registry, serving and monitoring."""
+    set_debug(debug)
 
 
 @app.command()

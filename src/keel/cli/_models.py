@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from keel.cli._output import EXIT_FAILED, Format, out, print_json, reporting
@@ -229,17 +230,19 @@ def evaluate(
     if fmt is Format.json:
         print_json({"model": version.name, "version": version.version, **result.to_dict()})
         return
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     for column in ("slice", "rows", *result.metrics):
         table.add_column(column)
     share = f"{result.confidence:.0%} CI"
 
     def cells(metrics: Any) -> list[str]:
-        return [f"{m.value:.4g} [{m.low:.3g}, {m.high:.3g}]" for m in metrics.values()]
+        # escaped: "[nan, nan]" would be read as a markup tag and vanish
+        return [escape(f"{m.value:.4g} [{m.low:.3g}, {m.high:.3g}]") for m in metrics.values()]
 
     table.add_row(f"all ({share})", f"{result.rows:,}", *cells(result.metrics))
     for item in result.slices:
-        table.add_row(f"{item.column} = {item.label}", f"{item.rows:,}", *cells(item.metrics))
+        label = escape(f"{item.column} = {item.label}")  # data values are text, not markup
+        table.add_row(label, f"{item.rows:,}", *cells(item.metrics))
     out.print(table)
     if html is not None:
         out.print(f"Wrote {html}", highlight=False)
@@ -289,7 +292,7 @@ def gate(
             table.add_column(column, overflow="fold")
         for check in outcome.checks:
             verdict = "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
-            table.add_row(check.name, verdict, check.detail)
+            table.add_row(escape(check.name), verdict, escape(check.detail))
         out.print(table)
         verdict = "PASSED" if outcome.passed else "FAILED"
         note = f"; {against} -> version {candidate}" if outcome.promoted else ""

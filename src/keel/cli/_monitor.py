@@ -108,15 +108,15 @@ def _print_comparison(result: Comparison, title: str) -> None:
             f"{'DRIFT, and ' if result.drifted else ''}{len(unmeasured)} of "
             f"{len(result.columns)} column(s) could not be compared (data quality)"
         )
-    table = Table(title=f"{title}: {verdict}", title_justify="left")
+    table = Table(title=escape(f"{title}: {verdict}"), title_justify="left")
     for column in ("column", "method", "score", "interval", "threshold", "drifted"):
         table.add_column(column)
     for r in result.columns:
         table.add_row(
-            r.column,
+            escape(r.column),  # user strings are text, not markup: here and below
             r.method,
             f"{r.score:.3g}",
-            f"[{r.low:.3g}, {r.high:.3g}]",
+            escape(f"[{r.low:.3g}, {r.high:.3g}]"),  # "[nan, nan]" is not a tag
             f"{r.threshold:.3g}",
             "[bold red]yes[/]"
             if r.drifted
@@ -314,7 +314,7 @@ def _print_report(result: Any) -> None:
             f"{w.rows:,}",
             "-"
             if w.drift is None
-            else ("[bold red]" + ", ".join(names) + "[/]" if names else "none"),
+            else ("[bold red]" + escape(", ".join(names)) + "[/]" if names else "none"),
             "-" if rate is None else f"{rate:.2%}",
             _metric_cell(w, metric),
         )
@@ -344,5 +344,5 @@ def _print_alerts(result: Any) -> None:
     for column in ("kind", "what", "window start (UTC)"):
         table.add_column(column)
     for a in result.alerts:
-        table.add_row(a.kind, a.message, a.window_start or "-")
+        table.add_row(a.kind, escape(a.message), a.window_start or "-")
     out.print(table)

@@ -29,6 +29,8 @@ __all__ = [
     "fail",
     "out",
     "reporting",
+    "set_debug",
+    "shown_traceback",
 ]
 
 EXIT_FAILED, EXIT_UNUSABLE = 1, 2  # 0 is success
@@ -48,8 +50,40 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, allow_nan=False))
 
 
+class _Debug:
+    """``--debug`` or ``KEEL_DEBUG=1`` (the root callback sets it): tracebacks unfolded."""
+
+    on = False
+
+
+def set_debug(on: bool) -> None:
+    _Debug.on = on
+
+
+def debug() -> bool:
+    return _Debug.on
+
+
+def shown_traceback(text: str) -> str:
+    """A recorded traceback as the user reads it: Keel's frames folded unless ``--debug``."""
+    from keel._traceback import fold_traceback
+
+    return text if debug() else fold_traceback(text)
+
+
 def fail(error: KeelError) -> NoReturn:
-    err.print(f"[bold red]error:[/] {error.message}", highlight=False, markup=True)
+    """Print ``error:`` and ``Hint:`` (literally: brackets in them are text, not markup) and
+    exit with the error's code. A failed step's traceback comes first, pointing at the user's
+    code; ``--debug`` prints every frame, Keel's own too."""
+    from keel._traceback import chain_text, format_error
+
+    trace = error.traceback if isinstance(error, StepFailedError) else None
+    if trace:
+        text = chain_text(trace, error) if debug() else shown_traceback(trace)
+        err.print(text.rstrip("\n"), highlight=False, markup=False, soft_wrap=True)
+    elif debug():
+        err.print(format_error(error).rstrip("\n"), highlight=False, markup=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(error.message)}", highlight=False, markup=True)
     if error.hint:
         err.print("[bold]Hint:[/]", escape(error.hint), highlight=False)  # [extra] is text
     failed = isinstance(error, (ContractError, StepFailedError))

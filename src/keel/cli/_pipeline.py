@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from keel.cli._output import EXIT_FAILED, Format, err, out, print_json, reporting
@@ -92,7 +93,8 @@ class _Progress:
             duration = now - self.started.get(name, now) if status == "running" else took
             shown = "" if duration is None else f"{duration:.2f} s"
             reason = "" if status == "cached" else (why or "")
-            table.add_row(name, f"[{_STYLE[status]}]{status}[/]", shown, reason)
+            # a step's name and why it ran (paths) are text, not markup
+            table.add_row(escape(name), f"[{_STYLE[status]}]{status}[/]", shown, escape(reason))
         return table
 
     def __enter__(self) -> _Progress:

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from keel.cli._output import Format, out, print_json, reporting
+from keel.cli._output import Format, out, print_json, reporting, shown_traceback
 from keel.errors import UsageError
 
 # Library code is imported inside each command, so that `keel X` loads only what X needs.
@@ -101,8 +102,9 @@ def show(
     table.add_column("field")
     table.add_column("value", overflow="fold")
     for key in ("started_at", "ended_at", "params", "metrics", "tags", "artifacts", "error"):
-        if data[key]:
-            table.add_row(key, str(data[key]))
+        if data[key]:  # Text: a bracket in a param or an error is not markup
+            shown = shown_traceback(data[key]) if key == "error" else str(data[key])
+            table.add_row(key, Text(shown))
     code = (run.fingerprint or {}).get("code", {})
     table.add_row(
         "code", f"{code.get('kind')} {code.get('commit') or ''} dirty={code.get('dirty')}"

@@ -28,6 +28,51 @@ def _seconds(text: str | None, flag: str, *, positive: bool = False) -> float | 
     return None if text is None else parse_duration(text, where=flag, positive=positive).seconds
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail with a usage error unless ``host:port`` can be bound as uvicorn will bind it.
+
+    uvicorn sets ``SO_REUSEADDR`` (so a port left in TIME_WAIT by a server just stopped is
+    free again): so does this check, so it refuses exactly what uvicorn would, a port another
+    socket listens on, an address this machine does not have, a port needing privileges.
+    """
+    import errno
+    import socket
+
+    from keel.errors import UsageError
+
+    where = f"keel serve --host {host} --port {port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise UsageError(
+            f"{where}: the host {host!r} cannot be resolved ({exc.strerror}).",
+            hint="--host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every interface).",
+        ) from exc
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UsageError(
+                    f"{where}: port {port} on {host} is already in use by another process.",
+                    hint=f"Stop what listens there (lsof -i :{port} names it) or serve on "
+                    f"another port: keel serve MODEL --port {port + 1 if port < 65535 else 8080}.",
+                ) from exc
+            if exc.errno == errno.EACCES:
+                raise UsageError(
+                    f"{where}: binding port {port} needs privileges this user lacks.",
+                    hint="Use a port above 1023: keel serve MODEL --port 8080.",
+                ) from exc
+            raise UsageError(
+                f"{where}: cannot listen on {host}:{port}: {exc.strerror or exc}.",
+                hint="--host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every "
+                "interface), with a free --port.",
+            ) from exc
+
+
 def serve(
     name: Annotated[str, typer.Argument(help="The registered model to serve.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -76,17 +121,22 @@ def serve(
         os.environ["KEEL_MODEL_VERSION"] = str(model_version)
 
     with reporting():
+        # the arguments first: a bad flag is named whatever the port
+        flush_every = _seconds(log_flush, "--log-flush")
+        request_timeout = _seconds(timeout, "--timeout", positive=True)
+        headers_within = _seconds(header_timeout, "--header-timeout", positive=True)
+        _check_port(host, port)  # before any model is loaded: a taken port fails at once
         run(
             name,
             host,
             port,
             workers,
             batching=not no_batching,
-            log_flush_interval=_seconds(log_flush, "--log-flush"),
+            log_flush_interval=flush_every,
             max_body_bytes=max_body,
-            request_timeout=_seconds(timeout, "--timeout", positive=True),
+            request_timeout=request_timeout,
             max_header_bytes=max_header_bytes,
-            header_timeout=_seconds(header_timeout, "--header-timeout", positive=True),
+            header_timeout=headers_within,
             max_connections=max_connections,
         )
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from keel.errors import InputError, UsageError
+from keel.errors import InputError, UsageError, did_you_mean
 from keel.monitor._drift import DriftResult
 from keel.monitor._profile import (
     Bins,
@@ -292,7 +292,12 @@ def _compare_frames(
     slices: dict[str, list[DriftResult]] = {}
     if slice_by is not None:
         if slice_by not in cur_columns or slice_by not in ref_columns:
-            raise UsageError(f"cannot slice by {slice_by!r}: a dataset lacks it.")
+            both = set(cur_columns) & set(ref_columns)
+            lacking = "the current data" if slice_by not in cur_columns else "the reference data"
+            raise UsageError(
+                f"cannot slice by {slice_by!r}: {lacking} has no such column.",
+                hint=did_you_mean(slice_by, both),
+            )
         for label, keep in _slices(cur_frame, slice_by):
             sliced_ref, sliced_cur = profile_many(
                 [ref_frame.filter(keep), cur_frame.filter(keep)], bins
@@ -324,7 +329,10 @@ def _compare_profile(
     labels: list[str] = []
     if slice_by is not None:
         if slice_by not in cur_columns:
-            raise UsageError(f"cannot slice by {slice_by!r}: the current data lacks it.")
+            raise UsageError(
+                f"cannot slice by {slice_by!r}: the current data has no such column.",
+                hint=did_you_mean(slice_by, cur_columns),
+            )
         for label, keep in _slices(cur_frame, slice_by):
             labels.append(label)
             frames.append(cur_frame.filter(keep))

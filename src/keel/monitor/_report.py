@@ -225,7 +225,9 @@ def report(
     from keel.tracking import open_project
 
     project = project or open_project()
-    selection = _select(PredictionLog(project.artifacts, name), since, until, window)
+    log = PredictionLog(project.artifacts, name)
+    _require_model(log, project)
+    selection = _select(log, since, until, window)
     width = parse_window(window)
     ref_profile, bins, ref_info = _reference(reference, selection, name, project)
     windows = plan_windows(selection.first, selection.last, width)
@@ -333,6 +335,25 @@ def _windows_drift(
 
     drift = cache.drift(named, reference, (tuple(bins), alpha, seed), tested)
     return profiles, drift
+
+
+def _require_model(log: PredictionLog, project: Project) -> None:
+    """A model with neither a prediction log nor a registry entry is a misspelled name: say
+    so, with the closest of the registered and logged models, before "no predictions"."""
+    if log.artifacts.fs.exists(log.root):
+        return
+    registered = {m.name for m in project.metadata.models.models()}
+    if log.name in registered:
+        return  # registered, never served: "no predictions" says what to do
+    folder = log.root.rsplit("/", 1)[0]
+    fs = log.artifacts.fs
+    # only on this error path: walking every log's files is fine when a name is wrong
+    found = fs.find(folder) if fs.exists(folder) else []
+    logged = {p[len(folder) :].strip("/").split("/", 1)[0] for p in found}
+    raise UsageError(
+        f"unknown model {log.name!r}: it is not registered and has no prediction log.",
+        hint=did_you_mean(log.name, registered | logged),
+    )
 
 
 def _select(

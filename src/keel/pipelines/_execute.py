@@ -22,18 +22,19 @@ import socket
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
+from keel._traceback import format_error
 from keel.errors import (
     ContractError,
     InputError,
     KeelError,
     MissingDependencyError,
     UsageError,
+    first_line,
 )
 from keel.pipelines._step import Mode, Step
 from keel.pipelines._values import check_frame, load_value, store_value
@@ -82,6 +83,10 @@ class StepOutcome:
     error: str | None = None
     error_kind: Literal["contract", "timeout", "error", "killed"] | None = None
     report: Mapping[str, Any] | None = None
+    # formatted where the step ran (a worker's traceback cannot travel, its text can)
+    traceback: str | None = None
+    message: str | None = None  # the exception in one line: "KeyError: 'missing'"
+    hint: str | None = None  # a hint that fits the cause (a missing input file), if known
 
     @property
     def ok(self) -> bool:
@@ -147,8 +152,12 @@ def execute(
     started = datetime.now(UTC)
     tries = [0]  # attempts made, updated as they happen
 
-    def outcome(error: str, kind: Any, report: Mapping[str, Any] | None = None) -> StepOutcome:
-        return StepOutcome((), max(tries[0], 1), started, datetime.now(UTC), error, kind, report)
+    def outcome(
+        error: str, kind: Any, report: Mapping[str, Any] | None = None, **more: Any
+    ) -> StepOutcome:
+        return StepOutcome(
+            (), max(tries[0], 1), started, datetime.now(UTC), error, kind, report, **more
+        )
 
     try:
         step = step or _find_step(task.step)
@@ -160,11 +169,49 @@ def execute(
     except ContractError as exc:
         return outcome(str(exc), "contract", exc.report.to_dict())
     except StepTimeoutError as exc:
-        return outcome(str(exc), "timeout")
+        hint = "Give the step more time (@keel.step(timeout=...)) or make it faster; the "
+        hint += "traceback shows where it was when the time ran out."
+        return outcome(str(exc), "timeout", traceback=format_error(exc), hint=hint)
     except KeelError as exc:
-        return outcome(str(exc), "error")
-    except Exception:
-        return outcome(traceback.format_exc(), "error")
+        message = exc.message.strip()
+        return outcome(
+            str(exc), "error", traceback=format_error(exc), message=message, hint=exc.hint
+        )
+    except Exception as exc:
+        text = format_error(exc)
+        line = f"{type(exc).__name__}: {first_line(exc)}" if str(exc) else type(exc).__name__
+        return outcome(text, "error", traceback=text, message=line, hint=cause_hint(exc, task))
+
+
+def cause_hint(exc: BaseException, task: StepTask) -> str | None:
+    """A hint for what a step raised when the cause is plain: a file it was given or opened
+    does not exist, a module it imports is not installed. ``None``: the step's own error."""
+    if isinstance(exc, FileNotFoundError) and exc.filename is not None:
+        missing = pathlib.Path(str(exc.filename))
+        for name, value in task.literals.items():
+            if isinstance(value, str | pathlib.PurePath) and _same_path(value, missing):
+                return (
+                    f"The file {value} (input {name!r} of step {task.node!r}) does not exist: "
+                    f"create it, or run the pipeline with another path (keel run ... --param "
+                    f"NAME=PATH for the parameter that sets {name!r})."
+                )
+        return (
+            f"The step opened {missing}, which does not exist: create it, or fix the path "
+            "the step opens."
+        )
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return (
+            f"The step imports {exc.name!r}, which is not installed where it ran: install it "
+            "(on every Dask worker too, when it runs there)."
+        )
+    return None
+
+
+def _same_path(value: str | pathlib.PurePath, missing: pathlib.Path) -> bool:
+    try:
+        return pathlib.Path(value).absolute() == missing.absolute()
+    except (OSError, ValueError):
+        return False
 
 
 def _arguments(

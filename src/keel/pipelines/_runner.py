@@ -534,14 +534,16 @@ class _Scheduler:
             "timeout": "timed out",
             "killed": "was killed",
         }.get(outcome.error_kind or "", "raised an error")
-        detail = status_error.strip()
-        if outcome.error_kind == "error":
+        detail = outcome.message or status_error.strip()
+        if outcome.error_kind == "error" and outcome.message is None:
             detail = detail.splitlines()[-1]
         self.failure = StepFailedError(
             f"step {name!r} of pipeline {self.graph.pipeline!r} {what} after "
             f"{outcome.attempts} attempt(s): {detail}",
             step=name,
             run_id=self.run_id,
+            hint=outcome.hint,
+            traceback=outcome.traceback,
         )
 
     def _record(
@@ -683,7 +685,7 @@ def _outcome(future: concurrent.futures.Future[StepOutcome]) -> StepOutcome:
             error_kind="killed",
         )
     except KeelError as exc:
-        return StepOutcome(error=str(exc), error_kind="error")
+        return StepOutcome(error=str(exc), error_kind="error", message=exc.message, hint=exc.hint)
     except Exception as exc:  # the executor itself failed (a lost Dask worker, say)
         return StepOutcome(error=f"{type(exc).__name__}: {exc}", error_kind="killed")
 

@@ -76,7 +76,7 @@ def _slices(frame: Any, columns: Sequence[str], where: str) -> dict[str, Any]:
     if missing:
         raise UsageError(
             f"{where}: cannot slice by {', '.join(missing)}: no such column.",
-            hint=f"Columns: {', '.join(frame.columns)}.",
+            hint=did_you_mean(missing[0], frame.columns),
         )
     return {c: frame[c].to_numpy() for c in columns}
 

@@ -16,12 +16,12 @@ import math
 import os
 import random
 import time
-import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from keel.errors import InputError, StoreValueError, UsageError
+from keel._traceback import chain_text, format_error
+from keel.errors import InputError, StepFailedError, StoreValueError, UsageError
 from keel.store import ArtifactRef, DatasetVersion, Metric, RunStatus, metric_step
 from keel.tracking._project import Project, open_project
 from keel.tracking._refs import dataset_version
@@ -153,12 +153,20 @@ def start_run(
             project.metadata.add_artifact(run_id, "code.diff", ref.digest, ref.size)
         yield run
     except BaseException as exc:
-        _finish(run, "failed", "".join(traceback.format_exception(exc)))
+        _finish(run, "failed", _error_text(exc))
         raise
     else:
         _finish(run, "finished", None)
     finally:
         _ACTIVE.reset(token)
+
+
+def _error_text(exc: BaseException) -> str:
+    """What a failed run records: its traceback, after the failed step's own (formatted where
+    the step ran) when a pipeline step failed, so ``keel runs show`` points at the user's code."""
+    if isinstance(exc, StepFailedError) and exc.traceback:
+        return chain_text(exc.traceback, exc)
+    return format_error(exc)
 
 
 def _finish(run: ActiveRun, status: RunStatus, error: str | None) -> None:
