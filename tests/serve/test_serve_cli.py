@@ -3,6 +3,7 @@ listens; a missing ``serve`` extra names the pip command."""
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
@@ -46,7 +47,10 @@ def test_without_the_serve_extra_the_hint_names_it(
     project_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "uvicorn", None)
-    done = CliRunner().invoke(app, ["serve", "churn"])
+    with socket.socket() as probe:  # a free port: the port is checked before the import
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = CliRunner().invoke(app, ["serve", "churn", "--port", str(port)])
     assert done.exit_code == 2
     assert "pip install 'mlkeel[serve]'" in done.output
 
