@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,3 +104,69 @@ def last_exit(shell: Shell, code: int) -> None:
 @then(parsers.parse('its output says "{text}"'))
 def output_says(shell: Shell, text: str) -> None:
     assert text in shell.last.stdout + shell.last.stderr, shell.transcript()
+
+
+@dataclass
+class Served:
+    """A ``keel serve`` started from a README line, on a free port."""
+
+    process: subprocess.Popen[str]
+    port: int
+    log: Path
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Served]]:
+    """The servers a scenario started, stopped (SIGTERM, then killed) when it ends."""
+    started: list[Served] = []
+    yield started
+    for served in started:
+        stop(served)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(shell: Shell, line: str, port: int) -> Served:
+    """``line`` (a README ``keel serve`` line, its port already replaced) in the background,
+    ready to answer; fails with the server's log when it does not come up."""
+    log = shell.cwd.parent / f"serve-{port}.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            ["/bin/bash", "-c", f"exec {line}"],
+            cwd=shell.cwd,
+            env=shell.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    served = Served(process, port, log)
+    deadline = time.monotonic() + 90
+    while not _ready(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(served)
+            raise AssertionError(f"`{line}` did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+    return served
+
+
+def stop(served: Served) -> None:
+    if served.process.poll() is None:
+        served.process.send_signal(signal.SIGTERM)
+    try:
+        served.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        served.process.kill()
+        served.process.wait(timeout=30)
+
+
+def _ready(port: int) -> bool:
+    try:
+        url = f"http://127.0.0.1:{port}/v2/health/ready"
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
