@@ -90,6 +90,12 @@ def fresh_project(shell: Shell) -> None:
     assert not any(shell.cwd.iterdir())
 
 
+@given("a fresh project folder set up by keel init")
+def initialised(shell: Shell) -> None:
+    assert not any(shell.cwd.iterdir())
+    shell.ok("keel init")
+
+
 @then("every command succeeded")
 def every_command_succeeded(shell: Shell) -> None:
     assert shell.results, "no command ran"

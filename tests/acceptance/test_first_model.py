@@ -17,12 +17,6 @@ scenarios("first_model.feature")
 README_PORT = "8080"
 
 
-@given("a fresh project folder set up by keel init")
-def initialised(shell: Shell) -> None:
-    assert not any(shell.cwd.iterdir())
-    shell.ok("keel init")
-
-
 @given(
     "churn-v1 learned from shuffled labels, churn-v2 from the real signal, and held-out "
     "customers in holdout.csv"
