@@ -28,6 +28,19 @@ def packages(shell: Shell) -> None:
     _churn.customers(1000, seed=1).write_csv(shell.cwd / "holdout.csv")
 
 
+@given("deploy/churn.yaml rolls a challenger out as a canary: 10% of the traffic, then a pause")
+def deploy_spec(shell: Shell) -> None:
+    (shell.cwd / "deploy").mkdir()
+    (shell.cwd / "deploy" / "churn.yaml").write_text(
+        "challenger:\n"
+        "  alias: challenger\n"
+        "  mode: canary\n"
+        "  steps:\n"
+        "    - setWeight: 10\n"
+        "    - pause: {duration: 1h}\n"
+    )
+
+
 def follow(shell: Shell, servers: list[Served], journey: str) -> None:
     """Runs ``journey``'s README commands in order: ``keel serve`` in the background and
     every ``localhost:8080`` on a free port instead."""
@@ -36,7 +49,7 @@ def follow(shell: Shell, servers: list[Served], journey: str) -> None:
         line = line.replace(README_PORT, port)  # noqa: PLW2901  # the README's port, made free
         if line.startswith("keel serve "):
             servers.append(start_server(shell, line, int(port)))
-        elif line.startswith("keel models gate "):
+        elif line.startswith(("keel models gate ", "keel deploy status ")):
             shell.run(f"{line} --format json")
         else:
             shell.run(line)
@@ -66,6 +79,7 @@ def gate_promoted(shell: Shell) -> None:
 @then("the README's curl was answered by version 2 with a probability of churn")
 def curl_answer(shell: Shell) -> None:
     answer = json.loads(_output(shell, "curl "))
+    assert "version" in answer, answer  # not an error (a 415 once)
     assert answer["version"] == 2, answer
     assert answer["predictions"][0] in (0, 1), answer
     (probabilities,) = answer["probabilities"]
@@ -97,3 +111,13 @@ def history(shell: Shell) -> None:
     assert ("rollback", "champion", 1, 2) in moves, moves
     assert moves.index(("promote", "champion", 2, 1)) < moves.index(("rollback", "champion", 1, 2))
     assert moves[-1] == ("alias", "challenger", 2, None), moves
+
+
+@then("the deploy status shows the canary of version 2 against version 1 at 10% of the traffic")
+def canary(shell: Shell) -> None:
+    status = json.loads(_output(shell, "keel deploy status "))
+    rollout = status["rollout"]
+    assert status["file"] == "deploy/churn.yaml", status
+    assert rollout["active"] is True, rollout
+    assert (rollout["champion_version"], rollout["challenger_version"]) == (1, 2), rollout
+    assert (rollout["step"], rollout["weight"]) == (1, 10.0), rollout
