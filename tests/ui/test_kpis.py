@@ -196,3 +196,30 @@ def _kpi(report: dict[str, Any], key: str, subject: str) -> dict[str, Any]:
 def _health(report: dict[str, Any], name: str) -> dict[str, Any]:
     found: dict[str, Any] = next(m for m in report["health"]["models"] if m["name"] == name)
     return found
+
+
+def test_a_served_model_that_cannot_be_monitored_is_n_a_with_why(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    from keel.monitor import PredictionLog
+
+    init_project(tmp_path)
+    start, n = datetime(2026, 12, 1, tzinfo=UTC), 50
+    PredictionLog(open_project(tmp_path).artifacts, "ghost").append(
+        pl.DataFrame(
+            {"request_id": [str(i) for i in range(n)], "row": [0] * n}
+            | {"time": [start + timedelta(seconds=i) for i in range(n)], "model": ["ghost"] * n}
+            | {"version": [1] * n, "role": ["champion"] * n, "latency_ms": [1.0] * n}
+            | {"valid": [True] * n, "violations": [None] * n, "prediction": [1] * n}
+            | {"score": [0.7] * n, "confidence": [0.7] * n, "x": [float(i) for i in range(n)]},
+            schema_overrides={"time": pl.Datetime("us", "UTC"), "violations": pl.String},
+        )
+    )
+    report = cli_json(tmp_path, "kpis")  # n/a is not red: exit 0
+    drift = _kpi(report, "drifted_columns", "model ghost")
+    assert (drift["status"], drift["value"]) == ("n/a", None)
+    assert drift["reason"] == "not measured: no model 'ghost' in the registry."
+    window = _health(report, "ghost")["latest_window"]
+    assert window["hint"]  # what to do about it

@@ -151,6 +151,8 @@ class _Judge:
             return kpi("green", f"{shown(value)} meets the {target}")
         verdict: KpiStatus = "amber" if near else "red"
         how = f"within {self.margin:.0%} of it" if near else f"more than {self.margin:.0%} off"
+        if objective == 0:  # no margin around zero: any miss is red
+            return kpi(verdict, f"{shown(value)} misses the {target}")
         return kpi(verdict, f"{shown(value)} misses the {target} ({how})")
 
 
