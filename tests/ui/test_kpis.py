@@ -112,6 +112,8 @@ def test_the_champions_evaluation_and_latest_gate_are_shown(built: Built) -> Non
     last_gate = [e for e in history if e["kind"] == "gate"][-1]
     assert risk["gate"]["id"] == last_gate["id"]
     assert risk["gate"]["passed"] is last_gate["detail"]["passed"] is True
+    own = [e for e in history if e["kind"] == "gate" and e["version"] == 2][-1]
+    assert risk["version_gate"]["id"] == own["id"]  # the champion's own gate
     gate = _kpi(report, "gate_pass_rate", "model risk")
     assert "latest: version 2 passed against champion (version 1)" in gate["reason"]
 

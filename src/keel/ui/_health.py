@@ -48,7 +48,8 @@ def headline(metrics: dict[str, Any] | None) -> str | None:
 
 def model_facts(project: Project, name: str, events: Sequence[ModelEvent]) -> dict[str, Any]:
     """Model ``name``'s champion (or newest version), its newest evaluation's headline metric
-    with its interval, and the latest gate decision (from its event log ``events``)."""
+    with its interval and its own latest gate decision, and the model's latest gate decision
+    (of any version), from its event log ``events``."""
     from keel.ui._views_models import evaluations
 
     registry = project.metadata.models
@@ -71,23 +72,26 @@ def model_facts(project: Project, name: str, events: Sequence[ModelEvent]) -> di
                 "created_at": newest.get("created_at"),
             }
     gates = [e for e in events if e.kind == "gate"]
-    gate = None
-    if gates:
-        last = gates[-1].to_dict()
-        gate = {
-            "id": last["id"],
-            "version": last["version"],
-            "passed": bool(last["detail"].get("passed")),
-            "against": last["alias"],
-            "baseline": last["detail"].get("baseline"),
-            "reason": last["reason"],
-            "created_at": last["created_at"],
-        }
+    own = [e for e in gates if e.version == shown]
     return empty_facts(name) | {
         "version": shown,
         "champion": champion is not None,
         "evaluation": evaluation,
-        "gate": gate,
+        "version_gate": _gate(own[-1]) if own else None,
+        "gate": _gate(gates[-1]) if gates else None,
+    }
+
+
+def _gate(event: ModelEvent) -> dict[str, Any]:
+    shape = event.to_dict()
+    return {
+        "id": shape["id"],
+        "version": shape["version"],
+        "passed": bool(shape["detail"].get("passed")),
+        "against": shape["alias"],
+        "baseline": shape["detail"].get("baseline"),
+        "reason": shape["reason"],
+        "created_at": shape["created_at"],
     }
 
 
@@ -98,6 +102,7 @@ def empty_facts(name: str) -> dict[str, Any]:
         "version": None,
         "champion": False,
         "evaluation": None,
+        "version_gate": None,
         "gate": None,
         "latest_window": None,
         "serving": None,
