@@ -344,7 +344,8 @@ def _pipeline_kpis(
 
 
 def _seconds(value: float) -> str:
-    return f"{value * 1000:.0f} ms" if value < 1 else age_text(value)
+    """A step's duration: ``0.408 ms``, ``250 ms``, ``12s``, ``3.5m``."""
+    return f"{value * 1000:.3g} ms" if value < 1 else age_text(value)
 
 
 def _serving_kpis(
