@@ -135,6 +135,24 @@ def test_the_overview_shows_the_cli_kpis(web: Watched, built: Built) -> None:
     assert page.locator("h1 .status").inner_text() == report["status"]
 
 
+def test_the_overview_shows_each_models_health_and_links_drift_to_monitoring(
+    web: Watched, built: Built
+) -> None:
+    page = web.open("/")
+    risk = next(m for m in cli_json(built.root, "kpis", code=1)["health"]["models"])
+    row = page.locator('#overview-health tr[data-model="risk"]')
+    drifted = [d["column"] for d in risk["latest_window"]["drifted"]]
+    assert row.locator(".drift a").all_inner_texts() == drifted
+    evaluation = row.locator(".evaluation").inner_text()
+    assert evaluation.startswith(f"{risk['evaluation']['metric']} ")
+    assert f"{risk['evaluation']['low']:.6g}" in evaluation  # the interval is shown
+    steps = page.locator("#overview-steps tbody tr")
+    assert steps.count() == len(cli_json(built.root, "kpis", code=1)["health"]["steps"])
+    row.locator(".drift a").first.click()  # a drift alert leads to the monitoring page
+    page.wait_for_url("**/monitoring/risk?window=*")
+    assert page.locator("h1").count() == 1
+
+
 def test_links_lead_along_the_chain(web: Watched, built: Built) -> None:
     page = web.open("/models")
     page.get_by_role("link", name="risk", exact=True).first.click()

@@ -53,10 +53,13 @@ _SETTINGS: dict[tuple[str, str], tuple[type, Value]] = {
     ("kpis", "serving_p99_ms"): (float, 500.0),
     ("kpis", "serving_invalid_rate"): (float, 0.01),
     ("kpis", "amber_margin"): (float, 0.2),
+    ("kpis", "serving_p50_ms"): (float, 100.0),
+    ("kpis", "drifted_columns"): (float, 0.0),
+    ("kpis", "step_p90"): (str, "1h"),
 }
 
 # settings that hold a duration (keel.grammar's one grammar: 30s, 15m, 2d)
-_DURATIONS = {("kpis", "data_freshness")}
+_DURATIONS = {("kpis", "data_freshness"), ("kpis", "step_p90")}
 
 # settings whose value is a table (kept apart from the typed scalars above)
 _TABLES = {("artifacts", "storage_options")}
@@ -133,6 +136,9 @@ format = "text"
 # serving_p99_ms = 500        # p99 latency of served predictions over the last day
 # serving_invalid_rate = 0.01 # share of served records that broke the input contract
 # amber_margin = 0.2          # amber (not red) while within this fraction of an objective
+# serving_p50_ms = 100        # median latency of served predictions over the last day
+# drifted_columns = 0         # columns drifted in a served model's latest monitoring window
+# step_p90 = "1h"             # p90 duration of the slowest pipeline step (executed, not cached)
 """
 
 

@@ -21,9 +21,10 @@ from keel._json import nulled
 from keel.grammar import parse_duration
 
 if TYPE_CHECKING:
+    from keel.monitor import ReportCache
     from keel.tracking import Project
 
-__all__ = ["Kpi", "KpiStatus", "evaluate_kpis"]
+__all__ = ["Health", "Kpi", "KpiStatus", "assess", "evaluate_kpis"]
 
 KpiStatus = Literal["green", "amber", "red", "n/a"]
 
@@ -71,18 +72,46 @@ class Kpi:
         }
 
 
-def evaluate_kpis(project: Project, *, now: datetime | None = None) -> list[Kpi]:
+@dataclass(frozen=True)
+class Health:
+    """The KPIs and the facts the overview shows beside them (:mod:`keel.ui._health`):
+    per model its champion's evaluation, latest gate, latest window and serving figures;
+    per pipeline step its durations."""
+
+    kpis: list[Kpi]
+    models: list[dict[str, Any]]
+    steps: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"models": [...], "steps": [...]}``: the ``health`` of ``keel kpis --format json``."""
+        return {"models": self.models, "steps": self.steps}
+
+
+def evaluate_kpis(
+    project: Project, *, now: datetime | None = None, cache: ReportCache | None = None
+) -> list[Kpi]:
     """Every KPI of the project, from its stores, held to its ``[kpis]`` objectives."""
+    return assess(project, now=now, cache=cache).kpis
+
+
+def assess(
+    project: Project, *, now: datetime | None = None, cache: ReportCache | None = None
+) -> Health:
+    """Every KPI and the facts behind the model and pipeline ones. ``cache`` keeps the
+    latest windows' profiles and drift between calls (the app passes its own)."""
     objectives = dict(project.config.kpis)
     when = now or datetime.now(UTC)
     judge = _Judge(float(objectives["amber_margin"]))
+    models: dict[str, dict[str, Any]] = {}
     found: list[Kpi] = []
     found += _data_kpis(project, objectives, judge, when)
     found += _run_kpis(project, objectives, judge, when)
-    found += _model_kpis(project, objectives, judge)
-    found += _pipeline_kpis(project, objectives, judge)
-    found += _serving_kpis(project, objectives, judge, when)
-    return found
+    found += _model_kpis(project, objectives, judge, models)
+    found += _drift_kpis(project, objectives, judge, models, cache)
+    pipeline_kpis, steps = _pipeline_kpis(project, objectives, judge)
+    found += pipeline_kpis
+    found += _serving_kpis(project, objectives, judge, when, models)
+    return Health(found, list(models.values()), steps)
 
 
 @dataclass(frozen=True)
@@ -101,9 +130,11 @@ class _Judge:
         shown: Callable[[float], str] = lambda v: f"{v:.1%}",
         none: str = "nothing measured yet",
         link: str | None = None,
+        detail: str = "",
     ) -> Kpi:
         def kpi(status: KpiStatus, reason: str) -> Kpi:
             text = "" if value is None or math.isnan(value) else shown(value)
+            reason += f"; {detail}" if detail else ""
             return Kpi(
                 key, subject, title, value, objective, direction, status, reason, link,
                 value_text=text, objective_text=f"{direction} {shown(objective)}",
@@ -120,6 +151,8 @@ class _Judge:
             return kpi("green", f"{shown(value)} meets the {target}")
         verdict: KpiStatus = "amber" if near else "red"
         how = f"within {self.margin:.0%} of it" if near else f"more than {self.margin:.0%} off"
+        if objective == 0:  # no margin around zero: any miss is red
+            return kpi(verdict, f"{shown(value)} misses the {target}")
         return kpi(verdict, f"{shown(value)} misses the {target} ({how})")
 
 
@@ -189,12 +222,22 @@ def _run_kpis(
     ]
 
 
-def _model_kpis(project: Project, objectives: Mapping[str, Any], judge: _Judge) -> list[Kpi]:
+def _model_kpis(
+    project: Project,
+    objectives: Mapping[str, Any],
+    judge: _Judge,
+    models: dict[str, dict[str, Any]],
+) -> list[Kpi]:
+    from keel.ui._health import model_facts
+
     registry = project.metadata.models
     found = []
     for model in registry.models():
-        gates = [e for e in registry.events(model.name) if e.kind == "gate"][-RECENT_GATES:]
+        events = registry.events(model.name)
+        facts = models[model.name] = model_facts(project, model.name, events)
+        gates = [e for e in events if e.kind == "gate"][-RECENT_GATES:]
         passed = sum(1 for e in gates if e.detail.get("passed"))
+        latest = facts["gate"]
         found.append(
             judge(
                 "gate_pass_rate",
@@ -205,15 +248,72 @@ def _model_kpis(project: Project, objectives: Mapping[str, Any], judge: _Judge) 
                 direction="at least",
                 none="no gate has been decided",
                 link=f"models/{model.name}",
+                detail=""
+                if latest is None
+                else f"latest: version {latest['version']} {_verdict(latest)}",
             )
         )
     return found
 
 
-def _pipeline_kpis(project: Project, objectives: Mapping[str, Any], judge: _Judge) -> list[Kpi]:
+def _verdict(gate: Mapping[str, Any]) -> str:
+    verdict = "passed" if gate["passed"] else "failed"
+    baseline = gate["baseline"]
+    against = f" against {gate['against']}" + (f" (version {baseline})" if baseline else "")
+    return verdict + against
+
+
+def _drift_kpis(
+    project: Project,
+    objectives: Mapping[str, Any],
+    judge: _Judge,
+    models: dict[str, dict[str, Any]],
+    cache: ReportCache | None,
+) -> list[Kpi]:
+    """Per model with a prediction log: columns drifted in its latest window."""
+    from keel.monitor import PredictionLog
+    from keel.ui._health import empty_facts, latest_window
+
+    found = []
+    for name in PredictionLog.names(project.artifacts):
+        window = latest_window(project, name, cache=cache)
+        facts = models.setdefault(name, empty_facts(name))
+        facts["latest_window"] = window
+        drifted = window.get("drifted")
+        detail = ""
+        if drifted:
+            columns = ", ".join(d["column"] for d in drifted)
+            detail = f"drifted: {columns} (window from {window['start']})"
+        elif "start" in window:
+            detail = f"window from {window['start']}, {window['rows']:,} rows"
+        found.append(
+            judge(
+                "drifted_columns",
+                f"model {name}",
+                f"{name}: columns drifted in the latest {window['window']} window",
+                None if drifted is None else float(len(drifted)),
+                objective=float(objectives["drifted_columns"]),
+                direction="at most",
+                shown=lambda v: f"{v:.0f}",
+                none=f"not measured: {window.get('error')}",
+                link=f"monitoring/{name}",
+                detail=detail,
+            )
+        )
+    return found
+
+
+def _pipeline_kpis(
+    project: Project, objectives: Mapping[str, Any], judge: _Judge
+) -> tuple[list[Kpi], list[dict[str, Any]]]:
+    from keel.ui._health import step_durations
+
     steps = project.metadata.pipelines.recent(RECENT_STEPS)
     hits = sum(1 for s in steps if s.status == "cached")
-    return [
+    durations = step_durations(steps)
+    slowest = next((d for d in durations if d["p90_s"] is not None), None)
+    limit = parse_duration(str(objectives["step_p90"]), where="[kpis] step_p90")
+    found = [
         judge(
             "cache_hit_rate",
             "pipelines",
@@ -223,42 +323,70 @@ def _pipeline_kpis(project: Project, objectives: Mapping[str, Any], judge: _Judg
             direction="at least",
             none="no pipeline step has run",
             link="pipelines",
-        )
+        ),
+        judge(
+            "step_p90",
+            "pipelines",
+            "pipelines: p90 duration of the slowest step"
+            + ("" if slowest is None else f" ({slowest['pipeline']}.{slowest['step']})"),
+            None if slowest is None else slowest["p90_s"],
+            objective=limit.seconds,
+            direction="at most",
+            shown=_seconds,
+            none="no pipeline step was executed (only cache hits, or none)",
+            link="pipelines",
+            detail=""
+            if slowest is None
+            else f"median {_seconds(slowest['median_s'])} over {slowest['executed']} run(s)",
+        ),
     ]
+    return found, durations
+
+
+def _seconds(value: float) -> str:
+    """A step's duration: ``0.408 ms``, ``250 ms``, ``12s``, ``3.5m``."""
+    return f"{value * 1000:.3g} ms" if value < 1 else age_text(value)
 
 
 def _serving_kpis(
-    project: Project, objectives: Mapping[str, Any], judge: _Judge, now: datetime
+    project: Project,
+    objectives: Mapping[str, Any],
+    judge: _Judge,
+    now: datetime,
+    models: dict[str, dict[str, Any]],
 ) -> list[Kpi]:
     found = []
     for name in [m.name for m in project.metadata.models.models()]:
         stats = serving_stats(project, name, since=now - SERVING_WINDOW, until=now)
         if stats is None:
             continue  # never served: no serving KPI to hold it to
-        found.append(
-            judge(
-                "serving_p99_ms",
-                f"model {name}",
-                f"{name}: p99 latency, last day ({stats['records']:,} records)",
-                stats["p99_ms"],
-                objective=float(objectives["serving_p99_ms"]),
-                direction="at most",
-                shown=lambda v: f"{v:.1f} ms",
-                none="no prediction in the last day",
-                link=f"models/{name}",
+        models[name]["serving"] = stats
+        for key, title in (("p50", "p50 latency"), ("p99", "p99 latency")):
+            found.append(
+                judge(
+                    f"serving_{key}_ms",
+                    f"model {name}",
+                    f"{name}: {title}, last day ({stats['records']:,} records)",
+                    stats[f"{key}_ms"],
+                    objective=float(objectives[f"serving_{key}_ms"]),
+                    direction="at most",
+                    shown=lambda v: f"{v:.1f} ms",
+                    none="no prediction in the last day",
+                    link=f"models/{name}",
+                )
             )
-        )
         found.append(
             judge(
                 "serving_invalid_rate",
                 f"model {name}",
-                f"{name}: records that broke the input contract, last day",
+                f"{name}: error rate, records that broke the input contract, last day",
                 stats["invalid_rate"],
                 objective=float(objectives["serving_invalid_rate"]),
                 direction="at most",
                 shown=lambda v: f"{v:.2%}",
                 none="no prediction in the last day",
-                link=f"models/{name}",
+                link=f"monitoring/{name}",
+                detail="the prediction log records answered records only, not HTTP errors",
             )
         )
     return found

@@ -32,9 +32,17 @@ def _html(request: Request, template: str, page: str, **context: Any) -> HTMLRes
 
 
 # -- pages ----------------------------------------------------------------------------------
+def _cache(request: Request) -> Any:
+    """The app's monitoring cache (shared with the monitoring pages): an unchanged latest
+    window is not profiled again on the next overview."""
+    from keel.ui._routes_monitor import _memo
+
+    return _memo(request).cache
+
+
 @pages.get("/")
 def overview_page(request: Request) -> HTMLResponse:
-    data = views.overview(_context(request).project)
+    data = views.overview(_context(request).project, cache=_cache(request))
     return _html(request, "overview.html", "", data=data)
 
 
@@ -125,12 +133,12 @@ def dataset_version_page(request: Request, name: str, version: int) -> HTMLRespo
 # -- the JSON API -----------------------------------------------------------------------------
 @api.get("/kpis", summary="Every KPI and the worst status (keel kpis --format json)")
 def kpis_api(request: Request) -> dict[str, Any]:
-    return views.kpis(_context(request).project)
+    return views.kpis(_context(request).project, cache=_cache(request))
 
 
 @api.get("/overview", summary="The overview page: KPIs, champions, newest data and runs")
 def overview_api(request: Request) -> dict[str, Any]:
-    return views.overview(_context(request).project)
+    return views.overview(_context(request).project, cache=_cache(request))
 
 
 @api.get("/runs", summary="A page of runs, filtered and ordered in SQL (keel runs list items)")

@@ -18,11 +18,12 @@ from keel.errors import UsageError
 from keel.tracking import compare_runs, dataset_version_to_dict, run_to_dict
 from keel.ui._found import NotFoundError
 from keel.ui._found import found as _found
-from keel.ui._kpis import evaluate_kpis, worst
+from keel.ui._kpis import assess, worst
 from keel.ui._views_data import dataset_profile
 from keel.ui._views_models import EVALUATION, evaluations
 
 if TYPE_CHECKING:
+    from keel.monitor import ReportCache
     from keel.tracking import Project
 
 __all__ = [
@@ -51,13 +52,18 @@ SHOWN_METRICS = 12
 SHOWN_PARAMS = 8
 
 
-def kpis(project: Project) -> dict[str, Any]:
-    """Every KPI and the worst status (``keel kpis --format json``)."""
-    found = evaluate_kpis(project)
-    return {"status": worst(found), "kpis": [k.to_dict() for k in found]}
+def kpis(project: Project, *, cache: ReportCache | None = None) -> dict[str, Any]:
+    """Every KPI, the worst status and the facts behind them (``keel kpis --format json``):
+    ``{"status", "kpis": [...], "health": {"models": [...], "steps": [...]}}``."""
+    found = assess(project, cache=cache)
+    return {
+        "status": worst(found.kpis),
+        "kpis": [k.to_dict() for k in found.kpis],
+        "health": found.to_dict(),
+    }
 
 
-def overview(project: Project) -> dict[str, Any]:
+def overview(project: Project, *, cache: ReportCache | None = None) -> dict[str, Any]:
     """The KPIs, and the newest of everything with links along the chain."""
     store = project.metadata
     registry = store.models
@@ -70,7 +76,7 @@ def overview(project: Project) -> dict[str, Any]:
     for name in store.dataset_names():
         versions = store.list_dataset_versions(name)
         data.append({"name": name, "versions": len(versions)} | _latest(versions))
-    return kpis(project) | {
+    return kpis(project, cache=cache) | {
         "project": project.config.project_name,
         "store": store.url,
         "models": champions,
