@@ -2,7 +2,8 @@ Feature: First features
   Credit-bureau reports are feature definitions in code. The training set joins them point in
   time (an application of day 5 gets the day-0 score, not day 10's lower one), the online
   store serves the latest, and a model registered with its feature service is served from
-  the applicant's id alone; what it served is then compared with the point-in-time join.
+  the applicant's id alone; what it served is then compared with the point-in-time join,
+  which finds the stale score served once a new report arrives that nobody materialized.
 
   Scenario: Define, build a training set, materialize, serve by key, measure skew
     Given a fresh project folder
@@ -14,3 +15,6 @@ Feature: First features
     And the model loans version 1 names the feature service scoring
     And the README's curl sent only the applicant's id and was answered by version 1
     And the skew report replayed that request: credit_score served as the join gives it, exit 0
+    When a new report of applicant 1 (score 480) arrives that nobody materializes
+    And the README's server answers the README's curl again, then stops, and skew runs again
+    Then that skew exits 1, naming credit_score stale on 1 of the 2 served rows

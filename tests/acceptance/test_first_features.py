@@ -4,13 +4,14 @@ key, and skew between what it served and the point-in-time join."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 
 import polars as pl
 from pytest_bdd import parsers, scenarios, then, when
 
-from tests.acceptance._readme import blocks
+from tests.acceptance._readme import blocks, command
 from tests.acceptance._readme import shell as readme_shell
 from tests.acceptance.conftest import Served, Shell, free_port, start_server, stop
 
@@ -100,3 +101,41 @@ def skew(shell: Shell) -> None:
     (feature,) = report["features"]
     assert (feature["feature"], feature["view"]) == ("credit_score", "bureau"), feature
     assert (feature["rows"], feature["differ"]) == (1, 0), feature
+
+
+@when(
+    parsers.parse("a new report of applicant 1 (score {score:g}) arrives that nobody materializes")
+)
+def late_report(shell: Shell, score: float) -> None:
+    bureau = shell.cwd / "bureau.parquet"
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # naive times are UTC, as the data's
+    late = pl.DataFrame({"applicant_id": [1], "event_time": [now], "credit_score": [score]})
+    pl.concat([pl.read_parquet(bureau), late], how="vertical_relaxed").write_parquet(bureau)
+
+
+@when("the README's server answers the README's curl again, then stops, and skew runs again")
+def serve_again(shell: Shell, servers: list[Served]) -> None:
+    port = str(free_port())
+    served = start_server(
+        shell, command("first-features", "keel serve ").replace(README_PORT, port), int(port)
+    )
+    servers.append(served)
+    shell.ok(command("first-features", "curl ").replace(README_PORT, port))
+    stop(served)
+    shell.run(f"{command('first-features', 'keel features skew ')} --format json")
+
+
+@then(
+    parsers.parse(
+        "that skew exits {code:d}, naming credit_score stale on {n:d} of the {rows:d} served rows"
+    )
+)
+def skew_again(shell: Shell, code: int, n: int, rows: int) -> None:
+    done = shell.last
+    assert done.returncode == code, shell.transcript()
+    report = json.loads(done.stdout)
+    assert (report["rows"], report["passed"], report["skewed"]) == (rows, False, ["credit_score"])
+    (feature,) = report["features"]
+    assert (feature["differ"], feature["reasons"]["stale"]) == (n, n), feature
+    (example,) = feature["examples"]
+    assert (example["served"], example["offline"], example["reason"]) == (540.0, 480.0, "stale")
