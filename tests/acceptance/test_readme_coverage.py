@@ -40,6 +40,12 @@ def test_every_readme_shell_block_is_a_journey_or_says_why_not() -> None:
 def test_every_marked_journey_is_run_by_a_scenario() -> None:
     journeys = {journey for journey, _ in _shell_blocks() if journey is not None}
     bound = " ".join(p.read_text() for p in HERE.glob("test_*.py"))
-    assert journeys == {"first-contract", "first-pipeline", "first-model", "first-drift"}
+    assert journeys == {
+        "first-contract",
+        "first-pipeline",
+        "first-model",
+        "first-drift",
+        "first-features",
+    }
     for journey in journeys:
         assert f'"{journey}"' in bound, f"no scenario runs the README's {journey} journey"
