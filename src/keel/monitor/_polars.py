@@ -89,7 +89,8 @@ class PolarsEngine:
         collected concurrently."""
         import polars as pl
 
-        planned = [_profile_query(data, bins) for data in datas]
+        built: dict[Any, _Built] = {}  # windows of one log share a schema: build it once
+        planned = [_profile_query(data, bins, built) for data in datas]
         fits = _fit_in_memory({i: (datas[i], p[0]) for i, p in enumerate(planned)}, bins)
         done: dict[int, Profile] = {}
         engines: list[tuple[list[int], Literal["in-memory", "streaming"]]] = [
@@ -299,14 +300,36 @@ def _fit_in_memory(
     return found
 
 
-def _profile_query(
-    data: Any, bins: Mapping[str, Bins]
-) -> tuple[pl.LazyFrame, pl.LazyFrame, Callable[[tuple[Any, ...]], Profile]]:
-    """The data as a lazy frame, its profile query (one row), and what makes it a Profile."""
-    import polars as pl
+_Built = tuple[list["pl.Expr"], list["pl.Expr"], Callable[[tuple[Any, ...]], Profile]]
 
+
+def _profile_query(
+    data: Any, bins: Mapping[str, Bins], built: dict[Any, _Built] | None = None
+) -> tuple[pl.LazyFrame, pl.LazyFrame, Callable[[tuple[Any, ...]], Profile]]:
+    """The data as a lazy frame, its profile query (one row), and what makes it a Profile.
+
+    ``built`` remembers the expressions by schema (for one ``bins``): building them costs
+    more than running them on a small window."""
     frame = open_source(data)
     schema = frame.collect_schema()
+    key = tuple((name, str(dtype)) for name, dtype in schema.items())
+    found = None if built is None else built.get(key)
+    if found is None:
+        found = _profile_exprs(schema, bins)
+        if built is not None:
+            built[key] = found
+    exprs, finite, done = found
+    # The finite values as columns of their own: evaluated once, where a ``pl.when`` inside
+    # each of a column's twenty-odd reductions was evaluated twenty-odd times.
+    query = (frame.with_columns(finite) if finite else frame).select(exprs)
+    return frame, query, done
+
+
+def _profile_exprs(schema: Any, bins: Mapping[str, Bins]) -> _Built:
+    """The profile's reductions over data of ``schema``, the finite-value columns they read,
+    and what makes their one row a Profile."""
+    import polars as pl
+
     require_columns([b.column for b in bins.values()], schema, "profile")
     exprs: list[pl.Expr] = [pl.len().alias("rows")]
     plans: list[tuple[int, int, _Finish]] = []
@@ -329,10 +352,7 @@ def _profile_query(
         columns = [finish(rows, row[start:stop]) for start, stop, finish in plans]
         return Profile(columns={c.column: c for c in columns}, rows=rows)
 
-    # The finite values as columns of their own: evaluated once, where a ``pl.when`` inside
-    # each of a column's twenty-odd reductions was evaluated twenty-odd times.
-    query = (frame.with_columns(finite) if finite else frame).select(exprs)
-    return frame, query, done
+    return exprs, finite, done
 
 
 def _unused(name: str, schema: Mapping[str, Any]) -> str:
