@@ -558,9 +558,74 @@ class _Layout:
     ) -> FloatArray:
         """``size`` windows of ``n`` rows from ``probs``, bin sums drawn like side ``side``'s
         (0 the reference, 1 the current)."""
-        if self.sides is None:
-            return np.asarray(rng.multinomial(n, probs, size=size) / n, dtype=np.float64)
-        return draw_windows(rng, n, probs, size, self.sides[side])
+        chosen = None if self.sides is None else self.sides[side]
+        return _DRAWS.draw(rng, n, probs, size, chosen)
+
+
+class _DrawMemo:
+    """Draws already made, by the generator's state and the draw's arguments.
+
+    A draw is a pure function of the generator's state before it and its arguments, so a
+    remembered draw (with the state after it) is exactly the draw made again. The first
+    draws of a column's stream depend on the reference only (its seed is the seed and the
+    column name), so a report's windows share them: measuring 90 windows against one
+    reference makes each column's reference draws once, not 90 times. Bounded (least
+    recently used out) and thread-safe: the UI measures from worker threads.
+    """
+
+    def __init__(self, size: int) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self._size = size
+        self._lock = threading.Lock()
+        self._found: OrderedDict[tuple[Any, ...], tuple[FloatArray, Any]]
+        self._found = OrderedDict()
+        self.hits = 0
+        """Draws answered from memory (tests read it)."""
+
+    def clear(self) -> None:
+        """Forget every draw (tests compare with draws made afresh)."""
+        with self._lock:
+            self._found.clear()
+
+    def draw(
+        self,
+        rng: np.random.Generator,
+        n: int,
+        probs: FloatArray,
+        size: int,
+        side: BinSide | None,
+    ) -> FloatArray:
+        state = rng.bit_generator.state
+        key = (
+            repr(state),
+            n,
+            size,
+            probs.dtype.str,
+            probs.tobytes(),
+            None if side is None else (side.means.tobytes(), side.variances.tobytes()),
+        )
+        with self._lock:
+            found = self._found.get(key)
+            if found is not None:
+                self._found.move_to_end(key)
+                self.hits += 1
+        if found is not None:
+            rng.bit_generator.state = found[1]
+            return found[0].copy()
+        if side is None:
+            drawn = np.asarray(rng.multinomial(n, probs, size=size) / n, dtype=np.float64)
+        else:
+            drawn = draw_windows(rng, n, probs, size, side)
+        with self._lock:
+            self._found[key] = (drawn.copy(), rng.bit_generator.state)
+            while len(self._found) > self._size:
+                self._found.popitem(last=False)
+        return drawn
+
+
+_DRAWS: Final = _DrawMemo(512)
 
 
 def _small_window(p: FloatArray, n_current: int) -> bool:

@@ -51,7 +51,7 @@ class PolarsEngine:
         frame = open_source(data)
         kinds = kinds_of(frame.collect_schema())
         engine: Literal["in-memory", "streaming"] = "streaming"
-        if _fit_in_memory({0: (data, frame)}, kinds)[0]:  # read it once, then work in memory
+        if _fit_in_memory({0: (data, frame)}, kinds)[0] != "streaming":  # read it once
             frame, engine = frame.select(list(kinds)).collect().lazy(), "in-memory"
         schema = frame.collect_schema()
         numeric = [n for n, k in kinds.items() if k == "numeric"]
@@ -89,22 +89,45 @@ class PolarsEngine:
         collected concurrently."""
         import polars as pl
 
-        planned = [_profile_query(data, bins) for data in datas]
+        built: dict[Any, _Built] = {}  # windows of one log share a schema: build it once
+        planned = [_profile_query(data, bins, built) for data in datas]
         fits = _fit_in_memory({i: (datas[i], p[0]) for i, p in enumerate(planned)}, bins)
         done: dict[int, Profile] = {}
-        engines: list[tuple[list[int], Literal["in-memory", "streaming"]]] = [
-            ([i for i in fits if fits[i]], "in-memory"),
-            ([i for i in fits if not fits[i]], "streaming"),
+        groups: list[tuple[list[int], Literal["in-memory", "streaming"], bool]] = [
+            ([i for i in fits if fits[i] == "small"], "in-memory", True),
+            ([i for i in fits if fits[i] == "in-memory"], "in-memory", False),
+            ([i for i in fits if fits[i] == "streaming"], "streaming", False),
         ]
-        for group, engine in engines:
+        for group, engine, small in groups:
             if group:
-                frames = pl.collect_all([planned[i][1] for i in group], engine=engine)
+                queries = [planned[i][1] for i in group]
+                lean = _lean() if small else None
+                frames = (
+                    pl.collect_all(queries, engine=engine)
+                    if lean is None
+                    else pl.collect_all(queries, engine=engine, optimizations=lean)
+                )
                 for i, frame in zip(group, frames, strict=True):
                     done[i] = planned[i][2](frame.row(0))
         return [done[i] for i in range(len(datas))]
 
 
 POLARS = PolarsEngine()
+
+
+def _lean() -> Any:
+    """The optimizations worth their planning for a small source's profile query (a report's
+    window): reading only the columns and rows it needs. The others (common subexpressions
+    above all, over a thousand reductions a query of 50 columns) cost more to plan than they
+    save on a few thousand rows; the rows' values and so the profile are the same."""
+    import polars as pl
+
+    if not hasattr(pl, "QueryOptFlags"):
+        return None  # the defaults (polars before 1.30 has no flags to pass)
+    flags = pl.QueryOptFlags.none()
+    flags.predicate_pushdown = True
+    flags.projection_pushdown = True
+    return flags
 
 
 MAX_KNOWN = 1000
@@ -277,36 +300,69 @@ _Finish = Callable[[int, Sequence[Any]], ColumnProfile]
 
 _STREAM_ABOVE = 2**26
 """Cells (rows x profiled columns) above which a lazy source is profiled by streaming."""
+_SMALL_BELOW = 2**20
+"""Cells up to which a lazy source's query is planned lean (a window of a report)."""
 
 
 def _fit_in_memory(
     sources: Mapping[int, tuple[Any, pl.LazyFrame]], columns: Sized
-) -> dict[int, bool]:
+) -> dict[int, Literal["small", "in-memory", "streaming"]]:
     """Which sources to profile on the in-memory engine (about half the CPU of streaming).
 
     Data already in memory always is; a lazy source when its profiled columns would take
     less than about half a gigabyte (``_STREAM_ABOVE`` cells). The row counts of all lazy
     sources are read in one concurrent query (for Parquet, from the files' metadata).
-    Larger sources stream, in memory O(columns x bins).
+    Larger sources stream, in memory O(columns x bins). A lazy source of at most
+    ``_SMALL_BELOW`` cells is ``"small"``: in memory, planned lean (:func:`_lean`).
     """
     import polars as pl
 
     lazy = [i for i, (data, _) in sources.items() if isinstance(data, pl.LazyFrame | str | Path)]
-    found = dict.fromkeys(sources, True)
+    found: dict[int, Literal["small", "in-memory", "streaming"]]
+    found = dict.fromkeys(sources, "in-memory")
     counts = pl.collect_all([sources[i][1].select(pl.len()) for i in lazy])
     for i, count in zip(lazy, counts, strict=True):
-        found[i] = int(count.item()) * max(len(columns), 1) <= _STREAM_ABOVE
+        cells = int(count.item()) * max(len(columns), 1)
+        found[i] = (
+            "small"
+            if cells <= _SMALL_BELOW
+            else "in-memory"
+            if cells <= _STREAM_ABOVE
+            else "streaming"
+        )
     return found
 
 
-def _profile_query(
-    data: Any, bins: Mapping[str, Bins]
-) -> tuple[pl.LazyFrame, pl.LazyFrame, Callable[[tuple[Any, ...]], Profile]]:
-    """The data as a lazy frame, its profile query (one row), and what makes it a Profile."""
-    import polars as pl
+_Built = tuple[list["pl.Expr"], list["pl.Expr"], Callable[[tuple[Any, ...]], Profile]]
 
+
+def _profile_query(
+    data: Any, bins: Mapping[str, Bins], built: dict[Any, _Built] | None = None
+) -> tuple[pl.LazyFrame, pl.LazyFrame, Callable[[tuple[Any, ...]], Profile]]:
+    """The data as a lazy frame, its profile query (one row), and what makes it a Profile.
+
+    ``built`` remembers the expressions by schema (for one ``bins``): building them costs
+    more than running them on a small window."""
     frame = open_source(data)
     schema = frame.collect_schema()
+    key = tuple((name, str(dtype)) for name, dtype in schema.items())
+    found = None if built is None else built.get(key)
+    if found is None:
+        found = _profile_exprs(schema, bins)
+        if built is not None:
+            built[key] = found
+    exprs, finite, done = found
+    # The finite values as columns of their own: evaluated once, where a ``pl.when`` inside
+    # each of a column's twenty-odd reductions was evaluated twenty-odd times.
+    query = (frame.with_columns(finite) if finite else frame).select(exprs)
+    return frame, query, done
+
+
+def _profile_exprs(schema: Any, bins: Mapping[str, Bins]) -> _Built:
+    """The profile's reductions over data of ``schema``, the finite-value columns they read,
+    and what makes their one row a Profile."""
+    import polars as pl
+
     require_columns([b.column for b in bins.values()], schema, "profile")
     exprs: list[pl.Expr] = [pl.len().alias("rows")]
     plans: list[tuple[int, int, _Finish]] = []
@@ -329,10 +385,7 @@ def _profile_query(
         columns = [finish(rows, row[start:stop]) for start, stop, finish in plans]
         return Profile(columns={c.column: c for c in columns}, rows=rows)
 
-    # The finite values as columns of their own: evaluated once, where a ``pl.when`` inside
-    # each of a column's twenty-odd reductions was evaluated twenty-odd times.
-    query = (frame.with_columns(finite) if finite else frame).select(exprs)
-    return frame, query, done
+    return exprs, finite, done
 
 
 def _unused(name: str, schema: Mapping[str, Any]) -> str:
