@@ -114,8 +114,12 @@ def _free_port() -> int:
         return port
 
 
+READY_WITHIN = 180  # seconds: a loaded 2-core machine once needed more than 60 to start
+
+
 def _wait_ready(http: httpx.Client, server: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):
+    deadline = time.monotonic() + READY_WITHIN
+    while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"keel serve exited with {server.returncode}; see serve.log")
         try:
@@ -124,7 +128,7 @@ def _wait_ready(http: httpx.Client, server: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise SystemExit("keel serve did not become ready in 60 s; see serve.log")
+    raise SystemExit(f"keel serve did not become ready in {READY_WITHIN} s; see serve.log")
 
 
 def _send(http: httpx.Client, frame: pl.DataFrame, *, offset: int = 0) -> list[dict[str, Any]]:
