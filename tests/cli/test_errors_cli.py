@@ -226,3 +226,14 @@ def test_serve_checks_the_port_on_the_host_it_was_given(project: Path, taken_por
     unknown = runner.invoke(app, ["serve", "churn", "--host", "no-such-host.invalid"])
     assert unknown.exit_code == 2
     assert "the host 'no-such-host.invalid' cannot be resolved" in _flat(unknown.stderr)
+
+
+def test_an_error_reaches_a_pipe_whole_not_wrapped_at_80_columns(tmp_path: Path) -> None:
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 4) / "project"
+    deep.mkdir(parents=True)
+    init_project(deep, name="shop")
+    done = runner.invoke(app, ["init", str(deep)])
+    assert done.exit_code == 2
+    first = done.stderr.splitlines()[0]  # a log or CI output greps for the whole message
+    assert first.startswith("error: ")
+    assert f"{deep / 'keel.toml'} already exists" in first

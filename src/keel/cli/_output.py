@@ -83,9 +83,10 @@ def fail(error: KeelError) -> NoReturn:
         err.print(text.rstrip("\n"), highlight=False, markup=False, soft_wrap=True)
     elif debug():
         err.print(format_error(error).rstrip("\n"), highlight=False, markup=False, soft_wrap=True)
-    err.print(f"[bold red]error:[/] {escape(error.message)}", highlight=False, markup=True)
+    # soft_wrap: the terminal wraps; a pipe or a log gets each message whole, on one line
+    err.print(f"[bold red]error:[/] {escape(error.message)}", highlight=False, soft_wrap=True)
     if error.hint:
-        err.print("[bold]Hint:[/]", escape(error.hint), highlight=False)  # [extra] is text
+        err.print("[bold]Hint:[/]", escape(error.hint), highlight=False, soft_wrap=True)
     failed = isinstance(error, (ContractError, StepFailedError))
     raise typer.Exit(EXIT_FAILED if failed else EXIT_UNUSABLE)
 
