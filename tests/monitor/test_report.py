@@ -139,7 +139,7 @@ def test_an_input_of_the_model_reference_the_log_lacks_is_named(project: Project
 
 
 def test_an_empty_log_is_a_clear_error(project: Project, served: Project) -> None:
-    with pytest.raises(UsageError, match="'other' has no predictions"):
+    with pytest.raises(UsageError, match="unknown model 'other'"):  # neither registered nor logged
         report("other", reference=training()[0], project=project)
     with pytest.raises(UsageError, match="no predictions since 2027-01-01"):
         report("churn", since="2027-01-01", reference=training()[0], project=served)
