@@ -44,6 +44,8 @@ def comparison_html(comparison: Comparison, *, title: str, subtitle: str = "") -
         parts.append("</ul>")
     parts.append("<h2>Drift by column</h2>")
     parts.append(_table(comparison))
+    if comparison.slices:
+        parts += _slice_table(comparison)
     parts.append("<h2>Distributions: reference (grey) and current (blue)</h2>")
     parts.append('<div class="charts">')
     for result in comparison.columns:
@@ -100,6 +102,34 @@ def _table(comparison: Comparison) -> str:
         )
     rows.append("</table>")
     return "\n".join(rows)
+
+
+def _slice_table(comparison: Comparison) -> list[str]:
+    """Each slice of the current data against the whole reference: a row per slice, a cell
+    per column (score, interval; drifted cells in red)."""
+    e = html.escape
+    names = [r.column for r in comparison.columns]
+    drifted = sum(any(r.drifted for r in found) for found in comparison.slices.values())
+    parts = [
+        "<h2>Drift per slice of the current data</h2>",
+        f"<p>{drifted} of {len(comparison.slices)} slice(s) drifted from the whole reference.</p>",
+        "<table><tr><th>slice</th>" + "".join(f"<th>{e(n)}</th>" for n in names) + "</tr>",
+    ]
+    for label, found in comparison.slices.items():
+        by_name = {r.column: r for r in found}
+        cells = []
+        for name in names:
+            r = by_name.get(name)
+            if r is None:
+                cells.append("<td>-</td>")
+                continue
+            text = f"{_fmt(r.score)} [{_fmt(r.low)}, {_fmt(r.high)}]"
+            if r.drifted:
+                text = f"<strong style='color:{_BAD}'>{text} drifted</strong>"
+            cells.append(f'<td class="num">{text}</td>')
+        parts.append(f"<tr><td>{e(str(label))}</td>{''.join(cells)}</tr>")
+    parts.append("</table>")
+    return parts
 
 
 def _fmt(value: Any) -> str:
