@@ -544,6 +544,7 @@ def _line_chart(
                 f'<text x="{x(i):.1f}" y="{top + plot_h + 14}" class="muted" '
                 f'text-anchor="middle">{e(tick)}</text>'
             )
+    named: set[int] = set()
     for k, (name, points, dashed) in enumerate(series):
         color = _PALETTE[k % len(_PALETTE)]
         dash = ' stroke-dasharray="5,4"' if dashed else ""
@@ -552,7 +553,11 @@ def _line_chart(
             v = point
             if v is not None and (k, i) in small:
                 where = f"{name} {ticks[i]}"
-                parts.append(_small_point(x(i), y, v, small[(k, i)], color=color, where=where))
+                mark = small[(k, i)]
+                parts.append(
+                    _small_point(x(i), y, v, mark, color=color, where=where, named=i in named)
+                )
+                named.add(i)  # one n=ROWS per window: the columns share it
                 v = None
             if v is not None:
                 segment.append(f"{x(i):.1f},{y(v):.1f}")
@@ -582,9 +587,10 @@ def _small_point(
     *,
     color: str,
     where: str,
+    named: bool,
 ) -> str:
-    """A window too small for its score: hollow, its interval as a dashed whisker (clipped
-    to the axis), ``n=rows`` beside it."""
+    """A window too small for its score: hollow, its interval as a dashed whisker (both
+    clipped to the axis), ``n=rows`` beside it unless another column already ``named`` it."""
     e = html.escape
     low, high, rows = mark
     tip = (
@@ -597,10 +603,10 @@ def _small_point(
             f'<line x1="{cx:.1f}" y1="{y(low):.1f}" x2="{cx:.1f}" y2="{y(high):.1f}" '
             f'stroke="{color}" stroke-dasharray="2,2"/>'
         )
-    out.append(
-        f'<circle cx="{cx:.1f}" cy="{y(value):.1f}" r="3.5" fill="#fff" stroke="{color}"/>'
-        f'<text x="{cx + 6:.1f}" y="{y(value) + 4:.1f}" class="muted">n={rows:,}</text></g>'
-    )
+    out.append(f'<circle cx="{cx:.1f}" cy="{y(value):.1f}" r="3.5" fill="#fff" stroke="{color}"/>')
+    if not named:
+        out.append(f'<text x="{cx + 6:.1f}" y="{y(value) + 4:.1f}" class="muted">n={rows:,}</text>')
+    out.append("</g>")
     return "".join(out)
 
 
