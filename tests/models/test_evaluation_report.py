@@ -138,3 +138,12 @@ def test_a_regression_has_no_curves_and_no_confusion_matrix() -> None:
     assert data["curves"] is None
     assert data["confusion"] is None
     assert "Confusion matrix" not in result.to_html()
+
+
+def test_rows_of_one_class_have_no_roc_and_the_page_says_so() -> None:
+    result = evaluate([1, 1, 1], y_score=[0.2, 0.5, 0.9], n_boot=0)
+    assert result.curves is not None
+    assert result.curves.roc == []
+    assert result.confusion is not None
+    assert result.confusion.matrix == [[0, 0], [1, 2]]  # 0.2 < 0.5: one false negative
+    assert "n/a: the rows hold one class" in result.to_html()

@@ -343,6 +343,11 @@ def _roc_chart(evaluation: Evaluation) -> str:
         4,
         '<line x1="44" y1="256" x2="256" y2="44" stroke="#c0392b" stroke-dasharray="4 3"/>',
     )
+    if not evaluation.curves.roc:
+        out.append(
+            '<text x="150" y="140" text-anchor="middle" class="muted">n/a: the rows hold one '
+            "class</text>"
+        )
     out.append("</svg>")
     return "".join(out)
 
