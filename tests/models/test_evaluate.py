@@ -291,7 +291,8 @@ def test_to_dict_is_json() -> None:
     result = _sample()
     data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
     assert set(data) == {
-        "task", "rows", "confidence", "n_boot", "metrics", "slices", "calibration"
+        "task", "rows", "confidence", "n_boot", "metrics", "slices", "calibration",
+        "curves", "confusion",
     }  # fmt: skip
     assert data["rows"] == 400
     assert set(data["metrics"]["auc"]) == {"value", "low", "high"}
@@ -316,8 +317,8 @@ def test_html_is_a_self_contained_document() -> None:
     assert "<script" not in page
     assert "<link" not in page
     assert "Reliability diagram" in page
-    # one chart per metric per slice column, plus the reliability diagram
-    assert page.count("<svg") == 2 * len(result.metrics) + 1
+    # one chart per metric per slice column, the reliability diagram, ROC, PR and scores
+    assert page.count("<svg") == 2 * len(result.metrics) + 4
 
 
 def test_html_for_a_regression() -> None:

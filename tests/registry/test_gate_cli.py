@@ -82,6 +82,15 @@ def test_evaluate_reports_metrics_per_slice_with_cis_and_html(project: Project) 
     page = (root / "report.html").read_text()
     assert "<svg" in page
     assert "north" in page
+    # the model's own labels are counted, and the page says so; the curves are drawn
+    confusion = result["confusion"]
+    assert confusion["basis"] == "predicted labels"
+    assert sum(map(sum, confusion["matrix"])) == 1500
+    assert "Confusion matrix (predicted labels)" in page
+    assert result["curves"]["roc"][0] == [0, 0]
+    assert result["curves"]["roc"][-1] == [1, 1]
+    for chart in ("ROC curve", "Precision-recall curve", "Score distribution per class"):
+        assert f'aria-label="{chart}"' in page
 
 
 def test_the_first_version_passes_without_a_baseline_and_is_promoted(project: Project) -> None:

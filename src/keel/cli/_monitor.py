@@ -70,6 +70,8 @@ def compare(
         print_json(result.to_dict())
     else:
         _print_comparison(result, f"{current} against {reference}")
+        if slice_by is not None:
+            _print_slices(result, slice_by)
         if html is not None:
             out.print(f"Wrote {html}", highlight=False)
     if not result.passed:
@@ -125,6 +127,34 @@ def _print_comparison(result: Comparison, title: str) -> None:
     out.print(table)
     for finding in findings:
         out.print(f"[bold red]data quality:[/] {escape(finding.message)}", highlight=False)
+
+
+def _print_slices(result: Comparison, column: str) -> None:
+    """One row per slice of CURRENT, one cell per compared column: the score, its interval
+    and whether that slice drifted from the (whole) reference."""
+    if not result.slices:
+        return
+    names = [r.column for r in result.columns]
+    drifted = sum(any(r.drifted for r in found) for found in result.slices.values())
+    table = Table(
+        title=escape(f"per slice of {column}: {drifted} of {len(result.slices)} slice(s) drifted"),
+        title_justify="left",
+    )
+    table.add_column(escape(column))
+    for name in names:
+        table.add_column(escape(name))
+    for label, found in result.slices.items():
+        by_name = {r.column: r for r in found}
+        cells = []
+        for name in names:
+            r = by_name.get(name)
+            if r is None:
+                cells.append("-")
+                continue
+            text = escape(f"{r.score:.3g} [{r.low:.3g}, {r.high:.3g}]")
+            cells.append(f"[bold red]{text} drifted[/]" if r.drifted else text)
+        table.add_row(escape(str(label)), *cells)
+    out.print(table)
 
 
 # --------------------------------------------------------------------------- served models

@@ -45,13 +45,23 @@ from keel.errors import UsageError, did_you_mean
 from keel.models._metrics import METRICS, Array, Task, metric
 from keel.models._report_html import evaluation_html
 
-__all__ = ["NULL_LABEL", "Evaluation", "MetricValue", "SliceResult", "evaluate"]
+__all__ = [
+    "NULL_LABEL",
+    "Confusion",
+    "Curves",
+    "Evaluation",
+    "MetricValue",
+    "SliceResult",
+    "evaluate",
+]
 
 NULL_LABEL = "(null)"
 _MAX_CLASSES = 20  # an inferred task is classification up to this many distinct labels
 _CALIBRATION_BINS = 10  # as in ``expected_calibration_error``
 _CHUNK_ELEMENTS = 2_000_000  # resamples x rows drawn at once (bounds memory to ~100 MB)
 _TASKS: tuple[Task, ...] = ("classification", "regression")
+_CURVE_POINTS = 101  # at most this many points per stored curve (kept in the model's events)
+_SCORE_BINS = 20  # equal-width score bins of the per-class score distributions
 
 
 @dataclass(frozen=True)
@@ -89,11 +99,57 @@ class SliceResult:
 
 
 @dataclass(frozen=True)
+class Curves:
+    """A binary classifier's curves on the evaluated rows, kept compact (at most 101 points
+    each, always including both ends) so they fit in the model's stored events.
+
+    ``roc`` is ``(false positive rate, true positive rate)`` from ``(0, 0)`` to ``(1, 1)``;
+    ``pr`` is ``(recall, precision)`` from recall 0 (precision 1) to recall 1;
+    ``score_edges`` are the 21 edges of 20 equal-width bins over [0, 1] and ``negative`` /
+    ``positive`` the rows of each class per bin (the score distributions per class).
+    """
+
+    roc: list[tuple[float, float]]
+    pr: list[tuple[float, float]]
+    score_edges: list[float]
+    negative: list[int]
+    positive: list[int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "roc": [[x, y] for x, y in self.roc],
+            "pr": [[x, y] for x, y in self.pr],
+            "scores": {
+                "edges": self.score_edges,
+                "negative": self.negative,
+                "positive": self.positive,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """Counts of true label (row) against predicted label (column), both ordered as
+    ``labels``. ``basis`` says which predictions were counted: ``"predicted labels"`` (the
+    model's own ``y_pred``) or ``"threshold 0.5"`` (``y_score >= 0.5``)."""
+
+    labels: list[str]
+    matrix: list[list[int]]
+    basis: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"labels": self.labels, "matrix": self.matrix, "basis": self.basis}
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """The result of :func:`evaluate`.
 
     ``calibration`` (binary classification with a score, else empty) lists the non-empty
     of 10 equal-width probability bins as ``(mean predicted, observed positive rate, rows)``.
+    ``curves`` (binary classification with a score, else ``None``): ROC, precision-recall
+    and the score distributions per class. ``confusion`` (classification, else ``None``):
+    the confusion matrix of all rows.
     """
 
     task: Task
@@ -103,6 +159,8 @@ class Evaluation:
     confidence: float
     n_boot: int
     calibration: list[tuple[float, float, int]] = field(default_factory=list)
+    curves: Curves | None = None
+    confusion: Confusion | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (``nan`` becomes ``None``)::
@@ -110,7 +168,10 @@ class Evaluation:
         {"task", "rows", "confidence", "n_boot",
          "metrics": {name: {"value", "low", "high"}},
          "slices": [{"column", "label", "rows", "metrics": {name: {...}}}],
-         "calibration": [{"predicted", "observed", "rows"}]}
+         "calibration": [{"predicted", "observed", "rows"}],
+         "curves": {"roc": [[fpr, tpr]], "pr": [[recall, precision]],
+                    "scores": {"edges", "negative", "positive"}} or None,
+         "confusion": {"labels", "matrix": [[count]], "basis"} or None}
         """
         return {
             "task": self.task,
@@ -123,6 +184,8 @@ class Evaluation:
                 {"predicted": nulled(p), "observed": nulled(o), "rows": n}
                 for p, o, n in self.calibration
             ],
+            "curves": None if self.curves is None else self.curves.to_dict(),
+            "confusion": None if self.confusion is None else self.confusion.to_dict(),
         }
 
     def to_html(self, *, title: str = "Evaluation", subtitle: str = "") -> str:
@@ -197,6 +260,8 @@ def evaluate(
         confidence=confidence,
         n_boot=n_boot,
         calibration=_calibration(rows),
+        curves=_curves(rows),
+        confusion=_confusion(rows),
     )
 
 
@@ -234,6 +299,8 @@ class _Rows:
     pred: Array
     score: Array | None
     n_classes: int  # 0 for regression; 2 for binary even when one label occurs
+    labels: tuple[str, ...] = ()  # the class of each code, as text (classification)
+    thresholded: bool = False  # pred is ``score >= 0.5`` (no y_pred was given)
 
     @property
     def n(self) -> int:
@@ -241,7 +308,15 @@ class _Rows:
 
     def take(self, index: Array) -> _Rows:
         score = None if self.score is None else self.score[index]
-        return _Rows(self.task, self.true[index], self.pred[index], score, self.n_classes)
+        return _Rows(
+            self.task,
+            self.true[index],
+            self.pred[index],
+            score,
+            self.n_classes,
+            self.labels,
+            self.thresholded,
+        )
 
 
 def _prepare(
@@ -387,7 +462,13 @@ def _classification_rows(true: Array, pred: Array | None, score: Array | None) -
             hint="Pass y_pred=model.predict(X) and, for a binary classifier, "
             "y_score=model.predict_proba(X)[:, 1].",
         )
-    return _Rows("classification", true_codes, pred_codes, score, n_classes)
+    labels = [str(c) for c in classes.tolist()]
+    if len(labels) == 1:  # the lone label takes its side; name the other by the convention
+        labels = ["(other)", labels[0]] if not _is_zero(classes[0]) else [labels[0], "(other)"]
+    thresholded = pred is None
+    return _Rows(
+        "classification", true_codes, pred_codes, score, n_classes, tuple(labels), thresholded
+    )
 
 
 def _check_labels(true: Array, pred: Array) -> None:
@@ -759,3 +840,54 @@ def _calibration(rows: _Rows) -> list[tuple[float, float, int]]:
             observed = float(rows.true[chosen].mean())
             result.append((predicted, observed, int(chosen.sum())))
     return result
+
+
+def _curves(rows: _Rows) -> Curves | None:
+    """ROC and precision-recall points at every distinct score (thinned to at most
+    ``_CURVE_POINTS``), and the score histogram of each class."""
+    if rows.score is None or rows.n_classes != 2:
+        return None
+    order = np.argsort(-rows.score, kind="stable")
+    score = rows.score[order]
+    positive = (rows.true[order] == 1).astype(np.int64)
+    last = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]  # end of each tied group
+    tp = np.cumsum(positive)[last]
+    fp = (last + 1) - tp
+    n_pos, n_neg = int(positive.sum()), len(score) - int(positive.sum())
+    tpr = np.r_[0.0, tp / n_pos] if n_pos else np.r_[0.0, np.full(len(tp), np.nan)]
+    fpr = np.r_[0.0, fp / n_neg] if n_neg else np.r_[0.0, np.full(len(fp), np.nan)]
+    recall = tpr
+    precision = np.r_[1.0, tp / (tp + fp)]
+    edges = np.linspace(0.0, 1.0, _SCORE_BINS + 1)
+    index = np.minimum((rows.score * _SCORE_BINS).astype(int), _SCORE_BINS - 1)
+    counts = np.zeros((2, _SCORE_BINS), dtype=np.int64)
+    np.add.at(counts, (rows.true.astype(np.int64).clip(0, 1), index), 1)
+    return Curves(
+        roc=_thin(fpr, tpr),
+        pr=_thin(recall, precision),
+        score_edges=[round(float(e), 6) for e in edges],
+        negative=[int(c) for c in counts[0]],
+        positive=[int(c) for c in counts[1]],
+    )
+
+
+def _thin(xs: Array, ys: Array) -> list[tuple[float, float]]:
+    """At most ``_CURVE_POINTS`` of the points, evenly spread and keeping both ends; ``nan``
+    (a class absent) leaves the curve empty."""
+    if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
+        return []
+    keep = np.arange(len(xs))
+    if len(xs) > _CURVE_POINTS:
+        keep = np.unique(np.linspace(0, len(xs) - 1, _CURVE_POINTS).round().astype(int))
+    return [(round(float(xs[i]), 6), round(float(ys[i]), 6)) for i in keep]
+
+
+def _confusion(rows: _Rows) -> Confusion | None:
+    if rows.task != "classification":
+        return None
+    k = rows.n_classes
+    matrix = np.zeros((k, k), dtype=np.int64)
+    np.add.at(matrix, (rows.true.astype(np.int64), rows.pred.astype(np.int64)), 1)
+    basis = "threshold 0.5" if rows.thresholded else "predicted labels"
+    labels = list(rows.labels) or [str(i) for i in range(k)]
+    return Confusion(labels, [[int(c) for c in row] for row in matrix.tolist()], basis)

@@ -2,8 +2,11 @@
 
 The page needs nothing from the network (the machines that open it may have none): the
 style sheet is inline, the charts are inline SVG drawn here, the fonts are the system's.
-It shows the overall metrics with their confidence intervals, a reliability diagram for a
-binary classifier with scores, and for every slice column one dot-and-whisker chart per
+It shows the overall metrics with their confidence intervals, for a classifier the
+confusion matrix (at the model's predicted labels, or at the 0.5 threshold when only scores
+were given: the page says which), for a binary classifier with scores the ROC and
+precision-recall curves, the score distribution of each class and a reliability diagram,
+and for every slice column one dot-and-whisker chart per
 metric (each slice's value and interval against the overall value) plus a table of the
 numbers. Every piece of text is HTML-escaped.
 """
@@ -19,7 +22,7 @@ from keel._html import DOCUMENT_END, document_head
 from keel.models._metrics import METRICS
 
 if TYPE_CHECKING:  # Evaluation.to_html calls this renderer: a runtime import would be a cycle
-    from keel.models._evaluate import Evaluation, MetricValue, SliceResult
+    from keel.models._evaluate import Confusion, Curves, Evaluation, MetricValue, SliceResult
 
 __all__ = ["evaluation_html"]
 
@@ -43,6 +46,17 @@ def evaluation_html(evaluation: Evaluation, *, title: str, subtitle: str = "") -
     )
     parts.append("<h2>Overall</h2>")
     parts.append(_overall_table(evaluation.metrics, ci))
+    if evaluation.confusion is not None:
+        parts.append(f"<h2>Confusion matrix ({e(evaluation.confusion.basis)})</h2>")
+        parts.append(_confusion_table(evaluation.confusion))
+    if evaluation.curves is not None:
+        parts.append("<h2>ROC and precision-recall</h2>")
+        parts.append('<div class="charts">')
+        parts.append(f'<div class="chart">{_roc_chart(evaluation)}</div>')
+        parts.append(f'<div class="chart">{_pr_chart(evaluation.curves)}</div>')
+        parts.append("</div>")
+        parts.append("<h2>Score distribution per class</h2>")
+        parts.append(f'<div class="chart">{_score_chart(evaluation.curves)}</div>')
     if evaluation.calibration:
         parts.append("<h2>Calibration</h2>")
         parts.append(f'<div class="chart">{_calibration_chart(evaluation.calibration)}</div>')
@@ -251,5 +265,152 @@ def _calibration_chart(bins: Sequence[tuple[float, float, int]]) -> str:
             f'<circle cx="{x(predicted):.1f}" cy="{y(observed):.1f}" r="{radius:.1f}" '
             f'fill="{_DOT}" fill-opacity="0.75"><title>{html.escape(tip)}</title></circle>'
         )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _confusion_table(confusion: Confusion) -> str:
+    """Rows are the true labels, columns the predicted ones; each cell also shows its share of
+    the row (the recall of that class on the diagonal)."""
+    e = html.escape
+    head = "".join(f"<th>predicted {e(label)}</th>" for label in confusion.labels)
+    rows = [f"<table><thead><tr><th>true \\ predicted</th>{head}<th>Rows</th></tr></thead>"]
+    rows.append("<tbody>")
+    for label, counts in zip(confusion.labels, confusion.matrix, strict=True):
+        total = sum(counts)
+        cells = "".join(
+            f"<td class='num'>{c:,} <span class='muted'>"
+            f"{(f'{c / total:.1%}' if total else '-')}</span></td>"
+            for c in counts
+        )
+        rows.append(f"<tr><td>true {e(label)}</td>{cells}<td class='num'>{total:,}</td></tr>")
+    rows.append("</tbody></table>")
+    return "".join(rows)
+
+
+def _square(
+    label: str, x_title: str, y_title: str, points: Sequence[tuple[float, float]], note: str
+) -> list[str]:
+    """A unit-square chart: frame, 0/0.5/1 ticks, axis titles and ``points`` as a line."""
+    size, margin = 300, 44
+    span = size - 2 * margin
+
+    def x(v: float) -> float:
+        return margin + v * span
+
+    def y(v: float) -> float:
+        return size - margin - v * span
+
+    e = html.escape
+    out = [
+        f'<svg width="{size}" height="{size}" viewBox="0 0 {size} {size}" role="img" '
+        f'aria-label="{e(label)}">',
+        f"<title>{e(label)}</title>",
+        f'<text x="{margin}" y="16" font-weight="bold">{e(note)}</text>',
+        f'<rect x="{margin}" y="{margin}" width="{span}" height="{span}" fill="none" '
+        'stroke="#9aa3ad"/>',
+    ]
+    for tick in (0.0, 0.5, 1.0):
+        out.append(
+            f'<text x="{x(tick):.1f}" y="{size - margin + 14}" text-anchor="middle" '
+            f'class="muted">{tick:g}</text>'
+        )
+        out.append(
+            f'<text x="{margin - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" '
+            f'class="muted">{tick:g}</text>'
+        )
+    out.append(f'<text x="{size / 2}" y="{size - 8}" text-anchor="middle">{e(x_title)}</text>')
+    out.append(
+        f'<text x="12" y="{size / 2}" text-anchor="middle" '
+        f'transform="rotate(-90 12 {size / 2})">{e(y_title)}</text>'
+    )
+    drawn = " ".join(f"{x(a):.2f},{y(b):.2f}" for a, b in points)
+    out.append(
+        f'<polyline class="curve" points="{drawn}" fill="none" stroke="{_DOT}" stroke-width="1.8"/>'
+    )
+    return out
+
+
+def _roc_chart(evaluation: Evaluation) -> str:
+    """ROC: true positive rate against false positive rate; the dashed diagonal is chance."""
+    assert evaluation.curves is not None
+    auc = evaluation.metrics.get("auc")
+    note = f"ROC, AUC {_fmt(auc.value)}" if auc is not None else "ROC"
+    out = _square(
+        "ROC curve", "false positive rate", "true positive rate", evaluation.curves.roc, note
+    )
+    out.insert(
+        4,
+        '<line x1="44" y1="256" x2="256" y2="44" stroke="#c0392b" stroke-dasharray="4 3"/>',
+    )
+    if not evaluation.curves.roc:
+        out.append(
+            '<text x="150" y="140" text-anchor="middle" class="muted">n/a: the rows hold one '
+            "class</text>"
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _pr_chart(curves: Curves) -> str:
+    """Precision against recall; the dashed line is the positive rate (a random ranking)."""
+    total = sum(curves.positive) + sum(curves.negative)
+    base = sum(curves.positive) / total if total else 0.0
+    out = _square("Precision-recall curve", "recall", "precision", curves.pr, "Precision-recall")
+    level = 300 - 44 - base * 212
+    out.insert(
+        4,
+        f'<line x1="44" y1="{level:.1f}" x2="256" y2="{level:.1f}" stroke="{_REFERENCE}" '
+        f'stroke-dasharray="4 3"><title>positive rate {base:.3g}</title></line>',
+    )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _score_chart(curves: Curves) -> str:
+    """The share of each class's rows per score bin: negatives grey, positives blue."""
+    e = html.escape
+    width, height, left, bottom, top = 440, 220, 44, 40, 28
+    plot_w, plot_h = width - left - 16, height - top - bottom
+    shares = []
+    for counts in (curves.negative, curves.positive):
+        total = sum(counts) or 1
+        shares.append([c / total for c in counts])
+    peak = max([v for row in shares for v in row] + [1e-9])
+    bins = len(curves.negative)
+    step = plot_w / max(bins, 1)
+    out = [
+        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        'aria-label="Score distribution per class">',
+        "<title>Score distribution per class</title>",
+        f'<text x="{left}" y="14"><tspan fill="#8a99a8">■ negative '
+        f'({sum(curves.negative):,} rows)</tspan> <tspan fill="{_DOT}">■ positive '
+        f"({sum(curves.positive):,} rows)</tspan></text>",
+    ]
+    for k, (row, fill) in enumerate(zip(shares, ("#8a99a8", _DOT), strict=True)):
+        for i, share in enumerate(row):
+            h = plot_h * share / peak
+            lo, hi = curves.score_edges[i], curves.score_edges[i + 1]
+            count = (curves.negative, curves.positive)[k][i]
+            tip = f"{('negative', 'positive')[k]} [{lo:g}, {hi:g}): {count:,} rows ({share:.1%})"
+            out.append(
+                f'<rect x="{left + i * step + k * step / 2:.1f}" y="{top + plot_h - h:.1f}" '
+                f'width="{step / 2 - 1:.1f}" height="{h:.1f}" fill="{fill}" fill-opacity="0.85">'
+                f"<title>{e(tip)}</title></rect>"
+            )
+    axis = top + plot_h
+    out.append(f'<line x1="{left}" y1="{axis}" x2="{left + plot_w}" y2="{axis}" stroke="#9aa3ad"/>')
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        out.append(
+            f'<text x="{left + tick * plot_w:.1f}" y="{axis + 14}" text-anchor="middle" '
+            f'class="muted">{tick:g}</text>'
+        )
+    out.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle">'
+        "predicted probability of the positive class</text>"
+    )
+    out.append(
+        f'<text x="{left - 6}" y="{top + 8}" text-anchor="end" class="muted">{peak:.0%}</text>'
+    )
     out.append("</svg>")
     return "".join(out)

@@ -44,6 +44,8 @@ def comparison_html(comparison: Comparison, *, title: str, subtitle: str = "") -
         parts.append("</ul>")
     parts.append("<h2>Drift by column</h2>")
     parts.append(_table(comparison))
+    if comparison.slices:
+        parts += _slice_table(comparison)
     parts.append("<h2>Distributions: reference (grey) and current (blue)</h2>")
     parts.append('<div class="charts">')
     for result in comparison.columns:
@@ -102,6 +104,34 @@ def _table(comparison: Comparison) -> str:
     return "\n".join(rows)
 
 
+def _slice_table(comparison: Comparison) -> list[str]:
+    """Each slice of the current data against the whole reference: a row per slice, a cell
+    per column (score, interval; drifted cells in red)."""
+    e = html.escape
+    names = [r.column for r in comparison.columns]
+    drifted = sum(any(r.drifted for r in found) for found in comparison.slices.values())
+    parts = [
+        "<h2>Drift per slice of the current data</h2>",
+        f"<p>{drifted} of {len(comparison.slices)} slice(s) drifted from the whole reference.</p>",
+        "<table><tr><th>slice</th>" + "".join(f"<th>{e(n)}</th>" for n in names) + "</tr>",
+    ]
+    for label, found in comparison.slices.items():
+        by_name = {r.column: r for r in found}
+        cells = []
+        for name in names:
+            r = by_name.get(name)
+            if r is None:
+                cells.append("<td>-</td>")
+                continue
+            text = f"{_fmt(r.score)} [{_fmt(r.low)}, {_fmt(r.high)}]"
+            if r.drifted:
+                text = f"<strong style='color:{_BAD}'>{text} drifted</strong>"
+            cells.append(f'<td class="num">{text}</td>')
+        parts.append(f"<tr><td>{e(str(label))}</td>{''.join(cells)}</tr>")
+    parts.append("</table>")
+    return parts
+
+
 def _fmt(value: Any) -> str:
     try:
         number = float(value)
@@ -121,6 +151,8 @@ def _labels(bins: Bins) -> list[str]:
 
 
 def _bars(bins: Bins, ref: ColumnProfile, cur: ColumnProfile, *, drifted: bool) -> str:
+    """Reference and current shares per bin. Bin labels are written whole, rotated 40
+    degrees; the chart grows to hold the longest (and the column name)."""
     e = html.escape
     labels = _labels(bins)
     ref_total = sum(ref.counts) or 1
@@ -128,12 +160,19 @@ def _bars(bins: Bins, ref: ColumnProfile, cur: ColumnProfile, *, drifted: bool) 
     ref_share = [c / ref_total for c in ref.counts]
     cur_share = [c / cur_total for c in cur.counts]
     top = max([*ref_share, *cur_share, 1e-9])
-    width, height, pad = 360, 150, 24
-    step = (width - 2 * pad) / max(len(labels), 1)
+    plot, height, pad = 312, 150, 24
+    step = plot / max(len(labels), 1)
     bar = step * 0.4
+    shown = len(labels) <= 12
+    angle = math.radians(40)
+    longest = max([_text_width(label) for label in labels] + [0.0]) if shown else 0.0
+    below = 24 + longest * math.sin(angle)
+    reach = pad + (len(labels) - 1) * step + longest * math.cos(angle) + 8 if shown else 0.0
+    width = int(max(plot + 2 * pad, reach, pad + _text_width(bins.column) + 8))
+    total = int(height + below)
     color = _BAD if drifted else "#1d2329"
     parts = [
-        f'<svg width="{width}" height="{height + 40}" viewBox="0 0 {width} {height + 40}" '
+        f'<svg width="{width}" height="{total}" viewBox="0 0 {width} {total}" '
         f'role="img" aria-label="{e(bins.column)}">',
         f'<text x="{pad}" y="14" style="fill:{color};font-weight:600">{e(bins.column)}</text>',
     ]
@@ -145,10 +184,10 @@ def _bars(bins: Bins, ref: ColumnProfile, cur: ColumnProfile, *, drifted: bool) 
                 f'<rect x="{x + offset:.1f}" y="{height - h:.1f}" width="{bar:.1f}" '
                 f'height="{h:.1f}" fill="{fill}"><title>{e(label)}: {share:.1%}</title></rect>'
             )
-        if len(labels) <= 12:
+        if shown:
             parts.append(
                 f'<text x="{x:.1f}" y="{height + 14}" class="muted" '
-                f'transform="rotate(30 {x:.1f} {height + 14})">{e(label[:14])}</text>'
+                f'transform="rotate(40 {x:.1f} {height + 14})">{e(label)}</text>'
             )
     parts.append("</svg>")
     return "".join(parts)
@@ -202,6 +241,7 @@ def _alerts_html(alerts: list[dict[str, Any]]) -> str:
 
 
 def _drift_section(report: MonitorReport, data: dict[str, Any], ticks: list[str]) -> list[str]:
+    e = html.escape
     windows = data["windows"]
     columns = list(report.bins)
     series = [
@@ -212,8 +252,24 @@ def _drift_section(report: MonitorReport, data: dict[str, Any], ticks: list[str]
         )
         for name in columns
     ]
+    small: _Marks = {}
+    for k, name in enumerate(columns):
+        for i, w in enumerate(windows):
+            found = _column(w, name)
+            if found is not None and found["detail"].get("small_window"):
+                small[(k, i)] = (found["low"], found["high"], w["rows"])
     parts = ["<h2>Drift per column over time</h2>"]
-    parts.append(_line_chart(series, ticks, threshold=_practical(report), label="effect size"))
+    parts.append(
+        _line_chart(series, ticks, threshold=_practical(report), label="effect size", small=small)
+    )
+    if small:
+        shown = sorted({ticks[i] for _, i in small})
+        parts.append(
+            '<p class="muted">Hollow points with a dashed interval: windows with too few rows '
+            f"for a meaningful drift score ({e(', '.join(shown))}); the drift test expects fewer "
+            "than 5 rows in bins holding over a fifth of the reference, so their score is "
+            "noise, not the most drifted point.</p>"
+        )
     latest = report.latest
     if latest is None:
         return parts
@@ -236,9 +292,14 @@ def _drift_section(report: MonitorReport, data: dict[str, Any], ticks: list[str]
 
 
 def _score(window: dict[str, Any], column: str) -> float | None:
+    found = _column(window, column)
+    return None if found is None else found["score"]
+
+
+def _column(window: dict[str, Any], column: str) -> dict[str, Any] | None:
     for c in window["columns"]:
         if c["column"] == column:
-            return c["score"]  # type: ignore[no-any-return]
+            return c  # type: ignore[no-any-return]
     return None
 
 
@@ -406,38 +467,68 @@ def _duel_section(duel: dict[str, Any], ticks: list[str]) -> list[str]:
     return parts
 
 
+def _text_width(text: str) -> float:
+    """A generous width of ``text`` at the reports' 11px font (0.64 em a character), used to
+    make room for labels instead of cutting them."""
+    return 7.0 * len(text)
+
+
+_Marks = dict[tuple[int, int], tuple[float | None, float | None, int]]
+
+
 def _line_chart(
     series: list[tuple[str, list[float | None], bool]],
     ticks: list[str],
     *,
     threshold: float | None = None,
     label: str = "",
+    small: _Marks | None = None,
 ) -> str:
-    """Lines over the windows (gaps where a value is missing); dashed lines are estimates."""
+    """Lines over the windows (gaps where a value is missing); dashed lines are estimates.
+
+    ``small`` maps ``(series, window)`` to ``(low, high, rows)`` for a window with too few
+    rows for a meaningful score: it is drawn hollow with its interval and ``n=rows``, left
+    out of the line and of the axis range, so it never reads as the most extreme point.
+    Axis labels and legends are never cut: the margins grow to fit them and the tick labels
+    are thinned until they do not overlap."""
     e = html.escape
-    width, left, top, bottom = 760, 48, 12, 40
+    small = small or {}
+    legends = [
+        f"{name}{_EST if dashed and 'estimated' not in name else ''}" for name, _, dashed in series
+    ]
+    legend_w = max([_text_width(t) for t in legends] + [60.0]) + 20
+    left, top, bottom, plot_w = 64, 12, 40, 560
+    width = int(left + plot_w + legend_w)
     height = max(220, top + bottom + 14 * len(series))  # room for the legend
-    values = [v for _, points, _ in series for v in points if v is not None]
+    values = [
+        v
+        for k, (_, points, _) in enumerate(series)
+        for i, v in enumerate(points)
+        if v is not None and (k, i) not in small
+    ]
     high = max([*values, threshold or 0.0, 1e-9])
     low = min([*values, 0.0])
     span = (high - low) or 1.0
     count = max(len(ticks), 1)
-    plot_w, plot_h = width - left - 150, height - top - bottom
+    plot_h = height - top - bottom
 
     def x(i: int) -> float:
         return left + (plot_w * (i + 0.5) / count)
 
     def y(v: float) -> float:
-        return top + plot_h * (1 - (v - low) / span)
+        return top + plot_h * (1 - (min(max(v, low), high) - low) / span)
 
+    mid = top + plot_h / 2
     parts = [
         f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{e(label)}">',
         f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
         'stroke="#c8ced4"/>',
-        f'<text x="4" y="{top + 8}" class="muted">{_fmt(high)}</text>',
-        f'<text x="4" y="{top + plot_h}" class="muted">{_fmt(low)}</text>',
-        f'<text x="4" y="{top + plot_h / 2:.0f}" class="muted">{e(label[:8])}</text>',
+        f'<text x="{left - 4}" y="{top + 8}" class="muted" text-anchor="end">{_fmt(high)}</text>',
+        f'<text x="{left - 4}" y="{top + plot_h}" class="muted" text-anchor="end">'
+        f"{_fmt(low)}</text>",
+        f'<text x="12" y="{mid:.0f}" class="muted" text-anchor="middle" '
+        f'transform="rotate(-90 12 {mid:.0f})">{e(label)}</text>',
     ]
     if threshold is not None:
         parts.append(
@@ -445,18 +536,29 @@ def _line_chart(
             f'y2="{y(threshold):.1f}" stroke="{_BAD}" stroke-dasharray="2,3">'
             f"<title>threshold {threshold:g}</title></line>"
         )
-    every = max(1, count // 8)
+    widest = max([_text_width(t) for t in ticks] + [1.0]) + 10
+    every = max(1, math.ceil(count * widest / plot_w))
     for i, tick in enumerate(ticks):
         if i % every == 0:
             parts.append(
                 f'<text x="{x(i):.1f}" y="{top + plot_h + 14}" class="muted" '
                 f'text-anchor="middle">{e(tick)}</text>'
             )
+    named: set[int] = set()
     for k, (name, points, dashed) in enumerate(series):
         color = _PALETTE[k % len(_PALETTE)]
         dash = ' stroke-dasharray="5,4"' if dashed else ""
         segment: list[str] = []
-        for i, v in enumerate([*points, None]):
+        for i, point in enumerate([*points, None]):
+            v = point
+            if v is not None and (k, i) in small:
+                where = f"{name} {ticks[i]}"
+                mark = small[(k, i)]
+                parts.append(
+                    _small_point(x(i), y, v, mark, color=color, where=where, named=i in named)
+                )
+                named.add(i)  # one n=ROWS per window: the columns share it
+                v = None
             if v is not None:
                 segment.append(f"{x(i):.1f},{y(v):.1f}")
                 parts.append(
@@ -469,19 +571,51 @@ def _line_chart(
                     f'stroke-width="1.6"{dash}/>'
                 )
                 segment = []
-        legend = f"{name}{_EST if dashed and 'estimated' not in name else ''}"
         parts.append(
             f'<text x="{left + plot_w + 10}" y="{top + 12 + 14 * k}" style="fill:{color}">'
-            f"{e(legend[:26])}</text>"
+            f"{e(legends[k])}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
 
 
+def _small_point(
+    cx: float,
+    y: Any,
+    value: float,
+    mark: tuple[float | None, float | None, int],
+    *,
+    color: str,
+    where: str,
+    named: bool,
+) -> str:
+    """A window too small for its score: hollow, its interval as a dashed whisker (both
+    clipped to the axis), ``n=rows`` beside it unless another column already ``named`` it."""
+    e = html.escape
+    low, high, rows = mark
+    tip = (
+        f"{where}: {_fmt(value)} [{_fmt(low)}, {_fmt(high)}] from only {rows:,} rows, too "
+        "few for a meaningful score"
+    )
+    out = [f'<g class="small-window"><title>{e(tip)}</title>']
+    if low is not None and high is not None:
+        out.append(
+            f'<line x1="{cx:.1f}" y1="{y(low):.1f}" x2="{cx:.1f}" y2="{y(high):.1f}" '
+            f'stroke="{color}" stroke-dasharray="2,2"/>'
+        )
+    out.append(f'<circle cx="{cx:.1f}" cy="{y(value):.1f}" r="3.5" fill="#fff" stroke="{color}"/>')
+    if not named:
+        out.append(f'<text x="{cx + 6:.1f}" y="{y(value) + 4:.1f}" class="muted">n={rows:,}</text>')
+    out.append("</g>")
+    return "".join(out)
+
+
 def _hbars(bars: list[tuple[str, float | None]], *, label: str) -> str:
     """Horizontal bars, one per slice, for one metric."""
     e = html.escape
-    width, row, left = 560, 20, 190
+    row = 20
+    left = int(max([_text_width(name) for name, _ in bars] + [180.0]) + 12)
+    width = left + 370
     top = max([v for _, v in bars if v is not None] + [1e-9])
     height = row * len(bars) + 24
     parts = [
@@ -491,7 +625,7 @@ def _hbars(bars: list[tuple[str, float | None]], *, label: str) -> str:
     ]
     for i, (name, value) in enumerate(bars):
         y = 20 + i * row
-        parts.append(f'<text x="4" y="{y + 12}">{e(name[:30])}</text>')
+        parts.append(f'<text x="4" y="{y + 12}">{e(name)}</text>')
         if value is not None:
             w = (width - left - 60) * max(value, 0.0) / top
             fill = _REF if name.endswith(_EST) else _CUR
