@@ -110,3 +110,16 @@ def test_evaluate_reports_every_resample_of_every_slice() -> None:
     assert seen[-1] == (900, 900)  # overall and two slices, 300 resamples each
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
     assert {total for _, total in seen} == {900}
+
+
+@pytest.mark.parametrize(("fmt", "shown"), [("table", True), ("json", False)])
+def test_hashing_names_its_phase_on_a_terminal_except_in_json(
+    project: Path, monkeypatch: pytest.MonkeyPatch, fmt: str, shown: bool
+) -> None:
+    screen = _terminal(monkeypatch)
+    args = ["data", "add", "holdout.parquet", "--name", "holdout", "--format", fmt]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert ("Hashing holdout.parquet" in screen.getvalue()) is shown
+    if fmt == "json":
+        assert json.loads(done.stdout)["name"] == "holdout"
