@@ -705,3 +705,77 @@ def test_broken_entry_points_warn_and_are_skipped(install: Callable[[str], Any])
         assert culprit in messages
     assert "thirdparty 1.0" in messages
     assert type(get_adapter("sklearn")).__module__ == "keel.models._adapters"
+
+
+# --- scikit-learn: loading imports what the package needs, not all of scikit-learn -----------
+
+# Modules only skops' own list of every scikit-learn estimator imports (and, through the
+# array-API shims, PyTorch): a LogisticRegression needs none of them.
+_NOT_NEEDED = (
+    "torch",
+    "sklearn.neural_network",
+    "sklearn.gaussian_process",
+    "sklearn.semi_supervised",
+    "sklearn.mixture",
+    "sklearn.kernel_ridge",
+)
+
+
+def _load_in_fresh_process(package: Path) -> subprocess.CompletedProcess[str]:
+    """Load ``package`` with ``keel.models.load_model`` in a new interpreter; report what it
+    imported as JSON on stdout (or the refusal's message)."""
+    code = textwrap.dedent(
+        f"""
+        import json, sys
+        import sklearn.utils
+        walk = sklearn.utils.all_estimators
+        from keel.errors import UsageError
+        from keel.models import load_model
+        try:
+            model = load_model({str(package)!r})
+            outcome = type(model.native).__name__
+        except UsageError as exc:
+            outcome = "refused: " + str(exc)
+        print(json.dumps({{
+            "outcome": outcome,
+            "imported": [m for m in {list(_NOT_NEEDED)!r} if m in sys.modules],
+            "walk_restored": sklearn.utils.all_estimators is walk,
+        }}))
+        """
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300
+    )
+
+
+def test_loading_a_small_sklearn_model_imports_only_what_it_needs(
+    data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    pytest.importorskip("skops")
+    from keel.models import save_model
+
+    x, y = data
+    save_model(_sklearn_logistic(x, y), tmp_path / "pkg")
+    result = _load_in_fresh_process(tmp_path / "pkg")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["outcome"] == "LogisticRegression"
+    assert report["imported"] == []
+    assert report["walk_restored"] is True  # scikit-learn's own function is left as it was
+
+
+def test_fast_loading_still_refuses_a_type_outside_the_allow_list(
+    data: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    """In a fresh process (skops imported by Keel), a user's own class is still refused."""
+    pytest.importorskip("skops")
+    from keel.models import save_model
+
+    x, y = data
+    save_model(_with_custom_class(x, y), tmp_path / "pkg")
+    result = _load_in_fresh_process(tmp_path / "pkg")
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)["outcome"]
+    assert outcome.startswith("refused: ")
+    assert "tests.models.test_adapters.AddOne" in outcome
+    assert "--trusted" in outcome

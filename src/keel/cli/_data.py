@@ -69,7 +69,11 @@ def add(
 
     if require_valid and contract is None:
         fail(UsageError("--require-valid needs --contract.", hint="--contract contract.yaml"))
-    with reporting(), progress(f"Hashing {path}"), warnings.catch_warnings(record=True) as seen:
+    with (
+        reporting(),
+        progress(f"Hashing {path}", quiet=fmt is Format.json),
+        warnings.catch_warnings(record=True) as seen,
+    ):
         warnings.simplefilter("always", ProfileWarning)
         version = add_dataset(
             path,

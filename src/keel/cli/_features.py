@@ -125,7 +125,7 @@ def training_set_command(
     """
     from keel.features import training_set
 
-    with reporting(), progress("Building the training set"):
+    with reporting(), progress("Building the training set", quiet=fmt is Format.json):
         defs = _load(definitions)
         built = training_set(
             entities,
@@ -191,7 +191,7 @@ def materialize(
     from keel.config import load_config
     from keel.features import materialize as run
 
-    with reporting(), progress("Materializing"):
+    with reporting(), progress("Materializing", quiet=fmt is Format.json):
         defs = _load(definitions)
         done = run(views or None, _moment(as_of, "--as-of"), definitions=defs)
     store = load_config().features_online or ".keel/online.db"

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from keel.cli._output import EXIT_FAILED, Format, out, print_json, reporting
+from keel.cli._output import EXIT_FAILED, Format, out, print_json, progress, reporting
 from keel.errors import UsageError
 
 __all__ = ["app"]
@@ -213,7 +213,8 @@ def evaluate(
     version's history unless --no-record)."""
     from keel.registry import evaluate_model
 
-    with reporting():
+    shown = f"Evaluating {ref} on {data}"
+    with reporting(), progress(shown, quiet=fmt is Format.json) as advance:
         version, result = evaluate_model(
             ref,
             data,
@@ -223,6 +224,7 @@ def evaluate(
             seed=seed,
             trusted=trusted,
             record=record,
+            on_progress=advance,
         )
     title = f"{version.name} version {version.version} on {data}"
     if html is not None:

@@ -10,7 +10,7 @@ import contextlib
 import enum
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 import typer
@@ -113,10 +113,40 @@ def reporting() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def progress(message: str) -> Iterator[None]:
-    """A spinner on stderr while long work runs (only on a terminal)."""
-    if err.is_terminal:
-        with err.status(message):
-            yield
-    else:
-        yield
+def progress(message: str, *, quiet: bool = False) -> Iterator[Callable[[int, int], None]]:
+    """A spinner naming the phase on stderr while long work runs; once the work reports
+    ``(done, total)`` through the yielded callback (a library's ``on_progress``), a bar with
+    the count and an estimate of the time left. Nothing off a terminal or when ``quiet``
+    (``--format json``): stdout and stderr stay exactly what a script reads."""
+    if quiet or not err.is_terminal:
+        yield _unreported
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    task = bar.add_task(message, total=None)  # no total yet: a spinner and a pulsing bar
+
+    def advance(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield advance
+
+
+def _unreported(done: int, total: int) -> None:
+    """Progress nobody is shown."""

@@ -123,7 +123,7 @@ def _named(obj: Any, X: np.ndarray) -> Any:  # noqa: N803 (ML convention)
 def read_skops(path: Path, *, trusted: bool) -> Any:
     """Load a skops file, trusting only scikit-learn, NumPy and SciPy classes unless
     ``trusted``: any other type in the file could run its code when loaded."""
-    sio = _require("skops.io", package="skops", extra="sklearn", purpose="Loading a model")
+    sio = _skops_io(purpose="Loading a model")
     try:
         listed = list(sio.get_untrusted_types(file=path))
     except Exception as exc:  # skops raises zip, JSON and its own errors
@@ -138,6 +138,36 @@ def read_skops(path: Path, *, trusted: bool) -> Any:
             hint="If you trust where it comes from, load it with trusted=True (--trusted).",
         )
     return sio.load(path, trusted=listed)
+
+
+def _skops_io(*, purpose: str) -> Any:
+    """``skops.io``, imported without its walk of all of scikit-learn.
+
+    On import, skops lists every scikit-learn estimator to trust them by default
+    (``sklearn.utils.all_estimators``: it imports each of scikit-learn's modules, and through
+    its array-API shims PyTorch if installed), seconds before any model is read. Keel never
+    relies on that default: :func:`read_skops` passes skops the exact types of the file, each
+    checked by name (importing only the module that defines it). So the walk is replaced,
+    for the time of the import, by an empty list: skops then trusts *fewer* types by itself
+    in this process (no scikit-learn estimator without being told), never more.
+    """
+    imported = sys.modules.get("skops.io")  # None when an import of it failed (or is barred)
+    if imported is not None:
+        return imported
+    utils = _require("sklearn.utils", package="scikit-learn", extra="sklearn", purpose=purpose)
+    walk = utils.__dict__.get("all_estimators")
+    utils.all_estimators = _no_estimators
+    try:
+        return _require("skops.io", package="skops", extra="sklearn", purpose=purpose)
+    finally:
+        if walk is None:
+            del utils.all_estimators
+        else:
+            utils.all_estimators = walk
+
+
+def _no_estimators(*args: Any, **kwargs: Any) -> list[tuple[str, type]]:
+    return []
 
 
 def _require(module: str, *, package: str, extra: str, purpose: str) -> Any:
@@ -282,13 +312,12 @@ class _SklearnAdapter:
         return _versions("scikit-learn", "skops")
 
     def save(self, obj: Any, folder: Path, *, trusted: bool) -> list[str]:
-        sio = _require("skops.io", package="skops", extra="sklearn", purpose="Saving a model")
+        sio = _skops_io(purpose="Saving a model")
         sio.dump(obj, folder / "model.skops")
         return ["model.skops"]
 
     def load(self, folder: Path, files: list[str], *, trusted: bool) -> Any:
-        _require("skops.io", package="skops", extra="sklearn", purpose="Loading a model")
-        _require("sklearn", package="scikit-learn", extra="sklearn", purpose="Loading a model")
+        _skops_io(purpose="Loading a model")
         return read_skops(_file(folder, files, "model.skops"), trusted=trusted)
 
     def predict(self, obj: Any, X: np.ndarray) -> np.ndarray:  # noqa: N803 (ML convention)

@@ -222,6 +222,7 @@ def evaluate(
     confidence: float = 0.95,
     seed: int = 0,
     metrics: Sequence[str] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Evaluation:
     """Compute quality metrics overall and per slice, with bootstrap confidence intervals.
 
@@ -230,7 +231,9 @@ def evaluate(
     ``None``: classification if ``y_score`` is given or ``y_true`` holds at most 20
     distinct integer, bool or string values, else regression. ``slices`` maps a column name
     to row-aligned values. ``metrics`` defaults to every metric of the task that can be
-    computed (those needing a probability only with ``y_score``).
+    computed (those needing a probability only with ``y_score``). ``on_progress(done, total)``
+    is called as the bootstrap advances, in resamples over the whole data and every slice
+    (``keel models evaluate`` draws its progress bar from it).
 
     Raises ``UsageError`` for inputs that cannot be evaluated: mismatched lengths, no rows,
     a ``y_score`` outside [0, 1], a regression without ``y_pred``.
@@ -239,7 +242,9 @@ def evaluate(
     rows = _prepare(y_true, y_pred, y_score, task)
     chosen = _metric_names(metrics, rows)
     columns = [_slice_column(name, values, rows.n, bins) for name, values in (slices or {}).items()]
-    overall = _measure(rows, chosen, n_boot, confidence, _rng(seed, ""))
+    groups = 1 + sum(int(np.count_nonzero(np.bincount(c.codes))) for c in columns)
+    counter = _Counter(n_boot * groups if n_boot else 0, on_progress)
+    overall = _measure(rows, chosen, n_boot, confidence, _rng(seed, ""), counter=counter)
     results: list[SliceResult] = []
     for column in sorted(columns, key=lambda c: c.name):
         order = np.argsort(column.codes, kind="stable")
@@ -250,7 +255,7 @@ def evaluate(
                 continue
             subset = rows.take(index)
             rng = _rng(seed, f"{column.name}\0{label}")
-            measured = _measure(subset, chosen, n_boot, confidence, rng)
+            measured = _measure(subset, chosen, n_boot, confidence, rng, counter=counter)
             results.append(SliceResult(column.name, label, len(index), measured))
     return Evaluation(
         task=rows.task,
@@ -606,13 +611,34 @@ def _categories(values: Array) -> tuple[list[str], Array]:
 # --- metrics and intervals ----------------------------------------------------------------
 
 
+class _Counter:
+    """Resamples drawn so far, reported to ``on_progress`` (if any) as ``(done, total)``."""
+
+    def __init__(self, total: int, report: Callable[[int, int], None] | None) -> None:
+        self.total = total
+        self.done = 0
+        self.report = report
+
+    def add(self, count: int) -> None:
+        self.done += count
+        if self.report is not None:
+            self.report(self.done, self.total)
+
+
 def _measure(
-    rows: _Rows, names: list[str], n_boot: int, confidence: float, rng: np.random.Generator
+    rows: _Rows,
+    names: list[str],
+    n_boot: int,
+    confidence: float,
+    rng: np.random.Generator,
+    *,
+    counter: _Counter,
 ) -> dict[str, MetricValue]:
     values = {name: _point(name, rows) for name in names}
     if rows.n < 2 or n_boot == 0:
+        counter.add(n_boot)  # no interval for this group: its share of the work is done
         return {name: MetricValue(v, math.nan, math.nan) for name, v in values.items()}
-    replicates = _bootstrap(rows, names, n_boot, rng)
+    replicates = _bootstrap(rows, names, n_boot, rng, counter)
     alpha = (1 - confidence) / 2
     result = {}
     for name in names:
@@ -631,7 +657,7 @@ def _point(name: str, rows: _Rows) -> float:
 
 
 def _bootstrap(
-    rows: _Rows, names: list[str], n_boot: int, rng: np.random.Generator
+    rows: _Rows, names: list[str], n_boot: int, rng: np.random.Generator, counter: _Counter
 ) -> dict[str, Array]:
     replicate = _Replicates(rows, names)
     out = {name: np.empty(n_boot) for name in names}
@@ -641,6 +667,7 @@ def _bootstrap(
         drawn = replicate(rng.integers(0, rows.n, size=(size, rows.n)))
         for name in names:
             out[name][start : start + size] = drawn[name]
+        counter.add(size)
     return out
 
 

@@ -11,7 +11,7 @@ candidate to the baseline's alias.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,7 @@ def evaluate_model(
     trusted: bool = False,
     record: bool = True,
     project: Project | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[ModelVersion, Evaluation]:
     """Metrics of the model ``ref`` on ``data``, overall and per slice, with bootstrap CIs.
 
@@ -100,6 +101,7 @@ def evaluate_model(
     ``NAME/3`` a reference resolved to, the path, or ``<TYPE>`` for a frame passed from
     Python), ``dataset`` (``NAME/3`` or ``None``), ``target``, ``seed`` and ``evaluation``
     (:meth:`Evaluation.to_dict`), which ``keel ui`` shows on the version's page.
+    ``on_progress(done, total)`` follows the bootstrap (see :func:`keel.models.evaluate`).
     """
     project = project or open_project()
     version = resolve(ref, project=project)
@@ -116,6 +118,7 @@ def evaluate_model(
         slices=_slices(frame, slices, where),
         n_boot=n_boot,
         seed=seed,
+        on_progress=on_progress,
     )
     if record:
         dataset = _dataset_named(data, project)
