@@ -95,6 +95,7 @@ class RecordChecker:
         self.strict = bool(contract is not None and contract.strict)
         self._known = frozenset(self.names)
         self._closed = contract is not None  # no contract: any field passes
+        self._notes: dict[str, str] = {}  # unknown field name -> its did-you-mean note
         self.numeric = all(c.dtype in _NUMBERS for c in columns)
         self._columns = [(c.name, c.convert, tuple(map(_compiled, c.tests))) for c in columns]
         self._rules = rules
@@ -162,8 +163,14 @@ class RecordChecker:
     ) -> None:
         """Fields the contract does not declare: into ``soft`` (``warn`` mode, a contract
         that is not strict), else into ``errors``."""
+        notes = self._notes
         for extra in unknown:
-            error = "unknown field" + unknown_field_note(extra, self.names)
+            note = notes.get(extra)
+            if note is None:  # difflib costs ~15 µs: once per name (a client repeats it)
+                note = unknown_field_note(extra, self.names)
+                if len(notes) < 1024:
+                    notes[extra] = note
+            error = "unknown field" + note
             if soft is not None:
                 soft.append(f"{extra}: {error}")
             else:
