@@ -52,6 +52,8 @@ __all__ = [
     "UsageError",
     "did_you_mean",
     "first_line",
+    "missing_field_note",
+    "unknown_field_note",
 ]
 
 
@@ -256,6 +258,25 @@ class ContractError(KeelError):
 def first_line(exc: BaseException) -> str:
     """The first non-empty line of an exception's message (engines write long ones)."""
     return next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+
+
+def unknown_field_note(field: str, known: Sequence[str]) -> str:
+    """What to say after ``unknown field`` in a record: `` (did you mean 'tenure'?)`` when
+    ``known`` holds a close name, else the fields a record carries."""
+    close = difflib.get_close_matches(field, known, n=1)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+    return f" (a record carries {shown or 'no fields'})"
+
+
+def missing_field_note(missing: str, unknown: Sequence[str]) -> str:
+    """What to say after ``is required`` when the record holds ``unknown`` fields: ``; got
+    unknown field 'tenur' — did you mean 'tenure'?`` for the closest, else nothing."""
+    close = difflib.get_close_matches(missing, unknown, n=1)
+    if not close:
+        return ""
+    return f"; got unknown field {close[0]!r} — did you mean {missing!r}?"
 
 
 def did_you_mean(word: str, known: Iterable[str]) -> str:

@@ -14,6 +14,11 @@ for a rule across columns). A problem is *hard* when the model cannot read the v
 (missing, wrong type, null in a column that is not nullable): such records are refused in
 every mode. Value checks and rules are *soft*: the ``reject`` mode refuses them, the
 ``warn`` mode predicts anyway and records what was broken.
+
+A field the contract does not declare (a misspelled name, most often) is soft too: refused
+as ``unknown field`` in ``reject`` mode, recorded in ``warn`` mode, and refused in both when
+the contract is ``strict``. A required column missing beside an unknown field of a close
+name says so: ``is required; got unknown field 'tenur' — did you mean 'tenure'?``.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any, Literal
 from keel.contracts._checks import Check, RecordRule, RecordTest, record_decimal
 from keel.contracts._contract import ColumnSpec, Contract
 from keel.contracts._types import DType
-from keel.errors import UsageError
+from keel.errors import UsageError, missing_field_note, unknown_field_note
 
 __all__ = ["CheckedBatch", "RecordChecker", "record_checker"]
 
@@ -88,11 +93,14 @@ class RecordChecker:
         columns, rules = _plan(contract)
         self.names: tuple[str, ...] = tuple(c.name for c in columns)
         self.strict = bool(contract is not None and contract.strict)
+        self._known = frozenset(self.names)
+        self._closed = contract is not None  # no contract: any field passes
+        self._notes: dict[str, str] = {}  # unknown field name -> its did-you-mean note
         self.numeric = all(c.dtype in _NUMBERS for c in columns)
         self._columns = [(c.name, c.convert, tuple(map(_compiled, c.tests))) for c in columns]
         self._rules = rules
         self._decimals = [i for i, c in enumerate(columns) if c.dtype is DType.DECIMAL]
-        self._fast = _fast_path(columns, rules, strict=self.strict)
+        self._fast = _fast_path(columns, rules)
 
     def check(self, records: Sequence[Any]) -> CheckedBatch:
         """Check ``records`` (parsed JSON); never raises for bad data."""
@@ -126,10 +134,15 @@ class RecordChecker:
         warn = self.mode == "warn"
         row: list[Any] = []
         soft: list[str] = []
+        known = self._known
+        unknown = [str(k) for k in record if k not in known] if self._closed else []
         for name, convert, tests in self._columns:
-            value, problem = convert(record.get(name, _MISSING))
+            raw = record.get(name, _MISSING)
+            value, problem = convert(raw)
             row.append(value)
             if problem is not None:
+                if raw is _MISSING and unknown:
+                    problem += missing_field_note(name, unknown)
                 errors.append({"row": i, "field": name, "error": problem})
                 continue
             for failed in [] if value is None else _failures(tests, value):
@@ -142,10 +155,26 @@ class RecordChecker:
                 soft.append(failed)
             else:
                 errors.append({"row": i, "field": None, "error": failed})
-        if self.strict and len(record) > len(self.names):
-            for extra in (k for k in record if k not in self.names):
-                errors.append({"row": i, "field": extra, "error": "unexpected field"})
+        self._unknown(i, unknown, soft if warn and not self.strict else None, errors)
         return row, "; ".join(soft) if soft else None
+
+    def _unknown(
+        self, i: int, unknown: list[str], soft: list[str] | None, errors: list[Problem]
+    ) -> None:
+        """Fields the contract does not declare: into ``soft`` (``warn`` mode, a contract
+        that is not strict), else into ``errors``."""
+        notes = self._notes
+        for extra in unknown:
+            note = notes.get(extra)
+            if note is None:  # difflib costs ~15 µs: once per name (a client repeats it)
+                note = unknown_field_note(extra, self.names)
+                if len(notes) < 1024:
+                    notes[extra] = note
+            error = "unknown field" + note
+            if soft is not None:
+                soft.append(f"{extra}: {error}")
+            else:
+                errors.append({"row": i, "field": extra, "error": error})
 
     def _broken(self, row: list[Any]) -> list[str]:
         """The rules the record breaks (its unreadable values are null: such rules skip)."""
@@ -242,15 +271,15 @@ _FAST_TYPES = {
 
 
 def _fast_path(
-    columns: Sequence[_Column], rules: Sequence[_Rule], *, strict: bool
+    columns: Sequence[_Column], rules: Sequence[_Rule]
 ) -> Callable[[dict[str, Any]], list[Any] | None] | None:
     """One generated function that accepts a valid record in a single expression.
 
     It returns the record's values when every column is present, of its type and passes
-    its tests and the rules, else None (or raises KeyError/TypeError): the general checker
-    then runs and says what is wrong. The tests are the check kinds' own sources; names and
-    constants reach the code through its namespace, never as source text. Contracts with
-    dates or decimals have no fast path.
+    its tests and the rules, and the record holds no other field, else None (or raises
+    KeyError/TypeError): the general checker then runs and says what is wrong. The tests
+    are the check kinds' own sources; names and constants reach the code through its
+    namespace, never as source text. Contracts with dates or decimals have no fast path.
     """
     if not columns or any(c.dtype not in _FAST_TYPES for c in columns):
         return None
@@ -271,8 +300,7 @@ def _fast_path(
     for j, rule in enumerate(rules):
         namespace[f"rule{j}"] = rule.holds
         tests.append(f"rule{j}(record)")
-    if strict:
-        tests.append(f"len(record) == {len(columns)}")
+    tests.append(f"len(record) == {len(columns)}")  # every column read: no other field
     values = ", ".join(f"v{i}" for i in range(len(columns)))
     body = "\n    ".join(reads)
     source = (

@@ -301,6 +301,7 @@ class KeelServer:
                     model=self.name,
                     columns=served.columns,
                     definitions=self.definitions,
+                    mode=self.spec.inputs_mode,
                 )
             )
         served.warm_up()
@@ -456,6 +457,8 @@ class KeelServer:
                 _problems(checked.errors, self.name),
                 errors=checked.errors[:100],
             )
+        if looked is not None and looked.violations is not None:  # unknown fields (warn)
+            checked.violations = _joined(looked.violations, checked.violations)
         request_id: str = state["request_id"]
         start = time.perf_counter()
         try:
@@ -504,6 +507,8 @@ class KeelServer:
         checked = served.checker.check(records)
         if checked.errors:
             return
+        if looked is not None and looked.violations is not None:
+            checked.violations = _joined(looked.violations, checked.violations)
         start = time.perf_counter()
         try:
             prediction = await self.batchers["challenger"].predict(served, checked.values)
@@ -652,6 +657,14 @@ async def _lookup(lookup: FeatureLookup, records: list[Any]) -> Looked:
     if lookup.remote:
         return await asyncio.to_thread(lookup.lookup, records)
     return lookup.lookup(records)
+
+
+def _joined(first: list[str | None], then: list[str | None]) -> list[str | None]:
+    """Per record, two violation texts as one (None where neither has any)."""
+    return [
+        a if b is None else b if a is None else f"{a}; {b}"
+        for a, b in zip(first, then, strict=True)
+    ]
 
 
 def _problems(errors: list[dict[str, Any]], name: str) -> str:

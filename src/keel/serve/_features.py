@@ -27,7 +27,14 @@ from typing import Any
 import orjson
 
 from keel.contracts import DType
-from keel.errors import InputError, KeelError, UsageError, did_you_mean
+from keel.errors import (
+    InputError,
+    KeelError,
+    UsageError,
+    did_you_mean,
+    missing_field_note,
+    unknown_field_note,
+)
 from keel.features import (
     FEATURE_STATUS_COLUMN,
     Definitions,
@@ -60,7 +67,7 @@ _V2_TYPES = {"int": "INT64", "float": "FP64", "bool": "BOOL", "decimal": "FP64"}
 class Looked:
     """One request's lookup: the model's records and what the log keeps beside them."""
 
-    __slots__ = ("extras", "records", "statuses", "time")
+    __slots__ = ("extras", "records", "statuses", "time", "violations")
 
     def __init__(
         self,
@@ -68,11 +75,14 @@ class Looked:
         extras: list[list[Any]],
         statuses: list[str],
         time: float,
+        violations: list[str | None] | None = None,
     ) -> None:
         self.records = records
         self.extras = extras
         self.statuses = statuses
         self.time = time
+        self.violations = violations
+        """Per record, the unknown fields let through (``warn`` mode), or None: none."""
 
 
 class FeatureLookup:
@@ -86,9 +96,13 @@ class FeatureLookup:
         model: str,
         columns: Sequence[str],
         definitions: Definitions | None = None,
+        mode: str = "reject",
     ) -> None:
         self.snapshot = snapshot
         self.model = model
+        self.mode = mode
+        """``reject``: a field other than the keys and request fields is refused (422);
+        ``warn``: it is ignored and recorded in the prediction log's ``violations``."""
         if definitions is None:
             definitions = _definitions(project, snapshot, model)
         self.definitions: Definitions = definitions
@@ -175,7 +189,7 @@ class FeatureLookup:
     def lookup(self, records: list[Any]) -> Looked:
         """The model's records for a request's ``records`` (keys and request fields): a
         RequestError 422 for a record without them, 503 when the store cannot answer."""
-        self._check_records(records)
+        violations = self._check_records(records)
         moment = dt.datetime.now(dt.UTC)
         try:
             found = get_online(
@@ -204,7 +218,9 @@ class FeatureLookup:
                 errors=[{"row": None, "field": None, "error": message[:500]}],
             ) from None
         self.problem = None  # the store answered
-        return self._assemble(found.rows, found.status, moment.timestamp())
+        looked = self._assemble(found.rows, found.status, moment.timestamp())
+        looked.violations = violations
+        return looked
 
     def _assemble(
         self,
@@ -227,10 +243,16 @@ class FeatureLookup:
             statuses.append(orjson.dumps(named).decode())
         return Looked(records, extras, statuses, moment)
 
-    def _check_records(self, records: list[Any]) -> None:
+    def _check_records(self, records: list[Any]) -> list[str | None] | None:
+        """Refuse records without their keys and request fields, with a feature (looked up,
+        never taken), or (``reject`` mode) with a field the request does not carry; return
+        the unknown fields let through in ``warn`` mode, per record (None: there are none)."""
         errors: list[dict[str, Any]] = []
         refused = self._sent_features
         required = self.request_columns
+        allowed = frozenset(required) | refused
+        warn = self.mode == "warn"
+        violations: list[str | None] = []
         for index, record in enumerate(records):
             if not isinstance(record, dict):
                 errors.append(
@@ -240,10 +262,21 @@ class FeatureLookup:
                         "error": "a record is an object of entity keys and request fields",
                     }
                 )
+                violations.append(None)
                 continue
+            unknown = [str(n) for n in record if n not in allowed]
             for name in required:
                 if name not in record:
-                    errors.append({"row": index, "field": name, "error": "required"})
+                    error = "is required" + missing_field_note(name, unknown)
+                    errors.append({"row": index, "field": name, "error": error})
+            soft: list[str] = []
+            for name in unknown:
+                error = "unknown field" + unknown_field_note(name, required)
+                if warn:
+                    soft.append(f"{name}: {error}")
+                else:
+                    errors.append({"row": index, "field": name, "error": error})
+            violations.append("; ".join(soft) if soft else None)
             for name in record:
                 if name in refused:
                     errors.append(
@@ -263,6 +296,7 @@ class FeatureLookup:
                 f"{', '.join(self.request_columns)})",
                 errors=errors[:100],
             )
+        return violations if any(v is not None for v in violations) else None
 
     def record_schema(self) -> dict[str, Any]:
         """The JSON Schema of one request record: the keys and request fields, required."""
