@@ -18,7 +18,10 @@ from keel.features._view import FeatureView
 if TYPE_CHECKING:
     import polars as pl
 
+    from keel.features._definitions import Definitions
     from keel.features._service import Plan
+    from keel.features._source import Loaded
+    from keel.tracking import Project
 
 __all__ = [
     "Coverage",
@@ -219,3 +222,23 @@ def assemble(
         out = out.with_columns(item.compute(out))
     assert ROW not in out.columns
     return out, tuple(coverage)
+
+
+def checked_source(view: FeatureView, defs: Definitions, project: Project | None) -> Loaded:
+    """The view's source, read, after it passed the view's contract (else the contract
+    report as a :class:`ContractError`): the one check training, materializing and skew share."""
+    from keel.contracts import check_data
+
+    loaded = view.source.load(defs.root, project)
+    report = check_data(view.schema, loaded.frame, examples=3)
+    if not report.passed:
+        raise contract_failure(report, view, loaded.shown)
+    return loaded
+
+
+def source_zone(frame: pl.LazyFrame | pl.DataFrame, view: FeatureView) -> str | None:
+    """The time zone of the view's event times (``None``: naive, or no such column)."""
+    schema = frame.collect_schema()
+    if view.event_time not in schema:
+        return None
+    return time_zone_of(schema[view.event_time], view.event_time, f"feature view {view.name!r}")

@@ -18,11 +18,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from keel.contracts import DType, check_data, polars_type
+from keel.contracts import DType, polars_type
 from keel.errors import InputError, UsageError, did_you_mean
 from keel.features._definitions import Definitions, load_definitions
 from keel.features._derived import DerivedFeature
-from keel.features._frames import contract_failure, feature_rows, time_zone_of
+from keel.features._frames import checked_source, feature_rows, source_zone
 from keel.features._online import (
     EVENT_FIELD,
     Materialization,
@@ -103,16 +103,8 @@ def _materialize_view(
     import polars as pl
 
     fingerprint = view.fingerprint(defs.root, project)
-    loaded = view.source.load(defs.root, project)
-    report = check_data(view.schema, loaded.frame, examples=3)
-    if not report.passed:
-        raise contract_failure(report, view, loaded.shown)
-    schema = loaded.frame.collect_schema()
-    zone = (
-        time_zone_of(schema[view.event_time], view.event_time, f"feature view {view.name!r}")
-        if view.event_time in schema
-        else None
-    )
+    loaded = checked_source(view, defs, project)
+    zone = source_zone(loaded.frame, view)
     rows = feature_rows(loaded.frame, view, zone, "timestamp")
     spec = JoinSpec(
         keys=view.entity.key_names,

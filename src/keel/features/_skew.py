@@ -37,7 +37,7 @@ from keel._json import json_safe
 from keel.errors import InputError, UsageError, did_you_mean
 from keel.features._definitions import Definitions, load_definitions
 from keel.features._derived import DerivedFeature
-from keel.features._frames import contract_failure, entity_rows, feature_rows, time_zone_of
+from keel.features._frames import checked_source, entity_rows, feature_rows, source_zone
 from keel.features._pit import EVENT, FOUND, ROW, JoinSpec, join_polars, sorted_rows
 from keel.features._service import FeatureLike, FeatureService, Plan, ViewPart
 
@@ -363,19 +363,9 @@ def _view_rows(
     part: ViewPart, defs: Definitions, project: Project | None
 ) -> tuple[pl.DataFrame, str | None]:
     """The view's rows (after its source passed its contract) and its times' zone."""
-    from keel.contracts import check_data
-
     view = part.view
-    loaded = view.source.load(defs.root, project)
-    report = check_data(view.schema, loaded.frame, examples=3)
-    if not report.passed:
-        raise contract_failure(report, view, loaded.shown)
-    schema = loaded.frame.collect_schema()
-    zone = (
-        time_zone_of(schema[view.event_time], view.event_time, f"feature view {view.name!r}")
-        if view.event_time in schema
-        else None
-    )
+    loaded = checked_source(view, defs, project)
+    zone = source_zone(loaded.frame, view)
     return feature_rows(loaded.frame, view, zone, _TIME), zone
 
 

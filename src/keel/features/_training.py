@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from keel.contracts import check_data
 from keel.errors import UsageError, did_you_mean
 from keel.features._dask import is_dask  # the module imports Dask only when used
 from keel.features._definitions import Definitions, load_definitions
 from keel.features._duckdb import join_duckdb
-from keel.features._frames import Coverage, assemble, contract_failure, entity_rows, feature_rows
+from keel.features._frames import Coverage, assemble, checked_source, entity_rows, feature_rows
 from keel.features._pit import JoinSpec, join_polars, known_rows, sorted_rows
 from keel.features._service import FeatureLike, FeatureService, Plan
 from keel.features._view import FeatureView
@@ -236,11 +235,7 @@ def _read(
     view: FeatureView, defs: Definitions, project: Project | None, zone: str | None, timestamp: str
 ) -> pl.DataFrame:
     """The view's rows, after its source passed its contract."""
-    loaded = view.source.load(defs.root, project)
-    report = check_data(view.schema, loaded.frame, examples=3)
-    if not report.passed:
-        raise contract_failure(report, view, loaded.shown)
-    return feature_rows(loaded.frame, view, zone, timestamp)
+    return feature_rows(checked_source(view, defs, project).frame, view, zone, timestamp)
 
 
 # -- content address, cache and record -------------------------------------------------------

@@ -172,24 +172,29 @@ def _artifact(item: StepIO, children: list[LineageNode]) -> LineageNode:
     return LineageNode("artifact", label, item.digest, detail=detail, children=children)
 
 
+def step_node(record: StepRunRecord) -> LineageNode:
+    """A step run as a lineage node (its children are added by the walk, either direction)."""
+    return LineageNode(
+        "step",
+        f"{record.pipeline}.{record.step}",
+        record.key,
+        record.run_id,
+        {
+            "status": record.status,
+            "duration": round(record.duration, 3),
+            "explanation": record.explanation,
+            "outputs": {o.name: o.digest for o in record.outputs},
+        },
+    )
+
+
 class _Walker:
     def __init__(self, project: Project, records: list[StepRunRecord]) -> None:
         self.project = project
         self.by_step = {r.step: r for r in records}
 
     def step(self, record: StepRunRecord, depth: int = 0) -> LineageNode:
-        node = LineageNode(
-            "step",
-            f"{record.pipeline}.{record.step}",
-            record.key,
-            record.run_id,
-            {
-                "status": record.status,
-                "duration": round(record.duration, 3),
-                "explanation": record.explanation,
-                "outputs": {o.name: o.digest for o in record.outputs},
-            },
-        )
+        node = step_node(record)
         if depth > 100:
             return node  # a cycle cannot be recorded, but never loop on bad data
         for item in record.inputs:

@@ -13,7 +13,7 @@ that read it. Deployments serving those model versions are added by
 from __future__ import annotations
 
 from keel.errors import UsageError
-from keel.pipelines._lineage import _HEX, LineageNode, _artifact, _label
+from keel.pipelines._lineage import _HEX, LineageNode, _artifact, _label, step_node
 from keel.store import ModelVersion, StepRunRecord
 from keel.tracking import Project, dataset_version, open_project
 
@@ -138,18 +138,7 @@ class _Walker:
         return [r for r in self.records if all(i.kind == "external" for i in r.inputs)]
 
     def step(self, record: StepRunRecord, depth: int = 0) -> LineageNode:
-        node = LineageNode(
-            "step",
-            f"{record.pipeline}.{record.step}",
-            record.key,
-            record.run_id,
-            {
-                "status": record.status,
-                "duration": round(record.duration, 3),
-                "explanation": record.explanation,
-                "outputs": {o.name: o.digest for o in record.outputs},
-            },
-        )
+        node = step_node(record)
         if depth <= _DEPTH:
             node.children.extend(self.output(record, o.name, depth) for o in record.outputs)
         return node
