@@ -172,7 +172,7 @@ def test_the_cli_prints_the_same_tree_and_a_dot_graph_in_data_order(project: Pro
     )
     by_label = {label.split('"')[1]: node for node, label in ids.items()}
     data, model = by_label["dataset: scores/1"], by_label["model: scorer/1"]
-    assert f"  {data} -> {by_label['run: run scores (finished)']};" in dot.stdout.splitlines()
+    assert f"  {data} -> {by_label['run scores (finished)']};" in dot.stdout.splitlines()
     deployment = by_label["deployment: scorer (champion)"]
     assert f"  {model} -> {deployment};" in dot.stdout.splitlines()
     text = runner.invoke(app, ["lineage", "scores/1", "--downstream"])
