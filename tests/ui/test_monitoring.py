@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 
 from keel.monitor import PredictionLog
 from keel.tracking import open_project
@@ -160,6 +161,24 @@ def test_the_export_has_the_monitoring_pages(built: Built, tmp_path: Path) -> No
     assert (site / "static" / "monitor.js").is_file()
     assert '<form class="filter"' not in page  # needs a server
     assert 'href="../models/risk/' in page
+
+
+def test_the_export_shows_why_a_model_cannot_be_monitored(built: Built, tmp_path: Path) -> None:
+    """A served model without a reference is the server's error page in the export, with its
+    hint; it does not stop the export (make demo once failed on it)."""
+    root = tmp_path / "copy"
+    shutil.copytree(built.root, root)
+    artifacts = open_project(root).artifacts
+    PredictionLog(artifacts, "ghost").append(PredictionLog(artifacts, "risk").scan().collect())
+    live = TestClient(create_app(root)).get("/api/monitoring/ghost")
+    assert live.status_code == 400
+    site = tmp_path / "site"
+    written = {p.relative_to(site).as_posix() for p in export_site(site, root)}
+    assert {"monitoring/ghost.html", "monitoring/risk.html"} <= written
+    page = (site / "monitoring" / "ghost.html").read_text()
+    assert 'id="error"' in page
+    assert str(escape(live.json()["error"])) in page  # as Jinja escapes it
+    assert "Hint: " in page
 
 
 def test_a_page_of_too_many_windows_is_refused_with_the_default(

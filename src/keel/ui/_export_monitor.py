@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from keel.errors import KeelError
 from keel.ui import _views_deploy as deploy_views
 from keel.ui import _views_monitor as monitor_views
 
@@ -22,7 +23,11 @@ def write_pages(project: Project, write: Callable[..., None]) -> None:
     write("monitoring", "monitoring.html", data=served)
     for item in served:
         name = item["name"]
-        data = monitor_views.monitor(project, name, window=item["window"])
+        try:
+            data = monitor_views.monitor(project, name, window=item["window"])
+        except KeelError as error:  # e.g. no reference to monitor against: the server's page
+            write(f"monitoring/{name}", "error.html", error=error.message, hint=error.hint)
+            continue
         panel = monitor_views.panel_json(data)
         write(f"monitoring/{name}", "monitor.html", data=data, query=_NO_QUERY, panel=panel)
     listed = deploy_views.deployments(project)
