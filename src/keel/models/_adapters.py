@@ -141,33 +141,11 @@ def read_skops(path: Path, *, trusted: bool) -> Any:
 
 
 def _skops_io(*, purpose: str) -> Any:
-    """``skops.io``, imported without its walk of all of scikit-learn.
-
-    On import, skops lists every scikit-learn estimator to trust them by default
-    (``sklearn.utils.all_estimators``: it imports each of scikit-learn's modules, and through
-    its array-API shims PyTorch if installed), seconds before any model is read. Keel never
-    relies on that default: :func:`read_skops` passes skops the exact types of the file, each
-    checked by name (importing only the module that defines it). So the walk is replaced,
-    for the time of the import, by an empty list: skops then trusts *fewer* types by itself
-    in this process (no scikit-learn estimator without being told), never more.
-    """
-    imported = sys.modules.get("skops.io")  # None when an import of it failed (or is barred)
-    if imported is not None:
-        return imported
-    utils = _require("sklearn.utils", package="scikit-learn", extra="sklearn", purpose=purpose)
-    walk = utils.__dict__.get("all_estimators")
-    utils.all_estimators = _no_estimators
-    try:
-        return _require("skops.io", package="skops", extra="sklearn", purpose=purpose)
-    finally:
-        if walk is None:
-            del utils.all_estimators
-        else:
-            utils.all_estimators = walk
-
-
-def _no_estimators(*args: Any, **kwargs: Any) -> list[tuple[str, type]]:
-    return []
+    """``skops.io``, or the extra to install. Imported as it is: replacing its walk of every
+    scikit-learn estimator during the import (to load faster) left skops trusting no
+    estimator by default for the rest of the process, which broke MLflow's own skops loading
+    beside Keel (tests/registry/test_mlflow.py caught it)."""
+    return _require("skops.io", package="skops", extra="sklearn", purpose=purpose)
 
 
 def _require(module: str, *, package: str, extra: str, purpose: str) -> Any:
